@@ -1,0 +1,54 @@
+"""The emulator as an aiohttp application: one class that owns the state and the
+routes, started on a loopback port (port 0 picks a free one)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from opencx_salesforce.emulator.faults import faults_middleware
+from opencx_salesforce.emulator.oauth.routes import add_oauth_routes
+from opencx_salesforce.emulator.rest.routes import add_rest_routes
+from opencx_salesforce.emulator.state import EmulatorState
+
+STATE_KEY = web.AppKey("emulator_state", EmulatorState)
+
+
+class Emulator:
+    """A running local Salesforce.
+
+    >>> emulator = Emulator()
+    >>> org = emulator.state.add_org(default_org())
+    >>> base_url = await emulator.start()   # "http://127.0.0.1:PORT"
+    """
+
+    def __init__(self, state: EmulatorState | None = None) -> None:
+        self.state = state or EmulatorState()
+        self.app = self._build_app()
+        self._runner: web.AppRunner | None = None
+
+    def _build_app(self) -> web.Application:
+        app = web.Application(middlewares=[faults_middleware(self.state)])
+        app[STATE_KEY] = self.state
+        add_oauth_routes(app, self.state)
+        add_rest_routes(app, self.state)
+        return app
+
+    @property
+    def base_url(self) -> str:
+        return self.state.base_url
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[union-attr]
+        actual_port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.state.base_url = f"http://{host}:{actual_port}"
+        return self.state.base_url
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

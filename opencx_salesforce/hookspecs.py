@@ -1,0 +1,209 @@
+"""The host contract and the extension hooks.
+
+One pluggy project, ``"opencx"``, one entry-point group of the same name. The host
+owns the :class:`pluggy.PluginManager`; it adds :class:`HostHooks` and this plugin
+adds :class:`ExtensionHooks` to it, so extension plugins register with the same
+``hookimpl`` marker.
+
+Calling rules (they hold for every hook below):
+
+* Hooks are called with keyword arguments only. An implementation may accept a
+  subset of the arguments, so adding an argument later breaks nobody.
+* An implementation may be ``async def``. pluggy itself is synchronous: the caller
+  awaits every result that is awaitable (see :func:`resolve`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+import pluggy
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from opencx_salesforce.models import HandoffReason, Message, Session
+    from opencx_salesforce.store.base import Store
+
+PROJECT_NAME = "opencx"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+T = TypeVar("T")
+
+
+async def resolve(value: Any) -> Any:
+    """Await ``value`` if it is awaitable; return it as it is otherwise."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def resolve_all(values: list[Any]) -> list[Any]:
+    """Resolve each result of a (non-firstresult) hook call, in order."""
+    return [await resolve(v) for v in values]
+
+
+@runtime_checkable
+class Host(Protocol):
+    """What a plugin needs from the host runtime.
+
+    The reference implementation is :class:`opencx_salesforce.devhost.host.DevHost`.
+    """
+
+    @property
+    def store(self) -> Store:
+        """The host's store. Sessions live there; plugins keep their own state in
+        it under their own namespaces (see :mod:`opencx_salesforce.store`)."""
+        ...
+
+    @property
+    def public_url(self) -> str:
+        """The URL at which the host is reachable from outside, without a trailing
+        slash, e.g. ``https://bot.example.com``. Used for the OAuth redirect URI
+        and the webhook URL."""
+        ...
+
+    async def get_session(self, session_id: str) -> Session | None:
+        """The session with its messages, or ``None`` if the host has none."""
+        ...
+
+    async def set_session_metadata(self, session_id: str, key: str, value: Any) -> None:
+        """Set one key of ``Session.metadata`` (JSON-serialisable value)."""
+        ...
+
+    async def deliver_agent_message(
+        self, session_id: str, text: str, author: str, external_id: str
+    ) -> None:
+        """Show ``text`` to the contact as a message from a human agent named
+        ``author``. ``external_id`` identifies the source record (a Salesforce
+        CaseComment or EmailMessage Id); a host may use it to dedupe."""
+        ...
+
+    async def resolve_session(self, session_id: str) -> None:
+        """Mark the conversation resolved."""
+        ...
+
+    def is_admin(self, request: web.Request) -> bool:
+        """Whether the request comes from an administrator of the host. The
+        plugin's settings routes refuse everyone else."""
+        ...
+
+
+class HostHooks:
+    """Hooks the host calls; the plugin implements them."""
+
+    @hookspec
+    def plugin_started(self, host: Host) -> Any:
+        """The host is up and its store is open. Start background workers here.
+
+        :param host: the running host (see :class:`Host`). Keep it: the other hooks
+            do not pass it again.
+        :return: nothing; may be a coroutine, which the host awaits.
+
+        Example::
+
+            @hookimpl
+            async def plugin_started(host):
+                app_state.host = host
+        """
+
+    @hookspec
+    def plugin_stopping(self, host: Host) -> Any:
+        """The host is shutting down. Stop workers; flush what must be flushed.
+
+        :param host: the running host.
+        :return: nothing; may be a coroutine, which the host awaits.
+        """
+
+    @hookspec
+    def on_handoff(self, session: Session, reason: HandoffReason) -> Any:
+        """The bot escalated ``session`` to a human.
+
+        Must return quickly: persist the intent, do the slow work later, so that
+        an outage never loses a handoff.
+
+        :param session: the conversation, with its messages and contact.
+        :param reason: why the bot handed off.
+        :return: nothing; may be a coroutine, which the host awaits.
+
+        Example::
+
+            @hookimpl
+            def on_handoff(session, reason):
+                print(f"{session.id} handed off: {reason.code}")
+        """
+
+    @hookspec
+    def on_contact_reengage(self, session: Session, messages: list[Message]) -> Any:
+        """The contact wrote again after a handoff.
+
+        :param session: the conversation, as it is now.
+        :param messages: the new messages only, oldest first.
+        :return: nothing; may be a coroutine, which the host awaits.
+        """
+
+    @hookspec
+    def webhook_routes(self) -> web.Application | None:
+        """An aiohttp sub-application for the host to mount under
+        ``/integrations/<name>`` (this plugin: ``/integrations/salesforce``).
+
+        :return: an :class:`aiohttp.web.Application`, or ``None`` for no routes.
+            Must not be a coroutine: the host mounts routes before it starts.
+
+        Example::
+
+            @hookimpl
+            def webhook_routes():
+                app = web.Application()
+                app.router.add_get("/hello", hello)
+                return app
+        """
+        return None
+
+
+class ExtensionHooks:
+    """Hooks other plugins implement to shape what this plugin sends to Salesforce.
+
+    The plugin registers these specs on the host's manager at startup, so an
+    extension plugin uses the same ``hookimpl`` marker as everyone else.
+    """
+
+    @hookspec
+    def salesforce_case_fields(self, session: Session, fields: dict[str, Any]) -> Any:
+        """Extra fields for the Case created at handoff.
+
+        :param session: the conversation being handed off.
+        :param fields: the fields computed so far (read-only; return a new dict).
+        :return: a ``dict`` of Case field API names to JSON values to merge in, or
+            ``None`` for nothing; may be a coroutine. Later plugins win on the same
+            key. Each field is checked against the org's describe before anything
+            is sent: an unknown field, a wrong type or a value too long is an error
+            naming your plugin and the field.
+
+        Example::
+
+            @hookimpl
+            def salesforce_case_fields(session):
+                return {"Plan__c": session.metadata.get("plan", "free")}
+        """
+
+    @hookspec(firstresult=True)
+    def salesforce_transcript(self, session: Session, messages: list[Message]) -> Any:
+        """Render the transcript that becomes the Case's comments.
+
+        :param session: the conversation being handed off or appended.
+        :param messages: the messages to render, oldest first.
+        :return: a ``list[str]`` of comment bodies in order (the plugin still
+            splits each to the 4,000-byte CaseComment limit), or ``None`` to leave
+            it to the next plugin or the default renderer; may be a coroutine.
+            The first non-``None`` answer wins.
+
+        Example::
+
+            @hookimpl
+            def salesforce_transcript(messages):
+                return ["\\n".join(f"{m.role}: {m.text}" for m in messages)]
+        """
