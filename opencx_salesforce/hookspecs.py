@@ -16,6 +16,7 @@ Calling rules (they hold for every hook below):
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import pluggy
@@ -66,6 +67,12 @@ class Host(Protocol):
         and the webhook URL."""
         ...
 
+    def plugin_config(self, name: str) -> Mapping[str, Any]:
+        """The raw configuration section for plugin ``name`` (the ``[salesforce]``
+        table of the host's TOML for this plugin), empty if there is none. The
+        plugin validates it itself, together with its environment variables."""
+        ...
+
     async def get_session(self, session_id: str) -> Session | None:
         """The session with its messages, or ``None`` if the host has none."""
         ...
@@ -94,6 +101,21 @@ class Host(Protocol):
 
 class HostHooks:
     """Hooks the host calls; the plugin implements them."""
+
+    @hookspec(historic=True)
+    def add_hookspecs(self, pluginmanager: pluggy.PluginManager) -> None:
+        """Add your own hookspecs to the host's manager (as pytest's
+        ``pytest_addhooks``). The host calls it historically, before it loads
+        plugins, so every plugin registered later sees the specs.
+
+        :param pluginmanager: the host's manager.
+
+        Example::
+
+            @hookimpl
+            def add_hookspecs(pluginmanager):
+                pluginmanager.add_hookspecs(ExtensionHooks)
+        """
 
     @hookspec
     def plugin_started(self, host: Host) -> Any:
