@@ -1,0 +1,104 @@
+"""``opencx-salesforce serve``: run the reference host with the installed plugins."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opencx_salesforce.commands import Subparsers
+
+if TYPE_CHECKING:
+    from opencx_salesforce.devhost.config import HostSettings
+
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def add_parser(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the reference host with the installed plugins",
+        description=(
+            "Run the reference host: load the plugins installed under the 'opencx' "
+            "entry point, start them with their tables of the config file, mount their "
+            "routes under /integrations/<plugin>, and serve until Ctrl-C."
+        ),
+    )
+    parser.add_argument(
+        "--config",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="the host's TOML file ([host] and one table per plugin; see sample_config.toml)",
+    )
+    parser.add_argument(
+        "--listen-host",
+        metavar="ADDRESS",
+        help="address to listen on (default: [host] listen_host)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        metavar="PORT",
+        help="port to listen on, 0 for any free one (default: [host] listen_port)",
+    )
+    parser.add_argument("--log-level", choices=_LOG_LEVELS, default="info", help="default: info")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from opencx_salesforce.devhost.config import load_config
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings, sections = load_config(args.config)
+    return asyncio.run(_serve(settings, sections, args.listen_host, args.port))
+
+
+async def _serve(
+    settings: HostSettings,
+    sections: dict[str, dict[str, Any]],
+    listen_host: str | None,
+    port: int | None,
+) -> int:
+    from opencx_salesforce.devhost.host import DevHost
+
+    host = DevHost(settings, plugin_sections=sections)
+    try:
+        base_url = await host.start(host=listen_host, port=port)
+    except OSError as exc:
+        print(f"cannot listen on {listen_host or settings.listen_host}: {exc.strerror or exc}")
+        return 1
+    public = host.public_url
+    plugins = sorted(name for name, _ in host.plugin_manager.list_name_plugin())
+    lines = [
+        f"opencx-salesforce host listening on {base_url}",
+        f"  public URL:  {public}",
+        f"  plugins:     {', '.join(plugins) or 'none'}",
+        *(f"  routes:      {public}{path}/" for path in host.mounted_paths),
+        f"  admin login: {public}/admin/login",
+        f"  JSON API:    {public}/api/sessions  (Authorization: Bearer <admin_token>)",
+        "Press Ctrl-C to stop.",
+    ]
+    print("\n".join(lines), flush=True)
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        with contextlib.suppress(NotImplementedError):  # not on Windows: Ctrl-C still works
+            loop.add_signal_handler(sig, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        for sig in signals:
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)
+        await host.stop()
+    print("stopped", flush=True)
+    return 0

@@ -1,0 +1,612 @@
+"""The plugin's settings: the ``[salesforce]`` table of the host's TOML, overridden
+by ``OPENCX_SALESFORCE_*`` environment variables.
+
+:func:`load_settings` is what the plugin calls at startup. Every mistake becomes
+one :class:`~opencx_salesforce.errors.ConfigError` whose lines name each bad key as
+the user wrote it (``salesforce.login_url`` in the TOML, ``OPENCX_SALESFORCE_LOGIN_URL``
+in the environment) and what was expected. Unknown keys are errors too, with the
+closest known key suggested, so a typo never passes silently.
+
+Tests construct :class:`SalesforceSettings` directly
+(``SalesforceSettings(login_url=emulator_url, dev_mode=True)``).
+
+:func:`load_section` is the same loader for any settings model; the reference host
+uses it for its own ``[host]`` table.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import difflib
+import ipaddress
+import json
+import os
+import re
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from opencx_salesforce.errors import ConfigError
+from opencx_salesforce.models import Channel
+
+SECTION = "salesforce"
+ENV_PREFIX = "OPENCX_SALESFORCE_"
+
+# The Origin picklist of a new org has only Phone, Email and Web
+# [src: SALESFORCE.md "Default Origin: Phone, Email, Web"; object_reference
+# sforce_api_objects_case.htm]. Each channel maps to the nearest of those three so
+# that a Case is accepted by an org nobody has customised: SMS is a phone-number
+# channel, chat and WhatsApp arrive through web widgets. Orgs with their own values
+# ("Chat", "WhatsApp", ...) override single channels in [salesforce.origin_by_channel].
+DEFAULT_ORIGIN_BY_CHANNEL: Mapping[str, str] = types.MappingProxyType(
+    {
+        "email": "Email",
+        "phone": "Phone",
+        "chat": "Web",
+        "web": "Web",
+        "sms": "Phone",
+        "whatsapp": "Web",
+    }
+)
+
+# A session's priority (free text set by the bot) to the Case Priority picklist;
+# High, Medium and Low are the values of a new org [src: SALESFORCE.md, Case fields].
+DEFAULT_PRIORITY_MAP: Mapping[str, str] = types.MappingProxyType(
+    {
+        "urgent": "High",
+        "high": "High",
+        "normal": "Medium",
+        "medium": "Medium",
+        "low": "Low",
+    }
+)
+
+_FERNET_HOWTO = (
+    "make one with: python -c 'from cryptography.fernet import Fernet; "
+    "print(Fernet.generate_key().decode())'"
+)
+# Longest value a picklist entry may hold [src: SALESFORCE.md, Case field reference:
+# picklist length 255 in newer API versions].
+_PICKLIST_MAX = 255
+_API_VERSION = re.compile(r"^\d{2,3}\.\d$")
+# A custom field's API name, optionally with a managed package namespace:
+# Name__c or ns__Name__c; letters, digits and single underscores.
+_NAME_PART = r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*"
+_CUSTOM_FIELD = re.compile(rf"^(?:{_NAME_PART}__)?{_NAME_PART}__c$")
+
+# While load_section validates, the model sees only the values the loader
+# collected (whose origin it knows), not os.environ a second time.
+_LOADER_ACTIVE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "opencx_settings_loader_active", default=False
+)
+
+
+class LoadableSettings(BaseSettings):
+    """A BaseSettings that :func:`load_section` can feed exactly one set of values."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        if _LOADER_ACTIVE.get():
+            return (init_settings,)
+        return (init_settings, env_settings, dotenv_settings, file_secret_settings)
+
+
+def check_service_url(value: str, *, example: str) -> str:
+    """An https URL, or plain http to a loopback address (a local emulator or a
+    host under test); returned without its trailing slash."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an https URL such as {example}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError(
+            f"expected an https URL such as {example} (plain http is only for 127.0.0.1/localhost)"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"expected a plain URL such as {example}, without query, fragment or user")
+    return value.strip().rstrip("/")
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def _none_if_blank(value: Any) -> Any:
+    # An environment variable set to "" means "not set", as in most deployments.
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _secret_text(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+class SalesforceSettings(LoadableSettings):
+    """Settings of the Salesforce plugin: the ``[salesforce]`` table of the host's
+    TOML, overridden by ``OPENCX_SALESFORCE_<KEY>`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    login_url: str = Field(
+        default="https://login.salesforce.com",
+        description=(
+            "Where OAuth starts: https://login.salesforce.com for production, "
+            "https://test.salesforce.com for sandboxes, or the org's My Domain URL "
+            "(https://acme.my.salesforce.com). Plain http only to 127.0.0.1/localhost "
+            "(the local emulator)."
+        ),
+    )
+    client_id: str | None = Field(
+        default=None,
+        description=(
+            "Consumer Key of the Connected App / External Client App. Optional here: "
+            "the admin may paste it on the settings page instead."
+        ),
+    )
+    client_secret: SecretStr | None = Field(
+        default=None,
+        description="Consumer Secret of the app. Optional here, like client_id.",
+    )
+    scopes: str = Field(
+        default="full refresh_token offline_access",
+        description=(
+            "OAuth scopes requested at Connect, space-separated. Must include "
+            "refresh_token (or its synonym offline_access): the plugin works in the "
+            "background, long after the admin's browser session."
+        ),
+    )
+    api_version: str = Field(
+        default="62.0",
+        description="Salesforce REST API version used in /services/data/vNN.N/ URLs.",
+    )
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Fernet key that encrypts the client secret and OAuth tokens in the store. "
+            "Required unless dev_mode is on. " + _FERNET_HOWTO
+        ),
+    )
+    dev_mode: bool = Field(
+        default=False,
+        description=(
+            "Local trials only: secrets are stored with a built-in throwaway key when "
+            "encryption_key is unset."
+        ),
+    )
+    webhook_signing_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "When set, webhook calls must carry X-OpenCX-Signature: v1=<HMAC-SHA256> over "
+            "'timestamp.body' with this secret (the generated Apex signs with it). "
+            "At least 16 characters."
+        ),
+    )
+    case_from_value: str = Field(
+        default="opencx",
+        description=(
+            "Value written to Case_From__c on Cases the plugin creates; the Apex triggers "
+            "only notify for Cases carrying it."
+        ),
+    )
+    session_id_field: str = Field(
+        default="OpenCX_Session_Id__c",
+        description=(
+            "External-id custom field on Case holding the session id, so a retried "
+            "create upserts instead of making a second Case."
+        ),
+    )
+    publish_transcript: bool = Field(
+        default=False,
+        description=(
+            "Publish the transcript Case comments (IsPublished), making them visible to "
+            "the contact in a customer portal. Off: internal comments."
+        ),
+    )
+    create_contacts: bool = Field(
+        default=False,
+        description="Create a Contact for the person when no existing Contact matches.",
+    )
+    match_contacts: bool = Field(
+        default=True,
+        description=(
+            "Look up an existing Contact by the person's email (then phone) and link it "
+            "to the Case."
+        ),
+    )
+    origin_by_channel: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_ORIGIN_BY_CHANNEL),
+        description=(
+            "Case Origin picklist value per channel (email, phone, chat, web, sms, "
+            "whatsapp). Channels you leave out keep their default."
+        ),
+    )
+    priority_map: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_PRIORITY_MAP),
+        description=(
+            "Case Priority picklist value per session priority (case-insensitive). "
+            "Priorities you leave out keep their default; unknown ones leave Priority "
+            "to the org's default."
+        ),
+    )
+    sweep_interval_seconds: float = Field(
+        default=60.0,
+        ge=5,
+        description=(
+            "How often the reconciliation sweep reads open Cases, catching replies and "
+            "closures whose webhook was lost."
+        ),
+    )
+    dead_letter_after_seconds: float = Field(
+        default=86400.0,
+        gt=0,
+        description="Outbox: give up on a job (dead letter) once it has failed this long.",
+    )
+    backoff_base_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Outbox: first retry delay; doubles on each failure (with jitter).",
+    )
+    backoff_cap_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="Outbox: longest delay between two retries.",
+    )
+    webhook_max_body_bytes: int = Field(
+        default=65536,
+        ge=1024,
+        le=10 * 1024 * 1024,
+        description="Webhook bodies larger than this are refused with 413.",
+    )
+    webhook_timestamp_tolerance_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description=(
+            "Webhook calls whose X-OpenCX-Timestamp is further than this from now are "
+            "refused with 401 (replay window)."
+        ),
+    )
+
+    @field_validator("login_url")
+    @classmethod
+    def _check_login_url(cls, value: str) -> str:
+        url = check_service_url(value, example="https://login.salesforce.com")
+        if urlsplit(url).path not in ("", "/"):
+            # The plugin appends /services/oauth2/...; a path here would be doubled.
+            raise ValueError(
+                "expected the site root such as https://login.salesforce.com, without a path"
+            )
+        return url
+
+    @field_validator(
+        "client_id", "client_secret", "encryption_key", "webhook_signing_secret", mode="before"
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return _none_if_blank(value)
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _scopes_from_list(cls, value: Any) -> Any:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return " ".join(value)
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _check_scopes(cls, value: str) -> str:
+        scopes = value.split()
+        if not scopes:
+            raise ValueError("expected space-separated OAuth scopes such as 'full refresh_token'")
+        # refresh_token and offline_access name the same scope, "Perform requests at
+        # any time" [src: help.salesforce.com remoteaccess_oauth_tokens_scopes.htm].
+        if "refresh_token" not in scopes and "offline_access" not in scopes:
+            raise ValueError(
+                "expected the scopes to include refresh_token (or offline_access): without "
+                "a refresh token the plugin stops working when the access token expires"
+            )
+        return " ".join(scopes)
+
+    @field_validator("api_version", mode="before")
+    @classmethod
+    def _api_version_text(cls, value: Any) -> Any:
+        # `api_version = 62.0` without quotes is a TOML float; mean the same thing.
+        if isinstance(value, float):
+            return f"{value:.1f}"
+        if isinstance(value, str) and value.strip().lower().startswith("v"):
+            return value.strip()[1:]
+        return value
+
+    @field_validator("api_version")
+    @classmethod
+    def _check_api_version(cls, value: str) -> str:
+        if not _API_VERSION.match(value.strip()):
+            raise ValueError("expected an API version such as 62.0")
+        return value.strip()
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _check_encryption_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        from cryptography.fernet import Fernet
+
+        try:
+            Fernet(value.get_secret_value().strip().encode())
+        except (ValueError, TypeError):
+            raise ValueError(
+                "expected a Fernet key (32 url-safe base64-encoded bytes); " + _FERNET_HOWTO
+            ) from None
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("webhook_signing_secret")
+    @classmethod
+    def _check_signing_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("expected at least 16 characters (a long random string)")
+        return value
+
+    @field_validator("case_from_value")
+    @classmethod
+    def _check_case_from(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("expected a non-empty value such as 'opencx'")
+        if len(value) > _PICKLIST_MAX:
+            raise ValueError(f"expected at most {_PICKLIST_MAX} characters")
+        return value
+
+    @field_validator("session_id_field")
+    @classmethod
+    def _check_session_id_field(cls, value: str) -> str:
+        if not _CUSTOM_FIELD.match(value):
+            raise ValueError("expected the API name of a custom field such as OpenCX_Session_Id__c")
+        return value
+
+    @field_validator("origin_by_channel")
+    @classmethod
+    def _merge_origins(cls, value: dict[str, str]) -> dict[str, str]:
+        known = [c.value for c in Channel]
+        for channel in value:
+            if channel not in known:
+                raise ValueError(
+                    f"unknown channel {channel!r}{did_you_mean(channel, known)}; "
+                    f"expected channels among {', '.join(known)}"
+                )
+        _check_picklist_values(value)
+        return {**DEFAULT_ORIGIN_BY_CHANNEL, **value}
+
+    @field_validator("priority_map")
+    @classmethod
+    def _merge_priorities(cls, value: dict[str, str]) -> dict[str, str]:
+        _check_picklist_values(value)
+        lowered = {k.strip().lower(): v for k, v in value.items()}
+        return {**DEFAULT_PRIORITY_MAP, **lowered}
+
+    @model_validator(mode="after")
+    def _check_together(self) -> SalesforceSettings:
+        if self.encryption_key is None and not self.dev_mode:
+            raise PydanticCustomError(
+                "encryption_key_required",
+                "required outside dev mode: it encrypts the client secret and OAuth tokens "
+                "in the store. Make" + _FERNET_HOWTO.removeprefix("make"),
+                {"field": "encryption_key"},
+            )
+        if self.backoff_cap_seconds < self.backoff_base_seconds:
+            raise PydanticCustomError(
+                "backoff_cap_too_small",
+                "expected a value >= backoff_base_seconds ({base})",
+                {"field": "backoff_cap_seconds", "base": self.backoff_base_seconds},
+            )
+        return self
+
+    # Small readers, so callers never handle SecretStr themselves.
+    def client_secret_value(self) -> str | None:
+        return _secret_text(self.client_secret)
+
+    def encryption_key_value(self) -> str | None:
+        return _secret_text(self.encryption_key)
+
+    def webhook_signing_secret_value(self) -> str | None:
+        return _secret_text(self.webhook_signing_secret)
+
+
+def _check_picklist_values(value: Mapping[str, str]) -> None:
+    for key, picklist_value in value.items():
+        if not picklist_value.strip():
+            raise ValueError(f"{key!r}: expected a picklist value, got an empty string")
+        if len(picklist_value) > _PICKLIST_MAX:
+            raise ValueError(f"{key!r}: expected at most {_PICKLIST_MAX} characters")
+
+
+def load_settings(
+    section: Mapping[str, Any], env: Mapping[str, str] | None = None
+) -> SalesforceSettings:
+    """The plugin's settings from its TOML ``section`` and ``env`` (default:
+    ``os.environ``); environment variables win. Raises :class:`ConfigError`."""
+    return load_section(SalesforceSettings, section, env, table=SECTION)
+
+
+# --- the loader -------------------------------------------------------------------
+
+SettingsT = TypeVar("SettingsT", bound=LoadableSettings)
+
+
+def load_section(
+    model: type[SettingsT],
+    section: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    *,
+    table: str,
+) -> SettingsT:
+    """Validate ``section`` (the TOML table ``[table]``) overridden by the
+    environment variables of ``model``'s ``env_prefix``.
+
+    Raises :class:`ConfigError` with one line per problem, each naming the key as
+    the user wrote it and what is expected.
+    """
+    env = os.environ if env is None else env
+    prefix = str(model.model_config.get("env_prefix", ""))
+    fields = list(model.model_fields)
+    secrets = {name for name, f in model.model_fields.items() if _is_secret(f.annotation)}
+    problems: list[str] = []
+
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"[{table}]: expected a table, got {type(section).__name__}")
+
+    values: dict[str, Any] = {}
+    origin: dict[str, str] = {}  # field -> how the user named it
+    for key, value in section.items():
+        if key in model.model_fields:
+            values[key] = value
+            origin[key] = f"{table}.{key}"
+        else:
+            problems.append(f"{table}.{key}: unknown key{did_you_mean(key, fields)}")
+
+    if prefix:
+        by_upper = {name.upper(): name for name in fields}
+        for var, raw in sorted(env.items()):
+            if not var.upper().startswith(prefix.upper()):
+                continue
+            name = by_upper.get(var[len(prefix) :].upper())
+            if name is None:
+                known = [prefix + n.upper() for n in fields]
+                problems.append(f"{var}: unknown variable{did_you_mean(var.upper(), known)}")
+                continue
+            try:
+                values[name] = _parse_env(model.model_fields[name].annotation, raw)
+            except ValueError as exc:
+                problems.append(f"{var}: {exc}")
+                continue
+            origin[name] = var
+
+    # Validate what is known even when some keys were bad: the user sees every
+    # problem at once, not one per restart.
+    token = _LOADER_ACTIVE.set(True)
+    try:
+        settings = model(**values)
+    except ValidationError as exc:
+        problems.extend(_describe(err, origin, secrets, table, prefix) for err in exc.errors())
+    finally:
+        _LOADER_ACTIVE.reset(token)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return settings
+
+
+def _describe(
+    err: ErrorDetails, origin: Mapping[str, str], secrets: set[str], table: str, prefix: str
+) -> str:
+    loc = [str(part) for part in err["loc"]]
+    if not loc:  # a check across fields names its key in ctx
+        loc = [str((err.get("ctx") or {}).get("field", "?"))]
+    field, rest = loc[0], loc[1:]
+    written = origin.get(field)
+    if written is None:  # never written: name both places it could be set
+        name = f"{table}.{field}" + (f" (or {prefix}{field.upper()})" if prefix else "")
+    elif written.startswith(f"{table}."):
+        name = ".".join([written, *rest])
+    else:
+        name = written + (f" (at {'.'.join(rest)})" if rest else "")
+    text = f"{name}: {_expected(err)}"
+    # Echo what the user wrote, except secrets and the whole-model input of a
+    # check across fields.
+    if err["type"] != "missing" and err["loc"] and written is not None and field not in secrets:
+        text += f", got {err['input']!r}"
+    return text
+
+
+def _expected(err: ErrorDetails) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    simple = {
+        "missing": "required but not set",
+        "bool_parsing": "expected true or false",
+        "bool_type": "expected true or false",
+        "int_parsing": "expected a whole number",
+        "int_type": "expected a whole number",
+        "int_from_float": "expected a whole number",
+        "float_parsing": "expected a number",
+        "float_type": "expected a number",
+        "string_type": "expected a string (in quotes)",
+        "dict_type": "expected a table of key = value",
+        "list_type": "expected a list",
+    }
+    if kind in simple:
+        return simple[kind]
+    bounds = {
+        "greater_than_equal": ">=",
+        "greater_than": ">",
+        "less_than_equal": "<=",
+        "less_than": "<",
+    }
+    if kind in bounds:
+        limit = next(iter(ctx.values()), "?")
+        if isinstance(limit, float) and limit.is_integer():
+            limit = int(limit)  # "5", not "5.0", when the user wrote 5
+        return f"expected a number {bounds[kind]} {limit}"
+    if kind == "string_too_short":
+        return f"expected at least {ctx.get('min_length')} characters"
+    message = err["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    return message[:1].lower() + message[1:]
+
+
+def _parse_env(annotation: Any, raw: str) -> Any:
+    """An environment variable's text as the field expects it: JSON for tables and
+    lists (a list may also be comma-separated), the text itself otherwise."""
+    kinds = set(_base_types(annotation))
+    if dict in kinds:
+        try:
+            parsed = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ValueError(
+                'expected a JSON object such as {"chat": "Chat"}, got ' + repr(raw)
+            ) from None
+        if not isinstance(parsed, dict):
+            raise ValueError('expected a JSON object such as {"chat": "Chat"}, got ' + repr(raw))
+        return parsed
+    if list in kinds:
+        if raw.strip().startswith("["):
+            try:
+                return json.loads(raw)
+            except json.JSONDecodeError:
+                raise ValueError(
+                    f'expected a JSON list such as ["a", "b"] or a, b; got {raw!r}'
+                ) from None
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    return raw
+
+
+def _base_types(annotation: Any) -> Iterator[Any]:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            yield from _base_types(arg)
+    else:
+        yield origin or annotation
+
+
+def _is_secret(annotation: Any) -> bool:
+    return SecretStr in set(_base_types(annotation))
+
+
+def did_you_mean(word: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,173 @@
+"""The reference host's JSON API: what a bot (or the demo, or a test) calls to
+drive conversations. Every ``/api`` route needs the administrator (see
+:mod:`.admin`); ``/healthz`` is open.
+
+Errors are JSON: ``{"error": "<kind>", "message": "...", "problems": [...]}``
+with 400 (bad body, ``problems`` naming each field), 401, 404 or 409.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from opencx_salesforce.devhost.sessions import SessionStateError, UnknownSessionError
+from opencx_salesforce.models import Channel, Contact, HandoffReason, Role
+
+if TYPE_CHECKING:
+    from opencx_salesforce.devhost.host import DevHost
+
+_HEALTH_NAMESPACE = "devhost.health"
+
+
+class _Body(BaseModel):
+    # A misspelt field is an error, not silently dropped.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContactIn(_Body):
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class NewSession(_Body):
+    channel: Channel = Channel.CHAT
+    contact: ContactIn = Field(default_factory=ContactIn)
+    topic: str = Field(default="", max_length=10_000)
+    summary: str = Field(default="", max_length=200_000)
+    language: str | None = None
+    priority: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class NewMessage(_Body):
+    role: Role
+    text: str = Field(min_length=1, max_length=200_000)
+    author: str | None = None
+
+
+class HandoffIn(_Body):
+    code: str = Field(default="requested", min_length=1, max_length=200)
+    detail: str = Field(default="", max_length=20_000)
+
+
+class SessionApi:
+    def __init__(self, host: DevHost) -> None:
+        self._host = host
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/healthz", self.healthz),
+            web.get("/api/sessions", self.list_sessions),
+            web.post("/api/sessions", self.create_session),
+            web.get("/api/sessions/{session_id}", self.get_session),
+            web.post("/api/sessions/{session_id}/messages", self.post_message),
+            web.post("/api/sessions/{session_id}/handoff", self.handoff),
+        ]
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        try:
+            await self._host.store.get(_HEALTH_NAMESPACE, "ping")
+        except Exception as exc:
+            return web.json_response({"status": "unavailable", "store": repr(exc)}, status=503)
+        return web.json_response({"status": "ok"})
+
+    async def list_sessions(self, request: web.Request) -> web.Response:
+        self._require_admin(request)
+        sessions = await self._host.list_sessions()
+        return web.json_response([s.model_dump(mode="json") for s in sessions])
+
+    async def create_session(self, request: web.Request) -> web.Response:
+        self._require_admin(request)
+        body = await _read(request, NewSession)
+        session = await self._host.create_session(
+            channel=body.channel,
+            contact=Contact(**body.contact.model_dump()),
+            topic=body.topic,
+            summary=body.summary,
+            language=body.language,
+            priority=body.priority,
+            metadata=body.metadata,
+        )
+        return web.json_response(session.model_dump(mode="json"), status=201)
+
+    async def get_session(self, request: web.Request) -> web.Response:
+        self._require_admin(request)
+        session_id = request.match_info["session_id"]
+        session = await self._host.get_session(session_id)
+        if session is None:
+            _fail(web.HTTPNotFound, "not_found", f"no session {session_id!r}")
+        return web.json_response(session.model_dump(mode="json"))
+
+    async def post_message(self, request: web.Request) -> web.Response:
+        self._require_admin(request)
+        body = await _read(request, NewMessage)
+        try:
+            message = await self._host.post_message(
+                request.match_info["session_id"], body.role, body.text, author=body.author
+            )
+        except UnknownSessionError as exc:
+            _fail(web.HTTPNotFound, "not_found", str(exc))
+        return web.json_response(message.model_dump(mode="json"), status=201)
+
+    async def handoff(self, request: web.Request) -> web.Response:
+        self._require_admin(request)
+        body = await _read(request, HandoffIn)
+        try:
+            session = await self._host.handoff(
+                request.match_info["session_id"], HandoffReason(code=body.code, detail=body.detail)
+            )
+        except UnknownSessionError as exc:
+            _fail(web.HTTPNotFound, "not_found", str(exc))
+        except SessionStateError as exc:
+            _fail(web.HTTPConflict, "conflict", str(exc))
+        return web.json_response(session.model_dump(mode="json"))
+
+    def _require_admin(self, request: web.Request) -> None:
+        if not self._host.is_admin(request):
+            _fail(
+                web.HTTPUnauthorized,
+                "unauthorized",
+                "send Authorization: Bearer <the host's admin_token>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+
+BodyT = TypeVar("BodyT", bound=_Body)
+
+
+async def _read(request: web.Request, model: type[BodyT]) -> BodyT:
+    raw = await request.text()
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except json.JSONDecodeError as exc:
+        _fail(web.HTTPBadRequest, "bad_request", f"the body is not JSON: {exc}")
+    if not isinstance(data, dict):
+        _fail(web.HTTPBadRequest, "bad_request", "the body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
+            for err in exc.errors()
+        ]
+        described = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        _fail(web.HTTPBadRequest, "bad_request", described, problems=problems)
+
+
+def _fail(
+    kind: type[web.HTTPException],
+    error: str,
+    message: str,
+    *,
+    problems: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> NoReturn:
+    body: dict[str, Any] = {"error": error, "message": message}
+    if problems is not None:
+        body["problems"] = problems
+    raise kind(text=json.dumps(body), content_type="application/json", headers=headers)

@@ -1,0 +1,130 @@
+"""The reference host's configuration file: a ``[host]`` table for the host itself
+and one table per plugin (``[salesforce]``, ...), each handed raw to its plugin.
+
+``[host]`` keys may be overridden by ``OPENCX_HOST_<KEY>`` environment variables;
+mistakes are reported as in the plugin's settings (see
+:func:`opencx_salesforce.config.load_section`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from opencx_salesforce.config import LoadableSettings, check_service_url, load_section
+from opencx_salesforce.errors import ConfigError
+
+HOST_TABLE = "host"
+HOST_ENV_PREFIX = "OPENCX_HOST_"
+_STORE_SCHEMES = ("memory", "sqlite", "redis", "rediss", "unix")
+_TOKEN_HOWTO = "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+class HostSettings(LoadableSettings):
+    """The ``[host]`` table of the reference host."""
+
+    model_config = SettingsConfigDict(env_prefix=HOST_ENV_PREFIX, extra="forbid", frozen=True)
+
+    public_url: str | None = Field(
+        default=None,
+        description=(
+            "The URL at which Salesforce and browsers reach this host, e.g. "
+            "https://bot.example.com. Default: the listen address (fine for local use)."
+        ),
+    )
+    listen_host: str = Field(default="127.0.0.1", description="Address to listen on.")
+    listen_port: int = Field(
+        default=8080, ge=0, le=65535, description="Port to listen on (0: any free port)."
+    )
+    store_url: str = Field(
+        default="sqlite:///opencx.db",
+        description="Where sessions and plugin state live: memory://, sqlite:///PATH or "
+        "redis://HOST:PORT/DB (several host instances share one Redis).",
+    )
+    admin_token: SecretStr = Field(
+        description=(
+            "Bearer token of the administrator (also the password of /admin/login). "
+            "At least 16 characters; " + _TOKEN_HOWTO
+        ),
+    )
+    plugins: list[str] | None = Field(
+        default=None,
+        description="Entry-point names of the plugins to load. Default: every installed one.",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return check_service_url(value, example="https://bot.example.com")
+
+    @field_validator("store_url")
+    @classmethod
+    def _check_store_url(cls, value: str) -> str:
+        if value.split(":", 1)[0].lower() not in _STORE_SCHEMES or ":" not in value:
+            raise ValueError(
+                "expected a store URL: memory://, sqlite:///PATH or redis://HOST:PORT/DB"
+            )
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _check_admin_token(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().strip()) < 16:
+            raise ValueError("expected at least 16 characters; " + _TOKEN_HOWTO)
+        return SecretStr(value.get_secret_value().strip())
+
+    def admin_token_value(self) -> str:
+        return self.admin_token.get_secret_value()
+
+
+def load_config(
+    path: str | Path, env: Mapping[str, str] | None = None
+) -> tuple[HostSettings, dict[str, dict[str, Any]]]:
+    """Read the host's TOML file: its ``[host]`` settings (environment variables
+    applied) and the raw table of every plugin, by plugin name.
+
+    Raises :class:`ConfigError` naming the file, the line, or the key at fault.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as file:
+            document = tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        # The message carries the line and column, e.g. "(at line 3, column 7)".
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+    problems: list[str] = []
+    host_table = document.get(HOST_TABLE, {})
+    sections: dict[str, dict[str, Any]] = {}
+    for key, value in document.items():
+        if key == HOST_TABLE:
+            continue
+        if isinstance(value, dict):
+            sections[key] = value
+        else:
+            problems.append(
+                f"{key}: a setting outside any table; put it under [{HOST_TABLE}] or a "
+                "plugin's table such as [salesforce]"
+            )
+    settings: HostSettings | None = None
+    try:
+        if not isinstance(host_table, dict):
+            raise ConfigError(f"{HOST_TABLE}: expected a table [{HOST_TABLE}]")
+        settings = load_section(HostSettings, host_table, env, table=HOST_TABLE)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    if problems or settings is None:
+        lines = "\n".join(problems).splitlines()
+        raise ConfigError(f"{path}:\n" + "\n".join("  " + line for line in lines))
+    return settings, sections

@@ -1,0 +1,383 @@
+"""The reference host runtime: the "bot framework" side of the contract.
+
+:class:`DevHost` implements :class:`opencx_salesforce.hookspecs.Host` on a
+:class:`~opencx_salesforce.store.base.Store` and drives conversations the way a
+bot host would: sessions are created, messages posted, the bot hands off, the
+contact writes again. Plugins see it only through the hooks and the Host
+protocol; it has no back door into any plugin.
+
+Several instances may run in one process (tests do); they share nothing but the
+store they are given.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import logging
+import secrets
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from opencx_salesforce.devhost.admin import AdminAuth
+from opencx_salesforce.devhost.config import HostSettings
+from opencx_salesforce.devhost.plugins import call_each, make_plugin_manager
+from opencx_salesforce.devhost.sessions import SessionRepository, SessionStateError
+from opencx_salesforce.errors import ConfigError
+from opencx_salesforce.models import (
+    Channel,
+    Contact,
+    HandoffReason,
+    Message,
+    Role,
+    Session,
+    SessionStatus,
+)
+from opencx_salesforce.store import open_store
+from opencx_salesforce.store.base import Store
+
+logger = logging.getLogger(__name__)
+
+INTEGRATIONS_PREFIX = "/integrations"
+HOST_KEY: web.AppKey[DevHost] = web.AppKey("devhost")
+_KEPT_HOOK_ERRORS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class HookError:
+    """A hook implementation that raised. The host logs it and goes on."""
+
+    plugin: str
+    hook: str
+    error: Exception
+    at: float  # unix seconds
+
+
+class DevHost:
+    """A small host runtime implementing the Host protocol.
+
+    >>> host = DevHost(settings, store=MemoryStore(), plugins={"salesforce": SalesforcePlugin()})
+    >>> base_url = await host.start(port=0)
+    >>> session = await host.create_session(topic="Refund")
+    >>> await host.handoff(session.id, HandoffReason(code="requested"))
+    >>> await host.stop()
+
+    :param settings: the ``[host]`` settings.
+    :param store: the store to use; the caller keeps ownership (the host does not
+        close it). Default: the host opens ``settings.store_url`` and closes it.
+    :param plugins: plugin instances by name, registered instead of the installed
+        entry points (unless ``load_entrypoints`` is true).
+    :param plugin_sections: the raw plugin tables of the config file, by name.
+    :param load_entrypoints: load installed ``opencx`` entry points. Default: only
+        when ``plugins`` is not given.
+    """
+
+    def __init__(
+        self,
+        settings: HostSettings,
+        *,
+        store: Store | None = None,
+        plugins: Mapping[str, object] | None = None,
+        plugin_sections: Mapping[str, Mapping[str, Any]] | None = None,
+        load_entrypoints: bool | None = None,
+    ) -> None:
+        self.settings = settings
+        self._store = store
+        self._owns_store = store is None
+        self._sections = {name: dict(section) for name, section in (plugin_sections or {}).items()}
+        if load_entrypoints is None:
+            load_entrypoints = plugins is None
+        self.plugin_manager = make_plugin_manager(
+            load_entrypoints=load_entrypoints, plugins=plugins or {}, only=settings.plugins
+        )
+        self._admin = AdminAuth(
+            settings.admin_token_value(),
+            secure_cookie=(settings.public_url or "").startswith("https://"),
+            plugin_paths=lambda: [f"{p}/" for p in self.mounted_paths],
+        )
+        self._hook_errors: collections.deque[HookError] = collections.deque(
+            maxlen=_KEPT_HOOK_ERRORS
+        )
+        self._runner: web.AppRunner | None = None
+        self._base_url: str | None = None
+        self.mounted_paths: list[str] = []
+
+    @property
+    def _sessions(self) -> SessionRepository:
+        return SessionRepository(self.store)
+
+    # --- the Host protocol ------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError("the host's store is opened by start()")
+        return self._store
+
+    @property
+    def public_url(self) -> str:
+        if self.settings.public_url:
+            return self.settings.public_url
+        if self._base_url:
+            return self._base_url
+        return _http_url(self.settings.listen_host, self.settings.listen_port)
+
+    def plugin_config(self, name: str) -> Mapping[str, Any]:
+        # A copy: a plugin cannot change what another plugin (or a restart) reads.
+        return copy.deepcopy(self._sections.get(name, {}))
+
+    async def get_session(self, session_id: str) -> Session | None:
+        return await self._sessions.get(session_id)
+
+    async def set_session_metadata(self, session_id: str, key: str, value: Any) -> None:
+        def change(session: Session) -> Session | None:
+            if key in session.metadata and session.metadata[key] == value:
+                return None
+            return session.model_copy(update={"metadata": {**session.metadata, key: value}})
+
+        await self._sessions.update(session_id, change)
+
+    async def deliver_agent_message(
+        self, session_id: str, text: str, author: str, external_id: str
+    ) -> None:
+        message = Message(
+            id=_new_id("m"), role=Role.AGENT, text=text, author=author, external_id=external_id
+        )
+
+        def change(session: Session) -> Session | None:
+            # The same Salesforce record is shown once, however often it is delivered
+            # (a webhook and the sweep may both bring it).
+            if any(m.external_id == external_id for m in session.messages):
+                return None
+            return session.model_copy(update={"messages": [*session.messages, message]})
+
+        await self._sessions.update(session_id, change)
+
+    async def resolve_session(self, session_id: str) -> None:
+        def change(session: Session) -> Session | None:
+            if session.status == SessionStatus.RESOLVED:
+                return None
+            return session.model_copy(update={"status": SessionStatus.RESOLVED})
+
+        await self._sessions.update(session_id, change)
+
+    def is_admin(self, request: web.Request) -> bool:
+        return self._admin.is_admin(request)
+
+    # --- driving conversations (what a bot framework does) ----------------------------
+    async def create_session(
+        self,
+        *,
+        channel: Channel | str = Channel.CHAT,
+        contact: Contact | None = None,
+        topic: str = "",
+        summary: str = "",
+        language: str | None = None,
+        priority: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Session:
+        session = Session(
+            id=_new_id("s"),
+            channel=Channel(channel),
+            contact=contact or Contact(),
+            topic=topic,
+            summary=summary,
+            language=language,
+            priority=priority,
+            metadata=dict(metadata or {}),
+        )
+        await self._sessions.add(session)
+        return session
+
+    async def list_sessions(self) -> list[Session]:
+        return await self._sessions.all()
+
+    async def post_message(
+        self, session_id: str, role: Role | str, text: str, author: str | None = None
+    ) -> Message:
+        """Append a message. A contact writing to a handed-off session calls
+        ``on_contact_reengage`` with that message; a contact writing to a resolved
+        one reopens it (the bot is in charge again, a later handoff starts anew)."""
+        message = Message(id=_new_id("m"), role=Role(role), text=text, author=author)
+        status_before: SessionStatus | None = None
+
+        def change(session: Session) -> Session:
+            nonlocal status_before
+            status_before = session.status
+            status = session.status
+            if message.role == Role.CONTACT and status == SessionStatus.RESOLVED:
+                status = SessionStatus.OPEN
+            return session.model_copy(
+                update={"messages": [*session.messages, message], "status": status}
+            )
+
+        session, _ = await self._sessions.update(session_id, change)
+        if message.role == Role.CONTACT and status_before == SessionStatus.HANDED_OFF:
+            await self._call("on_contact_reengage", session=session, messages=[message])
+        return message
+
+    async def handoff(self, session_id: str, reason: HandoffReason | None = None) -> Session:
+        """Hand the conversation to a human: status ``handed_off``, then
+        ``on_handoff``. Raises :class:`SessionStateError` if it already is."""
+        reason = reason or HandoffReason()
+
+        def change(session: Session) -> Session:
+            if session.status == SessionStatus.HANDED_OFF:
+                raise SessionStateError(f"session {session.id!r} is already handed off")
+            return session.model_copy(update={"status": SessionStatus.HANDED_OFF})
+
+        session, _ = await self._sessions.update(session_id, change)
+        await self._call("on_handoff", session=session, reason=reason)
+        return session
+
+    # --- hook errors ------------------------------------------------------------------
+    @property
+    def hook_errors(self) -> list[HookError]:
+        """The most recent hook failures, oldest first."""
+        return list(self._hook_errors)
+
+    def _record_hook_error(self, plugin: str, hook: str, error: Exception) -> None:
+        logger.error("plugin %r: hook %s failed", plugin, hook, exc_info=error)
+        self._hook_errors.append(HookError(plugin, hook, error, time.time()))
+
+    async def _call(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        return await call_each(self.plugin_manager, hook, kwargs, self._record_hook_error)
+
+    # --- lifecycle --------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """Where the host listens, e.g. ``http://127.0.0.1:8080`` (after start)."""
+        if self._base_url is None:
+            raise RuntimeError("the host is not started")
+        return self._base_url
+
+    async def start(self, host: str | None = None, port: int | None = None) -> str:
+        """Open the store, start the plugins, mount their routes and listen.
+
+        A plugin raising :class:`ConfigError` from ``plugin_started`` stops the
+        start (the error propagates); other plugin errors are logged and kept in
+        :attr:`hook_errors`.
+
+        :return: the base URL the host listens at.
+        """
+        if self._runner is not None:
+            raise RuntimeError("the host is already started")
+        listen_host = host or self.settings.listen_host
+        listen_port = self.settings.listen_port if port is None else port
+        # Bind first, so public_url knows the real port before plugins start.
+        sock = _bind(listen_host, listen_port)
+        self._base_url = _http_url(listen_host, sock.getsockname()[1])
+        plugins_started = False
+        try:
+            if self._store is None:
+                self._store = await _open_store(self.settings.store_url)
+            plugins_started = True  # even a partial start gets plugin_stopping
+            await call_each(
+                self.plugin_manager,
+                "plugin_started",
+                {"host": self},
+                self._record_hook_error,
+                reraise=(ConfigError,),
+            )
+            runner = web.AppRunner(await self._build_app())
+            await runner.setup()
+            try:
+                await web.SockSite(runner, sock).start()
+            except BaseException:
+                await runner.cleanup()
+                raise
+            self._runner = runner
+        except BaseException:
+            if plugins_started:
+                await self._call("plugin_stopping", host=self)
+            sock.close()
+            await self._close_store()
+            self._base_url = None
+            raise
+        return self._base_url
+
+    async def stop(self) -> None:
+        """Stop the plugins, stop listening, close the store the host opened."""
+        if self._runner is None:
+            return
+        await self._call("plugin_stopping", host=self)
+        await self._runner.cleanup()
+        self._runner = None
+        await self._close_store()
+
+    async def _close_store(self) -> None:
+        if self._owns_store and self._store is not None:
+            await self._store.close()
+            self._store = None
+
+    async def _build_app(self) -> web.Application:
+        from opencx_salesforce.devhost.api import SessionApi
+
+        app = web.Application()
+        app[HOST_KEY] = self
+        app.add_routes(SessionApi(self).routes())
+        app.add_routes(self._admin.routes())
+        self.mounted_paths = []
+        answers = await call_each(
+            self.plugin_manager,
+            "webhook_routes",
+            {},
+            self._record_hook_error,
+            await_results=False,
+        )
+        for name, routes in answers:
+            if routes is None:
+                continue
+            if not isinstance(routes, web.Application):
+                if hasattr(routes, "close"):  # a coroutine: close it, or Python warns
+                    routes.close()
+                self._record_hook_error(
+                    name,
+                    "webhook_routes",
+                    TypeError(
+                        f"webhook_routes returned {type(routes).__name__}; expected an "
+                        "aiohttp.web.Application or None (not a coroutine)"
+                    ),
+                )
+                continue
+            prefix = f"{INTEGRATIONS_PREFIX}/{name}"
+            app.add_subapp(prefix, routes)
+            self.mounted_paths.append(prefix)
+        return app
+
+
+async def _open_store(url: str) -> Store:
+    try:
+        return await open_store(url)
+    except ValueError as exc:
+        raise ConfigError(f"host.store_url: {exc}") from exc
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def _http_url(host: str, port: int) -> str:
+    # A wildcard address is not somewhere to send a browser; loopback is.
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _new_id(kind: str) -> str:
+    return f"{kind}_{secrets.token_hex(8)}"

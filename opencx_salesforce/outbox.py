@@ -1,0 +1,249 @@
+"""Durable retries of outgoing work.
+
+Every piece of work that talks to Salesforce (create a Case, append to one) is
+first written to a queue in the host store, then done by a worker. A worker that
+crashes loses nothing: its lease runs out and another worker takes the item.
+Salesforce being down, rate limited or a token expiring delays an item; it is
+retried with exponential backoff and full jitter (a random delay between zero and
+the capped exponential, so a crowd of retries spreads out), honouring
+``Retry-After`` when Salesforce gives one. An item that keeps failing for longer
+than ``dead_letter_after`` seconds, or fails in a way retrying cannot fix, is
+buried: kept, shown to the admin with its error, and retried on request.
+
+Workers are woken by the store when work arrives (``Store.wait``), not by
+polling on a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opencx_salesforce.store.base import ItemState, Lease, QueueItem, Store
+
+log = logging.getLogger(__name__)
+
+
+class RetryLater(Exception):
+    """Raised by a handler: the item cannot be done yet (it waits for another
+    item, say), try again after ``delay`` seconds. Not an error of the item."""
+
+    def __init__(self, reason: str, delay: float = 0.5) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay
+
+
+class PermanentFailure(Exception):
+    """Raised by a handler: retrying cannot help (a Salesforce validation error,
+    say). The item is buried at once with this message."""
+
+
+@dataclass(frozen=True)
+class Job:
+    kind: str
+    item_id: str
+    payload: Mapping[str, Any]
+    attempts: int  # this one included
+    enqueued_at: float
+
+    @property
+    def is_retry(self) -> bool:
+        """A previous attempt may have reached Salesforce before it failed."""
+        return self.attempts > 1
+
+
+Handler = Callable[[Job], Awaitable[None]]
+RetryHint = Callable[[BaseException], tuple[bool, float | None]]
+
+
+@dataclass
+class OutboxSettings:
+    backoff_base: float = 1.0
+    backoff_cap: float = 300.0
+    dead_letter_after: float = 86400.0
+    # Longer than any single attempt can take (the HTTP client's total timeout
+    # is far below it), so a slow but alive worker is never doubled.
+    visibility_timeout: float = 120.0
+    concurrency: int = 4
+    idle_wait: float = 5.0
+
+
+@dataclass
+class OutboxStats:
+    done: int = 0
+    retried: int = 0
+    buried: int = 0
+    last_error: str | None = None
+    last_error_at: float | None = None
+    errors_by_kind: dict[str, int] = field(default_factory=dict)
+
+
+def _encode(kind: str, payload: Mapping[str, Any], enqueued_at: float) -> bytes:
+    return json.dumps(
+        {"kind": kind, "payload": payload, "enqueued_at": enqueued_at}, separators=(",", ":")
+    ).encode()
+
+
+class Outbox:
+    """A queue of jobs in the store and the workers that do them."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        queue: str,
+        handlers: Mapping[str, Handler],
+        retry_hint: RetryHint,
+        settings: OutboxSettings | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._queue = queue
+        self._handlers = dict(handlers)
+        self._retry_hint = retry_hint
+        self.settings = settings or OutboxSettings()
+        self._rng = rng or random.Random()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self.stats = OutboxStats()
+
+    # --- producing --------------------------------------------------------------
+    async def submit(
+        self, kind: str, item_id: str, payload: Mapping[str, Any], *, delay: float = 0.0
+    ) -> bool:
+        """Persist a job. Idempotent on ``item_id``: False if it is already queued."""
+        if kind not in self._handlers:
+            raise ValueError(f"no handler for job kind {kind!r}")
+        now = time.time()
+        return await self._store.enqueue(
+            self._queue, item_id, _encode(kind, payload, now), available_at=now + delay
+        )
+
+    # --- status -----------------------------------------------------------------
+    async def items(self, state: ItemState | None = None) -> list[QueueItem]:
+        return await self._store.items(self._queue, state)
+
+    async def retry_dead(self, item_id: str | None = None) -> int:
+        """Make dead items ready again (one, or all). Returns how many."""
+        dead = await self._store.items(self._queue, ItemState.DEAD)
+        count = 0
+        for item in dead:
+            if (item_id is None or item.item_id == item_id) and await self._store.revive(
+                self._queue, item.item_id
+            ):
+                count += 1
+        return count
+
+    # --- working ----------------------------------------------------------------
+    def start(self) -> None:
+        self._stopping.clear()
+        for n in range(self.settings.concurrency):
+            self._tasks.append(asyncio.create_task(self._worker(), name=f"outbox-{n}"))
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def run_until_idle(self, timeout: float = 30.0) -> None:
+        """Work in the foreground until nothing is ready (tests and the CLI)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not await self.work_once():
+                return
+        raise TimeoutError("the outbox still had work after the timeout")
+
+    async def work_once(self) -> bool:
+        """Lease and do one ready job. False if none was ready."""
+        leases = await self._store.lease(
+            self._queue, visibility_timeout=self.settings.visibility_timeout, limit=1
+        )
+        if not leases:
+            return False
+        await self._do(leases[0])
+        return True
+
+    async def _worker(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                if not await self.work_once():
+                    await self._store.wait(self._queue, self.settings.idle_wait)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a store hiccup must not kill the worker
+                log.exception("outbox worker: store error; retrying in 1 s")
+                await asyncio.sleep(1.0)
+
+    async def _do(self, lease: Lease) -> None:
+        raw = json.loads(lease.payload)
+        kind = raw["kind"]
+        job = Job(kind, lease.item_id, raw["payload"], lease.attempts, raw["enqueued_at"])
+        handler = self._handlers.get(kind)
+        if handler is None:
+            await self._store.bury(lease, error=f"no handler for job kind {kind!r}")
+            return
+        try:
+            await handler(job)
+        except RetryLater as wait:
+            await self._store.retry_at(lease, time.time() + wait.delay, error=None)
+            return
+        except PermanentFailure as exc:
+            await self._bury(lease, job, str(exc))
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._failed(lease, job, exc)
+            return
+        await self._store.ack(lease)
+        self.stats.done += 1
+
+    async def _failed(self, lease: Lease, job: Job, exc: Exception) -> None:
+        message = f"{type(exc).__name__}: {exc}"
+        retryable, retry_after = self._retry_hint(exc)
+        self.stats.last_error, self.stats.last_error_at = message, time.time()
+        self.stats.errors_by_kind[job.kind] = self.stats.errors_by_kind.get(job.kind, 0) + 1
+        age = time.time() - job.enqueued_at
+        if not retryable:
+            await self._bury(lease, job, message)
+            return
+        if age >= self.settings.dead_letter_after:
+            await self._bury(lease, job, f"still failing after {age:.0f} s: {message}")
+            return
+        delay = self.backoff(job.attempts)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        log.warning(
+            "%s %s failed (attempt %d), retrying in %.1f s: %s",
+            job.kind,
+            job.item_id,
+            job.attempts,
+            delay,
+            message,
+        )
+        self.stats.retried += 1
+        await self._store.retry_at(lease, time.time() + delay, error=message)
+
+    async def _bury(self, lease: Lease, job: Job, message: str) -> None:
+        log.error("%s %s moved to dead letter: %s", job.kind, job.item_id, message)
+        self.stats.buried += 1
+        await self._store.bury(lease, error=message)
+
+    def backoff(self, attempts: int) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2^(attempts-1))]."""
+        ceiling = min(
+            self.settings.backoff_cap, self.settings.backoff_base * 2 ** min(attempts - 1, 30)
+        )
+        return self._rng.uniform(0, ceiling)

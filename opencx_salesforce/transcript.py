@@ -1,0 +1,192 @@
+"""The transcript as CaseComments: rendered, packed and split to the API's limit.
+
+A CaseComment body holds at most 4,000 bytes through the API, counted in UTF-8
+bytes, not characters [src: CaseComment field reference, CommentBody "maximum
+size of the comment body is 4,000 bytes"; Salesforce knowledge article 000382141].
+So a transcript is cut on byte budgets, never inside a character, and preferably
+not between a base character and the marks that combine with it.
+
+Short messages are packed together into one comment; a long one is split across
+comments, each later piece marked ``(continued)``. The output is deterministic
+for the same messages, which is what makes retries exact: a retry compares the
+bodies already on the Case with the bodies it would write and sends only the
+missing ones.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from opencx_salesforce.models import Message, Role
+
+COMMENT_BODY_MAX_BYTES = 4000
+
+_SEPARATOR = "\n\n"
+_ROLE_LABEL = {
+    Role.CONTACT: "Customer",
+    Role.BOT: "AI assistant",
+    Role.AGENT: "Agent",
+    Role.SYSTEM: "System",
+}
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _joins_previous(ch: str) -> bool:
+    """Whether ``ch`` belongs to the character before it on screen: combining
+    marks, zero-width joiners, variation selectors and emoji modifiers."""
+    code = ord(ch)
+    return (
+        unicodedata.combining(ch) != 0
+        or unicodedata.category(ch) in ("Mn", "Me", "Mc")
+        or code == 0x200D  # zero width joiner
+        or 0xFE00 <= code <= 0xFE0F  # variation selectors
+        or 0x1F3FB <= code <= 0x1F3FF  # emoji skin-tone modifiers
+        or 0xE0020 <= code <= 0xE007F  # tag characters (flag sequences)
+    )
+
+
+def split_utf8(text: str, limit: int) -> list[str]:
+    """Cut ``text`` into pieces of at most ``limit`` UTF-8 bytes whose
+    concatenation is exactly ``text``.
+
+    Never cuts inside a code point. Avoids cutting before a mark that joins the
+    previous character, unless a single cluster is longer than ``limit``. Prefers
+    to cut after a line break, then after a space, when one falls in the last
+    fifth of the window, so a rep reads whole words.
+    """
+    if limit < 4:
+        raise ValueError("limit must hold at least one UTF-8 character (4 bytes)")
+    pieces: list[str] = []
+    start = 0
+    n = len(text)
+    while start < n:
+        # The longest prefix of text[start:] within the byte budget.
+        used = 0
+        end = start
+        while end < n:
+            size = _utf8_len(text[end])
+            if used + size > limit:
+                break
+            used += size
+            end += 1
+        if end < n:
+            end = _nicer_cut(text, start, end)
+        pieces.append(text[start:end])
+        start = end
+    return pieces
+
+
+def _nicer_cut(text: str, start: int, end: int) -> int:
+    """Move a cut at ``end`` (exclusive) back to a better place, never to
+    ``start`` (progress is guaranteed)."""
+    floor = start + max(1, (end - start) * 4 // 5)
+    for mark in ("\n", " "):
+        at = text.rfind(mark, floor, end)
+        if at != -1:
+            return at + 1
+    cut = end
+    while cut > start + 1 and _joins_previous(text[cut]):
+        cut -= 1
+    return cut if cut > start else end
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A part of one message's text, as placed in a comment."""
+
+    message_index: int
+    text: str
+    continued: bool  # not the first piece of its message
+
+
+@dataclass(frozen=True)
+class PlannedComment:
+    body: str
+    pieces: tuple[Piece, ...]
+
+
+def speaker_line(message: Message, *, continued: bool = False) -> str:
+    who = _ROLE_LABEL.get(message.role, str(message.role))
+    if message.author:
+        # Bounded, so a speaker line always leaves room for text in a comment.
+        author = message.author if len(message.author) <= 80 else message.author[:79] + "…"
+        who = f"{who} ({author})"
+    when = message.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"{who} · {when}" + (" (continued)" if continued else "")
+
+
+def plan_transcript(
+    messages: Sequence[Message],
+    *,
+    title: str,
+    limit: int = COMMENT_BODY_MAX_BYTES,
+) -> list[PlannedComment]:
+    """Pack ``messages`` into comment bodies of at most ``limit`` bytes.
+
+    Each body starts with ``title`` and a part counter ("part 2 of 5"); each
+    message is a block of a speaker line then its text. A message that does not
+    fit in the room left is split; its later pieces repeat the speaker line with
+    ``(continued)``.
+    """
+    # The header's size depends on the part count, which depends on the packing:
+    # reserve room for the widest counter the transcript could possibly need.
+    header_room = _utf8_len(_header(title, 99999, 99999)) + len(_SEPARATOR)
+    budget = limit - header_room
+    if budget < 64:
+        raise ValueError(f"title too long for a {limit}-byte comment: {title[:40]!r}…")
+
+    groups: list[list[tuple[str, Piece]]] = [[]]
+    room = budget
+
+    def start_new_comment() -> None:
+        nonlocal room
+        groups.append([])
+        room = budget
+
+    for index, message in enumerate(messages):
+        text = message.text
+        continued = False
+        while True:
+            line = speaker_line(message, continued=continued) + "\n"
+            sep = len(_SEPARATOR) if groups[-1] else 0
+            fixed = sep + _utf8_len(line)
+            if room - fixed < 16 and groups[-1]:
+                start_new_comment()
+                continue
+            space = max(4, room - fixed)
+            if _utf8_len(text) <= space:
+                groups[-1].append((line, Piece(index, text, continued)))
+                room -= fixed + _utf8_len(text)
+                break
+            head = split_utf8(text, space)[0]
+            groups[-1].append((line, Piece(index, head, continued)))
+            text = text[len(head) :]
+            continued = True
+            start_new_comment()
+
+    groups = [g for g in groups if g]
+    total = len(groups)
+    planned = []
+    for number, group in enumerate(groups, start=1):
+        blocks = [line + piece.text for line, piece in group]
+        body = _header(title, number, total) + _SEPARATOR + _SEPARATOR.join(blocks)
+        planned.append(PlannedComment(body=body, pieces=tuple(p for _, p in group)))
+    return planned
+
+
+def _header(title: str, number: int, total: int) -> str:
+    return f"{title} — part {number} of {total}"
+
+
+def split_bodies(bodies: Sequence[str], limit: int = COMMENT_BODY_MAX_BYTES) -> list[str]:
+    """Bodies returned by a ``salesforce_transcript`` hook, each cut to the
+    limit (a body that fits stays whole)."""
+    out: list[str] = []
+    for body in bodies:
+        out.extend(split_utf8(body, limit) if body else [])
+    return out
