@@ -5,7 +5,8 @@ Every backend (memory, SQLite, Redis) keeps exactly these semantics; the
 conformance suite in ``tests/store/`` runs unchanged against each of them.
 
 Key/value
-    Values are ``bytes``. ``ttl`` is in seconds; an expired key reads as absent.
+    Values are ``bytes``. ``ttl`` is in seconds (> 0) and applies to the value
+    being written (``None``: it never expires); an expired key reads as absent.
     ``set_if_absent`` and ``compare_and_set`` are atomic across every process
     sharing the backend, so two host instances racing on the same key get exactly
     one winner.
@@ -17,7 +18,9 @@ Queue
     without ``ack`` becomes ready again (a crashed worker loses nothing). A lease
     carries a token: ``ack``, ``retry_at`` and ``bury`` only act while the lease
     is still the current one, so a worker that stalled past its timeout cannot
-    undo the work of the worker that took over. ``bury`` moves an item to the
+    undo the work of the worker that took over. A lease stays current until the
+    item is leased again, acked, put back or buried: past its timeout it still
+    acts if no other worker has taken the item. ``bury`` moves an item to the
     dead-letter state, where it stays until ``revive``.
 """
 
@@ -29,7 +32,7 @@ from typing import Protocol, runtime_checkable
 
 
 class ItemState(enum.StrEnum):
-    READY = "ready"  # waiting for its available_at, or ready now
+    READY = "ready"  # waiting for its available_at, or ready now (also: its lease ran out)
     LEASED = "leased"  # a worker holds it
     DEAD = "dead"  # buried: needs a human (or ``revive``)
 
@@ -53,7 +56,9 @@ class QueueItem:
     payload: bytes
     state: ItemState
     attempts: int
-    available_at: float  # unix seconds
+    # unix seconds: when it is (or was) ready; for a leased item, when the lease
+    # runs out; for a dead item, when it was buried
+    available_at: float
     enqueued_at: float
     last_error: str | None
 
@@ -81,7 +86,8 @@ class Store(Protocol):
         ttl: float | None = None,
     ) -> bool:
         """Atomically replace the value if it equals ``expected`` (``None``: the
-        key must be absent). ``new=None`` deletes. True if it acted."""
+        key must be absent). ``new=None`` deletes. True if it acted (the value
+        matched ``expected``)."""
         ...
 
     async def delete(self, ns: str, key: str) -> bool:
@@ -100,9 +106,7 @@ class Store(Protocol):
         with this id is already in the queue (in any state)."""
         ...
 
-    async def lease(
-        self, queue: str, *, visibility_timeout: float, limit: int = 1
-    ) -> list[Lease]:
+    async def lease(self, queue: str, *, visibility_timeout: float, limit: int = 1) -> list[Lease]:
         """Take up to ``limit`` ready items, oldest ``available_at`` first."""
         ...
 
@@ -113,7 +117,8 @@ class Store(Protocol):
     async def retry_at(
         self, lease: Lease, available_at: float, *, error: str | None = None
     ) -> bool:
-        """Put the item back, ready at ``available_at``. False if stale."""
+        """Put the item back, ready at ``available_at``. ``error`` becomes the
+        item's ``last_error`` (``None`` keeps the previous one). False if stale."""
         ...
 
     async def bury(self, lease: Lease, *, error: str) -> bool:

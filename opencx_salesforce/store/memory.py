@@ -1,0 +1,238 @@
+"""The in-process store: for tests, the demo and one-off scripts.
+
+Every method does its work without awaiting in between, so on one event loop each
+call is atomic; that is all the "atomic" in the protocol needs here. It is not
+thread-safe, and nothing survives the process.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from dataclasses import dataclass
+
+from opencx_salesforce.store._rules import check_lease, check_ttl, new_token, visible_state
+from opencx_salesforce.store._wakeup import Wakeups, wait_until_due
+from opencx_salesforce.store.base import ItemState, Lease, QueueItem
+
+
+@dataclass(slots=True)
+class _Entry:
+    value: bytes
+    expires_at: float | None
+
+    def live(self, now: float) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+
+@dataclass(slots=True)
+class _Item:
+    item_id: str
+    payload: bytes
+    state: ItemState
+    attempts: int
+    available_at: float  # for a leased item: its lease deadline
+    enqueued_at: float
+    seq: int  # breaks ties between equal timestamps: first in, first out
+    token: str | None
+    last_error: str | None
+
+
+class MemoryStore:
+    """A :class:`~opencx_salesforce.store.base.Store` in a few dicts."""
+
+    def __init__(self) -> None:
+        self._namespaces: dict[str, dict[str, _Entry]] = {}
+        self._queues: dict[str, dict[str, _Item]] = {}
+        self._seq = itertools.count()
+        self._wakeups = Wakeups()
+
+    # --- key/value -------------------------------------------------------------
+    def _live(self, ns: str, key: str, now: float) -> _Entry | None:
+        entries = self._namespaces.get(ns)
+        entry = None if entries is None else entries.get(key)
+        if entry is None:
+            return None
+        if not entry.live(now):
+            del self._namespaces[ns][key]
+            return None
+        return entry
+
+    def _write(self, ns: str, key: str, value: bytes, ttl: float | None, now: float) -> None:
+        expires_at = None if ttl is None else now + ttl
+        self._namespaces.setdefault(ns, {})[key] = _Entry(value, expires_at)
+
+    async def get(self, ns: str, key: str) -> bytes | None:
+        entry = self._live(ns, key, time.time())
+        return None if entry is None else entry.value
+
+    async def set(self, ns: str, key: str, value: bytes, *, ttl: float | None = None) -> None:
+        check_ttl(ttl)
+        self._write(ns, key, value, ttl, time.time())
+
+    async def set_if_absent(
+        self, ns: str, key: str, value: bytes, *, ttl: float | None = None
+    ) -> bool:
+        check_ttl(ttl)
+        now = time.time()
+        if self._live(ns, key, now) is not None:
+            return False
+        self._write(ns, key, value, ttl, now)
+        return True
+
+    async def compare_and_set(
+        self,
+        ns: str,
+        key: str,
+        expected: bytes | None,
+        new: bytes | None,
+        *,
+        ttl: float | None = None,
+    ) -> bool:
+        check_ttl(ttl)
+        now = time.time()
+        entry = self._live(ns, key, now)
+        current = None if entry is None else entry.value
+        if current != expected:
+            return False
+        if new is None:
+            if entry is not None:
+                del self._namespaces[ns][key]
+        else:
+            self._write(ns, key, new, ttl, now)
+        return True
+
+    async def delete(self, ns: str, key: str) -> bool:
+        if self._live(ns, key, time.time()) is None:
+            return False
+        del self._namespaces[ns][key]
+        return True
+
+    async def keys(self, ns: str, prefix: str = "") -> list[str]:
+        entries = self._namespaces.get(ns, {})
+        now = time.time()
+        expired = [key for key, entry in entries.items() if not entry.live(now)]
+        for key in expired:  # purge while we are looking anyway
+            del entries[key]
+        return sorted(key for key in entries if key.startswith(prefix))
+
+    # --- queue -----------------------------------------------------------------
+    async def enqueue(
+        self, queue: str, item_id: str, payload: bytes, *, available_at: float | None = None
+    ) -> bool:
+        items = self._queues.setdefault(queue, {})
+        if item_id in items:
+            return False
+        now = time.time()
+        items[item_id] = _Item(
+            item_id=item_id,
+            payload=payload,
+            state=ItemState.READY,
+            attempts=0,
+            available_at=now if available_at is None else available_at,
+            enqueued_at=now,
+            seq=next(self._seq),
+            token=None,
+            last_error=None,
+        )
+        self._wakeups.notify(queue)
+        return True
+
+    def _due(self, queue: str, now: float) -> list[_Item]:
+        return [
+            item
+            for item in self._queues.get(queue, {}).values()
+            if item.state is not ItemState.DEAD and item.available_at <= now
+        ]
+
+    async def lease(self, queue: str, *, visibility_timeout: float, limit: int = 1) -> list[Lease]:
+        check_lease(visibility_timeout, limit)
+        now = time.time()
+        chosen = heapq.nsmallest(
+            limit, self._due(queue, now), key=lambda item: (item.available_at, item.seq)
+        )
+        leases = []
+        for item in chosen:
+            item.state = ItemState.LEASED
+            item.attempts += 1
+            item.available_at = now + visibility_timeout
+            item.token = new_token()
+            leases.append(Lease(queue, item.item_id, item.payload, item.attempts, item.token))
+        return leases
+
+    def _current(self, lease: Lease) -> _Item | None:
+        """The leased item, if ``lease`` is still the one that holds it."""
+        item = self._queues.get(lease.queue, {}).get(lease.item_id)
+        if item is None or item.state is not ItemState.LEASED or item.token != lease.token:
+            return None
+        return item
+
+    async def ack(self, lease: Lease) -> bool:
+        if self._current(lease) is None:
+            return False
+        del self._queues[lease.queue][lease.item_id]
+        return True
+
+    async def retry_at(
+        self, lease: Lease, available_at: float, *, error: str | None = None
+    ) -> bool:
+        item = self._current(lease)
+        if item is None:
+            return False
+        item.state, item.available_at, item.token = ItemState.READY, available_at, None
+        if error is not None:
+            item.last_error = error
+        self._wakeups.notify(lease.queue)
+        return True
+
+    async def bury(self, lease: Lease, *, error: str) -> bool:
+        item = self._current(lease)
+        if item is None:
+            return False
+        item.state, item.available_at, item.token = ItemState.DEAD, time.time(), None
+        item.last_error = error
+        return True
+
+    async def revive(self, queue: str, item_id: str) -> bool:
+        item = self._queues.get(queue, {}).get(item_id)
+        if item is None or item.state is not ItemState.DEAD:
+            return False
+        item.state, item.available_at = ItemState.READY, time.time()
+        self._wakeups.notify(queue)
+        return True
+
+    async def items(self, queue: str, state: ItemState | None = None) -> list[QueueItem]:
+        now = time.time()
+        found = []
+        for item in sorted(
+            self._queues.get(queue, {}).values(), key=lambda item: (item.enqueued_at, item.seq)
+        ):
+            shown = visible_state(item.state, item.available_at, now)
+            if state is None or shown is state:
+                found.append(
+                    QueueItem(
+                        item_id=item.item_id,
+                        payload=item.payload,
+                        state=shown,
+                        attempts=item.attempts,
+                        available_at=item.available_at,
+                        enqueued_at=item.enqueued_at,
+                        last_error=item.last_error,
+                    )
+                )
+        return found
+
+    async def wait(self, queue: str, timeout: float) -> None:
+        await wait_until_due(self._wakeups, queue, timeout, lambda: self._next_due(queue))
+
+    async def _next_due(self, queue: str) -> float | None:
+        times = [
+            item.available_at
+            for item in self._queues.get(queue, {}).values()
+            if item.state is not ItemState.DEAD
+        ]
+        return min(times, default=None)
+
+    async def close(self) -> None:
+        """Nothing to release; the data goes with the object."""

@@ -1,0 +1,472 @@
+"""The shared store: several host instances on one Redis.
+
+Every key lives under ``prefix`` (``opencx:`` by default), so several stores, and
+the test suite, can share one server. Names inside it (``%`` and ``:`` in a
+namespace or queue name are percent-escaped, so ``("a:b", "c")`` and
+``("a", "b:c")`` cannot collide)::
+
+    {prefix}kv:{ns}:{key}       string: the value; TTL is Redis's own expiry
+    {prefix}kvidx:{ns}          zset: key -> expiry (ms, server clock; +inf: none),
+                                so ``keys`` never SCANs the whole server
+    {prefix}q:{queue}:due       zset: item -> available_at, ready and leased items
+                                (a lease's deadline is its available_at)
+    {prefix}q:{queue}:enq       zset: item -> enqueued_at, every item (membership)
+    {prefix}q:{queue}:dead      zset: item -> buried at
+    {prefix}q:{queue}:payload   hash: item -> payload
+    {prefix}q:{queue}:attempts  hash: item -> times leased
+    {prefix}q:{queue}:token     hash: item -> current lease token (only while leased)
+    {prefix}q:{queue}:error     hash: item -> last error
+    {prefix}wake                pub/sub channel: a queue's name, when work arrives
+
+Every read-modify-write is one Lua script, so it is atomic on the server. Key
+expiry and the key index use the server's clock (``TIME``); queue times are
+unix seconds from the caller's clock, as the protocol passes them in.
+
+Waking workers: enqueue, retry and revive publish the queue's name on the
+``wake`` channel; each store subscribes (once, on its first ``wait``) and wakes
+its local waiters, so a worker in another process is woken at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from opencx_salesforce.store._rules import check_lease, check_ttl, new_token, visible_state
+from opencx_salesforce.store._wakeup import Wakeups, wait_until_due
+from opencx_salesforce.store.base import ItemState, Lease, QueueItem
+
+log = logging.getLogger(__name__)
+
+# --- key/value scripts: KEYS[1] = value key, KEYS[2] = namespace index --------------
+_KV_PRELUDE = """
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- Drop index entries whose keys Redis has already expired, so the index of a
+-- namespace full of short-lived keys does not grow without bound.
+local function purge(index, now)
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. now)
+end
+local function write(member, value, ttl_ms, now)
+  if ttl_ms == '' then
+    redis.call('SET', KEYS[1], value)
+    redis.call('ZADD', KEYS[2], '+inf', member)
+  else
+    redis.call('SET', KEYS[1], value, 'PX', ttl_ms)
+    redis.call('ZADD', KEYS[2], now + tonumber(ttl_ms), member)
+  end
+end
+"""
+
+# ARGV: key, value, ttl_ms ('' = none)
+_SET = (
+    _KV_PRELUDE
+    + """
+local now = now_ms()
+purge(KEYS[2], now)
+write(ARGV[1], ARGV[2], ARGV[3], now)
+return 1
+"""
+)
+
+# ARGV: key, value, ttl_ms
+_SET_IF_ABSENT = (
+    _KV_PRELUDE
+    + """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local now = now_ms()
+purge(KEYS[2], now)
+write(ARGV[1], ARGV[2], ARGV[3], now)
+return 1
+"""
+)
+
+# ARGV: key, has_expected ('0'/'1'), expected, has_new ('0'/'1'), new, ttl_ms
+_COMPARE_AND_SET = (
+    _KV_PRELUDE
+    + """
+local current = redis.call('GET', KEYS[1])
+if ARGV[2] == '1' then
+  if current ~= ARGV[3] then return 0 end
+elseif current then
+  return 0
+end
+local now = now_ms()
+purge(KEYS[2], now)
+if ARGV[4] == '1' then
+  write(ARGV[1], ARGV[5], ARGV[6], now)
+else
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+return 1
+"""
+)
+
+# ARGV: key. DEL counts only live keys: Redis treats an expired one as absent.
+_DELETE = """
+local deleted = redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return deleted
+"""
+
+# KEYS[1] = namespace index. Returns its live keys.
+_KEYS = (
+    _KV_PRELUDE
+    + """
+local now = now_ms()
+purge(KEYS[1], now)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
+"""
+)
+
+# --- queue scripts: KEYS are the queue's keys in _QUEUE_PARTS order ----------------
+_QUEUE_PARTS = ("due", "enq", "dead", "payload", "attempts", "token", "error")
+_QUEUE_PRELUDE = """
+local due, enq, dead, payload, attempts, token, err =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+"""
+
+# ARGV: item, payload, available_at, now, channel, queue
+_ENQUEUE = (
+    _QUEUE_PRELUDE
+    + """
+if redis.call('ZSCORE', enq, ARGV[1]) then return 0 end
+redis.call('ZADD', enq, ARGV[4], ARGV[1])
+redis.call('ZADD', due, ARGV[3], ARGV[1])
+redis.call('HSET', payload, ARGV[1], ARGV[2])
+redis.call('HSET', attempts, ARGV[1], 0)
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 1
+"""
+)
+
+# ARGV: now, lease deadline, limit, token base. Returns id, payload, attempts,
+# token for each leased item, flattened.
+_LEASE = (
+    _QUEUE_PRELUDE
+    + """
+local ids = redis.call('ZRANGEBYSCORE', due, '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for i, id in ipairs(ids) do
+  local lease_token = ARGV[4] .. '.' .. i
+  redis.call('ZADD', due, ARGV[2], id)
+  redis.call('HSET', token, id, lease_token)
+  local n = redis.call('HINCRBY', attempts, id, 1)
+  table.insert(out, id)
+  table.insert(out, redis.call('HGET', payload, id))
+  table.insert(out, n)
+  table.insert(out, lease_token)
+end
+return out
+"""
+)
+
+# Each of these first checks that the lease is still the current one.
+# ARGV: item, token
+_ACK = (
+    _QUEUE_PRELUDE
+    + """
+if redis.call('HGET', token, ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('ZREM', due, ARGV[1])
+redis.call('ZREM', enq, ARGV[1])
+redis.call('HDEL', payload, ARGV[1])
+redis.call('HDEL', attempts, ARGV[1])
+redis.call('HDEL', token, ARGV[1])
+redis.call('HDEL', err, ARGV[1])
+return 1
+"""
+)
+
+# ARGV: item, token, available_at, has_error ('0'/'1'), error, channel, queue
+_RETRY_AT = (
+    _QUEUE_PRELUDE
+    + """
+if redis.call('HGET', token, ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('ZADD', due, ARGV[3], ARGV[1])
+redis.call('HDEL', token, ARGV[1])
+if ARGV[4] == '1' then redis.call('HSET', err, ARGV[1], ARGV[5]) end
+redis.call('PUBLISH', ARGV[6], ARGV[7])
+return 1
+"""
+)
+
+# ARGV: item, token, now, error
+_BURY = (
+    _QUEUE_PRELUDE
+    + """
+if redis.call('HGET', token, ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('ZREM', due, ARGV[1])
+redis.call('HDEL', token, ARGV[1])
+redis.call('ZADD', dead, ARGV[3], ARGV[1])
+redis.call('HSET', err, ARGV[1], ARGV[4])
+return 1
+"""
+)
+
+# ARGV: item, now, channel, queue
+_REVIVE = (
+    _QUEUE_PRELUDE
+    + """
+if not redis.call('ZSCORE', dead, ARGV[1]) then return 0 end
+redis.call('ZREM', dead, ARGV[1])
+redis.call('ZADD', due, ARGV[2], ARGV[1])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+"""
+)
+
+
+def _escape(name: str) -> str:
+    return name.replace("%", "%25").replace(":", "%3A")
+
+
+def _ttl_ms(ttl: float | None) -> str:
+    check_ttl(ttl)
+    # PX takes whole milliseconds; round up so a tiny TTL is not "expire now".
+    return "" if ttl is None else str(max(1, math.ceil(ttl * 1000)))
+
+
+def _time(value: float) -> str:
+    """repr round-trips a float exactly through Redis's double scores."""
+    return repr(float(value))
+
+
+class RedisStore:
+    """A :class:`~opencx_salesforce.store.base.Store` on a Redis server. Open it
+    with :meth:`open`."""
+
+    def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
+        self._redis = client
+        self.prefix = prefix
+        self._wake_channel = f"{prefix}wake"
+        self._wakeups = Wakeups()
+        self._pubsub: PubSub | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._listen_lock = asyncio.Lock()
+        scripts = {
+            "set": _SET,
+            "set_if_absent": _SET_IF_ABSENT,
+            "compare_and_set": _COMPARE_AND_SET,
+            "delete": _DELETE,
+            "keys": _KEYS,
+            "enqueue": _ENQUEUE,
+            "lease": _LEASE,
+            "ack": _ACK,
+            "retry_at": _RETRY_AT,
+            "bury": _BURY,
+            "revive": _REVIVE,
+        }
+        self._scripts = {name: client.register_script(body) for name, body in scripts.items()}
+
+    @classmethod
+    async def open(cls, url: str, *, prefix: str = "opencx:") -> RedisStore:
+        """Connect to ``url`` (``redis://host:port/db``, ``rediss://…``,
+        ``unix://…``) and check the server answers."""
+        client = aioredis.Redis.from_url(url)
+        try:
+            await client.ping()
+        except BaseException:
+            await client.aclose()
+            raise
+        return cls(client, prefix=prefix)
+
+    async def _call(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        return await self._scripts[script](keys=keys, args=args)
+
+    # --- key/value -------------------------------------------------------------
+    def _kv_keys(self, ns: str, key: str) -> list[str]:
+        return [f"{self.prefix}kv:{_escape(ns)}:{key}", self._index(ns)]
+
+    def _index(self, ns: str) -> str:
+        return f"{self.prefix}kvidx:{_escape(ns)}"
+
+    async def get(self, ns: str, key: str) -> bytes | None:
+        # decode_responses is off: Redis hands back bytes.
+        return cast("bytes | None", await self._redis.get(self._kv_keys(ns, key)[0]))
+
+    async def set(self, ns: str, key: str, value: bytes, *, ttl: float | None = None) -> None:
+        await self._call("set", self._kv_keys(ns, key), [key, value, _ttl_ms(ttl)])
+
+    async def set_if_absent(
+        self, ns: str, key: str, value: bytes, *, ttl: float | None = None
+    ) -> bool:
+        args = [key, value, _ttl_ms(ttl)]
+        return bool(await self._call("set_if_absent", self._kv_keys(ns, key), args))
+
+    async def compare_and_set(
+        self,
+        ns: str,
+        key: str,
+        expected: bytes | None,
+        new: bytes | None,
+        *,
+        ttl: float | None = None,
+    ) -> bool:
+        args = [
+            key,
+            "0" if expected is None else "1",
+            b"" if expected is None else expected,
+            "0" if new is None else "1",
+            b"" if new is None else new,
+            _ttl_ms(ttl),
+        ]
+        return bool(await self._call("compare_and_set", self._kv_keys(ns, key), args))
+
+    async def delete(self, ns: str, key: str) -> bool:
+        return bool(await self._call("delete", self._kv_keys(ns, key), [key]))
+
+    async def keys(self, ns: str, prefix: str = "") -> list[str]:
+        members = await self._call("keys", [self._index(ns)], [])
+        found = (member.decode() for member in members)
+        return sorted(key for key in found if key.startswith(prefix))
+
+    # --- queue -----------------------------------------------------------------
+    def _queue_keys(self, queue: str) -> list[str]:
+        return [f"{self.prefix}q:{_escape(queue)}:{part}" for part in _QUEUE_PARTS]
+
+    async def enqueue(
+        self, queue: str, item_id: str, payload: bytes, *, available_at: float | None = None
+    ) -> bool:
+        now = time.time()
+        args = [
+            item_id,
+            payload,
+            _time(now if available_at is None else available_at),
+            _time(now),
+            self._wake_channel,
+            queue,
+        ]
+        return bool(await self._call("enqueue", self._queue_keys(queue), args))
+
+    async def lease(self, queue: str, *, visibility_timeout: float, limit: int = 1) -> list[Lease]:
+        check_lease(visibility_timeout, limit)
+        now = time.time()
+        args = [_time(now), _time(now + visibility_timeout), limit, new_token()]
+        flat = await self._call("lease", self._queue_keys(queue), args)
+        return [
+            Lease(queue, item_id.decode(), bytes(payload), int(attempts), token.decode())
+            for item_id, payload, attempts, token in zip(*[iter(flat)] * 4, strict=True)
+        ]
+
+    async def ack(self, lease: Lease) -> bool:
+        args = [lease.item_id, lease.token]
+        return bool(await self._call("ack", self._queue_keys(lease.queue), args))
+
+    async def retry_at(
+        self, lease: Lease, available_at: float, *, error: str | None = None
+    ) -> bool:
+        args = [
+            lease.item_id,
+            lease.token,
+            _time(available_at),
+            "0" if error is None else "1",
+            error or "",
+            self._wake_channel,
+            lease.queue,
+        ]
+        return bool(await self._call("retry_at", self._queue_keys(lease.queue), args))
+
+    async def bury(self, lease: Lease, *, error: str) -> bool:
+        args = [lease.item_id, lease.token, _time(time.time()), error]
+        return bool(await self._call("bury", self._queue_keys(lease.queue), args))
+
+    async def revive(self, queue: str, item_id: str) -> bool:
+        args = [item_id, _time(time.time()), self._wake_channel, queue]
+        return bool(await self._call("revive", self._queue_keys(queue), args))
+
+    async def items(self, queue: str, state: ItemState | None = None) -> list[QueueItem]:
+        due, enq, dead, payload, attempts, token, error = self._queue_keys(queue)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zrange(enq, 0, -1, withscores=True)
+            pipe.zrange(due, 0, -1, withscores=True)
+            pipe.zrange(dead, 0, -1, withscores=True)
+            pipe.hgetall(payload)
+            pipe.hgetall(attempts)
+            pipe.hgetall(token)
+            pipe.hgetall(error)
+            enqueued, due_at, dead_at, payloads, counts, tokens, errors = await pipe.execute()
+        due_at, dead_at = dict(due_at), dict(dead_at)
+        now = time.time()
+        found = []
+        for item_id, enqueued_at in enqueued:
+            if item_id in dead_at:
+                shown, available_at = ItemState.DEAD, dead_at[item_id]
+            else:
+                stored = ItemState.LEASED if item_id in tokens else ItemState.READY
+                available_at = due_at[item_id]
+                shown = visible_state(stored, available_at, now)
+            if state is None or shown is state:
+                last_error = errors.get(item_id)
+                found.append(
+                    QueueItem(
+                        item_id=item_id.decode(),
+                        payload=bytes(payloads[item_id]),
+                        state=shown,
+                        attempts=int(counts[item_id]),
+                        available_at=float(available_at),
+                        enqueued_at=float(enqueued_at),
+                        last_error=None if last_error is None else last_error.decode(),
+                    )
+                )
+        return found
+
+    async def _next_due(self, queue: str) -> float | None:
+        first = await self._redis.zrange(self._queue_keys(queue)[0], 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
+    async def wait(self, queue: str, timeout: float) -> None:
+        await self._ensure_listening()
+        await wait_until_due(self._wakeups, queue, timeout, lambda: self._next_due(queue))
+
+    async def _ensure_listening(self) -> None:
+        """Subscribe to the wake-up channel once, and confirm it before the first
+        wait looks at a queue: a publish after that point cannot be missed."""
+        async with self._listen_lock:
+            if self._listener is not None:
+                return
+            pubsub = self._redis.pubsub()
+            await pubsub.subscribe(self._wake_channel)
+            while (message := await pubsub.get_message(timeout=5.0)) is not None:
+                if message["type"] == "subscribe":
+                    break
+            else:
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+                raise RedisError(f"no confirmation of SUBSCRIBE {self._wake_channel}")
+            self._pubsub = pubsub
+            self._listener = asyncio.create_task(
+                self._listen(pubsub), name=f"{self._wake_channel} listener"
+            )
+
+    async def _listen(self, pubsub: PubSub) -> None:
+        while True:
+            try:
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        self._wakeups.notify(message["data"].decode())
+                return  # unsubscribed: nothing more will come
+            except Exception as exc:
+                # The client reconnects and resubscribes on the next read; until
+                # then wake everyone, since a notification may have been lost.
+                log.warning("lost the store wake-up channel (%s); reconnecting", exc)
+                self._wakeups.notify_all()
+                await asyncio.sleep(0.5)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
+        if self._pubsub is not None:
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            self._pubsub = None
+        await self._redis.aclose()

@@ -1,0 +1,36 @@
+"""Fixtures of the store conformance suite: every test that takes ``store`` or
+``backend`` runs once per backend (memory, SQLite, Redis at 127.0.0.1:6379)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from store_backends import Backend, make_backend
+
+from opencx_salesforce.store import Store
+
+ALL_BACKENDS = ["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)]
+# The backends whose data outlives the store object that wrote it.
+DURABLE_BACKENDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
+
+
+@pytest.fixture(params=ALL_BACKENDS)
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    opened = make_backend(request.param, tmp_path)
+    yield opened
+    await opened.close_all()
+
+
+@pytest.fixture(params=DURABLE_BACKENDS)
+async def durable_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    opened = make_backend(request.param, tmp_path)
+    yield opened
+    await opened.close_all()
+
+
+@pytest.fixture
+async def store(backend: Backend) -> Store:
+    """A fresh, empty store of the backend under test."""
+    return await backend.open()

@@ -1,0 +1,96 @@
+"""The backends the conformance suite runs against, and how a test opens more
+stores that share one backend's data (another process's view of it)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from opencx_salesforce.store import Store
+from opencx_salesforce.store.memory import MemoryStore
+from opencx_salesforce.store.redis import RedisStore
+from opencx_salesforce.store.sqlite import SQLiteStore
+
+REDIS_URL = os.environ.get("OPENCX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@dataclass
+class Backend:
+    """Opens stores that all see the same data: separate connections for SQLite
+    (one file) and Redis (one key prefix). A MemoryStore lives inside one
+    object, so every "other" store of the memory backend is that same object."""
+
+    name: str
+    opener: Callable[[], Awaitable[Store]]
+    cleanup: Callable[[], Awaitable[None]] | None = None
+    open_stores: list[Store] = field(default_factory=list)
+
+    async def open(self) -> Store:
+        store = await self.opener()
+        self.open_stores.append(store)
+        return store
+
+    async def close(self, store: Store) -> None:
+        """Close one store now (to reopen the data with another)."""
+        self.open_stores = [other for other in self.open_stores if other is not store]
+        await store.close()
+
+    async def close_all(self) -> None:
+        for store in {id(store): store for store in self.open_stores}.values():
+            await store.close()
+        self.open_stores.clear()
+        if self.cleanup is not None:
+            await self.cleanup()
+
+
+def memory_backend() -> Backend:
+    shared = MemoryStore()
+
+    async def opener() -> Store:
+        return shared
+
+    return Backend("memory", opener)
+
+
+def sqlite_backend(directory: Path) -> Backend:
+    url = f"sqlite:///{directory / 'store.db'}"  # absolute path: four slashes
+
+    async def opener() -> Store:
+        return await SQLiteStore.open(url)
+
+    return Backend("sqlite", opener)
+
+
+def redis_backend() -> Backend:
+    # A prefix of its own per test: tests (and other users of the server) never
+    # see each other's keys, and cleanup deletes exactly what the test made.
+    prefix = f"opencx-test:{uuid.uuid4().hex}:"
+
+    async def opener() -> Store:
+        return await RedisStore.open(REDIS_URL, prefix=prefix)
+
+    async def cleanup() -> None:
+        client = aioredis.Redis.from_url(REDIS_URL)
+        try:
+            leftovers = [key async for key in client.scan_iter(match=f"{prefix}*")]
+            if leftovers:
+                await client.delete(*leftovers)
+        finally:
+            await client.aclose()
+
+    return Backend("redis", opener, cleanup)
+
+
+def make_backend(name: str, directory: Path) -> Backend:
+    if name == "memory":
+        return memory_backend()
+    if name == "sqlite":
+        return sqlite_backend(directory)
+    if name == "redis":
+        return redis_backend()
+    raise ValueError(name)

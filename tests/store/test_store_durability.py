@@ -1,0 +1,43 @@
+"""Durability: what one store object wrote is there for the next one, after a
+restart (a closed SQLite file reopened; a new Redis client)."""
+
+from __future__ import annotations
+
+import time
+
+from store_backends import Backend
+
+from opencx_salesforce.store import ItemState
+
+
+async def test_data_and_queue_items_survive_closing_and_reopening(
+    durable_backend: Backend,
+) -> None:
+    before = await durable_backend.open()
+    await before.set("tokens", "org:00D1", b"refresh-token")
+    await before.set("tokens", "short", b"v", ttl=60)
+    for item_id in ["held", "buried", "postponed", "waiting"]:
+        await before.enqueue("outbox", item_id, item_id.encode())
+    [held, buried] = await before.lease("outbox", visibility_timeout=60, limit=2)
+    assert (held.item_id, buried.item_id) == ("held", "buried")
+    await before.bury(buried, error="boom")
+    [postponed] = await before.lease("outbox", visibility_timeout=60)
+    assert postponed.item_id == "postponed"
+    await before.retry_at(postponed, time.time() + 60, error="503")
+    snapshot = await before.items("outbox")
+    await durable_backend.close(before)
+
+    after = await durable_backend.open()
+    assert await after.get("tokens", "org:00D1") == b"refresh-token"
+    assert await after.keys("tokens") == ["org:00D1", "short"]
+    assert await after.items("outbox") == snapshot
+    assert [(item.item_id, item.state) for item in snapshot] == [
+        ("held", ItemState.LEASED),
+        ("buried", ItemState.DEAD),
+        ("postponed", ItemState.READY),
+        ("waiting", ItemState.READY),
+    ]
+    # The lease taken before the restart is still the current one.
+    assert await after.ack(held) is True
+    [lease] = await after.lease("outbox", visibility_timeout=60)
+    assert (lease.item_id, lease.payload, lease.attempts) == ("waiting", b"waiting", 1)

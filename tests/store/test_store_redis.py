@@ -1,0 +1,83 @@
+"""What only the Redis store has: everything under its key prefix, so stores
+sharing a server stay apart, and nothing left behind by expired keys."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+from store_backends import REDIS_URL
+
+from opencx_salesforce.store.redis import RedisStore
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[aioredis.Redis]:
+    """A plain client, to look at what the stores wrote."""
+    client = aioredis.Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def prefixes(server: aioredis.Redis) -> AsyncIterator[list[str]]:
+    made = [f"opencx-test:{uuid.uuid4().hex}:" for _ in range(2)]
+    yield made
+    for prefix in made:
+        leftovers = [key async for key in server.scan_iter(match=f"{prefix}*")]
+        if leftovers:
+            await server.delete(*leftovers)
+
+
+async def test_stores_with_different_prefixes_do_not_see_each_other(
+    server: aioredis.Redis, prefixes: list[str]
+) -> None:
+    first = await RedisStore.open(REDIS_URL, prefix=prefixes[0])
+    second = await RedisStore.open(REDIS_URL, prefix=prefixes[1])
+    try:
+        await first.set("ns", "k", b"first")
+        assert await second.get("ns", "k") is None
+        assert await second.keys("ns") == []
+        assert await second.set_if_absent("ns", "k", b"second") is True
+        await first.enqueue("q", "job", b"")
+        assert await second.items("q") == []
+        assert await second.enqueue("q", "job", b"") is True
+
+        # A waiter under one prefix is not woken by work under another.
+        await second.lease("q", visibility_timeout=60)
+        waiter = asyncio.create_task(second.wait("q", 0.4))
+        await asyncio.sleep(0.1)
+        await first.enqueue("q", "another", b"")
+        started = time.monotonic()
+        await waiter
+        assert time.monotonic() - started > 0.2
+    finally:
+        await first.close()
+        await second.close()
+    for prefix in prefixes:
+        names = [key async for key in server.scan_iter(match=f"{prefix}*")]
+        assert f"{prefix}kv:ns:k".encode() in names
+        assert f"{prefix}q:q:payload".encode() in names
+
+
+async def test_expired_keys_leave_nothing_behind(
+    server: aioredis.Redis, prefixes: list[str]
+) -> None:
+    prefix = prefixes[0]
+    store = await RedisStore.open(REDIS_URL, prefix=prefix)
+    try:
+        for n in range(20):
+            await store.set("dedupe", f"reply-{n}", b"", ttl=0.1)
+        await asyncio.sleep(0.2)
+        await store.set("dedupe", "live", b"")
+        assert await store.keys("dedupe") == ["live"]
+    finally:
+        await store.close()
+    # The key index of the namespace holds only the live key.
+    assert await server.zrange(f"{prefix}kvidx:dedupe", 0, -1) == [b"live"]
