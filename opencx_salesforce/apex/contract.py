@@ -1,0 +1,230 @@
+"""The webhook contract: what the generated Apex sends and the plugin's route accepts.
+
+One source of truth (DESIGN.md, "The webhook contract"). The Apex templates take every
+event name, field name, header name and the signature scheme from here, and the
+plugin's webhook validator is meant to import the same names, so the two sides cannot
+drift apart silently::
+
+    POST {public_url}/integrations/salesforce/webhook/{webhook_token}
+    Content-Type: application/json
+    X-OpenCX-Timestamp: 1764030000                       (unix seconds)
+    X-OpenCX-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>
+                                                         (only when a signing secret is set)
+    {"event": ..., "orgId": "00D…", "caseId": "500…", "recordId": "…",
+     "occurredAt": "2026-11-25T01:40:00Z"}
+
+The body only rings the bell: the plugin reads what changed from Salesforce with its
+own token, so nothing here is trusted beyond "something happened on this Case".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+# -- events -----------------------------------------------------------------------------
+
+EVENT_CASE_COMMENT_CREATED: Final = "case_comment.created"
+EVENT_EMAIL_MESSAGE_CREATED: Final = "email_message.created"
+EVENT_CASE_UPDATED: Final = "case.updated"
+# Sent by OpenSalesforceCaseManagement.ping() (``doctor`` runs it through
+# executeAnonymous): proves the Named Credential, the URL and the secret end to end.
+EVENT_PING: Final = "ping"
+
+EVENTS: Final = frozenset(
+    {EVENT_CASE_COMMENT_CREATED, EVENT_EMAIL_MESSAGE_CREATED, EVENT_CASE_UPDATED, EVENT_PING}
+)
+
+# -- body fields ------------------------------------------------------------------------
+
+FIELD_EVENT: Final = "event"
+FIELD_ORG_ID: Final = "orgId"
+FIELD_CASE_ID: Final = "caseId"
+FIELD_RECORD_ID: Final = "recordId"
+FIELD_OCCURRED_AT: Final = "occurredAt"
+
+# Every body carries exactly these keys, in this order (order is not significant to
+# the receiver; the Apex writes them in this order).
+PAYLOAD_FIELDS: Final = (
+    FIELD_EVENT,
+    FIELD_ORG_ID,
+    FIELD_CASE_ID,
+    FIELD_RECORD_ID,
+    FIELD_OCCURRED_AT,
+)
+
+# A ping concerns no record: these two are JSON null in a ping, and only there.
+PING_NULL_FIELDS: Final = (FIELD_CASE_ID, FIELD_RECORD_ID)
+
+# Key prefix of the record each event names (the first three characters of an Id).
+# [src: SALESFORCE.md §6 key prefixes; emulator/ids.py KEY_PREFIXES]
+ORG_ID_PREFIX: Final = "00D"
+CASE_ID_PREFIX: Final = "500"
+RECORD_ID_PREFIX: Final = {
+    EVENT_CASE_COMMENT_CREATED: "00a",  # CaseComment
+    EVENT_EMAIL_MESSAGE_CREATED: "02s",  # EmailMessage
+    EVENT_CASE_UPDATED: CASE_ID_PREFIX,  # the Case itself
+}
+
+# occurredAt is UTC to the second with a literal Z, e.g. "2026-11-25T01:40:00Z".
+OCCURRED_AT_STRFTIME: Final = "%Y-%m-%dT%H:%M:%SZ"
+# The same format as an Apex Datetime.formatGmt() pattern (Java SimpleDateFormat rules).
+OCCURRED_AT_APEX_PATTERN: Final = "yyyy-MM-dd'T'HH:mm:ss'Z'"
+
+# -- headers and signature --------------------------------------------------------------
+
+HEADER_CONTENT_TYPE: Final = "Content-Type"
+CONTENT_TYPE_JSON: Final = "application/json"
+HEADER_TIMESTAMP: Final = "X-OpenCX-Timestamp"
+HEADER_SIGNATURE: Final = "X-OpenCX-Signature"
+
+SIGNATURE_VERSION: Final = "v1"
+# The algorithm name Apex's Crypto.generateMac() takes for HMAC-SHA256.
+APEX_MAC_ALGORITHM: Final = "hmacSHA256"
+# What is signed: the timestamp header's value, a dot, then the raw body bytes.
+SIGNED_SEPARATOR: Final = "."
+
+# How far a timestamp may be from the receiver's clock before the call is refused.
+DEFAULT_TIMESTAMP_TOLERANCE_SECONDS: Final = 300
+
+_ID_RE = re.compile(r"^[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?$")
+
+
+def signed_message(timestamp: str | int, body: str | bytes) -> bytes:
+    """The bytes the signature covers: ``timestamp + "." + body`` (UTF-8).
+
+    Apex builds the same bytes with ``Blob.valueOf(timestamp + '.' + body)``;
+    ``Blob.valueOf(String)`` encodes as UTF-8."""
+    raw_body = body.encode("utf-8") if isinstance(body, str) else body
+    return str(timestamp).encode("ascii") + SIGNED_SEPARATOR.encode("ascii") + raw_body
+
+
+def sign(secret: str, timestamp: str | int, body: str | bytes) -> str:
+    """The ``X-OpenCX-Signature`` header value: ``v1=<lowercase hex HMAC-SHA256>``.
+
+    The reference implementation of what the generated Apex computes with
+    ``Crypto.generateMac('hmacSHA256', Blob.valueOf(timestamp + '.' + body),
+    Blob.valueOf(secret))`` and ``EncodingUtil.convertToHex`` (lowercase hex)."""
+    digest = hmac.new(secret.encode("utf-8"), signed_message(timestamp, body), hashlib.sha256)
+    return f"{SIGNATURE_VERSION}={digest.hexdigest()}"
+
+
+def signature_matches(secret: str, timestamp: str, body: bytes, header_value: str) -> bool:
+    """Whether ``header_value`` is the signature of ``body`` at ``timestamp``,
+    compared in constant time."""
+    return hmac.compare_digest(sign(secret, timestamp, body), header_value.strip())
+
+
+def timestamp_is_fresh(
+    header_value: str,
+    now: datetime,
+    tolerance_seconds: int = DEFAULT_TIMESTAMP_TOLERANCE_SECONDS,
+) -> bool:
+    """Whether the ``X-OpenCX-Timestamp`` value is unix seconds within the tolerance
+    of ``now`` (either side: the org's clock may run ahead)."""
+    if not header_value.isascii() or not header_value.isdigit():
+        return False
+    return abs(now.timestamp() - int(header_value)) <= tolerance_seconds
+
+
+@dataclass(frozen=True)
+class SignatureVector:
+    secret: str
+    timestamp: str
+    body: str
+    signature: str
+
+
+# A known answer, computed independently (``openssl dgst -sha256 -hmac``), that the
+# Python ``sign`` must reproduce and the generated Apex test class asserts in the org.
+TEST_VECTOR: Final = SignatureVector(
+    secret="whsec_test_0123456789abcdef",
+    timestamp="1764030000",
+    body=(
+        '{"event":"ping","orgId":"00D000000000001AAA","caseId":null,'
+        '"recordId":null,"occurredAt":"2026-11-25T01:40:00Z"}'
+    ),
+    signature="v1=d8ef2231b5d418c9bb14f58ae6f4208e14891afdebb0416bcdc62bf74100f404",
+)
+
+
+# -- reading a body ---------------------------------------------------------------------
+
+
+class ContractViolation(ValueError):
+    """A webhook body that does not follow the contract. The message is the reason,
+    fit for the 400 answer's JSON body."""
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    event: str
+    org_id: str
+    case_id: str | None
+    record_id: str | None
+    occurred_at: datetime
+
+
+def parse_payload(body: bytes) -> WebhookEvent:
+    """Validate a raw webhook body against the contract.
+
+    Raises :class:`ContractViolation` naming the first problem found."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ContractViolation(f"body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ContractViolation("body must be a JSON object")
+    missing = [name for name in PAYLOAD_FIELDS if name not in data]
+    if missing:
+        raise ContractViolation(f"missing field(s): {', '.join(missing)}")
+    unknown = sorted(set(data) - set(PAYLOAD_FIELDS))
+    if unknown:
+        raise ContractViolation(f"unknown field(s): {', '.join(unknown)}")
+
+    event = data[FIELD_EVENT]
+    if event not in EVENTS:
+        raise ContractViolation(f"{FIELD_EVENT}: unknown event {event!r}")
+    org_id = _require_id(data, FIELD_ORG_ID, ORG_ID_PREFIX)
+    if event == EVENT_PING:
+        for name in PING_NULL_FIELDS:
+            if data[name] is not None:
+                raise ContractViolation(f"{name}: must be null in a {EVENT_PING}")
+        case_id = record_id = None
+    else:
+        case_id = _require_id(data, FIELD_CASE_ID, CASE_ID_PREFIX)
+        record_id = _require_id(data, FIELD_RECORD_ID, RECORD_ID_PREFIX[event])
+    return WebhookEvent(
+        event=event,
+        org_id=org_id,
+        case_id=case_id,
+        record_id=record_id,
+        occurred_at=_require_occurred_at(data),
+    )
+
+
+def _require_id(data: dict[str, object], name: str, prefix: str) -> str:
+    value = data[name]
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        raise ContractViolation(f"{name}: expected a 15- or 18-character Salesforce Id")
+    if not value.startswith(prefix):
+        raise ContractViolation(f"{name}: expected an Id starting with {prefix!r}")
+    return value
+
+
+def _require_occurred_at(data: dict[str, object]) -> datetime:
+    value = data[FIELD_OCCURRED_AT]
+    if not isinstance(value, str):
+        raise ContractViolation(f"{FIELD_OCCURRED_AT}: expected a string")
+    try:
+        parsed = datetime.strptime(value, OCCURRED_AT_STRFTIME)
+    except ValueError:
+        raise ContractViolation(
+            f"{FIELD_OCCURRED_AT}: expected UTC like 2026-11-25T01:40:00Z"
+        ) from None
+    return parsed.replace(tzinfo=UTC)

@@ -1,0 +1,1 @@
+"""Tests of the generated Salesforce package (opencx_salesforce.apex)."""
