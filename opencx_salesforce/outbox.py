@@ -197,7 +197,11 @@ class Outbox:
         try:
             await handler(job)
         except RetryLater as wait:
-            await self._store.retry_at(lease, time.time() + wait.delay, error=None)
+            age = time.time() - job.enqueued_at
+            if age >= self.settings.dead_letter_after:
+                await self._bury(lease, job, f"still waiting after {age:.0f} s: {wait.reason}")
+            else:
+                await self._store.retry_at(lease, time.time() + wait.delay, error=None)
             return
         except PermanentFailure as exc:
             await self._bury(lease, job, str(exc))

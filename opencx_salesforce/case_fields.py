@@ -1,0 +1,181 @@
+"""The Case's fields: built from the session, extended by plugins, checked against
+the org's describe before anything is sent.
+
+A bad field from an extension hook (unknown name, wrong type, too long, not
+writable) is an :class:`~opencx_salesforce.errors.ExtensionHookError` naming the
+plugin and the field, raised here, not a Salesforce 400 found later in a log.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pluggy
+
+from opencx_salesforce.config import SalesforceSettings
+from opencx_salesforce.errors import ExtensionHookError
+from opencx_salesforce.hookspecs import resolve
+from opencx_salesforce.models import Session
+
+# Field sizes of the standard Case fields the plugin writes.
+# [src: Case field reference (sfFieldRef salesforce_field_reference_Case.htm):
+#  Subject string(255), Description textarea(32000), SuppliedName string(80),
+#  SuppliedEmail email(80), SuppliedPhone string(40)]
+SUBJECT_MAX = 255
+DESCRIPTION_MAX = 32000
+SUPPLIED_NAME_MAX = 80
+SUPPLIED_EMAIL_MAX = 80
+SUPPLIED_PHONE_MAX = 40
+
+_ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
+_TEXT_TYPES = {
+    "string",
+    "textarea",
+    "email",
+    "phone",
+    "url",
+    "picklist",
+    "multipicklist",
+    "combobox",
+    "encryptedstring",
+}
+_NUMBER_TYPES = {"double", "int", "currency", "percent", "long"}
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in an ellipsis when cut."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
+
+
+def subject_for(session: Session) -> str:
+    topic = session.topic.strip()
+    if not topic:
+        first = next((m.text for m in session.messages if m.role == "contact" and m.text), "")
+        topic = " ".join(first.split()) or "Conversation from OpenCX"
+    return clip(" ".join(topic.split()), SUBJECT_MAX)
+
+
+def base_fields(session: Session, settings: SalesforceSettings) -> dict[str, Any]:
+    """The fields every Case gets, from the session alone."""
+    fields: dict[str, Any] = {
+        "Subject": subject_for(session),
+        "Description": clip(session.summary, DESCRIPTION_MAX) if session.summary else None,
+        "Case_From__c": settings.case_from_value,
+    }
+    origin = settings.origin_by_channel.get(str(session.channel))
+    if origin:
+        fields["Origin"] = origin
+    if session.priority:
+        priority = settings.priority_map.get(session.priority.strip().lower())
+        if priority:
+            fields["Priority"] = priority
+    contact = session.contact
+    if contact.name:
+        fields["SuppliedName"] = clip(contact.name, SUPPLIED_NAME_MAX)
+    if contact.email and len(contact.email) <= SUPPLIED_EMAIL_MAX:
+        fields["SuppliedEmail"] = contact.email.strip()
+    if contact.phone:
+        fields["SuppliedPhone"] = clip(contact.phone, SUPPLIED_PHONE_MAX)
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+async def hook_fields(
+    pm: pluggy.PluginManager, session: Session, fields: Mapping[str, Any], protected: set[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Ask every ``salesforce_case_fields`` implementation for its fields; returns
+    the fields and, for each, the name of the plugin that set it.
+
+    Each plugin is called on its own so an error names it. Two plugins setting the
+    same field is an error naming both (an order-dependent winner would surprise
+    one of them); the plugin's own bookkeeping fields (``protected``) are off limits.
+    """
+    merged: dict[str, Any] = {}
+    owner: dict[str, str] = {}
+    for impl in pm.hook.salesforce_case_fields.get_hookimpls():
+        name = impl.plugin_name
+        offered = {"session": session, "fields": dict(fields)}
+        kwargs = {arg: offered[arg] for arg in impl.argnames if arg in offered}
+        try:
+            answer = await resolve(impl.function(**kwargs))
+        except Exception as exc:
+            raise ExtensionHookError(name, None, f"raised {type(exc).__name__}: {exc}") from exc
+        if answer is None:
+            continue
+        if not isinstance(answer, Mapping):
+            raise ExtensionHookError(
+                name,
+                None,
+                f"salesforce_case_fields must return a dict or None, got {type(answer).__name__}",
+            )
+        for key, value in answer.items():
+            if not isinstance(key, str):
+                raise ExtensionHookError(name, repr(key), "field names must be strings")
+            if key in protected:
+                raise ExtensionHookError(
+                    name, key, "is set by the Salesforce plugin itself and cannot be overridden"
+                )
+            if key in owner:
+                raise ExtensionHookError(
+                    name, key, f"is already set by plugin {owner[key]!r}; only one may set it"
+                )
+            if inspect.isawaitable(value):
+                raise ExtensionHookError(name, key, "value is an un-awaited coroutine")
+            owner[key] = name
+            merged[key] = value
+    return merged, owner
+
+
+def check_fields(
+    fields: Mapping[str, Any], describe: Mapping[str, Any], owners: Mapping[str, str]
+) -> None:
+    """Check ``fields`` against the Case describe: the field exists, is writable,
+    and the value has the right type and length. The error names the plugin that
+    set the field (``owners``) or ``salesforce`` for the plugin's own."""
+    by_name = {f["name"].lower(): f for f in describe.get("fields", [])}
+    for key, value in fields.items():
+        plugin = owners.get(key, "salesforce")
+        info = by_name.get(key.lower())
+        if info is None:
+            raise ExtensionHookError(plugin, key, "no such field on Case in this org")
+        if not info.get("createable", False):
+            raise ExtensionHookError(plugin, key, "is read-only (not createable) in this org")
+        problem = value_problem(info, value)
+        if problem:
+            raise ExtensionHookError(plugin, key, problem)
+
+
+def value_problem(info: Mapping[str, Any], value: Any) -> str | None:
+    """Why ``value`` cannot go into the described field, or ``None``."""
+    kind = info.get("type", "string")
+    if value is None:
+        return None if info.get("nillable", True) else "cannot be empty"
+    if kind in _TEXT_TYPES:
+        if not isinstance(value, str):
+            return f"expects text ({kind}), got {type(value).__name__}"
+        length = int(info.get("length") or 0)
+        if length and len(value) > length:
+            return f"is {len(value)} characters; the field holds {length}"
+        if kind == "picklist" and info.get("restrictedPicklist"):
+            allowed = [p["value"] for p in info.get("picklistValues", []) if p.get("active")]
+            if value not in allowed:
+                return f"{value!r} is not one of the picklist's values {allowed}"
+        return None
+    if kind == "boolean":
+        return None if isinstance(value, bool) else f"expects true/false, got {value!r}"
+    if kind in _NUMBER_TYPES:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"expects a number ({kind}), got {type(value).__name__}"
+        return None
+    if kind in ("date", "datetime", "time"):
+        return None if isinstance(value, str) else f"expects an ISO {kind} string"
+    if kind in ("reference", "id"):
+        if not isinstance(value, str) or not _ID_RE.match(value):
+            return f"expects a Salesforce record Id, got {value!r}"
+        return None
+    return None

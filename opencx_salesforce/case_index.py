@@ -1,0 +1,157 @@
+"""What the plugin remembers about its Cases, in the host store.
+
+Salesforce is the record; this index is what lets the plugin answer "which Case
+is this session on", "does this contact have an open Case", "did I write this
+comment" without spending an API call. Every write is a compare-and-set loop, so
+two host instances updating the same Case's entry never lose each other's write.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from opencx_salesforce.store.base import Store
+
+NS = "salesforce.cases"
+LOCKS_NS = "salesforce.locks"
+
+
+@dataclass
+class SessionCase:
+    """The Case a session is on."""
+
+    case_id: str
+    # The external-id value the Case was created with (None when the session was
+    # appended to another session's Case).
+    external_id: str | None
+    generation: int = 1  # 2, 3, … for Cases made after an earlier one closed
+
+
+@dataclass
+class CaseEntry:
+    sessions: list[str] = field(default_factory=list)  # oldest first
+    contact_key: str | None = None
+    closed: bool = False
+
+
+class CaseIndex:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    # --- JSON values with compare-and-set updates --------------------------------
+    async def _read(self, key: str) -> Any:
+        raw = await self._store.get(NS, key)
+        return None if raw is None else json.loads(raw)
+
+    async def _update(self, key: str, change: Callable[[Any], Any]) -> Any:
+        """Apply ``change`` to the current value (None if absent) atomically;
+        ``change`` returning None deletes."""
+        while True:
+            raw = await self._store.get(NS, key)
+            current = None if raw is None else json.loads(raw)
+            new = change(current)
+            encoded = None if new is None else json.dumps(new, sort_keys=True).encode()
+            if encoded == raw or await self._store.compare_and_set(NS, key, raw, encoded):
+                return new
+
+    # --- sessions -------------------------------------------------------------------
+    async def session_case(self, session_id: str) -> SessionCase | None:
+        data = await self._read(f"session:{session_id}")
+        return None if data is None else SessionCase(**data)
+
+    async def link_session(
+        self, session_id: str, ref: SessionCase, contact_key: str | None
+    ) -> None:
+        await self._store.set(NS, f"session:{session_id}", json.dumps(asdict(ref)).encode())
+
+        def add(entry: Any) -> Any:
+            entry = entry or asdict(CaseEntry(contact_key=contact_key))
+            if session_id not in entry["sessions"]:
+                entry["sessions"].append(session_id)
+            entry["contact_key"] = entry.get("contact_key") or contact_key
+            return entry
+
+        await self._update(f"case:{ref.case_id}", add)
+        if contact_key:
+            await self._store.set(NS, f"contact:{contact_key}", ref.case_id.encode())
+
+    async def case(self, case_id: str) -> CaseEntry | None:
+        data = await self._read(f"case:{case_id}")
+        return None if data is None else CaseEntry(**data)
+
+    # --- contacts -------------------------------------------------------------------
+    async def contact_case(self, contact_key: str) -> tuple[str, bool] | None:
+        """The contact's latest Case and whether it is closed."""
+        raw = await self._store.get(NS, f"contact:{contact_key}")
+        if raw is None:
+            return None
+        case_id = raw.decode()
+        entry = await self.case(case_id)
+        return case_id, bool(entry and entry.closed)
+
+    async def mark_closed(self, case_id: str, closed: bool = True) -> list[str] | None:
+        """Record that the Case closed (or reopened). Returns its sessions if this
+        changed anything, None if it was already so (so callers act once)."""
+        changed = False
+
+        def flip(entry: Any) -> Any:
+            nonlocal changed
+            if entry is None or bool(entry.get("closed")) == closed:
+                changed = False
+                return entry
+            changed = True
+            return {**entry, "closed": closed}
+
+        entry = await self._update(f"case:{case_id}", flip)
+        return list(entry["sessions"]) if changed and entry else None
+
+    async def contact_match(self, contact_key: str) -> str | None:
+        """A cached Contact Id; "" when the lookup found none; None if unknown."""
+        raw = await self._store.get(NS, f"match:{contact_key}")
+        return None if raw is None else raw.decode()
+
+    async def remember_contact_match(self, contact_key: str, contact_id: str | None) -> None:
+        # A miss is cached for a day only: the Contact may be created later.
+        ttl = None if contact_id else 86400.0
+        await self._store.set(NS, f"match:{contact_key}", (contact_id or "").encode(), ttl=ttl)
+
+    # --- the plugin's own comments ----------------------------------------------------
+    async def remember_own_comments(self, comment_ids: list[str]) -> None:
+        for comment_id in comment_ids:
+            await self._store.set(NS, f"own:{comment_id[:15]}", b"1")
+
+    async def is_own_comment(self, comment_id: str) -> bool:
+        return await self._store.get(NS, f"own:{comment_id[:15]}") is not None
+
+    # --- handoffs in flight --------------------------------------------------------------
+    async def mark_pending(self, session_id: str) -> None:
+        await self._store.set(NS, f"pending:{session_id}", b"1")
+
+    async def clear_pending(self, session_id: str) -> None:
+        await self._store.delete(NS, f"pending:{session_id}")
+
+    async def is_pending(self, session_id: str) -> bool:
+        return await self._store.get(NS, f"pending:{session_id}") is not None
+
+
+class LockBusy(Exception):
+    """Another worker holds the lock."""
+
+
+@asynccontextmanager
+async def store_lock(store: Store, name: str, ttl: float) -> AsyncIterator[None]:
+    """A lock shared by every host instance on the store. ``ttl`` bounds how long
+    a crashed holder can block the others. Raises :class:`LockBusy` at once when
+    held: callers reschedule rather than wait."""
+    token = secrets.token_hex(8).encode()
+    if not await store.set_if_absent(LOCKS_NS, name, token, ttl=ttl):
+        raise LockBusy(name)
+    try:
+        yield
+    finally:
+        await store.compare_and_set(LOCKS_NS, name, token, None)

@@ -1,0 +1,448 @@
+"""The Case lifecycle: a handoff becomes a Case with its transcript, in one API
+call, exactly once; later messages are appended to the same Case.
+
+Exactly once, honestly. The Case is upserted on an external-id field carrying
+the session id, so a retried create can never make a second Case. CaseComment has
+no custom fields, so nothing like that protects the comments: instead, the
+transcript is rendered deterministically, and any attempt after the first (whose
+outcome may be unknown: a timeout, a crash after sending) first reads what landed
+on the Case (one query) and writes only the bodies that are missing.
+
+One call per handoff. The Case upsert, its comments (sObject Collections of up to
+200 records, referencing ``@{refCase.id}``) and, for a contact not seen before, the
+Contact lookup and the link to it, all travel in one composite request, which
+counts as one API call. [src: api_rest resources_composite_composite_post.htm "The
+entire series of requests counts as a single call toward your API limits"]
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import pluggy
+
+from opencx_salesforce.case_fields import base_fields, check_fields, hook_fields
+from opencx_salesforce.case_index import CaseIndex, LockBusy, SessionCase, store_lock
+from opencx_salesforce.config import SalesforceSettings
+from opencx_salesforce.errors import ExtensionHookError
+from opencx_salesforce.hookspecs import Host, resolve
+from opencx_salesforce.models import Message, Session
+from opencx_salesforce.outbox import Job, PermanentFailure, RetryLater
+from opencx_salesforce.salesforce import soql
+from opencx_salesforce.salesforce.client import SalesforceClient, Subrequest, SubResponse
+from opencx_salesforce.transcript import plan_transcript, split_bodies
+
+log = logging.getLogger(__name__)
+
+# [src: api_rest resources_composite_composite_post.htm: at most 25 subrequests,
+#  at most 5 of them sObject Collections or query operations]
+COMPOSITE_MAX_SUBREQUESTS = 25
+COMPOSITE_MAX_COLLECTIONS_OR_QUERIES = 5
+# [src: api_rest resources-composite-sobjects-collections-create.html: up to 200 records]
+COLLECTION_MAX_RECORDS = 200
+# How long one worker may hold a contact's lock: longer than any attempt takes.
+LOCK_TTL = 120.0
+DESCRIBE_CACHE_NS = "salesforce.describe"
+DESCRIBE_TTL = 3600.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case_id: str
+    created: bool  # a new Case (False: appended to an existing one)
+    comments_written: int
+
+
+def external_id_for(session_id: str, generation: int) -> str:
+    return session_id if generation == 1 else f"{session_id}~{generation}"
+
+
+def _url_value(value: str) -> str:
+    # A '.' in the last path segment can be read as a file extension and answer
+    # 404; encode it. [src: api_rest resources_sobject_upsert_patch.htm]
+    return quote(value, safe="").replace(".", "%2E")
+
+
+class CaseService:
+    def __init__(
+        self,
+        *,
+        host: Host,
+        client: SalesforceClient,
+        settings: SalesforceSettings,
+        index: CaseIndex,
+        pm: pluggy.PluginManager,
+    ) -> None:
+        self._host = host
+        self._client = client
+        self._settings = settings
+        self._index = index
+        self._pm = pm
+        self.calls_by_kind: Counter[str] = Counter()
+
+    # --- jobs --------------------------------------------------------------------------
+    async def handle_handoff(self, job: Job) -> Outcome | None:
+        session = Session.model_validate(job.payload["session"])
+        key = session.contact.key()
+        try:
+            async with store_lock(self._host.store, f"contact:{key or session.id}", LOCK_TTL):
+                return await self._handoff(session, key, job.is_retry)
+        except LockBusy:
+            raise RetryLater("another worker is handling this contact", delay=0.2) from None
+
+    async def handle_append(self, job: Job) -> Outcome | None:
+        session_id = job.payload["session_id"]
+        messages = [Message.model_validate(m) for m in job.payload["messages"]]
+        ref = await self._index.session_case(session_id)
+        if ref is None:
+            if await self._index.is_pending(session_id):
+                raise RetryLater("the session's Case is not created yet", delay=0.5)
+            raise PermanentFailure(
+                f"session {session_id} has no Salesforce Case to append to "
+                "(was its handoff dead-lettered?)"
+            )
+        entry = await self._index.case(ref.case_id)
+        session = await self._host.get_session(session_id)
+        if entry is not None and entry.closed:
+            if session is None:
+                raise PermanentFailure(f"session {session_id} is gone from the host")
+            # The Case closed meanwhile: a new Case, linked to the old one.
+            snapshot = session.model_copy(update={"messages": messages})
+            return await self.handle_handoff(
+                Job(
+                    "handoff",
+                    job.item_id,
+                    {"session": snapshot.model_dump(mode="json")},
+                    job.attempts,
+                    job.enqueued_at,
+                )
+            )
+        title = f"Customer wrote again · conversation {session_id} · {messages[0].id}"
+        bodies = await self._render(session, messages, title)
+        written = await self._append_bodies(ref.case_id, bodies, job.is_retry)
+        return Outcome(ref.case_id, created=False, comments_written=written)
+
+    # --- handoff -------------------------------------------------------------------------
+    async def _handoff(self, session: Session, key: str | None, is_retry: bool) -> Outcome | None:
+        ref = await self._index.session_case(session.id)
+        entry = await self._index.case(ref.case_id) if ref else None
+        if ref is not None and not (entry and entry.closed):
+            await self._index.clear_pending(session.id)
+            return None  # already done: a duplicate handoff changes nothing
+
+        previous = await self._index.contact_case(key) if key else None
+        if previous is not None and not previous[1] and (ref is None or ref.case_id != previous[0]):
+            return await self._join_open_case(session, key, previous[0], is_retry)
+
+        generation = ref.generation + 1 if ref is not None else 1
+        parent = ref.case_id if ref is not None else (previous[0] if previous else None)
+        outcome = await self._create_case(session, key, generation, parent, is_retry)
+        await self._index.clear_pending(session.id)
+        return outcome
+
+    async def _join_open_case(
+        self, session: Session, key: str | None, case_id: str, is_retry: bool
+    ) -> Outcome:
+        """The same contact already has an open Case: this conversation goes there."""
+        title = f"New conversation from this customer · conversation {session.id}"
+        bodies = await self._render(session, session.messages, title)
+        written = await self._append_bodies(case_id, bodies, is_retry)
+        await self._link(session.id, SessionCase(case_id, None), key)
+        await self._index.clear_pending(session.id)
+        return Outcome(case_id, created=False, comments_written=written)
+
+    async def _create_case(
+        self,
+        session: Session,
+        key: str | None,
+        generation: int,
+        parent: str | None,
+        is_retry: bool,
+    ) -> Outcome:
+        external_id = external_id_for(session.id, generation)
+        fields = await self._case_fields(session)
+        if parent:
+            fields["ParentId"] = parent
+        contact_id = await self._index.contact_match(key) if key else None
+        if contact_id:
+            fields["ContactId"] = contact_id
+        title = f"Conversation transcript · conversation {session.id}"
+        bodies = await self._render(session, session.messages, title)
+
+        existing_case: str | None = None
+        if is_retry:
+            # The last attempt may have landed, wholly or in part: look first.
+            existing_case, landed = await self._read_landed_by_external_id(external_id)
+            if existing_case is not None:
+                bodies = _missing(bodies, landed)
+
+        lookup = (
+            self._settings.match_contacts
+            and key is not None
+            and contact_id is None
+            and bool(session.contact.email or session.contact.phone)
+        )
+        subrequests, comment_refs = self._handoff_subrequests(
+            external_id, fields, bodies, existing_case, session if lookup else None
+        )
+        overflow = bodies[len(comment_refs) * COLLECTION_MAX_RECORDS :] if comment_refs else []
+        if not comment_refs:
+            overflow = [] if existing_case else bodies
+        responses = await self._composite(subrequests, "handoff")
+        by_ref = {r.reference_id: r for r in responses}
+
+        case_response = by_ref.get("refCase")
+        if case_response is not None:
+            self._raise_for(case_response, f"upsert Case {self._settings.session_id_field}")
+            case_id = str(case_response.body["id"])
+            created = bool(case_response.body.get("created", case_response.status == 201))
+        else:
+            assert existing_case is not None
+            case_id, created = existing_case, False
+
+        written = await self._collect_comments(by_ref, comment_refs)
+        if lookup and key is not None:
+            await self._remember_match(key, by_ref.get("refContact"))
+        if overflow:
+            written += await self._append_bodies(case_id, overflow, is_retry=False)
+        await self._link(session.id, SessionCase(case_id, external_id, generation), key)
+        log.info("session %s handed off as Case %s (%d comments)", session.id, case_id, written)
+        return Outcome(case_id, created=created or existing_case is None, comments_written=written)
+
+    def _handoff_subrequests(
+        self,
+        external_id: str,
+        fields: Mapping[str, Any],
+        bodies: Sequence[str],
+        existing_case: str | None,
+        lookup_for: Session | None,
+    ) -> tuple[list[Subrequest], list[str]]:
+        subrequests: list[Subrequest] = []
+        if existing_case is None:
+            url = f"sobjects/Case/{self._settings.session_id_field}/{_url_value(external_id)}"
+            subrequests.append(Subrequest("PATCH", url, "refCase", body=dict(fields)))
+        parent_ref = existing_case or "@{refCase.id}"
+        slots = COMPOSITE_MAX_COLLECTIONS_OR_QUERIES - (1 if lookup_for else 0)
+        comment_refs: list[str] = []
+        for n, start in enumerate(range(0, len(bodies), COLLECTION_MAX_RECORDS)):
+            if n >= slots:
+                break
+            chunk = bodies[start : start + COLLECTION_MAX_RECORDS]
+            ref = f"refComments{n}"
+            subrequests.append(
+                Subrequest(
+                    "POST", "composite/sobjects", ref, body=self._comments_body(parent_ref, chunk)
+                )
+            )
+            comment_refs.append(ref)
+        if lookup_for is not None:
+            subrequests.append(
+                Subrequest("GET", "query?q=" + quote(self._contact_query(lookup_for)), "refContact")
+            )
+            target = existing_case or "@{refCase.id}"
+            subrequests.append(
+                Subrequest(
+                    "PATCH",
+                    f"sobjects/Case/{target}",
+                    "refLink",
+                    body={"ContactId": "@{refContact.records[0].Id}"},
+                )
+            )
+        return subrequests, comment_refs
+
+    def _contact_query(self, session: Session) -> str:
+        contact = session.contact
+        if contact.email:
+            where = f"Email = {soql.literal(contact.email.strip())}"
+        else:
+            assert contact.phone
+            phone = soql.literal(contact.phone.strip())
+            where = f"Phone = {phone} OR MobilePhone = {phone}"
+        return f"SELECT Id FROM Contact WHERE {where} ORDER BY LastModifiedDate DESC LIMIT 1"
+
+    async def _remember_match(self, key: str, response: SubResponse | None) -> None:
+        if response is None or not response.ok:
+            return  # unknown: try again next time
+        records = response.body.get("records") or []
+        await self._index.remember_contact_match(key, records[0]["Id"] if records else None)
+
+    # --- appending ----------------------------------------------------------------------
+    async def _append_bodies(self, case_id: str, bodies: list[str], is_retry: bool) -> int:
+        if is_retry:
+            bodies = _missing(bodies, await self._read_landed_comments(case_id))
+        written = 0
+        for start in range(0, len(bodies), COLLECTION_MAX_RECORDS):
+            chunk = bodies[start : start + COLLECTION_MAX_RECORDS]
+            records = self._comments_body(case_id, chunk)["records"]
+            self.calls_by_kind["append"] += 1
+            results = await self._client.collections_create(records, all_or_none=True)
+            ids = [r.id for r in results if r.success and r.id]
+            await self._index.remember_own_comments(ids)
+            failures = [e for r in results if not r.success for e in r.errors]
+            if failures:
+                first = failures[0]
+                raise RuntimeError(
+                    f"Salesforce refused the comments on Case {case_id}: "
+                    f"{first.error_code}: {first.message}"
+                )
+            written += len(ids)
+        return written
+
+    def _comments_body(self, parent: str, bodies: Sequence[str]) -> dict[str, Any]:
+        return {
+            "allOrNone": True,
+            "records": [
+                {
+                    "attributes": {"type": "CaseComment"},
+                    "ParentId": parent,
+                    "CommentBody": body,
+                    "IsPublished": self._settings.publish_transcript,
+                }
+                for body in bodies
+            ],
+        }
+
+    async def _collect_comments(
+        self, by_ref: Mapping[str, SubResponse], refs: Sequence[str]
+    ) -> int:
+        written = 0
+        problem: str | None = None
+        for ref in refs:
+            response = by_ref.get(ref)
+            if response is None:
+                continue
+            if not response.ok:
+                problem = problem or _describe_error(response)
+                continue
+            ids = [r["id"] for r in response.body if r.get("success") and r.get("id")]
+            await self._index.remember_own_comments(ids)
+            written += len(ids)
+            failed = [e for r in response.body if not r.get("success") for e in r["errors"]]
+            if failed:
+                problem = problem or f"{failed[0].get('statusCode')}: {failed[0].get('message')}"
+        if problem:
+            # The Case exists; the retry reads what landed and writes the rest.
+            raise RuntimeError(f"some transcript comments were not written: {problem}")
+        return written
+
+    # --- reading what landed ----------------------------------------------------------------
+    async def _read_landed_by_external_id(self, external_id: str) -> tuple[str | None, list[str]]:
+        field = self._settings.session_id_field
+        query = (
+            "SELECT Id, (SELECT Id, CommentBody FROM CaseComments) FROM Case "
+            f"WHERE {field} = {soql.literal(external_id)} LIMIT 1"
+        )
+        self.calls_by_kind["read"] += 1
+        records = await self._client.query_records(query)
+        if not records:
+            return None, []
+        case = records[0]
+        comments = (case.get("CaseComments") or {}).get("records") or []
+        await self._index.remember_own_comments([c["Id"] for c in comments])
+        return str(case["Id"]), [c["CommentBody"] or "" for c in comments]
+
+    async def _read_landed_comments(self, case_id: str) -> list[str]:
+        query = f"SELECT Id, CommentBody FROM CaseComment WHERE ParentId = {soql.literal(case_id)}"
+        self.calls_by_kind["read"] += 1
+        records = await self._client.query_records(query)
+        return [r["CommentBody"] or "" for r in records]
+
+    # --- pieces ------------------------------------------------------------------------------
+    async def _composite(self, subrequests: list[Subrequest], kind: str) -> list[SubResponse]:
+        if not subrequests:
+            return []
+        self.calls_by_kind[kind] += 1
+        return await self._client.composite(subrequests, all_or_none=False)
+
+    def _raise_for(self, response: SubResponse, what: str) -> None:
+        error = response.error(what)
+        if error is not None:
+            raise error
+
+    async def _link(self, session_id: str, ref: SessionCase, key: str | None) -> None:
+        await self._index.link_session(session_id, ref, key)
+        await self._host.set_session_metadata(session_id, "salesforce_case_id", ref.case_id)
+
+    async def _render(
+        self, session: Session | None, messages: Sequence[Message], title: str
+    ) -> list[str]:
+        if session is not None:
+            answer = await resolve(
+                self._pm.hook.salesforce_transcript(session=session, messages=list(messages))
+            )
+            if answer is not None:
+                if not isinstance(answer, list) or not all(isinstance(b, str) for b in answer):
+                    raise ExtensionHookError(
+                        "salesforce_transcript", None, "must return a list of strings or None"
+                    )
+                return split_bodies([f"{title}\n\n{body}" for body in answer])
+        return [c.body for c in plan_transcript(messages, title=title)]
+
+    async def _case_fields(self, session: Session) -> dict[str, Any]:
+        fields = base_fields(session, self._settings)
+        protected = {"Case_From__c", self._settings.session_id_field}
+        extra, owners = await hook_fields(self._pm, session, fields, protected)
+        if extra:
+            describe = await self._describe_case()
+            check_fields(extra, describe, owners)
+            fields.update(extra)
+        return fields
+
+    async def _describe_case(self) -> Mapping[str, Any]:
+        """The Case describe, cached in the store for an hour (shared by every
+        host instance), so checking hook fields costs an API call per hour, not
+        per handoff."""
+        import json
+
+        raw = await self._host.store.get(DESCRIBE_CACHE_NS, "Case")
+        if raw is not None:
+            cached: Mapping[str, Any] = json.loads(raw)
+            return cached
+        self.calls_by_kind["describe"] += 1
+        describe = await self._client.describe("Case")
+        slim = {
+            "fields": [
+                {
+                    k: f.get(k)
+                    for k in (
+                        "name",
+                        "type",
+                        "length",
+                        "createable",
+                        "updateable",
+                        "nillable",
+                        "restrictedPicklist",
+                        "picklistValues",
+                    )
+                }
+                for f in describe.get("fields", [])
+            ]
+        }
+        await self._host.store.set(
+            DESCRIBE_CACHE_NS, "Case", json.dumps(slim).encode(), ttl=DESCRIBE_TTL
+        )
+        return slim
+
+
+def _missing(planned: Sequence[str], landed: Sequence[str]) -> list[str]:
+    """``planned`` minus what already ``landed`` (as multisets), in order."""
+    left = Counter(landed)
+    out = []
+    for body in planned:
+        if left[body] > 0:
+            left[body] -= 1
+        else:
+            out.append(body)
+    return out
+
+
+def _describe_error(response: SubResponse) -> str:
+    body = response.body
+    if isinstance(body, list) and body and isinstance(body[0], Mapping):
+        return f"{body[0].get('errorCode')}: {body[0].get('message')}"
+    return f"HTTP {response.status}"
