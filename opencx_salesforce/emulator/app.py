@@ -42,9 +42,9 @@ class Emulator:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[union-attr]
-        actual_port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        # The port the OS picked when asked for port 0.
+        addresses = self._runner.addresses
+        actual_port = addresses[0][1] if addresses else port
         self.state.base_url = f"http://{host}:{actual_port}"
         return self.state.base_url
 

@@ -1,0 +1,654 @@
+"""One emulated org: its schema, its records, its sequences, its API usage and
+its fault knobs.
+
+Records are stored JSON-ready (text, numbers, booleans, ``None``; dateTimes as
+``2013-05-20T20:49:32.000+0000``), every field of the object present, under
+canonical field names. A deleted record stays, with ``IsDeleted`` true, like the
+Recycle Bin: ``queryAll`` still sees it.
+
+The org is also the SOQL engine's data source for the data API (``/query``);
+``org.tooling`` is its source for the Tooling API (``/tooling/query``).
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from opencx_salesforce.emulator.faults import FaultConfig
+from opencx_salesforce.emulator.ids import is_valid_id, to18
+from opencx_salesforce.emulator.rest.errors import ApiError, not_found
+from opencx_salesforce.emulator.schema import TRIGGER_USAGES, FieldDef, Schema, build_schema
+from opencx_salesforce.emulator.validation import format_datetime, validate_write
+
+if TYPE_CHECKING:
+    from opencx_salesforce.emulator.rest.dispatch import Route
+    from opencx_salesforce.emulator.state import EmulatorState, OrgIdentity
+
+Record = dict[str, Any]
+
+# The first Case gets number 00001000: an eight-digit auto-number starting at 1000
+# (Salesforce's default Case Number display format). UNCONFIRMED start value.
+CASE_NUMBER_START = 1000
+CASE_NUMBER_DIGITS = 8
+
+_HOUR = 3600.0
+_DAY = 24 * _HOUR
+
+
+class ApiUsage:
+    """API requests the org has served: the rolling 24-hour total that
+    ``DailyApiRequests`` and ``Sforce-Limit-Info`` report, and a lifetime count per
+    endpoint (first path segment after the version: ``sobjects``, ``query``,
+    ``composite``, ...). [src: api_rest headers_api_usage.htm; resources_limits.htm]"""
+
+    def __init__(self, limit: int, now: Callable[[], float]) -> None:
+        self.limit = limit
+        self.by_endpoint: Counter[str] = Counter()
+        self._now = now
+        self._buckets: dict[int, int] = {}  # hour number -> requests
+
+    def record(self, endpoint: str, count: int = 1) -> None:
+        hour = int(self._now() // _HOUR)
+        self._buckets[hour] = self._buckets.get(hour, 0) + count
+        self.by_endpoint[endpoint] += count
+
+    @property
+    def total(self) -> int:
+        """Requests counted in the last 24 hours."""
+        oldest = int((self._now() - _DAY) // _HOUR) + 1
+        for hour in [h for h in self._buckets if h < oldest]:
+            del self._buckets[hour]
+        return sum(self._buckets.values())
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.total)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.total >= self.limit
+
+
+@dataclass(eq=False)
+class Snapshot:
+    """What :meth:`Org.restore` needs to undo every change made since
+    :meth:`Org.snapshot`: an undo journal (kept only while the snapshot is alive)
+    and the sequence values."""
+
+    case_number: int
+    undo: list[tuple[str, str, Record | None]] = field(default_factory=list)
+
+
+class Org:
+    def __init__(self, identity: OrgIdentity, state: EmulatorState) -> None:
+        self.identity = identity
+        self.state = state
+        self.id = identity.org_id
+        self.seed = identity.seed
+        self.schema: Schema = build_schema(identity.seed)
+        # When the schema last changed, for describe's If-Modified-Since.
+        self.schema_modified: float = state.clock.now()
+        self.records: dict[str, dict[str, Record]] = {name: {} for name in self.schema.objects}
+        self.api_calls = ApiUsage(identity.seed.daily_api_limit, state.clock.now)
+        self.faults = FaultConfig()
+        # Extra REST resources of this org, checked before the core ones (a test
+        # simulating a deployed package adds e.g. tooling/executeAnonymous here).
+        self.rest_routes: list[Route] = []
+        # Open query cursors by locator; see rest/query.py.
+        self.query_cursors: dict[str, Any] = {}
+        self._case_number = CASE_NUMBER_START
+        self._journals: weakref.WeakSet[Snapshot] = weakref.WeakSet()
+        self._indexes: dict[tuple[str, str], dict[Any, dict[str, None]]] = {}
+        self._build_indexes()
+        self.tooling = SoqlView(self, tooling=True)
+        self.data = SoqlView(self, tooling=False)
+        self.automated_process_user_id = ""
+        self._seed_records()
+
+    # --- time and users ---------------------------------------------------------------
+
+    def now(self) -> str:
+        return format_datetime(self.state.clock.utcnow())
+
+    @property
+    def default_user_id(self) -> str:
+        """Who tests act as when they write through the Python API: the first
+        seeded user, else the org's Automated Process user."""
+        for user_id in self.identity.user_ids.values():
+            return user_id
+        return self.automated_process_user_id
+
+    def user_id_for(self, username: str) -> str:
+        return self.identity.user_ids[username]
+
+    # --- the SOQL engine's source for the data API (soql/source.py SoqlSource) ---------
+
+    def object_name(self, name: str) -> str | None:
+        return self.data.object_name(name)
+
+    def field_defs(self, sobject: str) -> Mapping[str, FieldDef]:
+        return self.data.field_defs(sobject)
+
+    def parent_relationship(self, sobject: str, name: str) -> tuple[str, str] | None:
+        return self.data.parent_relationship(sobject, name)
+
+    def child_relationship(self, sobject: str, name: str) -> tuple[str, str, str] | None:
+        return self.data.child_relationship(sobject, name)
+
+    def rows(self, sobject: str, include_deleted: bool) -> Iterator[Mapping[str, Any]]:
+        return self.data.rows(sobject, include_deleted)
+
+    def get(self, sobject: str, record_id: str) -> Mapping[str, Any] | None:
+        return self.data.get(sobject, record_id)
+
+    # --- extension points ---------------------------------------------------------------
+
+    def add_rest_route(self, route: Route) -> None:
+        self.rest_routes.append(route)
+
+    # --- reading ------------------------------------------------------------------------
+
+    def stored(self, sobject: str, record_id: str) -> Record | None:
+        """The record as stored (deleted or not), by 15- or 18-character Id."""
+        table = self.records.get(sobject)
+        if table is None or not is_valid_id(record_id):
+            return None
+        return table.get(to18(record_id))
+
+    def live(self, sobject: str, record_id: str) -> Record | None:
+        record = self.stored(sobject, record_id)
+        return None if record is None or record.get("IsDeleted") else record
+
+    def find_by_field(self, sobject: str, field_name: str, value: Any) -> list[Record]:
+        """Live records whose ``field_name`` equals ``value``; text compares
+        case-insensitively unless the field is case-sensitive.
+        [src: SALESFORCE.md §4 — external-ID matching is case-insensitive unless the
+        field is case-sensitive unique]"""
+        obj = self.schema.objects[sobject]
+        item = obj.fields[field_name]
+        if item.name == "Id":
+            found = self.live(sobject, str(value))
+            return [found] if found is not None else []
+        fold = item.is_text and not item.case_sensitive
+        wanted = _normalise(item, value, fold)
+        index = self._indexes.get((sobject, item.name))
+        if index is not None:
+            table = self.records[sobject]
+            return [table[record_id] for record_id in index.get(wanted, ())]
+        return [
+            record
+            for record in self.records[sobject].values()
+            if not record.get("IsDeleted")
+            and record.get(item.name) is not None
+            and _normalise(item, record[item.name], fold) == wanted
+        ]
+
+    # --- writing (validated; raise ApiError) ---------------------------------------------
+
+    def create(self, sobject: str, body: Mapping[str, Any], *, user_id: str | None = None) -> str:
+        """Validate ``body`` and insert it; returns the new Id."""
+        obj = self._writable(sobject, "create")
+        values = validate_write(self, obj, dict(body))
+        return self.insert(obj.name, values, user_id=user_id or self.default_user_id)
+
+    def update(
+        self,
+        sobject: str,
+        record_id: str,
+        body: Mapping[str, Any],
+        *,
+        user_id: str | None = None,
+        forbidden: Iterable[str] = (),
+    ) -> None:
+        obj = self._writable(sobject, "update")
+        existing = self._existing(obj.name, record_id)
+        values = validate_write(self, obj, dict(body), existing=existing, forbidden=forbidden)
+        self._apply_update(obj.name, existing, values, user_id or self.default_user_id)
+
+    def delete(self, sobject: str, record_id: str, *, user_id: str | None = None) -> None:
+        obj = self._writable(sobject, "delete")
+        existing = self._existing(obj.name, record_id)
+        self._delete(obj.name, existing, user_id or self.default_user_id)
+
+    def _writable(self, sobject: str, action: str) -> Any:
+        obj = self.schema.get(sobject)
+        if obj is None or not obj.data_api:
+            raise not_found()
+        allowed = {"create": obj.createable, "update": obj.updateable, "delete": obj.deletable}
+        if not allowed[action]:
+            # [src: SALESFORCE.md §9 INSUFFICIENT_ACCESS_OR_READONLY recorded body]
+            raise ApiError.one(400, "INSUFFICIENT_ACCESS_OR_READONLY", "entity is read-only")
+        return obj
+
+    def _existing(self, sobject: str, record_id: str) -> Record:
+        record = self.stored(sobject, record_id)
+        if record is None:
+            raise not_found()
+        if record.get("IsDeleted"):
+            # [src: SALESFORCE.md §9 ENTITY_IS_DELETED recorded body]
+            raise ApiError.one(404, "ENTITY_IS_DELETED", "entity is deleted", [])
+        return record
+
+    # --- writing (trusted values) --------------------------------------------------------
+
+    def insert(
+        self,
+        sobject: str,
+        values: Mapping[str, Any],
+        *,
+        user_id: str,
+        record_id: str | None = None,
+    ) -> str:
+        """Store a new record from already-valid ``values``; fills the Id (unless
+        given: the org's own seeded records), defaults, audit fields and derived
+        fields."""
+        obj = self.schema.objects[sobject]
+        record: Record = {name: None for name in obj.fields}
+        for item in obj.fields.values():
+            if item.type == "boolean":
+                record[item.name] = bool(item.default_value)
+            elif item.type == "picklist" and item.defaulted_on_create:
+                record[item.name] = item.picklist_default()
+        record.update(values)
+        record_id = record_id or self.state.ids.new(obj.key_prefix)
+        now = self.now()
+        record.update(
+            Id=record_id,
+            IsDeleted=False,
+            CreatedDate=now,
+            CreatedById=user_id,
+            LastModifiedDate=now,
+            LastModifiedById=user_id,
+            SystemModstamp=now,
+        )
+        if "OwnerId" in obj.fields and record.get("OwnerId") is None:
+            record["OwnerId"] = user_id
+        self._derive(sobject, record, None, now)
+        comment = record.pop("Comments", None) if sobject == "Case" else None
+        if sobject == "Case":
+            record["Comments"] = None
+        self._put(sobject, record_id, record)
+        if comment:
+            self._add_internal_comment(record_id, comment, user_id)
+        return record_id
+
+    def _apply_update(
+        self, sobject: str, existing: Record, values: Mapping[str, Any], user_id: str
+    ) -> None:
+        now = self.now()
+        record = {**existing, **values}
+        record.update(LastModifiedDate=now, LastModifiedById=user_id, SystemModstamp=now)
+        self._derive(sobject, record, existing, now)
+        comment = record.get("Comments") if sobject == "Case" else None
+        if sobject == "Case":
+            record["Comments"] = None
+        self._put(sobject, record["Id"], record)
+        if comment:
+            self._add_internal_comment(record["Id"], comment, user_id)
+
+    def _add_internal_comment(self, case_id: str, body: str, user_id: str) -> None:
+        # Case.Comments ("Internal Comments") adds a private CaseComment.
+        # [src: sfFieldRef salesforce_field_reference_Case.htm, Comments]
+        self.insert(
+            "CaseComment",
+            {"ParentId": case_id, "CommentBody": body, "IsPublished": False},
+            user_id=user_id,
+        )
+
+    def _delete(self, sobject: str, existing: Record, user_id: str) -> None:
+        now = self.now()
+        self._put(
+            sobject,
+            existing["Id"],
+            {**existing, "IsDeleted": True, "SystemModstamp": now},
+        )
+        schema_obj = self.schema.objects[sobject]
+        for relation in schema_obj.child_relationships:
+            for child in list(self.records.get(relation.child_sobject, {}).values()):
+                if child.get(relation.field) != existing["Id"] or child.get("IsDeleted"):
+                    continue
+                if relation.cascade_delete:
+                    self._delete(relation.child_sobject, child, user_id)
+                else:
+                    # A lookup to a deleted record is cleared.
+                    self._put(
+                        relation.child_sobject,
+                        child["Id"],
+                        {**child, relation.field: None, "SystemModstamp": now},
+                    )
+
+    def _derive(self, sobject: str, record: Record, before: Record | None, now: str) -> None:
+        """Fields the platform computes from others."""
+        if sobject == "Case":
+            self._derive_case(record, before, now)
+        elif sobject in {"Contact", "User"}:
+            parts = [record.get("FirstName"), record.get("LastName")]
+            record["Name"] = " ".join(part for part in parts if part) or None
+
+    def _derive_case(self, record: Record, before: Record | None, now: str) -> None:
+        if before is None:
+            record["CaseNumber"] = str(self._case_number).zfill(CASE_NUMBER_DIGITS)
+            self._case_number += 1
+        # IsClosed follows the CaseStatus of the Status value; ClosedDate is set when
+        # the case closes and cleared when it reopens.
+        # [src: object_reference sforce_api_objects_case.htm IsClosed, ClosedDate]
+        closed = self.status_is_closed(record.get("Status"))
+        record["IsClosed"] = closed
+        if before is None:
+            record["IsClosedOnCreate"] = closed
+            record["ClosedDate"] = now if closed else None
+        elif closed and not before.get("IsClosed"):
+            record["ClosedDate"] = now
+        elif not closed:
+            record["ClosedDate"] = None
+        contact = self.live("Contact", record["ContactId"]) if record.get("ContactId") else None
+        record["ContactEmail"] = contact.get("Email") if contact else None
+        record["ContactPhone"] = contact.get("Phone") if contact else None
+        record["ContactMobile"] = contact.get("MobilePhone") if contact else None
+        record["ContactFax"] = None
+
+    def status_is_closed(self, status: Any) -> bool:
+        return any(name == status and closed for name, closed in self.seed.case_statuses)
+
+    # --- the journal behind snapshot/restore ---------------------------------------------
+
+    def _put(self, sobject: str, record_id: str, record: Record | None) -> None:
+        """The one place records change: keeps the lookup indexes and every live
+        snapshot's journal up to date."""
+        table = self.records[sobject]
+        previous = table.get(record_id)
+        for journal in self._journals:
+            journal.undo.append((sobject, record_id, previous))
+        self._reindex(sobject, record_id, previous, record)
+        if record is None:
+            table.pop(record_id, None)
+        else:
+            table[record_id] = record
+
+    def _build_indexes(self) -> None:
+        """Live records by value for the fields records are looked up by (external
+        IDs, unique fields): upserts and uniqueness checks stay fast on big orgs."""
+        self._indexes = {}
+        for obj in self.schema.objects.values():
+            for item in obj.fields.values():
+                if item.name != "Id" and (item.external_id or item.unique or item.id_lookup):
+                    self._indexes[(obj.name, item.name)] = {}
+
+    def _reindex(
+        self, sobject: str, record_id: str, before: Record | None, after: Record | None
+    ) -> None:
+        obj = self.schema.objects[sobject]
+        for (indexed_object, name), index in self._indexes.items():
+            if indexed_object != sobject:
+                continue
+            item = obj.fields[name]
+            fold = item.is_text and not item.case_sensitive
+            for record, adding in ((before, False), (after, True)):
+                if record is None or record.get("IsDeleted") or record.get(name) is None:
+                    continue
+                key = _normalise(item, record[name], fold)
+                ids = index.setdefault(key, {})
+                if adding:
+                    ids[record_id] = None
+                else:
+                    ids.pop(record_id, None)
+                    if not ids:
+                        del index[key]
+
+    def snapshot(self) -> Snapshot:
+        """A point to roll back to with :meth:`restore` (composite allOrNone, graphs,
+        trees). Cheap: changes are journalled while the snapshot is referenced."""
+        snap = Snapshot(case_number=self._case_number)
+        self._journals.add(snap)
+        return snap
+
+    def restore(self, snapshot: object) -> None:
+        """Undo every record change since ``snapshot`` and rewind the sequences."""
+        if not isinstance(snapshot, Snapshot) or snapshot not in self._journals:
+            raise ValueError("not a live snapshot of this org")
+        undo = list(snapshot.undo)
+        for sobject, record_id, previous in reversed(undo):
+            self._put(sobject, record_id, previous)
+        snapshot.undo.clear()
+        self._case_number = snapshot.case_number
+
+    # --- tooling metadata: what a deployed package leaves in the org ------------------------
+
+    def set_apex_class(
+        self,
+        name: str,
+        body: str,
+        *,
+        status: str = "Active",
+        is_valid: bool = True,
+        api_version: float | None = None,
+    ) -> str:
+        """Deploy (or redeploy) an Apex class; returns its Id."""
+        values = {
+            "Name": name,
+            "Body": body,
+            "Status": status,
+            "IsValid": is_valid,
+            "ApiVersion": api_version or float(self.seed.api_version),
+            "BodyCrc": float(zlib.crc32(body.encode())),
+            "LengthWithoutComments": len(_strip_comments(body)),
+            "NamespacePrefix": None,
+        }
+        return self._upsert_metadata("ApexClass", "Name", values)
+
+    def set_apex_trigger(
+        self,
+        name: str,
+        table: str,
+        body: str,
+        *,
+        status: str = "Active",
+        is_valid: bool = True,
+        api_version: float | None = None,
+    ) -> str:
+        """Deploy (or redeploy) a trigger on ``table`` (e.g. "CaseComment"); its
+        Usage* flags come from the trigger's event list."""
+        header = re.search(r"\bon\s+\w+\s*\(([^)]*)\)", body, re.IGNORECASE)
+        events = {" ".join(e.lower().split()) for e in header[1].split(",")} if header else set()
+        values: Record = {
+            "Name": name,
+            "TableEnumOrId": table,
+            "Body": body,
+            "Status": status,
+            "IsValid": is_valid,
+            "ApiVersion": api_version or float(self.seed.api_version),
+            "BodyCrc": float(zlib.crc32(body.encode())),
+            "LengthWithoutComments": len(_strip_comments(body)),
+            "NamespacePrefix": None,
+            "UsageIsBulk": True,
+        }
+        for flag, event in TRIGGER_USAGES:
+            values[flag] = event in events
+        return self._upsert_metadata("ApexTrigger", "Name", values)
+
+    def set_named_credential(
+        self,
+        developer_name: str,
+        endpoint: str,
+        *,
+        label: str | None = None,
+        principal_type: str = "Anonymous",
+    ) -> str:
+        values = {
+            "DeveloperName": developer_name,
+            "MasterLabel": label or developer_name,
+            "Endpoint": endpoint,
+            "PrincipalType": principal_type,
+            "Language": "en_US",
+            "NamespacePrefix": None,
+        }
+        return self._upsert_metadata("NamedCredential", "DeveloperName", values)
+
+    def remove_metadata(self, sobject: str, name: str) -> None:
+        """Undeploy: the component no longer exists."""
+        key = "DeveloperName" if sobject == "NamedCredential" else "Name"
+        for record in list(self.records[sobject].values()):
+            if record[key] == name:
+                self._put(sobject, record["Id"], None)
+
+    def _upsert_metadata(self, sobject: str, key: str, values: Record) -> str:
+        for record in self.records[sobject].values():
+            if record[key] == values[key]:
+                updated = {**record, **values}
+                now = self.now()
+                updated.update(LastModifiedDate=now, SystemModstamp=now)
+                self._put(sobject, record["Id"], updated)
+                return str(record["Id"])
+        return self.insert(sobject, values, user_id=self.default_user_id)
+
+    # --- the org's own records --------------------------------------------------------------
+
+    def _seed_records(self) -> None:
+        seed = self.seed
+        system_user = self.state.ids.new("005")
+        self.automated_process_user_id = system_user
+        profiles: dict[str, str] = {}
+        for name in dict.fromkeys(
+            ["System Administrator", *(u.profile for u in seed.users), "Automated Process"]
+        ):
+            profiles[name] = self._seed_insert("Profile", {"Name": name}, system_user)
+        self._seed_insert(
+            "User",
+            {
+                "Username": f"autoproc@{self.id.lower()}",
+                "LastName": "Automated Process",
+                "Email": f"autoproc@{self.id.lower()}",
+                "Alias": "autoproc",
+                "UserType": "AutomatedProcess",
+                "IsActive": True,
+                "ProfileId": profiles["Automated Process"],
+                "TimeZoneSidKey": "GMT",
+            },
+            system_user,
+            record_id=system_user,
+        )
+        for user in seed.users:
+            self._seed_insert(
+                "User",
+                {
+                    "Username": user.username,
+                    "FirstName": user.first_name,
+                    "LastName": user.last_name,
+                    "Email": user.email,
+                    "Alias": (user.first_name[:1] + user.last_name[:4]).lower(),
+                    "UserType": user.user_type,
+                    "IsActive": user.is_active,
+                    "ProfileId": profiles[user.profile],
+                    "TimeZoneSidKey": "GMT",
+                },
+                system_user,
+                record_id=self.identity.user_ids[user.username],
+            )
+        self._seed_insert(
+            "Organization",
+            {
+                "Name": seed.name,
+                "IsSandbox": seed.is_sandbox,
+                "OrganizationType": "Developer Edition",
+                "InstanceName": "EMU5G",
+                "LanguageLocaleKey": "en_US",
+                "TimeZoneSidKey": "GMT",
+            },
+            system_user,
+            record_id=self.id,
+        )
+        default_seen = False
+        for order, (status, closed) in enumerate(seed.case_statuses, start=1):
+            self._seed_insert(
+                "CaseStatus",
+                {
+                    "MasterLabel": status,
+                    "ApiName": status,
+                    "SortOrder": order,
+                    "IsDefault": not default_seen and not closed,
+                    "IsClosed": closed,
+                },
+                system_user,
+            )
+            default_seen = default_seen or not closed
+
+    def _seed_insert(
+        self,
+        sobject: str,
+        values: Record,
+        user_id: str,
+        *,
+        record_id: str | None = None,
+    ) -> str:
+        return self.insert(sobject, values, user_id=user_id, record_id=record_id)
+
+
+def _normalise(item: FieldDef, value: Any, fold: bool) -> Any:
+    if isinstance(value, str):
+        return value.casefold() if fold else value
+    if item.is_text:
+        return str(value).casefold() if fold else str(value)
+    return value
+
+
+def _strip_comments(body: str) -> str:
+    return re.sub(r"//[^\n]*|/\*.*?\*/", "", body, flags=re.DOTALL)
+
+
+class SoqlView:
+    """The org as the SOQL engine's data source, for either the data API or the
+    Tooling API (each exposes its own set of objects)."""
+
+    def __init__(self, org: Org, *, tooling: bool) -> None:
+        self._org = org
+        self._tooling = tooling
+
+    def _visible(self, name: str) -> Any:
+        obj = self._org.schema.get(name)
+        if obj is None or not obj.queryable:
+            return None
+        if self._tooling and not obj.tooling_api:
+            return None
+        if not self._tooling and not obj.data_api:
+            return None
+        return obj
+
+    def object_name(self, name: str) -> str | None:
+        obj = self._visible(name)
+        return None if obj is None else str(obj.name)
+
+    def field_defs(self, sobject: str) -> Mapping[str, FieldDef]:
+        return self._org.schema.objects[sobject].fields
+
+    def parent_relationship(self, sobject: str, name: str) -> tuple[str, str] | None:
+        obj = self._org.schema.objects[sobject]
+        lowered = name.lower()
+        for item in obj.fields.values():
+            if item.relationship_name and item.relationship_name.lower() == lowered:
+                for target in item.reference_to:
+                    if self._visible(target) is not None:
+                        return item.name, target
+        return None
+
+    def child_relationship(self, sobject: str, name: str) -> tuple[str, str, str] | None:
+        obj = self._org.schema.objects[sobject]
+        lowered = name.lower()
+        for relation in obj.child_relationships:
+            named = relation.relationship_name or ""
+            if named.lower() == lowered and self._visible(relation.child_sobject) is not None:
+                return relation.child_sobject, relation.field, named
+        return None
+
+    def rows(self, sobject: str, include_deleted: bool) -> Iterator[Mapping[str, Any]]:
+        for record in self._org.records[sobject].values():
+            if include_deleted or not record.get("IsDeleted"):
+                yield record
+
+    def get(self, sobject: str, record_id: str) -> Mapping[str, Any] | None:
+        return self._org.stored(sobject, record_id)

@@ -1,0 +1,79 @@
+"""Describe Global, sObject Basic Information (GET) and sObject Describe.
+[src: api_rest resources_describeGlobal.htm, resources_sobject_basic_info.htm,
+ dome_sobject_describe.htm]
+"""
+
+from __future__ import annotations
+
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from opencx_salesforce.emulator.org import Org
+from opencx_salesforce.emulator.rest.dispatch import RestRequest, RestResponse, path_param
+from opencx_salesforce.emulator.rest.sobjects import data_object
+from opencx_salesforce.emulator.schema import SObjectDef
+
+# The most records one sObject Collections request takes. [src: SALESFORCE.md §3]
+MAX_BATCH_SIZE = 200
+
+
+def _last_modified(org: Org) -> str:
+    from datetime import UTC, datetime
+
+    return format_datetime(datetime.fromtimestamp(int(org.schema_modified), UTC), usegmt=True)
+
+
+def not_modified_since(request: RestRequest) -> bool:
+    """Describe answers 304 when the metadata hasn't changed since the
+    If-Modified-Since date. [src: api_rest dome_sobject_describe.htm; errorcodes.htm 304]"""
+    header = request.header("If-Modified-Since")
+    if not header:
+        return False
+    try:
+        since = parsedate_to_datetime(header).timestamp()
+    except (TypeError, ValueError):
+        return False
+    return int(request.org.schema_modified) <= since
+
+
+def global_describe(
+    request: RestRequest, objects: list[SObjectDef], *, tooling: bool
+) -> RestResponse:
+    if not_modified_since(request):
+        return RestResponse(304, None)
+    body: dict[str, Any] = {
+        "encoding": "UTF-8",
+        "maxBatchSize": MAX_BATCH_SIZE,
+        "sobjects": [obj.summary(request.version, tooling=tooling) for obj in objects],
+    }
+    return RestResponse(200, body, {"Last-Modified": _last_modified(request.org)})
+
+
+async def describe_global(request: RestRequest) -> RestResponse:
+    objects = [obj for obj in request.org.schema.objects.values() if obj.data_api]
+    return global_describe(request, objects, tooling=False)
+
+
+async def describe_sobject(request: RestRequest) -> RestResponse:
+    obj = data_object(request.org, path_param(request, "sobject"))
+    return object_describe(request, obj, tooling=False)
+
+
+def object_describe(request: RestRequest, obj: SObjectDef, *, tooling: bool) -> RestResponse:
+    if not_modified_since(request):
+        return RestResponse(304, None)
+    return RestResponse(
+        200,
+        obj.describe(request.version, tooling=tooling),
+        {"Last-Modified": _last_modified(request.org)},
+    )
+
+
+async def basic_info(request: RestRequest) -> RestResponse:
+    """GET /sobjects/{Type}/: the object's summary and recently viewed items
+    (the emulator keeps no view history, so none)."""
+    obj = data_object(request.org, path_param(request, "sobject"))
+    return RestResponse(
+        200,
+        {"objectDescribe": obj.summary(request.version), "recentItems": []},
+    )

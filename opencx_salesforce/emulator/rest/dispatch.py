@@ -1,0 +1,230 @@
+"""One REST request, executed against one org.
+
+:func:`dispatch` is what the HTTP routes call once authentication and API
+accounting are done, and what the composite resources call once per subrequest:
+it never counts an API call and never raises for an API error (it returns the
+error response). Paths look like ``/services/data/v62.0/sobjects/Case/500...``
+with an optional ``?query``.
+
+Resources are matched against a route table. Core resources live in this
+package; the composite family contributes the ``ROUTES`` lists of the
+``rest/composite*.py`` modules;
+an org may carry extra routes (``Org.rest_routes``, checked first) so a test can
+simulate what a deployed package adds, e.g. ``tooling/executeAnonymous``::
+
+    org.add_rest_route(Route.of("tooling/executeAnonymous", GET=my_handler))
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from opencx_salesforce.emulator.rest.errors import ApiError, method_not_allowed, not_found
+
+if TYPE_CHECKING:
+    from opencx_salesforce.emulator.oauth.server import Principal
+    from opencx_salesforce.emulator.org import Org
+
+# Oldest version the emulator accepts (the brief's floor; real orgs retire old
+# versions over time). [src: api_rest errorcodes.htm 410 "retired"]
+MIN_API_VERSION = 20.0
+
+_PREFIX = re.compile(r"^/services/data/v(?P<version>\d+\.\d)(?:/(?P<rest>.*))?$")
+
+
+@dataclass
+class RestResponse:
+    status: int
+    body: Any  # JSON-ready, or None for an empty body
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RestRequest:
+    """A parsed REST request as handlers see it."""
+
+    org: Org
+    principal: Principal
+    method: str
+    version: str  # "62.0"
+    path: str  # after "/services/data/vXX.X/", no leading or trailing slash
+    query: Mapping[str, Sequence[str]]
+    body: Any
+    headers: Mapping[str, str]
+    match: re.Match[str] | None = None
+
+    @property
+    def api_version(self) -> float:
+        return float(self.version)
+
+    def param(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == lowered:
+                return value
+        return None
+
+    def url_for(self, resource: str) -> str:
+        return f"/services/data/v{self.version}/{resource}"
+
+
+Handler = Callable[[RestRequest], Awaitable[RestResponse]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """``pattern`` matches the whole path after the version (no leading slash)."""
+
+    pattern: re.Pattern[str]
+    handlers: Mapping[str, Handler]  # HTTP method -> handler
+
+    @classmethod
+    def of(cls, pattern: str, **handlers: Handler) -> Route:
+        return cls(re.compile(f"^{pattern}$"), {m.upper(): h for m, h in handlers.items()})
+
+
+def _core_routes() -> list[Route]:
+    # Imported here: the handler modules import this one for RestRequest/RestResponse.
+    from opencx_salesforce.emulator.rest import describe, limits, query, sobjects, tooling, versions
+
+    routes = [
+        Route.of("", GET=versions.resources),
+        Route.of("limits", GET=limits.get_limits),
+        Route.of("sobjects", GET=describe.describe_global),
+        Route.of("sobjects/(?P<sobject>[^/]+)/describe", GET=describe.describe_sobject),
+        Route.of(
+            "sobjects/(?P<sobject>[^/]+)",
+            GET=describe.basic_info,
+            POST=sobjects.create,
+        ),
+        Route.of(
+            "sobjects/(?P<sobject>[^/]+)/(?P<record_id>[^/]+)",
+            GET=sobjects.retrieve,
+            PATCH=sobjects.update,
+            DELETE=sobjects.delete,
+            POST=sobjects.create_by_id_path,
+        ),
+        Route.of(
+            "sobjects/(?P<sobject>[^/]+)/(?P<ext_field>[^/]+)/(?P<ext_value>.+)",
+            GET=sobjects.retrieve_by_external_id,
+            PATCH=sobjects.upsert,
+            DELETE=sobjects.delete_by_external_id,
+        ),
+        Route.of("query", GET=query.query),
+        Route.of("queryAll", GET=query.query_all),
+        Route.of("(?:query|queryAll)/(?P<locator>[^/]+)", GET=query.query_more),
+        Route.of("tooling/query", GET=tooling.query),
+        Route.of("tooling/query/(?P<locator>[^/]+)", GET=query.query_more),
+        Route.of("tooling/sobjects", GET=tooling.describe_global),
+        Route.of("tooling/sobjects/(?P<sobject>[^/]+)/describe", GET=tooling.describe_sobject),
+        Route.of("tooling/sobjects/(?P<sobject>[^/]+)/(?P<record_id>[^/]+)", GET=tooling.retrieve),
+    ]
+    routes.extend(_composite_routes())
+    return routes
+
+
+def _composite_routes() -> list[Route]:
+    """Routes contributed by the composite family: every module of this package
+    whose name starts with ``composite`` may define ``ROUTES`` (a list of
+    :class:`Route`, patterns relative to the version like the core ones, e.g.
+    ``Route.of("composite/graph", POST=handler)``)."""
+    import importlib
+    import pkgutil
+
+    from opencx_salesforce.emulator import rest
+
+    routes: list[Route] = []
+    for module_info in sorted(pkgutil.iter_modules(rest.__path__), key=lambda m: m.name):
+        if not module_info.name.startswith("composite"):
+            continue
+        module = importlib.import_module(f"{rest.__name__}.{module_info.name}")
+        routes.extend(getattr(module, "ROUTES", []))
+    return routes
+
+
+_ROUTES: list[Route] | None = None
+
+
+def core_routes() -> list[Route]:
+    global _ROUTES
+    if _ROUTES is None:
+        _ROUTES = _core_routes()
+    return _ROUTES
+
+
+def split_url(url: str) -> tuple[str, str, dict[str, list[str]]]:
+    """``(version, path, query)`` of a ``/services/data/vXX.X/...`` URL; raises
+    :class:`ApiError` 404 when it is not one."""
+    parts = urlsplit(url)
+    matched = _PREFIX.match(parts.path)
+    if matched is None:
+        raise not_found()
+    version = matched["version"]
+    if float(version) < MIN_API_VERSION:
+        raise not_found()
+    path = (matched["rest"] or "").strip("/")
+    return version, path, parse_qs(parts.query, keep_blank_values=True)
+
+
+def _find(routes: Sequence[Route], path: str) -> tuple[Route, re.Match[str]] | None:
+    for route in routes:
+        matched = route.pattern.match(path)
+        if matched is not None:
+            return route, matched
+    return None
+
+
+async def dispatch(
+    org: Org,
+    principal: Principal,
+    method: str,
+    url: str,
+    body: Any,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> RestResponse:
+    """Execute one REST request (see the module docstring). Never counts an API
+    call; API errors come back as error responses, not exceptions."""
+    try:
+        version, path, query_params = split_url(url)
+        found = _find(org.rest_routes, path) or _find(core_routes(), path)
+        if found is None:
+            raise not_found()
+        route, matched = found
+        verb = method.upper()
+        handler = route.handlers.get(verb)
+        if handler is None and verb == "HEAD":
+            handler = route.handlers.get("GET")
+        if handler is None:
+            raise method_not_allowed(verb, sorted(route.handlers))
+        request = RestRequest(
+            org=org,
+            principal=principal,
+            method=verb,
+            version=version,
+            path=path,
+            query=query_params,
+            body=body,
+            headers=headers or {},
+            match=matched,
+        )
+        response = await handler(request)
+        if verb == "HEAD":
+            response = RestResponse(response.status, None, response.headers)
+        return response
+    except ApiError as error:
+        return RestResponse(error.status, error.body, dict(error.headers))
+
+
+def path_param(request: RestRequest, name: str) -> str:
+    """A URL-decoded named group of the matched route."""
+    assert request.match is not None
+    return unquote(request.match[name])
