@@ -130,7 +130,8 @@ def plan_transcript(
 
     Each body starts with ``title`` and a part counter ("part 2 of 5"); each
     message is a block of a speaker line then its text. A message that does not
-    fit in the room left is split; its later pieces repeat the speaker line with
+    fit in the room left starts a new comment; only one longer than a whole
+    comment is split, its later pieces repeating the speaker line with
     ``(continued)``.
     """
     # The header's size depends on the part count, which depends on the packing:
@@ -163,6 +164,10 @@ def plan_transcript(
                 groups[-1].append((line, Piece(index, text, continued)))
                 room -= fixed + _utf8_len(text)
                 break
+            if groups[-1] and _utf8_len(line) + _utf8_len(text) <= budget:
+                # It fits whole in a comment of its own: don't cut it.
+                start_new_comment()
+                continue
             head = split_utf8(text, space)[0]
             groups[-1].append((line, Piece(index, head, continued)))
             text = text[len(head) :]

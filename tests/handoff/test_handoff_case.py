@@ -1,0 +1,133 @@
+"""A handoff becomes one Case with its whole transcript, in one API call.
+
+Drives the reference host over its contract and the emulator over HTTP.
+[src: api_rest resources_composite_composite_post.htm: a composite request
+counts as one call toward the API limits]
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from opencx_salesforce import hookimpl
+from opencx_salesforce.devhost.stack import Stack
+from opencx_salesforce.models import Channel, Contact
+from opencx_salesforce.transcript import COMMENT_BODY_MAX_BYTES
+
+from handoff_support import api_calls, cases, comments_of, converse, handoff_and_wait
+
+
+async def test_a_handoff_makes_one_case_with_every_field(stack: Stack) -> None:
+    texts = ["Where is my parcel?", "Let me check.", "It says delivered but it is not here."]
+    session = await converse(stack.host, texts=texts)
+    before = api_calls(stack)
+
+    case_id = await handoff_and_wait(stack.host, session.id)
+
+    [case] = cases(stack)
+    assert case["Id"] == case_id
+    assert case["Subject"] == "My order never arrived"
+    assert case["Description"].startswith("Customer reports a missing parcel")
+    assert case["Case_From__c"] == "opencx"
+    assert case["OpenCX_Session_Id__c"] == session.id
+    assert case["Origin"] == "Email"
+    assert case["Priority"] == "High"
+    assert case["SuppliedName"] == "Jane Doe"
+    assert case["SuppliedEmail"] == "jane@example.com"
+    assert case["CaseNumber"]
+
+    bodies = [c["CommentBody"] for c in comments_of(stack, case_id)]
+    joined = "\n".join(bodies)
+    positions = [joined.index(t) for t in texts]
+    assert positions == sorted(positions), "transcript out of order"
+    assert all(c["IsPublished"] is False for c in comments_of(stack, case_id))
+    # One composite: the Case, its comments, the Contact lookup and the link.
+    assert api_calls(stack) - before == 1
+    assert stack.org.api_calls.by_endpoint["composite"] == 1
+
+
+async def test_a_known_contact_is_linked_to_the_case(stack: Stack) -> None:
+    contact_id = stack.org.create(
+        "Contact", {"FirstName": "Jane", "LastName": "Doe", "Email": "jane@example.com"}
+    )
+    session = await converse(stack.host, texts=["hello"])
+    case_id = await handoff_and_wait(stack.host, session.id)
+    assert stack.org.get("Case", case_id)["ContactId"] == contact_id  # type: ignore[index]
+
+    # The match is cached: the next conversation of that contact costs no lookup.
+    before = api_calls(stack)
+    other = await converse(
+        stack.host, texts=["again"], contact=Contact(name="Jane", email="JANE@example.com")
+    )
+    await handoff_and_wait(stack.host, other.id)
+    assert api_calls(stack) - before == 1
+
+
+@pytest.mark.parametrize("count", [1, 20, 200])
+async def test_one_api_call_for_transcripts_up_to_200_messages(stack: Stack, count: int) -> None:
+    texts = [f"message {n} " + "lorem ipsum " * (n % 50) for n in range(count)]
+    session = await converse(stack.host, texts=texts, contact=Contact(name="Anon"))
+    before = api_calls(stack)
+    case_id = await handoff_and_wait(stack.host, session.id)
+    assert api_calls(stack) - before == 1
+    bodies = [c["CommentBody"] for c in comments_of(stack, case_id)]
+    assert all(len(b.encode()) <= COMMENT_BODY_MAX_BYTES for b in bodies)
+    joined = "".join(bodies)
+    for text in texts:
+        assert text in joined
+
+
+async def test_long_and_non_ascii_messages_are_split_on_utf8_bytes(stack: Stack) -> None:
+    texts = ["€" * 5000, "日本語" * 1500, "👍🏽" * 900]
+    session = await converse(stack.host, texts=texts, contact=Contact(name="Anon"))
+    case_id = await handoff_and_wait(stack.host, session.id)
+    bodies = [c["CommentBody"] for c in comments_of(stack, case_id)]
+    assert len(bodies) >= 5
+    assert all(len(b.encode()) <= COMMENT_BODY_MAX_BYTES for b in bodies)
+
+
+async def test_subject_is_cut_cleanly_to_255_characters(stack: Stack) -> None:
+    session = await converse(stack.host, texts=["hi"], topic="word " * 100, channel=Channel.CHAT)
+    case_id = await handoff_and_wait(stack.host, session.id)
+    case = stack.org.get("Case", case_id)
+    assert case is not None
+    assert len(case["Subject"]) <= 255 and case["Subject"].endswith("…")
+    assert case["Origin"] == "Web"
+
+
+class PlanFields:
+    @hookimpl
+    def salesforce_case_fields(self, session):  # type: ignore[no-untyped-def]
+        return {"OpenCX_Language__c": session.metadata.get("plan")}
+
+
+class BadFields:
+    @hookimpl
+    def salesforce_case_fields(self):  # type: ignore[no-untyped-def]
+        return {"Not_A_Field__c": "x"}
+
+
+async def test_extension_hook_fields_reach_the_case(stack: Stack) -> None:
+    stack.host.plugin_manager.register(PlanFields(), name="plan-fields")
+    session = await converse(stack.host, texts=["hi"], metadata={"plan": "gold"})
+    case_id = await handoff_and_wait(stack.host, session.id)
+    case = stack.org.get("Case", case_id)
+    assert case is not None and case["OpenCX_Language__c"] == "gold"
+
+
+async def test_a_bad_hook_field_is_a_clear_error_naming_the_plugin(stack: Stack) -> None:
+    from opencx_salesforce.store.base import ItemState
+
+    from handoff_support import wait_for
+
+    stack.host.plugin_manager.register(BadFields(), name="bad-fields")
+    session = await converse(stack.host, texts=["hi"])
+    await stack.host.handoff(session.id)
+
+    async def buried() -> list[object]:
+        return await stack.services.outbox.items(ItemState.DEAD)
+
+    [dead] = await wait_for(buried, what="the dead letter")
+    assert dead.last_error is not None
+    assert "bad-fields" in dead.last_error and "Not_A_Field__c" in dead.last_error
+    assert cases(stack) == []
