@@ -40,7 +40,8 @@ async def converse(
     priority: str | None = "high",
     metadata: dict[str, Any] | None = None,
 ) -> Session:
-    """A conversation: the contact and the bot take turns with ``texts``."""
+    """A conversation: the contact and the bot take turns with ``texts``. Returns
+    the session as the host holds it afterwards."""
     session = await host.create_session(
         channel=channel,
         contact=contact or Contact(name="Jane Doe", email="jane@example.com"),
@@ -53,7 +54,9 @@ async def converse(
     for n, text in enumerate(texts):
         role = Role.CONTACT if n % 2 == 0 else Role.BOT
         await host.post_message(session.id, role, text)
-    return session
+    fresh = await host.get_session(session.id)
+    assert fresh is not None
+    return fresh
 
 
 async def handoff_and_wait(host: DevHost, session_id: str, timeout: float = 15.0) -> str:

@@ -8,13 +8,12 @@ counts as one call toward the API limits]
 from __future__ import annotations
 
 import pytest
+from handoff_support import api_calls, cases, comments_of, converse, handoff_and_wait
 
 from opencx_salesforce import hookimpl
 from opencx_salesforce.devhost.stack import Stack
 from opencx_salesforce.models import Channel, Contact
 from opencx_salesforce.transcript import COMMENT_BODY_MAX_BYTES
-
-from handoff_support import api_calls, cases, comments_of, converse, handoff_and_wait
 
 
 async def test_a_handoff_makes_one_case_with_every_field(stack: Stack) -> None:
@@ -116,9 +115,9 @@ async def test_extension_hook_fields_reach_the_case(stack: Stack) -> None:
 
 
 async def test_a_bad_hook_field_is_a_clear_error_naming_the_plugin(stack: Stack) -> None:
-    from opencx_salesforce.store.base import ItemState
-
     from handoff_support import wait_for
+
+    from opencx_salesforce.store.base import ItemState
 
     stack.host.plugin_manager.register(BadFields(), name="bad-fields")
     session = await converse(stack.host, texts=["hi"])
