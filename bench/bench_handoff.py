@@ -1,0 +1,143 @@
+"""Handoff benchmark: API calls per handoff, handoff-to-Case latency and
+sustained handoffs/s, against the local emulator with injected round-trip latency.
+
+    .venv/bin/python bench/bench_handoff.py            # prints a Markdown table
+    .venv/bin/python bench/bench_handoff.py --quick    # a smaller run
+
+The plugin runs inside the reference host exactly as in production: the host calls
+``on_handoff``, the outbox worker does the Salesforce work, the emulator counts the
+API calls. Latency is measured from the host's handoff call to the moment the
+session carries its ``salesforce_case_id`` (what the host sees).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from opencx_salesforce.devhost.stack import Stack, start_stack  # noqa: E402
+from opencx_salesforce.models import Contact, HandoffReason, Role  # noqa: E402
+from opencx_salesforce.store.memory import MemoryStore  # noqa: E402
+
+
+@dataclass
+class Result:
+    latency_ms: float
+    messages: int
+    concurrency: int
+    handoffs: int
+    calls_per_handoff: float
+    p50: float
+    p95: float
+    p99: float
+    per_second: float
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def conversation(stack: Stack, n: int, messages: int) -> str:
+    host = stack.host
+    session = await host.create_session(
+        topic=f"Order {n} missing",
+        summary="The customer's parcel did not arrive.",
+        contact=Contact(name=f"Customer {n}", email=f"bench{n}@example.com"),
+    )
+    for m in range(messages):
+        role = Role.CONTACT if m % 2 == 0 else Role.BOT
+        await host.post_message(session.id, role, f"message {m} of conversation {n} " * 3)
+    return session.id
+
+
+async def timed_handoff(stack: Stack, session_id: str, latencies: list[float]) -> None:
+    host = stack.host
+    started = time.perf_counter()
+    await host.handoff(session_id, HandoffReason())
+    while True:
+        current = await host.get_session(session_id)
+        if current is not None and current.metadata.get("salesforce_case_id"):
+            break
+        await asyncio.sleep(0.001)
+    latencies.append((time.perf_counter() - started) * 1000)
+
+
+async def run(latency_ms: float, messages: int, concurrency: int, handoffs: int) -> Result:
+    stack = await start_stack(store=MemoryStore())
+    try:
+        # Conversations are made first: only the handoffs are timed.
+        sessions = [await conversation(stack, n, messages) for n in range(handoffs + 1)]
+        await timed_handoff(stack, sessions.pop(), [])  # warm-up, not counted
+        stack.org.faults.latency_ms = latency_ms
+        before = sum(stack.org.api_calls.by_endpoint.values())
+        latencies: list[float] = []
+        queue = iter(sessions)
+        started = time.perf_counter()
+
+        async def client() -> None:
+            for session_id in queue:
+                await timed_handoff(stack, session_id, latencies)
+
+        await asyncio.gather(*[client() for _ in range(concurrency)])
+        elapsed = time.perf_counter() - started
+        calls = sum(stack.org.api_calls.by_endpoint.values()) - before
+        return Result(
+            latency_ms,
+            messages,
+            concurrency,
+            handoffs,
+            calls / handoffs,
+            statistics.median(latencies),
+            percentile(latencies, 0.95),
+            percentile(latencies, 0.99),
+            handoffs / elapsed,
+        )
+    finally:
+        await stack.close()
+
+
+def table(results: list[Result]) -> str:
+    lines = [
+        "| injected RTT | messages | concurrent | handoffs | API calls/handoff "
+        "| p50 ms | p95 ms | p99 ms | p50 / RTT | handoffs/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        ratio = f"{r.p50 / r.latency_ms:.2f}×" if r.latency_ms else "—"
+        lines.append(
+            f"| {r.latency_ms:.0f} ms | {r.messages} | {r.concurrency} | {r.handoffs} "
+            f"| {r.calls_per_handoff:.2f} | {r.p50:.1f} | {r.p95:.1f} | {r.p99:.1f} "
+            f"| {ratio} | {r.per_second:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+async def main(quick: bool) -> None:
+    plan = [
+        (0, 5, 1, 30),
+        (0, 200, 1, 20),
+        (0, 20, 10, 200),
+        (50, 5, 1, 20),
+        (50, 200, 1, 10),
+        (50, 20, 10, 100),
+    ]
+    if quick:
+        plan = [(lat, msgs, conc, max(5, n // 5)) for lat, msgs, conc, n in plan]
+    results = [await run(*step) for step in plan]
+    print(table(results))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smaller run")
+    args = parser.parse_args()
+    asyncio.run(main(args.quick))
