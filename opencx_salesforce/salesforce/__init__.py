@@ -1,0 +1,114 @@
+"""Talking to Salesforce: OAuth (:mod:`.oauth`), the stored grant and its single
+flight refresh (:mod:`.tokens`), the REST client (:mod:`.client`), secrets at
+rest (:mod:`.secrets`), and every error they raise (:mod:`.errors`).
+
+Typical wiring::
+
+    box = await SecretBox.from_settings(settings.encryption_key, store=store,
+                                        dev_mode=settings.dev_mode)
+    oauth = OAuthClient(session)
+    tokens = TokenManager(store, box, oauth, credentials=configured_credentials)
+    client = SalesforceClient(tokens, api_version=settings.api_version, session=session)
+    case_id = await client.create("Case", {"Subject": "Help"})
+"""
+
+from opencx_salesforce.salesforce.client import (
+    ApiUsage,
+    Graph,
+    GraphResult,
+    Response,
+    SalesforceClient,
+    SaveResult,
+    Subrequest,
+    SubResponse,
+    UpsertResult,
+    parse_limit_info,
+)
+from opencx_salesforce.salesforce.errors import (
+    ApiError,
+    AuthorizationError,
+    ErrorDetail,
+    Forbidden,
+    MultipleMatches,
+    NeedsReauthorization,
+    NotFound,
+    RefreshTimedOut,
+    RequestLimitExceeded,
+    RowLocked,
+    SalesforceError,
+    ServerError,
+    SessionExpired,
+    TransportError,
+    Unauthorized,
+    Unavailable,
+    ValidationFailed,
+)
+from opencx_salesforce.salesforce.oauth import (
+    OAUTH_ERROR_HINTS,
+    CredentialCheck,
+    CredentialCheckOutcome,
+    Identity,
+    OAuthClient,
+    TokenResponse,
+    authorization_url,
+    callback_error,
+    hint_for,
+)
+from opencx_salesforce.salesforce.secrets import SecretBox, SecretsError, generate_key, mask
+from opencx_salesforce.salesforce.tokens import (
+    ClientCredentials,
+    Connection,
+    ConnectionState,
+    ConnectionStatus,
+    Grant,
+    TokenManager,
+)
+
+__all__ = [
+    "OAUTH_ERROR_HINTS",
+    "ApiError",
+    "ApiUsage",
+    "AuthorizationError",
+    "ClientCredentials",
+    "Connection",
+    "ConnectionState",
+    "ConnectionStatus",
+    "CredentialCheck",
+    "CredentialCheckOutcome",
+    "ErrorDetail",
+    "Forbidden",
+    "Grant",
+    "Graph",
+    "GraphResult",
+    "Identity",
+    "MultipleMatches",
+    "NeedsReauthorization",
+    "NotFound",
+    "OAuthClient",
+    "RefreshTimedOut",
+    "RequestLimitExceeded",
+    "Response",
+    "RowLocked",
+    "SalesforceClient",
+    "SalesforceError",
+    "SaveResult",
+    "SecretBox",
+    "SecretsError",
+    "ServerError",
+    "SessionExpired",
+    "SubResponse",
+    "Subrequest",
+    "TokenManager",
+    "TokenResponse",
+    "TransportError",
+    "Unauthorized",
+    "Unavailable",
+    "UpsertResult",
+    "ValidationFailed",
+    "authorization_url",
+    "callback_error",
+    "generate_key",
+    "hint_for",
+    "mask",
+    "parse_limit_info",
+]
