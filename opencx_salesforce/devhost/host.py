@@ -316,11 +316,13 @@ class DevHost:
 
     async def _build_app(self) -> web.Application:
         from opencx_salesforce.devhost.api import SessionApi
+        from opencx_salesforce.devhost.inbox import Inbox
 
         app = web.Application()
         app[HOST_KEY] = self
         app.add_routes(SessionApi(self).routes())
         app.add_routes(self._admin.routes())
+        app.add_routes(Inbox(self.store, self._admin).routes())
         self.mounted_paths = []
         answers = await call_each(
             self.plugin_manager,
