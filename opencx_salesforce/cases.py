@@ -367,6 +367,8 @@ class CaseService:
     async def _link(self, session_id: str, ref: SessionCase, key: str | None) -> None:
         await self._index.link_session(session_id, ref, key)
         await self._host.set_session_metadata(session_id, "salesforce_case_id", ref.case_id)
+        url = await self._client.record_url("Case", ref.case_id)
+        await self._host.set_session_metadata(session_id, "salesforce_case_url", url)
 
     async def _render(
         self, session: Session | None, messages: Sequence[Message], title: str

@@ -193,6 +193,11 @@ class SalesforceClient:
         self.usage: ApiUsage | None = None
         self.calls = 0  # REST requests sent, each one spending quota
 
+    async def record_url(self, sobject: str, record_id: str) -> str:
+        """Where a person opens the record in Salesforce (Lightning Experience)."""
+        token = await self._tokens.access_token()
+        return f"{token.instance_url.rstrip('/')}/lightning/r/{sobject}/{record_id}/view"
+
     @property
     def api_root(self) -> str:
         """The versioned path every REST resource hangs from."""
