@@ -103,9 +103,7 @@ def default_org(callback_urls: tuple[str, ...] = ()) -> OrgSeed:
     and a Connected App for the plugin."""
     return OrgSeed(
         users=(
-            UserSeed(
-                "admin@acme.example", "admin-password", "Ada", "Admin", "admin@acme.example"
-            ),
+            UserSeed("admin@acme.example", "admin-password", "Ada", "Admin", "admin@acme.example"),
             UserSeed(
                 "rep@acme.example",
                 "rep-password",

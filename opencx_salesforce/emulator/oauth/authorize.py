@@ -1,0 +1,478 @@
+"""The browser half of the web server flow: the authorize request, the login
+page, the "Allow Access?" page, and the redirect back to the client.
+
+Pages and addresses follow Salesforce's, so a browser test written here also reads
+a real org: the login page is the login host's root (``/?ec=302&startURL=...``)
+with ``#username``, ``#password`` (``name="pw"``) and ``#Login``; the approval page
+is ``/setup/secur/RemoteAccessAuthorizationPage.apexp`` with ``#oaapprove`` and
+``#oadeny``; errors that cannot go back to an untrusted callback land on
+``/setup/secur/RemoteAccessErrorPage.apexp?error=...&error_description=...``.
+[src: page addresses and element ids as public browser automation drives them, e.g.
+jsforce's test/helper/webauth.js and forcedotcom CumulusCI robot keywords]
+
+Errors about the client itself (unknown client, missing or unregistered
+redirect_uri) never redirect to the given redirect_uri, which is not trusted yet;
+later errors go to the callback as ``?error=...&error_description=...&state=...``.
+[src: help.salesforce.com remoteaccess_oauth_flow_errors.htm; RFC 6749 §4.1.2.1]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+from opencx_salesforce.emulator.oauth.directory import AppEntry, UserEntry
+from opencx_salesforce.emulator.oauth.realms import Realm
+from opencx_salesforce.emulator.oauth.scopes import granted_scopes
+from opencx_salesforce.emulator.oauth.tokens import new_request_id, new_session_id
+
+if TYPE_CHECKING:
+    from opencx_salesforce.emulator.oauth.server import AuthServer
+
+LOGIN_PATH = "/"
+APPROVAL_PATH = "/setup/secur/RemoteAccessAuthorizationPage.apexp"
+ERROR_PATH = "/setup/secur/RemoteAccessErrorPage.apexp"
+LOGOUT_PATH = "/secur/logout.jsp"
+
+# Salesforce's login page wording for a wrong username or password.
+LOGIN_FAILED = (
+    "Please check your username and password. If you still can't log in, "
+    "contact your Salesforce administrator."
+)
+DISPLAYS = frozenset({"page", "popup", "touch", "mobile"})
+# An authorize request left half-way (login page never submitted) is forgotten.
+PENDING_LIFETIME = 30 * 60.0
+
+
+@dataclass
+class PendingAuthorization:
+    """An authorize request waiting for the user (login, account choice, approval)."""
+
+    request_id: str
+    realm: Realm
+    client_id: str
+    org_id: str
+    redirect_uri: str
+    state: str | None
+    scopes: tuple[str, ...]
+    code_challenge: str | None
+    prompts: frozenset[str]
+    immediate: bool
+    login_hint: str
+    display: str
+    created_at: float
+    # prompt=login / prompt=select_account are satisfied once, inside this request.
+    logged_in_here: bool = False
+    account_chosen: bool = False
+    consented: bool = False
+
+    @property
+    def start_url(self) -> str:
+        return f"{APPROVAL_PATH}?{urlencode({'source': self.request_id})}"
+
+
+@dataclass
+class LoginSession:
+    """The login host's own session (its cookie), not an API session."""
+
+    session_id: str
+    realm: Realm
+    org_id: str
+    user_id: str
+    expires_at: float
+
+
+# --- what a step of the flow answers ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Redirect:
+    location: str
+    new_session: LoginSession | None = None
+    end_session: bool = False
+
+
+@dataclass(frozen=True)
+class LoginPage:
+    realm: Realm
+    start_url: str
+    username: str = ""
+    error: str | None = None
+    # The signed-in user, offered as "Continue" (prompt=select_account) or shown.
+    remembered: str | None = None
+    display: str = "page"
+    app_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalPage:
+    realm: Realm
+    request_id: str
+    app_name: str
+    scopes: tuple[str, ...]
+    username: str
+    display: str = "page"
+
+
+@dataclass(frozen=True)
+class ErrorPage:
+    error: str
+    description: str
+    state: str | None = None
+
+
+Outcome = Redirect | LoginPage | ApprovalPage | ErrorPage
+
+
+def with_query(url: str, params: Mapping[str, str | None]) -> str:
+    """``url`` with ``params`` appended to whatever query it already has."""
+    parts = urlsplit(url)
+    extra = urlencode([(k, v) for k, v in params.items() if v is not None])
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit(parts._replace(query=query))
+
+
+@dataclass
+class AuthorizationFlow:
+    server: AuthServer
+    _pending: dict[str, PendingAuthorization] = field(default_factory=dict)
+    _sessions: dict[str, LoginSession] = field(default_factory=dict)
+
+    # --- GET /services/oauth2/authorize ---------------------------------------------
+
+    def authorize(self, realm: Realm, params: Mapping[str, str], session_id: str | None) -> Outcome:
+        with self.server.lock:
+            return self._authorize(realm, params, session_id)
+
+    def _authorize(
+        self, realm: Realm, params: Mapping[str, str], session_id: str | None
+    ) -> Outcome:
+        now = self.server.now()
+        self._forget_stale(now)
+        state = params.get("state")
+        # Same answer for an unknown key, the other login host's app and an app
+        # still propagating. [src: token_endpoint.py module docstring]
+        app = self.server.directory.app_at(realm, params.get("client_id"), now)
+        if app is None:
+            return self._error_page(realm, "invalid_client_id", "client identifier invalid", state)
+        redirect_uri = params.get("redirect_uri")
+        if not redirect_uri:
+            # [src: help remoteaccess_oauth_flow_errors.htm "redirect_uri_missing";
+            # description wording UNCONFIRMED]
+            return self._error_page(
+                realm, "redirect_uri_missing", "redirect_uri must be provided", state
+            )
+        if redirect_uri not in app.callback_urls:
+            # An exact match with one of the app's Callback URLs. [src: SALESFORCE.md §1]
+            return self._error_page(
+                realm, "redirect_uri_mismatch", "redirect_uri must match configuration", state
+            )
+        if params.get("response_type") != "code":
+            # The emulator serves the web server flow only (Salesforce also has the
+            # user-agent "token" flow). [src: help remoteaccess_oauth_flow_errors.htm
+            # "unsupported_response_type"; description wording UNCONFIRMED]
+            return Redirect(
+                _callback_error(
+                    redirect_uri, "unsupported_response_type", "response type not supported", state
+                )
+            )
+        scopes = granted_scopes(params.get("scope"), app.seed.scopes)
+        if scopes is None:
+            # [src: help remoteaccess_oauth_flow_errors.htm "invalid_scope"; wording UNCONFIRMED]
+            return Redirect(
+                _callback_error(
+                    redirect_uri, "invalid_scope", "the requested scope is not allowed", state
+                )
+            )
+        display = params.get("display", "page")
+        pending = PendingAuthorization(
+            request_id=new_request_id(),
+            realm=realm,
+            client_id=app.client_id,
+            org_id=app.org_id,
+            redirect_uri=redirect_uri,
+            state=state,
+            scopes=scopes,
+            # Salesforce documents only the S256 method, so code_challenge_method is
+            # not needed to read the challenge. [src: api_rest
+            # intro_understanding_web_server_oauth_flow.htm code_challenge]
+            code_challenge=params.get("code_challenge") or None,
+            prompts=frozenset(params.get("prompt", "").split()),
+            immediate=params.get("immediate", "false").lower() == "true",
+            login_hint=params.get("login_hint", ""),
+            display=display if display in DISPLAYS else "page",
+            created_at=now,
+        )
+        self._pending[pending.request_id] = pending
+        return self._advance(pending, self._session(realm, session_id, app.org_id), on_page=False)
+
+    # --- the login page at the login host's root ------------------------------------
+
+    def login_page(self, realm: Realm, start_url: str, session_id: str | None) -> LoginPage:
+        with self.server.lock:
+            pending = self._pending_for(realm, start_url)
+            org_id = pending.org_id if pending else None
+            session = self._session(realm, session_id, org_id)
+            remembered = None
+            if session is not None and (
+                pending is None
+                or ("select_account" in pending.prompts and "login" not in pending.prompts)
+            ):
+                remembered = self._username(session)
+            return self._login_page(realm, start_url, pending, remembered=remembered)
+
+    def login(self, realm: Realm, form: Mapping[str, str], session_id: str | None) -> Outcome:
+        """The login form's POST: a username and password, or "Continue" as the
+        account already signed in (the select_account chooser)."""
+        with self.server.lock:
+            start_url = form.get("startURL", "")
+            pending = self._pending_for(realm, start_url)
+            target = self.server.realm_url(realm, _safe_path(start_url))
+            if (
+                "continue" in form
+                and pending is not None
+                and self._session(realm, session_id, pending.org_id) is not None
+            ):
+                pending.account_chosen = True
+                return Redirect(target)
+            username = form.get("username", "").strip()
+            user = self._authenticate(realm, username, form.get("pw", ""), pending)
+            if user is None:
+                return self._login_page(realm, start_url, pending, username, LOGIN_FAILED)
+            org = self.server.org_of(user)
+            session = LoginSession(
+                session_id=new_session_id(),
+                realm=realm,
+                org_id=user.org_id,
+                user_id=user.user_id,
+                expires_at=self.server.now() + org.session_timeout,
+            )
+            self._sessions[session.session_id] = session
+            if pending is not None:
+                pending.logged_in_here = True
+                pending.account_chosen = True
+            return Redirect(target, new_session=session)
+
+    def logout(self, realm: Realm, session_id: str | None) -> Redirect:
+        with self.server.lock:
+            if session_id:
+                self._sessions.pop(session_id, None)
+            return Redirect(self.server.realm_url(realm, LOGIN_PATH), end_session=True)
+
+    # --- the approval page ----------------------------------------------------------
+
+    def approval(self, realm: Realm, request_id: str, session_id: str | None) -> Outcome:
+        with self.server.lock:
+            pending = self._pending_by_id(realm, request_id)
+            if pending is None:
+                return _expired_request()
+            session = self._session(realm, session_id, pending.org_id)
+            return self._advance(pending, session, on_page=True)
+
+    def decide(self, realm: Realm, request_id: str, session_id: str | None, allow: bool) -> Outcome:
+        """Allow or Deny on the approval page."""
+        with self.server.lock:
+            pending = self._pending_by_id(realm, request_id)
+            if pending is None:
+                return _expired_request()
+            session = self._session(realm, session_id, pending.org_id)
+            if session is None:
+                return self._advance(pending, None, on_page=True)
+            if not allow:
+                # [src: help remoteaccess_oauth_flow_errors.htm; the description as
+                # recorded by Salesforce's Mobile SDK: error=access_denied&
+                # error_description=end-user+denied+authorization]
+                return self._finish_with_error(
+                    pending, "access_denied", "end-user denied authorization"
+                )
+            user = self.server.directory.user(session.org_id, session.user_id)
+            app = self.server.directory.apps.get(pending.client_id)
+            if user is not None and app is not None:
+                self.server.record_approval(user, app)
+            pending.consented = True
+            return self._advance(pending, session, on_page=True)
+
+    # --- the decision ---------------------------------------------------------------
+
+    def _advance(
+        self, pending: PendingAuthorization, session: LoginSession | None, *, on_page: bool
+    ) -> Outcome:
+        """The next step for a pending request: login, account choice, approval, or
+        the redirect back with a code."""
+        prompts = pending.prompts
+        if session is None or ("login" in prompts and not pending.logged_in_here):
+            return self._interaction(pending, self._login_redirect(pending))
+        if "select_account" in prompts and not pending.account_chosen:
+            return self._interaction(pending, self._login_redirect(pending))
+        user = self.server.directory.user(session.org_id, session.user_id)
+        app = self.server.directory.apps.get(pending.client_id)
+        if app is None:
+            return self._finish_with_error(
+                pending, "invalid_client_id", "client identifier invalid"
+            )
+        if user is None or not user.active:
+            # [src: help remoteaccess_oauth_flow_errors.htm "inactive_user"; description
+            # wording UNCONFIRMED]
+            return self._finish_with_error(pending, "inactive_user", "user is inactive")
+        if self._needs_no_consent(pending, user, app):
+            return self._issue_code(pending, user)
+        if pending.immediate:
+            return self._immediate_failed(pending)
+        if on_page:
+            return ApprovalPage(
+                realm=pending.realm,
+                request_id=pending.request_id,
+                app_name=app.name,
+                scopes=pending.scopes,
+                username=user.username,
+                display=pending.display,
+            )
+        return Redirect(self.server.realm_url(pending.realm, pending.start_url))
+
+    def _needs_no_consent(
+        self, pending: PendingAuthorization, user: UserEntry, app: AppEntry
+    ) -> bool:
+        # Admin-approved apps show no approval page: the admin approved for the user.
+        # Users the admin did not approve still get a code, which the token endpoint
+        # refuses with invalid_app_access, as recorded [src: forcedotcom/cli issue
+        # 3260 "Error authenticating with auth code due to: invalid_app_access::user
+        # is not admin approved to access this app"].
+        if app.admin_approved_only or pending.consented:
+            return True
+        return self.server.has_approved(user, app) and "consent" not in pending.prompts
+
+    def _interaction(self, pending: PendingAuthorization, redirect: Redirect) -> Outcome:
+        return self._immediate_failed(pending) if pending.immediate else redirect
+
+    def _immediate_failed(self, pending: PendingAuthorization) -> Outcome:
+        # immediate=true and the user would have to log in or approve.
+        # [src: api_rest intro_understanding_web_server_oauth_flow.htm "immediate";
+        # description wording UNCONFIRMED]
+        return self._finish_with_error(pending, "immediate_unsuccessful", "immediate unsuccessful")
+
+    def _issue_code(self, pending: PendingAuthorization, user: UserEntry) -> Redirect:
+        code = self.server.store.issue_code(
+            org_id=user.org_id,
+            user_id=user.user_id,
+            client_id=pending.client_id,
+            redirect_uri=pending.redirect_uri,
+            scopes=pending.scopes,
+            code_challenge=pending.code_challenge,
+            now=self.server.now(),
+        )
+        self._pending.pop(pending.request_id, None)
+        # <redirect_uri>?code=...&state=... [src: help remoteaccess_oauth_web_server_flow.htm]
+        return Redirect(
+            with_query(pending.redirect_uri, {"code": code.code, "state": pending.state})
+        )
+
+    def _finish_with_error(
+        self, pending: PendingAuthorization, error: str, description: str
+    ) -> Redirect:
+        self._pending.pop(pending.request_id, None)
+        return Redirect(_callback_error(pending.redirect_uri, error, description, pending.state))
+
+    # --- helpers --------------------------------------------------------------------
+
+    def _error_page(
+        self, realm: Realm, error: str, description: str, state: str | None
+    ) -> Redirect:
+        query = {"error": error, "error_description": description, "state": state}
+        return Redirect(with_query(self.server.realm_url(realm, ERROR_PATH), query))
+
+    def _login_redirect(self, pending: PendingAuthorization) -> Redirect:
+        query = urlencode({"ec": "302", "startURL": pending.start_url})
+        return Redirect(self.server.realm_url(pending.realm, f"{LOGIN_PATH}?{query}"))
+
+    def _login_page(
+        self,
+        realm: Realm,
+        start_url: str,
+        pending: PendingAuthorization | None,
+        username: str | None = None,
+        error: str | None = None,
+        remembered: str | None = None,
+    ) -> LoginPage:
+        app = self.server.directory.apps.get(pending.client_id) if pending else None
+        return LoginPage(
+            realm=realm,
+            start_url=start_url,
+            username=username if username is not None else (pending.login_hint if pending else ""),
+            error=error,
+            remembered=remembered,
+            display=pending.display if pending else "page",
+            app_name=app.name if app else None,
+        )
+
+    def _authenticate(
+        self, realm: Realm, username: str, password: str, pending: PendingAuthorization | None
+    ) -> UserEntry | None:
+        """Usernames are matched without regard to case, passwords exactly. During
+        an authorize request, only the users of the app's own org can sign in."""
+        directory = self.server.directory
+        if pending is not None:
+            candidates = list(directory.org(pending.org_id).users.values())
+        else:
+            candidates = list(directory.users_in(realm))
+        for user in candidates:
+            if user.username.lower() == username.lower() and user.seed.password == password:
+                return user
+        return None
+
+    def _session(
+        self, realm: Realm, session_id: str | None, org_id: str | None
+    ) -> LoginSession | None:
+        session = self._sessions.get(session_id) if session_id else None
+        if session is None or session.realm is not realm:
+            return None
+        if self.server.now() >= session.expires_at:
+            self._sessions.pop(session.session_id, None)
+            return None
+        if org_id is not None and session.org_id != org_id:
+            return None
+        return session
+
+    def _username(self, session: LoginSession) -> str | None:
+        user = self.server.directory.user(session.org_id, session.user_id)
+        return user.username if user else None
+
+    def _pending_for(self, realm: Realm, start_url: str) -> PendingAuthorization | None:
+        parts = urlsplit(start_url)
+        if parts.path != APPROVAL_PATH:
+            return None
+        source = parse_qs(parts.query).get("source", [""])[0]
+        return self._pending_by_id(realm, source)
+
+    def _pending_by_id(self, realm: Realm, request_id: str) -> PendingAuthorization | None:
+        pending = self._pending.get(request_id)
+        if pending is None or pending.realm is not realm:
+            return None
+        if self.server.now() >= pending.created_at + PENDING_LIFETIME:
+            self._pending.pop(request_id, None)
+            return None
+        return pending
+
+    def _forget_stale(self, now: float) -> None:
+        stale = [rid for rid, p in self._pending.items() if now >= p.created_at + PENDING_LIFETIME]
+        for rid in stale:
+            del self._pending[rid]
+
+
+def _callback_error(redirect_uri: str, error: str, description: str, state: str | None) -> str:
+    query = {"error": error, "error_description": description, "state": state}
+    return with_query(redirect_uri, query)
+
+
+def _expired_request() -> ErrorPage:
+    # The approval page for a request that is gone (used, denied or too old).
+    return ErrorPage("invalid_request", "the authorization request has expired")
+
+
+def _safe_path(start_url: str) -> str:
+    """A startURL is a path on the login host; anything else goes to the root, so
+    the login form cannot redirect elsewhere."""
+    if start_url.startswith("/") and not start_url.startswith("//"):
+        return start_url
+    return LOGIN_PATH
