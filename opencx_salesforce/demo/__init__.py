@@ -1,0 +1,1 @@
+"""``opencx-salesforce demo``: the whole product, end to end, on this machine."""
