@@ -1,0 +1,85 @@
+"""Reading what the settings page (or a script) posted.
+
+Browsers post ``application/x-www-form-urlencoded``; scripts may post JSON with
+the same field names. Values are trimmed: a Client ID pasted with a trailing
+space or newline is the most common reason credentials "won't save".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from opencx_salesforce.admin.views import LOGIN_CHOICES
+from opencx_salesforce.config import check_service_url
+
+
+async def read_form(request: web.Request) -> dict[str, str]:
+    """The posted fields as text (other JSON values are ignored)."""
+    if request.content_type == "application/json":
+        try:
+            data = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(
+                text='{"error": "the body is not valid JSON"}', content_type="application/json"
+            ) from None
+        if not isinstance(data, dict):
+            raise web.HTTPBadRequest(
+                text='{"error": "expected a JSON object"}', content_type="application/json"
+            )
+        return {str(k): v.strip() for k, v in data.items() if isinstance(v, str)}
+    posted = await request.post()
+    return {k: v.strip() for k, v in posted.items() if isinstance(v, str)}
+
+
+@dataclass(frozen=True)
+class CredentialsInput:
+    client_id: str
+    client_secret: str
+    login_url: str  # "" when the choice is custom and the field was left empty
+    choice: str
+    custom_url: str
+
+
+def credentials_input(form: dict[str, str]) -> CredentialsInput:
+    """The credentials fields. ``login_url`` (scripts) wins over the page's
+    ``login_choice`` radio buttons + ``custom_login_url`` field."""
+    custom = form.get("custom_login_url", "")
+    if form.get("login_url"):
+        url = form["login_url"]
+        choice = next((c for c, _, u in LOGIN_CHOICES if u == url.rstrip("/")), "custom")
+        return CredentialsInput(
+            form.get("client_id", ""),
+            form.get("client_secret", ""),
+            url,
+            choice,
+            url if choice == "custom" else "",
+        )
+    choice = form.get("login_choice", "production")
+    known = {c: u for c, _, u in LOGIN_CHOICES}
+    login_url = known.get(choice, custom)
+    if choice not in known:
+        choice = "custom"
+    return CredentialsInput(
+        form.get("client_id", ""), form.get("client_secret", ""), login_url, choice, custom
+    )
+
+
+def check_login_url(value: str) -> str:
+    """The login URL without a trailing slash; ValueError says what is wrong.
+    Same rules as the ``login_url`` setting."""
+    if not value:
+        raise ValueError("Enter the org's My Domain URL, such as https://acme.my.salesforce.com.")
+    try:
+        url = check_service_url(value, example="https://acme.my.salesforce.com")
+    except ValueError as exc:
+        raise ValueError(f"Login URL: {exc}.") from None
+    if urlsplit(url).path not in ("", "/"):
+        # OAuth paths are appended to it; a path here would be doubled.
+        raise ValueError(
+            "Login URL: expected the site root such as https://acme.my.salesforce.com, "
+            "without a path."
+        )
+    return url

@@ -1,0 +1,500 @@
+"""The settings routes, relative to the plugin's sub-application (the host mounts
+it under ``/integrations/salesforce``):
+
+==========================  ====================================================
+GET  /admin                 the settings page
+POST /admin/credentials     Save Credentials (checked with Salesforce first)
+POST /admin/connect         start the OAuth web server flow: 303 to Salesforce,
+                            or ``{"url": ...}`` for the page's popup (JSON)
+GET  /oauth/callback        where Salesforce sends the browser back (no admin
+                            check: the single-use, expiring ``state`` guards it)
+POST /admin/disconnect      revoke and forget the grant and saved credentials
+GET  /admin/status.json     the connection and outbox state, for scripts
+GET  /admin/package.zip     the Salesforce package of this install
+POST /admin/dead-letters/retry  queue dead letters again (all, or ``item_id``)
+GET  /static/{name}         the page's CSS and JavaScript (nothing secret)
+==========================  ====================================================
+
+Every ``/admin`` route requires ``host.is_admin(request)``; every POST from a
+browser must carry the CSRF token (see :mod:`.csrf`). Scripts use the same routes
+with ``Authorization: Bearer <admin token>`` and ``Accept: application/json``.
+
+Nothing here renders, logs or returns a client secret, access token or refresh
+token: the page gets a masked hint of the secret, and the status never holds tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import web
+from yarl import URL
+
+from opencx_salesforce.admin import access, connection, csrf, messages
+from opencx_salesforce.admin.forms import (
+    CredentialsInput,
+    check_login_url,
+    credentials_input,
+    read_form,
+)
+from opencx_salesforce.admin.messages import Message
+from opencx_salesforce.admin.package import FILE_NAME, package_zip
+from opencx_salesforce.admin.views import (
+    SECURITY_HEADERS,
+    STATIC_DIR,
+    CredentialsForm,
+    LoginChoice,
+    OutboxView,
+    SalesforceCleanup,
+    SettingsPage,
+    StatusLine,
+    Urls,
+    render,
+)
+from opencx_salesforce.apex import names
+from opencx_salesforce.errors import ConfigError
+from opencx_salesforce.routes import running
+from opencx_salesforce.salesforce.errors import (
+    AuthorizationError,
+    SalesforceError,
+    TransportError,
+)
+from opencx_salesforce.salesforce.oauth import CredentialCheckOutcome, callback_error
+from opencx_salesforce.salesforce.secrets import mask
+from opencx_salesforce.salesforce.tokens import ConnectionState
+from opencx_salesforce.services import Services
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+AdminHandler = Callable[[web.Request, Services], Awaitable[web.StreamResponse]]
+
+# Whether the sign-in runs in the page's popup or in the page's own window (popup
+# blocked, or no JavaScript): the callback answers each differently. Lax, because
+# the callback arrives as a top-level navigation from Salesforce's site.
+RETURN_COOKIE = "opencx_sf_oauth_return"
+POPUP = "popup"
+SAME_WINDOW = "window"
+POPUP_BLOCKED = "window-popup-blocked"
+RETURN_COOKIE_SECONDS = 600  # as long as the TokenManager keeps a pending sign-in
+
+STATIC_FILES = {
+    "admin.css": "text/css",
+    "admin.js": "text/javascript",
+    "callback.js": "text/javascript",
+}
+
+# Route names (url_for gives the full path, with the host's prefix, once mounted).
+R_ADMIN = "sf_admin"
+R_CREDENTIALS = "sf_admin_credentials"
+R_CONNECT = "sf_admin_connect"
+R_CALLBACK = "sf_oauth_callback"
+R_DISCONNECT = "sf_admin_disconnect"
+R_STATUS = "sf_admin_status"
+R_PACKAGE = "sf_admin_package"
+R_RETRY = "sf_admin_retry"
+R_STATIC = "sf_static"
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/admin", admin_route(settings_page), name=R_ADMIN)
+    app.router.add_post("/admin/credentials", admin_route(save_credentials), name=R_CREDENTIALS)
+    app.router.add_post("/admin/connect", admin_route(connect), name=R_CONNECT)
+    app.router.add_get("/oauth/callback", oauth_callback, name=R_CALLBACK)
+    app.router.add_post("/admin/disconnect", admin_route(disconnect), name=R_DISCONNECT)
+    app.router.add_get("/admin/status.json", admin_route(status_json), name=R_STATUS)
+    app.router.add_get("/admin/package.zip", admin_route(download_package), name=R_PACKAGE)
+    app.router.add_post("/admin/dead-letters/retry", admin_route(retry_dead_letters), name=R_RETRY)
+    app.router.add_get("/static/{name}", static_file, name=R_STATIC)
+
+
+# --- guards -----------------------------------------------------------------------
+
+
+def admin_route(handler: AdminHandler) -> Handler:
+    """Run ``handler`` for administrators only, and check the CSRF token of
+    browser POSTs."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        services = running(request)
+        if not services.host.is_admin(request):
+            raise access.refuse(request, services.host)
+        if request.method == "POST" and csrf.needs_csrf_check(request):
+            form = await read_form(request)
+            key = await csrf.CsrfKey.load(services.host.store)
+            if not key.valid(request, csrf.submitted_token(request, form)):
+                log.warning(
+                    "settings page: refused a POST to %s without a valid CSRF token", request.path
+                )
+                return await _refusal(request, services, messages.CSRF_FAILED, 403)
+        return await handler(request, services)
+
+    return guarded
+
+
+# --- the page ---------------------------------------------------------------------
+
+
+def urls(request: web.Request) -> Urls:
+    router = request.app.router
+
+    def path(name: str) -> str:
+        return str(router[name].url_for())
+
+    return Urls(
+        admin=path(R_ADMIN),
+        credentials=path(R_CREDENTIALS),
+        connect=path(R_CONNECT),
+        disconnect=path(R_DISCONNECT),
+        status_json=path(R_STATUS),
+        package=path(R_PACKAGE),
+        retry=path(R_RETRY),
+        static=str(router[R_STATIC].url_for(name="x"))[: -len("x")],
+    )
+
+
+async def settings_page(
+    request: web.Request,
+    services: Services,
+    *,
+    notices: list[Message] | None = None,
+    entered: CredentialsInput | None = None,
+    status: int = 200,
+) -> web.Response:
+    """The settings page; ``notices`` on top (else the ``?notice=`` of a redirect),
+    ``entered`` refills the form after a refused save (never the secret)."""
+    tokens = services.tokens
+    current = await tokens.status()
+    creds = await tokens.credentials()
+    saved_here = await connection.has_saved_credentials(services.host.store)
+    hint = f"Saved: {mask(creds.client_secret)}" if creds else None
+    if entered is not None:
+        form = CredentialsForm(
+            entered.client_id,
+            LoginChoice(entered.choice, entered.custom_url),
+            hint,
+            from_config=False,
+        )
+    else:
+        form = CredentialsForm(
+            creds.client_id if creds else "",
+            LoginChoice.for_url(creds.login_url if creds else services.settings.login_url),
+            hint,
+            from_config=creds is not None and not saved_here,
+        )
+    notice = request.query.get("notice", "")
+    shown = list(notices) if notices is not None else _notices_from_query(request)
+    live = current.state in (
+        ConnectionState.CONNECTED,
+        ConnectionState.NEEDS_REAUTHORIZATION,
+    )
+    link = urls(request)
+    key = await csrf.CsrfKey.load(services.host.store)
+    csrf_token, new_cookie = key.token_for(request)
+    page = SettingsPage(
+        urls=link,
+        csrf_token=csrf_token,
+        status=StatusLine.of(current),
+        connected=live,
+        can_connect=creds is not None,
+        form=form,
+        redirect_uri=services.redirect_uri,
+        webhook_url=services.webhook_url if live else None,
+        outbox=OutboxView.of(await services.outbox.items()),
+        cleanup=SalesforceCleanup(
+            case_fields=(names.CASE_FROM_FIELD, services.settings.session_id_field)
+        ),
+        show_cleanup=live or notice.startswith("disconnected"),
+        messages=shown,
+        signed_package=services.settings.webhook_signing_secret is not None,
+    )
+    response = render("settings.html", status=status, page=page, urls=link)
+    if new_cookie is not None:
+        secure = services.host.public_url.startswith("https://")
+        csrf.set_cookie(response, new_cookie, path=link.admin, secure=secure)
+    return response
+
+
+def _notices_from_query(request: web.Request) -> list[Message]:
+    """The message of a redirect after a POST (a fixed text per code: nothing
+    from the URL is echoed)."""
+    shown: list[Message] = []
+    notice = messages.NOTICES.get(request.query.get("notice", ""))
+    if notice is not None:
+        count = request.query.get("count", "")
+        if notice is messages.NOTICES["retried"] and count.isdigit():
+            notice = Message(
+                "", notice.title, f"{int(count)} dead letter(s) queued again.", notice.kind
+            )
+        shown.append(notice)
+    if request.query.get("popup") == "blocked":
+        shown.append(messages.POPUP_BLOCKED_NOTE)
+    return shown
+
+
+async def _refusal(
+    request: web.Request, services: Services, message: Message, status: int
+) -> web.Response:
+    if access.wants_json(request) or not request.cookies:
+        return web.json_response(_message_json(message), status=status)
+    return await settings_page(request, services, notices=[message], status=status)
+
+
+def _message_json(message: Message) -> dict[str, Any]:
+    return {"error": message.title, **asdict(message)}
+
+
+def _see_other(url: str, **query: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(str(URL(url).with_query(query)) if query else url)
+
+
+# --- Save Credentials ---------------------------------------------------------------
+
+
+async def save_credentials(request: web.Request, services: Services) -> web.StreamResponse:
+    entered = credentials_input(await read_form(request))
+    secret = entered.client_secret
+    saved = await services.tokens.credentials()
+    if not secret and saved is not None and saved.client_id == entered.client_id:
+        secret = saved.client_secret  # left empty: keep the saved one
+    missing = [
+        label
+        for label, value in (("the Client ID", entered.client_id), ("the Client Secret", secret))
+        if not value
+    ]
+    if missing:
+        return await _credentials_refused(
+            request, services, entered, messages.missing_fields_message(missing), 400
+        )
+    try:
+        login_url = check_login_url(entered.login_url)
+    except ValueError as exc:
+        return await _credentials_refused(
+            request, services, entered, messages.bad_login_url_message(str(exc)), 400
+        )
+    check = await services.oauth.check_client_credentials(
+        login_url, entered.client_id, secret, services.redirect_uri
+    )
+    message = messages.credential_check_message(check, login_url, services.redirect_uri)
+    if not check.ok:
+        log.info(
+            "settings page: Salesforce credentials not saved (%s at %s)", check.outcome, login_url
+        )
+        status = 502 if check.outcome is CredentialCheckOutcome.UNREACHABLE else 400
+        return await _credentials_refused(request, services, entered, message, status)
+    await services.tokens.save_credentials(login_url, entered.client_id, secret)
+    log.info("settings page: Salesforce credentials saved for %s", login_url)
+    if access.wants_json(request):
+        body = {"ok": True, **asdict(message), "status": await _status_json(services)}
+        return web.json_response(body)
+    raise _see_other(urls(request).admin, notice="saved")
+
+
+async def _credentials_refused(
+    request: web.Request,
+    services: Services,
+    entered: CredentialsInput,
+    message: Message,
+    status: int,
+) -> web.StreamResponse:
+    if access.wants_json(request):
+        return web.json_response({"ok": False, **_message_json(message)}, status=status)
+    return await settings_page(request, services, notices=[message], entered=entered, status=status)
+
+
+# --- Connect and the callback -------------------------------------------------------
+
+
+async def connect(request: web.Request, services: Services) -> web.StreamResponse:
+    form = await read_form(request)
+    popup = access.wants_json(request)
+    try:
+        url = await services.tokens.start_authorization(
+            services.redirect_uri, services.settings.scopes.split()
+        )
+    except ConfigError as exc:
+        message = Message(messages.CONNECT_FAILS, "Save the credentials first", str(exc))
+        if popup:
+            return web.json_response(_message_json(message), status=409)
+        return await settings_page(request, services, notices=[message], status=409)
+    mode = POPUP if popup else (POPUP_BLOCKED if form.get("popup") == "blocked" else SAME_WINDOW)
+    response: web.StreamResponse
+    if popup:
+        response = web.json_response({"url": url, "redirect_uri": services.redirect_uri})
+    else:
+        response = web.HTTPSeeOther(url)
+    response.set_cookie(
+        RETURN_COOKIE,
+        mode,
+        path=str(request.app.router[R_CALLBACK].url_for()),
+        max_age=RETURN_COOKIE_SECONDS,
+        httponly=True,
+        secure=services.host.public_url.startswith("https://"),
+        samesite="Lax",
+    )
+    if isinstance(response, web.HTTPException):
+        raise response
+    return response
+
+
+async def oauth_callback(request: web.Request) -> web.StreamResponse:
+    """Salesforce sends the browser here with ``code`` and ``state``, or with
+    ``error``. No admin check: the ``state`` made at Connect is the proof, good for
+    one use within ten minutes (the TokenManager keeps and deletes it)."""
+    services = running(request)
+    mode = request.cookies.get(RETURN_COOKIE, POPUP)
+    query = request.query
+    try:
+        if "error" in query:
+            raise callback_error(query["error"], query.get("error_description", ""))
+        code, state = query.get("code", ""), query.get("state", "")
+        if not code or not state:
+            raise AuthorizationError(
+                "invalid_request",
+                "the callback carries no code or state",
+                hint="Start from the settings page: click Connect to Salesforce.",
+            )
+        status = await services.tokens.complete_authorization(code, state)
+    except AuthorizationError as exc:
+        log.warning("Salesforce sign-in failed: %s", exc.error)
+        message = messages.callback_message(exc, services.redirect_uri)
+        return _callback_page(request, message, status=400)
+    except TransportError as exc:
+        log.warning("Salesforce sign-in failed: Salesforce unreachable (%s)", exc.message)
+        return _callback_page(request, messages.unreachable_message(exc.message), status=502)
+    except SalesforceError as exc:
+        log.warning("Salesforce sign-in failed: %s", exc)
+        message = Message(
+            messages.CONNECT_FAILS,
+            "Salesforce answered unexpectedly",
+            "Click Connect again; if it repeats, check the Connected App.",
+            detail=exc.message,
+        )
+        return _callback_page(request, message, status=502)
+    admin_url = urls(request).admin
+    done = StatusLine.of(status)
+    if mode in (SAME_WINDOW, POPUP_BLOCKED):
+        query_args = {"notice": "connected"}
+        if mode == POPUP_BLOCKED:
+            query_args["popup"] = "blocked"
+        response: web.StreamResponse = _see_other(admin_url, **query_args)
+    else:
+        response = render(
+            "callback.html", ok=True, message=None, status_line=done, urls=urls(request)
+        )
+    response.del_cookie(RETURN_COOKIE, path=request.path)
+    if isinstance(response, web.HTTPException):
+        raise response
+    return response
+
+
+def _callback_page(request: web.Request, message: Message, *, status: int) -> web.Response:
+    response = render(
+        "callback.html",
+        status=status,
+        ok=False,
+        message=message,
+        status_line=None,
+        urls=urls(request),
+    )
+    response.del_cookie(RETURN_COOKIE, path=request.path)
+    return response
+
+
+# --- Disconnect -----------------------------------------------------------------------
+
+
+async def disconnect(request: web.Request, services: Services) -> web.StreamResponse:
+    revoked = await connection.disconnect(services.tokens, services.host.store)
+    log.info("settings page: disconnected from Salesforce (revoked at Salesforce: %s)", revoked)
+    if access.wants_json(request):
+        cleanup = SalesforceCleanup()
+        return web.json_response(
+            {
+                "revoked": revoked,
+                "status": await _status_json(services),
+                "delete_in_salesforce": {
+                    "triggers": list(cleanup.triggers),
+                    "apex_classes": [cleanup.callout_class, cleanup.test_class],
+                    "named_credential": cleanup.named_credential,
+                    "custom_metadata_type": cleanup.settings_type,
+                    "permission_set": cleanup.permission_set,
+                },
+                "cases": "untouched",
+            }
+        )
+    raise _see_other(
+        urls(request).admin, notice="disconnected" if revoked else "disconnected_unrevoked"
+    )
+
+
+# --- status, package, outbox --------------------------------------------------------
+
+
+async def status_json(request: web.Request, services: Services) -> web.StreamResponse:
+    return web.json_response(await _status_json(services), headers={"Cache-Control": "no-store"})
+
+
+async def _status_json(services: Services) -> dict[str, Any]:
+    current = await services.tokens.status()
+    items = OutboxView.of(await services.outbox.items())
+    live = current.state in (
+        ConnectionState.CONNECTED,
+        ConnectionState.NEEDS_REAUTHORIZATION,
+    )
+    return {
+        **asdict(current),
+        "state": str(current.state),
+        "status_line": StatusLine.of(current).text,
+        "redirect_uri": services.redirect_uri,
+        "webhook_url": services.webhook_url if live else None,
+        "outbox": {
+            "pending": len(items.pending),
+            "dead": len(items.dead),
+            "dead_letters": [asdict(row) for row in items.dead],
+        },
+    }
+
+
+async def download_package(request: web.Request, services: Services) -> web.StreamResponse:
+    try:
+        data = await asyncio.to_thread(
+            package_zip, services.settings, webhook_url=services.webhook_url
+        )
+    except ConfigError as exc:
+        raise web.HTTPBadRequest(text=f"cannot build the package: {exc}") from None
+    return web.Response(
+        body=data,
+        content_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{FILE_NAME}"',
+            # It holds the webhook URL (and the signing secret, when set).
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def retry_dead_letters(request: web.Request, services: Services) -> web.StreamResponse:
+    form = await read_form(request)
+    item_id = form.get("item_id") or None
+    count = await services.outbox.retry_dead(item_id)
+    log.info("settings page: %d dead letter(s) queued again", count)
+    if access.wants_json(request):
+        return web.json_response({"retried": count})
+    notice = "retried" if count else "nothing_to_retry"
+    raise _see_other(urls(request).admin, notice=notice, count=str(count))
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    content_type = STATIC_FILES.get(name)
+    if content_type is None:
+        raise web.HTTPNotFound()
+    text = await asyncio.to_thread((STATIC_DIR / name).read_text, encoding="utf-8")
+    headers = {k: v for k, v in SECURITY_HEADERS.items() if k != "Cache-Control"}
+    headers["Cache-Control"] = "no-cache"
+    return web.Response(text=text, content_type=content_type, headers=headers)

@@ -1,0 +1,218 @@
+"""Rendering the settings page and its small companions (the OAuth callback
+page, error pages): a jinja2 environment with autoescape on, and the view models
+the templates read.
+
+The view models are built from the running services and hold nothing secret:
+the Client Secret is reduced to a masked hint before it gets here, and tokens
+never do (``ConnectionStatus`` does not carry them).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from opencx_salesforce.admin.messages import PRODUCTION_LOGIN, SANDBOX_LOGIN, Message
+from opencx_salesforce.apex import names
+from opencx_salesforce.salesforce.tokens import ConnectionState, ConnectionStatus
+from opencx_salesforce.store.base import ItemState, QueueItem
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+# Every page: no inline script or style (so injected markup could not run), no
+# framing (clickjacking the Disconnect button), no Referer carrying the OAuth code.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+LOGIN_CHOICES = (
+    ("production", "Production or Developer Edition", PRODUCTION_LOGIN),
+    ("sandbox", "Sandbox", SANDBOX_LOGIN),
+)
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = format_time
+    return env
+
+
+def format_time(value: float | None) -> str:
+    if value is None:
+        return ""
+    moment = datetime.datetime.fromtimestamp(value, tz=datetime.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def render(template: str, *, status: int = 200, **context: Any) -> web.Response:
+    text = environment().get_template(template).render(**context)
+    return web.Response(
+        text=text, status=status, content_type="text/html", headers=SECURITY_HEADERS
+    )
+
+
+# --- view models ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginChoice:
+    """The Login URL field: one of the two well-known URLs, or a custom one."""
+
+    choice: str  # "production", "sandbox" or "custom"
+    custom_url: str
+
+    @classmethod
+    def for_url(cls, login_url: str | None) -> LoginChoice:
+        if not login_url:
+            return cls("production", "")
+        for choice, _, url in LOGIN_CHOICES:
+            if login_url == url:
+                return cls(choice, "")
+        return cls("custom", login_url)
+
+
+@dataclass(frozen=True)
+class CredentialsForm:
+    """What the credentials fields show. Never the secret itself."""
+
+    client_id: str
+    login: LoginChoice
+    secret_hint: str | None  # "saved (abcd…, 64 chars)" style, or None
+    from_config: bool  # the values come from the settings file / environment
+
+
+@dataclass(frozen=True)
+class StatusLine:
+    state: str
+    text: str
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, status: ConnectionStatus) -> StatusLine:
+        if status.state is ConnectionState.NOT_CONFIGURED:
+            return cls(status.state, "Not configured")
+        if status.state is ConnectionState.CREDENTIALS_SAVED:
+            return cls(status.state, "Credentials saved, not connected yet")
+        if status.state is ConnectionState.CONNECTED:
+            return cls(status.state, f"Connected as {who(status)} to {where(status)}")
+        return cls(status.state, "Needs re-authorization", status.reason or "")
+
+
+def who(status: ConnectionStatus) -> str:
+    if status.display_name and status.username:
+        return f"{status.display_name} ({status.username})"
+    return status.username or status.display_name or status.user_id or "an unknown user"
+
+
+def where(status: ConnectionStatus) -> str:
+    org = f"org {status.org_id}" if status.org_id else "the org"
+    return f"{org} ({status.instance_url})" if status.instance_url else org
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    item_id: str
+    kind: str
+    attempts: int
+    enqueued_at: float
+    available_at: float
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class OutboxView:
+    pending: list[OutboxRow] = field(default_factory=list)
+    dead: list[OutboxRow] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, items: list[QueueItem]) -> OutboxView:
+        pending = [_row(i) for i in items if i.state is not ItemState.DEAD]
+        dead = [_row(i) for i in items if i.state is ItemState.DEAD]
+        return cls(pending, dead)
+
+
+def _row(item: QueueItem) -> OutboxRow:
+    return OutboxRow(
+        item_id=item.item_id,
+        kind=_kind(item.payload),
+        attempts=item.attempts,
+        enqueued_at=item.enqueued_at,
+        available_at=item.available_at,
+        last_error=item.last_error,
+    )
+
+
+def _kind(payload: bytes) -> str:
+    # Only the job's kind is shown: the payload holds the conversation itself.
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return "?"
+    return str(data.get("kind", "?")) if isinstance(data, dict) else "?"
+
+
+@dataclass(frozen=True)
+class Urls:
+    """The page's links and form targets (the host decides the prefix)."""
+
+    admin: str
+    credentials: str
+    connect: str
+    disconnect: str
+    status_json: str
+    package: str
+    retry: str
+    static: str
+
+
+@dataclass(frozen=True)
+class SalesforceCleanup:
+    """What to delete in Salesforce after disconnecting, from the package's names."""
+
+    named_credential: str = names.NAMED_CREDENTIAL
+    callout_class: str = names.CALLOUT_CLASS
+    test_class: str = names.TEST_CLASS
+    triggers: tuple[str, ...] = tuple(names.TRIGGERS)
+    settings_type: str = names.SETTINGS_TYPE
+    permission_set: str = names.PERMISSION_SET
+    # Kept on purpose: the Cases the plugin created keep their data.
+    case_fields: tuple[str, ...] = (names.CASE_FROM_FIELD, names.DEFAULT_SESSION_ID_FIELD)
+
+
+@dataclass(frozen=True)
+class SettingsPage:
+    urls: Urls
+    csrf_token: str
+    status: StatusLine
+    connected: bool  # connected, or connected once and needing re-authorization
+    can_connect: bool  # credentials are saved or configured
+    form: CredentialsForm
+    redirect_uri: str
+    webhook_url: str | None
+    outbox: OutboxView
+    cleanup: SalesforceCleanup
+    show_cleanup: bool
+    messages: list[Message]
+    signed_package: bool
+    login_choices: tuple[tuple[str, str, str], ...] = LOGIN_CHOICES

@@ -1,0 +1,131 @@
+"""The package download and the outbox section of the settings page."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+import zipfile
+from dataclasses import replace
+
+import aiohttp
+from admin_support import (
+    ADMIN_PATH,
+    ADMIN_TOKEN,
+    PREFIX,
+    Stack,
+    StartStack,
+    connect_through_page,
+    text_of,
+)
+
+from opencx_salesforce.admin.package import TOP_FOLDER
+from opencx_salesforce.apex import names
+from opencx_salesforce.emulator.seed import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    OrgSeed,
+    default_org,
+)
+from opencx_salesforce.store.base import ItemState
+
+SIGNING_SECRET = "signing-secret-for-the-package-test-0123"
+NAMED_CREDENTIAL_FILE = (
+    f"{TOP_FOLDER}/force-app/main/default/namedCredentials/"
+    f"{names.NAMED_CREDENTIAL}.namedCredential-meta.xml"
+)
+SECRET_RECORD_FILE = (
+    f"{TOP_FOLDER}/force-app/main/default/customMetadata/"
+    f"{names.SETTINGS_RECORD_FULL_NAME}.md-meta.xml"
+)
+
+
+async def download(stack: Stack) -> zipfile.ZipFile:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            stack.base_url + PREFIX + "/admin/package.zip",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        ) as response,
+    ):
+        assert response.status == 200
+        assert response.content_type == "application/zip"
+        assert "attachment" in response.headers["Content-Disposition"]
+        return zipfile.ZipFile(io.BytesIO(await response.read()))
+
+
+async def test_the_package_points_at_this_installs_webhook_url(start_stack: StartStack) -> None:
+    stack = await start_stack(plugin={"webhook_signing_secret": SIGNING_SECRET})
+    _, page = await connect_through_page(stack)
+    assert f'href="{PREFIX}/admin/package.zip"' in page.text
+
+    package = await download(stack)
+    named_credential = package.read(NAMED_CREDENTIAL_FILE).decode()
+    assert stack.services.webhook_url in named_credential
+    assert SIGNING_SECRET in package.read(SECRET_RECORD_FILE).decode()
+    assert f"{TOP_FOLDER}/README.md" in package.namelist()
+    assert all(name.startswith(f"{TOP_FOLDER}/") for name in package.namelist())
+
+
+async def test_without_a_signing_secret_the_package_is_unsigned(stack: Stack) -> None:
+    _, page = await connect_through_page(stack)
+    assert "The package is unsigned" in text_of(page.text)
+    package = await download(stack)
+    assert SECRET_RECORD_FILE not in package.namelist()
+
+
+async def dead_letters(stack: Stack, count: int) -> None:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        dead = await stack.services.outbox.items(ItemState.DEAD)
+        if len(dead) >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the handoff never became a dead letter")
+
+
+async def test_dead_letters_are_listed_with_their_error_and_can_be_retried(
+    start_stack: StartStack,
+) -> None:
+    # An org without the plugin's Case fields: every handoff is refused by
+    # Salesforce (retrying cannot help), so it becomes a dead letter at once.
+    def bare_org(redirect_uri: str) -> OrgSeed:
+        return replace(default_org(callback_urls=(redirect_uri,)), custom_fields=())
+
+    stack = await start_stack(seed=bare_org)
+    tokens = stack.services.tokens
+    await tokens.save_credentials(stack.login_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
+    await tokens.connect_client_credentials()
+    for topic in ("Refund", "Broken order"):
+        session = await stack.host.create_session(topic=topic)
+        await stack.host.handoff(session.id)
+    await dead_letters(stack, 2)
+    await stack.services.outbox.stop()  # keep them dead while the test looks
+
+    browser = await stack.signed_in()
+    page = await browser.get(ADMIN_PATH)
+    text = text_of(page.text)
+    assert "0 pending · 2 dead letters" in text
+    assert "Case_From__c" in text  # the last error, shown per row
+    dead = await stack.services.outbox.items(ItemState.DEAD)
+    one = dead[0].item_id
+
+    retried = await browser.submit(page, "/admin/dead-letters/retry", item_id=one)
+    assert "1 dead letter(s) queued again" in text_of(retried.text)
+    states = {i.item_id: i.state for i in await stack.services.outbox.items()}
+    assert states[one] is ItemState.READY
+    assert list(states.values()).count(ItemState.DEAD) == 1
+    assert "1 pending · 1 dead letter" in text_of(retried.text)
+
+    # "Retry all" is the form without an item_id.
+    forms = [f for f in retried.text.split("<form") if "dead-letters/retry" in f]
+    assert any('name="item_id"' not in f for f in forms)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            stack.base_url + PREFIX + "/admin/dead-letters/retry",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Accept": "application/json"},
+        ) as response,
+    ):
+        assert await response.json() == {"retried": 1}
+    assert not await stack.services.outbox.items(ItemState.DEAD)
