@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from opencx_salesforce.admin import add_admin_routes
 from opencx_salesforce.services import Services
+from opencx_salesforce.webhook import add_webhook_routes
 
 ServicesGetter = Callable[[], Services | None]
 SERVICES_KEY: web.AppKey[ServicesGetter] = web.AppKey("salesforce_services")
@@ -31,4 +33,6 @@ def running(request: web.Request) -> Services:
 def build_routes(get_services: ServicesGetter) -> web.Application:
     app = web.Application()
     app[SERVICES_KEY] = get_services
+    add_admin_routes(app)
+    add_webhook_routes(app)
     return app

@@ -21,11 +21,15 @@ from opencx_salesforce.config import SalesforceSettings, load_settings
 from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.models import HandoffReason, Message, Session
 from opencx_salesforce.outbox import Outbox, OutboxSettings
+from opencx_salesforce.replies import NOTIFY_KIND, ReplyService
+from opencx_salesforce.reply_ledger import ReplyLedger
+from opencx_salesforce.reply_status import ReplyStatus
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.errors import NeedsReauthorization, SalesforceError
 from opencx_salesforce.salesforce.oauth import OAuthClient
 from opencx_salesforce.salesforce.secrets import SecretBox
 from opencx_salesforce.salesforce.tokens import ClientCredentials, TokenManager
+from opencx_salesforce.sweep import Sweeper
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,9 @@ class Services:
     cases: CaseService
     outbox: Outbox
     webhook_token: str
+    replies: ReplyService
+    sweeper: Sweeper
+    reply_status: ReplyStatus
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -97,6 +104,7 @@ class Services:
         )
 
     async def stop(self) -> None:
+        await self.sweeper.stop()
         await self.outbox.stop()
         await self.http.close()
 
@@ -126,10 +134,13 @@ async def start_services(host: Host, pm: pluggy.PluginManager) -> Services:
     async def append_job(job: Any) -> None:
         await cases.handle_append(job)
 
+    async def notify_job(job: Any) -> None:
+        await replies.handle_notify(job)
+
     outbox = Outbox(
         host.store,
         queue=OUTBOX_QUEUE,
-        handlers={"handoff": handoff_job, "append": append_job},
+        handlers={"handoff": handoff_job, "append": append_job, NOTIFY_KIND: notify_job},
         retry_hint=retry_hint,
         settings=OutboxSettings(
             backoff_base=settings.backoff_base_seconds,
@@ -137,10 +148,36 @@ async def start_services(host: Host, pm: pluggy.PluginManager) -> Services:
             dead_letter_after=settings.dead_letter_after_seconds,
         ),
     )
+    reply_status = ReplyStatus()
+    replies = ReplyService(
+        host=host,
+        client=client,
+        settings=settings,
+        index=index,
+        ledger=ReplyLedger(host.store),
+        status=reply_status,
+        outbox=outbox,
+    )
+    sweeper = Sweeper(
+        store=host.store, client=client, settings=settings, replies=replies, status=reply_status
+    )
     outbox.start()
+    sweeper.start()
     webhook_token = await ensure_webhook_token(host.store)
     return Services(
-        host, settings, http, tokens, oauth, client, index, cases, outbox, webhook_token
+        host,
+        settings,
+        http,
+        tokens,
+        oauth,
+        client,
+        index,
+        cases,
+        outbox,
+        webhook_token,
+        replies=replies,
+        sweeper=sweeper,
+        reply_status=reply_status,
     )
 
 

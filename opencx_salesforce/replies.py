@@ -1,0 +1,384 @@
+"""Rep replies to the contact, and Case closures to the session: fetch on notify.
+
+The webhook is a doorbell (DESIGN.md, "The webhook contract"): it says only
+"something happened on Case X". The notify job then reads the Case from
+Salesforce with the plugin's own token, in ONE query: the Case's IsClosed and
+Status, and as child subqueries the CaseComments and EmailMessages written since
+the Case's delivery cursor. A forged or replayed call therefore cannot put words
+in a rep's mouth; at worst it costs one read.
+
+Only public replies written by the support team reach the contact:
+
+* a CaseComment with IsPublished = true, created by an internal user
+  (CreatedBy.UserType = 'Standard'; portal and community users are
+  PowerCustomerSuccess, CspLitePortal, … [src: object_reference sforce_api_objects_user.htm,
+  UserType]), and not one of the plugin's own transcript comments. The plugin's
+  integration user may well be a rep too, so who wrote a comment is not enough:
+  the Case index remembers the Ids of the comments the plugin wrote.
+* an outgoing EmailMessage (Incoming = false, not a draft), its TextBody with the
+  quoted history cut off.
+
+They go to the contact's most recent session on the Case, in the order they were
+written (CreatedDate, then Id), each exactly once (:mod:`.reply_ledger`). When the
+Case is closed, every session on it is resolved, once; when it reopens, the index
+says so, so the contact's next message goes to the same Case again.
+
+Coalescing. Notifications for one Case that arrive together become one job and
+one read: the job's item id is ``notify:<Case Id>:<epoch>``, where the epoch is a
+per-Case counter the job bumps (under the Case's lock) *before* it reads. A
+notification that arrives before the bump joins the waiting job, whose read comes
+after it; one that arrives after the bump gets the next epoch, a new job, and so
+a read after it. (A bare ``notify:<Case Id>`` would drop a notification that
+arrives while the job runs: the queue refuses an id it still holds.)
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opencx_salesforce.case_index import CaseEntry, CaseIndex, LockBusy, store_lock
+from opencx_salesforce.config import SalesforceSettings
+from opencx_salesforce.hookspecs import Host
+from opencx_salesforce.outbox import Job, Outbox, RetryLater
+from opencx_salesforce.reply_ledger import Claim, ReplyLedger, parse_sf_datetime
+from opencx_salesforce.reply_status import ReplyStatus
+from opencx_salesforce.salesforce import soql
+from opencx_salesforce.salesforce.client import SalesforceClient
+
+log = logging.getLogger(__name__)
+
+NOTIFY_KIND = "notify"
+# Notifications for one Case rarely come alone (a rep replies and sets a status in
+# one save: a CaseComment insert and a Case update, two callouts). A short wait
+# lets them share one read.
+NOTIFY_DEBOUNCE_SECONDS = 0.25
+# One worker reads and delivers a Case at a time, so replies arrive in order.
+CASE_LOCK_TTL = 60.0
+# Child rows read per Case per query; a Case with more waits for the next read.
+CHILD_LIMIT = 200
+# Internal users. [src: object_reference sforce_api_objects_user.htm, UserType]
+INTERNAL_USER_TYPE = "Standard"
+# EmailMessage.Status "5" is Draft: not sent, so not a reply.
+# [src: SALESFORCE.md §6 EmailMessage Status — codes UNCONFIRMED]
+EMAIL_STATUS_DRAFT = "5"
+
+COMMENT_FIELDS = (
+    "Id, IsPublished, CommentBody, CreatedDate, CreatedById, CreatedBy.Name, CreatedBy.UserType"
+)
+EMAIL_FIELDS = (
+    "Id, Incoming, Status, FromName, TextBody, CreatedDate, CreatedById, "
+    "CreatedBy.Name, CreatedBy.UserType"
+)
+
+
+def full_id(record_id: str) -> str:
+    """The 18-character form of a Salesforce Id (the case-safe suffix is computed
+    from the capital letters of each 5-character chunk).
+    [src: api field_types.htm#i1435616, ID Field Type]"""
+    if len(record_id) != 15:
+        return record_id
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+    suffix = ""
+    for chunk in range(3):
+        flags = 0
+        for position, char in enumerate(record_id[chunk * 5 : chunk * 5 + 5]):
+            if "A" <= char <= "Z":
+                flags |= 1 << position
+        suffix += alphabet[flags]
+    return record_id + suffix
+
+
+def soql_datetime(value: str) -> str:
+    """A Salesforce dateTime as a SOQL literal, floored to the second: the
+    documented literal formats stop at seconds, so callers compare with ``>=`` and
+    drop what they already handled. [src: soql_sosl sforce_api_calls_soql_select_dateformats.htm]"""
+    moment = parse_sf_datetime(value)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def case_query(case_ids: Sequence[str], since: str | None) -> str:
+    """The one read per notification: the Cases' state and their replies from
+    ``since`` (CreatedDate, inclusive) on, oldest first."""
+    after = f" AND CreatedDate >= {soql_datetime(since)}" if since else ""
+    order = f"ORDER BY CreatedDate, Id LIMIT {CHILD_LIMIT}"
+    return (
+        "SELECT Id, IsClosed, Status, "
+        f"(SELECT {COMMENT_FIELDS} FROM CaseComments WHERE IsPublished = true{after} {order}), "
+        f"(SELECT {EMAIL_FIELDS} FROM EmailMessages WHERE Incoming = false{after} {order}) "
+        f"FROM Case WHERE Id IN {soql.id_list(list(case_ids))}"
+    )
+
+
+# --- what a record is --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    record_id: str
+    created: str
+    author: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """One child record of the Case, reply or not."""
+
+    record_id: str
+    created: str
+    reply: Reply | None
+    skip_reason: str | None
+
+
+# Where a mail client starts quoting what it replies to.
+_QUOTE_HEADERS = (
+    re.compile(r"^\s*On .{1,300} wrote:\s*$"),
+    re.compile(r"^\s*-{3,}\s*Original Message\s*-{3,}\s*$", re.IGNORECASE),
+    re.compile(r"^\s*_{10,}\s*$"),  # Outlook's rule above "From: …"
+)
+# Salesforce's Email-to-Case thread id, legacy (ref:_00D…._500…:ref) and
+# token-based (ref:!00D….!500….:ref). [src: help.salesforce.com
+# support_email_to_case_threading.htm]
+_THREAD_ID = re.compile(r"\[?\s*ref:[_!][0-9A-Za-z._!]+:ref\s*\]?")
+
+
+def strip_quoted(text: str) -> str:
+    """The new part of an email: everything above the quoted history."""
+    kept: list[str] = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if any(p.match(line) for p in _QUOTE_HEADERS):
+            break
+        kept.append(line)
+    while kept and (not kept[-1].strip() or kept[-1].lstrip().startswith(">")):
+        kept.pop()
+    new = _THREAD_ID.sub("", "\n".join(kept)).strip()
+    return new or _THREAD_ID.sub("", text).strip()
+
+
+def _creator(record: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    created_by = record.get("CreatedBy") or {}
+    return created_by.get("Name"), created_by.get("UserType")
+
+
+def children(case: Mapping[str, Any], relationship: str) -> tuple[list[dict[str, Any]], bool]:
+    """A child subquery's rows, and whether more exist than were returned."""
+    result = case.get(relationship) or {}
+    rows = list(result.get("records") or [])
+    more = not result.get("done", True) or len(rows) >= CHILD_LIMIT
+    return rows, more
+
+
+# --- the service -------------------------------------------------------------------
+
+
+@dataclass
+class Applied:
+    delivered: int = 0
+    resolved: int = 0
+    more: bool = False  # a child list was cut at CHILD_LIMIT: read again
+
+
+class ReplyService:
+    def __init__(
+        self,
+        *,
+        host: Host,
+        client: SalesforceClient,
+        settings: SalesforceSettings,
+        index: CaseIndex,
+        ledger: ReplyLedger,
+        status: ReplyStatus,
+        outbox: Outbox,
+    ) -> None:
+        self._host = host
+        self._client = client
+        self._settings = settings
+        self._index = index
+        self.ledger = ledger
+        self.status = status
+        self._outbox = outbox
+
+    # --- the doorbell ----------------------------------------------------------------
+    async def ring(self, case_id: str, *, delay: float = NOTIFY_DEBOUNCE_SECONDS) -> bool:
+        """Queue a read of the Case. False when it joined a read already waiting."""
+        case_id = full_id(case_id)
+        epoch = await self.ledger.epoch(case_id)
+        return await self._outbox.submit(
+            NOTIFY_KIND,
+            f"notify:{case_id}:{epoch}",
+            {"case_id": case_id, "rung_at": time.time()},
+            delay=delay,
+        )
+
+    async def handle_notify(self, job: Job) -> None:
+        case_id = str(job.payload["case_id"])
+        if not await self.knows_case(case_id):
+            # Not a Case this install made (or a forged Id): nothing to read,
+            # and no API call spent finding that out.
+            self.status.skipped_records["unknown case"] += 1
+            return
+        try:
+            async with store_lock(self._host.store, f"replies:{case_id}", CASE_LOCK_TTL):
+                await self.ledger.bump_epoch(case_id)
+                cursor = await self.ledger.cursor(case_id)
+                cases, _ = await self.read_cases([case_id], cursor.at)
+                self.status.notifications_read += 1
+                if not cases:
+                    log.info("Case %s is not readable any more (deleted?)", case_id)
+                    return
+                applied = await self.apply(cases[0], by_sweep=False)
+        except LockBusy:
+            raise RetryLater("another worker is reading this Case", delay=0.3) from None
+        if applied.more:
+            raise RetryLater("more replies than one read returns", delay=0.0)
+
+    async def knows_case(self, case_id: str) -> bool:
+        """Whether this install made the Case (the index has it)."""
+        return await self._index.case(case_id) is not None
+
+    # --- reading -----------------------------------------------------------------------
+    async def read_cases(
+        self, case_ids: Sequence[str], since: str | None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The Cases with their replies since ``since``, and the API calls it took:
+        one query, plus one per further page when Salesforce splits a large
+        answer (never for a single Case)."""
+        records: list[dict[str, Any]] = []
+        calls = 0
+        async for page in self._client.query_all_pages(case_query(case_ids, since)):
+            calls += 1
+            records.extend(page.get("records") or [])
+        self.status.api_calls += calls
+        return records, calls
+
+    # --- applying what was read ---------------------------------------------------------
+    async def apply(self, case: Mapping[str, Any], *, by_sweep: bool) -> Applied:
+        """Deliver the Case's new replies and act on its closed state. The caller
+        holds the Case's lock."""
+        case_id = str(case["Id"])
+        entry = await self._index.case(case_id)
+        applied = Applied()
+        if entry is None:
+            return applied
+        comments, more_comments = children(case, "CaseComments")
+        emails, more_emails = children(case, "EmailMessages")
+        applied.more = more_comments or more_emails
+        items = [await self._comment(r) for r in comments] + [self._email(r) for r in emails]
+        items.sort(key=lambda i: (parse_sf_datetime(i.created), i.record_id))
+
+        start = await self.ledger.cursor(case_id)
+        cursor = start
+        try:
+            for item in items:
+                if not start.is_behind(item.created, item.record_id):
+                    continue
+                if item.reply is None:
+                    self.status.skipped_records[item.skip_reason or "not a reply"] += 1
+                elif await self._deliver(entry, item.reply, by_sweep):
+                    applied.delivered += 1
+                cursor = cursor.after(item.created, item.record_id)
+        finally:
+            if cursor != start:
+                await self.ledger.advance(case_id, cursor)
+        if not applied.more:
+            applied.resolved = await self._follow_closure(
+                case_id, entry, bool(case.get("IsClosed"))
+            )
+        return applied
+
+    async def _comment(self, record: Mapping[str, Any]) -> Item:
+        record_id, created = str(record["Id"]), str(record["CreatedDate"])
+        name, user_type = _creator(record)
+        body = (record.get("CommentBody") or "").strip()
+        reason = None
+        if record.get("IsPublished") is False:
+            reason = "internal note"
+        elif await self._index.is_own_comment(record_id):
+            reason = "the plugin's own transcript"
+        elif user_type != INTERNAL_USER_TYPE:
+            reason = "not written by the support team"
+        elif not body:
+            reason = "empty"
+        if reason is not None:
+            return Item(record_id, created, None, reason)
+        return Item(record_id, created, Reply(record_id, created, name or "Support", body), None)
+
+    def _email(self, record: Mapping[str, Any]) -> Item:
+        record_id, created = str(record["Id"]), str(record["CreatedDate"])
+        name, user_type = _creator(record)
+        text = strip_quoted(record.get("TextBody") or "")
+        reason = None
+        if record.get("Incoming") is True:
+            reason = "incoming email"
+        elif record.get("Status") == EMAIL_STATUS_DRAFT:
+            reason = "draft email"
+        elif user_type != INTERNAL_USER_TYPE:
+            reason = "not written by the support team"
+        elif not text:
+            reason = "empty"
+        if reason is not None:
+            return Item(record_id, created, None, reason)
+        author = record.get("FromName") or name or "Support"
+        return Item(record_id, created, Reply(record_id, created, author, text), None)
+
+    async def _deliver(self, entry: CaseEntry, reply: Reply, by_sweep: bool) -> bool:
+        if not entry.sessions:
+            self.status.skipped_records["no session on the Case"] += 1
+            return False
+        session_id = entry.sessions[-1]  # the contact's most recent conversation
+        if await self._host.get_session(session_id) is None:
+            self.status.skipped_records["session gone from the host"] += 1
+            return False
+        claim = await self.ledger.claim(reply.record_id)
+        if claim.claim is Claim.DONE:
+            self.status.skipped_records["already delivered"] += 1
+            return False
+        if claim.claim is Claim.BUSY:
+            # Only after the Case lock expired under a slow worker: let it finish,
+            # and keep the order by not delivering anything after it.
+            raise RetryLater(f"{reply.record_id} is being delivered by another worker", 1.0)
+        try:
+            await self._host.deliver_agent_message(
+                session_id, reply.text, author=reply.author, external_id=reply.record_id
+            )
+        except BaseException:
+            await self.ledger.release(reply.record_id, claim.token)
+            raise
+        if not await self.ledger.mark_delivered(reply.record_id, claim.token):
+            log.warning("reply %s: claim taken over while delivering it", reply.record_id)
+        now = time.time()
+        self.status.deliveries += 1
+        self.status.delivered_by_sweep += 1 if by_sweep else 0
+        self.status.last_delivery_at = now
+        self.status.last_delivery_latency = max(
+            0.0, now - parse_sf_datetime(reply.created).timestamp()
+        )
+        return True
+
+    async def _follow_closure(self, case_id: str, entry: CaseEntry, is_closed: bool) -> int:
+        """Resolve the sessions of a Case that closed, once; note a reopening.
+
+        The sessions to resolve are written down before the index flips to
+        closed, so a crash between the flip and the last resolve finishes on the
+        next read instead of leaving a session open forever."""
+        if not is_closed:
+            if entry.closed:
+                await self._index.mark_closed(case_id, False)
+            await self.ledger.clear_pending_resolution(case_id)
+            return 0
+        if not entry.closed:
+            await self.ledger.set_pending_resolution(case_id, list(entry.sessions))
+            await self._index.mark_closed(case_id)
+        pending = await self.ledger.pending_resolution(case_id)
+        for session_id in pending:
+            await self._host.resolve_session(session_id)
+        if pending:
+            self.status.sessions_resolved += len(pending)
+            log.info("Case %s closed: resolved %d session(s)", case_id, len(pending))
+            await self.ledger.clear_pending_resolution(case_id)
+        return len(pending)

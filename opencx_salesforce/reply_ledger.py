@@ -1,0 +1,196 @@
+"""The store's record of which replies reached the contact: exactly once, across
+crashes and host instances.
+
+Two things, both in the host store so that every instance shares them:
+
+* **A marker per record** (CaseComment or EmailMessage Id), claimed with
+  set-if-absent *before* delivering: ``delivering:<time>:<owner>``, then
+  ``delivered`` after. Two workers never both win the claim. A worker that dies
+  between claiming and delivering leaves ``delivering`` behind; once that is older
+  than :data:`STALE_CLAIM_SECONDS` another worker takes the claim over (a
+  compare-and-set, so again only one) and delivers: a claimed record is never
+  lost. The one window left is a crash after the host accepted the message and
+  before ``delivered`` was written; the takeover then delivers it a second time,
+  and the host's ``external_id`` dedupe is the second line for that instant.
+* **A cursor per Case**: the (CreatedDate, Ids at that CreatedDate) of the last
+  record handled, delivered or skipped. The next read asks Salesforce only for
+  records from there on; records already behind the cursor are never delivered
+  again even after their marker expired. Moved forward only, by compare-and-set.
+
+Also here: the per-Case notification epoch that lets notifications coalesce
+without losing one (see :mod:`opencx_salesforce.replies`), and the sessions
+waiting to be resolved after a Case closed (so a crash between "closed" and
+"resolved" finishes on the next read).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from opencx_salesforce.store.base import Store
+
+NS = "salesforce.replies"
+# A claim older than this belongs to a worker that died: delivering one message to
+# the host takes milliseconds, and the per-Case lock is shorter than this.
+STALE_CLAIM_SECONDS = 90.0
+# "delivered" markers only guard records at or after a Case's cursor (which moves
+# past them within seconds); a week is far more than any retry or sweep needs.
+DELIVERED_TTL = 7 * 86400.0
+DELIVERED = b"delivered"
+
+
+def parse_sf_datetime(value: str) -> datetime:
+    """A Salesforce dateTime as the REST API returns it,
+    ``2013-05-20T20:49:32.000+0000``. [src: SALESFORCE.md §5 returned dateTime format]"""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a Case's replies have been read up to."""
+
+    at: str | None = None  # CreatedDate of the last record handled, as Salesforce wrote it
+    ids: tuple[str, ...] = ()  # every record handled at exactly that CreatedDate
+
+    def is_behind(self, created: str, record_id: str) -> bool:
+        """Whether a record is after this cursor (not handled yet)."""
+        if self.at is None:
+            return True
+        mine, theirs = parse_sf_datetime(self.at), parse_sf_datetime(created)
+        if theirs != mine:
+            return theirs > mine
+        return record_id[:15] not in {i[:15] for i in self.ids}
+
+    def after(self, created: str, record_id: str) -> Cursor:
+        """This cursor moved past one more record (records come in CreatedDate order)."""
+        if self.at is not None and parse_sf_datetime(self.at) == parse_sf_datetime(created):
+            return Cursor(self.at, (*self.ids, record_id))
+        return Cursor(created, (record_id,))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": self.at, "ids": list(self.ids)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Cursor:
+        if not isinstance(data, dict):
+            return cls()
+        return cls(data.get("at"), tuple(data.get("ids") or ()))
+
+
+class Claim(Enum):
+    MINE = "mine"  # deliver it, then call :meth:`ReplyLedger.mark_delivered`
+    DONE = "done"  # already delivered
+    BUSY = "busy"  # another live worker is delivering it right now
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claim: Claim
+    token: bytes = b""
+
+
+class ReplyLedger:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._owner = secrets.token_hex(6)
+
+    # --- per-record markers ---------------------------------------------------------
+    @staticmethod
+    def _record_key(record_id: str) -> str:
+        return f"record:{record_id[:15]}"  # 15 and 18-character Ids are one record
+
+    async def claim(self, record_id: str) -> ClaimResult:
+        key = self._record_key(record_id)
+        while True:
+            token = f"delivering:{time.time():.3f}:{self._owner}:{secrets.token_hex(4)}".encode()
+            if await self._store.set_if_absent(NS, key, token):
+                return ClaimResult(Claim.MINE, token)
+            current = await self._store.get(NS, key)
+            if current is None:
+                continue  # expired between the two calls: try again
+            if current == DELIVERED:
+                return ClaimResult(Claim.DONE)
+            if not self._is_stale(current):
+                return ClaimResult(Claim.BUSY)
+            if await self._store.compare_and_set(NS, key, current, token):
+                return ClaimResult(Claim.MINE, token)
+
+    @staticmethod
+    def _is_stale(value: bytes) -> bool:
+        try:
+            claimed_at = float(value.split(b":")[1])
+        except (IndexError, ValueError):
+            return True  # unreadable: nobody can be relying on it
+        return time.time() - claimed_at > STALE_CLAIM_SECONDS
+
+    async def mark_delivered(self, record_id: str, token: bytes) -> bool:
+        """False if another worker took the claim over meanwhile (this worker was
+        slower than :data:`STALE_CLAIM_SECONDS`)."""
+        return await self._store.compare_and_set(
+            NS, self._record_key(record_id), token, DELIVERED, ttl=DELIVERED_TTL
+        )
+
+    async def release(self, record_id: str, token: bytes) -> None:
+        """Give a claim back after the host refused the message (it was not shown)."""
+        await self._store.compare_and_set(NS, self._record_key(record_id), token, None)
+
+    async def is_delivered(self, record_id: str) -> bool:
+        return await self._store.get(NS, self._record_key(record_id)) == DELIVERED
+
+    # --- per-Case cursor ------------------------------------------------------------
+    async def cursor(self, case_id: str) -> Cursor:
+        raw = await self._store.get(NS, f"cursor:{case_id[:15]}")
+        return Cursor() if raw is None else Cursor.from_json(json.loads(raw))
+
+    async def advance(self, case_id: str, new: Cursor) -> None:
+        """Move the Case's cursor to ``new`` unless it is already further."""
+        key = f"cursor:{case_id[:15]}"
+        encoded = json.dumps(new.to_json(), sort_keys=True).encode()
+        while True:
+            raw = await self._store.get(NS, key)
+            if raw is not None and _not_after(new, Cursor.from_json(json.loads(raw))):
+                return
+            if await self._store.compare_and_set(NS, key, raw, encoded):
+                return
+
+    # --- notification epochs --------------------------------------------------------
+    async def epoch(self, case_id: str) -> int:
+        raw = await self._store.get(NS, f"epoch:{case_id[:15]}")
+        return 0 if raw is None else int(raw)
+
+    async def bump_epoch(self, case_id: str) -> int:
+        key = f"epoch:{case_id[:15]}"
+        while True:
+            raw = await self._store.get(NS, key)
+            new = (0 if raw is None else int(raw)) + 1
+            if await self._store.compare_and_set(NS, key, raw, str(new).encode()):
+                return new
+
+    # --- sessions to resolve after a Case closed -----------------------------------
+    async def set_pending_resolution(self, case_id: str, sessions: list[str]) -> None:
+        await self._store.set(NS, f"resolve:{case_id[:15]}", json.dumps(sessions).encode())
+
+    async def pending_resolution(self, case_id: str) -> list[str]:
+        raw = await self._store.get(NS, f"resolve:{case_id[:15]}")
+        return [] if raw is None else [str(s) for s in json.loads(raw)]
+
+    async def clear_pending_resolution(self, case_id: str) -> None:
+        await self._store.delete(NS, f"resolve:{case_id[:15]}")
+
+
+def _not_after(new: Cursor, current: Cursor) -> bool:
+    """Whether ``new`` is at or before ``current``."""
+    if new.at is None:
+        return True
+    if current.at is None:
+        return False
+    new_at, current_at = parse_sf_datetime(new.at), parse_sf_datetime(current.at)
+    if new_at != current_at:
+        return new_at < current_at
+    return {i[:15] for i in new.ids} <= {i[:15] for i in current.ids}

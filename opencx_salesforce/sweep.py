@@ -1,0 +1,343 @@
+"""The reconciliation sweep: what the webhooks missed, found by reading.
+
+Apex callouts are not retried by the platform [src: SALESFORCE.md §7, "Callouts
+are NOT retried automatically"], and the host may be down when one comes. So a
+background task reads, every ``sweep_interval_seconds``, what changed on the
+plugin's Cases since its last look, and hands it to the same code the webhook's
+notify job runs (:meth:`ReplyService.apply`), so a reply is delivered once and a
+closure resolved once whichever of the two sees it first.
+
+What changed is found with SystemModstamp, not LastModifiedDate: SystemModstamp
+moves whenever a user *or an automated process* (a trigger, a workflow) changes
+the record [src: api system_fields.htm], it is what Salesforce's own replication
+call uses [src: api_rest resources_getupdated.htm "uses the SystemModstamp field
+to determine an object's add or change date"], and it is one of the standard
+indexed fields, so the filter stays selective on a large org
+[src: salesforce-large-data-volumes-bp, Standard and Custom Indexed Fields].
+
+Three streams are read, each ``ORDER BY SystemModstamp, Id`` in batches with
+LIMIT: the plugin's Cases (``Case_From__c``), and the public CaseComments and
+outgoing EmailMessages on them. The child objects are read on their own because
+the docs do not say that inserting a CaseComment or an EmailMessage touches the
+parent Case's SystemModstamp (the CaseComment and EmailMessage references list
+each object's own system fields and nothing about the parent), and the emulator,
+following the docs, does not touch it: a sweep that looked at Cases only would
+miss every reply whose webhook was lost.
+
+The cursor lives in the store, so a restart goes on where the last sweep
+stopped. Each stream re-reads a short overlap behind the newest change it saw
+(a transaction's rows become visible at commit, possibly after a later-stamped
+row), and remembers the rows it already handled in that overlap, so a quiet org
+costs three small queries per sweep. Only one host instance sweeps at a time (a
+lock in the store). Cost is bounded (``max_calls`` per sweep; the rest waits for
+the next sweep) and reported in :class:`~opencx_salesforce.reply_status.SweepReport`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from opencx_salesforce.case_index import LockBusy, store_lock
+from opencx_salesforce.config import SalesforceSettings
+from opencx_salesforce.outbox import RetryLater
+from opencx_salesforce.replies import CASE_LOCK_TTL, ReplyService, full_id, soql_datetime
+from opencx_salesforce.reply_ledger import NS, parse_sf_datetime
+from opencx_salesforce.reply_status import ReplyStatus, SweepReport
+from opencx_salesforce.salesforce import soql
+from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.store.base import Store
+
+log = logging.getLogger(__name__)
+
+STATE_KEY = "sweep:state"
+LOCK_NAME = "replies.sweep"
+# Longer than a sweep can take (max_calls calls, each well under a minute).
+SWEEP_LOCK_TTL = 600.0
+BATCH = 200  # rows per discovery query
+MAX_BATCH = 2000  # a query page's most [src: api_rest dome_query.htm]
+CASES_PER_READ = BATCH  # Cases per full read (Id IN (...) with the child subqueries)
+# How far behind the newest change each stream reads again on the next sweep.
+OVERLAP = timedelta(seconds=60)
+# The first sweep of a new install looks back this far.
+FIRST_LOOKBACK = timedelta(days=1)
+DEFAULT_MAX_CALLS = 50
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One kind of change the sweep watches."""
+
+    name: str
+    case_field: str  # the field holding the Case Id
+    sobject: str
+    where: str  # beyond SystemModstamp; {case_from} is the quoted Case_From__c value
+
+    def query(self, case_from: str, since: str, limit: int) -> str:
+        where = self.where.format(case_from=soql.literal(case_from))
+        fields = "Id, SystemModstamp" if self.case_field == "Id" else "Id, ParentId, SystemModstamp"
+        return (
+            f"SELECT {fields} FROM {self.sobject} "
+            f"WHERE {where} AND SystemModstamp >= {soql_datetime(since)} "
+            f"ORDER BY SystemModstamp, Id LIMIT {limit}"
+        )
+
+
+STREAMS = (
+    Stream("cases", "Id", "Case", "Case_From__c = {case_from}"),
+    Stream(
+        "comments",
+        "ParentId",
+        "CaseComment",
+        "Parent.Case_From__c = {case_from} AND IsPublished = true",
+    ),
+    Stream(
+        "emails",
+        "ParentId",
+        "EmailMessage",
+        "Parent.Case_From__c = {case_from} AND Incoming = false",
+    ),
+)
+
+
+@dataclass
+class StreamState:
+    newest: str  # the newest SystemModstamp read (a Salesforce dateTime)
+    seen: dict[str, str] = field(default_factory=dict)  # Id (15) -> SystemModstamp handled
+    since: str = ""  # where the next query starts; set by the sweep
+
+    def __post_init__(self) -> None:
+        if not self.since:
+            # Re-read the overlap behind the newest change.
+            self.since = _sf_datetime(parse_sf_datetime(self.newest) - OVERLAP)
+
+    def saw(self, stamp: str) -> None:
+        self.since = stamp
+        if _later(stamp, self.newest):
+            self.newest = stamp
+
+    def to_json(self) -> dict[str, Any]:
+        floor = parse_sf_datetime(self.newest).replace(microsecond=0) - OVERLAP
+        seen = {i: s for i, s in self.seen.items() if parse_sf_datetime(s) >= floor}
+        return {"newest": self.newest, "seen": seen}
+
+
+def _sf_datetime(moment: datetime) -> str:
+    moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}+0000"
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass
+class _Tally:
+    calls: int = 0
+    records: int = 0
+    cases: int = 0
+    delivered: int = 0
+    resolved: int = 0
+
+
+class Sweeper:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        client: SalesforceClient,
+        settings: SalesforceSettings,
+        replies: ReplyService,
+        status: ReplyStatus,
+        max_calls: int = DEFAULT_MAX_CALLS,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._settings = settings
+        self._replies = replies
+        self._status = status
+        self.max_calls = max_calls
+        self._task: asyncio.Task[None] | None = None
+
+    # --- the background task ----------------------------------------------------------
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="salesforce-sweep")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        # The first sweep runs at start: it catches what happened while the host
+        # was down (replies and closures whose webhook found nobody).
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._status.last_sweep_error = f"{type(exc).__name__}: {exc}"
+                log.warning("reconciliation sweep failed: %s", self._status.last_sweep_error)
+            # A little jitter so host instances started together do not all wake
+            # at once only to find the lock taken.
+            interval = self._settings.sweep_interval_seconds
+            await asyncio.sleep(interval * random.uniform(0.9, 1.1))
+
+    # --- one sweep ---------------------------------------------------------------------
+    async def run_once(self) -> SweepReport | None:
+        """Sweep now. None if another instance is sweeping."""
+        try:
+            async with store_lock(self._store, LOCK_NAME, SWEEP_LOCK_TTL):
+                report = await self._sweep()
+        except LockBusy:
+            self._status.sweeps_skipped += 1
+            return None
+        self._status.sweeps += 1
+        self._status.last_sweep = report
+        self._status.last_sweep_error = None
+        return report
+
+    async def _sweep(self) -> SweepReport:
+        started = time.time()
+        states = await self._load()
+        tally = _Tally()
+        limits = {s.name: BATCH for s in STREAMS}
+        pending = {s.name for s in STREAMS}
+        newest: str | None = None
+        # Each round: one discovery query per stream, then one read of every Case
+        # they touched (a Case touched by several streams is read once). A
+        # discovery only runs if the budget still covers it and the reads it
+        # may add (a page of LIMIT rows names at most LIMIT Cases).
+        while pending:
+            touched: set[str] = set()
+            discovered = False
+            for stream in STREAMS:
+                limit = limits[stream.name]
+                reads = math.ceil((len(touched) + limit) / CASES_PER_READ)
+                if stream.name not in pending or self.max_calls - tally.calls < 1 + reads:
+                    continue
+                discovered = True
+                state = states[stream.name]
+                rows = await self._discover(stream, state, limit, tally)
+                fresh = 0
+                for row in rows:
+                    key, stamp = str(row["Id"])[:15], str(row["SystemModstamp"])
+                    if state.seen.get(key) != stamp:
+                        touched.add(full_id(str(row[stream.case_field])))
+                        state.seen[key] = stamp
+                        fresh += 1
+                if len(rows) < limit:
+                    pending.discard(stream.name)
+                elif not fresh:
+                    # A whole page inside one second, all handled: read wider.
+                    if limit >= MAX_BATCH:
+                        log.warning("sweep: over %d %s in one second", MAX_BATCH, stream.name)
+                        pending.discard(stream.name)
+                    limits[stream.name] = min(MAX_BATCH, limit * 4)
+                if rows:
+                    last = str(rows[-1]["SystemModstamp"])
+                    state.saw(last)
+                    newest = last if newest is None or _later(last, newest) else newest
+            if not discovered:
+                break  # the budget is spent: the next sweep goes on from here
+            await self._reconcile(sorted(touched), tally)
+            # Saved only once what was discovered has been handled: a crash before
+            # this point discovers it again.
+            await self._save(states)
+        caught_up = not pending
+        now = time.time()
+        lag = 0.0
+        if not caught_up and newest is not None:
+            lag = max(0.0, now - parse_sf_datetime(newest).timestamp())
+        return SweepReport(
+            started_at=started,
+            finished_at=now,
+            api_calls=tally.calls,
+            records_seen=tally.records,
+            cases_checked=tally.cases,
+            delivered=tally.delivered,
+            resolved=tally.resolved,
+            caught_up=caught_up,
+            lag_seconds=lag,
+        )
+
+    async def _discover(
+        self, stream: Stream, state: StreamState, limit: int, tally: _Tally
+    ) -> list[dict[str, Any]]:
+        query = stream.query(self._settings.case_from_value, state.since, limit)
+        page = await self._client.query(query)
+        tally.calls += 1
+        self._status.api_calls += 1
+        rows = list(page.get("records") or [])
+        tally.records += len(rows)
+        return rows
+
+    async def _reconcile(self, case_ids: Sequence[str], tally: _Tally) -> None:
+        """Read the touched Cases in full (with their replies) and apply them."""
+        replies = self._replies
+        # Another install writing the same Case_From__c value: not ours, not read.
+        known = [c for c in case_ids if await replies.knows_case(c)]
+        for batch in _chunks(known, CASES_PER_READ):
+            cursors = [await replies.ledger.cursor(c) for c in batch]
+            since = None
+            if all(c.at for c in cursors):
+                since = min((str(c.at) for c in cursors), key=parse_sf_datetime)
+            cases, calls = await replies.read_cases(batch, since)
+            tally.calls += calls
+            tally.cases += len(cases)
+            for case in cases:
+                tally.records += 1 + sum(
+                    len((case.get(rel) or {}).get("records") or [])
+                    for rel in ("CaseComments", "EmailMessages")
+                )
+                await self._apply(case, tally)
+
+    async def _apply(self, case: Mapping[str, Any], tally: _Tally) -> None:
+        case_id = str(case["Id"])
+        try:
+            async with store_lock(self._store, f"replies:{case_id}", CASE_LOCK_TTL):
+                applied = await self._replies.apply(case, by_sweep=True)
+        except (LockBusy, RetryLater):
+            # A notify job has the Case (or a reply is mid-delivery): make sure a
+            # read comes after it rather than wait here.
+            await self._replies.ring(case_id, delay=0.0)
+            return
+        tally.delivered += applied.delivered
+        tally.resolved += applied.resolved
+        if applied.more:
+            await self._replies.ring(case_id, delay=0.0)
+
+    # --- the cursor in the store ---------------------------------------------------------
+    async def _load(self) -> dict[str, StreamState]:
+        raw = await self._store.get(NS, STATE_KEY)
+        data: dict[str, Any] = json.loads(raw) if raw else {}
+        first = _sf_datetime(datetime.now(UTC) - FIRST_LOOKBACK)
+        states = {}
+        for stream in STREAMS:
+            saved = data.get(stream.name) or {}
+            states[stream.name] = StreamState(
+                newest=str(saved.get("newest") or first), seen=dict(saved.get("seen") or {})
+            )
+        return states
+
+    async def _save(self, states: Mapping[str, StreamState]) -> None:
+        out = {name: state.to_json() for name, state in states.items()}
+        await self._store.set(NS, STATE_KEY, json.dumps(out, sort_keys=True).encode())
+
+
+def _later(a: str, b: str) -> bool:
+    return parse_sf_datetime(a) > parse_sf_datetime(b)

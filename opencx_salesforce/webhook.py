@@ -1,0 +1,132 @@
+"""The webhook route: ``POST /integrations/salesforce/webhook/{token}``.
+
+What the generated Apex calls (DESIGN.md, "The webhook contract"; the names and
+the signature scheme come from :mod:`opencx_salesforce.apex.contract`). The call
+proves nothing by itself: this route checks that it comes from the org's Named
+Credential (the secret path token, and the HMAC signature over a fresh timestamp
+when a signing secret is configured), checks that it follows the contract, and
+queues a read of the Case. It answers 202 at once; the read happens in the
+outbox, with the plugin's own token.
+
+Refusals, checked in this order so that nothing is read or parsed for a caller
+who does not hold the token:
+
+===== ================================================================
+401   wrong token; missing or wrong signature; timestamp outside the window
+415   not ``application/json``
+413   body over ``webhook_max_body_bytes`` (counted while reading, whatever
+      Content-Length says)
+400   not the contract (the reason in a JSON body)
+===== ================================================================
+
+A refused call changes nothing but a counter.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from opencx_salesforce.apex import contract
+from opencx_salesforce.config import SalesforceSettings
+from opencx_salesforce.services import Services
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_ROUTE_NAME = "salesforce-webhook"
+
+
+def add_webhook_routes(app: web.Application) -> None:
+    """Add the webhook route to the plugin's sub-application (see ``routes.py``)."""
+    app.router.add_post("/webhook/{token}", receive_webhook, name=WEBHOOK_ROUTE_NAME)
+
+
+def _answer(status: int, body: dict[str, Any]) -> web.Response:
+    return web.json_response(body, status=status)
+
+
+def _refuse(services: Services, status: int, category: str, message: str) -> web.Response:
+    services.reply_status.webhooks_refused[f"{status} {category}"] += 1
+    log.info("webhook refused: %d %s", status, category)
+    return _answer(status, {"error": message})
+
+
+async def receive_webhook(request: web.Request) -> web.Response:
+    from opencx_salesforce.routes import running  # routes imports this module
+
+    services = running(request)
+    settings = services.settings
+
+    token = request.match_info["token"].encode()
+    if not hmac.compare_digest(token, services.webhook_token.encode()):
+        return _refuse(services, 401, "token", "unauthorized")
+
+    if request.content_type != contract.CONTENT_TYPE_JSON:
+        return _refuse(
+            services, 415, "content type", f"expected Content-Type {contract.CONTENT_TYPE_JSON}"
+        )
+
+    limit = settings.webhook_max_body_bytes
+    body = await _read_limited(request, limit)
+    if body is None:
+        return _refuse(services, 413, "too large", f"body larger than {limit} bytes")
+
+    secret = settings.webhook_signing_secret_value()
+    if secret is not None:
+        problem = _signature_problem(request, body, secret, settings)
+        if problem is not None:
+            return _refuse(services, 401, problem, f"unauthorized: {problem}")
+
+    try:
+        event = contract.parse_payload(body)
+    except contract.ContractViolation as exc:
+        return _refuse(services, 400, "malformed", str(exc))
+
+    status = services.reply_status
+    status.last_webhook_at = time.time()
+    status.last_webhook_event = event.event
+    status.webhooks_accepted += 1
+    if event.event == contract.EVENT_PING:
+        status.pings += 1
+        return _answer(202, {"accepted": True, "event": event.event})
+    assert event.case_id is not None  # the contract requires it outside a ping
+    queued = await services.replies.ring(event.case_id)
+    return _answer(202, {"accepted": True, "event": event.event, "coalesced": not queued})
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None once it exceeds ``limit`` (at most ``limit + 1`` bytes
+    are ever read)."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(limit + 1 - size)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return None
+
+
+def _signature_problem(
+    request: web.Request, body: bytes, secret: str, settings: SalesforceSettings
+) -> str | None:
+    timestamp = request.headers.get(contract.HEADER_TIMESTAMP, "")
+    signature = request.headers.get(contract.HEADER_SIGNATURE, "")
+    if not timestamp or not signature:
+        return "signature"
+    tolerance = int(settings.webhook_timestamp_tolerance_seconds)
+    if not contract.timestamp_is_fresh(timestamp, datetime.now(UTC), tolerance):
+        return "timestamp"
+    if not contract.signature_matches(secret, timestamp, body, signature):
+        return "signature"
+    return None

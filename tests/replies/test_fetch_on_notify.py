@@ -1,0 +1,234 @@
+"""A webhook rings; the plugin reads the Case with its own token (one query) and
+delivers only the support team's public replies, each once, in order."""
+
+from __future__ import annotations
+
+import asyncio
+
+from replies_support import (
+    ADMIN,
+    PORTAL_USER,
+    Rep,
+    World,
+    WorldFactory,
+    agent_messages,
+    case_of,
+    handed_off,
+    idle,
+    ring,
+    wait_for,
+)
+
+from opencx_salesforce.apex import contract
+from opencx_salesforce.models import Role
+
+COMMENT = contract.EVENT_CASE_COMMENT_CREATED
+EMAIL = contract.EVENT_EMAIL_MESSAGE_CREATED
+
+
+async def _opened(world: World) -> tuple[str, str]:
+    session = await handed_off(world.node)
+    return session.id, await case_of(world.node, session.id)
+
+
+async def _messages_after_read(
+    world: World, session_id: str, reads: int
+) -> list[tuple[str, str | None, str | None]]:
+    """The session's agent messages once ``reads`` notify reads have happened."""
+    status = world.node.services.reply_status
+
+    async def read() -> bool:
+        return status.notifications_read >= reads
+
+    await wait_for(read, what=f"{reads} notify read(s)")
+    await idle(world)
+    return await agent_messages(world.node, session_id)
+
+
+async def test_a_public_rep_reply_reaches_the_session_within_one_webhook(world: World) -> None:
+    session_id, case_id = await _opened(world)
+    comment_id = Rep(world.org).comment(case_id, "Hi Jane, I have reopened the shipment.")
+    queries = world.queries()
+
+    assert (await ring(world, world.node, COMMENT, case_id, comment_id)).status == 202
+
+    async def delivered() -> list[tuple[str, str | None, str | None]]:
+        return await agent_messages(world.node, session_id)
+
+    messages = await wait_for(delivered, what="the rep's reply")
+    assert messages == [("Hi Jane, I have reopened the shipment.", "Riley Rep", comment_id)]
+    assert world.queries() - queries == 1  # one read for one notification
+    status = world.node.services.reply_status
+    assert status.deliveries == 1
+    assert status.last_delivery_latency is not None and 0 <= status.last_delivery_latency < 10
+
+
+async def test_an_internal_note_never_reaches_the_contact(world: World) -> None:
+    session_id, case_id = await _opened(world)
+    note = Rep(world.org).comment(case_id, "Customer seems upset, escalate?", public=False)
+    await ring(world, world.node, COMMENT, case_id, note)
+    assert await _messages_after_read(world, session_id, 1) == []
+
+
+async def test_a_portal_users_public_comment_is_not_a_rep_reply(world: World) -> None:
+    session_id, case_id = await _opened(world)
+    portal = Rep(world.org, PORTAL_USER).comment(case_id, "Any news?")
+    await ring(world, world.node, COMMENT, case_id, portal)
+    assert await _messages_after_read(world, session_id, 1) == []
+    assert world.node.services.reply_status.skipped_records["not written by the support team"] == 1
+
+
+async def test_the_plugins_own_transcript_never_comes_back(make_world: WorldFactory) -> None:
+    # Published transcripts are public comments written by the plugin's own user.
+    world = await make_world(publish_transcript=True)
+    await world.start_node()
+    session_id, case_id = await _opened(world)
+    transcript = [r["Id"] for r in world.org.rows("CaseComment", False) if r["ParentId"] == case_id]
+    assert transcript and all(
+        r["IsPublished"] for r in world.org.rows("CaseComment", False) if r["ParentId"] == case_id
+    )
+    for comment_id in transcript:
+        await ring(world, world.node, COMMENT, case_id, comment_id)
+    assert await _messages_after_read(world, session_id, 1) == []
+
+    # The contact writes again: the appended transcript does not come back either.
+    await world.node.host.post_message(session_id, Role.CONTACT, "Still nothing here.")
+
+    async def appended() -> list[str]:
+        rows = [r for r in world.org.rows("CaseComment", False) if r["ParentId"] == case_id]
+        return [r["Id"] for r in rows if r["Id"] not in transcript]
+
+    [appended_id] = await wait_for(appended, what="the appended transcript")
+    await ring(world, world.node, COMMENT, case_id, appended_id)
+    assert await _messages_after_read(world, session_id, 2) == []
+
+
+async def test_a_reply_by_the_integration_user_is_still_a_reply(world: World) -> None:
+    # The plugin's own user may be a rep too: what marks the plugin's comments is
+    # the index of their Ids, not who wrote them.
+    session_id, case_id = await _opened(world)
+    comment_id = Rep(world.org, ADMIN).comment(case_id, "Ada here, I will take this one.")
+    await ring(world, world.node, COMMENT, case_id, comment_id)
+    messages = await _messages_after_read(world, session_id, 1)
+    assert messages == [("Ada here, I will take this one.", "Ada Admin", comment_id)]
+
+
+async def test_an_outgoing_email_reply_reaches_the_contact_without_its_quoted_history(
+    world: World,
+) -> None:
+    session_id, case_id = await _opened(world)
+    rep = Rep(world.org)
+    incoming = rep.email(case_id, "It still has not arrived.", incoming=True)
+    draft = rep.email(case_id, "Draft, not sent", status="5")
+    text = (
+        "Hello Jane,\n\nA new parcel left our warehouse today.\n\nRiley\n\n"
+        "On Tue, Nov 25, 2026 at 01:00, Jane Doe <jane@example.com> wrote:\n"
+        "> Where is my parcel?\n"
+    )
+    sent = rep.email(case_id, text)
+    for record in (incoming, draft, sent):
+        await ring(world, world.node, EMAIL, case_id, record)
+    messages = await _messages_after_read(world, session_id, 1)
+    assert messages == [
+        ("Hello Jane,\n\nA new parcel left our warehouse today.\n\nRiley", "Riley Rep", sent)
+    ]
+
+
+async def test_a_valid_call_naming_a_case_with_nothing_new_delivers_nothing(world: World) -> None:
+    session_id, case_id = await _opened(world)
+    queries = world.queries()
+    await ring(world, world.node, contract.EVENT_CASE_UPDATED, case_id, case_id)
+    assert await _messages_after_read(world, session_id, 1) == []
+    assert world.queries() - queries == 1
+
+
+async def test_a_call_naming_a_case_the_plugin_never_made_costs_no_read(world: World) -> None:
+    other = world.org.create("Case", {"Subject": "Not from the bot"})
+    queries = world.queries()
+    answer = await ring(world, world.node, contract.EVENT_CASE_UPDATED, other, other)
+    assert answer.status == 202
+    await idle(world)
+    assert world.queries() == queries
+
+
+async def test_a_replayed_call_delivers_once(world: World) -> None:
+    session_id, case_id = await _opened(world)
+    comment_id = Rep(world.org).comment(case_id, "Refund issued.")
+    for n in range(1, 4):
+        await ring(world, world.node, COMMENT, case_id, comment_id)
+        messages = await _messages_after_read(world, session_id, n)
+        assert messages == [("Refund issued.", "Riley Rep", comment_id)]
+
+
+async def test_notifications_for_one_case_arriving_together_cost_one_read(world: World) -> None:
+    session_id, case_id = await _opened(world)
+    rep = Rep(world.org)
+    ids = [rep.comment(case_id, f"Update {n}") for n in range(5)]
+    queries = world.queries()
+
+    answers = await asyncio.gather(
+        *(ring(world, world.node, COMMENT, case_id, i) for i in ids),
+        ring(world, world.node, contract.EVENT_CASE_UPDATED, case_id, case_id),
+    )
+
+    assert all(a.status == 202 for a in answers)
+    assert sum(a.body["coalesced"] for a in answers) == len(answers) - 1
+    messages = await _messages_after_read(world, session_id, 1)
+    assert [m[0] for m in messages] == [f"Update {n}" for n in range(5)]
+    assert world.queries() - queries == 1
+    assert world.node.services.reply_status.notifications_read == 1
+
+
+async def test_replies_arrive_in_the_order_they_were_written(world: World) -> None:
+    session_id, case_id = await _opened(world)
+    rep = Rep(world.org)
+    written = []
+    for n in range(6):
+        # Distinct CreatedDates: records of one instant are ordered by Id, which
+        # says nothing about which was written first.
+        world.emulator.state.clock.advance(1.0)
+        if n % 2:
+            written.append(rep.email(case_id, f"Email {n}"))
+        else:
+            written.append(rep.comment(case_id, f"Comment {n}"))
+    # The webhooks come in any order, one at a time.
+    for n, record in enumerate(reversed(written), start=1):
+        await ring(
+            world, world.node, COMMENT if record.startswith("00a") else EMAIL, case_id, record
+        )
+        await _messages_after_read(world, session_id, n)
+    messages = await agent_messages(world.node, session_id)
+    assert [m[2] for m in messages] == written
+
+
+async def test_a_reply_goes_to_the_contacts_most_recent_session(world: World) -> None:
+    node = world.node
+    first = await handed_off(node, email="sam@example.com")
+    case_id = await case_of(node, first.id)
+    # The same contact opens a new conversation while the Case is open: it joins
+    # the Case, and replies now go there.
+    second = await handed_off(node, email="sam@example.com")
+    assert await case_of(node, second.id) == case_id
+    comment_id = Rep(world.org).comment(case_id, "Replying on the newest thread.")
+    await ring(world, node, COMMENT, case_id, comment_id)
+    assert await _messages_after_read(world, second.id, 1) == [
+        ("Replying on the newest thread.", "Riley Rep", comment_id)
+    ]
+    assert await agent_messages(node, first.id) == []
+
+
+async def test_every_notification_costs_at_most_one_salesforce_call(world: World) -> None:
+    session_id, case_id = await _opened(world)
+    rep = Rep(world.org)
+    calls = world.api_calls()
+    for n in range(5):
+        record = rep.comment(case_id, f"Note {n}", public=n % 2 == 0)
+        await ring(world, world.node, COMMENT, case_id, record)
+        await _messages_after_read(world, session_id, n + 1)
+    status = world.node.services.reply_status
+    assert world.api_calls() - calls <= status.webhooks_accepted
+    assert [m[0] for m in await agent_messages(world.node, session_id)] == [
+        "Note 0",
+        "Note 2",
+        "Note 4",
+    ]
