@@ -8,6 +8,7 @@ two host instances updating the same Case's entry never lose each other's write.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -125,8 +126,20 @@ class CaseIndex:
         for comment_id in comment_ids:
             await self._store.set(NS, f"own:{comment_id[:15]}", b"1")
 
-    async def is_own_comment(self, comment_id: str) -> bool:
-        return await self._store.get(NS, f"own:{comment_id[:15]}") is not None
+    async def is_own_comment(self, comment_id: str, body: str | None = None) -> bool:
+        """Whether the plugin wrote this comment: its Id is known, or its body is
+        one the plugin was about to write (remembered before sending, so a reply
+        reader running while the write is in flight, or after a crash, cannot
+        mistake a transcript comment for a rep's reply)."""
+        if await self._store.get(NS, f"own:{comment_id[:15]}") is not None:
+            return True
+        return body is not None and (
+            await self._store.get(NS, f"own_body:{_digest(body)}") is not None
+        )
+
+    async def remember_own_bodies(self, bodies: list[str]) -> None:
+        for body in bodies:
+            await self._store.set(NS, f"own_body:{_digest(body)}", b"1")
 
     # --- handoffs in flight --------------------------------------------------------------
     async def mark_pending(self, session_id: str) -> None:
@@ -137,6 +150,12 @@ class CaseIndex:
 
     async def is_pending(self, session_id: str) -> bool:
         return await self._store.get(NS, f"pending:{session_id}") is not None
+
+
+def _digest(body: str) -> str:
+    # Bodies are compared as Salesforce stores them: trailing space is not
+    # significant to a reader, so it is not to the digest either.
+    return hashlib.sha256(body.strip().encode("utf-8")).hexdigest()
 
 
 class LockBusy(Exception):

@@ -179,7 +179,7 @@ class CaseService:
             # The last attempt may have landed, wholly or in part: look first.
             existing_case, landed = await self._read_landed_by_external_id(external_id)
             if existing_case is not None:
-                bodies = _missing(bodies, landed)
+                bodies = await self._not_yet_landed(bodies, landed)
 
         lookup = (
             self._settings.match_contacts
@@ -193,6 +193,7 @@ class CaseService:
         overflow = bodies[len(comment_refs) * COLLECTION_MAX_RECORDS :] if comment_refs else []
         if not comment_refs:
             overflow = [] if existing_case else bodies
+        await self._index.remember_own_bodies(bodies)
         responses = await self._composite(subrequests, "handoff")
         by_ref = {r.reference_id: r for r in responses}
 
@@ -274,11 +275,12 @@ class CaseService:
     # --- appending ----------------------------------------------------------------------
     async def _append_bodies(self, case_id: str, bodies: list[str], is_retry: bool) -> int:
         if is_retry:
-            bodies = _missing(bodies, await self._read_landed_comments(case_id))
+            bodies = await self._not_yet_landed(bodies, await self._read_landed_comments(case_id))
         written = 0
         for start in range(0, len(bodies), COLLECTION_MAX_RECORDS):
             chunk = bodies[start : start + COLLECTION_MAX_RECORDS]
             records = self._comments_body(case_id, chunk)["records"]
+            await self._index.remember_own_bodies(chunk)
             self.calls_by_kind["append"] += 1
             results = await self._client.collections_create(records, all_or_none=True)
             ids = [r.id for r in results if r.success and r.id]
@@ -331,7 +333,9 @@ class CaseService:
         return written
 
     # --- reading what landed ----------------------------------------------------------------
-    async def _read_landed_by_external_id(self, external_id: str) -> tuple[str | None, list[str]]:
+    async def _read_landed_by_external_id(
+        self, external_id: str
+    ) -> tuple[str | None, list[tuple[str, str]]]:
         field = self._settings.session_id_field
         query = (
             "SELECT Id, (SELECT Id, CommentBody FROM CaseComments) FROM Case "
@@ -343,14 +347,23 @@ class CaseService:
             return None, []
         case = records[0]
         comments = (case.get("CaseComments") or {}).get("records") or []
-        await self._index.remember_own_comments([c["Id"] for c in comments])
-        return str(case["Id"]), [c["CommentBody"] or "" for c in comments]
+        return str(case["Id"]), [(str(c["Id"]), c["CommentBody"] or "") for c in comments]
 
-    async def _read_landed_comments(self, case_id: str) -> list[str]:
+    async def _read_landed_comments(self, case_id: str) -> list[tuple[str, str]]:
         query = f"SELECT Id, CommentBody FROM CaseComment WHERE ParentId = {soql.literal(case_id)}"
         self.calls_by_kind["read"] += 1
         records = await self._client.query_records(query)
-        return [r["CommentBody"] or "" for r in records]
+        return [(str(r["Id"]), r["CommentBody"] or "") for r in records]
+
+    async def _not_yet_landed(
+        self, planned: list[str], landed: Sequence[tuple[str, str]]
+    ) -> list[str]:
+        """The planned bodies still missing from the Case. The landed comments
+        that are ours (their body is one we planned) are remembered as the
+        plugin's own; anyone else's comments on the Case are left alone."""
+        mine = set(planned)
+        await self._index.remember_own_comments([i for i, body in landed if body in mine])
+        return _missing(planned, [body for _, body in landed])
 
     # --- pieces ------------------------------------------------------------------------------
     async def _composite(self, subrequests: list[Subrequest], kind: str) -> list[SubResponse]:

@@ -298,7 +298,7 @@ class ReplyService:
         reason = None
         if record.get("IsPublished") is False:
             reason = "internal note"
-        elif await self._index.is_own_comment(record_id):
+        elif await self._index.is_own_comment(record_id, body):
             reason = "the plugin's own transcript"
         elif user_type != INTERNAL_USER_TYPE:
             reason = "not written by the support team"

@@ -232,3 +232,21 @@ async def test_every_notification_costs_at_most_one_salesforce_call(world: World
         "Note 2",
         "Note 4",
     ]
+
+
+async def test_transcript_comments_are_known_before_their_ids_are(make_world: WorldFactory) -> None:
+    """A webhook read racing the handoff (or a crash before the plugin wrote the new
+    comments' Ids down) still never echoes the transcript: the plugin remembers the
+    bodies it is about to write before it sends them."""
+    from opencx_salesforce.case_index import NS
+
+    world = await make_world(publish_transcript=True)
+    await world.start_node()
+    session_id, case_id = await _opened(world)
+    store = world.node.host.store
+    for key in await store.keys(NS, "own:"):  # the Ids were never recorded
+        await store.delete(NS, key)
+    transcript = [r["Id"] for r in world.org.rows("CaseComment", False) if r["ParentId"] == case_id]
+    for comment_id in transcript:
+        await ring(world, world.node, COMMENT, case_id, comment_id)
+    assert await _messages_after_read(world, session_id, 1) == []
