@@ -6,19 +6,33 @@ extension hook can test it against a real-HTTP Salesforce without any setup::
     async def test_my_hook(salesforce_emulator, salesforce_org):
         org = salesforce_org()               # a ready default org
         ...  # point the plugin at salesforce_emulator.base_url
+
+or, to test a hook end to end (the guide, docs/extending.md, has a whole test)::
+
+    async def test_my_hook(salesforce_stack, salesforce_handoff):
+        stack = await salesforce_stack(plugins={"my-hook": MyHook()})
+        session = await stack.host.create_session(topic="Refund")
+        case = await salesforce_handoff(stack, session.id)
+        assert case["Subject"] == "Refund"
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
 if TYPE_CHECKING:
+    from opencx_salesforce.devhost.stack import Stack
     from opencx_salesforce.emulator.app import Emulator
     from opencx_salesforce.emulator.org import Org
     from opencx_salesforce.emulator.seed import OrgSeed
+
+# Retries in a test should take milliseconds, not the production seconds.
+_FAST_RETRIES = {"backoff_base_seconds": 0.05, "backoff_cap_seconds": 0.5}
 
 
 @pytest.fixture
@@ -44,3 +58,103 @@ def salesforce_org(salesforce_emulator: Emulator) -> Callable[..., Org]:
         return salesforce_emulator.state.add_org(seed or default_org())
 
     return make
+
+
+class StartStack(Protocol):
+    """The type of the :func:`salesforce_stack` fixture."""
+
+    def __call__(
+        self,
+        *,
+        seed: OrgSeed | None = None,
+        plugins: Mapping[str, object] | None = None,
+        plugin_settings: Mapping[str, Any] | None = None,
+    ) -> Awaitable[Stack]: ...
+
+
+@pytest.fixture
+async def salesforce_stack() -> AsyncIterator[StartStack]:
+    """A factory of whole local stacks, each stopped after the test.
+
+    ``await salesforce_stack(seed=..., plugins={name: plugin})`` starts an emulator
+    with an org built from ``seed`` (default: :func:`default_org`), the reference
+    host with the Salesforce plugin connected to that org over HTTP, and registers
+    your extension ``plugins`` on the host under the given names (the names that
+    errors will quote). They are registered once the host has started, so they
+    are not sent ``plugin_started``. ``plugin_settings`` are extra keys of the
+    ``[salesforce]`` section. Returns the
+    :class:`~opencx_salesforce.devhost.stack.Stack`: ``stack.host`` drives
+    conversations, ``stack.org`` holds the records.
+    """
+    from opencx_salesforce.devhost.stack import start_stack
+    from opencx_salesforce.store.memory import MemoryStore
+
+    started: list[Stack] = []
+
+    async def start(
+        *,
+        seed: OrgSeed | None = None,
+        plugins: Mapping[str, object] | None = None,
+        plugin_settings: Mapping[str, Any] | None = None,
+    ) -> Stack:
+        stack = await start_stack(
+            store=MemoryStore(),
+            seed=seed,
+            plugin_settings={**_FAST_RETRIES, **(plugin_settings or {})},
+        )
+        started.append(stack)
+        manager = stack.host.plugin_manager
+        for name, plugin in (plugins or {}).items():
+            manager.register(plugin, name=name)
+        # A misspelt hook name fails here, as it does when a host loads plugins.
+        manager.check_pending()
+        return stack
+
+    try:
+        yield start
+    finally:
+        for stack in reversed(started):
+            await stack.close()
+
+
+class HandoffFailed(AssertionError):
+    """The handoff was dead-lettered instead of making a Case. ``error`` is the
+    message the outbox recorded (the one the settings page shows)."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(f"the handoff was dead-lettered: {error}")
+        self.error = error
+
+
+class Handoff(Protocol):
+    """The type of the :func:`salesforce_handoff` fixture."""
+
+    def __call__(
+        self, stack: Stack, session_id: str, *, timeout: float = 10.0
+    ) -> Awaitable[dict[str, Any]]: ...
+
+
+@pytest.fixture
+def salesforce_handoff() -> Handoff:
+    """``await salesforce_handoff(stack, session_id)`` hands the session off, waits
+    for the plugin to create the Case and returns the Case record as the org
+    holds it. Raises :class:`HandoffFailed` if the handoff is dead-lettered (a
+    hook's bad field, for one), :class:`AssertionError` after ``timeout``."""
+    from opencx_salesforce.store.base import ItemState
+
+    async def handoff(stack: Stack, session_id: str, *, timeout: float = 10.0) -> dict[str, Any]:
+        await stack.host.handoff(session_id)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            session = await stack.host.get_session(session_id)
+            case_id = session.metadata.get("salesforce_case_id") if session else None
+            case = stack.org.get("Case", case_id) if case_id else None
+            if case is not None:
+                return dict(case)
+            dead = await stack.services.outbox.items(ItemState.DEAD)
+            if dead:
+                raise HandoffFailed(dead[0].last_error or "no error recorded")
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no Case for session {session_id} after {timeout} s")
+
+    return handoff
