@@ -17,7 +17,7 @@ import pluggy
 
 from opencx_salesforce.config import SalesforceSettings
 from opencx_salesforce.errors import ExtensionHookError
-from opencx_salesforce.hookspecs import resolve
+from opencx_salesforce.extensions import answers
 from opencx_salesforce.models import Session
 
 # Field sizes of the standard Case fields the plugin writes.
@@ -97,16 +97,12 @@ async def hook_fields(
     """
     merged: dict[str, Any] = {}
     owner: dict[str, str] = {}
-    for impl in pm.hook.salesforce_case_fields.get_hookimpls():
-        name = impl.plugin_name
-        offered = {"session": session, "fields": dict(fields)}
-        kwargs = {arg: offered[arg] for arg in impl.argnames if arg in offered}
-        try:
-            answer = await resolve(impl.function(**kwargs))
-        except Exception as exc:
-            raise ExtensionHookError(name, None, f"raised {type(exc).__name__}: {exc}") from exc
-        if answer is None:
-            continue
+    # Field API names are case-insensitive in Salesforce: compare them so.
+    protected_lower = {name.lower() for name in protected}
+    owner_lower: dict[str, str] = {}
+    async for name, answer in answers(
+        pm, "salesforce_case_fields", session=session, fields=dict(fields)
+    ):
         if not isinstance(answer, Mapping):
             raise ExtensionHookError(
                 name,
@@ -116,14 +112,17 @@ async def hook_fields(
         for key, value in answer.items():
             if not isinstance(key, str):
                 raise ExtensionHookError(name, repr(key), "field names must be strings")
-            if key in protected:
+            if key.lower() in protected_lower:
                 raise ExtensionHookError(
                     name, key, "is set by the Salesforce plugin itself and cannot be overridden"
                 )
-            if key in owner:
+            if key.lower() in owner_lower:
                 raise ExtensionHookError(
-                    name, key, f"is already set by plugin {owner[key]!r}; only one may set it"
+                    name,
+                    key,
+                    f"is already set by plugin {owner_lower[key.lower()]!r}; only one may set it",
                 )
+            owner_lower[key.lower()] = name
             if inspect.isawaitable(value):
                 raise ExtensionHookError(name, key, "value is an un-awaited coroutine")
             owner[key] = name

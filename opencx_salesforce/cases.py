@@ -17,6 +17,7 @@ entire series of requests counts as a single call toward your API limits"]
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -30,7 +31,8 @@ from opencx_salesforce.case_fields import base_fields, check_fields, hook_fields
 from opencx_salesforce.case_index import CaseIndex, LockBusy, SessionCase, store_lock
 from opencx_salesforce.config import SalesforceSettings
 from opencx_salesforce.errors import ExtensionHookError
-from opencx_salesforce.hookspecs import Host, resolve
+from opencx_salesforce.extensions import answers
+from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.models import Message, Session
 from opencx_salesforce.outbox import Job, PermanentFailure, RetryLater
 from opencx_salesforce.salesforce import soql
@@ -123,7 +125,8 @@ class CaseService:
                 )
             )
         title = f"Customer wrote again · conversation {session_id} · {messages[0].id}"
-        bodies = await self._render(session, messages, title)
+        # The host may have dropped the session; its words are in the job.
+        bodies = await self._render(session or Session(id=session_id), messages, title)
         written = await self._append_bodies(ref.case_id, bodies, job.is_retry)
         return Outcome(ref.case_id, created=False, comments_written=written)
 
@@ -383,19 +386,17 @@ class CaseService:
         url = await self._client.record_url("Case", ref.case_id)
         await self._host.set_session_metadata(session_id, "salesforce_case_url", url)
 
-    async def _render(
-        self, session: Session | None, messages: Sequence[Message], title: str
-    ) -> list[str]:
-        if session is not None:
-            answer = await resolve(
-                self._pm.hook.salesforce_transcript(session=session, messages=list(messages))
-            )
-            if answer is not None:
-                if not isinstance(answer, list) or not all(isinstance(b, str) for b in answer):
-                    raise ExtensionHookError(
-                        "salesforce_transcript", None, "must return a list of strings or None"
-                    )
-                return split_bodies([f"{title}\n\n{body}" for body in answer])
+    async def _render(self, session: Session, messages: Sequence[Message], title: str) -> list[str]:
+        """The comment bodies for ``messages``: from the first plugin whose
+        ``salesforce_transcript`` answers, else the default packing."""
+        async for plugin, answer in answers(
+            self._pm, "salesforce_transcript", session=session, messages=list(messages)
+        ):
+            if not isinstance(answer, list) or not all(isinstance(b, str) for b in answer):
+                raise ExtensionHookError(
+                    plugin, None, "salesforce_transcript must return a list of strings or None"
+                )
+            return split_bodies([f"{title}\n\n{body}" for body in answer])
         return [c.body for c in plan_transcript(messages, title=title)]
 
     async def _case_fields(self, session: Session) -> dict[str, Any]:
@@ -403,21 +404,28 @@ class CaseService:
         protected = {"Case_From__c", self._settings.session_id_field}
         extra, owners = await hook_fields(self._pm, session, fields, protected)
         if extra:
-            describe = await self._describe_case()
-            check_fields(extra, describe, owners)
+            describe, cached = await self._describe_case()
+            try:
+                check_fields(extra, describe, owners)
+            except ExtensionHookError:
+                if not cached:
+                    raise
+                # The admin may have just fixed the org (added the field): look
+                # again before calling it an error.
+                describe, _ = await self._describe_case(fresh=True)
+                check_fields(extra, describe, owners)
             fields.update(extra)
         return fields
 
-    async def _describe_case(self) -> Mapping[str, Any]:
-        """The Case describe, cached in the store for an hour (shared by every
-        host instance), so checking hook fields costs an API call per hour, not
-        per handoff."""
-        import json
+    async def _describe_case(self, *, fresh: bool = False) -> tuple[Mapping[str, Any], bool]:
+        """The Case describe and whether it came from the cache. Cached in the
+        store for an hour (shared by every host instance), so checking hook
+        fields costs an API call per hour, not per handoff."""
 
-        raw = await self._host.store.get(DESCRIBE_CACHE_NS, "Case")
+        raw = None if fresh else await self._host.store.get(DESCRIBE_CACHE_NS, "Case")
         if raw is not None:
             cached: Mapping[str, Any] = json.loads(raw)
-            return cached
+            return cached, True
         self.calls_by_kind["describe"] += 1
         describe = await self._client.describe("Case")
         slim = {
@@ -441,7 +449,7 @@ class CaseService:
         await self._host.store.set(
             DESCRIBE_CACHE_NS, "Case", json.dumps(slim).encode(), ttl=DESCRIBE_TTL
         )
-        return slim
+        return slim, False
 
 
 def _missing(planned: Sequence[str], landed: Sequence[str]) -> list[str]:

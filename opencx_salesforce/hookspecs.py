@@ -200,10 +200,12 @@ class ExtensionHooks:
         :param session: the conversation being handed off.
         :param fields: the fields computed so far (read-only; return a new dict).
         :return: a ``dict`` of Case field API names to JSON values to merge in, or
-            ``None`` for nothing; may be a coroutine. Later plugins win on the same
-            key. Each field is checked against the org's describe before anything
-            is sent: an unknown field, a wrong type or a value too long is an error
-            naming your plugin and the field.
+            ``None`` for nothing; may be a coroutine. Two plugins setting the same
+            field is an error naming both, and so is setting a field the plugin
+            keeps for itself (``Case_From__c``, the session-id field). Each field is
+            checked against the org's describe before anything is sent: an unknown
+            field, a wrong type or a value too long is an error naming your plugin
+            and the field.
 
         Example::
 

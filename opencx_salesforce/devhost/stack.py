@@ -62,14 +62,17 @@ async def start_host(
     emulator_url: str,
     plugin_settings: Mapping[str, Any] | None = None,
     admin_token: str | None = None,
+    extra_plugins: Mapping[str, object] | None = None,
 ) -> tuple[DevHost, SalesforcePlugin, str]:
-    """A reference host with its own Salesforce plugin instance, on a free port."""
+    """A reference host with its own Salesforce plugin instance (and any
+    ``extra_plugins``, registered before it starts, as a host loads plugins), on
+    a free port."""
     plugin = SalesforcePlugin()
     section = {"dev_mode": True, "login_url": emulator_url, **(plugin_settings or {})}
     host = DevHost(
         HostSettings(admin_token=admin_token or secrets.token_urlsafe(24), listen_port=0),
         store=store,
-        plugins={"salesforce": plugin},
+        plugins={"salesforce": plugin, **(extra_plugins or {})},
         plugin_sections={"salesforce": section},
     )
     url = await host.start(port=0)
@@ -82,6 +85,7 @@ async def start_stack(
     seed: OrgSeed | None = None,
     emulator: Emulator | None = None,
     plugin_settings: Mapping[str, Any] | None = None,
+    extra_plugins: Mapping[str, object] | None = None,
     connect: bool = True,
 ) -> Stack:
     """Start the emulator (unless given) with an org, a host with the plugin, and
@@ -92,7 +96,10 @@ async def start_stack(
         await emulator.start()
     org = emulator.state.add_org(seed or default_org())
     host, plugin, url = await start_host(
-        store=store, emulator_url=emulator.base_url, plugin_settings=plugin_settings
+        store=store,
+        emulator_url=emulator.base_url,
+        plugin_settings=plugin_settings,
+        extra_plugins=extra_plugins,
     )
     stack = Stack(emulator, org, host, plugin, url)
     # The Connected App must accept this host's OAuth callback URL.

@@ -80,8 +80,8 @@ async def salesforce_stack() -> AsyncIterator[StartStack]:
     with an org built from ``seed`` (default: :func:`default_org`), the reference
     host with the Salesforce plugin connected to that org over HTTP, and registers
     your extension ``plugins`` on the host under the given names (the names that
-    errors will quote). They are registered once the host has started, so they
-    are not sent ``plugin_started``. ``plugin_settings`` are extra keys of the
+    errors will quote), before it starts, as a host loads plugins: a misspelt hook
+    name fails loudly. ``plugin_settings`` are extra keys of the
     ``[salesforce]`` section. Returns the
     :class:`~opencx_salesforce.devhost.stack.Stack`: ``stack.host`` drives
     conversations, ``stack.org`` holds the records.
@@ -101,13 +101,9 @@ async def salesforce_stack() -> AsyncIterator[StartStack]:
             store=MemoryStore(),
             seed=seed,
             plugin_settings={**_FAST_RETRIES, **(plugin_settings or {})},
+            extra_plugins=plugins,
         )
         started.append(stack)
-        manager = stack.host.plugin_manager
-        for name, plugin in (plugins or {}).items():
-            manager.register(plugin, name=name)
-        # A misspelt hook name fails here, as it does when a host loads plugins.
-        manager.check_pending()
         return stack
 
     try:

@@ -130,3 +130,60 @@ async def test_a_bad_hook_field_is_a_clear_error_naming_the_plugin(stack: Stack)
     assert dead.last_error is not None
     assert "bad-fields" in dead.last_error and "Not_A_Field__c" in dead.last_error
     assert cases(stack) == []
+
+
+class SneakyFields:
+    @hookimpl
+    def salesforce_case_fields(self):  # type: ignore[no-untyped-def]
+        return {"case_from__c": "not-opencx"}  # field names are case-insensitive
+
+
+class BrokenTranscript:
+    @hookimpl
+    def salesforce_transcript(self):  # type: ignore[no-untyped-def]
+        raise ValueError("template missing")
+
+
+class PoliteTranscript:
+    @hookimpl
+    async def salesforce_transcript(self):  # type: ignore[no-untyped-def]
+        return None  # an async "no opinion" must let the default render
+
+
+async def _dead_letter(stack: Stack) -> str:
+    from handoff_support import wait_for
+
+    from opencx_salesforce.store.base import ItemState
+
+    async def buried() -> list[object]:
+        return await stack.services.outbox.items(ItemState.DEAD)
+
+    [dead] = await wait_for(buried, what="the dead letter")
+    assert dead.last_error is not None
+    return str(dead.last_error)
+
+
+async def test_a_protected_field_cannot_be_overridden_in_another_case(stack: Stack) -> None:
+    stack.host.plugin_manager.register(SneakyFields(), name="sneaky")
+    session = await converse(stack.host, texts=["hi"])
+    await stack.host.handoff(session.id)
+    error = await _dead_letter(stack)
+    assert "sneaky" in error and "case_from__c" in error
+    assert cases(stack) == []
+
+
+async def test_a_failing_transcript_hook_is_named(stack: Stack) -> None:
+    stack.host.plugin_manager.register(BrokenTranscript(), name="broken-transcript")
+    session = await converse(stack.host, texts=["hi"])
+    await stack.host.handoff(session.id)
+    error = await _dead_letter(stack)
+    assert "broken-transcript" in error and "template missing" in error
+
+
+async def test_an_async_hook_answering_none_leaves_the_default(stack: Stack) -> None:
+    stack.host.plugin_manager.register(PoliteTranscript(), name="polite")
+    session = await converse(stack.host, texts=["hello there"])
+    case_id = await handoff_and_wait(stack.host, session.id)
+    [comment] = comments_of(stack, case_id)
+    assert "Conversation transcript" in comment["CommentBody"]
+    assert "hello there" in comment["CommentBody"]
