@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     # The timeline is the output; library warnings (dev-mode key, ...) would
     # only interleave with it.
     logging.basicConfig(level=logging.ERROR)
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     return asyncio.run(_demo(args.keep_running, args.plain or None, args.workdir))
 
 
@@ -51,8 +53,6 @@ async def _demo(keep_running: bool, plain: bool | None, workdir: Path | None) ->
 
     timeline = Timeline(plain=plain)
     timeline.say("opencx-salesforce demo: a conversation from the bot to Salesforce and back\n")
-    if workdir is not None:
-        workdir.mkdir(parents=True, exist_ok=True)
     demo = Demo(timeline, workdir=workdir)
     try:
         ok = await demo.run()

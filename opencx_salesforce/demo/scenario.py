@@ -196,7 +196,10 @@ class Demo:
         ]
 
     async def rep_replies(self) -> list[str]:
-        text = "Hi Jane, I'm Riley. I've opened a claim with the carrier and a replacement ships today."
+        text = (
+            "Hi Jane, I'm Riley. I've opened a claim with the carrier "
+            "and a replacement ships today."
+        )
         await self._rep("reply", {"text": text, "public": True})
 
         async def delivered() -> list[Any]:
@@ -262,11 +265,12 @@ class Demo:
 
     def urls(self) -> list[str]:
         org = self.org.id if self.org else ""
+        case_view = f"{self.emulator.base_url}/_emulator/orgs/{org}/cases/{self.case_id}"
         return [
             f"Inbox (host):           {self.host_url}/inbox/{self.session_id}",
             f"  sign in with token:   {self.admin_token}  at {self.host_url}/admin/login",
             f"Settings page (plugin): {self.host_url}{ROUTE_PREFIX}/admin",
-            f"Case view (emulator):   {self.emulator.base_url}/_emulator/orgs/{org}/cases/{self.case_id}",
+            f"Case view (emulator):   {case_view}",
             f"All Cases (emulator):   {self.emulator.base_url}/_emulator/",
         ]
 

@@ -15,6 +15,7 @@ from opencx_salesforce.demo.scenario import Demo
 from opencx_salesforce.demo.timeline import Timeline
 
 CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_INSTALLED = Path(CHROMIUM).exists()
 STEPS = [
     "Start the local Salesforce and the bot host with the plugin",
     "Admin connects the plugin (OAuth: log in, Allow)",
@@ -42,7 +43,7 @@ def test_the_demo_command_runs_every_step_and_exits_0() -> None:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM_INSTALLED:
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
