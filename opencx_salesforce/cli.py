@@ -17,7 +17,7 @@ from opencx_salesforce import __version__
 from opencx_salesforce.errors import ConfigError, OpenCXSalesforceError
 
 PROG = "opencx-salesforce"
-COMMANDS = ("serve",)
+COMMANDS = ("demo", "serve", "connect", "apex", "doctor", "emulator")
 
 
 def build_parser() -> argparse.ArgumentParser:
