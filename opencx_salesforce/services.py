@@ -109,7 +109,12 @@ class Services:
         await self.http.close()
 
 
-async def start_services(host: Host, pm: pluggy.PluginManager) -> Services:
+async def start_services(
+    host: Host, pm: pluggy.PluginManager, *, workers: bool = True
+) -> Services:
+    """Build the plugin's services for ``host``. ``workers=False`` leaves the
+    outbox workers and the sweep stopped: for tools that only look (``doctor``)
+    while the running host does the work."""
     settings = load_settings(host.plugin_config(PLUGIN_NAME))
     box = await SecretBox.from_settings(
         settings.encryption_key.get_secret_value() if settings.encryption_key else None,
@@ -161,8 +166,9 @@ async def start_services(host: Host, pm: pluggy.PluginManager) -> Services:
     sweeper = Sweeper(
         store=host.store, client=client, settings=settings, replies=replies, status=reply_status
     )
-    outbox.start()
-    sweeper.start()
+    if workers:
+        outbox.start()
+        sweeper.start()
     webhook_token = await ensure_webhook_token(host.store)
     return Services(
         host,

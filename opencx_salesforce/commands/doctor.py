@@ -20,7 +20,6 @@ from opencx_salesforce.commands import Subparsers
 if TYPE_CHECKING:
     from opencx_salesforce.devhost.config import HostSettings
     from opencx_salesforce.doctor import CheckResult, DoctorReport
-    from opencx_salesforce.services import Services
 
 # Status -> (symbol on a terminal, plain ASCII).
 _MARKS = {
@@ -81,21 +80,15 @@ async def doctor_report(
         # The reference host on that store, never started: it gives the plugin what a
         # host gives (store, public_url, its config table, sessions) without listening.
         host = DevHost(host_settings, store=store, plugin_sections=sections)
-        services = await start_services(host, host.plugin_manager)
+        # The doctor only looks: the running host does the queued work and the
+        # sweeps, so this short-lived instance starts no workers.
+        services = await start_services(host, host.plugin_manager, workers=False)
         try:
-            await _quiet(services)
             return await diagnose(services)
         finally:
             await services.stop()
     finally:
         await store.close()
-
-
-async def _quiet(services: Services) -> None:
-    """The doctor only looks: the running host does the queued work and the
-    sweeps, so this short-lived instance's workers stop at once."""
-    await services.sweeper.stop()
-    await services.outbox.stop()
 
 
 def _unicode_ok(out: TextIO) -> bool:
