@@ -12,6 +12,7 @@ POST /admin/disconnect      revoke and forget the grant and saved credentials
 GET  /admin/status.json     the connection and outbox state, for scripts
 GET  /admin/package.zip     the Salesforce package of this install
 POST /admin/dead-letters/retry  queue dead letters again (all, or ``item_id``)
+POST /admin/check           run the setup checks of ``doctor`` and show them
 GET  /static/{name}         the page's CSS and JavaScript (nothing secret)
 ==========================  ====================================================
 
@@ -97,6 +98,7 @@ R_DISCONNECT = "sf_admin_disconnect"
 R_STATUS = "sf_admin_status"
 R_PACKAGE = "sf_admin_package"
 R_RETRY = "sf_admin_retry"
+R_CHECK = "sf_admin_check"
 R_STATIC = "sf_static"
 
 
@@ -109,6 +111,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/admin/status.json", admin_route(status_json), name=R_STATUS)
     app.router.add_get("/admin/package.zip", admin_route(download_package), name=R_PACKAGE)
     app.router.add_post("/admin/dead-letters/retry", admin_route(retry_dead_letters), name=R_RETRY)
+    app.router.add_post("/admin/check", admin_route(check_setup), name=R_CHECK)
     app.router.add_get("/static/{name}", static_file, name=R_STATIC)
 
 
@@ -153,6 +156,7 @@ def urls(request: web.Request) -> Urls:
         status_json=path(R_STATUS),
         package=path(R_PACKAGE),
         retry=path(R_RETRY),
+        check=path(R_CHECK),
         static=str(router[R_STATIC].url_for(name="x"))[: -len("x")],
     )
 
@@ -487,6 +491,17 @@ async def retry_dead_letters(request: web.Request, services: Services) -> web.St
         return web.json_response({"retried": count})
     notice = "retried" if count else "nothing_to_retry"
     raise _see_other(urls(request).admin, notice=notice, count=str(count))
+
+
+async def check_setup(request: web.Request, services: Services) -> web.StreamResponse:
+    """The ``doctor`` checks, on demand (a button, not on page load: a run spends
+    a few API calls and sends a test ping from the org)."""
+    from opencx_salesforce.doctor import diagnose
+
+    report = await diagnose(services)
+    if access.wants_json(request):
+        return web.json_response(report.to_json())
+    return render("check.html", urls=urls(request), report=report)
 
 
 async def static_file(request: web.Request) -> web.StreamResponse:

@@ -183,6 +183,7 @@ class Urls:
     status_json: str
     package: str
     retry: str
+    check: str
     static: str
 
 
