@@ -24,6 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
+from opencx_salesforce.devhost.access_log import RedactingAccessLogger
 from opencx_salesforce.devhost.admin import AdminAuth
 from opencx_salesforce.devhost.config import HostSettings
 from opencx_salesforce.devhost.plugins import call_each, make_plugin_manager
@@ -283,7 +284,7 @@ class DevHost:
                 self._record_hook_error,
                 reraise=(ConfigError,),
             )
-            runner = web.AppRunner(await self._build_app())
+            runner = web.AppRunner(await self._build_app(), access_log_class=RedactingAccessLogger)
             await runner.setup()
             try:
                 await web.SockSite(runner, sock).start()
