@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from opencx_salesforce.emulator.admin_routes import add_admin_routes
 from opencx_salesforce.emulator.faults import faults_middleware
 from opencx_salesforce.emulator.oauth.routes import add_oauth_routes
 from opencx_salesforce.emulator.rest.routes import add_rest_routes
@@ -31,6 +32,7 @@ class Emulator:
         app[STATE_KEY] = self.state
         add_oauth_routes(app, self.state)
         add_rest_routes(app, self.state)
+        add_admin_routes(app, self.state)
         return app
 
     @property

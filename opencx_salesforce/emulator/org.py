@@ -75,6 +75,24 @@ class ApiUsage:
         return self.total >= self.limit
 
 
+@dataclass(frozen=True)
+class Change:
+    """A record write, as :attr:`Org.listeners` hear it once the org has stored it
+    (the simulated package's triggers listen here).
+
+    ``before`` is None for an insert; ``after`` is the record as stored (a delete
+    stores it with ``IsDeleted`` true). ``undone`` marks :meth:`Org.restore` putting
+    a record back: ``after`` is then the restored record (None when the undone write
+    was an insert) and ``user_id`` is None."""
+
+    sobject: str
+    record_id: str
+    before: Record | None
+    after: Record | None
+    user_id: str | None
+    undone: bool = False
+
+
 @dataclass(eq=False)
 class Snapshot:
     """What :meth:`Org.restore` needs to undo every change made since
@@ -100,6 +118,9 @@ class Org:
         # Extra REST resources of this org, checked before the core ones (a test
         # simulating a deployed package adds e.g. tooling/executeAnonymous here).
         self.rest_routes: list[Route] = []
+        # Called after every insert, update and delete, and for each record a
+        # restore() puts back; see Change.
+        self.listeners: list[Callable[[Change], None]] = []
         # Open query cursors by locator; see rest/query.py.
         self.query_cursors: dict[str, Any] = {}
         self._case_number = CASE_NUMBER_START
@@ -274,6 +295,7 @@ class Org:
         if sobject == "Case":
             record["Comments"] = None
         self._put(sobject, record_id, record)
+        self._notify(Change(sobject, record_id, None, record, user_id))
         if comment:
             self._add_internal_comment(record_id, comment, user_id)
         return record_id
@@ -289,6 +311,7 @@ class Org:
         if sobject == "Case":
             record["Comments"] = None
         self._put(sobject, record["Id"], record)
+        self._notify(Change(sobject, record["Id"], existing, record, user_id))
         if comment:
             self._add_internal_comment(record["Id"], comment, user_id)
 
@@ -303,11 +326,9 @@ class Org:
 
     def _delete(self, sobject: str, existing: Record, user_id: str) -> None:
         now = self.now()
-        self._put(
-            sobject,
-            existing["Id"],
-            {**existing, "IsDeleted": True, "SystemModstamp": now},
-        )
+        deleted = {**existing, "IsDeleted": True, "SystemModstamp": now}
+        self._put(sobject, existing["Id"], deleted)
+        self._notify(Change(sobject, existing["Id"], existing, deleted, user_id))
         schema_obj = self.schema.objects[sobject]
         for relation in schema_obj.child_relationships:
             for child in list(self.records.get(relation.child_sobject, {}).values()):
@@ -371,6 +392,10 @@ class Org:
         else:
             table[record_id] = record
 
+    def _notify(self, change: Change) -> None:
+        for listener in list(self.listeners):
+            listener(change)
+
     def _build_indexes(self) -> None:
         """Live records by value for the fields records are looked up by (external
         IDs, unique fields): upserts and uniqueness checks stay fast on big orgs."""
@@ -414,7 +439,9 @@ class Org:
             raise ValueError("not a live snapshot of this org")
         undo = list(snapshot.undo)
         for sobject, record_id, previous in reversed(undo):
+            current = self.records[sobject].get(record_id)
             self._put(sobject, record_id, previous)
+            self._notify(Change(sobject, record_id, current, previous, None, undone=True))
         snapshot.undo.clear()
         self._case_number = snapshot.case_number
 
