@@ -59,6 +59,17 @@ def add_admin_routes(app: web.Application, state: EmulatorState) -> None:
     app.router.add_get(PREFIX, to_index)
     app.router.add_get(f"{PREFIX}/", views.index)
     app.router.add_get(f"{PREFIX}/orgs/{{org_id}}/cases/{{case_id}}", views.case_page)
+
+    async def lightning_record(request: web.Request) -> web.Response:
+        # Where a real org opens a record in Lightning Experience
+        # (/lightning/r/Case/<Id>/view); here, the Case page of the org holding it.
+        case_id = request.match_info["record_id"]
+        for org in state.orgs.values():
+            if org.stored("Case", case_id) is not None:
+                raise web.HTTPSeeOther(f"{PREFIX}/orgs/{org.id}/cases/{case_id}")
+        raise web.HTTPNotFound(text=f"no Case {case_id} in this emulator")
+
+    app.router.add_get("/lightning/r/Case/{record_id}/view", lightning_record)
     RepRoutes(state).add_to(app)
     app.router.add_get(f"{PREFIX}/orgs/{{org_id}}/stats", admin.stats)
     app.router.add_get(f"{PREFIX}/orgs/{{org_id}}/faults", admin.faults)

@@ -73,6 +73,10 @@ async def test_the_pages_after_the_demo_show_the_reply_and_the_resolution(
         await expect(page.get_by_text("replacement ships today")).to_be_visible()
         await expect(page.locator("h2 .badge")).to_have_text("resolved")
         await expect(page.locator("#case-link")).to_have_text(demo.case_id)
+        # The link opens the Case where Salesforce would (Lightning), here the emulator.
+        await page.locator("#case-link").click()
+        await expect(page.get_by_text("Carrier claim CL-99812")).to_be_visible()
+        await page.goto(f"{demo.host_url}/inbox/{demo.session_id}")
         await page.screenshot(path=str(tmp_path / "inbox.png"), full_page=True)
         shutil.copy(tmp_path / "inbox.png", "/tmp/demo-inbox.png")
 
