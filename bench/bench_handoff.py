@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from opencx_salesforce.devhost.stack import Stack, start_stack  # noqa: E402
-from opencx_salesforce.models import Contact, HandoffReason, Role  # noqa: E402
-from opencx_salesforce.store.memory import MemoryStore  # noqa: E402
+from opencx_salesforce.devhost.stack import Stack, start_stack
+from opencx_salesforce.models import Contact, HandoffReason, Role
+from opencx_salesforce.store.memory import MemoryStore
 
 
 @dataclass
