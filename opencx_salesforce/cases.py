@@ -211,7 +211,9 @@ class CaseService:
 
         written = await self._collect_comments(by_ref, comment_refs)
         if lookup and key is not None:
-            await self._remember_match(key, by_ref.get("refContact"))
+            matched = await self._remember_match(key, by_ref.get("refContact"))
+            if matched is False and self._settings.create_contacts:
+                await self._create_contact(session, key, case_id)
         if overflow:
             written += await self._append_bodies(case_id, overflow, is_retry=False)
         await self._link(session.id, SessionCase(case_id, external_id, generation), key)
@@ -269,11 +271,56 @@ class CaseService:
             where = f"Phone = {phone} OR MobilePhone = {phone}"
         return f"SELECT Id FROM Contact WHERE {where} ORDER BY LastModifiedDate DESC LIMIT 1"
 
-    async def _remember_match(self, key: str, response: SubResponse | None) -> None:
+    async def _remember_match(self, key: str, response: SubResponse | None) -> bool | None:
+        """Cache the lookup's answer. True: a Contact matched; False: none did;
+        None: the lookup failed (it is tried again next time)."""
         if response is None or not response.ok:
-            return  # unknown: try again next time
+            return None
         records = response.body.get("records") or []
         await self._index.remember_contact_match(key, records[0]["Id"] if records else None)
+        return bool(records)
+
+    async def _create_contact(self, session: Session, key: str, case_id: str) -> None:
+        """``create_contacts``: no Contact matched, so make one and link the Case
+        to it, in one more composite call (a first-seen contact only). The
+        contact key is locked by the caller, so two handoffs of one person
+        never make two Contacts."""
+        contact = session.contact
+        name = (contact.name or "").strip()
+        first, _, last = name.rpartition(" ")
+        # LastName is required on Contact. [src: Contact object reference]
+        fields: dict[str, Any] = {
+            "FirstName": first or None,
+            "LastName": (last or contact.email or contact.phone or "Unknown")[:80],
+            "Email": contact.email,
+            "Phone": contact.phone,
+        }
+        responses = await self._composite(
+            [
+                Subrequest(
+                    "POST",
+                    "sobjects/Contact",
+                    "refNewContact",
+                    body={k: v for k, v in fields.items() if v},
+                ),
+                Subrequest(
+                    "PATCH",
+                    f"sobjects/Case/{case_id}",
+                    "refLinkNew",
+                    body={"ContactId": "@{refNewContact.id}"},
+                ),
+            ],
+            "contact",
+        )
+        created = responses[0] if responses else None
+        if created is not None and created.ok:
+            await self._index.remember_contact_match(key, str(created.body["id"]))
+        else:
+            log.warning(
+                "could not create a Contact for session %s: %s",
+                session.id,
+                _describe_error(created) if created else "no answer",
+            )
 
     # --- appending ----------------------------------------------------------------------
     async def _append_bodies(self, case_id: str, bodies: list[str], is_retry: bool) -> int:

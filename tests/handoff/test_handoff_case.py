@@ -187,3 +187,32 @@ async def test_an_async_hook_answering_none_leaves_the_default(stack: Stack) -> 
     [comment] = comments_of(stack, case_id)
     assert "Conversation transcript" in comment["CommentBody"]
     assert "hello there" in comment["CommentBody"]
+
+
+async def test_create_contacts_makes_and_links_a_contact_for_a_first_seen_person() -> None:
+    from opencx_salesforce.devhost.stack import start_stack
+    from opencx_salesforce.store.memory import MemoryStore
+
+    stack = await start_stack(store=MemoryStore(), plugin_settings={"create_contacts": True})
+    try:
+        session = await converse(
+            stack.host, texts=["hi"], contact=Contact(name="Ana María Pérez", email="ana@x.test")
+        )
+        before = api_calls(stack)
+        case_id = await handoff_and_wait(stack.host, session.id)
+        [contact] = [dict(r) for r in stack.org.rows("Contact", False)]
+        assert (contact["FirstName"], contact["LastName"]) == ("Ana María", "Pérez")
+        assert stack.org.get("Case", case_id)["ContactId"] == contact["Id"]  # type: ignore[index]
+        # The handoff's composite, then one more for the new Contact.
+        assert api_calls(stack) - before == 2
+
+        # Seen before now: linked from the cache, no new Contact, one call.
+        again = await converse(stack.host, texts=["me again"], contact=Contact(email="ana@x.test"))
+        await stack.services.outbox.run_until_idle()
+        before = api_calls(stack)
+        # (the first Case is open, so this conversation joins it)
+        assert await handoff_and_wait(stack.host, again.id) == case_id
+        assert api_calls(stack) - before == 1
+        assert len(list(stack.org.rows("Contact", False))) == 1
+    finally:
+        await stack.close()
