@@ -246,6 +246,15 @@ class SalesforceSettings(LoadableSettings):
             "to the org's default."
         ),
     )
+    token_refresh_after_seconds: float = Field(
+        default=6300.0,
+        ge=0,
+        description=(
+            "Renew the access token before use once it is this old (0: only after "
+            "Salesforce refuses it). Salesforce sends no expiry; keep this under the "
+            "org's session timeout (two hours by default)."
+        ),
+    )
     sweep_interval_seconds: float = Field(
         default=60.0,
         ge=5,

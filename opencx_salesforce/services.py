@@ -128,7 +128,13 @@ async def start_services(
         configured = ClientCredentials(
             settings.login_url, settings.client_id, settings.client_secret.get_secret_value()
         )
-    tokens = TokenManager(host.store, box, oauth, credentials=configured)
+    tokens = TokenManager(
+        host.store,
+        box,
+        oauth,
+        credentials=configured,
+        refresh_after=settings.token_refresh_after_seconds or None,
+    )
     client = SalesforceClient(tokens, api_version=settings.api_version, session=http)
     index = CaseIndex(host.store)
     cases = CaseService(host=host, client=client, settings=settings, index=index, pm=pm)

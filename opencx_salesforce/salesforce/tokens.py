@@ -171,6 +171,7 @@ class TokenManager:
         wait_timeout: float | None = None,
         poll_interval: float = 0.02,
         pending_ttl: float = 600.0,
+        refresh_after: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -181,6 +182,7 @@ class TokenManager:
         self._wait_timeout = wait_timeout if wait_timeout is not None else lock_ttl + 15.0
         self._poll_interval = poll_interval
         self._pending_ttl = pending_ttl
+        self._refresh_after = refresh_after
         self._clock = clock
         self._inflight: asyncio.Task[Connection] | None = None
         self._cache: tuple[bytes, Connection] | None = None
@@ -219,7 +221,23 @@ class TokenManager:
             raise NeedsReauthorization(NOT_CONNECTED)
         if conn.reauth_reason:
             raise NeedsReauthorization(conn.reauth_reason)
+        if self._refresh_after and self._clock() - self._issued(conn) > self._refresh_after:
+            # Proactive: Salesforce gives no expires_in (the session timeout is
+            # the org's setting, two hours by default), so a token older than
+            # ``refresh_after`` is renewed before use rather than after a 401.
+            # A failure here is not fatal: the reactive path (401 -> refresh)
+            # still stands behind it.
+            try:
+                return await self.refresh(conn.access_token)
+            except NeedsReauthorization:
+                raise
+            except SalesforceError as exc:
+                log.warning("proactive token refresh failed, using the current token: %s", exc)
         return conn
+
+    @staticmethod
+    def _issued(conn: Connection) -> float:
+        return conn.refreshed_at if conn.refreshed_at is not None else conn.connected_at
 
     async def refresh(self, stale_token: str | None = None) -> Connection:
         """A token newer than ``stale_token`` (the one Salesforce just refused).
