@@ -9,7 +9,6 @@ calls the plugin's webhook, the rep acts through the emulator's rep actions.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import tempfile
 import time
@@ -23,6 +22,7 @@ from opencx_salesforce.demo.browser import Browser
 from opencx_salesforce.demo.timeline import Step, Timeline
 from opencx_salesforce.devhost.config import HostSettings
 from opencx_salesforce.devhost.host import DevHost
+from opencx_salesforce.devhost.waiting import WaitTimedOut, wait_for
 from opencx_salesforce.emulator.app import Emulator
 from opencx_salesforce.emulator.org import Org
 from opencx_salesforce.emulator.package import deploy_package
@@ -41,14 +41,10 @@ class DemoFailed(Exception):
 
 
 async def _until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise DemoFailed(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+    try:
+        return await wait_for(check, timeout=timeout, what=what)
+    except WaitTimedOut as exc:
+        raise DemoFailed(str(exc)) from None
 
 
 class Demo:

@@ -10,10 +10,8 @@ doctor says.
 
 from __future__ import annotations
 
-import asyncio
 import html.parser
 import json
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from urllib.parse import urljoin
 import aiohttp
 
 from opencx_salesforce.devhost.stack import Stack
+from opencx_salesforce.devhost.waiting import wait_for as _wait_for
 from opencx_salesforce.doctor import CheckResult, DoctorReport, Status
 from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
@@ -82,14 +81,7 @@ def org_api_calls(stack: Stack) -> int:
 async def wait_for(
     check: Callable[[], Awaitable[Any]], *, timeout: float = 10.0, what: str = "condition"
 ) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+    return await _wait_for(check, timeout=timeout, what=what)
 
 
 # --- connecting the way an admin does: the browser sign-in (web server flow) --------------

@@ -3,30 +3,15 @@ read what the emulated org holds."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opencx_salesforce.devhost.host import DevHost
 from opencx_salesforce.devhost.stack import Stack
+from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.models import Channel, Contact, HandoffReason, Role, Session
 
 T0 = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
-
-
-async def wait_for(
-    check: Callable[[], Awaitable[Any]], *, timeout: float = 15.0, what: str = "condition"
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def converse(

@@ -9,7 +9,6 @@ the contract's own helper.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import time
@@ -23,6 +22,7 @@ import aiohttp
 from opencx_salesforce.apex import contract
 from opencx_salesforce.devhost.host import DevHost
 from opencx_salesforce.devhost.stack import start_host
+from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.emulator.app import Emulator
 from opencx_salesforce.emulator.org import Org
 from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
@@ -43,19 +43,6 @@ PLUGIN_SETTINGS: dict[str, Any] = {
     "backoff_base_seconds": 0.05,
     "backoff_cap_seconds": 0.5,
 }
-
-
-async def wait_for(
-    check: Callable[[], Awaitable[Any]], *, timeout: float = 15.0, what: str = "condition"
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass
