@@ -1,0 +1,286 @@
+"""Every benchmark in one run, written to bench/RESULTS.md (and bench/results.json).
+
+    .venv/bin/python bench/run_all.py            # the full run (about 10 minutes)
+    .venv/bin/python bench/run_all.py --quick    # a small run (about a minute)
+    .venv/bin/python bench/run_all.py --render bench/results.json   # RESULTS.md again
+
+One emulator process serves the whole run; each measurement runs in a process of
+its own (``cell_process.py``, ``bench_replies.py``, ``profile_handoff.py``) against a
+fresh org, with the same injected latency for every contender. The contenders of
+one condition run back to back, so a change in the machine's load touches all of
+them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from bench_replies import ReplyResult
+from emulator_process import EmulatorProcess
+from handoff_workload import (
+    CONCURRENCIES,
+    LATENCIES_MS,
+    MESSAGE_COUNTS,
+    CellResult,
+    CellSpec,
+)
+from machine_info import CpuProbe, Machine, describe, probe_cpu
+from profile_handoff import ProfileResult
+from render_results import render
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+OUT = HERE / "out"  # large or throw-away artifacts (git ignores them)
+CONTENDERS = ("plugin", "simple-salesforce", "aiohttp")
+RESULT = "RESULT "
+CELL_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run measures. Handoff counts are bounded by a time budget per
+    measurement and by how many conversations are prepared for it."""
+
+    name: str
+    latencies_ms: tuple[float, ...]
+    messages: tuple[int, ...]
+    concurrencies: tuple[int, ...]
+    budget_seconds: float
+    min_handoffs: int
+    max_handoffs: dict[int, int]  # by transcript size
+    outbox_workers: tuple[int, ...]
+    outbox_concurrency: int
+    outbox_messages: int
+    replies: int
+    profile_messages: int
+    profile_seconds: float
+
+    def handoff_cells(self) -> list[CellSpec]:
+        return [
+            CellSpec(
+                contender=contender,
+                latency_ms=latency,
+                messages=messages,
+                concurrency=concurrency,
+                budget_seconds=self.budget_seconds,
+                max_handoffs=self.max_handoffs[messages],
+                min_handoffs=self.min_handoffs,
+            )
+            for latency in self.latencies_ms
+            for messages in self.messages
+            for concurrency in self.concurrencies
+            for contender in CONTENDERS
+        ]
+
+    def outbox_cells(self) -> list[CellSpec]:
+        return [
+            CellSpec(
+                contender="plugin",
+                latency_ms=latency,
+                messages=self.outbox_messages,
+                concurrency=self.outbox_concurrency,
+                budget_seconds=self.budget_seconds,
+                max_handoffs=self.max_handoffs[self.outbox_messages],
+                min_handoffs=self.min_handoffs,
+                outbox_workers=workers,
+            )
+            for latency in self.latencies_ms
+            for workers in self.outbox_workers
+        ]
+
+
+FULL = Plan(
+    name="full",
+    latencies_ms=LATENCIES_MS,
+    messages=MESSAGE_COUNTS,
+    concurrencies=CONCURRENCIES,
+    budget_seconds=2.0,
+    min_handoffs=1,
+    max_handoffs={5: 800, 20: 700, 100: 400, 200: 300},
+    outbox_workers=(1, 4, 16, 64),
+    outbox_concurrency=100,
+    outbox_messages=20,
+    replies=20,
+    profile_messages=20,
+    profile_seconds=3.0,
+)
+
+QUICK = replace(
+    FULL,
+    name="quick",
+    messages=(5, 20),
+    concurrencies=(1, 10),
+    budget_seconds=0.3,
+    min_handoffs=1,
+    max_handoffs={5: 200, 20: 150, 100: 80, 200: 60},
+    outbox_workers=(1, 4),
+    outbox_concurrency=10,
+    replies=4,
+    profile_seconds=0.5,
+)
+
+
+@dataclass
+class Run:
+    """Everything one run measured, as written to results.json."""
+
+    plan: str
+    command: str
+    machine: Machine
+    cpu_probes: list[CpuProbe] = field(default_factory=list)
+    cells: list[CellResult] = field(default_factory=list)
+    outbox_cells: list[CellResult] = field(default_factory=list)
+    replies: list[ReplyResult] = field(default_factory=list)
+    profile: ProfileResult | None = None
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "plan": self.plan,
+            "command": self.command,
+            "machine": self.machine.to_json(),
+            "cpu_probes": [asdict(p) for p in self.cpu_probes],
+            "cells": [c.to_json() for c in self.cells],
+            "outbox_cells": [c.to_json() for c in self.outbox_cells],
+            "replies": [r.to_json() for r in self.replies],
+            "profile": self.profile.to_json() if self.profile else None,
+            "failures": self.failures,
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Run:
+        return cls(
+            plan=data["plan"],
+            command=data["command"],
+            machine=Machine(**data["machine"]),
+            cpu_probes=[CpuProbe(**p) for p in data["cpu_probes"]],
+            cells=[CellResult.from_json(c) for c in data["cells"]],
+            outbox_cells=[CellResult.from_json(c) for c in data["outbox_cells"]],
+            replies=[ReplyResult.from_json(r) for r in data["replies"]],
+            profile=ProfileResult.from_json(data["profile"]) if data["profile"] else None,
+            failures=list(data["failures"]),
+            seconds=float(data["seconds"]),
+        )
+
+
+def child(script: str, base_url: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Run a benchmark script in its own process; its result line, parsed."""
+    command = [sys.executable, str(HERE / script), base_url, json.dumps(options)]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=CELL_TIMEOUT, cwd=REPO, check=False
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith(RESULT):
+            result: dict[str, Any] = json.loads(line[len(RESULT) :])
+            return result
+    tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+    raise RuntimeError(f"{script} {options} failed (exit {done.returncode}): " + " | ".join(tail))
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_cell(base_url: str, spec: CellSpec, run: Run) -> CellResult | None:
+    started = time.perf_counter()
+    try:
+        result = CellResult.from_json(child("cell_process.py", base_url, asdict(spec)))
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        run.failures.append(f"{spec.label()}: {exc}")
+        log(f"  FAILED {spec.label()}: {exc}")
+        return None
+    log(
+        f"  {spec.label()}: {result.handoffs} handoffs, {result.calls_per_handoff:.2f} calls "
+        f"each, p50 {result.p(0.5):.1f} ms, {result.per_second:.1f}/s "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+    return result
+
+
+def measure(plan: Plan, command: str) -> Run:
+    started = time.perf_counter()
+    run = Run(plan=plan.name, command=command, machine=describe())
+    run.cpu_probes.append(probe_cpu())
+    with EmulatorProcess() as emulator:
+        base = emulator.base_url
+        log(f"emulator at {base}; plan {plan.name}")
+        for spec in plan.handoff_cells():
+            if (result := run_cell(base, spec, run)) is not None:
+                run.cells.append(result)
+        log("outbox workers")
+        for spec in plan.outbox_cells():
+            if (result := run_cell(base, spec, run)) is not None:
+                run.outbox_cells.append(result)
+        log("reply path and sweep")
+        for latency in plan.latencies_ms:
+            try:
+                asked = {"latency_ms": latency, "replies": plan.replies}
+                run.replies.append(ReplyResult.from_json(child("bench_replies.py", base, asked)))
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                run.failures.append(f"replies at {latency:.0f} ms: {exc}")
+        log("profile")
+        try:
+            options = {
+                "messages": plan.profile_messages,
+                "budget_seconds": plan.profile_seconds,
+                "out": str(OUT / "profile_handoff"),
+            }
+            OUT.mkdir(exist_ok=True)
+            run.profile = ProfileResult.from_json(child("profile_handoff.py", base, options))
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            run.failures.append(f"profile: {exc}")
+    run.cpu_probes.append(probe_cpu())
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def write(run: Run, results_md: Path, results_json: Path, notes: Path) -> None:
+    results_json.write_text(json.dumps(run.to_json(), indent=1) + "\n")
+    extra = notes.read_text() if notes.exists() else ""
+    shown = str(results_json.resolve().relative_to(REPO))
+    results_md.write_text(render(run, profile_notes=extra, results_file=shown))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a small run (about a minute)")
+    parser.add_argument(
+        "--render", type=Path, metavar="JSON", help="write RESULTS.md from a results.json"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="the report (default: bench/RESULTS.md; with --quick bench/out/RESULTS-quick.md)",
+    )
+    args = parser.parse_args(argv)
+    default = OUT / "RESULTS-quick.md" if args.quick else HERE / "RESULTS.md"
+    out: Path = args.out or default
+    out.parent.mkdir(parents=True, exist_ok=True)
+    results_json = out.with_name(
+        "results.json" if out == HERE / "RESULTS.md" else out.stem + ".json"
+    )
+    notes = HERE / "profile_notes.md"
+    if args.render:
+        run = Run.from_json(json.loads(args.render.read_text()))
+        extra = notes.read_text() if notes.exists() else ""
+        out.write_text(render(run, profile_notes=extra, results_file=str(args.render)))
+        return 0
+    shown = [".venv/bin/python", "bench/run_all.py", *([] if not args.quick else ["--quick"])]
+    run = measure(QUICK if args.quick else FULL, shlex.join(shown))
+    write(run, out, results_json, notes)
+    log(f"wrote {out} and {results_json} in {run.seconds:.0f} s")
+    return 1 if run.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

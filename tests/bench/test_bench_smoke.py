@@ -1,0 +1,200 @@
+"""Every benchmark script, run tiny, so none of them can rot.
+
+The shapes are checked, never the timings: that each contender hands off the
+conversations it was given and the emulator counted its calls (one composite
+per plugin handoff, a call per record for the baselines), that the reply path
+delivers, that the profile names project code, that the report renders every
+section, and that the full plan covers the conditions the report promises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import bench_handoff  # noqa: E402
+import bench_replies  # noqa: E402
+import contender_aiohttp  # noqa: E402
+import contender_plugin  # noqa: E402
+import contender_simple_salesforce  # noqa: E402
+import machine_info  # noqa: E402
+import profile_handoff  # noqa: E402
+import render_results  # noqa: E402
+import run_all  # noqa: E402
+from emulator_process import EmulatorProcess  # noqa: E402
+from handoff_workload import (  # noqa: E402
+    CONCURRENCIES,
+    LATENCIES_MS,
+    MESSAGE_COUNTS,
+    CellResult,
+    CellSpec,
+    percentile,
+)
+
+MESSAGES = 3
+
+
+def tiny(contender: str, outbox_workers: int | None = None) -> CellSpec:
+    return CellSpec(
+        contender=contender,
+        latency_ms=0.0,
+        messages=MESSAGES,
+        concurrency=2,
+        budget_seconds=0.05,
+        max_handoffs=3,
+        min_handoffs=2,
+        outbox_workers=outbox_workers,
+    )
+
+
+def check_cell(result: CellResult, calls_each: int, endpoint: str) -> None:
+    assert result.errors == 0, result.notes
+    assert 2 <= result.handoffs <= 3
+    assert len(result.latencies_ms) == result.handoffs
+    assert result.api_calls == calls_each * result.handoffs
+    assert result.calls_by_endpoint == {endpoint: result.api_calls}
+    assert result.peak_rss_mb >= result.setup_rss_mb > 0
+    assert result.server_cpu_seconds > 0
+    assert result.per_second > 0
+
+
+@pytest.fixture(scope="module")
+def emulator_url() -> Iterator[str]:
+    with EmulatorProcess() as emulator:
+        yield emulator.base_url
+
+
+async def test_plugin_cell_makes_one_composite_per_handoff(emulator_url: str) -> None:
+    result = await contender_plugin.run_cell(tiny("plugin", outbox_workers=2), emulator_url)
+    check_cell(result, 1, "composite")
+
+
+async def test_aiohttp_baseline_makes_a_call_per_record(emulator_url: str) -> None:
+    result = await contender_aiohttp.run_cell(tiny("aiohttp"), emulator_url)
+    check_cell(result, MESSAGES + 1, "sobjects")
+
+
+async def test_simple_salesforce_baseline_makes_a_call_per_record(emulator_url: str) -> None:
+    spec = tiny("simple-salesforce")
+    result = await asyncio.to_thread(contender_simple_salesforce.run_cell, spec, emulator_url)
+    check_cell(result, MESSAGES + 1, "sobjects")
+
+
+def test_a_cell_runs_in_its_own_process(emulator_url: str) -> None:
+    answer = run_all.child("cell_process.py", emulator_url, asdict(tiny("aiohttp")))
+    result = CellResult.from_json(answer)
+    assert result.spec == tiny("aiohttp")
+    check_cell(result, MESSAGES + 1, "sobjects")
+
+
+async def test_replies_are_delivered_and_counted(emulator_url: str) -> None:
+    result = await bench_replies.run(emulator_url, latency_ms=0.0, replies=2)
+    assert len(result.reply_latencies_ms) == 2
+    assert result.reply_api_calls >= 2  # at least the one read per reply
+    assert 1 <= result.burst_api_calls <= result.burst_size
+    assert len(result.sweep_api_calls) == result.sweeps
+    assert result.sweep_interval_seconds > 0
+    assert result.idle_calls_per_day == pytest.approx(
+        result.calls_per_idle_sweep * 86400 / result.sweep_interval_seconds
+    )
+    assert result.webhooks["delivered"] >= 2 + result.burst_size
+    assert bench_replies.ReplyResult.from_json(json.loads(json.dumps(result.to_json()))) == result
+
+
+async def test_profile_names_project_code(emulator_url: str, tmp_path: Path) -> None:
+    result = await profile_handoff.run(emulator_url, MESSAGES, 0.2, tmp_path / "profile")
+    assert result.by_self_time and result.plugin_by_own_time
+    assert all(spot.where.startswith("opencx_salesforce/") for spot in result.plugin_by_own_time)
+    assert (tmp_path / "profile.txt").read_text() == result.tree != ""
+    assert (tmp_path / "profile.html").exists()
+    assert CellResult.from_json(result.cell).handoffs > 0
+
+
+async def test_in_process_handoff_benchmark() -> None:
+    result = await bench_handoff.run(0.0, MESSAGES, 2, 3)
+    assert result.handoffs == 3 and result.calls_per_handoff == 1.0
+    assert "| 0 ms | 3 | 2 | 3 | 1.00 |" in bench_handoff.table([result])
+
+
+def test_full_plan_covers_every_condition() -> None:
+    cells = run_all.FULL.handoff_cells()
+    conditions = {(c.latency_ms, c.messages, c.concurrency) for c in cells}
+    assert conditions == {
+        (latency, messages, concurrency)
+        for latency in LATENCIES_MS
+        for messages in MESSAGE_COUNTS
+        for concurrency in CONCURRENCIES
+    }
+    assert len(cells) == 3 * len(conditions)  # every contender in every condition
+    assert {c.outbox_workers for c in run_all.FULL.outbox_cells()} == {1, 4, 16, 64}
+    assert len(run_all.QUICK.handoff_cells()) < len(cells)
+
+
+def test_machine_description_and_cpu_probe() -> None:
+    machine = machine_info.describe()
+    assert machine.nproc > 0 and machine.python and machine.date
+    assert "simple-salesforce" in machine.packages
+    probe = machine_info.probe_cpu(loops=10_000)
+    assert probe.alone > 0 and probe.two_at_once > 0
+
+
+def fake_cell(contender: str, latency: float, messages: int, concurrency: int) -> CellResult:
+    calls = 1 if contender == "plugin" else messages + 1
+    return CellResult(
+        spec=CellSpec(contender, latency, messages, concurrency, 1.0, 10),
+        handoffs=10,
+        api_calls=10 * calls,
+        calls_by_endpoint={"composite" if calls == 1 else "sobjects": 10 * calls},
+        latencies_ms=[latency + i for i in range(10)],
+        elapsed_seconds=1.0,
+        peak_rss_mb=70.0,
+        setup_rss_mb=60.0,
+        client_cpu_seconds=0.02,
+        server_cpu_seconds=0.01 * calls,
+    )
+
+
+def test_report_renders_every_section() -> None:
+    cells = [
+        fake_cell(contender, latency, messages, concurrency)
+        for latency in (0.0, 50.0)
+        for messages in (5, 200)
+        for concurrency in (1, 100)
+        for contender in render_results.CONTENDERS
+    ]
+    outbox = fake_cell("plugin", 50.0, 20, 100)
+    run = run_all.Run(
+        plan="test",
+        command=".venv/bin/python bench/run_all.py",
+        machine=machine_info.describe(),
+        cpu_probes=[machine_info.CpuProbe("00:00:00", "0.1 0.1 0.1", 1.0, 0.9)],
+        cells=cells,
+        outbox_cells=[
+            replace(outbox, spec=replace(outbox.spec, outbox_workers=workers)) for workers in (1, 4)
+        ],
+    )
+    again = run_all.Run.from_json(json.loads(json.dumps(run.to_json())))
+    text = render_results.render(again, profile_notes="### Reading the profile\n")
+    for heading in (
+        "## Summary",
+        "## How it is measured",
+        "## API calls per handoff",
+        "## Handoff to Case latency (ms)",
+        "## Sustained handoffs per second",
+        "## CPU per handoff (ms)",
+        "## Peak RSS (MB)",
+        "## What the outbox's concurrency costs and gains",
+    ):
+        assert heading in text
+    assert "| 200 | 1.00 | 201.00 | 201.00 | 201× | 201× |" in text  # calls, ratios
+    assert again.machine.uname in text
+    assert percentile([1.0, 2.0, 3.0], 0.5) == 2.0
