@@ -263,6 +263,17 @@ class SalesforceSettings(LoadableSettings):
             "closures whose webhook was lost."
         ),
     )
+    outbox_concurrency: int = Field(
+        default=16,
+        ge=1,
+        le=64,
+        description=(
+            "Outbox: how many Salesforce requests the plugin has in flight at once. The "
+            "work waits on Salesforce, not on this machine, so more workers means more "
+            "handoffs per second (bench/RESULTS.md). Salesforce only limits concurrent "
+            "requests that run longer than 20 seconds."
+        ),
+    )
     dead_letter_after_seconds: float = Field(
         default=86400.0,
         gt=0,

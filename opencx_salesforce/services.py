@@ -157,6 +157,7 @@ async def start_services(
             backoff_base=settings.backoff_base_seconds,
             backoff_cap=settings.backoff_cap_seconds,
             dead_letter_after=settings.dead_letter_after_seconds,
+            concurrency=settings.outbox_concurrency,
         ),
     )
     reply_status = ReplyStatus()
