@@ -95,14 +95,14 @@ async def test_an_idle_sweep_is_cheap_and_a_restart_continues_from_the_stored_cu
 
     report = await sweep(node.services)
     assert report.delivered == 1
-    assert report.api_calls == 4  # three discovery queries and one read of the Case
+    assert report.api_calls == 2  # one composite of three discovery queries, one read
     assert report.records_seen >= 3
     status = node.services.reply_status
-    assert status.last_sweep is report and status.to_json()["calls_per_sweep"] == 4
+    assert status.last_sweep is report and status.to_json()["calls_per_sweep"] == 2
 
     idle_report = await sweep(node.services)
     assert idle_report.delivered == 0
-    assert idle_report.api_calls == 3  # nothing new: no Case read
+    assert idle_report.api_calls == 1  # nothing new: the discovery composite only
     assert idle_report.cases_checked == 0
 
     # Restart: the cursor is in the store, so the new instance does not read the
