@@ -21,7 +21,7 @@ async def read_form(request: web.Request) -> dict[str, str]:
     if request.content_type == "application/json":
         try:
             data = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise web.HTTPBadRequest(
                 text='{"error": "the body is not valid JSON"}', content_type="application/json"
             ) from None
@@ -30,7 +30,14 @@ async def read_form(request: web.Request) -> dict[str, str]:
                 text='{"error": "expected a JSON object"}', content_type="application/json"
             )
         return {str(k): v.strip() for k, v in data.items() if isinstance(v, str)}
-    posted = await request.post()
+    try:
+        posted = await request.post()
+    except (ValueError, UnicodeDecodeError, AssertionError):
+        # aiohttp's form parser raises these on a malformed multipart body or
+        # bytes that are not UTF-8: the client's fault, said as such.
+        raise web.HTTPBadRequest(
+            text='{"error": "the form body is malformed"}', content_type="application/json"
+        ) from None
     return {k: v.strip() for k, v in posted.items() if isinstance(v, str)}
 
 

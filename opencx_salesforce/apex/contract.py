@@ -117,7 +117,10 @@ def sign(secret: str, timestamp: str | int, body: str | bytes) -> str:
 def signature_matches(secret: str, timestamp: str, body: bytes, header_value: str) -> bool:
     """Whether ``header_value`` is the signature of ``body`` at ``timestamp``,
     compared in constant time."""
-    return hmac.compare_digest(sign(secret, timestamp, body), header_value.strip())
+    # Bytes, not str: compare_digest refuses non-ASCII text, and a forged header
+    # may hold any characters. A wrong encoding is simply a wrong signature.
+    given = header_value.strip().encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(sign(secret, timestamp, body).encode("ascii"), given)
 
 
 def timestamp_is_fresh(
@@ -178,6 +181,8 @@ def parse_payload(body: bytes) -> WebhookEvent:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ContractViolation(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise ContractViolation("body is not JSON the contract allows: nested too deep") from None
     if not isinstance(data, dict):
         raise ContractViolation("body must be a JSON object")
     missing = [name for name in PAYLOAD_FIELDS if name not in data]
@@ -188,7 +193,7 @@ def parse_payload(body: bytes) -> WebhookEvent:
         raise ContractViolation(f"unknown field(s): {', '.join(unknown)}")
 
     event = data[FIELD_EVENT]
-    if event not in EVENTS:
+    if not isinstance(event, str) or event not in EVENTS:
         raise ContractViolation(f"{FIELD_EVENT}: unknown event {event!r}")
     org_id = _require_id(data, FIELD_ORG_ID, ORG_ID_PREFIX)
     if event == EVENT_PING:

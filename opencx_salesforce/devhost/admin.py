@@ -56,10 +56,13 @@ class AdminAuth:
 
     def _cookie_valid(self, value: str) -> bool:
         expires_text, _, signature = value.partition(".")
-        if not expires_text.isdigit():
+        # ASCII digits only: str.isdigit() also accepts "¹²", which int() refuses.
+        if not (expires_text.isascii() and expires_text.isdigit()):
             return False
         expires = int(expires_text)
-        return expires > self._clock() and hmac.compare_digest(signature, self._sign(expires))
+        return expires > self._clock() and hmac.compare_digest(
+            signature.encode("utf-8", "surrogateescape"), self._sign(expires).encode("ascii")
+        )
 
     # --- routes --------------------------------------------------------------------
     def routes(self) -> list[web.RouteDef]:

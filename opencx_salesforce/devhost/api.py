@@ -146,6 +146,8 @@ async def _read(request: web.Request, model: type[BodyT]) -> BodyT:
         data = json.loads(raw) if raw.strip() else {}
     except json.JSONDecodeError as exc:
         _fail(web.HTTPBadRequest, "bad_request", f"the body is not JSON: {exc}")
+    except RecursionError:
+        _fail(web.HTTPBadRequest, "bad_request", "the body is JSON nested too deep")
     if not isinstance(data, dict):
         _fail(web.HTTPBadRequest, "bad_request", "the body must be a JSON object")
     try:

@@ -55,11 +55,11 @@ T = TypeVar("T")
 # Known bugs that answer 500, each pinned by an xfail(strict=True) test below. The
 # fuzz counts those 500s apart (and prints them) instead of failing on them; once a
 # bug is fixed its xfail turns XPASS (failing the run): set its flag to True then.
-MALFORMED_FORM_500_FIXED = False  # test_a_malformed_form_post_from_an_admin_is_a_400
-UNHASHABLE_EVENT_500_FIXED = False  # test_a_webhook_whose_event_is_not_text_is_a_400
-NON_ASCII_SIGNATURE_500_FIXED = False  # test_a_signature_that_is_not_ascii_is_a_401
-FORGED_COOKIE_500_FIXED = False  # test_a_forged_admin_cookie_is_refused_not_a_500
-DEEP_JSON_500_FIXED = False  # test_deeply_nested_json_is_a_400_not_a_500
+MALFORMED_FORM_500_FIXED = True  # test_a_malformed_form_post_from_an_admin_is_a_400
+UNHASHABLE_EVENT_500_FIXED = True  # test_a_webhook_whose_event_is_not_text_is_a_400
+NON_ASCII_SIGNATURE_500_FIXED = True  # test_a_signature_that_is_not_ascii_is_a_401
+FORGED_COOKIE_500_FIXED = True  # test_a_forged_admin_cookie_is_refused_not_a_500
+DEEP_JSON_500_FIXED = True  # test_deeply_nested_json_is_a_400_not_a_500
 KNOWN: Counter[str] = Counter()
 
 
@@ -736,15 +736,6 @@ def test_the_settings_routes_refuse_without_admin_and_csrf(
         assert call["method"] == "GET" and (admin or call["path"].startswith("/static/"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG admin/forms.py read_form: request.post() raises on a malformed form body "
-        "(ValueError: multipart with no boundary or none found; UnicodeDecodeError: "
-        "urlencoded bytes that are not UTF-8) and the settings routes answer an admin's "
-        "request with 500 instead of a 400 with the reason"
-    ),
-)
 @pytest.mark.parametrize(
     ("content_type", "body"),
     [
@@ -772,14 +763,6 @@ def test_a_malformed_form_post_from_an_admin_is_a_400(
     assert answer.json()["error"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG apex/contract.py parse_payload: `event not in EVENTS` with a JSON list or "
-        "object as the event raises TypeError (unhashable) instead of ContractViolation, "
-        "so a correctly signed call with such a body gets a 500, not a 400"
-    ),
-)
 @pytest.mark.parametrize("event", [[], {}, ["case.updated"]])
 def test_a_webhook_whose_event_is_not_text_is_a_400(target: Target, event: Any) -> None:
     body = json.dumps(
@@ -806,14 +789,6 @@ def test_a_webhook_whose_event_is_not_text_is_a_400(target: Target, event: Any) 
     assert "event" in answer.json()["error"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG apex/contract.py signature_matches: hmac.compare_digest on two str raises "
-        "TypeError when the X-OpenCX-Signature header holds a non-ASCII character, so the "
-        "webhook answers 500 instead of 401 (compare bytes instead)"
-    ),
-)
 @pytest.mark.parametrize("signature", ["v1=é", "ÿ", "v1=" + "€" * 64])
 def test_a_signature_that_is_not_ascii_is_a_401(target: Target, signature: str) -> None:
     stamp = str(int(time.time()))
@@ -831,16 +806,6 @@ def test_a_signature_that_is_not_ascii_is_a_401(target: Target, signature: str) 
     assert answer.json() == {"error": "unauthorized: signature"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG devhost/admin.py AdminAuth._cookie_valid: a cookie signature with a non-ASCII "
-        "character makes hmac.compare_digest(str, str) raise TypeError, and an expiry of "
-        "Unicode digits ('¹²', str.isdigit() but not int()) raises ValueError: any "
-        "anonymous request with such a cookie gets a 500 from every admin-checked route "
-        "(the JSON API, the settings routes)"
-    ),
-)
 @pytest.mark.parametrize("cookie", ["9999999999.é", "¹².abc"])
 @pytest.mark.parametrize("path", ["/api/sessions", f"{PREFIX}/admin"])
 def test_a_forged_admin_cookie_is_refused_not_a_500(target: Target, cookie: str, path: str) -> None:
@@ -941,18 +906,11 @@ def test_an_admin_script_posting_nonsense_changes_nothing(
         assert answer.json() == {"retried": 0}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG JSON nested deeper than Python's recursion limit raises RecursionError, "
-        "which nobody catches: apex/contract.py parse_payload (the webhook, behind the "
-        "token and signature), admin/forms.py read_form (request.json), devhost/api.py "
-        "_read (json.loads); each answers 500 instead of 400"
-    ),
-)
 @pytest.mark.parametrize("route", ["webhook", "settings", "host api"])
 def test_deeply_nested_json_is_a_400_not_a_500(target: Target, route: str) -> None:
-    body = b"[" * 5000  # 5 KB: far under every size limit
+    # Deeper than Python's recursion limit, yet within every size limit
+    # (the webhook's is BODY_LIMIT here).
+    body = b"[" * min(5000, BODY_LIMIT)
     stamp = str(int(time.time()))
     path, headers = {
         "webhook": (
@@ -970,7 +928,7 @@ def test_deeply_nested_json_is_a_400_not_a_500(target: Target, route: str) -> No
     }[route]
     before = target.state()
     answer = target.request(
-        "POST", path, headers={**headers, "Content-Type": "application/json"}, body=b"[" * 5000
+        "POST", path, headers={**headers, "Content-Type": "application/json"}, body=body
     )
     assert target.state() == before
     assert answer.status == 400, answer.status
