@@ -135,8 +135,12 @@ class CaseService:
         ref = await self._index.session_case(session.id)
         entry = await self._index.case(ref.case_id) if ref else None
         if ref is not None and not (entry and entry.closed):
+            # Already done: a duplicate handoff changes nothing in Salesforce. The
+            # session's fields are written again (idempotent): a worker that died
+            # between the index and the host's session may have left them unset.
+            await self._set_session_fields(session.id, ref.case_id)
             await self._index.clear_pending(session.id)
-            return None  # already done: a duplicate handoff changes nothing
+            return None
 
         previous = await self._index.contact_case(key) if key else None
         if previous is not None and not previous[1] and (ref is None or ref.case_id != previous[0]):
@@ -429,8 +433,11 @@ class CaseService:
 
     async def _link(self, session_id: str, ref: SessionCase, key: str | None) -> None:
         await self._index.link_session(session_id, ref, key)
-        await self._host.set_session_metadata(session_id, "salesforce_case_id", ref.case_id)
-        url = await self._client.record_url("Case", ref.case_id)
+        await self._set_session_fields(session_id, ref.case_id)
+
+    async def _set_session_fields(self, session_id: str, case_id: str) -> None:
+        await self._host.set_session_metadata(session_id, "salesforce_case_id", case_id)
+        url = await self._client.record_url("Case", case_id)
         await self._host.set_session_metadata(session_id, "salesforce_case_url", url)
 
     async def _render(self, session: Session, messages: Sequence[Message], title: str) -> list[str]:

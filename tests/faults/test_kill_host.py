@@ -46,7 +46,7 @@ MAX_KILL_DELAY = 0.3
 # sees of them; set a flag to True once its bug is fixed and the property is
 # asserted here too.
 HOOK_WINDOW_CLOSED = False  # test_kill_host_windows.py
-CASE_ID_SURVIVES_A_CRASH = False  # test_kill_host_windows.py
+CASE_ID_SURVIVES_A_CRASH = True  # test_kill_host_windows.py
 APPENDS_KEEP_ORDER = False  # test_salesforce_faults.py, the UNABLE_TO_LOCK_ROW test
 WORDS = ("parcel", "refund", "tracking", "courier", "invoice", "address", "damaged", "late")
 

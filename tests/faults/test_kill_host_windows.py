@@ -160,15 +160,6 @@ async def test_a_kill_between_the_pending_mark_and_the_queued_job_keeps_the_hand
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG cases.py CaseService._handoff: when the worker dies after "
-        "CaseIndex.link_session and before Host.set_session_metadata (in _link), the "
-        "retry sees the index link, returns 'already done', and the session never gets "
-        "salesforce_case_id / salesforce_case_url"
-    ),
-)
 async def test_a_kill_after_the_index_link_still_puts_the_case_id_on_the_session(
     world: Install,
 ) -> None:
