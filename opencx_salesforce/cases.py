@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ COMPOSITE_MAX_COLLECTIONS_OR_QUERIES = 5
 COLLECTION_MAX_RECORDS = 200
 # How long one worker may hold a contact's lock: longer than any attempt takes.
 LOCK_TTL = 120.0
+# How long an append waits for a Case whose handoff it cannot see queued.
+APPEND_GRACE = 300.0
 DESCRIBE_CACHE_NS = "salesforce.describe"
 DESCRIBE_TTL = 3600.0
 
@@ -102,7 +105,10 @@ class CaseService:
         messages = [Message.model_validate(m) for m in job.payload["messages"]]
         ref = await self._index.session_case(session_id)
         if ref is None:
-            if await self._index.is_pending(session_id):
+            young = time.time() - job.enqueued_at < APPEND_GRACE
+            if young or await self._index.is_pending(session_id):
+                # The handoff may still be queued (or its pending mark not yet
+                # written when this append was): wait for its Case.
                 raise RetryLater("the session's Case is not created yet", delay=0.5)
             raise PermanentFailure(
                 f"session {session_id} has no Salesforce Case to append to "

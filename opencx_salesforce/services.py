@@ -84,12 +84,15 @@ class Services:
 
     async def handoff(self, session: Session, reason: HandoffReason) -> None:
         """Persist the handoff; a worker does the Salesforce work."""
-        await self.index.mark_pending(session.id)
+        # The job first: a crash right after it leaves work queued, never a
+        # "pending" mark with nothing behind it. The mark only tells appends
+        # that arrive before the Case to wait for it.
         await self.outbox.submit(
             "handoff",
             f"handoff:{session.id}",
             {"session": session.model_dump(mode="json"), "reason": reason.model_dump()},
         )
+        await self.index.mark_pending(session.id)
 
     async def reengage(self, session: Session, messages: list[Message]) -> None:
         if not messages:
