@@ -141,6 +141,26 @@ class CaseIndex:
         for body in bodies:
             await self._store.set(NS, f"own_body:{_digest(body)}", b"1")
 
+    # --- the order of appends ----------------------------------------------------------
+    async def append_seq(self, session_id: str, item_id: str) -> int:
+        """The number of the append ``item_id`` in its session: 1, 2, 3, …, the
+        same number if asked again for the same item (a host repeating a hook
+        call must not leave a gap the next append would wait on)."""
+        known = await self._read(f"append_item:{item_id}")
+        if known is not None:
+            return int(known)
+        value = int(await self._update(f"append_seq:{session_id}", lambda n: (n or 0) + 1))
+        if not await self._store.set_if_absent(NS, f"append_item:{item_id}", str(value).encode()):
+            return int(await self._read(f"append_item:{item_id}"))  # a racing twin won
+        return value
+
+    async def appended_upto(self, session_id: str) -> int:
+        """The highest append number that has landed on the Case (0: none)."""
+        return int(await self._read(f"appended:{session_id}") or 0)
+
+    async def mark_appended(self, session_id: str, seq: int) -> None:
+        await self._update(f"appended:{session_id}", lambda n: max(n or 0, seq))
+
     # --- handoffs in flight --------------------------------------------------------------
     async def mark_pending(self, session_id: str) -> None:
         await self._store.set(NS, f"pending:{session_id}", b"1")

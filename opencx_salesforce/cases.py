@@ -21,7 +21,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -50,6 +50,8 @@ COMPOSITE_MAX_COLLECTIONS_OR_QUERIES = 5
 COLLECTION_MAX_RECORDS = 200
 # How long one worker may hold a contact's lock: longer than any attempt takes.
 LOCK_TTL = 120.0
+# The sequence numbers of a session's appends still in the outbox.
+QueuedAppends = Callable[[str], Awaitable[list[int]]]
 # How long an append waits for a Case whose handoff it cannot see queued.
 APPEND_GRACE = 300.0
 DESCRIBE_CACHE_NS = "salesforce.describe"
@@ -82,12 +84,14 @@ class CaseService:
         settings: SalesforceSettings,
         index: CaseIndex,
         pm: pluggy.PluginManager,
+        queued_appends: QueuedAppends | None = None,
     ) -> None:
         self._host = host
         self._client = client
         self._settings = settings
         self._index = index
         self._pm = pm
+        self._queued_appends = queued_appends
         self.calls_by_kind: Counter[str] = Counter()
 
     # --- jobs --------------------------------------------------------------------------
@@ -114,6 +118,33 @@ class CaseService:
                 f"session {session_id} has no Salesforce Case to append to "
                 "(was its handoff dead-lettered?)"
             )
+        seq = job.payload.get("seq")
+        if isinstance(seq, int):
+            # Appends of one conversation land in the order the contact wrote:
+            # this one waits for the one before it (a bounded wait: a message
+            # whose job was lost or buried holds the others back no longer than
+            # APPEND_GRACE; then order gives way, nothing is dropped).
+            done = await self._index.appended_upto(session_id)
+            if seq > done + 1 and await self._earlier_append_queued(session_id, seq, job):
+                raise RetryLater(
+                    "an earlier message of this conversation is not on the Case yet", 0.2
+                )
+        outcome = await self._append(job, session_id, messages, ref)
+        if isinstance(seq, int):
+            await self._index.mark_appended(session_id, seq)
+        return outcome
+
+    async def _earlier_append_queued(self, session_id: str, seq: int, job: Job) -> bool:
+        """Whether an earlier append of the session is still in the outbox. Only
+        a queued one is waited for: one that was never queued (its process died
+        first) must not hold the others back."""
+        if self._queued_appends is None:
+            return time.time() - job.enqueued_at < APPEND_GRACE
+        return any(other < seq for other in await self._queued_appends(session_id))
+
+    async def _append(
+        self, job: Job, session_id: str, messages: list[Message], ref: SessionCase
+    ) -> Outcome | None:
         entry = await self._index.case(ref.case_id)
         session = await self._host.get_session(session_id)
         if entry is not None and entry.closed:

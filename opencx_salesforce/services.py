@@ -7,6 +7,7 @@ events here.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from opencx_salesforce.salesforce.errors import NeedsReauthorization, Salesforce
 from opencx_salesforce.salesforce.oauth import OAuthClient
 from opencx_salesforce.salesforce.secrets import SecretBox
 from opencx_salesforce.salesforce.tokens import ClientCredentials, TokenManager
+from opencx_salesforce.store.base import ItemState
 from opencx_salesforce.sweep import Sweeper
 
 log = logging.getLogger(__name__)
@@ -97,12 +99,15 @@ class Services:
     async def reengage(self, session: Session, messages: list[Message]) -> None:
         if not messages:
             return
+        item_id = f"append:{session.id}:{messages[0].id}"
         await self.outbox.submit(
             "append",
-            f"append:{session.id}:{messages[0].id}",
+            item_id,
             {
                 "session_id": session.id,
                 "messages": [m.model_dump(mode="json") for m in messages],
+                # The order the contact wrote in, which the appends keep.
+                "seq": await self.index.append_seq(session.id, item_id),
             },
         )
 
@@ -112,9 +117,7 @@ class Services:
         await self.http.close()
 
 
-async def start_services(
-    host: Host, pm: pluggy.PluginManager, *, workers: bool = True
-) -> Services:
+async def start_services(host: Host, pm: pluggy.PluginManager, *, workers: bool = True) -> Services:
     """Build the plugin's services for ``host``. ``workers=False`` leaves the
     outbox workers and the sweep stopped: for tools that only look (``doctor``)
     while the running host does the work."""
@@ -140,7 +143,27 @@ async def start_services(
     )
     client = SalesforceClient(tokens, api_version=settings.api_version, session=http)
     index = CaseIndex(host.store)
-    cases = CaseService(host=host, client=client, settings=settings, index=index, pm=pm)
+
+    async def queued_appends(session_id: str) -> list[int]:
+        # Read only when an append finds itself ahead of an earlier one: rare.
+        # (``outbox`` is bound below, before any job can run.)
+        prefix = f"append:{session_id}:"
+        seqs = []
+        for item in await outbox.items():
+            if item.item_id.startswith(prefix) and item.state is not ItemState.DEAD:
+                seq = json.loads(item.payload)["payload"].get("seq")
+                if isinstance(seq, int):
+                    seqs.append(seq)
+        return seqs
+
+    cases = CaseService(
+        host=host,
+        client=client,
+        settings=settings,
+        index=index,
+        pm=pm,
+        queued_appends=queued_appends,
+    )
 
     async def handoff_job(job: Any) -> None:
         await cases.handle_handoff(job)

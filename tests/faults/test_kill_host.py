@@ -47,7 +47,7 @@ MAX_KILL_DELAY = 0.3
 # asserted here too.
 HOOK_WINDOW_CLOSED = False  # test_kill_host_windows.py
 CASE_ID_SURVIVES_A_CRASH = True  # test_kill_host_windows.py
-APPENDS_KEEP_ORDER = False  # test_salesforce_faults.py, the UNABLE_TO_LOCK_ROW test
+APPENDS_KEEP_ORDER = True  # test_salesforce_faults.py, the UNABLE_TO_LOCK_ROW test
 WORDS = ("parcel", "refund", "tracking", "courier", "invoice", "address", "damaged", "late")
 
 

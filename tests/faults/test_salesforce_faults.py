@@ -218,15 +218,6 @@ async def test_unable_to_lock_row_bursts_are_retried_without_duplicates(
     assert case_problems(stack.org, first + second) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG cases.py CaseService.handle_append: each re-engagement is its own outbox "
-        "job, and jobs of one session run concurrently and retry independently, so a "
-        "message whose append is retried (UNABLE_TO_LOCK_ROW, a 503, a crash) lands on "
-        "the Case after the contact's later messages"
-    ),
-)
 async def test_a_locked_append_keeps_the_contacts_messages_in_order(
     fault_stack: Stack, http: aiohttp.ClientSession
 ) -> None:
