@@ -16,6 +16,25 @@ imports inside ``run`` so ``--help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import signal
 from typing import TypeAlias
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+async def until_interrupted() -> None:
+    """Return on Ctrl-C or SIGTERM (the long-running commands: serve, emulator)."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        with contextlib.suppress(NotImplementedError):  # not on Windows: Ctrl-C still works
+            loop.add_signal_handler(sig, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        for sig in signals:
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)

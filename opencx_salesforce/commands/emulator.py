@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 from typing import TYPE_CHECKING
 
-from opencx_salesforce.commands import Subparsers
+from opencx_salesforce.commands import Subparsers, until_interrupted
 
 if TYPE_CHECKING:
     from opencx_salesforce.emulator.cli_config import EmulatorOptions
@@ -102,18 +100,9 @@ async def _serve(options: EmulatorOptions) -> int:
         return 1
     print("\n".join([*describe(emulator, org), "Press Ctrl-C to stop."]), flush=True)
 
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for sig in signals:
-        with contextlib.suppress(NotImplementedError):  # not on Windows: Ctrl-C still works
-            loop.add_signal_handler(sig, stopping.set)
     try:
-        await stopping.wait()
+        await until_interrupted()
     finally:
-        for sig in signals:
-            with contextlib.suppress(NotImplementedError):
-                loop.remove_signal_handler(sig)
         await emulator.close()
     print("stopped", flush=True)
     return 0

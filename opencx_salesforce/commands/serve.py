@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opencx_salesforce.commands import Subparsers
+from opencx_salesforce.commands import Subparsers, until_interrupted
 
 if TYPE_CHECKING:
     from opencx_salesforce.devhost.config import HostSettings
@@ -87,18 +85,9 @@ async def _serve(
     ]
     print("\n".join(lines), flush=True)
 
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for sig in signals:
-        with contextlib.suppress(NotImplementedError):  # not on Windows: Ctrl-C still works
-            loop.add_signal_handler(sig, stopping.set)
     try:
-        await stopping.wait()
+        await until_interrupted()
     finally:
-        for sig in signals:
-            with contextlib.suppress(NotImplementedError):
-                loop.remove_signal_handler(sig)
         await host.stop()
     print("stopped", flush=True)
     return 0
