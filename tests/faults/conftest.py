@@ -112,3 +112,24 @@ async def world(
         await hosts.close()
         WATCH.seen("the host processes' output (DEBUG)", hosts.output(), log=True)
         await emulator.close()
+
+
+# --- the trial counts, shown in every run ------------------------------------------------
+
+_COUNTS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def trial_counts(capsys: pytest.CaptureFixture[str]) -> Iterator[None]:
+    """Keep what each test prints (its trial counts) for the run's summary, so
+    every run shows them, CI's included, without ``-s``."""
+    yield
+    printed = capsys.readouterr().out
+    _COUNTS.extend(line for line in printed.splitlines() if line.strip())
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _COUNTS:
+        terminalreporter.section("fault suite: trial counts")
+        for line in _COUNTS:
+            terminalreporter.write_line(line)
