@@ -158,6 +158,12 @@ class CaseIndex:
         """The highest append number that has landed on the Case (0: none)."""
         return int(await self._read(f"appended:{session_id}") or 0)
 
+    async def append_landed(self, item_id: str) -> bool:
+        return await self._store.get(NS, f"append_landed:{item_id}") is not None
+
+    async def mark_append_landed(self, item_id: str) -> None:
+        await self._store.set(NS, f"append_landed:{item_id}", b"1")
+
     async def mark_appended(self, session_id: str, seq: int) -> None:
         await self._update(f"appended:{session_id}", lambda n: max(n or 0, seq))
 

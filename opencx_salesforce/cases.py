@@ -129,7 +129,10 @@ class CaseService:
                 raise RetryLater(
                     "an earlier message of this conversation is not on the Case yet", 0.2
                 )
+        if await self._index.append_landed(job.item_id):
+            return None  # the same messages again (a host replaying its hook call)
         outcome = await self._append(job, session_id, messages, ref)
+        await self._index.mark_append_landed(job.item_id)
         if isinstance(seq, int):
             await self._index.mark_appended(session_id, seq)
         return outcome

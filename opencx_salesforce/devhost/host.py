@@ -27,6 +27,7 @@ from aiohttp import web
 from opencx_salesforce.devhost.access_log import RedactingAccessLogger
 from opencx_salesforce.devhost.admin import AdminAuth
 from opencx_salesforce.devhost.config import HostSettings
+from opencx_salesforce.devhost.journal import HookJournal
 from opencx_salesforce.devhost.plugins import call_each, make_plugin_manager
 from opencx_salesforce.devhost.sessions import SessionRepository, SessionStateError
 from opencx_salesforce.errors import ConfigError
@@ -107,6 +108,10 @@ class DevHost:
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
         self.mounted_paths: list[str] = []
+
+    @property
+    def _journal(self) -> HookJournal:
+        return HookJournal(self.store)
 
     @property
     def _sessions(self) -> SessionRepository:
@@ -205,6 +210,11 @@ class DevHost:
         one reopens it (the bot is in charge again, a later handoff starts anew)."""
         message = Message(id=_new_id("m"), role=Role(role), text=text, author=author)
         status_before: SessionStatus | None = None
+        journal = None
+        if message.role == Role.CONTACT:
+            journal = await self._journal.add(
+                {"hook": "on_contact_reengage", "session_id": session_id, "message_id": message.id}
+            )
 
         def change(session: Session) -> Session:
             nonlocal status_before
@@ -216,9 +226,13 @@ class DevHost:
                 update={"messages": [*session.messages, message], "status": status}
             )
 
-        session, _ = await self._sessions.update(session_id, change)
-        if message.role == Role.CONTACT and status_before == SessionStatus.HANDED_OFF:
-            await self._call("on_contact_reengage", session=session, messages=[message])
+        try:
+            session, _ = await self._sessions.update(session_id, change)
+            if message.role == Role.CONTACT and status_before == SessionStatus.HANDED_OFF:
+                await self._call("on_contact_reengage", session=session, messages=[message])
+        finally:
+            if journal is not None:
+                await self._journal.done(journal)
         return message
 
     async def handoff(self, session_id: str, reason: HandoffReason | None = None) -> Session:
@@ -231,9 +245,31 @@ class DevHost:
                 raise SessionStateError(f"session {session.id!r} is already handed off")
             return session.model_copy(update={"status": SessionStatus.HANDED_OFF})
 
-        session, _ = await self._sessions.update(session_id, change)
-        await self._call("on_handoff", session=session, reason=reason)
+        journal = await self._journal.add(
+            {"hook": "on_handoff", "session_id": session_id, "reason": reason.model_dump()}
+        )
+        try:
+            session, _ = await self._sessions.update(session_id, change)
+            await self._call("on_handoff", session=session, reason=reason)
+        finally:
+            await self._journal.done(journal)
         return session
+
+    async def _replay_journal(self) -> None:
+        """Hook calls a previous run of this host committed the session change
+        for but may not have made (it died in between): make them again. The
+        plugin's hooks are idempotent, so a call that did happen is harmless."""
+        for key, entry in await self._journal.entries():
+            session = await self._sessions.get(entry["session_id"])
+            if session is not None and entry["hook"] == "on_handoff":
+                if session.status == SessionStatus.HANDED_OFF:
+                    reason = HandoffReason.model_validate(entry["reason"])
+                    await self._call("on_handoff", session=session, reason=reason)
+            elif session is not None and entry["hook"] == "on_contact_reengage":
+                found = [m for m in session.messages if m.id == entry["message_id"]]
+                if found and session.status == SessionStatus.HANDED_OFF:
+                    await self._call("on_contact_reengage", session=session, messages=found)
+            await self._journal.done(key)
 
     # --- hook errors ------------------------------------------------------------------
     @property
@@ -284,6 +320,7 @@ class DevHost:
                 self._record_hook_error,
                 reraise=(ConfigError,),
             )
+            await self._replay_journal()
             runner = web.AppRunner(await self._build_app(), access_log_class=RedactingAccessLogger)
             await runner.setup()
             try:

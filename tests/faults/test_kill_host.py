@@ -33,6 +33,7 @@ from faults_support import (
 )
 
 from opencx_salesforce.case_index import CaseIndex
+from opencx_salesforce.devhost.journal import HookJournal
 from opencx_salesforce.devhost.sessions import SessionRepository
 from opencx_salesforce.emulator.org import Org
 from opencx_salesforce.models import Role, SessionStatus
@@ -45,7 +46,7 @@ MAX_KILL_DELAY = 0.3
 # Known bugs, each pinned by an xfail(strict=True) test. This test counts what it
 # sees of them; set a flag to True once its bug is fixed and the property is
 # asserted here too.
-HOOK_WINDOW_CLOSED = False  # test_kill_host_windows.py
+HOOK_WINDOW_CLOSED = True  # test_kill_host_windows.py
 CASE_ID_SURVIVES_A_CRASH = True  # test_kill_host_windows.py
 APPENDS_KEEP_ORDER = True  # test_salesforce_faults.py, the UNABLE_TO_LOCK_ROW test
 WORDS = ("parcel", "refund", "tracking", "courier", "invoice", "address", "damaged", "late")
@@ -271,6 +272,11 @@ async def classify_cut_off(store: Store, org: Org, cut_off: list[Op], tally: Tal
     sessions = SessionRepository(store)
     index = CaseIndex(store)
     queued = {item.item_id for item in await store.items(OUTBOX_QUEUE)}
+    # Hook calls the host wrote down before dying: its next start replays them.
+    journaled = {
+        (entry["session_id"], entry.get("message_id"))
+        for _, entry in await HookJournal(store).entries()
+    }
     for op in cut_off:
         session_id = op.conversation.session_id
         session = await sessions.get(session_id)
@@ -280,6 +286,7 @@ async def classify_cut_off(store: Store, org: Org, cut_off: list[Op], tally: Tal
             # A pending mark alone makes no progress: only the queued job does.
             traced = (
                 f"handoff:{session_id}" in queued
+                or (session_id, None) in journaled
                 or await index.session_case(session_id) is not None
             )
             if committed and not traced:
@@ -292,7 +299,10 @@ async def classify_cut_off(store: Store, org: Org, cut_off: list[Op], tally: Tal
         in_salesforce = any(
             op.text in str(c["CommentBody"]) for c in org.rows("CaseComment", False)
         )
-        if f"append:{session_id}:{message.id}" not in queued and not in_salesforce:
+        journal_has_it = (session_id, message.id) in journaled
+        if f"append:{session_id}:{message.id}" not in queued and not (
+            in_salesforce or journal_has_it
+        ):
             tally.lost_texts.add(op.text)
             tally.lost_in_window.append(f"message {message.id} of {session_id}")
 

@@ -57,14 +57,6 @@ async def idle(world: Install, life: HostLife) -> None:
     await wait_for(quiet, timeout=20, what="the outbox to settle")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG devhost/host.py DevHost.handoff: the session is committed as handed_off "
-        "before on_handoff runs, so a crash in between loses the handoff: no Case, ever; "
-        "the bot's retry gets 409 and on_handoff is never called again"
-    ),
-)
 async def test_a_kill_between_the_handoff_commit_and_the_plugin_hook_keeps_the_handoff(
     world: Install,
 ) -> None:
@@ -88,14 +80,6 @@ async def test_a_kill_between_the_handoff_commit_and_the_plugin_hook_keeps_the_h
     assert case_for_session(world.org, session_id) is not None, "the handoff was lost"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG devhost/host.py DevHost.post_message: a contact message to a handed-off "
-        "session is committed before on_contact_reengage runs, so a crash in between "
-        "leaves it in the session but never on the Case (a re-post would duplicate it)"
-    ),
-)
 async def test_a_kill_between_a_message_commit_and_the_plugin_hook_keeps_the_message(
     world: Install,
 ) -> None:
