@@ -216,7 +216,13 @@ async def settings_page(
         messages=shown,
         signed_package=services.settings.webhook_signing_secret is not None,
     )
-    response = render("settings.html", status=status, page=page, urls=link)
+    response = render(
+        "settings.html",
+        status=status,
+        page=page,
+        urls=link,
+        replies=services.reply_status.to_json(),
+    )
     if new_cookie is not None:
         secure = services.host.public_url.startswith("https://")
         csrf.set_cookie(response, new_cookie, path=link.admin, secure=secure)
@@ -461,6 +467,8 @@ async def _status_json(services: Services) -> dict[str, Any]:
             "dead": len(items.dead),
             "dead_letters": [asdict(row) for row in items.dead],
         },
+        # Rep replies coming back: last webhook, deliveries, sweep lag and cost.
+        "replies": services.reply_status.to_json(),
     }
 
 

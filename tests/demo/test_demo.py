@@ -80,6 +80,15 @@ async def test_the_pages_after_the_demo_show_the_reply_and_the_resolution(
         await page.screenshot(path=str(tmp_path / "inbox.png"), full_page=True)
         shutil.copy(tmp_path / "inbox.png", "/tmp/demo-inbox.png")
 
+        # The settings page reports the replies that came back.
+        await page.goto(f"{demo.host_url}/integrations/salesforce/admin")
+        figures = page.locator("#reply-figures")
+        await expect(figures).to_contain_text("case.updated")
+        await expect(figures).to_contain_text("Replies delivered1 (0 by the sweep)")
+        await expect(figures).to_contain_text("Conversations resolved1")
+        await page.screenshot(path=str(tmp_path / "settings.png"), full_page=True)
+        shutil.copy(tmp_path / "settings.png", "/tmp/demo-settings.png")
+
         assert demo.org is not None
         await page.goto(
             f"{demo.emulator.base_url}/_emulator/orgs/{demo.org.id}/cases/{demo.case_id}"
