@@ -92,7 +92,6 @@ class CaseService:
         self._index = index
         self._pm = pm
         self._queued_appends = queued_appends
-        self.calls_by_kind: Counter[str] = Counter()
 
     # --- jobs --------------------------------------------------------------------------
     async def handle_handoff(self, job: Job) -> Outcome | None:
@@ -241,7 +240,7 @@ class CaseService:
         if not comment_refs:
             overflow = [] if existing_case else bodies
         await self._index.remember_own_bodies(bodies)
-        responses = await self._composite(subrequests, "handoff")
+        responses = await self._composite(subrequests)
         by_ref = {r.reference_id: r for r in responses}
 
         case_response = by_ref.get("refCase")
@@ -353,8 +352,7 @@ class CaseService:
                     "refLinkNew",
                     body={"ContactId": "@{refNewContact.id}"},
                 ),
-            ],
-            "contact",
+            ]
         )
         created = responses[0] if responses else None
         if created is not None and created.ok:
@@ -375,7 +373,6 @@ class CaseService:
             chunk = bodies[start : start + COLLECTION_MAX_RECORDS]
             records = self._comments_body(case_id, chunk)["records"]
             await self._index.remember_own_bodies(chunk)
-            self.calls_by_kind["append"] += 1
             results = await self._client.collections_create(records, all_or_none=True)
             ids = [r.id for r in results if r.success and r.id]
             await self._index.remember_own_comments(ids)
@@ -435,7 +432,6 @@ class CaseService:
             "SELECT Id, (SELECT Id, CommentBody FROM CaseComments) FROM Case "
             f"WHERE {field} = {soql.literal(external_id)} LIMIT 1"
         )
-        self.calls_by_kind["read"] += 1
         records = await self._client.query_records(query)
         if not records:
             return None, []
@@ -445,7 +441,6 @@ class CaseService:
 
     async def _read_landed_comments(self, case_id: str) -> list[tuple[str, str]]:
         query = f"SELECT Id, CommentBody FROM CaseComment WHERE ParentId = {soql.literal(case_id)}"
-        self.calls_by_kind["read"] += 1
         records = await self._client.query_records(query)
         return [(str(r["Id"]), r["CommentBody"] or "") for r in records]
 
@@ -460,10 +455,9 @@ class CaseService:
         return _missing(planned, [body for _, body in landed])
 
     # --- pieces ------------------------------------------------------------------------------
-    async def _composite(self, subrequests: list[Subrequest], kind: str) -> list[SubResponse]:
+    async def _composite(self, subrequests: list[Subrequest]) -> list[SubResponse]:
         if not subrequests:
             return []
-        self.calls_by_kind[kind] += 1
         return await self._client.composite(subrequests, all_or_none=False)
 
     def _raise_for(self, response: SubResponse, what: str) -> None:
@@ -520,7 +514,6 @@ class CaseService:
         if raw is not None:
             cached: Mapping[str, Any] = json.loads(raw)
             return cached, True
-        self.calls_by_kind["describe"] += 1
         describe = await self._client.describe("Case")
         slim = {
             "fields": [

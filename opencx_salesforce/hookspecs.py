@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pluggy
 
@@ -32,19 +32,12 @@ PROJECT_NAME = "opencx"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
-T = TypeVar("T")
-
 
 async def resolve(value: Any) -> Any:
     """Await ``value`` if it is awaitable; return it as it is otherwise."""
     if inspect.isawaitable(value):
         return await value
     return value
-
-
-async def resolve_all(values: list[Any]) -> list[Any]:
-    """Resolve each result of a (non-firstresult) hook call, in order."""
-    return [await resolve(v) for v in values]
 
 
 @runtime_checkable

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -72,7 +72,6 @@ class Services:
     replies: ReplyService
     sweeper: Sweeper
     reply_status: ReplyStatus
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def redirect_uri(self) -> str:
