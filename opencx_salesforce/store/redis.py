@@ -33,6 +33,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -440,7 +441,7 @@ class RedisStore:
                 if message["type"] == "subscribe":
                     break
             else:
-                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+                await _close(pubsub)
                 raise RedisError(f"no confirmation of SUBSCRIBE {self._wake_channel}")
             self._pubsub = pubsub
             self._listener = asyncio.create_task(
@@ -467,6 +468,14 @@ class RedisStore:
             await asyncio.gather(self._listener, return_exceptions=True)
             self._listener = None
         if self._pubsub is not None:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            await _close(self._pubsub)
             self._pubsub = None
         await self._redis.aclose()
+
+
+async def _close(pubsub: PubSub) -> None:
+    """Close a PubSub whether or not this redis-py release annotates ``aclose``:
+    binding it to a typed name type-checks both ways, where an ``ignore`` would be
+    reported as unused by the release that adds the annotation."""
+    aclose: Callable[[], Awaitable[None]] = pubsub.aclose
+    await aclose()

@@ -73,6 +73,12 @@ NOT_RUN: tuple[tuple[str, str], ...] = (
         "CI from nothing (venv, Redis, Chromium, npm) and the whole suite, "
         "which includes this test",
     ),
+    (
+        r"^bash \.ci/bootstrap$",
+        "installs uv.lock into .venv; the tests run in that environment "
+        "(tests/foundation/test_lock.py checks the lock and the bootstrap's refusal)",
+    ),
+    (r"^\.tools/bin/uv lock\b", "rewrites uv.lock from the package index (a maintainer's upgrade)"),
     (r"^cd ", "changes the directory of the reader's shell, nothing to check"),
     (r"^sf org login web\b", "opens a browser to sign in to a real Salesforce org"),
     (r"^sf project deploy start\b", "deploys to (or deletes from) a real Salesforce org"),
