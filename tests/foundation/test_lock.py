@@ -56,9 +56,18 @@ def test_the_installed_versions_are_the_locked_ones() -> None:
     lock = tomllib.loads((ROOT / "uv.lock").read_text())
     locked = {p["name"]: p["version"] for p in lock["package"] if "version" in p}
     listed = subprocess.run(
-        [uv(), "pip", "list", "--python", str(ROOT / ".venv" / "bin" / "python"),
-         "--format", "freeze"],
-        capture_output=True, text=True, check=True,
+        [
+            uv(),
+            "pip",
+            "list",
+            "--python",
+            str(ROOT / ".venv" / "bin" / "python"),
+            "--format",
+            "freeze",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     installed = dict(line.split("==", 1) for line in listed.splitlines() if "==" in line)
     drift = {
@@ -73,7 +82,8 @@ def test_the_installed_versions_are_the_locked_ones() -> None:
 
 def test_the_uv_pin_is_exact() -> None:
     pins = [
-        line for line in (ROOT / ".ci" / "uv.txt").read_text().splitlines()
+        line
+        for line in (ROOT / ".ci" / "uv.txt").read_text().splitlines()
         if line and not line.startswith("#")
     ]
     assert len(pins) == 1 and re.fullmatch(r"uv==\d+\.\d+\.\d+", pins[0]), pins
