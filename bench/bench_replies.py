@@ -35,7 +35,7 @@ from emulator_process import BenchOrg, EmulatorControl
 from handoff_workload import conversation, percentile
 
 from opencx_salesforce.config import SalesforceSettings
-from opencx_salesforce.replies import NOTIFY_DEBOUNCE_SECONDS
+from opencx_salesforce.replies.service import NOTIFY_DEBOUNCE_SECONDS
 
 RESULT = "RESULT "
 SIGNING_SECRET = "whsec_bench_0123456789abcdef"

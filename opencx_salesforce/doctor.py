@@ -43,6 +43,7 @@ from aiohttp import web
 
 from opencx_salesforce.admin.messages import CONNECT_FAILS, CREDENTIALS_WONT_SAVE
 from opencx_salesforce.apex import contract, names
+from opencx_salesforce.runtime import ROUTE_PREFIX, Services
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.errors import (
     Forbidden,
@@ -53,7 +54,6 @@ from opencx_salesforce.salesforce.errors import (
 )
 from opencx_salesforce.salesforce.secrets import SecretsError, mask
 from opencx_salesforce.salesforce.tokens import ConnectionState
-from opencx_salesforce.services import ROUTE_PREFIX, Services
 from opencx_salesforce.store.base import ItemState, QueueItem
 
 # The troubleshooting symptoms (README, "Troubleshooting"): what the admin sees.

@@ -13,7 +13,7 @@ from aiohttp import web
 from opencx_salesforce.hookspecs import ExtensionHooks, Host, hookimpl
 from opencx_salesforce.models import HandoffReason, Message, Session
 from opencx_salesforce.routes import build_routes
-from opencx_salesforce.services import Services, start_services
+from opencx_salesforce.runtime import Services, start_services
 
 
 class PluginNotStarted(RuntimeError):

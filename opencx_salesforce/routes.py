@@ -12,8 +12,8 @@ from collections.abc import Callable
 from aiohttp import web
 
 from opencx_salesforce.admin import add_admin_routes
-from opencx_salesforce.services import Services
-from opencx_salesforce.webhook import add_webhook_routes
+from opencx_salesforce.replies.webhook import add_webhook_routes
+from opencx_salesforce.runtime import Services
 
 ServicesGetter = Callable[[], Services | None]
 SERVICES_KEY: web.AppKey[ServicesGetter] = web.AppKey("salesforce_services")

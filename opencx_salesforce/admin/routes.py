@@ -59,6 +59,7 @@ from opencx_salesforce.admin.views import (
 from opencx_salesforce.apex import names
 from opencx_salesforce.errors import ConfigError
 from opencx_salesforce.routes import running
+from opencx_salesforce.runtime import Services
 from opencx_salesforce.salesforce.errors import (
     AuthorizationError,
     SalesforceError,
@@ -67,7 +68,6 @@ from opencx_salesforce.salesforce.errors import (
 from opencx_salesforce.salesforce.oauth import CredentialCheckOutcome, callback_error
 from opencx_salesforce.salesforce.secrets import mask
 from opencx_salesforce.salesforce.tokens import ConnectionState
-from opencx_salesforce.services import Services
 
 log = logging.getLogger(__name__)
 

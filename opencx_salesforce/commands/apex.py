@@ -5,7 +5,7 @@ The package (Apex class, triggers, Case fields, the Named Credential
 webhook URL, built the way the running plugin builds it: the host's
 ``public_url``, the plugin's route prefix, and the per-install webhook token
 kept in the host's store (read, or made on first use, by
-:func:`~opencx_salesforce.services.ensure_webhook_token`, as the host does at start).
+:func:`~opencx_salesforce.runtime.ensure_webhook_token`, as the host does at start).
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ async def open_install_store(host_settings: HostSettings) -> Store:
 
 async def install_webhook_url(host_settings: HostSettings, public_url: str) -> str:
     """``public_url`` + the plugin's webhook path with this install's token."""
-    from opencx_salesforce.services import ROUTE_PREFIX, ensure_webhook_token
+    from opencx_salesforce.runtime import ROUTE_PREFIX, ensure_webhook_token
 
     store = await open_install_store(host_settings)
     try:

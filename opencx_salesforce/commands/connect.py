@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
 
 def default_redirect_uri(host_settings: HostSettings) -> str:
     """The host's OAuth callback URL, as the running plugin computes it."""
-    from opencx_salesforce.services import ROUTE_PREFIX
+    from opencx_salesforce.runtime import ROUTE_PREFIX
 
     public = host_settings.public_url
     if not public:

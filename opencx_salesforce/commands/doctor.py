@@ -73,7 +73,7 @@ async def doctor_report(
     from opencx_salesforce.commands.apex import open_install_store
     from opencx_salesforce.devhost.host import DevHost
     from opencx_salesforce.doctor import diagnose
-    from opencx_salesforce.services import start_services
+    from opencx_salesforce.runtime import start_services
 
     store = await open_install_store(host_settings)
     try:

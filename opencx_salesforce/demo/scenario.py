@@ -29,7 +29,7 @@ from opencx_salesforce.emulator.package import deploy_package
 from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, default_org
 from opencx_salesforce.models import Contact, HandoffReason, Role, Session, SessionStatus
 from opencx_salesforce.plugin import SalesforcePlugin
-from opencx_salesforce.services import ROUTE_PREFIX
+from opencx_salesforce.runtime import ROUTE_PREFIX
 
 ADMIN_USER, ADMIN_PASSWORD = "admin@acme.example", "admin-password"
 REP_USER = "rep@acme.example"

@@ -25,7 +25,7 @@ from opencx_salesforce.emulator.seed import (
     default_org,
 )
 from opencx_salesforce.plugin import SalesforcePlugin
-from opencx_salesforce.services import Services
+from opencx_salesforce.runtime import Services
 from opencx_salesforce.store.base import Store
 
 

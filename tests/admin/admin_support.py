@@ -24,7 +24,7 @@ from opencx_salesforce.emulator.app import Emulator
 from opencx_salesforce.emulator.org import Org
 from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from opencx_salesforce.plugin import SalesforcePlugin
-from opencx_salesforce.services import Services
+from opencx_salesforce.runtime import Services
 
 ADMIN_TOKEN = "admin-token-for-the-settings-tests-42"
 SALESFORCE_ADMIN = ("admin@acme.example", "admin-password")

@@ -31,7 +31,7 @@ from opencx_salesforce.apex import names
 from opencx_salesforce.cli import main
 from opencx_salesforce.commands.doctor import print_report
 from opencx_salesforce.doctor import REPLIES_LOST, diagnose
-from opencx_salesforce.services import ensure_webhook_token
+from opencx_salesforce.runtime import ensure_webhook_token
 from opencx_salesforce.store import open_store
 
 NAMED_CREDENTIAL_FILE = Path(

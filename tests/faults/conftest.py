@@ -18,7 +18,7 @@ import pytest
 from faults_kill_support import ForkServer, HostProcesses, Install
 from faults_support import ADMIN_TOKEN, FAST_RETRIES, WATCH, LeakWatch
 
-from opencx_salesforce import services
+from opencx_salesforce import runtime as services
 from opencx_salesforce.devhost.stack import Stack, start_stack
 from opencx_salesforce.emulator.app import Emulator
 from opencx_salesforce.emulator.oauth import store as token_store

@@ -36,18 +36,21 @@ CRASH_POINTS = ("handoff_hook", "reengage_hook", "after_mark_pending", "after_li
 def compress_recovery_timeouts() -> None:
     """Leases (outbox visibility timeout) and store locks held by a killed worker
     expire after :data:`RECOVERY_SECONDS` instead of minutes."""
-    from opencx_salesforce import cases, outbox, replies, sweep
+    from opencx_salesforce.cases import service as cases
+    from opencx_salesforce.outbox import queue
+    from opencx_salesforce.replies import service as replies
+    from opencx_salesforce.replies import sweep
 
     cases.LOCK_TTL = RECOVERY_SECONDS
     replies.CASE_LOCK_TTL = RECOVERY_SECONDS
     sweep.CASE_LOCK_TTL = RECOVERY_SECONDS  # type: ignore[attr-defined]
-    original_init = outbox.Outbox.__init__
+    original_init = queue.Outbox.__init__
 
-    def init(self: outbox.Outbox, *args: Any, **kwargs: Any) -> None:
+    def init(self: queue.Outbox, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
         self.settings.visibility_timeout = RECOVERY_SECONDS
 
-    outbox.Outbox.__init__ = init  # type: ignore[method-assign]
+    queue.Outbox.__init__ = init  # type: ignore[method-assign]
 
 
 def install_crash_point(point: str) -> None:
@@ -60,7 +63,8 @@ def install_crash_point(point: str) -> None:
     * ``after_link_session``: the worker wrote the Case into its index, before it
       wrote the Case Id on the session.
     """
-    from opencx_salesforce import case_index, services
+    from opencx_salesforce import runtime as services
+    from opencx_salesforce.cases import index as case_index
 
     def die() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -110,14 +114,6 @@ def serve_child(request: dict[str, Any]) -> None:
 
 def main() -> None:
     # Everything `serve` imports, imported once, before any fork.
-    import opencx_salesforce.admin.routes
-    import opencx_salesforce.commands.serve
-    import opencx_salesforce.devhost.api
-    import opencx_salesforce.devhost.host
-    import opencx_salesforce.devhost.inbox
-    import opencx_salesforce.plugin
-    import opencx_salesforce.store.sqlite
-    import opencx_salesforce.webhook  # noqa: F401
 
     compress_recovery_timeouts()
     # Children are reaped by the kernel: the test watches them with kill(pid, 0).

@@ -27,8 +27,8 @@ import aiohttp
 
 from opencx_salesforce.demo.browser import Browser, Page
 from opencx_salesforce.emulator.org import Org
+from opencx_salesforce.runtime import OUTBOX_QUEUE
 from opencx_salesforce.salesforce.secrets import mask
-from opencx_salesforce.services import OUTBOX_QUEUE
 from opencx_salesforce.store.base import Store
 
 PREFIX = "/integrations/salesforce"

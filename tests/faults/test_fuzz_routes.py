@@ -39,7 +39,7 @@ from opencx_salesforce.devhost.admin import ADMIN_COOKIE
 from opencx_salesforce.devhost.stack import Stack, start_stack
 from opencx_salesforce.emulator.rep import Rep
 from opencx_salesforce.models import Contact, HandoffReason, Role
-from opencx_salesforce.services import Services
+from opencx_salesforce.runtime import Services
 from opencx_salesforce.store.memory import MemoryStore
 
 SECRET = "whsec_fuzz_suite_0123456789abcdef"

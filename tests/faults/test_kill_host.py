@@ -32,12 +32,12 @@ from faults_support import (
     wait_for,
 )
 
-from opencx_salesforce.case_index import CaseIndex
+from opencx_salesforce.cases.index import CaseIndex
 from opencx_salesforce.devhost.journal import HookJournal
 from opencx_salesforce.devhost.sessions import SessionRepository
 from opencx_salesforce.emulator.org import Org
 from opencx_salesforce.models import Role, SessionStatus
-from opencx_salesforce.services import OUTBOX_QUEUE
+from opencx_salesforce.runtime import OUTBOX_QUEUE
 from opencx_salesforce.store.base import ItemState, Store
 
 TRIALS = 50

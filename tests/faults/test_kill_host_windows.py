@@ -26,7 +26,7 @@ from faults_support import (
     wait_for,
 )
 
-from opencx_salesforce.services import OUTBOX_QUEUE
+from opencx_salesforce.runtime import OUTBOX_QUEUE
 
 MESSAGES = ["Where is my parcel?", "Let me check the tracking.", "It says delivered, it is not."]
 

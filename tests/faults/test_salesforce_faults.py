@@ -30,7 +30,7 @@ from faults_support import (
     write_again,
 )
 
-from opencx_salesforce import services as services_module
+from opencx_salesforce import runtime as services_module
 from opencx_salesforce.devhost.stack import Stack, start_stack
 from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, default_org
 from opencx_salesforce.salesforce.errors import RequestLimitExceeded

@@ -11,9 +11,9 @@ import pytest
 from handoff_support import api_calls, cases, comments_of, converse, handoff_and_wait
 
 from opencx_salesforce import hookimpl
+from opencx_salesforce.cases.transcript import COMMENT_BODY_MAX_BYTES
 from opencx_salesforce.devhost.stack import Stack
 from opencx_salesforce.models import Channel, Contact
-from opencx_salesforce.transcript import COMMENT_BODY_MAX_BYTES
 
 
 async def test_a_handoff_makes_one_case_with_every_field(stack: Stack) -> None:

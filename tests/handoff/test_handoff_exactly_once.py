@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from handoff_support import api_calls, case_id_of, cases, comments_of, converse, wait_for
 
-from opencx_salesforce.case_index import CaseIndex
+from opencx_salesforce.cases.index import CaseIndex
 from opencx_salesforce.devhost.stack import Stack, start_host, start_stack
 from opencx_salesforce.emulator.app import Emulator
 from opencx_salesforce.models import Contact, HandoffReason

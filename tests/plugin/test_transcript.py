@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opencx_salesforce.models import Message, Role
-from opencx_salesforce.transcript import (
+from opencx_salesforce.cases.transcript import (
     COMMENT_BODY_MAX_BYTES,
     plan_transcript,
     split_bodies,
     split_utf8,
 )
+from opencx_salesforce.models import Message, Role
 
 WHEN = datetime(2026, 11, 25, 1, 40, tzinfo=UTC)
 

@@ -28,7 +28,7 @@ from opencx_salesforce.emulator.org import Org
 from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from opencx_salesforce.models import Contact, HandoffReason, Role, Session
 from opencx_salesforce.plugin import SalesforcePlugin
-from opencx_salesforce.services import Services
+from opencx_salesforce.runtime import Services
 from opencx_salesforce.store.base import ItemState, Store
 
 SECRET = "whsec_replies_test_0123456789abcdef"

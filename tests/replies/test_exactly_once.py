@@ -19,10 +19,10 @@ from replies_support import (
     wait_for,
 )
 
-from opencx_salesforce import reply_ledger
 from opencx_salesforce.apex import contract
-from opencx_salesforce.replies import full_id, strip_quoted
-from opencx_salesforce.reply_ledger import Claim, Cursor, ReplyLedger
+from opencx_salesforce.replies import ledger as reply_ledger
+from opencx_salesforce.replies.ledger import Claim, Cursor, ReplyLedger
+from opencx_salesforce.replies.service import full_id, strip_quoted
 
 COMMENT = contract.EVENT_CASE_COMMENT_CREATED
 

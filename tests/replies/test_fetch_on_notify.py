@@ -238,7 +238,7 @@ async def test_transcript_comments_are_known_before_their_ids_are(make_world: Wo
     """A webhook read racing the handoff (or a crash before the plugin wrote the new
     comments' Ids down) still never echoes the transcript: the plugin remembers the
     bodies it is about to write before it sends them."""
-    from opencx_salesforce.case_index import NS
+    from opencx_salesforce.cases.index import NS
 
     world = await make_world(publish_transcript=True)
     await world.start_node()

@@ -19,8 +19,8 @@ from replies_support import (
 )
 
 from opencx_salesforce.apex import contract
-from opencx_salesforce.reply_ledger import NS
-from opencx_salesforce.sweep import STATE_KEY
+from opencx_salesforce.replies.ledger import NS
+from opencx_salesforce.replies.sweep import STATE_KEY
 
 COMMENT = contract.EVENT_CASE_COMMENT_CREATED
 EMAIL = contract.EVENT_EMAIL_MESSAGE_CREATED

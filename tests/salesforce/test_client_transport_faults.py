@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 
+from opencx_salesforce.runtime import retry_hint
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.errors import (
     RequestLimitExceeded,
@@ -17,7 +18,6 @@ from opencx_salesforce.salesforce.errors import (
     TransportError,
     Unavailable,
 )
-from opencx_salesforce.services import retry_hint
 
 INSTANCE = "https://acme.my.salesforce.test"
 LIMITS = f"{INSTANCE}/services/data/v62.0/limits"

@@ -34,7 +34,7 @@ from aiohttp import web
 
 from opencx_salesforce.apex import contract
 from opencx_salesforce.config import SalesforceSettings
-from opencx_salesforce.services import Services
+from opencx_salesforce.runtime import Services
 
 log = logging.getLogger(__name__)
 

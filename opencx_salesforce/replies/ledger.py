@@ -18,7 +18,7 @@ Two things, both in the host store so that every instance shares them:
   again even after their marker expired. Moved forward only, by compare-and-set.
 
 Also here: the per-Case notification epoch that lets notifications coalesce
-without losing one (see :mod:`opencx_salesforce.replies`), and the sessions
+without losing one (see :mod:`opencx_salesforce.replies.service`), and the sessions
 waiting to be resolved after a Case closed (so a crash between "closed" and
 "resolved" finishes on the next read).
 """

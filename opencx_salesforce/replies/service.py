@@ -41,12 +41,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from opencx_salesforce.case_index import CaseEntry, CaseIndex, LockBusy, store_lock
+from opencx_salesforce.cases.index import CaseEntry, CaseIndex, LockBusy, store_lock
 from opencx_salesforce.config import SalesforceSettings
 from opencx_salesforce.hookspecs import Host
-from opencx_salesforce.outbox import Job, Outbox, RetryLater
-from opencx_salesforce.reply_ledger import Claim, ReplyLedger, parse_sf_datetime
-from opencx_salesforce.reply_status import ReplyStatus
+from opencx_salesforce.outbox.queue import Job, Outbox, RetryLater
+from opencx_salesforce.replies.ledger import Claim, ReplyLedger, parse_sf_datetime
+from opencx_salesforce.replies.status import ReplyStatus
 from opencx_salesforce.salesforce import soql
 from opencx_salesforce.salesforce.client import SalesforceClient
 

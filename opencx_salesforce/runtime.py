@@ -16,22 +16,22 @@ from typing import Any
 import aiohttp
 import pluggy
 
-from opencx_salesforce.case_index import CaseIndex
-from opencx_salesforce.cases import CaseService
+from opencx_salesforce.cases.index import CaseIndex
+from opencx_salesforce.cases.service import CaseService
 from opencx_salesforce.config import SalesforceSettings, load_settings
 from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.models import HandoffReason, Message, Session
-from opencx_salesforce.outbox import Outbox, OutboxSettings
-from opencx_salesforce.replies import NOTIFY_KIND, ReplyService
-from opencx_salesforce.reply_ledger import ReplyLedger
-from opencx_salesforce.reply_status import ReplyStatus
+from opencx_salesforce.outbox.queue import Outbox, OutboxSettings
+from opencx_salesforce.replies.ledger import ReplyLedger
+from opencx_salesforce.replies.service import NOTIFY_KIND, ReplyService
+from opencx_salesforce.replies.status import ReplyStatus
+from opencx_salesforce.replies.sweep import Sweeper
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.errors import NeedsReauthorization, SalesforceError
 from opencx_salesforce.salesforce.oauth import OAuthClient
 from opencx_salesforce.salesforce.secrets import SecretBox
 from opencx_salesforce.salesforce.tokens import ClientCredentials, TokenManager
 from opencx_salesforce.store.base import ItemState
-from opencx_salesforce.sweep import Sweeper
 
 log = logging.getLogger(__name__)
 

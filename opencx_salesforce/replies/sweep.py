@@ -31,7 +31,7 @@ row), and remembers the rows it already handled in that overlap, so a quiet org
 costs one API call per sweep: its three small queries travel in one composite
 request. Only one host instance sweeps at a time (a
 lock in the store). Cost is bounded (``max_calls`` per sweep; the rest waits for
-the next sweep) and reported in :class:`~opencx_salesforce.reply_status.SweepReport`.
+the next sweep) and reported in :class:`~opencx_salesforce.replies.status.SweepReport`.
 """
 
 from __future__ import annotations
@@ -49,12 +49,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from opencx_salesforce.case_index import LockBusy, store_lock
+from opencx_salesforce.cases.index import LockBusy, store_lock
 from opencx_salesforce.config import SalesforceSettings
-from opencx_salesforce.outbox import RetryLater
-from opencx_salesforce.replies import CASE_LOCK_TTL, ReplyService, full_id, soql_datetime
-from opencx_salesforce.reply_ledger import NS, parse_sf_datetime
-from opencx_salesforce.reply_status import ReplyStatus, SweepReport
+from opencx_salesforce.outbox.queue import RetryLater
+from opencx_salesforce.replies.ledger import NS, parse_sf_datetime
+from opencx_salesforce.replies.service import CASE_LOCK_TTL, ReplyService, full_id, soql_datetime
+from opencx_salesforce.replies.status import ReplyStatus, SweepReport
 from opencx_salesforce.salesforce import soql
 from opencx_salesforce.salesforce.client import SalesforceClient, Subrequest
 from opencx_salesforce.store.base import Store

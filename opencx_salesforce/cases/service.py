@@ -28,17 +28,17 @@ from urllib.parse import quote
 
 import pluggy
 
-from opencx_salesforce.case_fields import base_fields, check_fields, hook_fields
-from opencx_salesforce.case_index import CaseIndex, LockBusy, SessionCase, store_lock
+from opencx_salesforce.cases.fields import base_fields, check_fields, hook_fields
+from opencx_salesforce.cases.index import CaseIndex, LockBusy, SessionCase, store_lock
+from opencx_salesforce.cases.transcript import plan_transcript, split_bodies
 from opencx_salesforce.config import SalesforceSettings
 from opencx_salesforce.errors import ExtensionHookError
 from opencx_salesforce.extensions import answers
 from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.models import Message, Session
-from opencx_salesforce.outbox import Job, PermanentFailure, RetryLater
+from opencx_salesforce.outbox.queue import Job, PermanentFailure, RetryLater
 from opencx_salesforce.salesforce import soql
 from opencx_salesforce.salesforce.client import SalesforceClient, Subrequest, SubResponse
-from opencx_salesforce.transcript import plan_transcript, split_bodies
 
 log = logging.getLogger(__name__)
 
