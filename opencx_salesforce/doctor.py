@@ -41,8 +41,8 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 from aiohttp import web
 
-from opencx_salesforce.admin.messages import CONNECT_FAILS, CREDENTIALS_WONT_SAVE
 from opencx_salesforce.apex import contract, names
+from opencx_salesforce.replies.webhook import add_webhook_routes
 from opencx_salesforce.runtime import ROUTE_PREFIX, Services
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.errors import (
@@ -55,6 +55,8 @@ from opencx_salesforce.salesforce.errors import (
 from opencx_salesforce.salesforce.secrets import SecretsError, mask
 from opencx_salesforce.salesforce.tokens import ConnectionState
 from opencx_salesforce.store.base import ItemState, QueueItem
+from opencx_salesforce.web.admin.messages import CONNECT_FAILS, CREDENTIALS_WONT_SAVE
+from opencx_salesforce.web.context import attach
 
 # The troubleshooting symptoms (README, "Troubleshooting"): what the admin sees.
 HANDOFF_WITHOUT_CASE = "Handoff runs but no Case"
@@ -715,10 +717,11 @@ async def probe_webhook(services: Services, url: str) -> Probe:
 async def probe_route_in_process(services: Services) -> Probe:
     """The plugin's own webhook route, served here on a loopback port for one
     signed ping: does it accept this install's token and signature?"""
-    from opencx_salesforce.routes import build_routes  # routes imports the services
-
+    routes = web.Application()
+    attach(routes, lambda: services)
+    add_webhook_routes(routes)
     app = web.Application()
-    app.add_subapp(ROUTE_PREFIX, build_routes(lambda: services))
+    app.add_subapp(ROUTE_PREFIX, routes)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:

@@ -12,8 +12,8 @@ from aiohttp import web
 
 from opencx_salesforce.hookspecs import ExtensionHooks, Host, hookimpl
 from opencx_salesforce.models import HandoffReason, Message, Session
-from opencx_salesforce.routes import build_routes
 from opencx_salesforce.runtime import Services, start_services
+from opencx_salesforce.web.app import build_routes
 
 
 class PluginNotStarted(RuntimeError):

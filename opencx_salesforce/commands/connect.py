@@ -35,12 +35,12 @@ from opencx_salesforce.commands import Subparsers
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from opencx_salesforce.admin.messages import Message
     from opencx_salesforce.config import SalesforceSettings
     from opencx_salesforce.devhost.config import HostSettings
     from opencx_salesforce.salesforce.oauth import OAuthClient
     from opencx_salesforce.salesforce.tokens import ConnectionStatus, TokenManager
     from opencx_salesforce.store.base import Store
+    from opencx_salesforce.web.admin.messages import Message
 
 FLOWS = ("auto", "client-credentials", "browser")
 DEFAULT_TIMEOUT = 600.0  # the TokenManager keeps a pending sign-in 10 minutes
@@ -220,7 +220,7 @@ async def _plugin_state(
 
 
 def status_lines(status: ConnectionStatus, redirect_uri: str | None = None) -> list[str]:
-    from opencx_salesforce.admin.views import StatusLine
+    from opencx_salesforce.web.admin.views import StatusLine
 
     line = StatusLine.of(status)
     lines = [f"Salesforce: {line.text}" + (f": {line.reason}" if line.reason else "")]
@@ -243,9 +243,9 @@ async def _print_status(ctx: _Context) -> int:
 
 
 async def _disconnect(ctx: _Context) -> int:
-    from opencx_salesforce.admin import connection
-    from opencx_salesforce.admin.views import SalesforceCleanup
     from opencx_salesforce.apex import names
+    from opencx_salesforce.web.admin import connection
+    from opencx_salesforce.web.admin.views import SalesforceCleanup
 
     revoked = await connection.disconnect(ctx.tokens, ctx.store)
     if revoked:
@@ -270,10 +270,10 @@ async def _disconnect(ctx: _Context) -> int:
 
 
 async def _connect(ctx: _Context, flow: str, *, paste: bool, timeout: float) -> int:
-    from opencx_salesforce.admin.messages import credential_check_message
     from opencx_salesforce.errors import ConfigError
     from opencx_salesforce.salesforce.errors import AuthorizationError
     from opencx_salesforce.salesforce.oauth import CredentialCheckOutcome
+    from opencx_salesforce.web.admin.messages import credential_check_message
 
     creds = await ctx.tokens.credentials()
     if creds is None:
@@ -381,13 +381,13 @@ def _callback_query(pasted: str) -> dict[str, str]:
 
 async def _complete(ctx: _Context, query: dict[str, str]) -> tuple[int, list[str]]:
     """Finish the sign-in from the callback's query: exit code and what to say."""
-    from opencx_salesforce.admin import messages
     from opencx_salesforce.salesforce.errors import (
         AuthorizationError,
         SalesforceError,
         TransportError,
     )
     from opencx_salesforce.salesforce.oauth import callback_error
+    from opencx_salesforce.web.admin import messages
 
     try:
         if "error" in query:

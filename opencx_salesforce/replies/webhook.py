@@ -35,6 +35,7 @@ from aiohttp import web
 from opencx_salesforce.apex import contract
 from opencx_salesforce.config import SalesforceSettings
 from opencx_salesforce.runtime import Services
+from opencx_salesforce.web.context import running
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ WEBHOOK_ROUTE_NAME = "salesforce-webhook"
 
 
 def add_webhook_routes(app: web.Application) -> None:
-    """Add the webhook route to the plugin's sub-application (see ``routes.py``)."""
+    """Add the webhook route to the plugin's sub-application (see :mod:`opencx_salesforce.web.app`)."""
     app.router.add_post("/webhook/{token}", receive_webhook, name=WEBHOOK_ROUTE_NAME)
 
 
@@ -57,8 +58,6 @@ def _refuse(services: Services, status: int, category: str, message: str) -> web
 
 
 async def receive_webhook(request: web.Request) -> web.Response:
-    from opencx_salesforce.routes import running  # routes imports this module
-
     services = running(request)
     settings = services.settings
 

@@ -16,13 +16,13 @@ from admin_support import (
     text_of,
 )
 
-from opencx_salesforce.admin.messages import (
+from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, OrgSeed, default_org
+from opencx_salesforce.salesforce.oauth import CredentialCheck, CredentialCheckOutcome
+from opencx_salesforce.web.admin.messages import (
     PRODUCTION_LOGIN,
     SANDBOX_LOGIN,
     credential_check_message,
 )
-from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, OrgSeed, default_org
-from opencx_salesforce.salesforce.oauth import CredentialCheck, CredentialCheckOutcome
 
 
 async def save(stack: Stack, **fields: str) -> Page:

@@ -19,7 +19,6 @@ from admin_support import (
     text_of,
 )
 
-from opencx_salesforce.admin.package import TOP_FOLDER
 from opencx_salesforce.apex import names
 from opencx_salesforce.emulator.seed import (
     DEMO_CLIENT_ID,
@@ -28,6 +27,7 @@ from opencx_salesforce.emulator.seed import (
     default_org,
 )
 from opencx_salesforce.store.base import ItemState
+from opencx_salesforce.web.admin.package import TOP_FOLDER
 
 SIGNING_SECRET = "signing-secret-for-the-package-test-0123"
 NAMED_CREDENTIAL_FILE = (

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from opencx_salesforce import doctor
-from opencx_salesforce.admin import messages
-from opencx_salesforce.admin.views import LOGIN_CHOICES
 from opencx_salesforce.salesforce.errors import AuthorizationError
 from opencx_salesforce.salesforce.oauth import CredentialCheck, CredentialCheckOutcome
+from opencx_salesforce.web.admin import messages
+from opencx_salesforce.web.admin.views import LOGIN_CHOICES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-SETTINGS_PAGE = ROOT / "opencx_salesforce" / "admin" / "templates" / "settings.html"
+SETTINGS_PAGE = ROOT / "opencx_salesforce" / "web" / "admin" / "templates" / "settings.html"
 LOGIN = "https://login.salesforce.com"
 REDIRECT = "https://bot.example.com/integrations/salesforce/oauth/callback"
 

@@ -18,7 +18,6 @@ from doctor_support import (
     wait_for,
 )
 
-from opencx_salesforce.admin.messages import CONNECT_FAILS, CREDENTIALS_WONT_SAVE
 from opencx_salesforce.apex import names
 from opencx_salesforce.doctor import (
     HANDOFF_WITHOUT_CASE,
@@ -32,6 +31,7 @@ from opencx_salesforce.emulator.package import deploy_package
 from opencx_salesforce.emulator.seed import DEFAULT_CUSTOM_FIELDS, CustomFieldSeed, default_org
 from opencx_salesforce.models import Contact, HandoffReason
 from opencx_salesforce.store.base import ItemState
+from opencx_salesforce.web.admin.messages import CONNECT_FAILS, CREDENTIALS_WONT_SAVE
 
 SESSION_FIELD = names.DEFAULT_SESSION_ID_FIELD
 

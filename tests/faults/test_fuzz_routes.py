@@ -33,7 +33,6 @@ from faults_support import FAST_RETRIES, PREFIX, WATCH, plugin_state, wait_for
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from opencx_salesforce.admin import csrf
 from opencx_salesforce.apex import contract
 from opencx_salesforce.devhost.admin import ADMIN_COOKIE
 from opencx_salesforce.devhost.stack import Stack, start_stack
@@ -41,6 +40,7 @@ from opencx_salesforce.emulator.rep import Rep
 from opencx_salesforce.models import Contact, HandoffReason, Role
 from opencx_salesforce.runtime import Services
 from opencx_salesforce.store.memory import MemoryStore
+from opencx_salesforce.web.admin import csrf
 
 SECRET = "whsec_fuzz_suite_0123456789abcdef"
 BODY_LIMIT = 1024  # the smallest limit the settings allow: oversized bodies stay cheap

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from opencx_salesforce.admin.views import LOGIN_CHOICES
 from opencx_salesforce.config import check_service_url
+from opencx_salesforce.web.admin.views import LOGIN_CHOICES
 
 
 async def read_form(request: web.Request) -> dict[str, str]:

@@ -35,16 +35,28 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
-from opencx_salesforce.admin import access, connection, csrf, messages
-from opencx_salesforce.admin.forms import (
+from opencx_salesforce.apex import names
+from opencx_salesforce.doctor import diagnose
+from opencx_salesforce.errors import ConfigError
+from opencx_salesforce.runtime import Services
+from opencx_salesforce.salesforce.errors import (
+    AuthorizationError,
+    SalesforceError,
+    TransportError,
+)
+from opencx_salesforce.salesforce.oauth import CredentialCheckOutcome, callback_error
+from opencx_salesforce.salesforce.secrets import mask
+from opencx_salesforce.salesforce.tokens import ConnectionState
+from opencx_salesforce.web.admin import access, connection, csrf, messages
+from opencx_salesforce.web.admin.forms import (
     CredentialsInput,
     check_login_url,
     credentials_input,
     read_form,
 )
-from opencx_salesforce.admin.messages import Message
-from opencx_salesforce.admin.package import FILE_NAME, package_zip
-from opencx_salesforce.admin.views import (
+from opencx_salesforce.web.admin.messages import Message
+from opencx_salesforce.web.admin.package import FILE_NAME, package_zip
+from opencx_salesforce.web.admin.views import (
     SECURITY_HEADERS,
     STATIC_DIR,
     CredentialsForm,
@@ -56,18 +68,7 @@ from opencx_salesforce.admin.views import (
     Urls,
     render,
 )
-from opencx_salesforce.apex import names
-from opencx_salesforce.errors import ConfigError
-from opencx_salesforce.routes import running
-from opencx_salesforce.runtime import Services
-from opencx_salesforce.salesforce.errors import (
-    AuthorizationError,
-    SalesforceError,
-    TransportError,
-)
-from opencx_salesforce.salesforce.oauth import CredentialCheckOutcome, callback_error
-from opencx_salesforce.salesforce.secrets import mask
-from opencx_salesforce.salesforce.tokens import ConnectionState
+from opencx_salesforce.web.context import running
 
 log = logging.getLogger(__name__)
 
@@ -504,8 +505,6 @@ async def retry_dead_letters(request: web.Request, services: Services) -> web.St
 async def check_setup(request: web.Request, services: Services) -> web.StreamResponse:
     """The ``doctor`` checks, on demand (a button, not on page load: a run spends
     a few API calls and sends a test ping from the org)."""
-    from opencx_salesforce.doctor import diagnose
-
     report = await diagnose(services)
     if access.wants_json(request):
         return web.json_response(report.to_json())

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from opencx_salesforce.admin.views import SalesforceCleanup
 from opencx_salesforce.salesforce.secrets import NAMESPACE
 from opencx_salesforce.salesforce.tokens import CREDENTIALS_KEY, TokenManager
 from opencx_salesforce.store.base import Store
+from opencx_salesforce.web.admin.views import SalesforceCleanup
 
 
 async def has_saved_credentials(store: Store) -> bool:

@@ -1,8 +1,7 @@
-"""The plugin's HTTP routes, as one sub-application the host mounts under
-``/integrations/salesforce``.
+"""How a request handler reaches the running plugin.
 
-The host mounts routes before it starts the plugin, so handlers reach the running
-services through a getter and answer 503 until they exist.
+The host mounts the routes before it starts the plugin, so the sub-application
+holds a getter, and handlers answer 503 until the plugin runs.
 """
 
 from __future__ import annotations
@@ -11,12 +10,15 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from opencx_salesforce.admin import add_admin_routes
-from opencx_salesforce.replies.webhook import add_webhook_routes
 from opencx_salesforce.runtime import Services
 
 ServicesGetter = Callable[[], Services | None]
 SERVICES_KEY: web.AppKey[ServicesGetter] = web.AppKey("salesforce_services")
+
+
+def attach(app: web.Application, get_services: ServicesGetter) -> None:
+    """Let ``app``'s handlers reach the running plugin through ``get_services``."""
+    app[SERVICES_KEY] = get_services
 
 
 def running(request: web.Request) -> Services:
@@ -28,11 +30,3 @@ def running(request: web.Request) -> Services:
             content_type="application/json",
         )
     return services
-
-
-def build_routes(get_services: ServicesGetter) -> web.Application:
-    app = web.Application()
-    app[SERVICES_KEY] = get_services
-    add_admin_routes(app)
-    add_webhook_routes(app)
-    return app

@@ -19,10 +19,10 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from opencx_salesforce.admin.messages import PRODUCTION_LOGIN, SANDBOX_LOGIN, Message
 from opencx_salesforce.apex import names
 from opencx_salesforce.salesforce.tokens import ConnectionState, ConnectionStatus
 from opencx_salesforce.store.base import ItemState, QueueItem
+from opencx_salesforce.web.admin.messages import PRODUCTION_LOGIN, SANDBOX_LOGIN, Message
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"

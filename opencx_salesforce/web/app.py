@@ -1,0 +1,22 @@
+"""The plugin's HTTP routes, as one sub-application the host mounts under
+``/integrations/salesforce`` (:data:`opencx_salesforce.runtime.ROUTE_PREFIX`).
+
+The host mounts routes before it starts the plugin, so handlers reach the running
+services through a getter (:mod:`.context`) and answer 503 until they exist.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from opencx_salesforce.replies.webhook import add_webhook_routes
+from opencx_salesforce.web.admin.routes import add_routes as add_admin_routes
+from opencx_salesforce.web.context import ServicesGetter, attach
+
+
+def build_routes(get_services: ServicesGetter) -> web.Application:
+    app = web.Application()
+    attach(app, get_services)
+    add_admin_routes(app)
+    add_webhook_routes(app)
+    return app
