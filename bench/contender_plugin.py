@@ -35,7 +35,7 @@ from opencx_salesforce.devhost.sessions import SessionRepository
 from opencx_salesforce.devhost.stack import start_host
 from opencx_salesforce.models import HandoffReason, Session
 from opencx_salesforce.plugin import SalesforcePlugin
-from opencx_salesforce.runtime import Services
+from opencx_salesforce.runtime import Runtime
 from opencx_salesforce.store.memory import MemoryStore
 
 # The sweep reads on its own timer; during a handoff measurement it would add its
@@ -99,7 +99,7 @@ class PluginHost:
     sessions: SessionRepository
 
     @property
-    def services(self) -> Services:
+    def services(self) -> Runtime:
         if self.plugin.services is None:
             raise RuntimeError("the plugin is not started")
         return self.plugin.services

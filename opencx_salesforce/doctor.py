@@ -43,7 +43,7 @@ from aiohttp import web
 
 from opencx_salesforce.apex import contract, names
 from opencx_salesforce.replies.webhook import add_webhook_routes
-from opencx_salesforce.runtime import ROUTE_PREFIX, Services
+from opencx_salesforce.runtime import ROUTE_PREFIX, Runtime
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.errors import (
     Forbidden,
@@ -161,7 +161,7 @@ def _fail(detail: str, fix: str, symptom: str | None = None) -> Outcome:
 
 @dataclass
 class _Context:
-    services: Services
+    services: Runtime
     client: SalesforceClient
     limits: dict[str, Any] | None = None
     limits_refused: Forbidden | None = None  # the user may not read /limits
@@ -190,12 +190,12 @@ class Check:
 # --- running ---------------------------------------------------------------------------
 
 
-async def run_checks(services: Services) -> list[CheckResult]:
+async def run_checks(services: Runtime) -> list[CheckResult]:
     """Every check, in order (what a settings page shows)."""
     return (await diagnose(services)).results
 
 
-async def diagnose(services: Services) -> DoctorReport:
+async def diagnose(services: Runtime) -> DoctorReport:
     """Run every check against the running ``services``; count the API calls."""
     client = SalesforceClient(
         services.tokens, api_version=services.settings.api_version, session=services.http
@@ -672,7 +672,7 @@ class Probe:
     error: str | None = None
 
 
-def ping_request(services: Services, org_id: str | None) -> tuple[bytes, dict[str, str]]:
+def ping_request(services: Runtime, org_id: str | None) -> tuple[bytes, dict[str, str]]:
     """A ping as the generated Apex sends it: body and headers, signed when a
     signing secret is set (DESIGN.md, "The webhook contract")."""
     body = json.dumps(
@@ -696,7 +696,7 @@ def ping_request(services: Services, org_id: str | None) -> tuple[bytes, dict[st
     return body, headers
 
 
-async def probe_webhook(services: Services, url: str) -> Probe:
+async def probe_webhook(services: Runtime, url: str) -> Probe:
     """POST a signed ping to ``url``; what answered."""
     status = await services.tokens.status()
     body, headers = ping_request(services, status.org_id)
@@ -714,7 +714,7 @@ async def probe_webhook(services: Services, url: str) -> Probe:
         return Probe(None, str(exc) or type(exc).__name__)
 
 
-async def probe_route_in_process(services: Services) -> Probe:
+async def probe_route_in_process(services: Runtime) -> Probe:
     """The plugin's own webhook route, served here on a loopback port for one
     signed ping: does it accept this install's token and signature?"""
     routes = web.Application()

@@ -5,10 +5,28 @@
     OpenCXSalesforceError            anything this package raises on purpose
     ├── ConfigError                  bad or missing settings; raised at startup,
     │                                the message names the key and what it expects
-    └── ExtensionHookError           an extension plugin returned something unusable;
-                                     the message names the plugin and the field
+    ├── ExtensionHookError           an extension plugin returned something unusable;
+    │                                the message names the plugin and the field
+    ├── LockBusy                     a lock in the store is held by another worker;
+    │                                the caller reschedules rather than waits
+    ├── RetryLater                   an outbox job cannot be done yet (it waits for
+    │                                another job); not an error of the job
+    ├── PermanentFailure             an outbox job can never succeed; dead-lettered
+    │                                at once with this message
+    └── SalesforceError              talking to Salesforce went wrong
+        │                            (:mod:`opencx_salesforce.salesforce.errors`)
+        ├── TransportError           could not reach Salesforce: retried
+        ├── ApiError                 Salesforce said no: ValidationFailed, RowLocked,
+        │                            SessionExpired, Forbidden, RequestLimitExceeded,
+        │                            NotFound, ServerError, Unavailable, …
+        ├── NeedsReauthorization     an admin must click Connect; work waits
+        └── RefreshTimedOut          another instance held the refresh lock too long
 
-Errors from talking to Salesforce live in :mod:`opencx_salesforce.salesforce.errors`.
+What the outbox does with each is decided in one place,
+:mod:`opencx_salesforce.outbox.policy`: transport errors and Salesforce errors
+whose ``is_retryable`` says so are retried; a refusal (a validation rule, a
+required field, a bad value) and anything else are dead-lettered at once with
+the message, which the settings page shows.
 """
 
 from __future__ import annotations
@@ -35,3 +53,23 @@ class ExtensionHookError(OpenCXSalesforceError):
         self.problem = problem
         where = f"field {field!r}" if field else "its answer"
         super().__init__(f"plugin {plugin!r}: {where}: {problem}")
+
+
+class LockBusy(OpenCXSalesforceError):
+    """Another worker holds the lock named in the message
+    (:func:`opencx_salesforce.store.lock.store_lock`)."""
+
+
+class RetryLater(OpenCXSalesforceError):
+    """Raised by an outbox job: it cannot be done yet (it waits for another job,
+    say); try again after ``delay`` seconds. Not an error of the job."""
+
+    def __init__(self, reason: str, delay: float = 0.5) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay
+
+
+class PermanentFailure(OpenCXSalesforceError):
+    """Raised by an outbox job: retrying cannot help. The job is dead-lettered at
+    once with this message."""

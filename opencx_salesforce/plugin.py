@@ -10,9 +10,10 @@ from __future__ import annotations
 import pluggy
 from aiohttp import web
 
+from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.hookspecs import ExtensionHooks, Host, hookimpl
 from opencx_salesforce.models import HandoffReason, Message, Session
-from opencx_salesforce.runtime import Services, start_services
+from opencx_salesforce.runtime import Runtime, start_runtime
 from opencx_salesforce.web.app import build_routes
 
 
@@ -21,13 +22,17 @@ class PluginNotStarted(RuntimeError):
 
 
 class SalesforcePlugin:
-    """The Salesforce plugin. Holds the services it starts for one host."""
+    """The Salesforce plugin. Holds the runtime it starts for one host.
 
-    def __init__(self) -> None:
+    ``clock`` is what the plugin reads the time from and sleeps on; tests pass a
+    :class:`~opencx_salesforce.clock.ManualClock`."""
+
+    def __init__(self, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._pm: pluggy.PluginManager | None = None
-        self.services: Services | None = None
+        self._clock = clock
+        self.services: Runtime | None = None
 
-    def _running(self) -> Services:
+    def _running(self) -> Runtime:
         if self.services is None:
             raise PluginNotStarted("the Salesforce plugin got an event before plugin_started")
         return self.services
@@ -41,7 +46,7 @@ class SalesforcePlugin:
     async def plugin_started(self, host: Host) -> None:
         if self._pm is None:
             raise PluginNotStarted("add_hookspecs was never called: the host skipped it")
-        self.services = await start_services(host, self._pm)
+        self.services = await start_runtime(host, self._pm, clock=self._clock)
 
     @hookimpl
     async def plugin_stopping(self, host: Host) -> None:

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from opencx_salesforce.store.base import Store
+from opencx_salesforce.store.cells import read_json, update_json
 
 NS = "salesforce.cases"
-LOCKS_NS = "salesforce.locks"
 
 
 @dataclass
@@ -46,19 +44,10 @@ class CaseIndex:
 
     # --- JSON values with compare-and-set updates --------------------------------
     async def _read(self, key: str) -> Any:
-        raw = await self._store.get(NS, key)
-        return None if raw is None else json.loads(raw)
+        return await read_json(self._store, NS, key)
 
     async def _update(self, key: str, change: Callable[[Any], Any]) -> Any:
-        """Apply ``change`` to the current value (None if absent) atomically;
-        ``change`` returning None deletes."""
-        while True:
-            raw = await self._store.get(NS, key)
-            current = None if raw is None else json.loads(raw)
-            new = change(current)
-            encoded = None if new is None else json.dumps(new, sort_keys=True).encode()
-            if encoded == raw or await self._store.compare_and_set(NS, key, raw, encoded):
-                return new
+        return await update_json(self._store, NS, key, change)
 
     # --- sessions -------------------------------------------------------------------
     async def session_case(self, session_id: str) -> SessionCase | None:
@@ -182,21 +171,3 @@ def _digest(body: str) -> str:
     # Bodies are compared as Salesforce stores them: trailing space is not
     # significant to a reader, so it is not to the digest either.
     return hashlib.sha256(body.strip().encode("utf-8")).hexdigest()
-
-
-class LockBusy(Exception):
-    """Another worker holds the lock."""
-
-
-@asynccontextmanager
-async def store_lock(store: Store, name: str, ttl: float) -> AsyncIterator[None]:
-    """A lock shared by every host instance on the store. ``ttl`` bounds how long
-    a crashed holder can block the others. Raises :class:`LockBusy` at once when
-    held: callers reschedule rather than wait."""
-    token = secrets.token_hex(8).encode()
-    if not await store.set_if_absent(LOCKS_NS, name, token, ttl=ttl):
-        raise LockBusy(name)
-    try:
-        yield
-    finally:
-        await store.compare_and_set(LOCKS_NS, name, token, None)

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -29,16 +28,19 @@ from urllib.parse import quote
 import pluggy
 
 from opencx_salesforce.cases.fields import base_fields, check_fields, hook_fields
-from opencx_salesforce.cases.index import CaseIndex, LockBusy, SessionCase, store_lock
+from opencx_salesforce.cases.index import CaseIndex, SessionCase
 from opencx_salesforce.cases.transcript import plan_transcript, split_bodies
+from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.config import SalesforceSettings
-from opencx_salesforce.errors import ExtensionHookError
+from opencx_salesforce.errors import ExtensionHookError, LockBusy, PermanentFailure, RetryLater
 from opencx_salesforce.extensions import answers
 from opencx_salesforce.hookspecs import Host
-from opencx_salesforce.models import Message, Session
-from opencx_salesforce.outbox.queue import Job, PermanentFailure, RetryLater
+from opencx_salesforce.models import HandoffReason, Message, Session
+from opencx_salesforce.outbox.queue import Job, Outbox
 from opencx_salesforce.salesforce import soql
 from opencx_salesforce.salesforce.client import SalesforceClient, Subrequest, SubResponse
+from opencx_salesforce.salesforce.errors import ApiError, error_for_response
+from opencx_salesforce.store.lock import store_lock
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,9 @@ COMPOSITE_MAX_COLLECTIONS_OR_QUERIES = 5
 COLLECTION_MAX_RECORDS = 200
 # How long one worker may hold a contact's lock: longer than any attempt takes.
 LOCK_TTL = 120.0
-# The sequence numbers of a session's appends still in the outbox.
-QueuedAppends = Callable[[str], Awaitable[list[int]]]
+# The outbox job kinds this area registers (see :meth:`CaseService.register_jobs`).
+HANDOFF_KIND = "handoff"
+APPEND_KIND = "append"
 # How long an append waits for a Case whose handoff it cannot see queued.
 APPEND_GRACE = 300.0
 DESCRIBE_CACHE_NS = "salesforce.describe"
@@ -84,14 +87,55 @@ class CaseService:
         settings: SalesforceSettings,
         index: CaseIndex,
         pm: pluggy.PluginManager,
-        queued_appends: QueuedAppends | None = None,
+        outbox: Outbox,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._host = host
         self._client = client
         self._settings = settings
         self._index = index
         self._pm = pm
-        self._queued_appends = queued_appends
+        self._outbox = outbox
+        self._clock = clock
+
+    def register_jobs(self) -> None:
+        """Register this area's job kinds on the outbox."""
+        self._outbox.register(HANDOFF_KIND, self._handoff_job)
+        self._outbox.register(APPEND_KIND, self._append_job)
+
+    async def _handoff_job(self, job: Job) -> None:
+        await self.handle_handoff(job)
+
+    async def _append_job(self, job: Job) -> None:
+        await self.handle_append(job)
+
+    # --- host events: persisted, then done by a worker -----------------------------------
+    async def submit_handoff(self, session: Session, reason: HandoffReason) -> None:
+        """Queue the handoff. The job first: a crash right after it leaves work
+        queued, never a "pending" mark with nothing behind it. The mark only tells
+        appends that arrive before the Case to wait for it."""
+        await self._outbox.submit(
+            HANDOFF_KIND,
+            f"{HANDOFF_KIND}:{session.id}",
+            {"session": session.model_dump(mode="json"), "reason": reason.model_dump()},
+        )
+        await self._index.mark_pending(session.id)
+
+    async def submit_append(self, session: Session, messages: list[Message]) -> None:
+        """Queue the contact's new messages for the session's Case."""
+        if not messages:
+            return
+        item_id = f"{APPEND_KIND}:{session.id}:{messages[0].id}"
+        await self._outbox.submit(
+            APPEND_KIND,
+            item_id,
+            {
+                "session_id": session.id,
+                "messages": [m.model_dump(mode="json") for m in messages],
+                # The order the contact wrote in, which the appends keep.
+                "seq": await self._index.append_seq(session.id, item_id),
+            },
+        )
 
     # --- jobs --------------------------------------------------------------------------
     async def handle_handoff(self, job: Job) -> Outcome | None:
@@ -108,7 +152,7 @@ class CaseService:
         messages = [Message.model_validate(m) for m in job.payload["messages"]]
         ref = await self._index.session_case(session_id)
         if ref is None:
-            young = time.time() - job.enqueued_at < APPEND_GRACE
+            young = self._clock.time() - job.enqueued_at < APPEND_GRACE
             if young or await self._index.is_pending(session_id):
                 # The handoff may still be queued (or its pending mark not yet
                 # written when this append was): wait for its Case.
@@ -140,9 +184,10 @@ class CaseService:
         """Whether an earlier append of the session is still in the outbox. Only
         a queued one is waited for: one that was never queued (its process died
         first) must not hold the others back."""
-        if self._queued_appends is None:
-            return time.time() - job.enqueued_at < APPEND_GRACE
-        return any(other < seq for other in await self._queued_appends(session_id))
+        # Read only when an append finds itself ahead of an earlier one: rare.
+        queued = await self._outbox.pending(f"{APPEND_KIND}:{session_id}:")
+        seqs = [j.payload.get("seq") for j in queued]
+        return any(isinstance(other, int) and other < seq for other in seqs)
 
     async def _append(
         self, job: Job, session_id: str, messages: list[Message], ref: SessionCase
@@ -156,7 +201,7 @@ class CaseService:
             snapshot = session.model_copy(update={"messages": messages})
             return await self.handle_handoff(
                 Job(
-                    "handoff",
+                    HANDOFF_KIND,
                     job.item_id,
                     {"session": snapshot.model_dump(mode="json")},
                     job.attempts,
@@ -378,10 +423,9 @@ class CaseService:
             await self._index.remember_own_comments(ids)
             failures = [e for r in results if not r.success for e in r.errors]
             if failures:
-                first = failures[0]
-                raise RuntimeError(
-                    f"Salesforce refused the comments on Case {case_id}: "
-                    f"{first.error_code}: {first.message}"
+                raise _refusal(
+                    f"Salesforce refused the comments on Case {case_id}",
+                    [{"message": e.message, "errorCode": e.error_code} for e in failures],
                 )
             written += len(ids)
         return written
@@ -404,23 +448,25 @@ class CaseService:
         self, by_ref: Mapping[str, SubResponse], refs: Sequence[str]
     ) -> int:
         written = 0
-        problem: str | None = None
+        problem: ApiError | None = None
         for ref in refs:
             response = by_ref.get(ref)
             if response is None:
                 continue
             if not response.ok:
-                problem = problem or _describe_error(response)
+                problem = problem or response.error("write the transcript comments")
                 continue
             ids = [r["id"] for r in response.body if r.get("success") and r.get("id")]
             await self._index.remember_own_comments(ids)
             written += len(ids)
             failed = [e for r in response.body if not r.get("success") for e in r["errors"]]
             if failed:
-                problem = problem or f"{failed[0].get('statusCode')}: {failed[0].get('message')}"
+                problem = problem or _refusal("some transcript comments were not written", failed)
         if problem:
-            # The Case exists; the retry reads what landed and writes the rest.
-            raise RuntimeError(f"some transcript comments were not written: {problem}")
+            # The Case exists. A retryable failure (a locked row) is retried and
+            # the retry reads what landed and writes the rest; a refusal
+            # (a validation rule) is dead-lettered with Salesforce's message.
+            raise problem
         return written
 
     # --- reading what landed ----------------------------------------------------------------
@@ -549,6 +595,21 @@ def _missing(planned: Sequence[str], landed: Sequence[str]) -> list[str]:
         else:
             out.append(body)
     return out
+
+
+# Salesforce's code for a record not written only because another record of the
+# same all-or-none request failed. [src: api_rest resources_composite_sobjects_collections.htm,
+# allOrNone] It says nothing about the record itself.
+_ROLLED_BACK = "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+
+
+def _refusal(what: str, errors: Sequence[Mapping[str, Any]]) -> ApiError:
+    """The error for records Salesforce did not write, classed by the code of
+    the first record that failed for itself (a validation rule is permanent, a
+    locked row is not)."""
+    own = [e for e in errors if (e.get("statusCode") or e.get("errorCode")) != _ROLLED_BACK]
+    # ``url`` names what was attempted, as for a composite subrequest's error.
+    return error_for_response(url=what, status=400, body=list(own or errors))
 
 
 def _describe_error(response: SubResponse) -> str:

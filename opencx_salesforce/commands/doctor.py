@@ -73,7 +73,7 @@ async def doctor_report(
     from opencx_salesforce.commands.apex import open_install_store
     from opencx_salesforce.devhost.host import DevHost
     from opencx_salesforce.doctor import diagnose
-    from opencx_salesforce.runtime import start_services
+    from opencx_salesforce.runtime import start_runtime
 
     store = await open_install_store(host_settings)
     try:
@@ -82,7 +82,7 @@ async def doctor_report(
         host = DevHost(host_settings, store=store, plugin_sections=sections)
         # The doctor only looks: the running host does the queued work and the
         # sweeps, so this short-lived instance starts no workers.
-        services = await start_services(host, host.plugin_manager, workers=False)
+        services = await start_runtime(host, host.plugin_manager, workers=False)
         try:
             return await diagnose(services)
         finally:

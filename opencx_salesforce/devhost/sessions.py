@@ -33,6 +33,11 @@ class SessionStateError(ValueError):
     handoff while the first is still open)."""
 
 
+class SessionBusy(TimeoutError):
+    """Too many writers raced for one session. A timeout, so the plugin's outbox
+    tries the job again (``opencx_salesforce.outbox.policy``)."""
+
+
 class SessionRepository:
     def __init__(self, store: Store, namespace: str = SESSIONS_NAMESPACE) -> None:
         self._store = store
@@ -77,7 +82,7 @@ class SessionRepository:
                 return new, True
             # Someone else wrote in between: back off a little, read again.
             await asyncio.sleep(random.uniform(0, 0.005))
-        raise RuntimeError(f"session {session_id!r}: too much contention to update it")
+        raise SessionBusy(f"session {session_id!r}: too much contention to update it")
 
 
 def _dump(session: Session) -> bytes:

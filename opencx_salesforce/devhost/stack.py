@@ -25,7 +25,7 @@ from opencx_salesforce.emulator.seed import (
     default_org,
 )
 from opencx_salesforce.plugin import SalesforcePlugin
-from opencx_salesforce.runtime import Services
+from opencx_salesforce.runtime import Runtime
 from opencx_salesforce.store.base import Store
 
 
@@ -38,7 +38,7 @@ class Stack:
     host_url: str
 
     @property
-    def services(self) -> Services:
+    def services(self) -> Runtime:
         if self.plugin.services is None:
             raise RuntimeError("the plugin is not started")
         return self.plugin.services

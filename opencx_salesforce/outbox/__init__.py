@@ -1,6 +1,12 @@
 """The durable queue of outgoing work and its retry policy.
 
-:mod:`.queue` holds jobs in the host store and runs the workers; each area
-(:mod:`opencx_salesforce.cases`, :mod:`opencx_salesforce.replies`) registers the
-job kinds it handles.
+* :mod:`.queue`  jobs in the host store, the workers that do them, backoff and
+  dead letters; each area registers the job kinds it handles
+* :mod:`.policy` the one retry policy: which failures are worth another try
 """
+
+from opencx_salesforce.errors import PermanentFailure, RetryLater
+from opencx_salesforce.outbox.policy import retry_hint
+from opencx_salesforce.outbox.queue import Job, Outbox, OutboxSettings
+
+__all__ = ["Job", "Outbox", "OutboxSettings", "PermanentFailure", "RetryLater", "retry_hint"]

@@ -1,4 +1,4 @@
-"""Durable retries of outgoing work.
+"""The durable queue of outgoing work, and the workers that do it.
 
 Every piece of work that talks to Salesforce (create a Case, append to one) is
 first written to a queue in the host store, then done by a worker. A worker that
@@ -8,7 +8,11 @@ retried with exponential backoff and full jitter (a random delay between zero an
 the capped exponential, so a crowd of retries spreads out), honouring
 ``Retry-After`` when Salesforce gives one. An item that keeps failing for longer
 than ``dead_letter_after`` seconds, or fails in a way retrying cannot fix, is
-buried: kept, shown to the admin with its error, and retried on request.
+buried: kept, shown to the admin with its error, and retried on request. Which
+failures are worth a retry is :mod:`.policy`'s call.
+
+Each area registers the job kinds it handles (:meth:`Outbox.register`); a job's
+payload is JSON, and only the outbox reads its envelope (:meth:`Outbox.pending`).
 
 Workers are woken by the store when work arrives (``Store.wait``), not by
 polling on a timer.
@@ -26,24 +30,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
+from opencx_salesforce.errors import PermanentFailure, RetryLater
+from opencx_salesforce.outbox.policy import RetryHint, retry_hint
 from opencx_salesforce.store.base import ItemState, Lease, QueueItem, Store
 
 log = logging.getLogger(__name__)
-
-
-class RetryLater(Exception):
-    """Raised by a handler: the item cannot be done yet (it waits for another
-    item, say), try again after ``delay`` seconds. Not an error of the item."""
-
-    def __init__(self, reason: str, delay: float = 0.5) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.delay = delay
-
-
-class PermanentFailure(Exception):
-    """Raised by a handler: retrying cannot help (a Salesforce validation error,
-    say). The item is buried at once with this message."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +53,6 @@ class Job:
 
 
 Handler = Callable[[Job], Awaitable[None]]
-RetryHint = Callable[[BaseException], tuple[bool, float | None]]
 
 
 @dataclass
@@ -92,28 +83,44 @@ def _encode(kind: str, payload: Mapping[str, Any], enqueued_at: float) -> bytes:
     ).encode()
 
 
+def _decode(item_id: str, raw: bytes, attempts: int) -> Job:
+    envelope = json.loads(raw)
+    return Job(envelope["kind"], item_id, envelope["payload"], attempts, envelope["enqueued_at"])
+
+
 class Outbox:
-    """A queue of jobs in the store and the workers that do them."""
+    """A queue of jobs in the store and the workers that do them.
+
+    ``clock`` must tell the store's time: a job's ``available_at`` is compared
+    with it by the store (production: :class:`~opencx_salesforce.clock.SystemClock`)."""
 
     def __init__(
         self,
         store: Store,
         *,
         queue: str,
-        handlers: Mapping[str, Handler],
-        retry_hint: RetryHint,
+        handlers: Mapping[str, Handler] | None = None,
+        retry_hint: RetryHint = retry_hint,
         settings: OutboxSettings | None = None,
         rng: random.Random | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._store = store
         self._queue = queue
-        self._handlers = dict(handlers)
+        self._handlers = dict(handlers or {})
         self._retry_hint = retry_hint
         self.settings = settings or OutboxSettings()
         self._rng = rng or random.Random()
+        self._clock = clock
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self.stats = OutboxStats()
+
+    def register(self, kind: str, handler: Handler) -> None:
+        """Do jobs of ``kind`` with ``handler``. Each area registers its own."""
+        if kind in self._handlers:
+            raise ValueError(f"job kind {kind!r} is already registered")
+        self._handlers[kind] = handler
 
     # --- producing --------------------------------------------------------------
     async def submit(
@@ -122,7 +129,7 @@ class Outbox:
         """Persist a job. Idempotent on ``item_id``: False if it is already queued."""
         if kind not in self._handlers:
             raise ValueError(f"no handler for job kind {kind!r}")
-        now = time.time()
+        now = self._clock.time()
         return await self._store.enqueue(
             self._queue, item_id, _encode(kind, payload, now), available_at=now + delay
         )
@@ -130,6 +137,15 @@ class Outbox:
     # --- status -----------------------------------------------------------------
     async def items(self, state: ItemState | None = None) -> list[QueueItem]:
         return await self._store.items(self._queue, state)
+
+    async def pending(self, prefix: str) -> list[Job]:
+        """The jobs not dead-lettered whose item id starts with ``prefix``, decoded
+        (``attempts`` as the store counts them so far)."""
+        return [
+            _decode(item.item_id, item.payload, item.attempts)
+            for item in await self._store.items(self._queue)
+            if item.item_id.startswith(prefix) and item.state is not ItemState.DEAD
+        ]
 
     async def retry_dead(self, item_id: str | None = None) -> int:
         """Make dead items ready again (one, or all). Returns how many."""
@@ -158,7 +174,8 @@ class Outbox:
         self._tasks.clear()
 
     async def run_until_idle(self, timeout: float = 30.0) -> None:
-        """Work in the foreground until nothing is ready (tests and the CLI)."""
+        """Work in the foreground until nothing is ready (tests and the CLI).
+        ``timeout`` is real seconds: a guard against a job that never settles."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not await self.work_once():
@@ -184,24 +201,22 @@ class Outbox:
                 raise
             except Exception:  # a store hiccup must not kill the worker
                 log.exception("outbox worker: store error; retrying in 1 s")
-                await asyncio.sleep(1.0)
+                await self._clock.sleep(1.0)
 
     async def _do(self, lease: Lease) -> None:
-        raw = json.loads(lease.payload)
-        kind = raw["kind"]
-        job = Job(kind, lease.item_id, raw["payload"], lease.attempts, raw["enqueued_at"])
-        handler = self._handlers.get(kind)
+        job = _decode(lease.item_id, lease.payload, lease.attempts)
+        handler = self._handlers.get(job.kind)
         if handler is None:
-            await self._store.bury(lease, error=f"no handler for job kind {kind!r}")
+            await self._store.bury(lease, error=f"no handler for job kind {job.kind!r}")
             return
         try:
             await handler(job)
         except RetryLater as wait:
-            age = time.time() - job.enqueued_at
+            age = self._clock.time() - job.enqueued_at
             if age >= self.settings.dead_letter_after:
                 await self._bury(lease, job, f"still waiting after {age:.0f} s: {wait.reason}")
             else:
-                await self._store.retry_at(lease, time.time() + wait.delay, error=None)
+                await self._store.retry_at(lease, self._clock.time() + wait.delay, error=None)
             return
         except PermanentFailure as exc:
             await self._bury(lease, job, str(exc))
@@ -217,9 +232,9 @@ class Outbox:
     async def _failed(self, lease: Lease, job: Job, exc: Exception) -> None:
         message = f"{type(exc).__name__}: {exc}"
         retryable, retry_after = self._retry_hint(exc)
-        self.stats.last_error, self.stats.last_error_at = message, time.time()
+        self.stats.last_error, self.stats.last_error_at = message, self._clock.time()
         self.stats.errors_by_kind[job.kind] = self.stats.errors_by_kind.get(job.kind, 0) + 1
-        age = time.time() - job.enqueued_at
+        age = self._clock.time() - job.enqueued_at
         if not retryable:
             await self._bury(lease, job, message)
             return
@@ -238,7 +253,7 @@ class Outbox:
             message,
         )
         self.stats.retried += 1
-        await self._store.retry_at(lease, time.time() + delay, error=message)
+        await self._store.retry_at(lease, self._clock.time() + delay, error=message)
 
     async def _bury(self, lease: Lease, job: Job, message: str) -> None:
         log.error("%s %s moved to dead letter: %s", job.kind, job.item_id, message)

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.store.base import Store
+from opencx_salesforce.store.cells import update_json
 
 NS = "salesforce.replies"
 # A claim older than this belongs to a worker that died: delivering one message to
@@ -96,8 +97,9 @@ class ClaimResult:
 
 
 class ReplyLedger:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._store = store
+        self._clock = clock
         self._owner = secrets.token_hex(6)
 
     # --- per-record markers ---------------------------------------------------------
@@ -108,7 +110,9 @@ class ReplyLedger:
     async def claim(self, record_id: str) -> ClaimResult:
         key = self._record_key(record_id)
         while True:
-            token = f"delivering:{time.time():.3f}:{self._owner}:{secrets.token_hex(4)}".encode()
+            token = (
+                f"delivering:{self._clock.time():.3f}:{self._owner}:{secrets.token_hex(4)}".encode()
+            )
             if await self._store.set_if_absent(NS, key, token):
                 return ClaimResult(Claim.MINE, token)
             current = await self._store.get(NS, key)
@@ -121,13 +125,12 @@ class ReplyLedger:
             if await self._store.compare_and_set(NS, key, current, token):
                 return ClaimResult(Claim.MINE, token)
 
-    @staticmethod
-    def _is_stale(value: bytes) -> bool:
+    def _is_stale(self, value: bytes) -> bool:
         try:
             claimed_at = float(value.split(b":")[1])
         except (IndexError, ValueError):
             return True  # unreadable: nobody can be relying on it
-        return time.time() - claimed_at > STALE_CLAIM_SECONDS
+        return self._clock.time() - claimed_at > STALE_CLAIM_SECONDS
 
     async def mark_delivered(self, record_id: str, token: bytes) -> bool:
         """False if another worker took the claim over meanwhile (this worker was
@@ -150,14 +153,13 @@ class ReplyLedger:
 
     async def advance(self, case_id: str, new: Cursor) -> None:
         """Move the Case's cursor to ``new`` unless it is already further."""
-        key = f"cursor:{case_id[:15]}"
-        encoded = json.dumps(new.to_json(), sort_keys=True).encode()
-        while True:
-            raw = await self._store.get(NS, key)
-            if raw is not None and _not_after(new, Cursor.from_json(json.loads(raw))):
-                return
-            if await self._store.compare_and_set(NS, key, raw, encoded):
-                return
+
+        def forward(current: Any) -> Any:
+            if current is not None and _not_after(new, Cursor.from_json(current)):
+                return current
+            return new.to_json()
+
+        await update_json(self._store, NS, f"cursor:{case_id[:15]}", forward)
 
     # --- notification epochs --------------------------------------------------------
     async def epoch(self, case_id: str) -> int:
@@ -165,12 +167,7 @@ class ReplyLedger:
         return 0 if raw is None else int(raw)
 
     async def bump_epoch(self, case_id: str) -> int:
-        key = f"epoch:{case_id[:15]}"
-        while True:
-            raw = await self._store.get(NS, key)
-            new = (0 if raw is None else int(raw)) + 1
-            if await self._store.compare_and_set(NS, key, raw, str(new).encode()):
-                return new
+        return int(await update_json(self._store, NS, f"epoch:{case_id[:15]}", _plus_one))
 
     # --- sessions to resolve after a Case closed -----------------------------------
     async def set_pending_resolution(self, case_id: str, sessions: list[str]) -> None:
@@ -182,6 +179,10 @@ class ReplyLedger:
 
     async def clear_pending_resolution(self, case_id: str) -> None:
         await self._store.delete(NS, f"resolve:{case_id[:15]}")
+
+
+def _plus_one(current: Any) -> int:
+    return (current or 0) + 1
 
 
 def _not_after(new: Cursor, current: Cursor) -> bool:

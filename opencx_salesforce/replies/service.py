@@ -36,19 +36,22 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from opencx_salesforce.cases.index import CaseEntry, CaseIndex, LockBusy, store_lock
+from opencx_salesforce.cases.index import CaseEntry, CaseIndex
+from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.config import SalesforceSettings
+from opencx_salesforce.errors import LockBusy, RetryLater
 from opencx_salesforce.hookspecs import Host
-from opencx_salesforce.outbox.queue import Job, Outbox, RetryLater
+from opencx_salesforce.outbox.queue import Job, Outbox
 from opencx_salesforce.replies.ledger import Claim, ReplyLedger, parse_sf_datetime
 from opencx_salesforce.replies.status import ReplyStatus
 from opencx_salesforce.salesforce import soql
 from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.store.lock import store_lock
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +197,7 @@ class ReplyService:
         ledger: ReplyLedger,
         status: ReplyStatus,
         outbox: Outbox,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._host = host
         self._client = client
@@ -202,6 +206,27 @@ class ReplyService:
         self.ledger = ledger
         self.status = status
         self._outbox = outbox
+        self._clock = clock
+
+    def register_jobs(self) -> None:
+        """Register this area's job kinds on the outbox."""
+        self._outbox.register(NOTIFY_KIND, self.handle_notify)
+
+    @asynccontextmanager
+    async def case_lock(self, case_id: str) -> AsyncIterator[None]:
+        """Hold the Case for reading and delivering (one worker at a time, so
+        replies arrive in order). Raises :class:`LockBusy` when another holds it."""
+        async with store_lock(self._host.store, f"replies:{case_id}", CASE_LOCK_TTL):
+            yield
+
+    async def read_since(self, case_ids: Sequence[str]) -> str | None:
+        """Where a read of ``case_ids`` together must start so that it misses
+        none of their replies: the oldest cursor, or None (from the start) when
+        one of them has never been read."""
+        cursors = [await self.ledger.cursor(c) for c in case_ids]
+        if not all(c.at for c in cursors):
+            return None
+        return min((str(c.at) for c in cursors), key=parse_sf_datetime)
 
     # --- the doorbell ----------------------------------------------------------------
     async def ring(self, case_id: str, *, delay: float = NOTIFY_DEBOUNCE_SECONDS) -> bool:
@@ -211,7 +236,7 @@ class ReplyService:
         return await self._outbox.submit(
             NOTIFY_KIND,
             f"notify:{case_id}:{epoch}",
-            {"case_id": case_id, "rung_at": time.time()},
+            {"case_id": case_id, "rung_at": self._clock.time()},
             delay=delay,
         )
 
@@ -223,7 +248,7 @@ class ReplyService:
             self.status.skipped_records["unknown case"] += 1
             return
         try:
-            async with store_lock(self._host.store, f"replies:{case_id}", CASE_LOCK_TTL):
+            async with self.case_lock(case_id):
                 await self.ledger.bump_epoch(case_id)
                 cursor = await self.ledger.cursor(case_id)
                 cases, _ = await self.read_cases([case_id], cursor.at)
@@ -351,7 +376,7 @@ class ReplyService:
             raise
         if not await self.ledger.mark_delivered(reply.record_id, claim.token):
             log.warning("reply %s: claim taken over while delivering it", reply.record_id)
-        now = time.time()
+        now = self._clock.time()
         self.status.deliveries += 1
         self.status.delivered_by_sweep += 1 if by_sweep else 0
         self.status.last_delivery_at = now

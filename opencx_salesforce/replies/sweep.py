@@ -42,22 +42,22 @@ import json
 import logging
 import math
 import random
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from opencx_salesforce.cases.index import LockBusy, store_lock
+from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.config import SalesforceSettings
-from opencx_salesforce.outbox.queue import RetryLater
+from opencx_salesforce.errors import LockBusy, RetryLater
 from opencx_salesforce.replies.ledger import NS, parse_sf_datetime
-from opencx_salesforce.replies.service import CASE_LOCK_TTL, ReplyService, full_id, soql_datetime
+from opencx_salesforce.replies.service import ReplyService, full_id, soql_datetime
 from opencx_salesforce.replies.status import ReplyStatus, SweepReport
 from opencx_salesforce.salesforce import soql
 from opencx_salesforce.salesforce.client import SalesforceClient, Subrequest
 from opencx_salesforce.store.base import Store
+from opencx_salesforce.store.lock import store_lock
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +162,10 @@ class Sweeper:
         replies: ReplyService,
         status: ReplyStatus,
         max_calls: int = DEFAULT_MAX_CALLS,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._store = store
+        self._clock = clock
         self._client = client
         self._settings = settings
         self._replies = replies
@@ -197,7 +199,7 @@ class Sweeper:
             # A little jitter so host instances started together do not all wake
             # at once only to find the lock taken.
             interval = self._settings.sweep_interval_seconds
-            await asyncio.sleep(interval * random.uniform(0.9, 1.1))
+            await self._clock.sleep(interval * random.uniform(0.9, 1.1))
 
     # --- one sweep ---------------------------------------------------------------------
     async def run_once(self) -> SweepReport | None:
@@ -214,7 +216,7 @@ class Sweeper:
         return report
 
     async def _sweep(self) -> SweepReport:
-        started = time.time()
+        started = self._clock.time()
         states = await self._load()
         tally = _Tally()
         limits = {s.name: BATCH for s in STREAMS}
@@ -270,7 +272,7 @@ class Sweeper:
             # this point discovers it again.
             await self._save(states)
         caught_up = not pending
-        now = time.time()
+        now = self._clock.time()
         lag = 0.0
         if not caught_up and newest is not None:
             lag = max(0.0, now - parse_sf_datetime(newest).timestamp())
@@ -330,11 +332,7 @@ class Sweeper:
         # Another install writing the same Case_From__c value: not ours, not read.
         known = [c for c in case_ids if await replies.knows_case(c)]
         for batch in _chunks(known, CASES_PER_READ):
-            cursors = [await replies.ledger.cursor(c) for c in batch]
-            since = None
-            if all(c.at for c in cursors):
-                since = min((str(c.at) for c in cursors), key=parse_sf_datetime)
-            cases, calls = await replies.read_cases(batch, since)
+            cases, calls = await replies.read_cases(batch, await replies.read_since(batch))
             tally.calls += calls
             tally.cases += len(cases)
             for case in cases:
@@ -347,7 +345,7 @@ class Sweeper:
     async def _apply(self, case: Mapping[str, Any], tally: _Tally) -> None:
         case_id = str(case["Id"])
         try:
-            async with store_lock(self._store, f"replies:{case_id}", CASE_LOCK_TTL):
+            async with self._replies.case_lock(case_id):
                 applied = await self._replies.apply(case, by_sweep=True)
         except (LockBusy, RetryLater):
             # A notify job has the Case (or a reply is mid-delivery): make sure a
@@ -363,7 +361,7 @@ class Sweeper:
     async def _load(self) -> dict[str, StreamState]:
         raw = await self._store.get(NS, STATE_KEY)
         data: dict[str, Any] = json.loads(raw) if raw else {}
-        first = _sf_datetime(datetime.now(UTC) - FIRST_LOOKBACK)
+        first = _sf_datetime(datetime.fromtimestamp(self._clock.time(), UTC) - FIRST_LOOKBACK)
         states = {}
         for stream in STREAMS:
             saved = data.get(stream.name) or {}

@@ -34,7 +34,7 @@ from aiohttp import web
 
 from opencx_salesforce.apex import contract
 from opencx_salesforce.config import SalesforceSettings
-from opencx_salesforce.runtime import Services
+from opencx_salesforce.runtime import Runtime
 from opencx_salesforce.web.context import running
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ WEBHOOK_ROUTE_NAME = "salesforce-webhook"
 
 
 def add_webhook_routes(app: web.Application) -> None:
-    """Add the webhook route to the plugin's sub-application (see :mod:`opencx_salesforce.web.app`)."""
+    """Add the webhook route to the plugin's sub-application
+    (:mod:`opencx_salesforce.web.app`)."""
     app.router.add_post("/webhook/{token}", receive_webhook, name=WEBHOOK_ROUTE_NAME)
 
 
@@ -51,7 +52,7 @@ def _answer(status: int, body: dict[str, Any]) -> web.Response:
     return web.json_response(body, status=status)
 
 
-def _refuse(services: Services, status: int, category: str, message: str) -> web.Response:
+def _refuse(services: Runtime, status: int, category: str, message: str) -> web.Response:
     services.reply_status.webhooks_refused[f"{status} {category}"] += 1
     log.info("webhook refused: %d %s", status, category)
     return _answer(status, {"error": message})

@@ -11,10 +11,10 @@ from aiohttp import web
 
 from opencx_salesforce.replies.webhook import add_webhook_routes
 from opencx_salesforce.web.admin.routes import add_routes as add_admin_routes
-from opencx_salesforce.web.context import ServicesGetter, attach
+from opencx_salesforce.web.context import RuntimeGetter, attach
 
 
-def build_routes(get_services: ServicesGetter) -> web.Application:
+def build_routes(get_services: RuntimeGetter) -> web.Application:
     app = web.Application()
     attach(app, get_services)
     add_admin_routes(app)

@@ -10,18 +10,18 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from opencx_salesforce.runtime import Services
+from opencx_salesforce.runtime import Runtime
 
-ServicesGetter = Callable[[], Services | None]
-SERVICES_KEY: web.AppKey[ServicesGetter] = web.AppKey("salesforce_services")
+RuntimeGetter = Callable[[], Runtime | None]
+SERVICES_KEY: web.AppKey[RuntimeGetter] = web.AppKey("salesforce_services")
 
 
-def attach(app: web.Application, get_services: ServicesGetter) -> None:
+def attach(app: web.Application, get_services: RuntimeGetter) -> None:
     """Let ``app``'s handlers reach the running plugin through ``get_services``."""
     app[SERVICES_KEY] = get_services
 
 
-def running(request: web.Request) -> Services:
+def running(request: web.Request) -> Runtime:
     """The running services, or a 503 naming why there are none."""
     services = request.app[SERVICES_KEY]()
     if services is None:

@@ -24,7 +24,7 @@ from opencx_salesforce.emulator.app import Emulator
 from opencx_salesforce.emulator.org import Org
 from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from opencx_salesforce.plugin import SalesforcePlugin
-from opencx_salesforce.runtime import Services
+from opencx_salesforce.runtime import Runtime
 
 ADMIN_TOKEN = "admin-token-for-the-settings-tests-42"
 SALESFORCE_ADMIN = ("admin@acme.example", "admin-password")
@@ -287,7 +287,7 @@ class Stack:
     browsers: list[AdminBrowser] = field(default_factory=list)
 
     @property
-    def services(self) -> Services:
+    def services(self) -> Runtime:
         assert self.plugin.services is not None
         return self.plugin.services
 

@@ -80,9 +80,9 @@ def install_crash_point(point: str) -> None:
         return wrapper
 
     if point == "handoff_hook":
-        services.Services.handoff = dying_hook  # type: ignore[method-assign]
+        services.Runtime.handoff = dying_hook  # type: ignore[method-assign]
     elif point == "reengage_hook":
-        services.Services.reengage = dying_hook  # type: ignore[method-assign]
+        services.Runtime.reengage = dying_hook  # type: ignore[method-assign]
     elif point == "after_mark_pending":
         index = case_index.CaseIndex
         index.mark_pending = die_after(index.mark_pending)  # type: ignore[method-assign]

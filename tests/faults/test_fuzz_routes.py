@@ -38,7 +38,7 @@ from opencx_salesforce.devhost.admin import ADMIN_COOKIE
 from opencx_salesforce.devhost.stack import Stack, start_stack
 from opencx_salesforce.emulator.rep import Rep
 from opencx_salesforce.models import Contact, HandoffReason, Role
-from opencx_salesforce.runtime import Services
+from opencx_salesforce.runtime import Runtime
 from opencx_salesforce.store.memory import MemoryStore
 from opencx_salesforce.web.admin import csrf
 
@@ -95,7 +95,7 @@ class Target:
     answers: list[int] = field(default_factory=list)
 
     @property
-    def services(self) -> Services:
+    def services(self) -> Runtime:
         return self.stack.services
 
     @property

@@ -30,9 +30,9 @@ from faults_support import (
     write_again,
 )
 
-from opencx_salesforce import runtime as services_module
 from opencx_salesforce.devhost.stack import Stack, start_stack
 from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, default_org
+from opencx_salesforce.outbox import policy
 from opencx_salesforce.salesforce.errors import RequestLimitExceeded
 from opencx_salesforce.salesforce.tokens import ConnectionState
 from opencx_salesforce.store.base import ItemState, QueueItem
@@ -273,7 +273,7 @@ async def test_a_revoked_grant_says_reconnect_and_keeps_the_work(
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "BUG services.py retry_hint: work that met NeedsReauthorization is rescheduled "
+        "BUG outbox/policy.py retry_hint: work that met NeedsReauthorization is rescheduled "
         "REAUTH_WAIT (120 s) out and nothing wakes it when the admin reconnects, so the "
         "admin sees 'pending' for up to two minutes after fixing the connection"
     ),
@@ -292,7 +292,7 @@ async def test_reconnecting_resumes_the_waiting_work_promptly(
 async def test_after_reconnecting_the_waiting_work_all_goes_through_once(
     web_stack: Stack, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(services_module, "REAUTH_WAIT", 0.5)  # 120 s in production
+    monkeypatch.setattr(policy, "REAUTH_WAIT", 0.5)  # 120 s in production
     stack, api = web_stack, api_of(web_stack, http)
     before, after = await revoke_mid_stream(stack, api)
     await with_errors(stack, 6)

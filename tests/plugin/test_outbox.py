@@ -7,7 +7,7 @@ import asyncio
 import random
 import time
 
-from opencx_salesforce.outbox.queue import (
+from opencx_salesforce.outbox import (
     Job,
     Outbox,
     OutboxSettings,

@@ -28,7 +28,7 @@ from opencx_salesforce.emulator.org import Org
 from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from opencx_salesforce.models import Contact, HandoffReason, Role, Session
 from opencx_salesforce.plugin import SalesforcePlugin
-from opencx_salesforce.runtime import Services
+from opencx_salesforce.runtime import Runtime
 from opencx_salesforce.store.base import ItemState, Store
 
 SECRET = "whsec_replies_test_0123456789abcdef"
@@ -54,7 +54,7 @@ class Node:
     url: str
 
     @property
-    def services(self) -> Services:
+    def services(self) -> Runtime:
         assert self.plugin.services is not None, "the plugin is not started"
         return self.plugin.services
 
@@ -112,7 +112,7 @@ class World:
 WorldFactory = Callable[..., Awaitable[World]]
 
 
-async def settle_first_sweep(services: Services) -> None:
+async def settle_first_sweep(services: Runtime) -> None:
     """The sweep that runs at start: wait until it has finished (or failed), so a
     test's own counts do not mix with it."""
 
@@ -123,7 +123,7 @@ async def settle_first_sweep(services: Services) -> None:
     await wait_for(done, what="the start-up sweep")
 
 
-async def sweep(services: Services) -> Any:
+async def sweep(services: Runtime) -> Any:
     """Run one sweep now (waiting while another instance holds the lock)."""
 
     async def once() -> Any:

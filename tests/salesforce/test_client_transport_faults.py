@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 
-from opencx_salesforce.runtime import retry_hint
+from opencx_salesforce.outbox.policy import retry_hint
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.errors import (
     RequestLimitExceeded,

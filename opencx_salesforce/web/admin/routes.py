@@ -38,7 +38,7 @@ from yarl import URL
 from opencx_salesforce.apex import names
 from opencx_salesforce.doctor import diagnose
 from opencx_salesforce.errors import ConfigError
-from opencx_salesforce.runtime import Services
+from opencx_salesforce.runtime import Runtime
 from opencx_salesforce.salesforce.errors import (
     AuthorizationError,
     SalesforceError,
@@ -73,7 +73,7 @@ from opencx_salesforce.web.context import running
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-AdminHandler = Callable[[web.Request, Services], Awaitable[web.StreamResponse]]
+AdminHandler = Callable[[web.Request, Runtime], Awaitable[web.StreamResponse]]
 
 # Whether the sign-in runs in the page's popup or in the page's own window (popup
 # blocked, or no JavaScript): the callback answers each differently. Lax, because
@@ -164,7 +164,7 @@ def urls(request: web.Request) -> Urls:
 
 async def settings_page(
     request: web.Request,
-    services: Services,
+    services: Runtime,
     *,
     notices: list[Message] | None = None,
     entered: CredentialsInput | None = None,
@@ -248,7 +248,7 @@ def _notices_from_query(request: web.Request) -> list[Message]:
 
 
 async def _refusal(
-    request: web.Request, services: Services, message: Message, status: int
+    request: web.Request, services: Runtime, message: Message, status: int
 ) -> web.Response:
     if access.wants_json(request) or not request.cookies:
         return web.json_response(_message_json(message), status=status)
@@ -266,7 +266,7 @@ def _see_other(url: str, **query: str) -> web.HTTPSeeOther:
 # --- Save Credentials ---------------------------------------------------------------
 
 
-async def save_credentials(request: web.Request, services: Services) -> web.StreamResponse:
+async def save_credentials(request: web.Request, services: Runtime) -> web.StreamResponse:
     entered = credentials_input(await read_form(request))
     secret = entered.client_secret
     saved = await services.tokens.credentials()
@@ -307,7 +307,7 @@ async def save_credentials(request: web.Request, services: Services) -> web.Stre
 
 async def _credentials_refused(
     request: web.Request,
-    services: Services,
+    services: Runtime,
     entered: CredentialsInput,
     message: Message,
     status: int,
@@ -320,7 +320,7 @@ async def _credentials_refused(
 # --- Connect and the callback -------------------------------------------------------
 
 
-async def connect(request: web.Request, services: Services) -> web.StreamResponse:
+async def connect(request: web.Request, services: Runtime) -> web.StreamResponse:
     form = await read_form(request)
     popup = access.wants_json(request)
     try:
@@ -419,7 +419,7 @@ def _callback_page(request: web.Request, message: Message, *, status: int) -> we
 # --- Disconnect -----------------------------------------------------------------------
 
 
-async def disconnect(request: web.Request, services: Services) -> web.StreamResponse:
+async def disconnect(request: web.Request, services: Runtime) -> web.StreamResponse:
     revoked = await connection.disconnect(services.tokens, services.host.store)
     log.info("settings page: disconnected from Salesforce (revoked at Salesforce: %s)", revoked)
     if access.wants_json(request):
@@ -446,11 +446,11 @@ async def disconnect(request: web.Request, services: Services) -> web.StreamResp
 # --- status, package, outbox --------------------------------------------------------
 
 
-async def status_json(request: web.Request, services: Services) -> web.StreamResponse:
+async def status_json(request: web.Request, services: Runtime) -> web.StreamResponse:
     return web.json_response(await _status_json(services), headers={"Cache-Control": "no-store"})
 
 
-async def _status_json(services: Services) -> dict[str, Any]:
+async def _status_json(services: Runtime) -> dict[str, Any]:
     current = await services.tokens.status()
     items = OutboxView.of(await services.outbox.items())
     live = current.state in (
@@ -473,7 +473,7 @@ async def _status_json(services: Services) -> dict[str, Any]:
     }
 
 
-async def download_package(request: web.Request, services: Services) -> web.StreamResponse:
+async def download_package(request: web.Request, services: Runtime) -> web.StreamResponse:
     try:
         data = await asyncio.to_thread(
             package_zip, services.settings, webhook_url=services.webhook_url
@@ -491,7 +491,7 @@ async def download_package(request: web.Request, services: Services) -> web.Stre
     )
 
 
-async def retry_dead_letters(request: web.Request, services: Services) -> web.StreamResponse:
+async def retry_dead_letters(request: web.Request, services: Runtime) -> web.StreamResponse:
     form = await read_form(request)
     item_id = form.get("item_id") or None
     count = await services.outbox.retry_dead(item_id)
@@ -502,7 +502,7 @@ async def retry_dead_letters(request: web.Request, services: Services) -> web.St
     raise _see_other(urls(request).admin, notice=notice, count=str(count))
 
 
-async def check_setup(request: web.Request, services: Services) -> web.StreamResponse:
+async def check_setup(request: web.Request, services: Runtime) -> web.StreamResponse:
     """The ``doctor`` checks, on demand (a button, not on page load: a run spends
     a few API calls and sends a test ping from the org)."""
     report = await diagnose(services)
