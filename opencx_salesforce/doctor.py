@@ -44,6 +44,7 @@ from aiohttp import web
 from opencx_salesforce.apex import contract, names
 from opencx_salesforce.replies.webhook import add_webhook_routes
 from opencx_salesforce.runtime import ROUTE_PREFIX, Runtime
+from opencx_salesforce.salesforce import soql
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.errors import (
     Forbidden,
@@ -426,9 +427,9 @@ _DEPLOY_FIX = (
 async def _check_apex(ctx: _Context) -> Outcome:
     classes = await ctx.client.tooling_query(
         "SELECT Id, Name, Status, IsValid FROM ApexClass "
-        f"WHERE Name = {_soql_string(names.CALLOUT_CLASS)}"
+        f"WHERE Name = {soql.literal(names.CALLOUT_CLASS)}"
     )
-    trigger_names = ", ".join(_soql_string(n) for n in names.TRIGGERS)
+    trigger_names = ", ".join(soql.literal(n) for n in names.TRIGGERS)
     triggers = await ctx.client.tooling_query(
         "SELECT Id, Name, Status, IsValid, TableEnumOrId FROM ApexTrigger "
         f"WHERE Name IN ({trigger_names})"
@@ -484,7 +485,7 @@ async def _check_apex(ctx: _Context) -> Outcome:
 async def _check_named_credential(ctx: _Context) -> Outcome:
     answer = await ctx.client.tooling_query(
         "SELECT Id, DeveloperName, Endpoint FROM NamedCredential "
-        f"WHERE DeveloperName = {_soql_string(names.NAMED_CREDENTIAL)}"
+        f"WHERE DeveloperName = {soql.literal(names.NAMED_CREDENTIAL)}"
     )
     record = _by_name(answer, "DeveloperName").get(names.NAMED_CREDENTIAL)
     if record is None:
@@ -763,11 +764,6 @@ def masked_webhook_url(url: str) -> str:
         return url
     segment, slash, rest = tail.partition("/")
     return f"{head}{marker}{mask(segment)}{slash}{rest}"
-
-
-def _soql_string(value: str) -> str:
-    """A SOQL string literal. [src: soql_sosl sosl_quoted_string_escapes.htm]"""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _by_name(answer: Mapping[str, Any], key: str) -> dict[str, Mapping[str, Any]]:

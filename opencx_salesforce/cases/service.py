@@ -23,7 +23,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import pluggy
 
@@ -37,19 +36,19 @@ from opencx_salesforce.extensions import answers
 from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.models import HandoffReason, Message, Session
 from opencx_salesforce.outbox.queue import Job, Outbox
-from opencx_salesforce.salesforce import soql
-from opencx_salesforce.salesforce.client import SalesforceClient, Subrequest, SubResponse
+from opencx_salesforce.salesforce import soql, subrequests
+from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.errors import ApiError, error_for_response
+from opencx_salesforce.salesforce.subrequests import (
+    COLLECTIONS_MAX_RECORDS,
+    COMPOSITE_MAX_COLLECTIONS_OR_QUERIES,
+    Subrequest,
+    SubResponse,
+)
 from opencx_salesforce.store.lock import store_lock
 
 log = logging.getLogger(__name__)
 
-# [src: api_rest resources_composite_composite_post.htm: at most 25 subrequests,
-#  at most 5 of them sObject Collections or query operations]
-COMPOSITE_MAX_SUBREQUESTS = 25
-COMPOSITE_MAX_COLLECTIONS_OR_QUERIES = 5
-# [src: api_rest resources-composite-sobjects-collections-create.html: up to 200 records]
-COLLECTION_MAX_RECORDS = 200
 # How long one worker may hold a contact's lock: longer than any attempt takes.
 LOCK_TTL = 120.0
 # The outbox job kinds this area registers (see :meth:`CaseService.register_jobs`).
@@ -70,12 +69,6 @@ class Outcome:
 
 def external_id_for(session_id: str, generation: int) -> str:
     return session_id if generation == 1 else f"{session_id}~{generation}"
-
-
-def _url_value(value: str) -> str:
-    # A '.' in the last path segment can be read as a file extension and answer
-    # 404; encode it. [src: api_rest resources_sobject_upsert_patch.htm]
-    return quote(value, safe="").replace(".", "%2E")
 
 
 class CaseService:
@@ -281,7 +274,7 @@ class CaseService:
         subrequests, comment_refs = self._handoff_subrequests(
             external_id, fields, bodies, existing_case, session if lookup else None
         )
-        overflow = bodies[len(comment_refs) * COLLECTION_MAX_RECORDS :] if comment_refs else []
+        overflow = bodies[len(comment_refs) * COLLECTIONS_MAX_RECORDS :] if comment_refs else []
         if not comment_refs:
             overflow = [] if existing_case else bodies
         await self._index.remember_own_bodies(bodies)
@@ -316,38 +309,27 @@ class CaseService:
         existing_case: str | None,
         lookup_for: Session | None,
     ) -> tuple[list[Subrequest], list[str]]:
-        subrequests: list[Subrequest] = []
+        requests: list[Subrequest] = []
         if existing_case is None:
-            url = f"sobjects/Case/{self._settings.session_id_field}/{_url_value(external_id)}"
-            subrequests.append(Subrequest("PATCH", url, "refCase", body=dict(fields)))
+            field = self._settings.session_id_field
+            requests.append(subrequests.upsert("Case", field, external_id, fields, ref="refCase"))
         parent_ref = existing_case or "@{refCase.id}"
         slots = COMPOSITE_MAX_COLLECTIONS_OR_QUERIES - (1 if lookup_for else 0)
         comment_refs: list[str] = []
-        for n, start in enumerate(range(0, len(bodies), COLLECTION_MAX_RECORDS)):
+        for n, start in enumerate(range(0, len(bodies), COLLECTIONS_MAX_RECORDS)):
             if n >= slots:
                 break
-            chunk = bodies[start : start + COLLECTION_MAX_RECORDS]
+            chunk = bodies[start : start + COLLECTIONS_MAX_RECORDS]
             ref = f"refComments{n}"
-            subrequests.append(
-                Subrequest(
-                    "POST", "composite/sobjects", ref, body=self._comments_body(parent_ref, chunk)
-                )
-            )
+            records = self._comment_records(parent_ref, chunk)
+            requests.append(subrequests.create_records(records, ref=ref, all_or_none=True))
             comment_refs.append(ref)
         if lookup_for is not None:
-            subrequests.append(
-                Subrequest("GET", "query?q=" + quote(self._contact_query(lookup_for)), "refContact")
-            )
+            requests.append(subrequests.query(self._contact_query(lookup_for), ref="refContact"))
             target = existing_case or "@{refCase.id}"
-            subrequests.append(
-                Subrequest(
-                    "PATCH",
-                    f"sobjects/Case/{target}",
-                    "refLink",
-                    body={"ContactId": "@{refContact.records[0].Id}"},
-                )
-            )
-        return subrequests, comment_refs
+            link = {"ContactId": "@{refContact.records[0].Id}"}
+            requests.append(subrequests.update("Case", target, link, ref="refLink"))
+        return requests, comment_refs
 
     def _contact_query(self, session: Session) -> str:
         contact = session.contact
@@ -385,17 +367,11 @@ class CaseService:
         }
         responses = await self._composite(
             [
-                Subrequest(
-                    "POST",
-                    "sobjects/Contact",
-                    "refNewContact",
-                    body={k: v for k, v in fields.items() if v},
+                subrequests.create(
+                    "Contact", {k: v for k, v in fields.items() if v}, ref="refNewContact"
                 ),
-                Subrequest(
-                    "PATCH",
-                    f"sobjects/Case/{case_id}",
-                    "refLinkNew",
-                    body={"ContactId": "@{refNewContact.id}"},
+                subrequests.update(
+                    "Case", case_id, {"ContactId": "@{refNewContact.id}"}, ref="refLinkNew"
                 ),
             ]
         )
@@ -414,9 +390,9 @@ class CaseService:
         if is_retry:
             bodies = await self._not_yet_landed(bodies, await self._read_landed_comments(case_id))
         written = 0
-        for start in range(0, len(bodies), COLLECTION_MAX_RECORDS):
-            chunk = bodies[start : start + COLLECTION_MAX_RECORDS]
-            records = self._comments_body(case_id, chunk)["records"]
+        for start in range(0, len(bodies), COLLECTIONS_MAX_RECORDS):
+            chunk = bodies[start : start + COLLECTIONS_MAX_RECORDS]
+            records = self._comment_records(case_id, chunk)
             await self._index.remember_own_bodies(chunk)
             results = await self._client.collections_create(records, all_or_none=True)
             ids = [r.id for r in results if r.success and r.id]
@@ -430,19 +406,16 @@ class CaseService:
             written += len(ids)
         return written
 
-    def _comments_body(self, parent: str, bodies: Sequence[str]) -> dict[str, Any]:
-        return {
-            "allOrNone": True,
-            "records": [
-                {
-                    "attributes": {"type": "CaseComment"},
-                    "ParentId": parent,
-                    "CommentBody": body,
-                    "IsPublished": self._settings.publish_transcript,
-                }
-                for body in bodies
-            ],
-        }
+    def _comment_records(self, parent: str, bodies: Sequence[str]) -> list[dict[str, Any]]:
+        return [
+            {
+                "attributes": {"type": "CaseComment"},
+                "ParentId": parent,
+                "CommentBody": body,
+                "IsPublished": self._settings.publish_transcript,
+            }
+            for body in bodies
+        ]
 
     async def _collect_comments(
         self, by_ref: Mapping[str, SubResponse], refs: Sequence[str]

@@ -28,11 +28,11 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
 from enum import Enum
 from typing import Any
 
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
+from opencx_salesforce.salesforce import datetimes
 from opencx_salesforce.store.base import Store
 from opencx_salesforce.store.cells import update_json
 
@@ -46,12 +46,6 @@ DELIVERED_TTL = 7 * 86400.0
 DELIVERED = b"delivered"
 
 
-def parse_sf_datetime(value: str) -> datetime:
-    """A Salesforce dateTime as the REST API returns it,
-    ``2013-05-20T20:49:32.000+0000``. [src: SALESFORCE.md §5 returned dateTime format]"""
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 @dataclass(frozen=True)
 class Cursor:
     """Where a Case's replies have been read up to."""
@@ -63,14 +57,14 @@ class Cursor:
         """Whether a record is after this cursor (not handled yet)."""
         if self.at is None:
             return True
-        mine, theirs = parse_sf_datetime(self.at), parse_sf_datetime(created)
+        mine, theirs = datetimes.parse(self.at), datetimes.parse(created)
         if theirs != mine:
             return theirs > mine
         return record_id[:15] not in {i[:15] for i in self.ids}
 
     def after(self, created: str, record_id: str) -> Cursor:
         """This cursor moved past one more record (records come in CreatedDate order)."""
-        if self.at is not None and parse_sf_datetime(self.at) == parse_sf_datetime(created):
+        if self.at is not None and datetimes.parse(self.at) == datetimes.parse(created):
             return Cursor(self.at, (*self.ids, record_id))
         return Cursor(created, (record_id,))
 
@@ -191,7 +185,7 @@ def _not_after(new: Cursor, current: Cursor) -> bool:
         return True
     if current.at is None:
         return False
-    new_at, current_at = parse_sf_datetime(new.at), parse_sf_datetime(current.at)
+    new_at, current_at = datetimes.parse(new.at), datetimes.parse(current.at)
     if new_at != current_at:
         return new_at < current_at
     return {i[:15] for i in new.ids} <= {i[:15] for i in current.ids}

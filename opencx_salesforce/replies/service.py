@@ -47,10 +47,11 @@ from opencx_salesforce.config import SalesforceSettings
 from opencx_salesforce.errors import LockBusy, RetryLater
 from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.outbox.queue import Job, Outbox
-from opencx_salesforce.replies.ledger import Claim, ReplyLedger, parse_sf_datetime
+from opencx_salesforce.replies.ledger import Claim, ReplyLedger
 from opencx_salesforce.replies.status import ReplyStatus
-from opencx_salesforce.salesforce import soql
+from opencx_salesforce.salesforce import datetimes, soql
 from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.salesforce.ids import full_id
 from opencx_salesforce.store.lock import store_lock
 
 log = logging.getLogger(__name__)
@@ -79,35 +80,10 @@ EMAIL_FIELDS = (
 )
 
 
-def full_id(record_id: str) -> str:
-    """The 18-character form of a Salesforce Id (the case-safe suffix is computed
-    from the capital letters of each 5-character chunk).
-    [src: api field_types.htm#i1435616, ID Field Type]"""
-    if len(record_id) != 15:
-        return record_id
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-    suffix = ""
-    for chunk in range(3):
-        flags = 0
-        for position, char in enumerate(record_id[chunk * 5 : chunk * 5 + 5]):
-            if "A" <= char <= "Z":
-                flags |= 1 << position
-        suffix += alphabet[flags]
-    return record_id + suffix
-
-
-def soql_datetime(value: str) -> str:
-    """A Salesforce dateTime as a SOQL literal, floored to the second: the
-    documented literal formats stop at seconds, so callers compare with ``>=`` and
-    drop what they already handled. [src: soql_sosl sforce_api_calls_soql_select_dateformats.htm]"""
-    moment = parse_sf_datetime(value)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def case_query(case_ids: Sequence[str], since: str | None) -> str:
     """The one read per notification: the Cases' state and their replies from
     ``since`` (CreatedDate, inclusive) on, oldest first."""
-    after = f" AND CreatedDate >= {soql_datetime(since)}" if since else ""
+    after = f" AND CreatedDate >= {datetimes.soql_literal(since)}" if since else ""
     order = f"ORDER BY CreatedDate, Id LIMIT {CHILD_LIMIT}"
     return (
         "SELECT Id, IsClosed, Status, "
@@ -226,7 +202,7 @@ class ReplyService:
         cursors = [await self.ledger.cursor(c) for c in case_ids]
         if not all(c.at for c in cursors):
             return None
-        return min((str(c.at) for c in cursors), key=parse_sf_datetime)
+        return min((str(c.at) for c in cursors), key=datetimes.parse)
 
     # --- the doorbell ----------------------------------------------------------------
     async def ring(self, case_id: str, *, delay: float = NOTIFY_DEBOUNCE_SECONDS) -> bool:
@@ -294,7 +270,7 @@ class ReplyService:
         emails, more_emails = children(case, "EmailMessages")
         applied.more = more_comments or more_emails
         items = [await self._comment(r) for r in comments] + [self._email(r) for r in emails]
-        items.sort(key=lambda i: (parse_sf_datetime(i.created), i.record_id))
+        items.sort(key=lambda i: (datetimes.parse(i.created), i.record_id))
 
         start = await self.ledger.cursor(case_id)
         cursor = start
@@ -381,7 +357,7 @@ class ReplyService:
         self.status.delivered_by_sweep += 1 if by_sweep else 0
         self.status.last_delivery_at = now
         self.status.last_delivery_latency = max(
-            0.0, now - parse_sf_datetime(reply.created).timestamp()
+            0.0, now - datetimes.parse(reply.created).timestamp()
         )
         return True
 

@@ -46,16 +46,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.config import SalesforceSettings
 from opencx_salesforce.errors import LockBusy, RetryLater
-from opencx_salesforce.replies.ledger import NS, parse_sf_datetime
-from opencx_salesforce.replies.service import ReplyService, full_id, soql_datetime
+from opencx_salesforce.replies.ledger import NS
+from opencx_salesforce.replies.service import ReplyService
 from opencx_salesforce.replies.status import ReplyStatus, SweepReport
-from opencx_salesforce.salesforce import soql
-from opencx_salesforce.salesforce.client import SalesforceClient, Subrequest
+from opencx_salesforce.salesforce import datetimes, soql, subrequests
+from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.salesforce.ids import full_id
 from opencx_salesforce.store.base import Store
 from opencx_salesforce.store.lock import store_lock
 
@@ -89,7 +89,7 @@ class Stream:
         fields = "Id, SystemModstamp" if self.case_field == "Id" else "Id, ParentId, SystemModstamp"
         return (
             f"SELECT {fields} FROM {self.sobject} "
-            f"WHERE {where} AND SystemModstamp >= {soql_datetime(since)} "
+            f"WHERE {where} AND SystemModstamp >= {datetimes.soql_literal(since)} "
             f"ORDER BY SystemModstamp, Id LIMIT {limit}"
         )
 
@@ -120,7 +120,7 @@ class StreamState:
     def __post_init__(self) -> None:
         if not self.since:
             # Re-read the overlap behind the newest change.
-            self.since = _sf_datetime(parse_sf_datetime(self.newest) - OVERLAP)
+            self.since = datetimes.api_format(datetimes.parse(self.newest) - OVERLAP)
 
     def saw(self, stamp: str) -> None:
         self.since = stamp
@@ -128,14 +128,9 @@ class StreamState:
             self.newest = stamp
 
     def to_json(self) -> dict[str, Any]:
-        floor = parse_sf_datetime(self.newest).replace(microsecond=0) - OVERLAP
-        seen = {i: s for i, s in self.seen.items() if parse_sf_datetime(s) >= floor}
+        floor = datetimes.parse(self.newest).replace(microsecond=0) - OVERLAP
+        seen = {i: s for i, s in self.seen.items() if datetimes.parse(s) >= floor}
         return {"newest": self.newest, "seen": seen}
-
-
-def _sf_datetime(moment: datetime) -> str:
-    moment = moment.astimezone(UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}+0000"
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -275,7 +270,7 @@ class Sweeper:
         now = self._clock.time()
         lag = 0.0
         if not caught_up and newest is not None:
-            lag = max(0.0, now - parse_sf_datetime(newest).timestamp())
+            lag = max(0.0, now - datetimes.parse(newest).timestamp())
         return SweepReport(
             started_at=started,
             finished_at=now,
@@ -298,22 +293,15 @@ class Sweeper:
         """Each stream's page of changes, all in one composite request.
         [src: api_rest resources_composite_composite_post.htm: up to 25
         subrequests, 5 of them queries, counted as one call]"""
-        subrequests = [
-            Subrequest(
-                "GET",
-                "query?q="
-                + quote(
-                    stream.query(
-                        self._settings.case_from_value,
-                        states[stream.name].since,
-                        limits[stream.name],
-                    )
-                ),
-                f"ref_{stream.name}",
+        case_from = self._settings.case_from_value
+        queries = [
+            subrequests.query(
+                stream.query(case_from, states[stream.name].since, limits[stream.name]),
+                ref=f"ref_{stream.name}",
             )
             for stream in streams
         ]
-        answers = await self._client.composite(subrequests, all_or_none=False)
+        answers = await self._client.composite(queries, all_or_none=False)
         tally.calls += 1
         self._status.api_calls += 1
         pages: dict[str, list[dict[str, Any]]] = {}
@@ -361,7 +349,9 @@ class Sweeper:
     async def _load(self) -> dict[str, StreamState]:
         raw = await self._store.get(NS, STATE_KEY)
         data: dict[str, Any] = json.loads(raw) if raw else {}
-        first = _sf_datetime(datetime.fromtimestamp(self._clock.time(), UTC) - FIRST_LOOKBACK)
+        first = datetimes.api_format(
+            datetime.fromtimestamp(self._clock.time(), UTC) - FIRST_LOOKBACK
+        )
         states = {}
         for stream in STREAMS:
             saved = data.get(stream.name) or {}
@@ -376,4 +366,4 @@ class Sweeper:
 
 
 def _later(a: str, b: str) -> bool:
-    return parse_sf_datetime(a) > parse_sf_datetime(b)
+    return datetimes.parse(a) > datetimes.parse(b)

@@ -14,13 +14,9 @@ Typical wiring::
 
 from opencx_salesforce.salesforce.client import (
     ApiUsage,
-    Graph,
-    GraphResult,
     Response,
     SalesforceClient,
     SaveResult,
-    Subrequest,
-    SubResponse,
     UpsertResult,
     parse_limit_info,
 )
@@ -55,6 +51,7 @@ from opencx_salesforce.salesforce.oauth import (
     hint_for,
 )
 from opencx_salesforce.salesforce.secrets import SecretBox, SecretsError, generate_key, mask
+from opencx_salesforce.salesforce.subrequests import Graph, GraphResult, Subrequest, SubResponse
 from opencx_salesforce.salesforce.tokens import (
     ClientCredentials,
     Connection,

@@ -29,21 +29,24 @@ from multidict import CIMultiDictProxy
 
 from opencx_salesforce.salesforce._http import RawResponse, send, timeout_for
 from opencx_salesforce.salesforce.errors import (
-    ApiError,
     ErrorDetail,
     SalesforceError,
     SessionExpired,
     error_for_response,
 )
+from opencx_salesforce.salesforce.subrequests import (
+    COLLECTIONS_MAX_RECORDS,
+    COMPOSITE_MAX_SUBREQUESTS,
+    GRAPH_MAX_GRAPHS,
+    GRAPH_MAX_NODES,
+    Graph,
+    GraphResult,
+    Subrequest,
+    SubResponse,
+    path_value,
+)
 
 log = logging.getLogger(__name__)
-
-# [src: api_rest resources_composite_composite_post.htm; resources_composite_graph_limits.htm;
-#  resources-composite-sobjects-collections-create.html]
-COMPOSITE_MAX_SUBREQUESTS = 25
-GRAPH_MAX_GRAPHS = 75
-GRAPH_MAX_NODES = 500
-COLLECTIONS_MAX_RECORDS = 200
 
 # Subrequests inherit these from the top-level request; repeating them fails the
 # whole composite with a 400. [src: api_rest requests_composite.htm]
@@ -104,51 +107,6 @@ class Response:
     status: int
     headers: CIMultiDictProxy[str]
     data: Any  # parsed JSON, text, or None for an empty body
-
-
-@dataclass(frozen=True)
-class Subrequest:
-    """One node of a composite or composite graph request. ``url`` may be relative
-    to the versioned API root (``sobjects/Case``) or absolute from the instance
-    (``/services/data/v62.0/sobjects/Case``); ``@{ref.id}`` references work in
-    ``url`` and ``body``. [src: api_rest requests_composite.htm]"""
-
-    method: str
-    url: str
-    reference_id: str
-    body: Mapping[str, Any] | None = None
-    http_headers: Mapping[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class SubResponse:
-    reference_id: str
-    status: int
-    body: Any
-    headers: Mapping[str, str]
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    def error(self, url: str = "") -> ApiError | None:
-        """The subrequest's failure as the same error a direct call would raise."""
-        if self.ok:
-            return None
-        return error_for_response(url=url, status=self.status, body=self.body, headers=self.headers)
-
-
-@dataclass(frozen=True)
-class Graph:
-    graph_id: str
-    requests: Sequence[Subrequest]
-
-
-@dataclass(frozen=True)
-class GraphResult:
-    graph_id: str
-    is_successful: bool
-    responses: list[SubResponse]
 
 
 @dataclass(frozen=True)
@@ -331,7 +289,7 @@ class SalesforceClient:
         [src: api_rest dome_upsert.htm]"""
         response = await self.request(
             "PATCH",
-            f"sobjects/{sobject}/{external_id_field}/{quote(value, safe='')}",
+            f"sobjects/{sobject}/{external_id_field}/{path_value(value)}",
             json=dict(fields),
         )
         if response.status == 204:
