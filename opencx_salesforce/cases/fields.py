@@ -9,6 +9,7 @@ plugin and the field, raised here, not a Salesforce 400 found later in a log.
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +20,8 @@ from opencx_salesforce.config import SalesforceSettings
 from opencx_salesforce.errors import ExtensionHookError
 from opencx_salesforce.extensions import answers
 from opencx_salesforce.models import Session
+from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.store.base import Store
 
 # Field sizes of the standard Case fields the plugin writes.
 # [src: Case field reference (sfFieldRef salesforce_field_reference_Case.htm):
@@ -29,6 +32,9 @@ DESCRIPTION_MAX = 32000
 SUPPLIED_NAME_MAX = 80
 SUPPLIED_EMAIL_MAX = 80
 SUPPLIED_PHONE_MAX = 40
+
+DESCRIBE_CACHE_NS = "salesforce.describe"
+DESCRIBE_TTL = 3600.0
 
 _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
 _TEXT_TYPES = {
@@ -178,3 +184,72 @@ def value_problem(info: Mapping[str, Any], value: Any) -> str | None:
             return f"expects a Salesforce record Id, got {value!r}"
         return None
     return None
+
+
+class CaseFields:
+    """Builds a Case's fields and checks the hooks' against the org's describe,
+    cached in the store."""
+
+    def __init__(
+        self,
+        *,
+        settings: SalesforceSettings,
+        pm: pluggy.PluginManager,
+        store: Store,
+        client: SalesforceClient,
+    ) -> None:
+        self._settings = settings
+        self._pm = pm
+        self._store = store
+        self._client = client
+
+    async def build(self, session: Session) -> dict[str, Any]:
+        """The Case's fields for ``session``: the defaults plus every hook's."""
+        fields = base_fields(session, self._settings)
+        protected = {"Case_From__c", self._settings.session_id_field}
+        extra, owners = await hook_fields(self._pm, session, fields, protected)
+        if extra:
+            describe, cached = await self._describe_case()
+            try:
+                check_fields(extra, describe, owners)
+            except ExtensionHookError:
+                if not cached:
+                    raise
+                # The admin may have just fixed the org (added the field): look
+                # again before calling it an error.
+                describe, _ = await self._describe_case(fresh=True)
+                check_fields(extra, describe, owners)
+            fields.update(extra)
+        return fields
+
+    async def _describe_case(self, *, fresh: bool = False) -> tuple[Mapping[str, Any], bool]:
+        """The Case describe and whether it came from the cache. Cached in the
+        store for an hour (shared by every host instance), so checking hook
+        fields costs an API call per hour, not per handoff."""
+        raw = None if fresh else await self._store.get(DESCRIBE_CACHE_NS, "Case")
+        if raw is not None:
+            cached: Mapping[str, Any] = json.loads(raw)
+            return cached, True
+        describe = await self._client.describe("Case")
+        slim = {
+            "fields": [
+                {
+                    k: f.get(k)
+                    for k in (
+                        "name",
+                        "type",
+                        "length",
+                        "createable",
+                        "updateable",
+                        "nillable",
+                        "restrictedPicklist",
+                        "picklistValues",
+                    )
+                }
+                for f in describe.get("fields", [])
+            ]
+        }
+        await self._store.set(
+            DESCRIBE_CACHE_NS, "Case", json.dumps(slim).encode(), ttl=DESCRIBE_TTL
+        )
+        return slim, False

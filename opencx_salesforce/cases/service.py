@@ -8,40 +8,32 @@ transcript is rendered deterministically, and any attempt after the first (whose
 outcome may be unknown: a timeout, a crash after sending) first reads what landed
 on the Case (one query) and writes only the bodies that are missing.
 
-One call per handoff. The Case upsert, its comments (sObject Collections of up to
-200 records, referencing ``@{refCase.id}``) and, for a contact not seen before, the
-Contact lookup and the link to it, all travel in one composite request, which
-counts as one API call. [src: api_rest resources_composite_composite_post.htm "The
-entire series of requests counts as a single call toward your API limits"]
+One call per handoff: :mod:`.plan` puts the Case upsert, its comments and the
+Contact lookup into one composite request.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pluggy
 
-from opencx_salesforce.cases.fields import base_fields, check_fields, hook_fields
+from opencx_salesforce.cases import plan
+from opencx_salesforce.cases.fields import CaseFields
 from opencx_salesforce.cases.index import CaseIndex, SessionCase
-from opencx_salesforce.cases.transcript import plan_transcript, split_bodies
+from opencx_salesforce.cases.transcript import render
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.config import SalesforceSettings
-from opencx_salesforce.errors import ExtensionHookError, LockBusy, PermanentFailure, RetryLater
-from opencx_salesforce.extensions import answers
+from opencx_salesforce.errors import LockBusy, PermanentFailure, RetryLater
 from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.models import HandoffReason, Message, Session
 from opencx_salesforce.outbox.queue import Job, Outbox
-from opencx_salesforce.salesforce import soql, subrequests
 from opencx_salesforce.salesforce.client import SalesforceClient
-from opencx_salesforce.salesforce.errors import ApiError, error_for_response
+from opencx_salesforce.salesforce.errors import ApiError
 from opencx_salesforce.salesforce.subrequests import (
     COLLECTIONS_MAX_RECORDS,
-    COMPOSITE_MAX_COLLECTIONS_OR_QUERIES,
     Subrequest,
     SubResponse,
 )
@@ -56,8 +48,6 @@ HANDOFF_KIND = "handoff"
 APPEND_KIND = "append"
 # How long an append waits for a Case whose handoff it cannot see queued.
 APPEND_GRACE = 300.0
-DESCRIBE_CACHE_NS = "salesforce.describe"
-DESCRIBE_TTL = 3600.0
 
 
 @dataclass(frozen=True)
@@ -65,10 +55,6 @@ class Outcome:
     case_id: str
     created: bool  # a new Case (False: appended to an existing one)
     comments_written: int
-
-
-def external_id_for(session_id: str, generation: int) -> str:
-    return session_id if generation == 1 else f"{session_id}~{generation}"
 
 
 class CaseService:
@@ -90,6 +76,7 @@ class CaseService:
         self._pm = pm
         self._outbox = outbox
         self._clock = clock
+        self._fields = CaseFields(settings=settings, pm=pm, store=host.store, client=client)
 
     def register_jobs(self) -> None:
         """Register this area's job kinds on the outbox."""
@@ -203,7 +190,7 @@ class CaseService:
             )
         title = f"Customer wrote again · conversation {session_id} · {messages[0].id}"
         # The host may have dropped the session; its words are in the job.
-        bodies = await self._render(session or Session(id=session_id), messages, title)
+        bodies = await render(self._pm, session or Session(id=session_id), messages, title)
         written = await self._append_bodies(ref.case_id, bodies, job.is_retry)
         return Outcome(ref.case_id, created=False, comments_written=written)
 
@@ -234,7 +221,7 @@ class CaseService:
     ) -> Outcome:
         """The same contact already has an open Case: this conversation goes there."""
         title = f"New conversation from this customer · conversation {session.id}"
-        bodies = await self._render(session, session.messages, title)
+        bodies = await render(self._pm, session, session.messages, title)
         written = await self._append_bodies(case_id, bodies, is_retry)
         await self._link(session.id, SessionCase(case_id, None), key)
         await self._index.clear_pending(session.id)
@@ -248,15 +235,15 @@ class CaseService:
         parent: str | None,
         is_retry: bool,
     ) -> Outcome:
-        external_id = external_id_for(session.id, generation)
-        fields = await self._case_fields(session)
+        external_id = plan.external_id_for(session.id, generation)
+        fields = await self._fields.build(session)
         if parent:
             fields["ParentId"] = parent
         contact_id = await self._index.contact_match(key) if key else None
         if contact_id:
             fields["ContactId"] = contact_id
         title = f"Conversation transcript · conversation {session.id}"
-        bodies = await self._render(session, session.messages, title)
+        bodies = await render(self._pm, session, session.messages, title)
 
         existing_case: str | None = None
         if is_retry:
@@ -271,14 +258,19 @@ class CaseService:
             and contact_id is None
             and bool(session.contact.email or session.contact.phone)
         )
-        subrequests, comment_refs = self._handoff_subrequests(
-            external_id, fields, bodies, existing_case, session if lookup else None
+        requests, comment_refs = plan.handoff_requests(
+            self._settings,
+            external_id=external_id,
+            fields=fields,
+            bodies=bodies,
+            existing_case=existing_case,
+            lookup_for=session.contact if lookup else None,
         )
         overflow = bodies[len(comment_refs) * COLLECTIONS_MAX_RECORDS :] if comment_refs else []
         if not comment_refs:
             overflow = [] if existing_case else bodies
         await self._index.remember_own_bodies(bodies)
-        responses = await self._composite(subrequests)
+        responses = await self._composite(requests)
         by_ref = {r.reference_id: r for r in responses}
 
         case_response = by_ref.get("refCase")
@@ -301,46 +293,6 @@ class CaseService:
         log.info("session %s handed off as Case %s (%d comments)", session.id, case_id, written)
         return Outcome(case_id, created=created or existing_case is None, comments_written=written)
 
-    def _handoff_subrequests(
-        self,
-        external_id: str,
-        fields: Mapping[str, Any],
-        bodies: Sequence[str],
-        existing_case: str | None,
-        lookup_for: Session | None,
-    ) -> tuple[list[Subrequest], list[str]]:
-        requests: list[Subrequest] = []
-        if existing_case is None:
-            field = self._settings.session_id_field
-            requests.append(subrequests.upsert("Case", field, external_id, fields, ref="refCase"))
-        parent_ref = existing_case or "@{refCase.id}"
-        slots = COMPOSITE_MAX_COLLECTIONS_OR_QUERIES - (1 if lookup_for else 0)
-        comment_refs: list[str] = []
-        for n, start in enumerate(range(0, len(bodies), COLLECTIONS_MAX_RECORDS)):
-            if n >= slots:
-                break
-            chunk = bodies[start : start + COLLECTIONS_MAX_RECORDS]
-            ref = f"refComments{n}"
-            records = self._comment_records(parent_ref, chunk)
-            requests.append(subrequests.create_records(records, ref=ref, all_or_none=True))
-            comment_refs.append(ref)
-        if lookup_for is not None:
-            requests.append(subrequests.query(self._contact_query(lookup_for), ref="refContact"))
-            target = existing_case or "@{refCase.id}"
-            link = {"ContactId": "@{refContact.records[0].Id}"}
-            requests.append(subrequests.update("Case", target, link, ref="refLink"))
-        return requests, comment_refs
-
-    def _contact_query(self, session: Session) -> str:
-        contact = session.contact
-        if contact.email:
-            where = f"Email = {soql.literal(contact.email.strip())}"
-        else:
-            assert contact.phone
-            phone = soql.literal(contact.phone.strip())
-            where = f"Phone = {phone} OR MobilePhone = {phone}"
-        return f"SELECT Id FROM Contact WHERE {where} ORDER BY LastModifiedDate DESC LIMIT 1"
-
     async def _remember_match(self, key: str, response: SubResponse | None) -> bool | None:
         """Cache the lookup's answer. True: a Contact matched; False: none did;
         None: the lookup failed (it is tried again next time)."""
@@ -355,26 +307,7 @@ class CaseService:
         to it, in one more composite call (a first-seen contact only). The
         contact key is locked by the caller, so two handoffs of one person
         never make two Contacts."""
-        contact = session.contact
-        name = (contact.name or "").strip()
-        first, _, last = name.rpartition(" ")
-        # LastName is required on Contact. [src: Contact object reference]
-        fields: dict[str, Any] = {
-            "FirstName": first or None,
-            "LastName": (last or contact.email or contact.phone or "Unknown")[:80],
-            "Email": contact.email,
-            "Phone": contact.phone,
-        }
-        responses = await self._composite(
-            [
-                subrequests.create(
-                    "Contact", {k: v for k, v in fields.items() if v}, ref="refNewContact"
-                ),
-                subrequests.update(
-                    "Case", case_id, {"ContactId": "@{refNewContact.id}"}, ref="refLinkNew"
-                ),
-            ]
-        )
+        responses = await self._composite(plan.new_contact_requests(session.contact, case_id))
         created = responses[0] if responses else None
         if created is not None and created.ok:
             await self._index.remember_contact_match(key, str(created.body["id"]))
@@ -382,7 +315,7 @@ class CaseService:
             log.warning(
                 "could not create a Contact for session %s: %s",
                 session.id,
-                _describe_error(created) if created else "no answer",
+                plan.describe_error(created) if created else "no answer",
             )
 
     # --- appending ----------------------------------------------------------------------
@@ -392,30 +325,21 @@ class CaseService:
         written = 0
         for start in range(0, len(bodies), COLLECTIONS_MAX_RECORDS):
             chunk = bodies[start : start + COLLECTIONS_MAX_RECORDS]
-            records = self._comment_records(case_id, chunk)
+            records = plan.comment_records(
+                case_id, chunk, published=self._settings.publish_transcript
+            )
             await self._index.remember_own_bodies(chunk)
             results = await self._client.collections_create(records, all_or_none=True)
             ids = [r.id for r in results if r.success and r.id]
             await self._index.remember_own_comments(ids)
             failures = [e for r in results if not r.success for e in r.errors]
             if failures:
-                raise _refusal(
+                raise plan.refusal(
                     f"Salesforce refused the comments on Case {case_id}",
                     [{"message": e.message, "errorCode": e.error_code} for e in failures],
                 )
             written += len(ids)
         return written
-
-    def _comment_records(self, parent: str, bodies: Sequence[str]) -> list[dict[str, Any]]:
-        return [
-            {
-                "attributes": {"type": "CaseComment"},
-                "ParentId": parent,
-                "CommentBody": body,
-                "IsPublished": self._settings.publish_transcript,
-            }
-            for body in bodies
-        ]
 
     async def _collect_comments(
         self, by_ref: Mapping[str, SubResponse], refs: Sequence[str]
@@ -434,7 +358,9 @@ class CaseService:
             written += len(ids)
             failed = [e for r in response.body if not r.get("success") for e in r["errors"]]
             if failed:
-                problem = problem or _refusal("some transcript comments were not written", failed)
+                problem = problem or plan.refusal(
+                    "some transcript comments were not written", failed
+                )
         if problem:
             # The Case exists. A retryable failure (a locked row) is retried and
             # the retry reads what landed and writes the rest; a refusal
@@ -446,11 +372,7 @@ class CaseService:
     async def _read_landed_by_external_id(
         self, external_id: str
     ) -> tuple[str | None, list[tuple[str, str]]]:
-        field = self._settings.session_id_field
-        query = (
-            "SELECT Id, (SELECT Id, CommentBody FROM CaseComments) FROM Case "
-            f"WHERE {field} = {soql.literal(external_id)} LIMIT 1"
-        )
+        query = plan.landed_by_external_id_query(self._settings.session_id_field, external_id)
         records = await self._client.query_records(query)
         if not records:
             return None, []
@@ -459,8 +381,7 @@ class CaseService:
         return str(case["Id"]), [(str(c["Id"]), c["CommentBody"] or "") for c in comments]
 
     async def _read_landed_comments(self, case_id: str) -> list[tuple[str, str]]:
-        query = f"SELECT Id, CommentBody FROM CaseComment WHERE ParentId = {soql.literal(case_id)}"
-        records = await self._client.query_records(query)
+        records = await self._client.query_records(plan.landed_comments_query(case_id))
         return [(str(r["Id"]), r["CommentBody"] or "") for r in records]
 
     async def _not_yet_landed(
@@ -471,13 +392,13 @@ class CaseService:
         plugin's own; anyone else's comments on the Case are left alone."""
         mine = set(planned)
         await self._index.remember_own_comments([i for i, body in landed if body in mine])
-        return _missing(planned, [body for _, body in landed])
+        return plan.missing(planned, [body for _, body in landed])
 
     # --- pieces ------------------------------------------------------------------------------
-    async def _composite(self, subrequests: list[Subrequest]) -> list[SubResponse]:
-        if not subrequests:
+    async def _composite(self, requests: list[Subrequest]) -> list[SubResponse]:
+        if not requests:
             return []
-        return await self._client.composite(subrequests, all_or_none=False)
+        return await self._client.composite(requests, all_or_none=False)
 
     def _raise_for(self, response: SubResponse, what: str) -> None:
         error = response.error(what)
@@ -492,101 +413,3 @@ class CaseService:
         await self._host.set_session_metadata(session_id, "salesforce_case_id", case_id)
         url = await self._client.record_url("Case", case_id)
         await self._host.set_session_metadata(session_id, "salesforce_case_url", url)
-
-    async def _render(self, session: Session, messages: Sequence[Message], title: str) -> list[str]:
-        """The comment bodies for ``messages``: from the first plugin whose
-        ``salesforce_transcript`` answers, else the default packing."""
-        async for plugin, answer in answers(
-            self._pm, "salesforce_transcript", session=session, messages=list(messages)
-        ):
-            if not isinstance(answer, list) or not all(isinstance(b, str) for b in answer):
-                raise ExtensionHookError(
-                    plugin, None, "salesforce_transcript must return a list of strings or None"
-                )
-            return split_bodies([f"{title}\n\n{body}" for body in answer])
-        return [c.body for c in plan_transcript(messages, title=title)]
-
-    async def _case_fields(self, session: Session) -> dict[str, Any]:
-        fields = base_fields(session, self._settings)
-        protected = {"Case_From__c", self._settings.session_id_field}
-        extra, owners = await hook_fields(self._pm, session, fields, protected)
-        if extra:
-            describe, cached = await self._describe_case()
-            try:
-                check_fields(extra, describe, owners)
-            except ExtensionHookError:
-                if not cached:
-                    raise
-                # The admin may have just fixed the org (added the field): look
-                # again before calling it an error.
-                describe, _ = await self._describe_case(fresh=True)
-                check_fields(extra, describe, owners)
-            fields.update(extra)
-        return fields
-
-    async def _describe_case(self, *, fresh: bool = False) -> tuple[Mapping[str, Any], bool]:
-        """The Case describe and whether it came from the cache. Cached in the
-        store for an hour (shared by every host instance), so checking hook
-        fields costs an API call per hour, not per handoff."""
-
-        raw = None if fresh else await self._host.store.get(DESCRIBE_CACHE_NS, "Case")
-        if raw is not None:
-            cached: Mapping[str, Any] = json.loads(raw)
-            return cached, True
-        describe = await self._client.describe("Case")
-        slim = {
-            "fields": [
-                {
-                    k: f.get(k)
-                    for k in (
-                        "name",
-                        "type",
-                        "length",
-                        "createable",
-                        "updateable",
-                        "nillable",
-                        "restrictedPicklist",
-                        "picklistValues",
-                    )
-                }
-                for f in describe.get("fields", [])
-            ]
-        }
-        await self._host.store.set(
-            DESCRIBE_CACHE_NS, "Case", json.dumps(slim).encode(), ttl=DESCRIBE_TTL
-        )
-        return slim, False
-
-
-def _missing(planned: Sequence[str], landed: Sequence[str]) -> list[str]:
-    """``planned`` minus what already ``landed`` (as multisets), in order."""
-    left = Counter(landed)
-    out = []
-    for body in planned:
-        if left[body] > 0:
-            left[body] -= 1
-        else:
-            out.append(body)
-    return out
-
-
-# Salesforce's code for a record not written only because another record of the
-# same all-or-none request failed. [src: api_rest resources_composite_sobjects_collections.htm,
-# allOrNone] It says nothing about the record itself.
-_ROLLED_BACK = "ALL_OR_NONE_OPERATION_ROLLED_BACK"
-
-
-def _refusal(what: str, errors: Sequence[Mapping[str, Any]]) -> ApiError:
-    """The error for records Salesforce did not write, classed by the code of
-    the first record that failed for itself (a validation rule is permanent, a
-    locked row is not)."""
-    own = [e for e in errors if (e.get("statusCode") or e.get("errorCode")) != _ROLLED_BACK]
-    # ``url`` names what was attempted, as for a composite subrequest's error.
-    return error_for_response(url=what, status=400, body=list(own or errors))
-
-
-def _describe_error(response: SubResponse) -> str:
-    body = response.body
-    if isinstance(body, list) and body and isinstance(body[0], Mapping):
-        return f"{body[0].get('errorCode')}: {body[0].get('message')}"
-    return f"HTTP {response.status}"

@@ -19,7 +19,11 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from opencx_salesforce.models import Message, Role
+import pluggy
+
+from opencx_salesforce.errors import ExtensionHookError
+from opencx_salesforce.extensions import answers
+from opencx_salesforce.models import Message, Role, Session
 
 COMMENT_BODY_MAX_BYTES = 4000
 
@@ -195,3 +199,19 @@ def split_bodies(bodies: Sequence[str], limit: int = COMMENT_BODY_MAX_BYTES) -> 
     for body in bodies:
         out.extend(split_utf8(body, limit) if body else [])
     return out
+
+
+async def render(
+    pm: pluggy.PluginManager, session: Session, messages: Sequence[Message], title: str
+) -> list[str]:
+    """The comment bodies for ``messages``: from the first plugin whose
+    ``salesforce_transcript`` answers, else the default packing."""
+    async for plugin, answer in answers(
+        pm, "salesforce_transcript", session=session, messages=list(messages)
+    ):
+        if not isinstance(answer, list) or not all(isinstance(b, str) for b in answer):
+            raise ExtensionHookError(
+                plugin, None, "salesforce_transcript must return a list of strings or None"
+            )
+        return split_bodies([f"{title}\n\n{body}" for body in answer])
+    return [c.body for c in plan_transcript(messages, title=title)]

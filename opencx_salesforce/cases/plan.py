@@ -1,0 +1,156 @@
+"""What one handoff sends to Salesforce, planned before it is sent.
+
+The Case upsert, its transcript comments (sObject Collections of up to 200
+records, referencing ``@{refCase.id}``) and, for a contact not seen before, the
+Contact lookup and the link to it, all planned as subrequests of one composite
+request, which counts as one API call. [src: api_rest
+resources_composite_composite_post.htm "The entire series of requests counts as a
+single call toward your API limits"] Also here: reading back what landed, and
+making sense of what Salesforce refused.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opencx_salesforce.config import SalesforceSettings
+from opencx_salesforce.models import Contact
+from opencx_salesforce.salesforce import soql, subrequests
+from opencx_salesforce.salesforce.errors import ApiError, error_for_response
+from opencx_salesforce.salesforce.subrequests import (
+    COLLECTIONS_MAX_RECORDS,
+    COMPOSITE_MAX_COLLECTIONS_OR_QUERIES,
+    Subrequest,
+    SubResponse,
+)
+
+# Salesforce's code for a record not written only because another record of the
+# same all-or-none request failed. [src: api_rest resources_composite_sobjects_collections.htm,
+# allOrNone] It says nothing about the record itself.
+_ROLLED_BACK = "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+
+
+def external_id_for(session_id: str, generation: int) -> str:
+    """The Case's idempotency key: the session id (``~2``, ``~3``… for the Cases
+    made after an earlier one closed)."""
+    return session_id if generation == 1 else f"{session_id}~{generation}"
+
+
+def handoff_requests(
+    settings: SalesforceSettings,
+    *,
+    external_id: str,
+    fields: Mapping[str, Any],
+    bodies: Sequence[str],
+    existing_case: str | None,
+    lookup_for: Contact | None,
+) -> tuple[list[Subrequest], list[str]]:
+    """The subrequests of one handoff, and the reference ids of its comment
+    batches (the bodies beyond them are appended by a later call)."""
+    requests: list[Subrequest] = []
+    if existing_case is None:
+        field = settings.session_id_field
+        requests.append(subrequests.upsert("Case", field, external_id, fields, ref="refCase"))
+    parent_ref = existing_case or "@{refCase.id}"
+    slots = COMPOSITE_MAX_COLLECTIONS_OR_QUERIES - (1 if lookup_for else 0)
+    comment_refs: list[str] = []
+    for n, start in enumerate(range(0, len(bodies), COLLECTIONS_MAX_RECORDS)):
+        if n >= slots:
+            break
+        chunk = bodies[start : start + COLLECTIONS_MAX_RECORDS]
+        ref = f"refComments{n}"
+        records = comment_records(parent_ref, chunk, published=settings.publish_transcript)
+        requests.append(subrequests.create_records(records, ref=ref, all_or_none=True))
+        comment_refs.append(ref)
+    if lookup_for is not None:
+        requests.append(subrequests.query(contact_query(lookup_for), ref="refContact"))
+        target = existing_case or "@{refCase.id}"
+        link = {"ContactId": "@{refContact.records[0].Id}"}
+        requests.append(subrequests.update("Case", target, link, ref="refLink"))
+    return requests, comment_refs
+
+
+def comment_records(parent: str, bodies: Sequence[str], *, published: bool) -> list[dict[str, Any]]:
+    """CaseComment records for ``bodies`` on the Case ``parent`` (an Id or a
+    ``@{ref.id}`` reference)."""
+    return [
+        {
+            "attributes": {"type": "CaseComment"},
+            "ParentId": parent,
+            "CommentBody": body,
+            "IsPublished": published,
+        }
+        for body in bodies
+    ]
+
+
+def new_contact_requests(contact: Contact, case_id: str) -> list[Subrequest]:
+    """A Contact made from the contact's details, and the Case linked to it."""
+    name = (contact.name or "").strip()
+    first, _, last = name.rpartition(" ")
+    # LastName is required on Contact. [src: Contact object reference]
+    fields: dict[str, Any] = {
+        "FirstName": first or None,
+        "LastName": (last or contact.email or contact.phone or "Unknown")[:80],
+        "Email": contact.email,
+        "Phone": contact.phone,
+    }
+    link = {"ContactId": "@{refNewContact.id}"}
+    return [
+        subrequests.create("Contact", {k: v for k, v in fields.items() if v}, ref="refNewContact"),
+        subrequests.update("Case", case_id, link, ref="refLinkNew"),
+    ]
+
+
+def contact_query(contact: Contact) -> str:
+    """The most recently changed Contact with the contact's email (or phone)."""
+    if contact.email:
+        where = f"Email = {soql.literal(contact.email.strip())}"
+    else:
+        assert contact.phone
+        phone = soql.literal(contact.phone.strip())
+        where = f"Phone = {phone} OR MobilePhone = {phone}"
+    return f"SELECT Id FROM Contact WHERE {where} ORDER BY LastModifiedDate DESC LIMIT 1"
+
+
+def landed_by_external_id_query(field: str, external_id: str) -> str:
+    """The Case with ``external_id`` and the bodies of its comments."""
+    return (
+        "SELECT Id, (SELECT Id, CommentBody FROM CaseComments) FROM Case "
+        f"WHERE {field} = {soql.literal(external_id)} LIMIT 1"
+    )
+
+
+def landed_comments_query(case_id: str) -> str:
+    """The comments on a Case."""
+    return f"SELECT Id, CommentBody FROM CaseComment WHERE ParentId = {soql.literal(case_id)}"
+
+
+def missing(planned: Sequence[str], landed: Sequence[str]) -> list[str]:
+    """``planned`` minus what already ``landed`` (as multisets), in order."""
+    left = Counter(landed)
+    out = []
+    for body in planned:
+        if left[body] > 0:
+            left[body] -= 1
+        else:
+            out.append(body)
+    return out
+
+
+def refusal(what: str, errors: Sequence[Mapping[str, Any]]) -> ApiError:
+    """The error for records Salesforce did not write, classed by the code of
+    the first record that failed for itself (a validation rule is permanent, a
+    locked row is not)."""
+    own = [e for e in errors if (e.get("statusCode") or e.get("errorCode")) != _ROLLED_BACK]
+    # ``url`` names what was attempted, as for a composite subrequest's error.
+    return error_for_response(url=what, status=400, body=list(own or errors))
+
+
+def describe_error(response: SubResponse) -> str:
+    body = response.body
+    if isinstance(body, list) and body and isinstance(body[0], Mapping):
+        return f"{body[0].get('errorCode')}: {body[0].get('message')}"
+    return f"HTTP {response.status}"
