@@ -7,16 +7,10 @@ Status, and as child subqueries the CaseComments and EmailMessages written since
 the Case's delivery cursor. A forged or replayed call therefore cannot put words
 in a rep's mouth; at worst it costs one read.
 
-Only public replies written by the support team reach the contact:
-
-* a CaseComment with IsPublished = true, created by an internal user
-  (CreatedBy.UserType = 'Standard'; portal and community users are
-  PowerCustomerSuccess, CspLitePortal, … [src: object_reference sforce_api_objects_user.htm,
-  UserType]), and not one of the plugin's own transcript comments. The plugin's
-  integration user may well be a rep too, so who wrote a comment is not enough:
-  the Case index remembers the Ids of the comments the plugin wrote.
-* an outgoing EmailMessage (Incoming = false, not a draft), its TextBody with the
-  quoted history cut off.
+Only public replies written by the support team reach the contact
+(:mod:`.classify`). The plugin's integration user may well be a rep too, so who
+wrote a comment is not enough: the Case index remembers the Ids of the comments
+the plugin wrote.
 
 They go to the contact's most recent session on the Case, in the order they were
 written (CreatedDate, then Id), each exactly once (:mod:`.reply_ledger`). When the
@@ -35,7 +29,6 @@ arrives while the job runs: the queue refuses an id it still holds.)
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -47,6 +40,15 @@ from opencx_salesforce.config import SalesforceSettings
 from opencx_salesforce.errors import LockBusy, RetryLater
 from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.outbox.queue import Job, Outbox
+from opencx_salesforce.replies.classify import (
+    CHILD_LIMIT,
+    Item,
+    Reply,
+    children,
+    comment_body,
+    comment_item,
+    email_item,
+)
 from opencx_salesforce.replies.ledger import Claim, ReplyLedger
 from opencx_salesforce.replies.status import ReplyStatus
 from opencx_salesforce.salesforce import datetimes, soql
@@ -63,13 +65,6 @@ NOTIFY_KIND = "notify"
 NOTIFY_DEBOUNCE_SECONDS = 0.25
 # One worker reads and delivers a Case at a time, so replies arrive in order.
 CASE_LOCK_TTL = 60.0
-# Child rows read per Case per query; a Case with more waits for the next read.
-CHILD_LIMIT = 200
-# Internal users. [src: object_reference sforce_api_objects_user.htm, UserType]
-INTERNAL_USER_TYPE = "Standard"
-# EmailMessage.Status "5" is Draft: not sent, so not a reply.
-# [src: SALESFORCE.md §6 EmailMessage Status — codes UNCONFIRMED]
-EMAIL_STATUS_DRAFT = "5"
 
 COMMENT_FIELDS = (
     "Id, IsPublished, CommentBody, CreatedDate, CreatedById, CreatedBy.Name, CreatedBy.UserType"
@@ -91,65 +86,6 @@ def case_query(case_ids: Sequence[str], since: str | None) -> str:
         f"(SELECT {EMAIL_FIELDS} FROM EmailMessages WHERE Incoming = false{after} {order}) "
         f"FROM Case WHERE Id IN {soql.id_list(list(case_ids))}"
     )
-
-
-# --- what a record is --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reply:
-    record_id: str
-    created: str
-    author: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Item:
-    """One child record of the Case, reply or not."""
-
-    record_id: str
-    created: str
-    reply: Reply | None
-    skip_reason: str | None
-
-
-# Where a mail client starts quoting what it replies to.
-_QUOTE_HEADERS = (
-    re.compile(r"^\s*On .{1,300} wrote:\s*$"),
-    re.compile(r"^\s*-{3,}\s*Original Message\s*-{3,}\s*$", re.IGNORECASE),
-    re.compile(r"^\s*_{10,}\s*$"),  # Outlook's rule above "From: …"
-)
-# Salesforce's Email-to-Case thread id, legacy (ref:_00D…._500…:ref) and
-# token-based (ref:!00D….!500….:ref). [src: help.salesforce.com
-# support_email_to_case_threading.htm]
-_THREAD_ID = re.compile(r"\[?\s*ref:[_!][0-9A-Za-z._!]+:ref\s*\]?")
-
-
-def strip_quoted(text: str) -> str:
-    """The new part of an email: everything above the quoted history."""
-    kept: list[str] = []
-    for line in text.replace("\r\n", "\n").split("\n"):
-        if any(p.match(line) for p in _QUOTE_HEADERS):
-            break
-        kept.append(line)
-    while kept and (not kept[-1].strip() or kept[-1].lstrip().startswith(">")):
-        kept.pop()
-    new = _THREAD_ID.sub("", "\n".join(kept)).strip()
-    return new or _THREAD_ID.sub("", text).strip()
-
-
-def _creator(record: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    created_by = record.get("CreatedBy") or {}
-    return created_by.get("Name"), created_by.get("UserType")
-
-
-def children(case: Mapping[str, Any], relationship: str) -> tuple[list[dict[str, Any]], bool]:
-    """A child subquery's rows, and whether more exist than were returned."""
-    result = case.get(relationship) or {}
-    rows = list(result.get("records") or [])
-    more = not result.get("done", True) or len(rows) >= CHILD_LIMIT
-    return rows, more
 
 
 # --- the service -------------------------------------------------------------------
@@ -269,7 +205,7 @@ class ReplyService:
         comments, more_comments = children(case, "CaseComments")
         emails, more_emails = children(case, "EmailMessages")
         applied.more = more_comments or more_emails
-        items = [await self._comment(r) for r in comments] + [self._email(r) for r in emails]
+        items = [await self._comment(r) for r in comments] + [email_item(r) for r in emails]
         items.sort(key=lambda i: (datetimes.parse(i.created), i.record_id))
 
         start = await self.ledger.cursor(case_id)
@@ -293,39 +229,12 @@ class ReplyService:
         return applied
 
     async def _comment(self, record: Mapping[str, Any]) -> Item:
-        record_id, created = str(record["Id"]), str(record["CreatedDate"])
-        name, user_type = _creator(record)
-        body = (record.get("CommentBody") or "").strip()
-        reason = None
-        if record.get("IsPublished") is False:
-            reason = "internal note"
-        elif await self._index.is_own_comment(record_id, body):
-            reason = "the plugin's own transcript"
-        elif user_type != INTERNAL_USER_TYPE:
-            reason = "not written by the support team"
-        elif not body:
-            reason = "empty"
-        if reason is not None:
-            return Item(record_id, created, None, reason)
-        return Item(record_id, created, Reply(record_id, created, name or "Support", body), None)
-
-    def _email(self, record: Mapping[str, Any]) -> Item:
-        record_id, created = str(record["Id"]), str(record["CreatedDate"])
-        name, user_type = _creator(record)
-        text = strip_quoted(record.get("TextBody") or "")
-        reason = None
-        if record.get("Incoming") is True:
-            reason = "incoming email"
-        elif record.get("Status") == EMAIL_STATUS_DRAFT:
-            reason = "draft email"
-        elif user_type != INTERNAL_USER_TYPE:
-            reason = "not written by the support team"
-        elif not text:
-            reason = "empty"
-        if reason is not None:
-            return Item(record_id, created, None, reason)
-        author = record.get("FromName") or name or "Support"
-        return Item(record_id, created, Reply(record_id, created, author, text), None)
+        # The index is asked only about published comments (internal notes are
+        # skipped whoever wrote them).
+        own = record.get("IsPublished") is not False and await self._index.is_own_comment(
+            str(record["Id"]), comment_body(record)
+        )
+        return comment_item(record, own=own)
 
     async def _deliver(self, entry: CaseEntry, reply: Reply, by_sweep: bool) -> bool:
         if not entry.sessions:

@@ -21,8 +21,8 @@ from replies_support import (
 
 from opencx_salesforce.apex import contract
 from opencx_salesforce.replies import ledger as reply_ledger
+from opencx_salesforce.replies.classify import strip_quoted
 from opencx_salesforce.replies.ledger import Claim, Cursor, ReplyLedger
-from opencx_salesforce.replies.service import strip_quoted
 from opencx_salesforce.salesforce.ids import full_id
 
 COMMENT = contract.EVENT_CASE_COMMENT_CREATED
