@@ -34,8 +34,8 @@ from contender_plugin import PluginHost, plugin_host
 from emulator_process import BenchOrg, EmulatorControl
 from handoff_workload import conversation, percentile
 
-from opencx_salesforce.config import SalesforceSettings
 from opencx_salesforce.replies.service import NOTIFY_DEBOUNCE_SECONDS
+from opencx_salesforce.settings import SalesforceSettings
 
 RESULT = "RESULT "
 SIGNING_SECRET = "whsec_bench_0123456789abcdef"

@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
-from opencx_salesforce.config import SalesforceSettings  # noqa: E402
 from opencx_salesforce.devhost.config import HostSettings  # noqa: E402
+from opencx_salesforce.settings import SalesforceSettings  # noqa: E402
 
 CONFIG_DOC = ROOT / "docs" / "configuration.md"
 BEGIN = (

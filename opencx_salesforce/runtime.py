@@ -20,7 +20,6 @@ import pluggy
 from opencx_salesforce.cases.index import CaseIndex
 from opencx_salesforce.cases.service import CaseService
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
-from opencx_salesforce.config import SalesforceSettings, load_settings
 from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.models import HandoffReason, Message, Session
 from opencx_salesforce.outbox.queue import Outbox, OutboxSettings
@@ -32,6 +31,7 @@ from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.oauth import OAuthClient
 from opencx_salesforce.salesforce.secrets import SecretBox
 from opencx_salesforce.salesforce.tokens import ClientCredentials, TokenManager
+from opencx_salesforce.settings import SalesforceSettings, load_settings
 from opencx_salesforce.store.base import Store
 
 log = logging.getLogger(__name__)

@@ -16,11 +16,11 @@ from typing import Any
 
 import pluggy
 
-from opencx_salesforce.config import SalesforceSettings
 from opencx_salesforce.errors import ExtensionHookError
 from opencx_salesforce.extensions import answers
 from opencx_salesforce.models import Session
 from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.settings import SalesforceSettings
 from opencx_salesforce.store.base import Store
 
 # Field sizes of the standard Case fields the plugin writes.

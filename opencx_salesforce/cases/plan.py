@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opencx_salesforce.config import SalesforceSettings
 from opencx_salesforce.models import Contact
 from opencx_salesforce.salesforce import soql, subrequests
 from opencx_salesforce.salesforce.errors import ApiError, error_for_response
@@ -25,6 +24,7 @@ from opencx_salesforce.salesforce.subrequests import (
     Subrequest,
     SubResponse,
 )
+from opencx_salesforce.settings import SalesforceSettings
 
 # Salesforce's code for a record not written only because another record of the
 # same all-or-none request failed. [src: api_rest resources_composite_sobjects_collections.htm,

@@ -25,7 +25,6 @@ from opencx_salesforce.cases.fields import CaseFields
 from opencx_salesforce.cases.index import CaseIndex, SessionCase
 from opencx_salesforce.cases.transcript import render
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
-from opencx_salesforce.config import SalesforceSettings
 from opencx_salesforce.errors import LockBusy, PermanentFailure, RetryLater
 from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.models import HandoffReason, Message, Session
@@ -37,6 +36,7 @@ from opencx_salesforce.salesforce.subrequests import (
     Subrequest,
     SubResponse,
 )
+from opencx_salesforce.settings import SalesforceSettings
 from opencx_salesforce.store.lock import store_lock
 
 log = logging.getLogger(__name__)

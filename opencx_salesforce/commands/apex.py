@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 from opencx_salesforce.commands import Subparsers
 
 if TYPE_CHECKING:
-    from opencx_salesforce.config import SalesforceSettings
     from opencx_salesforce.devhost.config import HostSettings
+    from opencx_salesforce.settings import SalesforceSettings
     from opencx_salesforce.store.base import Store
 
 PROG = "opencx-salesforce apex"
@@ -69,8 +69,8 @@ class UsageError(Exception):
 
 
 def run(args: argparse.Namespace) -> int:
-    from opencx_salesforce.config import load_settings
     from opencx_salesforce.devhost.config import load_config
+    from opencx_salesforce.settings import load_settings
 
     try:
         check_out_dir(args.out, force=args.force)

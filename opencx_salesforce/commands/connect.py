@@ -35,10 +35,10 @@ from opencx_salesforce.commands import Subparsers
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from opencx_salesforce.config import SalesforceSettings
     from opencx_salesforce.devhost.config import HostSettings
     from opencx_salesforce.salesforce.oauth import OAuthClient
     from opencx_salesforce.salesforce.tokens import ConnectionStatus, TokenManager
+    from opencx_salesforce.settings import SalesforceSettings
     from opencx_salesforce.store.base import Store
     from opencx_salesforce.web.admin.messages import Message
 
@@ -109,8 +109,8 @@ def add_parser(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from opencx_salesforce.config import load_settings
     from opencx_salesforce.devhost.config import load_config
+    from opencx_salesforce.settings import load_settings
 
     host_settings, sections = load_config(args.config)
     settings = load_settings(sections.get("salesforce", {}))

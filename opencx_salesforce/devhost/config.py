@@ -3,7 +3,7 @@ and one table per plugin (``[salesforce]``, ...), each handed raw to its plugin.
 
 ``[host]`` keys may be overridden by ``OPENCX_HOST_<KEY>`` environment variables;
 mistakes are reported as in the plugin's settings (see
-:func:`opencx_salesforce.config.load_section`).
+:func:`opencx_salesforce.settings.loader.load_section`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from opencx_salesforce.config import LoadableSettings, check_service_url, load_section
 from opencx_salesforce.errors import ConfigError
+from opencx_salesforce.settings.loader import LoadableSettings, check_service_url, load_section
 
 HOST_TABLE = "host"
 HOST_ENV_PREFIX = "OPENCX_HOST_"

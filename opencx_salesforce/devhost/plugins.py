@@ -15,9 +15,9 @@ from typing import Any
 
 import pluggy
 
-from opencx_salesforce.config import did_you_mean
 from opencx_salesforce.errors import ConfigError, OpenCXSalesforceError
 from opencx_salesforce.hookspecs import PROJECT_NAME, HostHooks, resolve
+from opencx_salesforce.settings.loader import did_you_mean
 
 _NO_PLUGINS: Mapping[str, object] = types.MappingProxyType({})
 

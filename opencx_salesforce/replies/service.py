@@ -36,7 +36,6 @@ from typing import Any
 
 from opencx_salesforce.cases.index import CaseEntry, CaseIndex
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
-from opencx_salesforce.config import SalesforceSettings
 from opencx_salesforce.errors import LockBusy, RetryLater
 from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.outbox.queue import Job, Outbox
@@ -54,6 +53,7 @@ from opencx_salesforce.replies.status import ReplyStatus
 from opencx_salesforce.salesforce import datetimes, soql
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.ids import full_id
+from opencx_salesforce.settings import SalesforceSettings
 from opencx_salesforce.store.lock import store_lock
 
 log = logging.getLogger(__name__)

@@ -48,7 +48,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
-from opencx_salesforce.config import SalesforceSettings
 from opencx_salesforce.errors import LockBusy, RetryLater
 from opencx_salesforce.replies.ledger import NS
 from opencx_salesforce.replies.service import ReplyService
@@ -56,6 +55,7 @@ from opencx_salesforce.replies.status import ReplyStatus, SweepReport
 from opencx_salesforce.salesforce import datetimes, soql, subrequests
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.ids import full_id
+from opencx_salesforce.settings import SalesforceSettings
 from opencx_salesforce.store.base import Store
 from opencx_salesforce.store.lock import store_lock
 

@@ -33,8 +33,8 @@ from typing import Any
 from aiohttp import web
 
 from opencx_salesforce.apex import contract
-from opencx_salesforce.config import SalesforceSettings
 from opencx_salesforce.runtime import Runtime
+from opencx_salesforce.settings import SalesforceSettings
 from opencx_salesforce.web.context import running
 
 log = logging.getLogger(__name__)

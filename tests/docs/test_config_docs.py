@@ -17,8 +17,8 @@ from types import ModuleType
 import pytest
 from pydantic import BaseModel
 
-from opencx_salesforce.config import SalesforceSettings
 from opencx_salesforce.devhost.config import HostSettings
+from opencx_salesforce.settings import SalesforceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,7 +81,7 @@ def test_a_setting_called_not_acted_on_is_read_by_no_code() -> None:
     sources = [
         path.read_text(encoding="utf-8")
         for path in (ROOT / "opencx_salesforce").rglob("*.py")
-        if path.name != "config.py"
+        if path.parent.name != "settings"  # the model declares them; reading is elsewhere
     ]
     for name in warned:
         assert name in SalesforceSettings.model_fields, f"{name} is not a setting"

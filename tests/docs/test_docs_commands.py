@@ -520,7 +520,7 @@ def package_text(tmp_path_factory: pytest.TempPathFactory) -> str:
     deploy instructions `opencx-salesforce apex` prints."""
     from opencx_salesforce.apex.render import render_package
     from opencx_salesforce.commands.apex import print_summary
-    from opencx_salesforce.config import SalesforceSettings
+    from opencx_salesforce.settings import SalesforceSettings
 
     out = tmp_path_factory.mktemp("package")
     secret = "docs-test-signing-secret-0123"

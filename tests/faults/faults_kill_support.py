@@ -22,12 +22,12 @@ import aiohttp
 from faults_support import ADMIN_TOKEN, FAST_RETRIES, WATCH
 
 from opencx_salesforce.commands.connect import connect_command
-from opencx_salesforce.config import load_settings
 from opencx_salesforce.devhost.config import load_config
 from opencx_salesforce.emulator.app import Emulator
 from opencx_salesforce.emulator.org import Org
 from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from opencx_salesforce.salesforce.secrets import generate_key
+from opencx_salesforce.settings import load_settings
 from opencx_salesforce.store import open_store
 from opencx_salesforce.store.base import Store
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from opencx_salesforce.config import SalesforceSettings, load_settings
 from opencx_salesforce.devhost import load_config
 from opencx_salesforce.errors import ConfigError
+from opencx_salesforce.settings import SalesforceSettings, load_settings
 
 KEY = Fernet.generate_key().decode()
 DEV: dict[str, object] = {"dev_mode": True}

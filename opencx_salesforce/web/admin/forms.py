@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from opencx_salesforce.config import check_service_url
+from opencx_salesforce.settings.loader import check_service_url
 from opencx_salesforce.web.admin.views import LOGIN_CHOICES
 
 

@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 from opencx_salesforce.apex.render import render_package
-from opencx_salesforce.config import SalesforceSettings
+from opencx_salesforce.settings import SalesforceSettings
 
 TOP_FOLDER = "opencx-salesforce-package"
 FILE_NAME = f"{TOP_FOLDER}.zip"
