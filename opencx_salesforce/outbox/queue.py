@@ -83,6 +83,16 @@ def _encode(kind: str, payload: Mapping[str, Any], enqueued_at: float) -> bytes:
     ).encode()
 
 
+def job_kind(item: QueueItem) -> str:
+    """The kind of a queued job, for a status page ("?" when unreadable). Only
+    the kind: the payload holds the conversation itself."""
+    try:
+        envelope = json.loads(item.payload)
+    except ValueError:
+        return "?"
+    return str(envelope.get("kind", "?")) if isinstance(envelope, dict) else "?"
+
+
 def _decode(item_id: str, raw: bytes, attempts: int) -> Job:
     envelope = json.loads(raw)
     return Job(envelope["kind"], item_id, envelope["payload"], attempts, envelope["enqueued_at"])

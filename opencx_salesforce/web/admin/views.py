@@ -10,7 +10,6 @@ never do (``ConnectionStatus`` does not carry them).
 from __future__ import annotations
 
 import datetime
-import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -20,6 +19,7 @@ import jinja2
 from aiohttp import web
 
 from opencx_salesforce.apex import names
+from opencx_salesforce.outbox.queue import job_kind
 from opencx_salesforce.salesforce.tokens import ConnectionState, ConnectionStatus
 from opencx_salesforce.store.base import ItemState, QueueItem
 from opencx_salesforce.web.admin.messages import PRODUCTION_LOGIN, SANDBOX_LOGIN, Message
@@ -155,21 +155,12 @@ class OutboxView:
 def _row(item: QueueItem) -> OutboxRow:
     return OutboxRow(
         item_id=item.item_id,
-        kind=_kind(item.payload),
+        kind=job_kind(item),
         attempts=item.attempts,
         enqueued_at=item.enqueued_at,
         available_at=item.available_at,
         last_error=item.last_error,
     )
-
-
-def _kind(payload: bytes) -> str:
-    # Only the job's kind is shown: the payload holds the conversation itself.
-    try:
-        data = json.loads(payload)
-    except ValueError:
-        return "?"
-    return str(data.get("kind", "?")) if isinstance(data, dict) else "?"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""``doctor``: is this install's Salesforce side set up, and if not, what to fix.
+"""The checks of ``doctor``: is this install's Salesforce side set up, and if not, what to fix.
 
 The checks are data: each :class:`Check` has an id, a title, the checks it
 needs, and a coroutine that looks at one thing. :func:`diagnose` runs them in
@@ -29,40 +29,34 @@ workers use the org at the same time.
 
 from __future__ import annotations
 
-import enum
-import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
-from aiohttp import web
-
-from opencx_salesforce.apex import contract, names
-from opencx_salesforce.replies.webhook import add_webhook_routes
-from opencx_salesforce.runtime import ROUTE_PREFIX, Runtime
-from opencx_salesforce.salesforce import soql
-from opencx_salesforce.salesforce.client import SalesforceClient
-from opencx_salesforce.salesforce.errors import (
-    Forbidden,
-    NeedsReauthorization,
-    RequestLimitExceeded,
-    SalesforceError,
-    TransportError,
+from opencx_salesforce.apex import names
+from opencx_salesforce.doctor.probe import (
+    masked_webhook_url,
+    normalise_url,
+    probe_route_in_process,
+    probe_webhook,
 )
+from opencx_salesforce.doctor.report import (
+    HANDOFF_WITHOUT_CASE,
+    REPLIES_LOST,
+    Check,
+    Context,
+    Outcome,
+    fail,
+    ok,
+    warn,
+)
+from opencx_salesforce.outbox.queue import job_kind
+from opencx_salesforce.salesforce import soql
+from opencx_salesforce.salesforce.errors import Forbidden
 from opencx_salesforce.salesforce.secrets import SecretsError, mask
 from opencx_salesforce.salesforce.tokens import ConnectionState
-from opencx_salesforce.store.base import ItemState, QueueItem
+from opencx_salesforce.store.base import ItemState
 from opencx_salesforce.web.admin.messages import CONNECT_FAILS, CREDENTIALS_WONT_SAVE
-from opencx_salesforce.web.context import attach
-
-# The troubleshooting symptoms (README, "Troubleshooting"): what the admin sees.
-HANDOFF_WITHOUT_CASE = "Handoff runs but no Case"
-REPLIES_LOST = "Rep replies don't reach the contact"
-SYMPTOMS = (CREDENTIALS_WONT_SAVE, CONNECT_FAILS, HANDOFF_WITHOUT_CASE, REPLIES_LOST)
 
 # Salesforce refuses every call once DailyApiRequests is spent (403
 # REQUEST_LIMIT_EXCEEDED). [src: api_rest errorcodes.htm; resources_limits.htm]
@@ -75,231 +69,32 @@ PENDING_WARN_AGE = 600.0
 PING_APEX = f"{names.CALLOUT_CLASS}.ping();"
 # Dead letters listed in a detail (the settings page lists them all).
 _LISTED = 5
-_PROBE_TIMEOUT = 10.0
-# A well-formed org Id for a probe sent before any org is known.
-_PLACEHOLDER_ORG_ID = "00D000000000000AAA"
-
-
-class Status(enum.StrEnum):
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "fail"
-    SKIP = "skip"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One line of the checklist."""
-
-    id: str
-    title: str
-    status: Status
-    detail: str
-    fix: str | None = None  # what to do; set for every warn and fail
-    symptom: str | None = None  # the troubleshooting heading the fix belongs to
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "status": str(self.status),
-            "detail": self.detail,
-            "fix": self.fix,
-            "symptom": self.symptom,
-        }
-
-
-@dataclass(frozen=True)
-class DoctorReport:
-    results: list[CheckResult]
-    api_calls: int  # Salesforce REST calls the checks spent
-    webhook_url: str  # masked: the token is a secret
-
-    def count(self, status: Status) -> int:
-        return sum(1 for r in self.results if r.status is status)
-
-    @property
-    def ok(self) -> bool:
-        """Nothing failed (warnings allowed)."""
-        return self.count(Status.FAIL) == 0
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.ok else 1
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "exit_code": self.exit_code,
-            "webhook_url": self.webhook_url,
-            "api_calls": self.api_calls,
-            "summary": {str(s): self.count(s) for s in Status},
-            "checks": [r.to_json() for r in self.results],
-        }
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a check found; the runner adds its id and title."""
-
-    status: Status
-    detail: str
-    fix: str | None = None
-    symptom: str | None = None  # None: the check's own symptom
-
-
-def _ok(detail: str) -> Outcome:
-    return Outcome(Status.OK, detail)
-
-
-def _warn(detail: str, fix: str, symptom: str | None = None) -> Outcome:
-    return Outcome(Status.WARN, detail, fix, symptom)
-
-
-def _fail(detail: str, fix: str, symptom: str | None = None) -> Outcome:
-    return Outcome(Status.FAIL, detail, fix, symptom)
-
-
-@dataclass
-class _Context:
-    services: Runtime
-    client: SalesforceClient
-    limits: dict[str, Any] | None = None
-    limits_refused: Forbidden | None = None  # the user may not read /limits
-
-    @property
-    def settings_page(self) -> str:
-        return f"{self.services.host.public_url}{ROUTE_PREFIX}/admin"
-
-    @property
-    def masked_webhook_url(self) -> str:
-        return masked_webhook_url(self.services.webhook_url)
-
-
-CheckFunction = Callable[[_Context], Awaitable[Outcome]]
-
-
-@dataclass(frozen=True)
-class Check:
-    id: str
-    title: str
-    symptom: str
-    needs: tuple[str, ...]
-    run: CheckFunction
-
-
-# --- running ---------------------------------------------------------------------------
-
-
-async def run_checks(services: Runtime) -> list[CheckResult]:
-    """Every check, in order (what a settings page shows)."""
-    return (await diagnose(services)).results
-
-
-async def diagnose(services: Runtime) -> DoctorReport:
-    """Run every check against the running ``services``; count the API calls."""
-    client = SalesforceClient(
-        services.tokens, api_version=services.settings.api_version, session=services.http
-    )
-    ctx = _Context(services, client)
-    results: dict[str, CheckResult] = {}
-    # Check id -> the failed check that stopped it (itself, when it failed).
-    blocker: dict[str, str] = {}
-    for check in CHECKS:
-        stopped_by = next((blocker[n] for n in check.needs if results[n].status in _BLOCKING), None)
-        if stopped_by is not None:
-            blocker[check.id] = stopped_by
-            outcome = Outcome(
-                Status.SKIP, f"not checked: '{results[stopped_by].title}' must pass first"
-            )
-        else:
-            outcome = await _run_one(check, ctx)
-        if outcome.status is Status.FAIL:
-            blocker[check.id] = check.id
-        results[check.id] = CheckResult(
-            id=check.id,
-            title=check.title,
-            status=outcome.status,
-            detail=outcome.detail,
-            fix=outcome.fix,
-            symptom=(outcome.symptom or check.symptom) if outcome.fix else None,
-        )
-    return DoctorReport(list(results.values()), client.calls, ctx.masked_webhook_url)
-
-
-_BLOCKING = (Status.FAIL, Status.SKIP)
-
-
-async def _run_one(check: Check, ctx: _Context) -> Outcome:
-    try:
-        return await check.run(ctx)
-    except SalesforceError as exc:
-        return _salesforce_trouble(exc, ctx)
-    except Exception as exc:  # a diagnostic must report, not crash, on the unexpected
-        return _fail(
-            f"the check itself failed: {type(exc).__name__}: {exc}",
-            "Run the doctor again; if it keeps failing, report it with this message.",
-        )
-
-
-def _salesforce_trouble(exc: SalesforceError, ctx: _Context) -> Outcome:
-    """The usual ways a call to the org fails, each with its fix."""
-    if isinstance(exc, NeedsReauthorization):
-        return _fail(
-            f"Salesforce refused the plugin's token: {exc.message}",
-            f"Click Connect on the settings page ({ctx.settings_page}), or run "
-            "`opencx-salesforce connect --config FILE`. Queued work waits and resumes once "
-            "connected.",
-        )
-    if isinstance(exc, RequestLimitExceeded):
-        return _fail(
-            f"Salesforce refuses every call: the org's daily API limit is spent ({exc.message})",
-            _USAGE_FIX,
-            HANDOFF_WITHOUT_CASE,
-        )
-    if isinstance(exc, TransportError):
-        return _fail(
-            f"could not reach Salesforce: {exc.message}",
-            "Check that this server may open HTTPS connections to the org's instance URL "
-            "(proxy, firewall, DNS), then run the doctor again.",
-        )
-    if isinstance(exc, Forbidden):
-        return _fail(
-            f"Salesforce refused: {exc.message}",
-            "The user the plugin connects as needs the API Enabled and View Setup and "
-            "Configuration permissions (a System Administrator has both); grant them and "
-            "run the doctor again.",
-        )
-    return _fail(
-        f"Salesforce answered with an error: {exc.message}",
-        "See Salesforce's message above; fix what it names and run the doctor again.",
-    )
 
 
 # --- the checks ------------------------------------------------------------------------
 
 
-async def _check_credentials(ctx: _Context) -> Outcome:
+async def _check_credentials(ctx: Context) -> Outcome:
     try:
         creds = await ctx.services.tokens.credentials()
     except SecretsError as exc:
-        return _fail(
+        return fail(
             str(exc),
             "The saved credentials cannot be decrypted with salesforce.encryption_key: put "
             "the old key back (after the new one, comma-separated), or paste the Client ID "
             f"and Client Secret again on the settings page ({ctx.settings_page}).",
         )
     if creds is None:
-        return _fail(
+        return fail(
             "no Client ID and Client Secret are saved or configured",
             f"Paste the Connected App's Client ID, Client Secret and Login URL on the settings "
             f"page ({ctx.settings_page}) and click Save, or set salesforce.client_id and "
             "salesforce.client_secret in the config file.",
         )
-    return _ok(f"Client ID {mask(creds.client_id)} for {creds.login_url}")
+    return ok(f"Client ID {mask(creds.client_id)} for {creds.login_url}")
 
 
-async def _check_connection(ctx: _Context) -> Outcome:
+async def _check_connection(ctx: Context) -> Outcome:
     status = await ctx.services.tokens.status()
     reconnect = (
         f"Click Connect on the settings page ({ctx.settings_page}), or run "
@@ -307,13 +102,13 @@ async def _check_connection(ctx: _Context) -> Outcome:
     )
     if status.state is ConnectionState.CONNECTED:
         who = status.username or status.user_id or "an unknown user"
-        return _ok(f"as {who} in org {status.org_id} ({status.instance_url})")
+        return ok(f"as {who} in org {status.org_id} ({status.instance_url})")
     if status.state is ConnectionState.NEEDS_REAUTHORIZATION:
-        return _fail(f"needs to be connected again: {status.reason}", reconnect)
-    return _fail("not connected to Salesforce yet", reconnect)
+        return fail(f"needs to be connected again: {status.reason}", reconnect)
+    return fail("not connected to Salesforce yet", reconnect)
 
 
-async def _check_api(ctx: _Context) -> Outcome:
+async def _check_api(ctx: Context) -> Outcome:
     # A spent daily limit (403 REQUEST_LIMIT_EXCEEDED, not a Forbidden) fails this
     # check: the org serves no call, so nothing after it can be looked at.
     try:
@@ -322,12 +117,12 @@ async def _check_api(ctx: _Context) -> Outcome:
         # Reading /limits needs "View Setup and Configuration"; a 403 still proves
         # the token. [src: api_rest resources_limits.htm]
         ctx.limits_refused = exc
-        return _ok("Salesforce answers the plugin's token (it may not read the org's limits)")
+        return ok("Salesforce answers the plugin's token (it may not read the org's limits)")
     token = await ctx.services.tokens.access_token()
-    return _ok(f"{token.instance_url} answers the plugin's token")
+    return ok(f"{token.instance_url} answers the plugin's token")
 
 
-_USAGE_FIX = (
+USAGE_FIX = (
     "Salesforce refuses every API call once the org's daily limit is reached, so "
     "handoffs and replies wait in the outbox until calls free up (the count is over the "
     "last 24 hours). Find which integration spends the calls (Setup > Company "
@@ -335,9 +130,9 @@ _USAGE_FIX = (
 )
 
 
-async def _check_api_usage(ctx: _Context) -> Outcome:
+async def _check_api_usage(ctx: Context) -> Outcome:
     if ctx.limits_refused is not None or ctx.limits is None:
-        return _warn(
+        return warn(
             "the org's limits cannot be read by the connected user",
             "Grant the user the plugin connects as the View Setup and Configuration "
             "permission, so the doctor (and you) can watch the daily API usage.",
@@ -345,18 +140,18 @@ async def _check_api_usage(ctx: _Context) -> Outcome:
     daily = ctx.limits.get("DailyApiRequests") or {}
     maximum, remaining = int(daily.get("Max", 0)), int(daily.get("Remaining", 0))
     if maximum <= 0:
-        return _warn("the org reports no DailyApiRequests limit", _USAGE_FIX)
+        return warn("the org reports no DailyApiRequests limit", USAGE_FIX)
     used = maximum - remaining
     share = used / maximum
     detail = f"{used:,} of {maximum:,} daily API calls used ({share:.0%}) in the last 24 hours"
     if share >= USAGE_FAIL:
-        return _fail(detail, _USAGE_FIX)
+        return fail(detail, USAGE_FIX)
     if share >= USAGE_WARN:
-        return _warn(detail, _USAGE_FIX)
-    return _ok(detail)
+        return warn(detail, USAGE_FIX)
+    return ok(detail)
 
 
-async def _check_case_fields(ctx: _Context) -> Outcome:
+async def _check_case_fields(ctx: Context) -> Outcome:
     settings = ctx.services.settings
     describe = await ctx.client.describe("Case")
     # Describe leaves out fields the user may not see (field-level security).
@@ -395,7 +190,7 @@ async def _check_case_fields(ctx: _Context) -> Outcome:
     problems = [f"{n} is missing (or hidden from the connected user)" for n in missing]
     problems += wrong + flags + [f"{n} is read-only for the connected user" for n in readonly]
     if not problems:
-        return _ok(
+        return ok(
             f"{names.CASE_FROM_FIELD} (Text) and {settings.session_id_field} "
             "(Text, External ID, Unique)"
         )
@@ -414,7 +209,7 @@ async def _check_case_fields(ctx: _Context) -> Outcome:
             f"{settings.session_id_field} has Unique and External ID ticked (or delete the "
             "field and deploy the package again)."
         )
-    return _fail("; ".join(problems), " ".join(fixes))
+    return fail("; ".join(problems), " ".join(fixes))
 
 
 _DEPLOY_FIX = (
@@ -424,7 +219,7 @@ _DEPLOY_FIX = (
 )
 
 
-async def _check_apex(ctx: _Context) -> Outcome:
+async def _check_apex(ctx: Context) -> Outcome:
     classes = await ctx.client.tooling_query(
         "SELECT Id, Name, Status, IsValid FROM ApexClass "
         f"WHERE Name = {soql.literal(names.CALLOUT_CLASS)}"
@@ -468,32 +263,32 @@ async def _check_apex(ctx: _Context) -> Outcome:
                 "Triggers > Edit > Is Active; in production, deploy the package again (its "
                 "triggers are Active)."
             )
-        return _fail("; ".join(problems), " ".join(fixes))
+        return fail("; ".join(problems), " ".join(fixes))
     if stale:
         # IsValid false: something the code depends on changed since it compiled;
         # the platform recompiles it on its next run. [src: tooling-apextrigger.html]
-        return _warn(
+        return warn(
             f"{', '.join(stale)} must be recompiled (metadata it depends on changed)",
             "Salesforce recompiles it when it next runs; to find errors now, Setup > Apex "
             "Classes > Compile all classes.",
         )
-    return _ok(
+    return ok(
         f"deployed and Active: class {names.CALLOUT_CLASS}, triggers {', '.join(names.TRIGGERS)}"
     )
 
 
-async def _check_named_credential(ctx: _Context) -> Outcome:
+async def _check_named_credential(ctx: Context) -> Outcome:
     answer = await ctx.client.tooling_query(
         "SELECT Id, DeveloperName, Endpoint FROM NamedCredential "
         f"WHERE DeveloperName = {soql.literal(names.NAMED_CREDENTIAL)}"
     )
     record = _by_name(answer, "DeveloperName").get(names.NAMED_CREDENTIAL)
     if record is None:
-        return _fail(f"Named Credential {names.NAMED_CREDENTIAL} is not in the org", _DEPLOY_FIX)
+        return fail(f"Named Credential {names.NAMED_CREDENTIAL} is not in the org", _DEPLOY_FIX)
     endpoint = str(record.get("Endpoint") or "")
     if normalise_url(endpoint) == normalise_url(ctx.services.webhook_url):
-        return _ok(f"URL {ctx.masked_webhook_url}")
-    return _fail(
+        return ok(f"URL {ctx.masked_webhook_url}")
+    return fail(
         f"{names.NAMED_CREDENTIAL} points at {masked_webhook_url(endpoint)}, not at "
         f"this install's webhook {ctx.masked_webhook_url}",
         "Generate the package again (`opencx-salesforce apex --config FILE --out DIR`) and "
@@ -513,18 +308,18 @@ _PING_PERMISSIONS_FIX = (
 )
 
 
-async def _check_ping(ctx: _Context) -> Outcome:
+async def _check_ping(ctx: Context) -> Outcome:
     try:
         result = await ctx.client.execute_anonymous(PING_APEX)
     except Forbidden as exc:
-        return _fail(f"Salesforce refused to run the ping: {exc.message}", _PING_PERMISSIONS_FIX)
+        return fail(f"Salesforce refused to run the ping: {exc.message}", _PING_PERMISSIONS_FIX)
     if not result.get("compiled"):
-        return _fail(
+        return fail(
             f"the org could not compile `{PING_APEX}`: {result.get('compileProblem')}",
             _DEPLOY_FIX,
         )
     if result.get("success"):
-        return _ok(
+        return ok(
             "the org called this install's webhook through the Named Credential and got a "
             "2xx answer: class, Named Credential and network path work"
         )
@@ -539,7 +334,7 @@ async def _check_ping(ctx: _Context) -> Outcome:
             if local.status == 202
             else f"run here, the plugin's webhook route answers {local.status or local.error}"
         )
-        outcome = _warn if local.status == 202 else _fail
+        outcome = warn if local.status == 202 else fail
         return outcome(
             f"the org's ping failed ({message}), and nothing answers at {public} from this "
             f"machine ({probe.error}): the host is not running. The ping needs the host's "
@@ -549,20 +344,20 @@ async def _check_ping(ctx: _Context) -> Outcome:
     if probe.status == 202:
         # The generated class's own wording: "OpenCX webhook answered <code> ...".
         if "answered 401" in message:
-            return _fail(
+            return fail(
                 f"the org's ping was refused ({message}), though the webhook accepts this "
                 "install's own signed ping",
                 "The deployed package carries another signing secret than "
                 "salesforce.webhook_signing_secret: generate the package again "
                 "(`opencx-salesforce apex --config FILE --out DIR`) and deploy it.",
             )
-        return _fail(
+        return fail(
             f"the org's ping failed ({message}), though the webhook answers from this machine",
             f"Salesforce must reach {public} from the internet: an https URL with a "
             "certificate from a public CA, a public DNS name, and no firewall or VPN in the "
             "way. Fix that, then run the doctor again.",
         )
-    return _fail(
+    return fail(
         f"the org's ping failed ({message}); the host at {public} answers "
         f"{probe.status} to this install's own signed ping",
         _ROUTE_FIXES.get(
@@ -582,7 +377,7 @@ _ROUTE_FIXES: dict[int, str] = {
 }
 
 
-async def _check_outbox(ctx: _Context) -> Outcome:
+async def _check_outbox(ctx: Context) -> Outcome:
     items = await ctx.services.outbox.items()
     now = time.time()
     dead = [i for i in items if i.state is ItemState.DEAD]
@@ -595,11 +390,12 @@ async def _check_outbox(ctx: _Context) -> Outcome:
     )
     if dead:
         listed = "; ".join(
-            f"{_kind(i)} {i.item_id}: {i.last_error or 'no error recorded'}" for i in dead[:_LISTED]
+            f"{job_kind(i)} {i.item_id}: {i.last_error or 'no error recorded'}"
+            for i in dead[:_LISTED]
         )
         more = f" (and {len(dead) - _LISTED} more)" if len(dead) > _LISTED else ""
-        lost_cases = any(_kind(i) in ("handoff", "append") for i in dead)
-        return _fail(
+        lost_cases = any(job_kind(i) in ("handoff", "append") for i in dead)
+        return fail(
             f"{len(dead)} dead letter(s) ({waiting}): {listed}{more}",
             "The plugin gave up on this work. Fix the cause its error names (the checks "
             "above may show it), then click Retry all dead letters on the settings page "
@@ -608,13 +404,13 @@ async def _check_outbox(ctx: _Context) -> Outcome:
         )
     if oldest is not None and now - oldest.enqueued_at >= PENDING_WARN_AGE:
         error = f"; its last error: {oldest.last_error}" if oldest.last_error else ""
-        return _warn(
+        return warn(
             f"{waiting}{error}",
             "The host retries with backoff; the error names what keeps failing (often the "
             "checks above). Is the host running?",
-            REPLIES_LOST if _kind(oldest) not in ("handoff", "append") else None,
+            REPLIES_LOST if job_kind(oldest) not in ("handoff", "append") else None,
         )
-    return _ok(f"{waiting}, no dead letters")
+    return ok(f"{waiting}, no dead letters")
 
 
 CHECKS: tuple[Check, ...] = (
@@ -662,119 +458,8 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-# --- reaching the webhook from here ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Probe:
-    """What the webhook answered a signed ping sent from this machine."""
-
-    status: int | None  # None: nothing answered
-    error: str | None = None
-
-
-def ping_request(services: Runtime, org_id: str | None) -> tuple[bytes, dict[str, str]]:
-    """A ping as the generated Apex sends it: body and headers, signed when a
-    signing secret is set (DESIGN.md, "The webhook contract")."""
-    body = json.dumps(
-        {
-            contract.FIELD_EVENT: contract.EVENT_PING,
-            contract.FIELD_ORG_ID: org_id or _PLACEHOLDER_ORG_ID,
-            contract.FIELD_CASE_ID: None,
-            contract.FIELD_RECORD_ID: None,
-            contract.FIELD_OCCURRED_AT: datetime.now(UTC).strftime(contract.OCCURRED_AT_STRFTIME),
-        },
-        separators=(",", ":"),
-    ).encode()
-    timestamp = str(int(time.time()))
-    headers = {
-        contract.HEADER_CONTENT_TYPE: contract.CONTENT_TYPE_JSON,
-        contract.HEADER_TIMESTAMP: timestamp,
-    }
-    secret = services.settings.webhook_signing_secret_value()
-    if secret is not None:
-        headers[contract.HEADER_SIGNATURE] = contract.sign(secret, timestamp, body)
-    return body, headers
-
-
-async def probe_webhook(services: Runtime, url: str) -> Probe:
-    """POST a signed ping to ``url``; what answered."""
-    status = await services.tokens.status()
-    body, headers = ping_request(services, status.org_id)
-    try:
-        async with services.http.post(
-            url,
-            data=body,
-            headers=headers,
-            allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=_PROBE_TIMEOUT),
-        ) as response:
-            await response.read()
-            return Probe(response.status)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        return Probe(None, str(exc) or type(exc).__name__)
-
-
-async def probe_route_in_process(services: Runtime) -> Probe:
-    """The plugin's own webhook route, served here on a loopback port for one
-    signed ping: does it accept this install's token and signature?"""
-    routes = web.Application()
-    attach(routes, lambda: services)
-    add_webhook_routes(routes)
-    app = web.Application()
-    app.add_subapp(ROUTE_PREFIX, routes)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        path = f"{ROUTE_PREFIX}/webhook/{services.webhook_token}"
-        return await probe_webhook(services, f"http://127.0.0.1:{port}{path}")
-    finally:
-        await runner.cleanup()
-
-
-# --- small helpers ---------------------------------------------------------------------
-
-
-def normalise_url(url: str) -> str:
-    """``url`` as a server tells addresses apart: scheme and host in lower case,
-    no default port, no fragment. The path stays as it is: the webhook route
-    matches it exactly (a trailing slash is another address)."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        return url.strip()
-    default = {"http": 80, "https": 443}.get(scheme)
-    netloc = host if port in (None, default) else f"{host}:{port}"
-    return urlunsplit((scheme, netloc, parts.path, parts.query, ""))
-
-
-def masked_webhook_url(url: str) -> str:
-    """``url`` with any webhook token in its path masked (it is the webhook's key)."""
-    marker = "/webhook/"
-    head, found, tail = url.partition(marker)
-    if not found or not tail:
-        return url
-    segment, slash, rest = tail.partition("/")
-    return f"{head}{marker}{mask(segment)}{slash}{rest}"
-
-
 def _by_name(answer: Mapping[str, Any], key: str) -> dict[str, Mapping[str, Any]]:
     return {str(r.get(key)): r for r in answer.get("records", []) if isinstance(r, Mapping)}
-
-
-def _kind(item: QueueItem) -> str:
-    try:
-        return str(json.loads(item.payload).get("kind", "job"))
-    except (ValueError, AttributeError):
-        return "job"
 
 
 def _age(seconds: float) -> str:
