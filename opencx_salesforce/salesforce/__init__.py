@@ -40,7 +40,6 @@ from opencx_salesforce.salesforce.errors import (
     ValidationFailed,
 )
 from opencx_salesforce.salesforce.oauth import (
-    OAUTH_ERROR_HINTS,
     CredentialCheck,
     CredentialCheckOutcome,
     Identity,
@@ -48,8 +47,8 @@ from opencx_salesforce.salesforce.oauth import (
     TokenResponse,
     authorization_url,
     callback_error,
-    hint_for,
 )
+from opencx_salesforce.salesforce.oauth_hints import OAUTH_ERROR_HINTS, hint_for
 from opencx_salesforce.salesforce.secrets import SecretBox, SecretsError, generate_key, mask
 from opencx_salesforce.salesforce.subrequests import Graph, GraphResult, Subrequest, SubResponse
 from opencx_salesforce.salesforce.tokens import (

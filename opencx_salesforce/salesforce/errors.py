@@ -269,7 +269,7 @@ class AuthorizationError(ApiError):
     ``error`` is the OAuth error code (``invalid_grant``, ``invalid_client_id``,
     ``redirect_uri_mismatch``…), ``description`` Salesforce's
     ``error_description``, ``hint`` what the admin should fix in the Connected
-    App (see :data:`opencx_salesforce.salesforce.oauth.OAUTH_ERROR_HINTS`)."""
+    App (see :data:`opencx_salesforce.salesforce.oauth_hints.OAUTH_ERROR_HINTS`)."""
 
     # Codes that clear by themselves; every other one needs an admin.
     TRANSIENT_CODES = frozenset({"rate_limit_exceeded", "temporarily_unavailable", "server_error"})

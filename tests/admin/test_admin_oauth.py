@@ -23,7 +23,8 @@ from admin_support import (
 )
 
 from opencx_salesforce.salesforce.errors import NeedsReauthorization
-from opencx_salesforce.salesforce.oauth import OAUTH_ERROR_HINTS, OAuthClient
+from opencx_salesforce.salesforce.oauth import OAuthClient
+from opencx_salesforce.salesforce.oauth_hints import OAUTH_ERROR_HINTS
 from opencx_salesforce.salesforce.tokens import ConnectionState
 
 CALLBACK = f"{PREFIX}/oauth/callback"
