@@ -28,9 +28,10 @@ from opencx_salesforce.devhost.access_log import RedactingAccessLogger
 from opencx_salesforce.devhost.admin import AdminAuth
 from opencx_salesforce.devhost.config import HostSettings
 from opencx_salesforce.devhost.journal import HookJournal
-from opencx_salesforce.devhost.plugins import call_each, make_plugin_manager
+from opencx_salesforce.devhost.plugins import make_plugin_manager
 from opencx_salesforce.devhost.sessions import SessionRepository, SessionStateError
 from opencx_salesforce.errors import ConfigError
+from opencx_salesforce.hookcalls import call_each
 from opencx_salesforce.models import (
     Channel,
     Contact,

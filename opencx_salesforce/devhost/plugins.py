@@ -1,4 +1,4 @@
-"""The host's plugin manager, and calling a hook one plugin at a time.
+"""The host's plugin manager.
 
 The manager is built by :func:`make_plugin_manager`, never at import time, in the
 order pluggy's own example uses: host specs, then the historic ``add_hookspecs``
@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import importlib.metadata
 import types
-from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from collections.abc import Collection, Mapping
 
 import pluggy
 
 from opencx_salesforce.errors import ConfigError, OpenCXSalesforceError
-from opencx_salesforce.hookspecs import PROJECT_NAME, HostHooks, resolve
+from opencx_salesforce.hookspecs import PROJECT_NAME, HostHooks
 from opencx_salesforce.settings.loader import did_you_mean
 
 _NO_PLUGINS: Mapping[str, object] = types.MappingProxyType({})
@@ -96,46 +95,3 @@ def _check_hook_names(pm: pluggy.PluginManager) -> None:
     ]
     if problems:
         raise PluginLoadError("\n".join(problems))
-
-
-HookErrorHandler = Callable[[str, str, Exception], None]
-
-
-async def call_each(
-    pm: pluggy.PluginManager,
-    hook_name: str,
-    kwargs: Mapping[str, Any],
-    on_error: HookErrorHandler,
-    *,
-    reraise: tuple[type[Exception], ...] = (),
-    await_results: bool = True,
-) -> list[tuple[str, Any]]:
-    """Call a (non-firstresult) hook on each implementing plugin separately, in
-    pluggy's order, awaiting awaitable results.
-
-    One plugin raising does not stop the others (a broken extension must not block
-    the Salesforce handoff): ``on_error(plugin_name, hook_name, exc)`` is told and
-    the call goes on, unless the exception is one of ``reraise``.
-
-    :param await_results: await what each plugin returns (off for hooks whose
-        result must not be a coroutine, such as ``webhook_routes``).
-    :return: ``(plugin name, result)`` for every plugin that answered.
-    """
-    caller = getattr(pm.hook, hook_name)
-    order: list[str] = []
-    # pluggy calls the last registered implementation first.
-    for impl in reversed(caller.get_hookimpls()):
-        if impl.plugin_name not in order:
-            order.append(impl.plugin_name)
-    results: list[tuple[str, Any]] = []
-    for name in order:
-        others = [p for other, p in pm.list_name_plugin() if other != name and p is not None]
-        single = pm.subset_hook_caller(hook_name, remove_plugins=others)
-        try:
-            for value in single(**kwargs):
-                results.append((name, await resolve(value) if await_results else value))
-        except reraise:
-            raise
-        except Exception as exc:
-            on_error(name, hook_name, exc)
-    return results

@@ -1,0 +1,88 @@
+"""Calling a hook one plugin at a time, through pluggy.
+
+pluggy calls a hook's implementations as one batch: it cannot say whose answer is
+whose, one raising stops the rest, and an ``async def`` implementation answers a
+coroutine. Hosts and this plugin both need each plugin's own answer, awaited,
+with errors named by plugin. This is the one helper that does it, for the host
+hooks and the extension hooks alike. Each plugin is called through
+``PluginManager.subset_hook_caller``, so pluggy's own machinery (argument
+subsets, wrappers, ``tryfirst``/``trylast``, ``firstresult``) still applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pluggy
+
+from opencx_salesforce.hookspecs import resolve
+
+HookErrorHandler = Callable[[str, str, Exception], None]
+
+
+def plugin_order(pm: pluggy.PluginManager, hook_name: str) -> list[str]:
+    """The plugins implementing ``hook_name``, in the order pluggy calls them
+    (the most recently registered first, ``tryfirst``/``trylast`` honoured)."""
+    order: list[str] = []
+    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+        if impl.plugin_name not in order:
+            order.append(impl.plugin_name)
+    return order
+
+
+async def call_plugin(
+    pm: pluggy.PluginManager,
+    hook_name: str,
+    plugin_name: str,
+    kwargs: Mapping[str, Any],
+    *,
+    await_results: bool = True,
+) -> list[Any]:
+    """What plugin ``plugin_name`` answers to ``hook_name`` (a list, as pluggy
+    gives it; ``None`` answers left out), awaited unless ``await_results`` is off."""
+    others = [p for name, p in pm.list_name_plugin() if name != plugin_name and p is not None]
+    single = pm.subset_hook_caller(hook_name, remove_plugins=others)
+    caller = getattr(pm.hook, hook_name)
+    firstresult = bool(caller.spec is not None and caller.spec.opts.get("firstresult"))
+    result = single(**kwargs)
+    values = [result] if firstresult else list(result)
+    out = []
+    for value in values:
+        value = await resolve(value) if await_results else value
+        if value is not None:
+            out.append(value)
+    return out
+
+
+async def call_each(
+    pm: pluggy.PluginManager,
+    hook_name: str,
+    kwargs: Mapping[str, Any],
+    on_error: HookErrorHandler,
+    *,
+    reraise: tuple[type[Exception], ...] = (),
+    await_results: bool = True,
+) -> list[tuple[str, Any]]:
+    """Call a hook on each implementing plugin separately, in pluggy's order,
+    awaiting awaitable results.
+
+    One plugin raising does not stop the others (a broken extension must not block
+    the Salesforce handoff): ``on_error(plugin_name, hook_name, exc)`` is told and
+    the call goes on, unless the exception is one of ``reraise``.
+
+    :param await_results: await what each plugin returns (off for hooks whose
+        result must not be a coroutine, such as ``webhook_routes``).
+    :return: ``(plugin name, result)`` for every answer that is not ``None``.
+    """
+    results: list[tuple[str, Any]] = []
+    for name in plugin_order(pm, hook_name):
+        try:
+            values = await call_plugin(pm, hook_name, name, kwargs, await_results=await_results)
+        except reraise:
+            raise
+        except Exception as exc:
+            on_error(name, hook_name, exc)
+            continue
+        results.extend((name, value) for value in values)
+    return results
