@@ -91,7 +91,7 @@ async def test_a_field_missing_from_the_org_dead_letters_the_handoff_naming_plug
     with pytest.raises(HandoffFailed) as failed:
         await salesforce_handoff(stack, session.id)
 
-    [dead] = await stack.services.outbox.items(ItemState.DEAD)
+    [dead] = await stack.runtime.outbox.items(ItemState.DEAD)
     assert dead.last_error == failed.value.error
     assert "plugin 'metadata-fields'" in dead.last_error
     assert "field 'Plan__c'" in dead.last_error

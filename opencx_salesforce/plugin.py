@@ -1,4 +1,4 @@
-"""The hookimpls: thin glue from host events to the plugin's services.
+"""The hookimpls: thin glue from host events to the plugin's runtime.
 
 The entry point ``opencx: salesforce`` names :data:`plugin`, one instance per
 process. A host that runs several hosts in one process (tests do) registers its
@@ -30,12 +30,34 @@ class SalesforcePlugin:
     def __init__(self, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._pm: pluggy.PluginManager | None = None
         self._clock = clock
-        self.services: Runtime | None = None
+        self._runtime: Runtime | None = None
+
+    @property
+    def is_running(self) -> bool:
+        """Whether ``plugin_started`` ran (and ``plugin_stopping`` did not yet)."""
+        return self._runtime is not None
+
+    @property
+    def runtime(self) -> Runtime:
+        """What the plugin runs for its host: the outbox, the token manager, the
+        reply status, the sweep, the webhook and redirect URLs. The supported way
+        for a host, a tool or a test to look at a running plugin
+        (docs/host-implementers.md, "Looking at a running plugin"). Raises
+        :class:`PluginNotStarted` before ``plugin_started``."""
+        if self._runtime is None:
+            raise PluginNotStarted("the Salesforce plugin is not started")
+        return self._runtime
+
+    @property
+    def services(self) -> Runtime | None:
+        """The former name of :attr:`runtime` (``None`` when not running); kept so
+        code written against it goes on working."""
+        return self._runtime
 
     def _running(self) -> Runtime:
-        if self.services is None:
+        if self._runtime is None:
             raise PluginNotStarted("the Salesforce plugin got an event before plugin_started")
-        return self.services
+        return self._runtime
 
     @hookimpl
     def add_hookspecs(self, pluginmanager: pluggy.PluginManager) -> None:
@@ -46,17 +68,17 @@ class SalesforcePlugin:
     async def plugin_started(self, host: Host) -> None:
         if self._pm is None:
             raise PluginNotStarted("add_hookspecs was never called: the host skipped it")
-        self.services = await start_runtime(host, self._pm, clock=self._clock)
+        self._runtime = await start_runtime(host, self._pm, clock=self._clock)
 
     @hookimpl
     async def plugin_stopping(self, host: Host) -> None:
-        if self.services is not None:
-            await self.services.stop()
-            self.services = None
+        if self._runtime is not None:
+            await self._runtime.stop()
+            self._runtime = None
 
     @hookimpl
     def webhook_routes(self) -> web.Application:
-        return build_routes(lambda: self.services)
+        return build_routes(lambda: self._runtime)
 
     @hookimpl
     async def on_handoff(self, session: Session, reason: HandoffReason) -> None:

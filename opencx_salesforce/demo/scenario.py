@@ -111,9 +111,9 @@ class Demo:
 
     @property
     def _services(self) -> Any:
-        if self.plugin.services is None:
+        if not self.plugin.is_running:
             raise DemoFailed("the plugin did not start")
-        return self.plugin.services
+        return self.plugin.runtime
 
     async def connect(self) -> list[str]:
         jar = aiohttp.CookieJar(unsafe=True)  # cookies on 127.0.0.1

@@ -38,16 +38,20 @@ class Stack:
     host_url: str
 
     @property
+    def runtime(self) -> Runtime:
+        """The plugin's runtime (:attr:`SalesforcePlugin.runtime`)."""
+        return self.plugin.runtime
+
+    @property
     def services(self) -> Runtime:
-        if self.plugin.services is None:
-            raise RuntimeError("the plugin is not started")
-        return self.plugin.services
+        """The former name of :attr:`runtime`."""
+        return self.plugin.runtime
 
     async def connect_client_credentials(self) -> None:
         """Connect the plugin the headless way: save the Connected App's
         credentials, then the OAuth client-credentials flow (the app's Run As
         user)."""
-        tokens = self.services.tokens
+        tokens = self.runtime.tokens
         await tokens.save_credentials(self.emulator.base_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
         await tokens.connect_client_credentials()
 
@@ -103,7 +107,7 @@ async def start_stack(
     )
     stack = Stack(emulator, org, host, plugin, url)
     # The Connected App must accept this host's OAuth callback URL.
-    emulator.state.auth.set_callback_urls(DEMO_CLIENT_ID, [stack.services.redirect_uri])
+    emulator.state.auth.set_callback_urls(DEMO_CLIENT_ID, [stack.runtime.redirect_uri])
     if connect:
         await stack.connect_client_credentials()
     return stack

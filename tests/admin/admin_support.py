@@ -287,13 +287,13 @@ class Stack:
     browsers: list[AdminBrowser] = field(default_factory=list)
 
     @property
-    def services(self) -> Runtime:
-        assert self.plugin.services is not None
-        return self.plugin.services
+    def runtime(self) -> Runtime:
+        assert self.plugin.is_running
+        return self.plugin.runtime
 
     @property
     def redirect_uri(self) -> str:
-        return self.services.redirect_uri
+        return self.runtime.redirect_uri
 
     @property
     def login_url(self) -> str:

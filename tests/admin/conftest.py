@@ -47,8 +47,8 @@ async def start_stack(emulator: Emulator) -> AsyncIterator[StartStack]:
             plugin_sections={"salesforce": {"dev_mode": True, **(plugin or {})}},
         )
         base_url = await host.start(host="127.0.0.1", port=0)
-        assert instance.services is not None, host.hook_errors
-        redirect_uri = instance.services.redirect_uri
+        assert instance.is_running, host.hook_errors
+        redirect_uri = instance.runtime.redirect_uri
         org_seed = seed(redirect_uri) if seed else default_org(callback_urls=(redirect_uri,))
         org = emulator.state.add_org(org_seed) if org_seed else None
         stack = Stack(emulator, host, instance, base_url, org)

@@ -47,7 +47,7 @@ async def test_an_anonymous_post_is_refused_and_changes_nothing(
         ) as response,
     ):
         assert response.status == 403
-    assert await stack.services.tokens.credentials() is None
+    assert await stack.runtime.tokens.credentials() is None
 
 
 async def test_a_browser_is_sent_to_the_hosts_login_and_back(stack: Stack) -> None:

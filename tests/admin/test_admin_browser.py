@@ -101,14 +101,14 @@ async def test_connect_in_a_real_browser_through_the_popup(
     await expect(status).to_contain_text("Connected as Ada Admin (admin@acme.example) to org 00D")
     # The notice of the save before is gone: only "Connected" is announced.
     await expect(page.get_by_role("status")).to_have_text(re.compile("Connected"))
-    await expect(page.get_by_label("Webhook URL")).to_have_value(stack.services.webhook_url)
+    await expect(page.get_by_label("Webhook URL")).to_have_value(stack.runtime.webhook_url)
     await expect(page.get_by_role("link", name="Download Salesforce package")).to_be_visible()
     # The Copy button next to the Webhook URL puts it on the clipboard.
     copy = page.locator("button[data-copy=webhook_url]")
     await copy.click()
     await expect(copy).to_have_text("Copied")
     clipboard = await page.evaluate("navigator.clipboard.readText()")
-    assert clipboard == stack.services.webhook_url
+    assert clipboard == stack.runtime.webhook_url
 
     shot = tmp_path / "admin-connected.png"
     await page.screenshot(path=str(shot), full_page=True)

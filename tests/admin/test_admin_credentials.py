@@ -44,7 +44,7 @@ async def test_right_credentials_are_saved_and_the_secret_is_never_shown(stack: 
     assert form.fields["client_id"] == DEMO_CLIENT_ID
     assert form.values()["login_choice"] == "custom"
     assert form.fields["custom_login_url"] == stack.login_url
-    saved = await stack.services.tokens.credentials()
+    saved = await stack.runtime.tokens.credentials()
     assert saved is not None
     assert (saved.login_url, saved.client_id, saved.client_secret) == (
         stack.login_url,
@@ -61,7 +61,7 @@ async def test_pasted_whitespace_is_stripped(stack: Stack) -> None:
         custom_login_url=f" {stack.login_url}/ ",
     )
     assert "Credentials saved" in text_of(page.text)
-    saved = await stack.services.tokens.credentials()
+    saved = await stack.runtime.tokens.credentials()
     assert saved is not None
     assert saved.client_id == DEMO_CLIENT_ID and saved.client_secret == DEMO_CLIENT_SECRET
     assert saved.login_url == stack.login_url
@@ -84,7 +84,7 @@ async def test_a_wrong_client_id_is_not_saved_and_the_message_names_all_three_ca
     assert form.fields["client_id"] == "3MVG9-a-client-id-nobody-made"
     assert form.fields["client_secret"] == ""
     assert DEMO_CLIENT_SECRET not in page.text
-    assert await stack.services.tokens.credentials() is None
+    assert await stack.runtime.tokens.credentials() is None
 
 
 async def test_a_connected_app_still_activating_gets_the_same_honest_message(
@@ -100,7 +100,7 @@ async def test_a_connected_app_still_activating_gets_the_same_honest_message(
     text = text_of(page.text)
     assert "Credentials won't save" in text
     assert "2 to 10 minutes" in text
-    assert await stack.services.tokens.credentials() is None
+    assert await stack.runtime.tokens.credentials() is None
 
 
 def test_a_wrong_client_id_at_production_suggests_the_sandbox_login_and_back() -> None:
@@ -118,7 +118,7 @@ async def test_a_wrong_secret_is_not_saved(stack: Stack) -> None:
     assert "Credentials won't save" in text
     assert "The Client Secret is wrong" in text
     assert "not-the-secret-of-this-app" not in page.text
-    assert await stack.services.tokens.credentials() is None
+    assert await stack.runtime.tokens.credentials() is None
 
 
 async def test_an_unregistered_redirect_uri_is_named_with_the_uri_to_register(
@@ -132,7 +132,7 @@ async def test_an_unregistered_redirect_uri_is_named_with_the_uri_to_register(
     text = text_of(page.text)
     assert "Callback mismatch" in text
     assert f"set Callback URL to exactly {stack.redirect_uri}" in text
-    assert await stack.services.tokens.credentials() is None
+    assert await stack.runtime.tokens.credentials() is None
 
 
 async def test_an_unreachable_login_url_says_so(stack: Stack) -> None:
@@ -144,7 +144,7 @@ async def test_an_unreachable_login_url_says_so(stack: Stack) -> None:
     text = text_of(page.text)
     assert "Salesforce could not be reached" in text
     assert closed in text
-    assert await stack.services.tokens.credentials() is None
+    assert await stack.runtime.tokens.credentials() is None
 
 
 async def test_a_login_url_that_is_not_https_is_refused_before_any_call(stack: Stack) -> None:
@@ -165,7 +165,7 @@ async def test_an_empty_secret_keeps_the_saved_one(stack: Stack) -> None:
     await save(stack)
     page = await save(stack, client_secret="")
     assert "Credentials saved" in text_of(page.text)
-    saved = await stack.services.tokens.credentials()
+    saved = await stack.runtime.tokens.credentials()
     assert saved is not None and saved.client_secret == DEMO_CLIENT_SECRET
 
 

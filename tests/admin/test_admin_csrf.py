@@ -18,7 +18,7 @@ async def test_a_signed_in_browser_post_without_the_token_is_refused(
     refused = await browser.post(PREFIX + path, stack.credentials_form())
     assert refused.status == 403
     assert "The form expired" in text_of(refused.text)
-    assert await stack.services.tokens.credentials() is None
+    assert await stack.runtime.tokens.credentials() is None
 
 
 async def test_a_wrong_token_is_refused(stack: Stack) -> None:
@@ -30,7 +30,7 @@ async def test_a_wrong_token_is_refused(stack: Stack) -> None:
         PREFIX + "/admin/credentials", {**stack.credentials_form(), "csrf_token": forged}
     )
     assert refused.status == 403
-    assert await stack.services.tokens.credentials() is None
+    assert await stack.runtime.tokens.credentials() is None
 
 
 async def test_a_token_from_another_browser_does_not_fit_this_one(stack: Stack) -> None:
@@ -51,7 +51,7 @@ async def test_the_pages_own_token_is_accepted(stack: Stack) -> None:
     page = await browser.get(ADMIN_PATH)
     saved = await browser.submit(page, "/admin/credentials", stack.credentials_form())
     assert saved.status == 200 and "Credentials saved" in text_of(saved.text)
-    assert (await stack.services.tokens.credentials()) is not None
+    assert (await stack.runtime.tokens.credentials()) is not None
 
 
 async def test_a_script_with_the_bearer_token_and_no_cookies_needs_no_csrf_token(
@@ -87,7 +87,7 @@ async def test_a_bearer_request_that_also_carries_cookies_must_show_the_token(
             headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Accept": "application/json"},
         ) as response:
             assert response.status == 403
-    assert await stack.services.tokens.credentials() is None
+    assert await stack.runtime.tokens.credentials() is None
 
 
 async def test_the_csrf_cookie_is_http_only_and_strict(stack: Stack) -> None:

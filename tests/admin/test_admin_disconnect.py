@@ -36,7 +36,7 @@ def assert_cleanup_listed(text: str) -> None:
 async def test_disconnect_revokes_at_salesforce_and_forgets_everything(stack: Stack) -> None:
     browser, page = await connect_through_page(stack)
     assert_cleanup_listed(text_of(page.text))  # shown before, so the admin knows
-    grant = await stack.services.tokens.access_token()
+    grant = await stack.runtime.tokens.access_token()
     assert grant.refresh_token
 
     after = await browser.submit(page, "/admin/disconnect")
@@ -47,9 +47,9 @@ async def test_disconnect_revokes_at_salesforce_and_forgets_everything(stack: St
     assert_cleanup_listed(text)
     assert "Keep the Case fields Case_From__c and OpenCX_Session_Id__c" in text
     assert "Connected as" not in text
-    assert stack.services.webhook_url not in after.text
-    assert (await stack.services.tokens.status()).state is ConnectionState.NOT_CONFIGURED
-    assert await stack.services.tokens.credentials() is None
+    assert stack.runtime.webhook_url not in after.text
+    assert (await stack.runtime.tokens.status()).state is ConnectionState.NOT_CONFIGURED
+    assert await stack.runtime.tokens.credentials() is None
 
     # Salesforce no longer honours the refresh token.
     async with aiohttp.ClientSession() as http:

@@ -72,9 +72,9 @@ async def test_connect_without_javascript_comes_back_to_the_settings_page(stack:
     text = text_of(landed.text)
     assert "Connected as Ada Admin (admin@acme.example) to org 00D" in text
     assert stack.login_url in text  # the instance URL
-    assert stack.services.webhook_url in landed.text
+    assert stack.runtime.webhook_url in landed.text
     assert "Download Salesforce package" in text
-    status = await stack.services.tokens.status()
+    status = await stack.runtime.tokens.status()
     assert status.state is ConnectionState.CONNECTED
     assert status.username == "admin@acme.example"
 
@@ -95,7 +95,7 @@ async def test_connect_in_the_popup_gets_a_json_url_and_a_closing_page(stack: St
     assert 'data-outcome="connected"' in done.text
     assert "callback.js" in done.text  # reloads the opener and closes the popup
     assert "Connected as Ada Admin" in text_of(done.text)
-    assert (await stack.services.tokens.status()).state is ConnectionState.CONNECTED
+    assert (await stack.runtime.tokens.status()).state is ConnectionState.CONNECTED
 
 
 async def test_a_blocked_popup_falls_back_to_the_same_window_and_says_why(stack: Stack) -> None:
@@ -124,7 +124,7 @@ async def test_a_replayed_callback_is_refused_and_changes_nothing(stack: Stack) 
     browser, page = await saved(stack)
     back = await callback_url(stack, browser, page)
     await browser.get(back)
-    first = await stack.services.tokens.status()
+    first = await stack.runtime.tokens.status()
     assert first.state is ConnectionState.CONNECTED
 
     replay = await browser.get(back)
@@ -132,7 +132,7 @@ async def test_a_replayed_callback_is_refused_and_changes_nothing(stack: Stack) 
     text = text_of(replay.text)
     assert "Connect fails" in text
     assert "This sign-in link expired or was already used" in text
-    assert await stack.services.tokens.status() == first
+    assert await stack.runtime.tokens.status() == first
 
 
 async def test_a_forged_state_is_refused_and_the_real_one_still_works(stack: Stack) -> None:
@@ -145,7 +145,7 @@ async def test_a_forged_state_is_refused_and_the_real_one_still_works(stack: Sta
     refused = await browser.get(forged)
     assert refused.status == 400
     assert "expired or was already used" in text_of(refused.text)
-    assert (await stack.services.tokens.status()).state is ConnectionState.CREDENTIALS_SAVED
+    assert (await stack.runtime.tokens.status()).state is ConnectionState.CREDENTIALS_SAVED
 
     landed = await browser.get(back)
     assert "Connected as Ada Admin" in text_of(landed.text)
@@ -169,7 +169,7 @@ async def test_a_state_older_than_ten_minutes_is_refused(
     expired = await browser.get(back)
     assert expired.status == 400
     assert "This sign-in link expired or was already used" in text_of(expired.text)
-    assert (await stack.services.tokens.status()).state is ConnectionState.CREDENTIALS_SAVED
+    assert (await stack.runtime.tokens.status()).state is ConnectionState.CREDENTIALS_SAVED
 
 
 # --- errors Salesforce reports on the callback ----------------------------------------------
@@ -187,7 +187,7 @@ async def test_deny_on_salesforce_explains_and_links_back(stack: Stack) -> None:
     assert "Access was not allowed" in text
     assert OAUTH_ERROR_HINTS["access_denied"] in text
     assert f'href="{ADMIN_PATH}"' in failed.text
-    assert (await stack.services.tokens.status()).state is ConnectionState.CREDENTIALS_SAVED
+    assert (await stack.runtime.tokens.status()).state is ConnectionState.CREDENTIALS_SAVED
 
 
 @pytest.mark.parametrize(
@@ -252,13 +252,13 @@ async def test_a_revoked_grant_shows_needs_reauthorization_until_connected_again
     stack: Stack,
 ) -> None:
     browser, page = await connect_through_page(stack)
-    grant = await stack.services.tokens.access_token()
+    grant = await stack.runtime.tokens.access_token()
     assert grant.refresh_token
     # Someone revokes the app's access in Salesforce; the next refresh finds out.
     async with aiohttp.ClientSession() as http:
         await OAuthClient(http).revoke(stack.login_url, grant.refresh_token)
     with pytest.raises(NeedsReauthorization):
-        await stack.services.tokens.refresh(grant.access_token)
+        await stack.runtime.tokens.refresh(grant.access_token)
 
     page = await browser.get(ADMIN_PATH)
     text = text_of(page.text)
@@ -266,9 +266,9 @@ async def test_a_revoked_grant_shows_needs_reauthorization_until_connected_again
     assert "The refresh token was revoked or has expired" in text  # the reason
     assert "Click Connect again" in text
     assert "Reconnect to Salesforce" in text
-    assert stack.services.webhook_url in page.text  # the package keeps working after
+    assert stack.runtime.webhook_url in page.text  # the package keeps working after
 
     back = await callback_url(stack, browser, page)
     landed = await browser.get(back)
     assert "Connected as Ada Admin" in text_of(landed.text)
-    assert (await stack.services.tokens.status()).state is ConnectionState.CONNECTED
+    assert (await stack.runtime.tokens.status()).state is ConnectionState.CONNECTED

@@ -61,7 +61,7 @@ async def test_the_package_points_at_this_installs_webhook_url(start_stack: Star
 
     package = await download(stack)
     named_credential = package.read(NAMED_CREDENTIAL_FILE).decode()
-    assert stack.services.webhook_url in named_credential
+    assert stack.runtime.webhook_url in named_credential
     assert SIGNING_SECRET in package.read(SECRET_RECORD_FILE).decode()
     assert f"{TOP_FOLDER}/README.md" in package.namelist()
     assert all(name.startswith(f"{TOP_FOLDER}/") for name in package.namelist())
@@ -77,7 +77,7 @@ async def test_without_a_signing_secret_the_package_is_unsigned(stack: Stack) ->
 async def dead_letters(stack: Stack, count: int) -> None:
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        dead = await stack.services.outbox.items(ItemState.DEAD)
+        dead = await stack.runtime.outbox.items(ItemState.DEAD)
         if len(dead) >= count:
             return
         await asyncio.sleep(0.02)
@@ -93,26 +93,26 @@ async def test_dead_letters_are_listed_with_their_error_and_can_be_retried(
         return replace(default_org(callback_urls=(redirect_uri,)), custom_fields=())
 
     stack = await start_stack(seed=bare_org)
-    tokens = stack.services.tokens
+    tokens = stack.runtime.tokens
     await tokens.save_credentials(stack.login_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
     await tokens.connect_client_credentials()
     for topic in ("Refund", "Broken order"):
         session = await stack.host.create_session(topic=topic)
         await stack.host.handoff(session.id)
     await dead_letters(stack, 2)
-    await stack.services.outbox.stop()  # keep them dead while the test looks
+    await stack.runtime.outbox.stop()  # keep them dead while the test looks
 
     browser = await stack.signed_in()
     page = await browser.get(ADMIN_PATH)
     text = text_of(page.text)
     assert "0 pending · 2 dead letters" in text
     assert "Case_From__c" in text  # the last error, shown per row
-    dead = await stack.services.outbox.items(ItemState.DEAD)
+    dead = await stack.runtime.outbox.items(ItemState.DEAD)
     one = dead[0].item_id
 
     retried = await browser.submit(page, "/admin/dead-letters/retry", item_id=one)
     assert "1 dead letter(s) queued again" in text_of(retried.text)
-    states = {i.item_id: i.state for i in await stack.services.outbox.items()}
+    states = {i.item_id: i.state for i in await stack.runtime.outbox.items()}
     assert states[one] is ItemState.READY
     assert list(states.values()).count(ItemState.DEAD) == 1
     assert "1 pending · 1 dead letter" in text_of(retried.text)
@@ -128,4 +128,4 @@ async def test_dead_letters_are_listed_with_their_error_and_can_be_retried(
         ) as response,
     ):
         assert await response.json() == {"retried": 1}
-    assert not await stack.services.outbox.items(ItemState.DEAD)
+    assert not await stack.runtime.outbox.items(ItemState.DEAD)

@@ -24,7 +24,7 @@ async def test_no_secret_or_token_in_any_page_or_log(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     browser, page = await connect_through_page(stack)
-    grant = await stack.services.tokens.access_token()
+    grant = await stack.runtime.tokens.access_token()
     assert grant.access_token and grant.refresh_token
     secrets = {
         "client secret": DEMO_CLIENT_SECRET,
@@ -41,7 +41,7 @@ async def test_no_secret_or_token_in_any_page_or_log(
     answer = await browser.submit(page, "/admin/connect", follow=False)
     back = await sign_in_on_salesforce(browser.session, answer.headers["Location"])
     await browser.get(back)
-    second = await stack.services.tokens.access_token()  # a new grant: scan it too
+    second = await stack.runtime.tokens.access_token()  # a new grant: scan it too
     assert second.refresh_token and second.access_token != grant.access_token
     secrets["second access token"] = second.access_token
     secrets["second refresh token"] = second.refresh_token

@@ -82,8 +82,8 @@ async def host_status(config: Path) -> ConnectionState:
     host = DevHost(settings, plugins={"salesforce": plugin}, plugin_sections=sections)
     await host.start(port=0)
     try:
-        assert plugin.services is not None
-        return (await plugin.services.tokens.status()).state
+        assert plugin.is_running
+        return (await plugin.runtime.tokens.status()).state
     finally:
         await host.stop()
 

@@ -121,9 +121,9 @@ async def connect(running: Running) -> None:
         assert answer.status == 200, body
         assert body["ok"] is True
     plugin = running.host.pm.get_plugin("salesforce")
-    assert isinstance(plugin, SalesforcePlugin) and plugin.services is not None
-    await plugin.services.tokens.connect_client_credentials()
-    deploy_package(running.org, plugin.services.webhook_url)
+    assert isinstance(plugin, SalesforcePlugin) and plugin.is_running
+    await plugin.runtime.tokens.connect_client_credentials()
+    deploy_package(running.org, plugin.runtime.webhook_url)
 
 
 def agent_messages(session: Session) -> list[Message]:

@@ -46,7 +46,7 @@ async def make_stack() -> AsyncIterator[StackFactory]:
         )
         stacks.append(stack)
         if deploy:
-            deploy_package(stack.org, stack.services.webhook_url, SECRET)
+            deploy_package(stack.org, stack.runtime.webhook_url, SECRET)
         return stack
 
     try:

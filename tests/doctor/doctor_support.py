@@ -115,7 +115,7 @@ async def connect_with_browser(stack: Stack) -> None:
     the settings page makes), log in and Allow on Salesforce's pages, and land on
     the plugin's OAuth callback, as the admin's browser does. The grant then holds
     a refresh token, as a real admin's does."""
-    services = stack.services
+    services = stack.runtime
     await services.tokens.save_credentials(
         stack.emulator.base_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
     )

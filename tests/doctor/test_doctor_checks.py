@@ -40,26 +40,26 @@ async def test_a_complete_org_is_all_green_and_the_ping_reaches_the_host(
     make_stack: StackFactory,
 ) -> None:
     stack = await make_stack()
-    pings_before = stack.services.reply_status.pings
+    pings_before = stack.runtime.reply_status.pings
     calls_before = org_api_calls(stack)
 
-    report = await diagnose(stack.services)
+    report = await diagnose(stack.runtime)
 
     assert [(r.id, r.status) for r in report.results] == [(i, Status.OK) for i in CHECK_IDS]
     assert all(r.fix is None and r.symptom is None for r in report.results)
     assert report.ok and report.exit_code == 0
     # The org's ping went through the Named Credential to the running host's route.
-    assert stack.services.reply_status.pings == pings_before + 1
+    assert stack.runtime.reply_status.pings == pings_before + 1
     # Counted calls are the org's own count: limits, describe, 2 + 1 Tooling
     # queries, executeAnonymous.
     assert report.api_calls == org_api_calls(stack) - calls_before == 6
     # The webhook token is a secret: the report shows it masked.
-    assert stack.services.webhook_token not in str(report.to_json())
+    assert stack.runtime.webhook_token not in str(report.to_json())
 
 
 async def test_run_checks_gives_the_same_checklist(make_stack: StackFactory) -> None:
     stack = await make_stack()
-    results = await run_checks(stack.services)
+    results = await run_checks(stack.runtime)
     assert [(r.id, r.status) for r in results] == [(i, Status.OK) for i in CHECK_IDS]
 
 
@@ -67,7 +67,7 @@ async def test_session_id_field_missing(make_stack: StackFactory) -> None:
     fields = tuple(f for f in DEFAULT_CUSTOM_FIELDS if f.name != SESSION_FIELD)
     stack = await make_stack(seed=dataclasses.replace(default_org(), custom_fields=fields))
 
-    report = await diagnose(stack.services)
+    report = await diagnose(stack.runtime)
 
     failed = only_failure(report)
     assert failed.id == "case_fields"
@@ -84,7 +84,7 @@ async def test_session_id_field_without_external_id_and_unique(make_stack: Stack
     fields = tuple(plain if f.name == SESSION_FIELD else f for f in DEFAULT_CUSTOM_FIELDS)
     stack = await make_stack(seed=dataclasses.replace(default_org(), custom_fields=fields))
 
-    failed = only_failure(await diagnose(stack.services))
+    failed = only_failure(await diagnose(stack.runtime))
 
     assert failed.id == "case_fields"
     assert f"{SESSION_FIELD} is not an External ID" in failed.detail
@@ -101,7 +101,7 @@ async def test_a_trigger_inactive(make_stack: StackFactory) -> None:
         trigger, deployed["TableEnumOrId"], deployed["Body"], status="Inactive"
     )
 
-    report = await diagnose(stack.services)
+    report = await diagnose(stack.runtime)
 
     failed = only_failure(report)
     assert failed.id == "apex"
@@ -116,7 +116,7 @@ async def test_the_apex_class_missing(make_stack: StackFactory) -> None:
     stack = await make_stack()
     stack.org.remove_metadata("ApexClass", names.CALLOUT_CLASS)
 
-    failed = only_failure(await diagnose(stack.services))
+    failed = only_failure(await diagnose(stack.runtime))
 
     assert failed.id == "apex"
     assert f"class {names.CALLOUT_CLASS} is not deployed" in failed.detail
@@ -131,7 +131,7 @@ async def test_named_credential_pointing_elsewhere(make_stack: StackFactory) -> 
         f"https://old-bot.example.com/integrations/salesforce/webhook/{old_token}",
     )
 
-    report = await diagnose(stack.services)
+    report = await diagnose(stack.runtime)
 
     failed = only_failure(report)
     assert failed.id == "named_credential"
@@ -139,7 +139,7 @@ async def test_named_credential_pointing_elsewhere(make_stack: StackFactory) -> 
     assert stack.host_url in failed.detail
     # Neither webhook token is shown whole.
     assert old_token not in failed.detail
-    assert stack.services.webhook_token not in str(report.to_json())
+    assert stack.runtime.webhook_token not in str(report.to_json())
     assert failed.symptom == REPLIES_LOST
     assert failed.fix is not None and "opencx-salesforce apex" in failed.fix
     assert skipped(report) == {"ping"}
@@ -149,14 +149,14 @@ async def test_named_credential_written_differently_is_the_same_url(
     make_stack: StackFactory,
 ) -> None:
     stack = await make_stack()
-    scheme, rest = stack.services.webhook_url.split("://", 1)
+    scheme, rest = stack.runtime.webhook_url.split("://", 1)
     host, path = rest.split("/", 1)
     # Scheme and host in capitals: the same address to a server.
     stack.org.set_named_credential(
         names.NAMED_CREDENTIAL, f"{scheme.upper()}://{host.upper()}/{path}"
     )
 
-    report = await diagnose(stack.services)
+    report = await diagnose(stack.runtime)
 
     assert statuses(report) == {i: Status.OK for i in CHECK_IDS}
 
@@ -166,9 +166,9 @@ async def test_named_credential_with_a_trailing_slash_is_another_url(
 ) -> None:
     stack = await make_stack()
     # The webhook route matches its path exactly; the org would call a 404.
-    stack.org.set_named_credential(names.NAMED_CREDENTIAL, stack.services.webhook_url + "/")
+    stack.org.set_named_credential(names.NAMED_CREDENTIAL, stack.runtime.webhook_url + "/")
 
-    failed = only_failure(await diagnose(stack.services))
+    failed = only_failure(await diagnose(stack.runtime))
 
     assert failed.id == "named_credential"
 
@@ -190,9 +190,9 @@ def test_normalise_url() -> None:
 async def test_doctor_ping_refused_for_another_signing_secret(make_stack: StackFactory) -> None:
     stack = await make_stack(deploy=False)
     # The package was generated before the secret changed: the org signs with the old one.
-    deploy_package(stack.org, stack.services.webhook_url, "whsec_an_older_secret_0123456789")
+    deploy_package(stack.org, stack.runtime.webhook_url, "whsec_an_older_secret_0123456789")
 
-    report = await diagnose(stack.services)
+    report = await diagnose(stack.runtime)
 
     ping = result(report, "ping")
     assert ping.status is Status.FAIL
@@ -206,7 +206,7 @@ async def test_token_revoked(make_stack: StackFactory) -> None:
     # An admin revokes the app's access in Salesforce (or the refresh token expires).
     stack.emulator.state.auth.revoke_all(stack.org.id)
 
-    report = await diagnose(stack.services)
+    report = await diagnose(stack.runtime)
 
     failed = only_failure(report)
     assert failed.id == "api"
@@ -218,7 +218,7 @@ async def test_token_revoked(make_stack: StackFactory) -> None:
     assert result(report, "outbox").status is Status.OK
 
     # The refusal is remembered: the next run names it at "connected", with the reason.
-    again = await diagnose(stack.services)
+    again = await diagnose(stack.runtime)
     failed = only_failure(again)
     assert failed.id == "connection"
     assert "needs to be connected again" in failed.detail and "invalid_grant" in failed.detail
@@ -233,7 +233,7 @@ async def test_api_limit_nearly_spent_fails(make_stack: StackFactory) -> None:
     # Other integrations spent the day's calls: 960 of 1,000 before the doctor.
     stack.org.api_calls.record("sobjects", 960 - stack.org.api_calls.total)
 
-    report = await diagnose(stack.services)
+    report = await diagnose(stack.runtime)
 
     failed = only_failure(report)
     assert failed.id == "api_usage"
@@ -247,7 +247,7 @@ async def test_api_limit_high_warns(make_stack: StackFactory) -> None:
     stack = await make_stack(seed=seed)
     stack.org.api_calls.record("sobjects", 850 - stack.org.api_calls.total)
 
-    report = await diagnose(stack.services)
+    report = await diagnose(stack.runtime)
 
     warned = result(report, "api_usage")
     assert warned.status is Status.WARN
@@ -261,7 +261,7 @@ async def test_api_limit_spent_stops_the_salesforce_checks(make_stack: StackFact
     stack = await make_stack(seed=seed)
     stack.org.api_calls.record("sobjects", 1000 - stack.org.api_calls.total)
 
-    report = await diagnose(stack.services)
+    report = await diagnose(stack.runtime)
 
     failed = only_failure(report)
     assert failed.id == "api"
@@ -284,13 +284,13 @@ async def test_a_dead_letter_in_the_outbox(make_stack: StackFactory) -> None:
     await stack.host.handoff(session.id, HandoffReason(code="requested"))
 
     async def buried() -> bool:
-        items = await stack.services.outbox.items(ItemState.DEAD)
+        items = await stack.runtime.outbox.items(ItemState.DEAD)
         return bool(items)
 
     await wait_for(buried, what="the handoff to be buried")
     faults.end_outage()
 
-    report = await diagnose(stack.services)
+    report = await diagnose(stack.runtime)
 
     failed = only_failure(report)
     assert failed.id == "outbox"
@@ -303,7 +303,7 @@ async def test_a_dead_letter_in_the_outbox(make_stack: StackFactory) -> None:
 async def test_nothing_saved_yet(make_stack: StackFactory) -> None:
     stack = await make_stack(connect=False, deploy=False)
 
-    report = await diagnose(stack.services)
+    report = await diagnose(stack.runtime)
 
     failed = only_failure(report)
     assert failed.id == "credentials"

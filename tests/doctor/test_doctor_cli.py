@@ -65,7 +65,7 @@ async def test_doctor_json_all_green_beside_the_running_host(
 ) -> None:
     stack = await make_stack(store_url=sqlite_url(tmp_path))
     config = stack_config(tmp_path, stack, sqlite_url(tmp_path))
-    pings = stack.services.reply_status.pings
+    pings = stack.runtime.reply_status.pings
 
     code = await run_cli("doctor", "--config", str(config), "--json")
 
@@ -80,9 +80,9 @@ async def test_doctor_json_all_green_beside_the_running_host(
         assert check["status"] == "ok" and check["fix"] is None
     assert report["api_calls"] == 6
     # The org's ping reached the host that is running, through its real route.
-    assert stack.services.reply_status.pings == pings + 1
+    assert stack.runtime.reply_status.pings == pings + 1
     assert report["webhook_url"].startswith(f"{stack.host_url}/integrations/salesforce/webhook/")
-    assert stack.services.webhook_token not in json.dumps(report)
+    assert stack.runtime.webhook_token not in json.dumps(report)
 
 
 async def test_doctor_json_exit_code_1_on_a_failure(
@@ -136,7 +136,7 @@ async def test_doctor_on_a_terminal_marks_with_symbols(make_stack: StackFactory)
     stack.org.remove_metadata("NamedCredential", names.NAMED_CREDENTIAL)
     out = StringIO()
 
-    print_report(out, await diagnose(stack.services), unicode=True)
+    print_report(out, await diagnose(stack.runtime), unicode=True)
 
     text = out.getvalue()
     assert "✓ Connected to Salesforce" in text
@@ -198,7 +198,7 @@ async def test_apex_writes_the_package_of_the_running_install(
 
     printed = capsys.readouterr().out
     assert code == 0
-    assert named_credential_endpoint(out) == stack.services.webhook_url
+    assert named_credential_endpoint(out) == stack.runtime.webhook_url
     for path in (
         Path("sfdx-project.json"),
         Path(f"force-app/main/default/classes/{names.CALLOUT_CLASS}.cls"),
@@ -211,7 +211,7 @@ async def test_apex_writes_the_package_of_the_running_install(
     assert SECRET in (out / SECRET_RECORD_FILE).read_text(encoding="utf-8")
     assert stat.S_IMODE((out / SECRET_RECORD_FILE).stat().st_mode) == 0o600
     assert "sf project deploy start --source-dir force-app" in printed
-    assert stack.services.webhook_token not in printed
+    assert stack.runtime.webhook_token not in printed
 
 
 def test_apex_for_a_public_url_uses_the_stores_token(

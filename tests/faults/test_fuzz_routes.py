@@ -95,8 +95,8 @@ class Target:
     answers: list[int] = field(default_factory=list)
 
     @property
-    def services(self) -> Runtime:
-        return self.stack.services
+    def runtime(self) -> Runtime:
+        return self.stack.runtime
 
     @property
     def port(self) -> int:
@@ -130,7 +130,7 @@ class Target:
         queues a read that must come to nothing)."""
 
         async def idle() -> bool:
-            return not await self.services.outbox.items()
+            return not await self.runtime.outbox.items()
 
         async def settled() -> dict[str, Any]:
             await wait_for(idle, timeout=5, what="the outbox to be idle", interval=0.01)
@@ -467,7 +467,7 @@ def test_the_webhook_answers_only_its_documented_codes(
     unchanged: Target, call: dict[str, Any]
 ) -> None:
     target = unchanged
-    token = target.services.webhook_token
+    token = target.runtime.webhook_token
     path_token = {
         "right": token,
         "wrong": call["wrong_token"],
@@ -562,7 +562,7 @@ def test_the_oauth_callback_refuses_every_bad_return(
     raw, real_state = query
     if real_state:
         url = target.run(
-            target.services.tokens.start_authorization(target.services.redirect_uri, ["full"])
+            target.runtime.tokens.start_authorization(target.runtime.redirect_uri, ["full"])
         )
         state = dict(p.split("=", 1) for p in urlsplit(url).query.split("&"))["state"]
         raw = raw.replace("{state}", state)
@@ -787,7 +787,7 @@ def test_a_webhook_whose_event_is_not_text_is_a_400(target: Target, event: Any) 
     stamp = str(int(time.time()))
     answer = target.request(
         "POST",
-        f"{PREFIX}/webhook/{target.services.webhook_token}",
+        f"{PREFIX}/webhook/{target.runtime.webhook_token}",
         headers={
             "Content-Type": "application/json",
             contract.HEADER_TIMESTAMP: stamp,
@@ -804,7 +804,7 @@ def test_a_signature_that_is_not_ascii_is_a_401(target: Target, signature: str) 
     stamp = str(int(time.time()))
     answer = target.request(
         "POST",
-        f"{PREFIX}/webhook/{target.services.webhook_token}",
+        f"{PREFIX}/webhook/{target.runtime.webhook_token}",
         headers={
             "Content-Type": "application/json",
             contract.HEADER_TIMESTAMP: stamp,
@@ -924,7 +924,7 @@ def test_deeply_nested_json_is_a_400_not_a_500(target: Target, route: str) -> No
     stamp = str(int(time.time()))
     path, headers = {
         "webhook": (
-            f"{PREFIX}/webhook/{target.services.webhook_token}",
+            f"{PREFIX}/webhook/{target.runtime.webhook_token}",
             {
                 contract.HEADER_TIMESTAMP: stamp,
                 contract.HEADER_SIGNATURE: contract.sign(SECRET, stamp, body),

@@ -46,17 +46,17 @@ def api_of(stack: Stack, http: aiohttp.ClientSession) -> HostApi:
 
 
 async def pending(stack: Stack) -> list[QueueItem]:
-    return [i for i in await stack.services.outbox.items() if i.state is not ItemState.DEAD]
+    return [i for i in await stack.runtime.outbox.items() if i.state is not ItemState.DEAD]
 
 
 async def drained(stack: Stack, timeout: float = 20.0) -> None:
     async def empty() -> bool:
-        return not await stack.services.outbox.items()
+        return not await stack.runtime.outbox.items()
 
     try:
         await wait_for(empty, timeout=timeout, what="the outbox to drain")
     except AssertionError:
-        items = await stack.services.outbox.items()
+        items = await stack.runtime.outbox.items()
         raise AssertionError(
             "the outbox did not drain: "
             + "; ".join(f"{i.item_id} {i.state} x{i.attempts}: {i.last_error}" for i in items)
@@ -131,7 +131,7 @@ async def test_an_outage_mid_stream_delays_work_and_loses_none(
     assert status["outbox"]["pending"] == 10 and status["outbox"]["dead"] == 0
     page = await api.settings_page()
     assert "HTTP 503" in page and "Down for Maintenance" in page
-    assert (await stack.services.tokens.status()).state is ConnectionState.CONNECTED
+    assert (await stack.runtime.tokens.status()).state is ConnectionState.CONNECTED
     assert len(list(stack.org.rows("Case", False))) == 5  # nothing got through
 
     stack.org.faults.end_outage()
@@ -254,7 +254,7 @@ async def test_a_revoked_grant_says_reconnect_and_keeps_the_work(
     await revoke_mid_stream(stack, api)
     waiting = await with_errors(stack, 6)
 
-    status = await stack.services.tokens.status()
+    status = await stack.runtime.tokens.status()
     assert status.state is ConnectionState.NEEDS_REAUTHORIZATION
     assert status.reason and "invalid_grant" in status.reason
     published = await api.status()
@@ -327,7 +327,7 @@ async def test_expired_sessions_are_refreshed_once_and_work_goes_on(
         api = api_of(stack, http)
         first = await handed_off(api, [f"expiry-{grant[:3]}-a{n}" for n in range(2)])
         await drained(stack)
-        refreshes = stack.services.tokens.refreshes
+        refreshes = stack.runtime.tokens.refreshes
         stack.emulator.state.auth.expire_access_tokens(stack.org.id)
         # Six jobs meet the expired session at once: one refresh serves them all.
         second = await handed_off(api, [f"expiry-{grant[:3]}-b{n}" for n in range(4)])
@@ -336,10 +336,10 @@ async def test_expired_sessions_are_refreshed_once_and_work_goes_on(
         await drained(stack)
         print(
             f"\nexpired sessions ({grant}): jobs: {len(first) + len(second)}, refreshes: "
-            f"{stack.services.tokens.refreshes - refreshes}"
+            f"{stack.runtime.tokens.refreshes - refreshes}"
         )
-        assert stack.services.tokens.refreshes - refreshes == 1
-        assert stack.services.outbox.stats.retried == 0  # no job even noticed
+        assert stack.runtime.tokens.refreshes - refreshes == 1
+        assert stack.runtime.outbox.stats.retried == 0  # no job even noticed
         assert (await api.status())["state"] == "connected"
         assert case_problems(stack.org, first + second) == []
     finally:
@@ -403,7 +403,7 @@ async def test_work_held_by_the_daily_limit_completes_once_the_quota_is_back(
 
         await wait_for(retried_a_few_times, what="several refused attempts")
         assert len(await pending(stack)) == 5
-        assert not await stack.services.outbox.items(ItemState.DEAD)
+        assert not await stack.runtime.outbox.items(ItemState.DEAD)
 
         # A day later the rolling window has room again (the sessions expired too).
         stack.emulator.state.clock.advance(25 * 3600)

@@ -65,7 +65,7 @@ async def test_no_secret_in_any_log_or_page(http: aiohttp.ClientSession) -> None
         assert (await connect_with_browser(stack.host_url, **connect))["state"] == "connected"
 
         async def drained() -> bool:
-            return not await stack.services.outbox.items()
+            return not await stack.runtime.outbox.items()
 
         # Work, sessions expiring (refresh, rotation) three times over.
         for round_ in range(3):
@@ -73,7 +73,7 @@ async def test_no_secret_in_any_log_or_page(http: aiohttp.ClientSession) -> None
             await api.handoff(conversation.session_id)
             await wait_for(drained, what="the handoff")
             stack.emulator.state.auth.expire_access_tokens(stack.org.id)
-        assert stack.services.tokens.refreshes >= 2
+        assert stack.runtime.tokens.refreshes >= 2
         await api.settings_page()
         await api.status()
 

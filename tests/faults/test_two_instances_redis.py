@@ -58,8 +58,8 @@ class Instance:
 
     @property
     def webhook_url(self) -> str:
-        assert self.plugin.services is not None
-        return f"{self.url}/integrations/salesforce/webhook/{self.plugin.services.webhook_token}"
+        assert self.plugin.is_running
+        return f"{self.url}/integrations/salesforce/webhook/{self.plugin.runtime.webhook_token}"
 
 
 @dataclass
@@ -107,12 +107,12 @@ async def pair(http: aiohttp.ClientSession) -> AsyncIterator[Pair]:
             api = HostApi(http, url, host.settings.admin_token_value())
             instances.append(Instance(name, host, plugin, url, api, delivered))
         a, b = instances
-        assert a.plugin.services is not None
-        emulator.state.auth.set_callback_urls(DEMO_CLIENT_ID, [a.plugin.services.redirect_uri])
-        await a.plugin.services.tokens.save_credentials(
+        assert a.plugin.is_running
+        emulator.state.auth.set_callback_urls(DEMO_CLIENT_ID, [a.plugin.runtime.redirect_uri])
+        await a.plugin.runtime.tokens.save_credentials(
             emulator.base_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
         )
-        await a.plugin.services.tokens.connect_client_credentials()
+        await a.plugin.runtime.tokens.connect_client_credentials()
         yield Pair(emulator, org, a, b, http)
     finally:
         for instance in instances:
@@ -138,8 +138,8 @@ async def forget(prefix: str) -> None:
 async def settled(pair: Pair, timeout: float = 30.0) -> None:
     """The shared outbox has nothing waiting or running (dead letters would fail
     the test's checks)."""
-    assert pair.a.plugin.services is not None
-    outbox = pair.a.plugin.services.outbox
+    assert pair.a.plugin.is_running
+    outbox = pair.a.plugin.runtime.outbox
 
     async def quiet() -> bool:
         return not [i for i in await outbox.items() if i.state is not ItemState.DEAD]
@@ -355,8 +355,8 @@ async def test_two_instances_take_the_same_handoffs_and_webhooks_exactly_once(
 async def sweep(instance: Instance) -> None:
     """One whole reconciliation sweep by ``instance``, tried again while the other
     instance holds the sweep or Salesforce answers an error."""
-    assert instance.plugin.services is not None
-    sweeper = instance.plugin.services.sweeper
+    assert instance.plugin.is_running
+    sweeper = instance.plugin.runtime.sweeper
 
     async def once() -> bool:
         try:

@@ -24,9 +24,9 @@ async def test_the_access_log_holds_no_token_code_or_state(
     caplog.set_level(logging.INFO, logger="aiohttp.access")
     stack = await start_stack(store=MemoryStore(), connect=False)
     try:
-        token = stack.services.webhook_token
+        token = stack.runtime.webhook_token
         async with aiohttp.ClientSession() as http:
-            async with http.post(f"{stack.services.webhook_url}", data=b"{}"):
+            async with http.post(f"{stack.runtime.webhook_url}", data=b"{}"):
                 pass
             callback = f"{stack.host_url}/integrations/salesforce/oauth/callback"
             async with http.get(callback, params={"code": "C0DE-123", "state": "ST4TE-456"}):

@@ -124,7 +124,7 @@ async def test_a_bad_hook_field_is_a_clear_error_naming_the_plugin(stack: Stack)
     await stack.host.handoff(session.id)
 
     async def buried() -> list[object]:
-        return await stack.services.outbox.items(ItemState.DEAD)
+        return await stack.runtime.outbox.items(ItemState.DEAD)
 
     [dead] = await wait_for(buried, what="the dead letter")
     assert dead.last_error is not None
@@ -156,7 +156,7 @@ async def _dead_letter(stack: Stack) -> str:
     from opencx_salesforce.store.base import ItemState
 
     async def buried() -> list[object]:
-        return await stack.services.outbox.items(ItemState.DEAD)
+        return await stack.runtime.outbox.items(ItemState.DEAD)
 
     [dead] = await wait_for(buried, what="the dead letter")
     assert dead.last_error is not None
@@ -208,7 +208,7 @@ async def test_create_contacts_makes_and_links_a_contact_for_a_first_seen_person
 
         # Seen before now: linked from the cache, no new Contact, one call.
         again = await converse(stack.host, texts=["me again"], contact=Contact(email="ana@x.test"))
-        await stack.services.outbox.run_until_idle()
+        await stack.runtime.outbox.run_until_idle()
         before = api_calls(stack)
         # (the first Case is open, so this conversation joins it)
         assert await handoff_and_wait(stack.host, again.id) == case_id

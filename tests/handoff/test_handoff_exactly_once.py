@@ -35,7 +35,7 @@ async def test_the_same_handoff_fired_twice_concurrently_makes_one_case(stack: S
         stack.plugin.on_handoff(session=session, reason=reason),
     )
     case_id = await case_id_of(stack.host, session.id)
-    await stack.services.outbox.run_until_idle()
+    await stack.runtime.outbox.run_until_idle()
     assert [c["Id"] for c in cases(stack)] == [case_id]
     no_duplicate_comments(stack, case_id)
 
@@ -47,7 +47,7 @@ async def test_the_same_handoff_fired_twice_concurrently_makes_one_case(stack: S
 
 
 async def _idle(stack: Stack) -> bool:
-    return not await stack.services.outbox.items()
+    return not await stack.runtime.outbox.items()
 
 
 async def test_a_crash_after_salesforce_answered_neither_duplicates_nor_loses(
@@ -160,7 +160,7 @@ async def test_an_outage_delays_200_handoffs_and_loses_none(outage_stack: Stack)
         sessions.append(session)
     await asyncio.sleep(0.5)
     assert cases(stack) == []  # nothing got through the outage
-    pending = await stack.services.outbox.items()
+    pending = await stack.runtime.outbox.items()
     assert len(pending) == 200 and all(i.state is not ItemState.DEAD for i in pending)
 
     stack.org.faults.end_outage()
@@ -168,4 +168,4 @@ async def test_an_outage_delays_200_handoffs_and_loses_none(outage_stack: Stack)
         await case_id_of(stack.host, session.id, timeout=60)
     by_session = Counter(c["OpenCX_Session_Id__c"] for c in cases(stack))
     assert len(by_session) == 200 and set(by_session.values()) == {1}
-    assert await stack.services.outbox.items(ItemState.DEAD) == []
+    assert await stack.runtime.outbox.items(ItemState.DEAD) == []

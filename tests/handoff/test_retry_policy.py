@@ -26,7 +26,7 @@ async def test_a_refused_comment_is_a_dead_letter_on_the_first_attempt(stack: St
     await stack.host.post_message(session.id, Role.CONTACT, "Hello? Anyone there?")
 
     async def dead() -> list[object]:
-        return list(await stack.services.outbox.items(ItemState.DEAD))
+        return list(await stack.runtime.outbox.items(ItemState.DEAD))
 
     [letter] = await wait_for(dead, what="the append's dead letter")
     assert letter.item_id.startswith(f"append:{session.id}:")  # type: ignore[attr-defined]
@@ -60,6 +60,6 @@ async def test_a_transport_error_is_retried_until_the_case_exists(stack: Stack) 
         case_id = await handoff_and_wait(stack.host, session.id)
 
     assert [c["Id"] for c in cases(stack)] == [case_id]
-    assert stack.services.outbox.stats.retried == 1
-    assert stack.services.outbox.stats.buried == 0
-    assert await stack.services.outbox.items() == []
+    assert stack.runtime.outbox.stats.retried == 1
+    assert stack.runtime.outbox.stats.buried == 0
+    assert await stack.runtime.outbox.items() == []

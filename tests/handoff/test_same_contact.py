@@ -55,7 +55,7 @@ async def test_after_the_case_closed_a_new_case_is_linked_to_it(stack: Stack) ->
     # A rep closes the Case; the plugin learns it (here from its sweep: no
     # package is deployed in this org, so no webhook rings).
     stack.org.update("Case", old_case, {"Status": "Closed"})
-    await stack.services.sweeper.run_once()
+    await stack.runtime.sweeper.run_once()
 
     async def resolved() -> bool:
         current = await stack.host.get_session(first.id)
@@ -79,7 +79,7 @@ async def test_the_same_conversation_handed_off_again_after_closure_gets_a_new_c
     await stack.host.handoff(session.id)
     old_case = await case_id_of(stack.host, session.id)
     stack.org.update("Case", old_case, {"Status": "Closed"})
-    await stack.services.sweeper.run_once()
+    await stack.runtime.sweeper.run_once()
 
     async def resolved() -> bool:
         current = await stack.host.get_session(session.id)

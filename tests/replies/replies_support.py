@@ -54,13 +54,13 @@ class Node:
     url: str
 
     @property
-    def services(self) -> Runtime:
-        assert self.plugin.services is not None, "the plugin is not started"
-        return self.plugin.services
+    def runtime(self) -> Runtime:
+        assert self.plugin.is_running, "the plugin is not started"
+        return self.plugin.runtime
 
     @property
     def webhook_url(self) -> str:
-        return f"{self.url}/integrations/salesforce/webhook/{self.services.webhook_token}"
+        return f"{self.url}/integrations/salesforce/webhook/{self.runtime.webhook_token}"
 
 
 @dataclass
@@ -85,15 +85,15 @@ class World:
         node = Node(host, plugin, url)
         self.nodes.append(node)
         self.emulator.state.auth.set_callback_urls(
-            DEMO_CLIENT_ID, [n.services.redirect_uri for n in self.nodes]
+            DEMO_CLIENT_ID, [n.runtime.redirect_uri for n in self.nodes]
         )
-        if not await node.services.tokens.credentials():
-            tokens = node.services.tokens
+        if not await node.runtime.tokens.credentials():
+            tokens = node.runtime.tokens
             await tokens.save_credentials(
                 self.emulator.base_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
             )
             await tokens.connect_client_credentials()
-        await settle_first_sweep(node.services)
+        await settle_first_sweep(node.runtime)
         return node
 
     async def stop_node(self, node: Node) -> None:
@@ -136,7 +136,7 @@ async def idle(world: World) -> None:
     """Until no notify job is waiting or running on the shared store."""
 
     async def quiet() -> bool:
-        items = await world.node.services.outbox.items()
+        items = await world.node.runtime.outbox.items()
         return not [i for i in items if i.state is not ItemState.DEAD]
 
     await wait_for(quiet, what="the outbox to drain")

@@ -47,23 +47,23 @@ async def test_a_closed_case_resolves_its_sessions_once(world: World) -> None:
     assert await agent_messages(node, second.id) == [
         ("Sorted: your refund is on its way. Closing this.", "Riley Rep", last_word)
     ]
-    assert node.services.reply_status.sessions_resolved == 2
+    assert node.runtime.reply_status.sessions_resolved == 2
 
     # The contact writes again on the first session (the host reopens it); a late
     # or replayed "case.updated" must not resolve it a second time.
     await node.host.post_message(first.id, Role.CONTACT, "One more question.")
     assert await _status(world, first.id) == SessionStatus.OPEN
-    reads = node.services.reply_status.notifications_read
+    reads = node.runtime.reply_status.notifications_read
     await ring(world, node, UPDATED, case_id, case_id)
 
     async def read_again() -> bool:
-        return node.services.reply_status.notifications_read > reads
+        return node.runtime.reply_status.notifications_read > reads
 
     await wait_for(read_again, what="the second read")
     await idle(world)
     assert await _status(world, first.id) == SessionStatus.OPEN
-    assert node.services.reply_status.sessions_resolved == 2
-    assert (await sweep(node.services)).resolved == 0
+    assert node.runtime.reply_status.sessions_resolved == 2
+    assert (await sweep(node.runtime)).resolved == 0
 
 
 async def test_a_reopened_case_is_open_again_for_the_next_message(world: World) -> None:
@@ -75,7 +75,7 @@ async def test_a_reopened_case_is_open_again_for_the_next_message(world: World) 
     await ring(world, node, UPDATED, case_id, case_id)
 
     async def closed() -> bool:
-        entry = await node.services.index.case(case_id)
+        entry = await node.runtime.index.case(case_id)
         return bool(entry and entry.closed)
 
     await wait_for(closed, what="the index to say closed")
@@ -83,7 +83,7 @@ async def test_a_reopened_case_is_open_again_for_the_next_message(world: World) 
     await ring(world, node, UPDATED, case_id, case_id)
 
     async def reopened() -> bool:
-        entry = await node.services.index.case(case_id)
+        entry = await node.runtime.index.case(case_id)
         return bool(entry and not entry.closed)
 
     await wait_for(reopened, what="the index to say open again")
@@ -93,7 +93,7 @@ async def test_a_reopened_case_is_open_again_for_the_next_message(world: World) 
     await ring(world, node, UPDATED, case_id, case_id)
 
     async def resolved_twice() -> bool:
-        return node.services.reply_status.sessions_resolved == 2
+        return node.runtime.reply_status.sessions_resolved == 2
 
     await wait_for(resolved_twice, what="the second closure")
 
@@ -123,5 +123,5 @@ async def test_a_case_closed_while_the_host_was_down_is_resolved_by_the_sweep_af
     assert await agent_messages(restarted, session.id) == [
         ("Replacement shipped, closing.", "Riley Rep", reply)
     ]
-    report = restarted.services.reply_status.last_sweep
+    report = restarted.runtime.reply_status.last_sweep
     assert report is not None and report.resolved == 1 and report.delivered == 1

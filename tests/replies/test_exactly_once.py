@@ -55,7 +55,7 @@ async def test_the_host_is_asked_once_per_record_through_replays_and_sweeps(worl
     for _ in range(3):
         await asyncio.gather(*(ring(world, world.node, COMMENT, case_id, r) for r in records))
         await idle(world)
-        await sweep(world.node.services)
+        await sweep(world.node.runtime)
     assert offered == records
     assert [m[2] for m in await agent_messages(world.node, session_id)] == records
 
@@ -77,7 +77,7 @@ async def test_a_claim_left_by_a_crashed_worker_is_taken_over_and_delivered(
 
     messages = await wait_for(delivered, what="the takeover delivery")
     assert messages == [("Your replacement ships today.", "Riley Rep", comment_id)]
-    assert await world.node.services.replies.ledger.is_delivered(comment_id)
+    assert await world.node.runtime.replies.ledger.is_delivered(comment_id)
 
 
 async def test_a_live_claim_holds_back_the_case_until_it_is_done(world: World) -> None:
@@ -122,13 +122,13 @@ async def test_a_record_marked_delivered_is_not_delivered_again_even_if_the_host
     await wait_for(lambda: _read_count(world, 1), what="the notify read")
     await idle(world)
     assert offered == []
-    assert world.node.services.reply_status.skipped_records["already delivered"] == 1
-    cursor = await world.node.services.replies.ledger.cursor(case_id)
+    assert world.node.runtime.reply_status.skipped_records["already delivered"] == 1
+    cursor = await world.node.runtime.replies.ledger.cursor(case_id)
     assert comment_id in cursor.ids  # the cursor moved past it
 
 
 async def _read_count(world: World, n: int) -> bool:
-    return world.node.services.reply_status.notifications_read >= n
+    return world.node.runtime.reply_status.notifications_read >= n
 
 
 async def test_a_host_failure_while_delivering_is_retried_and_delivered_once(

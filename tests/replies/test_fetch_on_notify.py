@@ -35,7 +35,7 @@ async def _messages_after_read(
     world: World, session_id: str, reads: int
 ) -> list[tuple[str, str | None, str | None]]:
     """The session's agent messages once ``reads`` notify reads have happened."""
-    status = world.node.services.reply_status
+    status = world.node.runtime.reply_status
 
     async def read() -> bool:
         return status.notifications_read >= reads
@@ -58,7 +58,7 @@ async def test_a_public_rep_reply_reaches_the_session_within_one_webhook(world: 
     messages = await wait_for(delivered, what="the rep's reply")
     assert messages == [("Hi Jane, I have reopened the shipment.", "Riley Rep", comment_id)]
     assert world.queries() - queries == 1  # one read for one notification
-    status = world.node.services.reply_status
+    status = world.node.runtime.reply_status
     assert status.deliveries == 1
     assert status.last_delivery_latency is not None and 0 <= status.last_delivery_latency < 10
 
@@ -75,7 +75,7 @@ async def test_a_portal_users_public_comment_is_not_a_rep_reply(world: World) ->
     portal = Rep(world.org, PORTAL_USER).comment(case_id, "Any news?")
     await ring(world, world.node, COMMENT, case_id, portal)
     assert await _messages_after_read(world, session_id, 1) == []
-    assert world.node.services.reply_status.skipped_records["not written by the support team"] == 1
+    assert world.node.runtime.reply_status.skipped_records["not written by the support team"] == 1
 
 
 async def test_the_plugins_own_transcript_never_comes_back(make_world: WorldFactory) -> None:
@@ -176,7 +176,7 @@ async def test_notifications_for_one_case_arriving_together_cost_one_read(world:
     messages = await _messages_after_read(world, session_id, 1)
     assert [m[0] for m in messages] == [f"Update {n}" for n in range(5)]
     assert world.queries() - queries == 1
-    assert world.node.services.reply_status.notifications_read == 1
+    assert world.node.runtime.reply_status.notifications_read == 1
 
 
 async def test_replies_arrive_in_the_order_they_were_written(world: World) -> None:
@@ -225,7 +225,7 @@ async def test_every_notification_costs_at_most_one_salesforce_call(world: World
         record = rep.comment(case_id, f"Note {n}", public=n % 2 == 0)
         await ring(world, world.node, COMMENT, case_id, record)
         await _messages_after_read(world, session_id, n + 1)
-    status = world.node.services.reply_status
+    status = world.node.runtime.reply_status
     assert world.api_calls() - calls <= status.webhooks_accepted
     assert [m[0] for m in await agent_messages(world.node, session_id)] == [
         "Note 0",

@@ -45,14 +45,14 @@ async def _each_reply_once_across_two_instances(world: World) -> None:
     await asyncio.gather(*calls)
     await idle(world)
     # Both sweep at once too; the lock lets one through, the other finds nothing new.
-    await asyncio.gather(sweep(first.services), sweep(second.services))
+    await asyncio.gather(sweep(first.runtime), sweep(second.runtime))
 
     for session in sessions:
         # The host itself would hide a duplicate (it dedupes by external_id), so
         # count what the plugins delivered as well as what the session shows.
         messages = await agent_messages(second, session.id)
         assert [m[2] for m in messages] == written[session.id]
-    assert sum(n.services.reply_status.deliveries for n in (first, second)) == 12
+    assert sum(n.runtime.reply_status.deliveries for n in (first, second)) == 12
 
 
 async def test_two_instances_on_one_memory_store_deliver_each_reply_once(

@@ -35,7 +35,7 @@ async def test_lost_and_duplicated_webhooks_still_deliver_each_reply_once_in_ord
     case_ids = [await case_of(node, s.id) for s in sessions]
     # A sweep now, so the Cases themselves are old news to the next one: what it
     # finds later it can only find through the comments and emails.
-    await sweep(node.services)
+    await sweep(node.runtime)
     rep = Rep(world.org)
     written: dict[str, list[str]] = {s.id: [] for s in sessions}
     # Exactly 30 of the 100 webhooks lost, 20 of the others sent twice.
@@ -70,7 +70,7 @@ async def test_lost_and_duplicated_webhooks_still_deliver_each_reply_once_in_ord
     before_sweep = {s.id: len(await agent_messages(node, s.id)) for s in sessions}
     assert sum(before_sweep.values()) < 100  # the lost webhooks really lost replies
 
-    report = await sweep(node.services)
+    report = await sweep(node.runtime)
     assert report.caught_up
     assert report.delivered > 0  # the sweep found what the lost webhooks missed
 
@@ -78,7 +78,7 @@ async def test_lost_and_duplicated_webhooks_still_deliver_each_reply_once_in_ord
         messages = await agent_messages(node, session.id)
         assert [m[2] for m in messages] == written[session.id], session.id
         assert [m[0] for m in messages] == [f"{session.id} reply {n}" for n in range(5)]
-    status = node.services.reply_status
+    status = node.runtime.reply_status
     assert status.deliveries == 100
     assert status.delivered_by_sweep == report.delivered
 
@@ -93,14 +93,14 @@ async def test_an_idle_sweep_is_cheap_and_a_restart_continues_from_the_stored_cu
     world.emulator.state.clock.advance(1.0)
     first = rep.comment(case_id, "Lost webhook number one.")
 
-    report = await sweep(node.services)
+    report = await sweep(node.runtime)
     assert report.delivered == 1
     assert report.api_calls == 2  # one composite of three discovery queries, one read
     assert report.records_seen >= 3
-    status = node.services.reply_status
+    status = node.runtime.reply_status
     assert status.last_sweep is report and status.to_json()["calls_per_sweep"] == 2
 
-    idle_report = await sweep(node.services)
+    idle_report = await sweep(node.runtime)
     assert idle_report.delivered == 0
     assert idle_report.api_calls == 1  # nothing new: the discovery composite only
     assert idle_report.cases_checked == 0
@@ -112,7 +112,7 @@ async def test_an_idle_sweep_is_cheap_and_a_restart_continues_from_the_stored_cu
     world.emulator.state.clock.advance(1.0)
     second = rep.comment(case_id, "Lost webhook number two.")
     restarted = await world.start_node()
-    start_up = restarted.services.reply_status.last_sweep
+    start_up = restarted.runtime.reply_status.last_sweep
     assert start_up is not None and start_up.delivered == 1 and start_up.cases_checked == 1
     assert [m[2] for m in await agent_messages(restarted, session.id)] == [first, second]
 
@@ -126,15 +126,15 @@ async def test_the_sweep_spends_no_more_than_its_budget_and_goes_on_next_time(
     world.emulator.state.clock.advance(1.0)
     for session in sessions:
         rep.comment(await case_of(node, session.id), f"Hello {session.id}")
-    sweeper = node.services.sweeper
+    sweeper = node.runtime.sweeper
     sweeper.max_calls = 2
 
-    partial = await sweep(node.services)
+    partial = await sweep(node.runtime)
     assert partial.api_calls <= 2
     assert not partial.caught_up
 
     sweeper.max_calls = 50
-    rest = await sweep(node.services)
+    rest = await sweep(node.runtime)
     assert rest.caught_up
     await idle(world)
     for session in sessions:
@@ -145,10 +145,8 @@ async def test_only_one_instance_sweeps_at_a_time(world: World) -> None:
     second = await world.start_node()
     first = world.node
     reports = await asyncio.gather(
-        first.services.sweeper.run_once(), second.services.sweeper.run_once()
+        first.runtime.sweeper.run_once(), second.runtime.sweeper.run_once()
     )
     assert sorted(r is None for r in reports) == [False, True]
-    skipped = (
-        first.services.reply_status.sweeps_skipped + second.services.reply_status.sweeps_skipped
-    )
+    skipped = first.runtime.reply_status.sweeps_skipped + second.runtime.reply_status.sweeps_skipped
     assert skipped >= 1

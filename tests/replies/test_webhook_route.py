@@ -37,7 +37,7 @@ async def test_forged_calls_are_refused_and_deliver_nothing(world: World) -> Non
     node = world.node
     body = event_body(world.org, contract.EVENT_CASE_COMMENT_CREATED, case_id, comment_id)
     wrong_token = node.webhook_url.rsplit("/", 1)[0] + "/not-the-token"
-    calls_before, jobs_before = world.api_calls(), len(await node.services.outbox.items())
+    calls_before, jobs_before = world.api_calls(), len(await node.runtime.outbox.items())
 
     answers = [
         await post(world.http, wrong_token, body),
@@ -51,10 +51,10 @@ async def test_forged_calls_are_refused_and_deliver_nothing(world: World) -> Non
     assert answers[0].body == {"error": "unauthorized"}  # nothing about the rest
     assert answers[1].body == {"error": "unauthorized: signature"}
     assert answers[3].body == {"error": "unauthorized: timestamp"}
-    assert len(await node.services.outbox.items()) == jobs_before  # nothing queued
+    assert len(await node.runtime.outbox.items()) == jobs_before  # nothing queued
     assert world.api_calls() == calls_before  # nothing read
     assert await agent_messages(node, session_id) == []
-    refused = node.services.reply_status.webhooks_refused
+    refused = node.runtime.reply_status.webhooks_refused
     assert refused["401 token"] == 1 and refused["401 signature"] == 2
     assert refused["401 timestamp"] == 2
 
@@ -77,7 +77,7 @@ async def test_a_signature_over_a_different_body_is_refused(world: World) -> Non
 async def test_malformed_bodies_are_400_with_the_reason(world: World) -> None:
     _, case_id, _ = await _case_with_reply(world)
     url = world.node.webhook_url
-    jobs_before = len(await world.node.services.outbox.items())
+    jobs_before = len(await world.node.runtime.outbox.items())
     cases = {
         b"{not json": "body is not JSON",
         b"[]": "body must be a JSON object",
@@ -89,12 +89,12 @@ async def test_malformed_bodies_are_400_with_the_reason(world: World) -> None:
         answer = await post(world.http, url, body)
         assert answer.status == 400, body
         assert reason in answer.body["error"], (body, answer.body)
-    assert len(await world.node.services.outbox.items()) == jobs_before
+    assert len(await world.node.runtime.outbox.items()) == jobs_before
 
 
 async def test_a_body_over_the_limit_is_413_whatever_content_length_says(world: World) -> None:
     url = world.node.webhook_url
-    limit = world.node.services.settings.webhook_max_body_bytes
+    limit = world.node.runtime.settings.webhook_max_body_bytes
     big = b'{"event": "ping", "pad": "' + b"x" * limit + b'"}'
 
     honest = await post(world.http, url, big)
@@ -116,7 +116,7 @@ async def test_a_body_over_the_limit_is_413_whatever_content_length_says(world: 
         },
     ) as response:
         assert response.status == 413
-    assert world.node.services.reply_status.webhooks_refused["413 too large"] == 2
+    assert world.node.runtime.reply_status.webhooks_refused["413 too large"] == 2
 
 
 async def test_only_json_is_accepted(world: World) -> None:
@@ -138,7 +138,7 @@ async def test_a_ping_is_accepted_and_counted_without_reading_salesforce(world: 
     answer = await post(world.http, world.node.webhook_url, body)
     assert answer.status == 202
     assert answer.body["event"] == "ping"
-    status = world.node.services.reply_status
+    status = world.node.runtime.reply_status
     assert status.pings == 1
     assert status.last_webhook_event == "ping"
     assert status.last_webhook_at is not None and abs(status.last_webhook_at - time.time()) < 5
