@@ -84,7 +84,7 @@ async def test_bot_messages_can_be_left_out_and_times_shown_in_a_zone(
     assert "tracking" not in body
 
 
-async def test_a_long_transcript_is_packed_into_comments_within_the_limit(
+async def test_hook_salesforce_transcript_packs_a_long_transcript_within_the_limit(
     salesforce_stack: StartStack, salesforce_handoff: Handoff
 ) -> None:
     stack = await salesforce_stack(plugins={"compact-transcript": CompactTranscript()})

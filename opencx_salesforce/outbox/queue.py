@@ -174,6 +174,10 @@ class Outbox:
         for n in range(self.settings.concurrency):
             self._tasks.append(asyncio.create_task(self._worker(), name=f"outbox-{n}"))
 
+    def running_workers(self) -> int:
+        """How many worker tasks are alive (0 once stopped)."""
+        return sum(1 for task in self._tasks if not task.done())
+
     async def stop(self) -> None:
         self._stopping.set()
         for task in self._tasks:

@@ -1,8 +1,10 @@
-"""The extension hooks and their examples stay documented and tested.
+"""Every hook, and the example plugins, stay documented and tested.
 
 Fails when an :class:`ExtensionHooks` hook has no section in docs/extending.md
-headed by its exact signature, when the guide documents a hook that does not
-exist, when an example in hooks/ has no test, no docstring, no ``plugin`` to load
+(or a :class:`HostHooks` hook none in docs/host-implementers.md) headed by its
+exact signature, when a hook of either kind has no test named
+``test_hook_<name>`` (datasette's rule), when the guide documents a hook that
+does not exist, when an example in hooks/ has no test, no docstring, no ``plugin`` to load
 or no line in hooks/README.md, and when code the guide quotes from hooks/ no
 longer matches the file.
 """
@@ -24,6 +26,8 @@ from opencx_salesforce.hookspecs import PROJECT_NAME, ExtensionHooks, HostHooks
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "extending.md"
+HOST_GUIDE = ROOT / "docs" / "host-implementers.md"
+TEST_DIRS = (ROOT / "tests", ROOT / "hooks")
 HOOKS_DIR = ROOT / "hooks"
 HOOKS_README = HOOKS_DIR / "README.md"
 
@@ -32,16 +36,39 @@ HEADING = re.compile(r"^(#{2,6}) (.+?)\s*$", re.MULTILINE)
 EXCERPT = re.compile(r"<!-- excerpt: (\S+) -->\n```python\n(.*?)\n```", re.DOTALL)
 
 
-def extension_hooks() -> dict[str, str]:
-    """Each extension hook's name and its signature as the guide must head it,
+def hook_signatures(specs: type) -> dict[str, str]:
+    """Each hook's name and its signature as the guide must head it,
     e.g. ``salesforce_case_fields(session, fields)``."""
     pm = pluggy.PluginManager(PROJECT_NAME)
     hooks = {}
-    for name, function in vars(ExtensionHooks).items():
-        if callable(function) and pm.parse_hookspec_opts(ExtensionHooks, name) is not None:
+    for name, function in vars(specs).items():
+        if callable(function) and pm.parse_hookspec_opts(specs, name) is not None:
             params = [p for p in inspect.signature(function).parameters if p != "self"]
             hooks[name] = f"{name}({', '.join(params)})"
     return hooks
+
+
+def extension_hooks() -> dict[str, str]:
+    return hook_signatures(ExtensionHooks)
+
+
+def host_hooks() -> dict[str, str]:
+    return hook_signatures(HostHooks)
+
+
+def names_of_tests() -> set[str]:
+    """The name of every test function in tests/ and hooks/."""
+    names: set[str] = set()
+    for directory in TEST_DIRS:
+        for path in directory.rglob("test_*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            names.update(
+                node.name
+                for node in ast.walk(tree)
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                and node.name.startswith("test_")
+            )
+    return names
 
 
 def examples() -> list[str]:
@@ -53,10 +80,10 @@ def examples() -> list[str]:
     )
 
 
-def guide_section(signature: str) -> str:
+def guide_section(signature: str, guide: Path = GUIDE) -> str:
     """The guide's text under the heading ``signature``, up to the next heading of
     the same or a higher level."""
-    text = GUIDE.read_text(encoding="utf-8")
+    text = guide.read_text(encoding="utf-8")
     for match in HEADING.finditer(text):
         if match.group(2) == signature:
             level = len(match.group(1))
@@ -66,7 +93,7 @@ def guide_section(signature: str) -> str:
                     end = later.start()
                     break
             return text[match.end() : end]
-    raise AssertionError(f"docs/extending.md has no heading {signature!r}")
+    raise AssertionError(f"{guide.relative_to(ROOT)} has no heading {signature!r}")
 
 
 def load_example(name: str) -> ModuleType:
@@ -163,3 +190,18 @@ def test_every_example_loads_as_a_plugin(name: str) -> None:
 @pytest.mark.parametrize("name", examples())
 def test_every_example_is_listed_in_the_hooks_readme(name: str) -> None:
     assert f"({name}.py)" in HOOKS_README.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("hook", sorted(host_hooks()))
+def test_every_host_hook_has_a_section_headed_by_its_signature(hook: str) -> None:
+    section = guide_section(host_hooks()[hook], HOST_GUIDE)
+    assert section.strip(), f"the section on {hook} in docs/host-implementers.md is empty"
+
+
+@pytest.mark.parametrize("hook", sorted({**host_hooks(), **extension_hooks()}))
+def test_every_hook_has_a_test_named_after_it(hook: str) -> None:
+    tests = names_of_tests()
+    assert any(name.startswith(f"test_hook_{hook}") for name in tests), (
+        f"no test named test_hook_{hook}... in tests/ or hooks/: add one that shows "
+        "the hook doing its job"
+    )

@@ -94,7 +94,7 @@ async def test_installed_plugin_receives_a_typed_session_on_handoff(
     assert host.hook_errors == []
 
 
-async def test_plugin_routes_are_mounted_under_integrations_name(
+async def test_hook_webhook_routes_are_mounted_under_integrations_name(
     install_plugin: InstallPlugin, start_host: StartHost, http: aiohttp.ClientSession
 ) -> None:
     install_plugin("thirdparty", RECORDING_PLUGIN)
@@ -149,7 +149,7 @@ def test_misspelt_hookimpl_in_an_installed_plugin_fails_the_host(
         DevHost(host_settings())
 
 
-def test_extension_hooks_added_historically_accept_plugins_registered_earlier() -> None:
+def test_hook_add_hookspecs_is_historic_so_earlier_plugins_get_the_specs() -> None:
     class CaseFields:
         @hookimpl
         def salesforce_case_fields(self, session: Session) -> dict[str, str]:
@@ -221,7 +221,7 @@ async def test_webhook_routes_that_is_a_coroutine_is_refused_and_recorded(
     assert error.plugin == "asyncroutes" and "not a coroutine" in str(error.error)
 
 
-async def test_config_error_from_plugin_started_stops_the_start(start_host: StartHost) -> None:
+async def test_hook_plugin_started_config_error_stops_the_start(start_host: StartHost) -> None:
     stopped: list[bool] = []
 
     class Strict:

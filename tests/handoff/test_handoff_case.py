@@ -16,7 +16,7 @@ from opencx_salesforce.devhost.stack import Stack
 from opencx_salesforce.models import Channel, Contact
 
 
-async def test_a_handoff_makes_one_case_with_every_field(stack: Stack) -> None:
+async def test_hook_on_handoff_makes_one_case_with_every_field(stack: Stack) -> None:
     texts = ["Where is my parcel?", "Let me check.", "It says delivered but it is not here."]
     session = await converse(stack.host, texts=texts)
     before = api_calls(stack)
@@ -106,7 +106,7 @@ class BadFields:
         return {"Not_A_Field__c": "x"}
 
 
-async def test_extension_hook_fields_reach_the_case(stack: Stack) -> None:
+async def test_hook_salesforce_case_fields_reach_the_case(stack: Stack) -> None:
     stack.host.plugin_manager.register(PlanFields(), name="plan-fields")
     session = await converse(stack.host, texts=["hi"], metadata={"plan": "gold"})
     case_id = await handoff_and_wait(stack.host, session.id)

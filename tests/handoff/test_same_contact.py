@@ -11,7 +11,7 @@ from opencx_salesforce.models import Contact, Role, SessionStatus
 JANE = Contact(name="Jane Doe", email="jane@example.com")
 
 
-async def test_reengaging_while_open_appends_in_one_call(stack: Stack) -> None:
+async def test_hook_on_contact_reengage_appends_in_one_call_while_open(stack: Stack) -> None:
     session = await converse(stack.host, texts=["My parcel is missing."], contact=JANE)
     await stack.host.handoff(session.id)
     case_id = await case_id_of(stack.host, session.id)
