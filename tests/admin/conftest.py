@@ -18,13 +18,10 @@ from opencx_salesforce.store.memory import MemoryStore
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[Emulator]:
-    running = Emulator()
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.close()
+def emulator(salesforce_emulator: Emulator) -> Emulator:
+    """The installed ``salesforce_emulator`` fixture (opencx_salesforce's pytest
+    plugin), under the name these tests use."""
+    return salesforce_emulator
 
 
 @pytest.fixture

@@ -10,37 +10,19 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from admin_support import ADMIN_TOKEN, SALESFORCE_ADMIN, Stack
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_INSTALLED = Path(CHROMIUM).exists()
 SCREENSHOT_COPY = Path("/tmp/admin-connected.png")
 
 pytestmark = pytest.mark.browser
 # Generous for a loaded machine; a passing run takes a fraction of it.
 expect.set_options(timeout=10_000)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM_INSTALLED:
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def open_settings(browser: Browser, stack: Stack, *, block_popups: bool = False) -> Page:

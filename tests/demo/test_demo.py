@@ -5,17 +5,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from opencx_salesforce.demo.scenario import Demo
 from opencx_salesforce.demo.timeline import Timeline
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_INSTALLED = Path(CHROMIUM).exists()
 STEPS = [
     "Start the local Salesforce and the bot host with the plugin",
     "Admin connects the plugin (OAuth: log in, Allow)",
@@ -39,21 +36,6 @@ def test_the_demo_command_runs_every_step_and_exits_0() -> None:
         assert f"✓ {step}" in done.stdout, f"missing step: {step}\n{done.stdout}"
     assert "Summary" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM_INSTALLED:
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 @pytest.mark.browser

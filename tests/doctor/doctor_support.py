@@ -20,7 +20,6 @@ from urllib.parse import urljoin
 import aiohttp
 
 from opencx_salesforce.devhost.stack import Stack
-from opencx_salesforce.devhost.waiting import wait_for as _wait_for
 from opencx_salesforce.doctor import CheckResult, DoctorReport, Status
 from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
@@ -76,12 +75,6 @@ def skipped(report: DoctorReport) -> set[str]:
 def org_api_calls(stack: Stack) -> int:
     """REST calls the emulated org has counted (its DailyApiRequests)."""
     return int(sum(stack.org.api_calls.by_endpoint.values()))
-
-
-async def wait_for(
-    check: Callable[[], Awaitable[Any]], *, timeout: float = 10.0, what: str = "condition"
-) -> Any:
-    return await _wait_for(check, timeout=timeout, what=what)
 
 
 # --- connecting the way an admin does: the browser sign-in (web server flow) --------------

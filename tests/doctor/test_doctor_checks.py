@@ -15,10 +15,10 @@ from doctor_support import (
     result,
     skipped,
     statuses,
-    wait_for,
 )
 
 from opencx_salesforce.apex import names
+from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.doctor import (
     HANDOFF_WITHOUT_CASE,
     REPLIES_LOST,

@@ -14,11 +14,9 @@ a ``conftest``).
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,23 +50,6 @@ PLUGIN_NAMESPACES = (
     "salesforce.describe",
     "salesforce.replies",
 )
-
-
-async def wait_for(
-    check: Callable[[], Awaitable[Any]],
-    *,
-    timeout: float = 15.0,
-    what: str = "condition",
-    interval: float = 0.02,
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(interval)
 
 
 # --- secrets ----------------------------------------------------------------------------

@@ -9,8 +9,9 @@ synchronous) drives it with a plain HTTP client (``http.client``): raw bodies,
 any headers, any content type. Each fuzz test prints how many calls it made and
 the statuses it got, and must have met every status its route documents.
 
-The fuzz found 500s; each is pinned by a strict xfail test at the end of this file
-(see the ``*_FIXED`` flags).
+The fuzz found 500s (a malformed form, an event that is not text, a signature
+that is not ASCII, a forged cookie, deeply nested JSON); each is fixed and pinned
+by a test at the end of this file, and the fuzz now fails on any 500.
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import pytest
-from faults_support import FAST_RETRIES, PREFIX, WATCH, plugin_state, wait_for
+from faults_support import FAST_RETRIES, PREFIX, WATCH, plugin_state
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from opencx_salesforce.apex import contract
 from opencx_salesforce.devhost.admin import ADMIN_COOKIE
 from opencx_salesforce.devhost.stack import Stack, start_stack
+from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.emulator.rep import Rep
 from opencx_salesforce.models import Contact, HandoffReason, Role
 from opencx_salesforce.runtime import Runtime
@@ -52,15 +54,6 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 T = TypeVar("T")
-# Known bugs that answer 500, each pinned by an xfail(strict=True) test below. The
-# fuzz counts those 500s apart (and prints them) instead of failing on them; once a
-# bug is fixed its xfail turns XPASS (failing the run): set its flag to True then.
-MALFORMED_FORM_500_FIXED = True  # test_a_malformed_form_post_from_an_admin_is_a_400
-UNHASHABLE_EVENT_500_FIXED = True  # test_a_webhook_whose_event_is_not_text_is_a_400
-NON_ASCII_SIGNATURE_500_FIXED = True  # test_a_signature_that_is_not_ascii_is_a_401
-FORGED_COOKIE_500_FIXED = True  # test_a_forged_admin_cookie_is_refused_not_a_500
-DEEP_JSON_500_FIXED = True  # test_deeply_nested_json_is_a_400_not_a_500
-KNOWN: Counter[str] = Counter()
 
 
 # --- the stack, on its own loop -------------------------------------------------------------
@@ -133,7 +126,7 @@ class Target:
             return not await self.runtime.outbox.items()
 
         async def settled() -> dict[str, Any]:
-            await wait_for(idle, timeout=5, what="the outbox to be idle", interval=0.01)
+            await wait_for(idle, timeout=5, what="the outbox to be idle", every=0.01)
             return await plugin_state(self.stack.host.store)
 
         return self.run(settled())
@@ -248,11 +241,7 @@ def unchanged(target: Target, request: pytest.FixtureRequest) -> Iterator[Target
     yield target
     statuses = Counter(target.answers)
     name = request.node.originalname
-    print(
-        f"\n{name}: {sum(statuses.values())} calls, statuses {dict(sorted(statuses.items()))}"
-        + "".join(f"; {what}: {n}" for what, n in KNOWN.items())
-    )
-    KNOWN.clear()
+    print(f"\n{name}: {sum(statuses.values())} calls, statuses {dict(sorted(statuses.items()))}")
     assert target.state() == before
     assert target.case_count() == cases
     assert target.delivered() == delivered == []
@@ -421,18 +410,6 @@ def malformed_form(content_type: str, body: bytes) -> bool:
     return False
 
 
-def deeply_nested(body: bytes) -> bool:
-    return body.count(b"[") + body.count(b"{") > 900
-
-
-def unhashable_event(body: bytes) -> bool:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(data, dict) and isinstance(data.get("event"), list | dict)
-
-
 def predict(call: dict[str, Any], answer_limit: int = BODY_LIMIT) -> int | None:
     """The status the webhook's docstring promises, in its order of checks (None
     where a header's parsing is aiohttp's business)."""
@@ -491,16 +468,6 @@ def test_the_webhook_answers_only_its_documented_codes(
 
     answer = target.request("POST", f"{PREFIX}/webhook/{path_token}", headers=headers, body=body)
 
-    if answer.status == 500 and not UNHASHABLE_EVENT_500_FIXED and unhashable_event(body):
-        KNOWN["500 on a webhook whose event is a list or object (known bug)"] += 1
-        return
-    if answer.status == 500 and not DEEP_JSON_500_FIXED and deeply_nested(body):
-        KNOWN["500 on deeply nested JSON (known bug)"] += 1
-        return
-    signature = headers.get(contract.HEADER_SIGNATURE, "")
-    if answer.status == 500 and not NON_ASCII_SIGNATURE_500_FIXED and not signature.isascii():
-        KNOWN["500 on a signature that is not ASCII (known bug)"] += 1
-        return
     assert answer.status in (202, 400, 401, 413, 415), (answer.status, answer.text[:300])
     expected = predict(call)
     if expected is not None and call["content_type"] in headers.get("Content-Type", ""):
@@ -715,18 +682,6 @@ def test_the_settings_routes_refuse_without_admin_and_csrf(
     answer = target.request(call["method"], path, headers=headers, body=body)
 
     admin = auth.startswith("cookie") or auth == "bearer + cookie"
-    if answer.status == 500 and not FORGED_COOKIE_500_FIXED and auth == "forged cookie":
-        KNOWN["500 on a forged admin cookie (known bug)"] += 1
-        return
-    if (
-        answer.status == 500
-        and not MALFORMED_FORM_500_FIXED
-        and admin
-        and call["method"] == "POST"
-        and malformed_form(call["content_type"], body)
-    ):
-        KNOWN["500 on a malformed form POST from an admin (known bug)"] += 1
-        return
     assert answer.status in (200, 303, 400, 401, 403, 404, 405, 415), (call, answer.status)
     no_marker(answer)
     if call["method"] == "POST" and call["path"] in SETTINGS_PATHS:
@@ -894,16 +849,6 @@ def test_an_admin_script_posting_nonsense_changes_nothing(
 
     answer = target.request("POST", f"{PREFIX}{call['path']}", headers=headers, body=body)
 
-    if answer.status == 500 and not DEEP_JSON_500_FIXED and deeply_nested(body):
-        KNOWN["500 on deeply nested JSON (known bug)"] += 1
-        return
-    if (
-        answer.status == 500
-        and not MALFORMED_FORM_500_FIXED
-        and malformed_form(call["content_type"], body)
-    ):
-        KNOWN["500 on a malformed form POST from an admin (known bug)"] += 1
-        return
     # 303: a page's form done (back to the settings page); 502: the credential
     # check could not reach the login URL (admin/routes.py).
     assert answer.status in (200, 303, 400, 502), (call, answer.status, answer.text[:300])

@@ -29,12 +29,12 @@ from faults_support import (
     cases_by_session,
     comment_bodies,
     transcript_problems,
-    wait_for,
 )
 
 from opencx_salesforce.cases.index import CaseIndex
 from opencx_salesforce.devhost.journal import HookJournal
 from opencx_salesforce.devhost.sessions import SessionRepository
+from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.emulator.org import Org
 from opencx_salesforce.models import Role, SessionStatus
 from opencx_salesforce.runtime import OUTBOX_QUEUE

@@ -23,9 +23,9 @@ from faults_support import (
     HostError,
     case_for_session,
     comment_bodies,
-    wait_for,
 )
 
+from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.runtime import OUTBOX_QUEUE
 
 MESSAGES = ["Where is my parcel?", "Let me check the tracking.", "It says delivered, it is not."]

@@ -26,11 +26,11 @@ from faults_support import (
     case_problems,
     connect_with_browser,
     talk,
-    wait_for,
     write_again,
 )
 
 from opencx_salesforce.devhost.stack import Stack, start_stack
+from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, default_org
 from opencx_salesforce.outbox import policy
 from opencx_salesforce.salesforce.errors import RequestLimitExceeded

@@ -20,10 +20,10 @@ from faults_support import (
     HostApi,
     connect_with_browser,
     talk,
-    wait_for,
 )
 
 from opencx_salesforce.devhost.stack import start_stack
+from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, default_org
 from opencx_salesforce.store.memory import MemoryStore
 

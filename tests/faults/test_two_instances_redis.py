@@ -25,11 +25,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from faults_support import FAST_RETRIES, WATCH, HostApi, comment_bodies, wait_for
+from faults_support import FAST_RETRIES, WATCH, HostApi, comment_bodies
 
 from opencx_salesforce.apex import contract
 from opencx_salesforce.devhost.host import DevHost
 from opencx_salesforce.devhost.stack import start_host
+from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.emulator.app import Emulator
 from opencx_salesforce.emulator.org import Org
 from opencx_salesforce.emulator.package import ApexRuntime, Doorbell, deploy_package
