@@ -12,7 +12,6 @@ shortens that wait with ``monkeypatch`` and checks that the work completes.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import re
 import time
@@ -296,8 +295,14 @@ async def test_after_reconnecting_the_waiting_work_all_goes_through_once(
     stack, api = web_stack, api_of(web_stack, http)
     before, after = await revoke_mid_stream(stack, api)
     await with_errors(stack, 6)
-    await asyncio.sleep(1.0)  # several rounds of waiting: still nothing dead
-    assert len(await pending(stack)) == 6
+
+    async def waited_twice() -> bool:
+        # Every job has met the missing grant at least twice: several rounds.
+        items = await pending(stack)
+        return len(items) == 6 and all(i.attempts >= 3 for i in items)
+
+    await wait_for(waited_twice, what="every job to wait for the admin twice")
+    assert await stack.runtime.outbox.items(ItemState.DEAD) == []
     assert (await api.status())["state"] == "needs_reauthorization"
 
     await connect_admin(stack)

@@ -4,9 +4,9 @@ each record to one delivery through replays, sweeps, crashes and failures."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
-import pytest
 from replies_support import (
     Rep,
     World,
@@ -20,6 +20,7 @@ from replies_support import (
 )
 
 from opencx_salesforce.apex import contract
+from opencx_salesforce.clock import ManualClock
 from opencx_salesforce.replies import ledger as reply_ledger
 from opencx_salesforce.replies.classify import strip_quoted
 from opencx_salesforce.replies.ledger import Claim, Cursor, ReplyLedger
@@ -61,13 +62,14 @@ async def test_the_host_is_asked_once_per_record_through_replays_and_sweeps(worl
 
 
 async def test_a_claim_left_by_a_crashed_worker_is_taken_over_and_delivered(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World,
 ) -> None:
-    monkeypatch.setattr(reply_ledger, "STALE_CLAIM_SECONDS", 0.5)
     session_id, case_id = await _case(world)
     comment_id = Rep(world.org).comment(case_id, "Your replacement ships today.")
-    # Another instance claimed the record and died before delivering it.
-    crashed = ReplyLedger(world.store)
+    # Another instance claimed the record longer ago than a live claim can be,
+    # and died before delivering it.
+    then = time.time() - reply_ledger.STALE_CLAIM_SECONDS - 1
+    crashed = ReplyLedger(world.store, clock=ManualClock(start=then))
     assert (await crashed.claim(comment_id)).claim is Claim.MINE
 
     await ring(world, world.node, COMMENT, case_id, comment_id)
@@ -90,8 +92,14 @@ async def test_a_live_claim_holds_back_the_case_until_it_is_done(world: World) -
     busy = ReplyLedger(world.store)
     claim = await busy.claim(first)
 
+    status = world.node.runtime.reply_status
+    reads = status.notifications_read
     await ring(world, world.node, COMMENT, case_id, second)
-    await asyncio.sleep(1.0)
+
+    async def read_again() -> bool:
+        return status.notifications_read > reads
+
+    await wait_for(read_again, what="the notify job to read the Case")
     # Nothing overtakes the record being delivered elsewhere.
     assert await agent_messages(world.node, session_id) == []
 
