@@ -101,6 +101,7 @@ class DevHost:
             settings.admin_token_value(),
             secure_cookie=(settings.public_url or "").startswith("https://"),
             plugin_paths=lambda: [f"{p}/" for p in self.mounted_paths],
+            store=lambda: self.store,
         )
         self._hook_errors: collections.deque[HookError] = collections.deque(
             maxlen=_KEPT_HOOK_ERRORS
@@ -356,7 +357,7 @@ class DevHost:
         from opencx_salesforce.devhost.api import SessionApi
         from opencx_salesforce.devhost.inbox import Inbox
 
-        app = web.Application()
+        app = web.Application(middlewares=[self._admin.middleware])
         app[HOST_KEY] = self
         app.add_routes(SessionApi(self).routes())
         app.add_routes(self._admin.routes())

@@ -8,11 +8,13 @@ behind the host's admin check like the rest of the host's pages.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jinja2
 from aiohttp import web
 
 from opencx_salesforce.devhost.admin import LOGIN_PATH, AdminAuth
+from opencx_salesforce.devhost.pages import SECURITY_HEADERS
 from opencx_salesforce.devhost.sessions import SessionRepository
 from opencx_salesforce.store.base import Store
 
@@ -23,6 +25,18 @@ _templates = jinja2.Environment(
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
+
+
+def _web_link(url: object) -> str | None:
+    """``url`` when it is an http(s) address, else None: the Case link comes from
+    session metadata, and a ``javascript:`` or ``data:`` URL there must not
+    become a link someone clicks."""
+    if not isinstance(url, str):
+        return None
+    return url if urlsplit(url.strip()).scheme.lower() in ("http", "https") else None
+
+
+_templates.filters["web_link"] = _web_link
 
 
 class Inbox:
@@ -60,4 +74,4 @@ class Inbox:
 
 def _render(name: str, **context: object) -> web.Response:
     text = _templates.get_template(name).render(**context)
-    return web.Response(text=text, content_type="text/html")
+    return web.Response(text=text, content_type="text/html", headers=SECURITY_HEADERS)

@@ -5,6 +5,7 @@ between instances."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +198,13 @@ async def test_browser_login_sets_a_cookie_that_makes_an_admin(start_host: Start
         async with browser.get(f"{host.base_url}/api/sessions") as response:
             assert response.status == 200
 
-        async with browser.post(f"{host.base_url}/admin/logout") as response:
+        async with browser.get(f"{host.base_url}/admin/") as response:
+            page = await response.text()
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+        assert csrf is not None, page
+        async with browser.post(
+            f"{host.base_url}/admin/logout", data={"csrf": csrf[1]}
+        ) as response:
             assert response.status == 200  # followed to the login form
         async with browser.get(f"{host.base_url}/api/sessions") as response:
             assert response.status == 401
