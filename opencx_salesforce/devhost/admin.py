@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import html
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -23,7 +22,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from opencx_salesforce.devhost.pages import SECURITY_HEADERS, read_form
+from opencx_salesforce.devhost.pages import read_form, render_page
 from opencx_salesforce.store.base import Store
 
 ADMIN_COOKIE = "opencx_admin"
@@ -132,14 +131,14 @@ class AdminAuth:
         ]
 
     async def _login_form(self, request: web.Request) -> web.Response:
-        return _page(_login_html(_safe_next(request.query.get("next")), error=None))
+        return _login_page(_safe_next(request.query.get("next")), error=None)
 
     async def _login(self, request: web.Request) -> web.Response:
         form = await read_form(request)
         token = _raw(form.get("token", "").strip())
         next_path = _safe_next(form.get("next", ""))
         if not hmac.compare_digest(token, self._token):
-            return _page(_login_html(next_path, error="Wrong token."), status=401)
+            return _login_page(next_path, error="Wrong token.", status=401)
         session = secrets.token_hex(16)
         expires = int(self._clock()) + COOKIE_LIFETIME_SECONDS
         await self._store().set(
@@ -181,24 +180,16 @@ class AdminAuth:
         session = self._session_of(request)
         if not self.is_admin(request):
             raise web.HTTPSeeOther(f"{LOGIN_PATH}?next={ADMIN_HOME}")
-        links = "".join(
-            f'<li><a href="{html.escape(path)}">{html.escape(path)}</a></li>'
-            for path in self._plugin_paths()
+        return render_page(
+            "home.html",
+            title="Signed in",
+            plugin_links=[
+                (f"{path.rstrip('/').rsplit('/', 1)[-1]} ({path})", path)
+                for path in self._plugin_paths()
+            ],
+            logout_path=LOGOUT_PATH,
+            logout_token=None if session is None else self.logout_token(session),
         )
-        sign_out = (
-            f'<form method="post" action="{LOGOUT_PATH}">'
-            f'<input type="hidden" name="csrf" value="{self.logout_token(session)}">'
-            "<button>Sign out</button></form>"
-            if session is not None
-            else ""
-        )
-        body = (
-            "<h1>Signed in</h1><p>Plugin routes on this host:</p>"
-            f"<ul>{links or '<li>none</li>'}</ul>"
-            '<p><a href="/inbox">Inbox</a></p>'
-            f"{sign_out}"
-        )
-        return _page(body)
 
 
 def _raw(text: str) -> bytes:
@@ -217,25 +208,12 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
-def _login_html(next_path: str, *, error: str | None) -> str:
-    message = f'<p role="alert">{html.escape(error)}</p>' if error else ""
-    return (
-        "<h1>Administrator sign-in</h1>"
-        f"{message}"
-        f'<form method="post" action="{LOGIN_PATH}">'
-        f'<input type="hidden" name="next" value="{html.escape(next_path)}">'
-        '<label>Admin token <input type="password" name="token" autocomplete="current-password" '
-        "required autofocus></label> <button>Sign in</button></form>"
-    )
-
-
-def _page(body: str, status: int = 200) -> web.Response:
-    document = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<title>opencx host</title></head>"
-        f"<body>{body}</body></html>"
-    )
-    return web.Response(
-        text=document, content_type="text/html", status=status, headers=SECURITY_HEADERS
+def _login_page(next_path: str, *, error: str | None, status: int = 200) -> web.Response:
+    return render_page(
+        "login.html",
+        status=status,
+        title="Sign in",
+        login_path=LOGIN_PATH,
+        next_path=next_path,
+        error=error,
     )

@@ -7,36 +7,15 @@ behind the host's admin check like the rest of the host's pages.
 
 from __future__ import annotations
 
-from pathlib import Path
-from urllib.parse import urlsplit
-
-import jinja2
 from aiohttp import web
 
 from opencx_salesforce.devhost.admin import LOGIN_PATH, AdminAuth
-from opencx_salesforce.devhost.pages import SECURITY_HEADERS
+from opencx_salesforce.devhost.pages import render_page
 from opencx_salesforce.devhost.sessions import SessionRepository
+from opencx_salesforce.models import Session
 from opencx_salesforce.store.base import Store
 
 INBOX_PATH = "/inbox"
-
-_templates = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
-
-
-def _web_link(url: object) -> str | None:
-    """``url`` when it is an http(s) address, else None: the Case link comes from
-    session metadata, and a ``javascript:`` or ``data:`` URL there must not
-    become a link someone clicks."""
-    if not isinstance(url, str):
-        return None
-    return url if urlsplit(url.strip()).scheme.lower() in ("http", "https") else None
-
-
-_templates.filters["web_link"] = _web_link
 
 
 class Inbox:
@@ -72,6 +51,5 @@ class Inbox:
         return _render("inbox.html", sessions=sessions, selected=selected)
 
 
-def _render(name: str, **context: object) -> web.Response:
-    text = _templates.get_template(name).render(**context)
-    return web.Response(text=text, content_type="text/html", headers=SECURITY_HEADERS)
+def _render(name: str, *, sessions: list[Session], selected: Session | None) -> web.Response:
+    return render_page(name, title="Inbox", sessions=sessions, selected=selected)

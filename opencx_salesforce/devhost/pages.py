@@ -1,9 +1,13 @@
-"""What every page and form of the reference host shares: the security headers
-its HTML goes out with, and reading a posted form without letting bad bytes
-become a 500."""
+"""What every page and form of the reference host shares: one look (the
+templates extend ``page.html``), the security headers its HTML goes out with, and
+reading a posted form without letting bad bytes become a 500."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jinja2
 from aiohttp import web
 
 # The host's pages run no script and load nothing from elsewhere: a payload that
@@ -31,3 +35,29 @@ async def read_form(request: web.Request) -> dict[str, str]:
             "application/x-www-form-urlencoded (or multipart with a boundary).",
         ) from None
     return {k: v for k, v in posted.items() if isinstance(v, str)}
+
+
+def web_link(url: object) -> str | None:
+    """``url`` when it is an http(s) address, else None: links built from session
+    metadata must not turn a ``javascript:`` or ``data:`` URL into something to
+    click."""
+    if not isinstance(url, str):
+        return None
+    return url if urlsplit(url.strip()).scheme.lower() in ("http", "https") else None
+
+
+templates = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+templates.filters["web_link"] = web_link
+# Every page's header links: where an admin goes from anywhere on the host.
+NAV = (("Inbox", "/inbox"), ("Admin", "/admin/"))
+
+
+def render_page(name: str, *, status: int = 200, **context: object) -> web.Response:
+    text = templates.get_template(name).render(nav=NAV, **context)
+    return web.Response(
+        text=text, content_type="text/html", status=status, headers=SECURITY_HEADERS
+    )
