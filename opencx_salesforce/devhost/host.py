@@ -24,6 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
+from opencx_salesforce.config import did_you_mean
 from opencx_salesforce.devhost.access_log import RedactingAccessLogger
 from opencx_salesforce.devhost.admin import AdminAuth
 from opencx_salesforce.devhost.config import HostSettings
@@ -132,6 +133,18 @@ class DevHost:
         if self._base_url:
             return self._base_url
         return _http_url(self.settings.listen_host, self.settings.listen_port)
+
+    def unknown_tables(self) -> list[str]:
+        """A problem for each plugin table of the config that no loaded plugin
+        reads (a misspelt ``[salesforc]``, ``[Salesforce]``): never silently
+        ignored."""
+        loaded = sorted(name for name, _ in self.plugin_manager.list_name_plugin())
+        return [
+            f"[{name}]: no loaded plugin is called {name!r}"
+            + (did_you_mean(name, loaded) or f" (loaded: {', '.join(loaded) or 'none'})")
+            for name in sorted(self._sections)
+            if name not in loaded
+        ]
 
     def plugin_config(self, name: str) -> Mapping[str, Any]:
         # A copy: a plugin cannot change what another plugin (or a restart) reads.
@@ -314,13 +327,21 @@ class DevHost:
             if self._store is None:
                 self._store = await _open_store(self.settings.store_url)
             plugins_started = True  # even a partial start gets plugin_stopping
-            await call_each(
-                self.plugin_manager,
-                "plugin_started",
-                {"host": self},
-                self._record_hook_error,
-                reraise=(ConfigError,),
-            )
+            # Every configuration problem in one pass: tables no plugin reads, then
+            # what the plugins themselves refuse.
+            problems = self.unknown_tables()
+            try:
+                await call_each(
+                    self.plugin_manager,
+                    "plugin_started",
+                    {"host": self},
+                    self._record_hook_error,
+                    reraise=(ConfigError,),
+                )
+            except ConfigError as exc:
+                problems.append(str(exc))
+            if problems:
+                raise ConfigError("\n".join(problems))
             await self._replay_journal()
             runner = web.AppRunner(await self._build_app(), access_log_class=RedactingAccessLogger)
             await runner.setup()

@@ -149,7 +149,9 @@ async def test_hosts_share_nothing_but_their_store(
 
 async def test_plugin_config_is_the_raw_section_and_a_copy(start_host: StartHost) -> None:
     section = {"dev_mode": True, "priority_map": {"urgent": "High"}}
-    host = await start_host(plugins={}, plugin_sections={"salesforce": section})
+    host = await start_host(
+        plugins={"salesforce": object()}, plugin_sections={"salesforce": section}
+    )
     config = host.plugin_config("salesforce")
     assert config == section
     config["priority_map"]["urgent"] = "Low"
