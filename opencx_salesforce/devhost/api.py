@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from opencx_salesforce.devhost.pages import read_body
 from opencx_salesforce.devhost.sessions import SessionStateError, UnknownSessionError
 from opencx_salesforce.models import Channel, Contact, HandoffReason, Role
 
@@ -154,7 +155,7 @@ BodyT = TypeVar("BodyT", bound=_Body)
 
 async def _read(request: web.Request, model: type[BodyT]) -> BodyT:
     try:
-        raw = (await request.read()).decode("utf-8")
+        raw = (await read_body(request)).decode("utf-8")
     except UnicodeDecodeError as exc:
         _fail(web.HTTPBadRequest, "bad_request", f"the body is not UTF-8: {exc.reason}")
     try:

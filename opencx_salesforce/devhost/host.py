@@ -29,6 +29,7 @@ from opencx_salesforce.devhost.access_log import RedactingAccessLogger
 from opencx_salesforce.devhost.admin import AdminAuth
 from opencx_salesforce.devhost.config import HostSettings
 from opencx_salesforce.devhost.journal import HookJournal
+from opencx_salesforce.devhost.pages import BODY_TIMEOUT_KEY
 from opencx_salesforce.devhost.plugins import call_each, make_plugin_manager
 from opencx_salesforce.devhost.sessions import SessionRepository, SessionStateError
 from opencx_salesforce.errors import ConfigError
@@ -380,6 +381,7 @@ class DevHost:
 
         app = web.Application(middlewares=[self._admin.middleware])
         app[HOST_KEY] = self
+        app[BODY_TIMEOUT_KEY] = self.settings.body_read_timeout_seconds
         app.add_routes(SessionApi(self).routes())
         app.add_routes(self._admin.routes())
         app.add_routes(Inbox(self.store, self._admin).routes())

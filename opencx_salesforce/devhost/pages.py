@@ -4,6 +4,7 @@ reading a posted form without letting bad bytes become a 500."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,10 +24,30 @@ SECURITY_HEADERS = {
 }
 
 
+# How long a client may take to send a request body (the host's
+# ``body_read_timeout_seconds``): a client that sends half a body and waits must
+# not hold a handler, a connection and its buffer for ever.
+BODY_TIMEOUT_KEY = web.AppKey("opencx_body_read_timeout", float)
+DEFAULT_BODY_TIMEOUT = 15.0
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The whole body, or 408 when it does not arrive within the host's timeout."""
+    timeout = request.config_dict.get(BODY_TIMEOUT_KEY, DEFAULT_BODY_TIMEOUT)
+    try:
+        async with asyncio.timeout(timeout):
+            return await request.read()
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(
+            text=f"The request body did not arrive within {timeout:g} s."
+        ) from None
+
+
 async def read_form(request: web.Request) -> dict[str, str]:
     """The posted text fields. A body aiohttp cannot parse (an unknown charset,
     bytes that are not in it, multipart without a boundary) is the client's
     fault: a 400 that says so."""
+    await read_body(request)  # cached: post() parses what arrived in time
     try:
         posted = await request.post()
     except (ValueError, UnicodeDecodeError, LookupError, AssertionError):

@@ -4,11 +4,12 @@ cookie is worth nothing, and the open health route tells no secrets."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import aiohttp
 import pytest
-from foundation_support import ADMIN_TOKEN, StartHost
+from foundation_support import ADMIN_TOKEN, StartHost, host_settings
 
 from opencx_salesforce.devhost.sessions import SessionRepository
 from opencx_salesforce.models import Channel, Contact
@@ -131,3 +132,22 @@ async def test_the_inbox_never_links_a_javascript_case_url_and_sends_a_csp(
     assert "javascript:" not in page
     assert '<span id="case-link">500000000000001AAA</span>' in page
     assert "default-src 'none'" in policy and "script-src" not in policy
+
+
+@pytest.mark.parametrize("path", ["/api/sessions", "/admin/login"])
+async def test_a_half_sent_body_is_answered_408_not_held_open(
+    start_host: StartHost, path: str
+) -> None:
+    host = await start_host(plugins={}, settings=host_settings(body_read_timeout_seconds=0.3))
+    port = int(host.base_url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n"
+        'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"topic"'.encode()
+    )
+    await writer.drain()
+    try:
+        status_line = await asyncio.wait_for(reader.readline(), timeout=10)
+    finally:
+        writer.close()
+    assert status_line.startswith(b"HTTP/1.1 408"), status_line
