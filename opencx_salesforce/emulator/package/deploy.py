@@ -1,0 +1,47 @@
+"""``sf project deploy`` of the generated package into an emulated org."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from opencx_salesforce.apex import names
+from opencx_salesforce.apex.render import render_package
+from opencx_salesforce.emulator.package.runtime import ApexRuntime, apex_runtime
+
+if TYPE_CHECKING:
+    from opencx_salesforce.emulator.org import Org
+
+
+def deploy_package(
+    org: Org,
+    webhook_url: str,
+    signing_secret: str | None = None,
+    *,
+    case_from_value: str = names.DEFAULT_CASE_FROM_VALUE,
+) -> ApexRuntime:
+    """Deploy the generated package into ``org``, as ``sf project deploy`` would:
+    the class, test class and triggers (Active, their real source), the Named
+    Credential pointing at ``webhook_url``, and the signing secret. Inputs are
+    checked as ``opencx-salesforce apex`` checks them
+    (:class:`~opencx_salesforce.errors.ConfigError`)."""
+    with tempfile.TemporaryDirectory(prefix="opencx-package-") as folder:
+        out = Path(folder)
+        written = render_package(
+            out,
+            webhook_url=webhook_url,
+            signing_secret=signing_secret,
+            api_version=org.seed.api_version,
+            case_from_value=case_from_value,
+        )
+        sources = {path.name: path.read_text(encoding="utf-8") for path in written}
+    for class_name in (names.CALLOUT_CLASS, names.TEST_CLASS):
+        org.set_apex_class(class_name, sources[f"{class_name}.cls"])
+    for trigger, (table, _events) in names.TRIGGERS.items():
+        org.set_apex_trigger(trigger, table, sources[f"{trigger}.trigger"])
+    org.set_named_credential(names.NAMED_CREDENTIAL, webhook_url, label="OpenCX Integration")
+    runtime = apex_runtime(org)
+    runtime.signing_secret = signing_secret
+    runtime.case_from_value = case_from_value
+    return runtime
