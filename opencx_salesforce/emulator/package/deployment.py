@@ -35,10 +35,16 @@ class Deployment:
 
 
 def deployment_of(org: Org) -> Deployment:
-    """What of the package ``org`` holds (reads its metadata; installs nothing)."""
+    """What of the package ``org`` holds (reads its metadata; installs nothing).
+
+    A package generated without email (``--no-email``) has no EmailMessage code in
+    its class and needs no EmailMessage trigger; the class body tells which."""
+    record = metadata_record(org, "ApexClass", "Name", names.CALLOUT_CLASS)
+    with_email = record is None or "EmailMessage" in str(record.get("Body") or "")
+    expected = names.triggers(include_email=with_email)
     return Deployment(
         apex_class=is_active(org, "ApexClass", names.CALLOUT_CLASS),
-        triggers={name: is_active(org, "ApexTrigger", name) for name in names.TRIGGERS},
+        triggers={name: is_active(org, "ApexTrigger", name) for name in expected},
         endpoint=endpoint_of(org),
     )
 

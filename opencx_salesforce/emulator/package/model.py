@@ -107,17 +107,19 @@ class Doorbell:
     case_id: str | None
     record_id: str | None
     occurred_at: str  # contract format, e.g. "2026-11-25T01:40:00Z"
+    master_record_id: str | None = None  # case.deleted only
 
     @property
     def key(self) -> str:
         return f"{self.event}:{self.record_id}"
 
     def body(self, org_id: str) -> str:
-        """The JSON the Apex's JSONGenerator writes: compact, fields in contract order."""
-        values = (self.event, org_id, self.case_id, self.record_id, self.occurred_at)
-        return json.dumps(
-            dict(zip(contract.PAYLOAD_FIELDS, values, strict=True)), separators=(",", ":")
-        )
+        """The JSON the Apex's JSONGenerator writes: compact, fields in contract order
+        (``masterRecordId`` after them in a case.deleted body)."""
+        values = [self.event, org_id, self.case_id, self.record_id, self.occurred_at]
+        fields = contract.payload_fields(self.event)
+        values += [self.master_record_id] * (len(fields) - len(values))
+        return json.dumps(dict(zip(fields, values, strict=True)), separators=(",", ":"))
 
 
 def apex_equals(left: Any, right: Any) -> bool:

@@ -20,6 +20,8 @@ TRIGGER_FOR: Final = {
     for event in events
 }
 TRIGGER_TABLES: Final = frozenset(table for table, _event in TRIGGER_FOR)
+# EmailMessage.Status '5' is Draft. [src: emulator/schema.py EMAIL_STATUSES]
+EMAIL_STATUS_DRAFT: Final = "5"
 
 
 @dataclass(eq=False)
@@ -64,45 +66,47 @@ def task_key() -> int:
 
 
 def bells_for(change: Change, org: Org, case_from_value: str, now: datetime) -> list[Doorbell]:
-    """The doorbells the package's trigger rings for ``change``."""
+    """The doorbells the package's trigger rings for ``change``, filter for filter as
+    the generated class (``OpenSalesforceCaseManagement.cls.j2``) does."""
     record = change.after or {}
+    prior = change.before
+    operation = operation_of(change)
+    ring = _Ring(org, case_from_value, now)
     if change.sobject == "CaseComment":
-        # onCaseCommentsInserted: published comments on OpenCX Cases.
-        if record.get("IsPublished") is True and is_opencx(
-            org, record.get("ParentId"), case_from_value
-        ):
+        published = record.get("IsPublished") is True
+        if operation == "insert" and published:
+            # onCaseCommentsInserted: published comments on OpenCX Cases.
+            return ring.child(contract.EVENT_CASE_COMMENT_CREATED, record, "CreatedDate")
+        if operation == "update" and published and prior and prior.get("IsPublished") is not True:
+            # onCaseCommentsUpdated: IsPublished switched on.
+            return ring.child(contract.EVENT_CASE_COMMENT_PUBLISHED, record, "LastModifiedDate")
+    elif change.sobject == "EmailMessage" and record.get("Incoming") is not True:
+        is_draft = record.get("Status") == EMAIL_STATUS_DRAFT
+        if operation == "insert" and not is_draft:
+            # onEmailMessagesInserted: outgoing, not a draft, on an OpenCX Case.
+            return ring.child(contract.EVENT_EMAIL_MESSAGE_CREATED, record, "CreatedDate")
+        was_draft = prior is not None and prior.get("Status") == EMAIL_STATUS_DRAFT
+        if operation == "update" and was_draft and not is_draft:
+            # onEmailMessagesUpdated: a draft left the draft state (was sent).
+            return ring.child(contract.EVENT_EMAIL_MESSAGE_SENT, record, "LastModifiedDate")
+    elif change.sobject == "Case" and prior is not None:
+        opencx = apex_equals(record.get(names.CASE_FROM_FIELD), case_from_value)
+        if operation == "delete" and opencx:
+            # onCasesDeleted: Trigger.old, MasterRecordId set when it lost a merge.
             return [
                 Doorbell(
-                    contract.EVENT_CASE_COMMENT_CREATED,
-                    record["ParentId"],
+                    contract.EVENT_CASE_DELETED,
                     record["Id"],
-                    contract_time(record.get("CreatedDate"), now),
+                    record["Id"],
+                    now.strftime(contract.OCCURRED_AT_STRFTIME),
+                    master_record_id=record.get("MasterRecordId"),
                 )
             ]
-    elif change.sobject == "EmailMessage":
-        # onEmailMessagesInserted: Incoming != true, a parent, an OpenCX Case.
-        parent = record.get("ParentId")
-        if (
-            record.get("Incoming") is not True
-            and parent
-            and is_opencx(org, parent, case_from_value)
-        ):
-            return [
-                Doorbell(
-                    contract.EVENT_EMAIL_MESSAGE_CREATED,
-                    parent,
-                    record["Id"],
-                    contract_time(record.get("CreatedDate"), now),
-                )
-            ]
-    elif change.sobject == "Case" and change.before is not None:
         # onCasesUpdated: Status or IsClosed changed, Case_From__c the package's.
-        prior = change.before
         changed = not apex_equals(record.get("Status"), prior.get("Status")) or (
             record.get("IsClosed") != prior.get("IsClosed")
         )
-        opencx = apex_equals(record.get(names.CASE_FROM_FIELD), case_from_value)
-        if changed and opencx:
+        if operation == "update" and changed and opencx:
             return [
                 Doorbell(
                     contract.EVENT_CASE_UPDATED,
@@ -112,6 +116,20 @@ def bells_for(change: Change, org: Org, case_from_value: str, now: datetime) -> 
                 )
             ]
     return []
+
+
+@dataclass(frozen=True)
+class _Ring:
+    org: Org
+    case_from_value: str
+    now: datetime
+
+    def child(self, event: str, record: Record, stamp: str) -> list[Doorbell]:
+        """A ring for a Case's comment or email when the parent is an OpenCX Case."""
+        parent = record.get("ParentId")
+        if not parent or not is_opencx(self.org, parent, self.case_from_value):
+            return []
+        return [Doorbell(event, parent, record["Id"], contract_time(record.get(stamp), self.now))]
 
 
 def is_opencx(org: Org, case_id: Any, case_from_value: str) -> bool:
