@@ -2,8 +2,9 @@
 Apex runtime it needs.
 
 **Deployed** means what ``sf project deploy`` of the generated project leaves in an
-org: the Apex class and test class, the three triggers (Status Active), and the
-Named Credential ``OpenCX_Integration`` whose Endpoint is the webhook URL. The
+org: the Apex class and test class, the three triggers (two for a package without
+email; Status Active), and the Named Credential ``OpenCX_Integration`` whose Endpoint
+is the webhook URL (read from the generated XML, current or legacy form). The
 signing secret (a Custom Metadata record in a real org) is kept by the runtime.
 :func:`deploy_package` puts all of that in place from the real templates; a test
 breaks any part with the org's own metadata methods (a trigger redeployed
@@ -16,10 +17,16 @@ emulator then behaves as that org would.
 
 * CaseComment after insert: ``IsPublished`` comments on Cases whose
   ``Case_From__c`` is the package's value ("opencx") → ``case_comment.created``;
-* EmailMessage after insert: ``Incoming != true`` with a parent on such a Case →
-  ``email_message.created``;
+* CaseComment after update: ``IsPublished`` switched from false to true on such a
+  Case → ``case_comment.published``;
+* EmailMessage after insert: ``Incoming != true``, not a draft (Status '5'), with a
+  parent on such a Case → ``email_message.created``;
+* EmailMessage after update: such an email that was a draft and is no longer (sent)
+  → ``email_message.sent``;
 * Case after update: ``Status`` or ``IsClosed`` changed on such a Case →
   ``case.updated``;
+* Case after delete: such a Case deleted, by hand or by losing a merge →
+  ``case.deleted`` with ``masterRecordId`` (the winner, or null);
 
 with Apex's case-insensitive string ``==``, one ring per ``event:recordId`` per
 transaction, and one Queueable job per trigger invocation (at most 50 per

@@ -156,3 +156,40 @@ async def test_the_legacy_named_credential_deploys_the_same_endpoint(
     await rep_action(rest, case_id, "reply", {"text": "Public"})
     [call] = await receiver.wait_for(1)
     assert contract.parse_payload(call.body).case_id == case_id
+
+
+async def test_publishing_many_comments_in_one_save_is_one_job(deployed: Deployed) -> None:
+    rest = deployed.rest
+    case_id = await opencx_case(rest)
+    notes = []
+    for i in range(3):
+        status, note = await rep_action(rest, case_id, "note", {"text": f"n{i}"})
+        assert status == 201
+        notes.append(note["id"])
+    await deployed.runtime.drain()
+    jobs_before = deployed.runtime.counters.jobs
+    records = [
+        {"attributes": {"type": "CaseComment"}, "id": note, "IsPublished": True} for note in notes
+    ]
+    saved = await rest.patch("composite/sobjects", {"allOrNone": True, "records": records})
+    assert saved.status == 200 and all(r["success"] for r in saved.body), saved.body
+    calls = await deployed.receiver.wait_for(3)
+    await deployed.runtime.drain()
+    assert deployed.runtime.counters.jobs - jobs_before == 1, "one DML, one trigger run, one job"
+    assert [contract.parse_payload(c.body).record_id for c in calls] == notes
+
+
+async def test_deleting_many_cases_in_one_save_is_one_job(deployed: Deployed) -> None:
+    rest = deployed.rest
+    cases = [await opencx_case(rest, OpenCX_Session_Id__c=f"s{i}") for i in range(3)]
+    await deployed.runtime.drain()
+    ids = ",".join(cases)
+    deleted = await rest.delete(f"composite/sobjects?ids={ids}&allOrNone=true")
+    assert deleted.status == 200 and all(r["success"] for r in deleted.body), deleted.body
+    calls = await deployed.receiver.wait_for(3)
+    await deployed.runtime.drain()
+    assert deployed.runtime.counters.jobs == 1
+    events = [contract.parse_payload(c.body) for c in calls]
+    assert {(e.event, e.case_id) for e in events} == {
+        (contract.EVENT_CASE_DELETED, case_id) for case_id in cases
+    }
