@@ -55,3 +55,33 @@ async def test_merge_and_delete_answer_with_the_case_state(rest: RestCaller) -> 
     assert (await rest.get(f"sobjects/Case/{winner}")).status == 404
     status, _ = await act(rest, winner, "delete")
     assert status == 404, "a deleted Case is not there to delete again"
+
+
+async def test_the_case_page_publishes_comments_and_sends_drafts(rest: RestCaller) -> None:
+    case_id = await opencx_case(rest)
+    _, note = await act(rest, case_id, "note", text="Internal for now")
+    _, draft = await act(rest, case_id, "draft", text="Draft reply")
+    path = f"/_emulator/orgs/{rest.org.id}/cases/{case_id}"
+    async with rest.http.get(f"{rest.base_url}{path}") as response:
+        html = await response.text()
+    assert f'name="commentId" value="{note["id"]}"' in html
+    assert f'name="emailId" value="{draft["id"]}"' in html
+    assert f'formaction="{path}/draft"' in html
+
+    for action, form in (
+        ("publish", {"commentId": note["id"]}),
+        ("send", {"emailId": draft["id"]}),
+    ):
+        async with rest.http.post(
+            f"{rest.base_url}{path}/{action}",
+            data={**form, "user": "rep@acme.example"},
+            headers={"Origin": rest.base_url},
+            allow_redirects=False,
+        ) as response:
+            assert response.status == 303
+            assert "error" not in response.headers["Location"]
+    assert (await record(rest, "CaseComment", note["id"]))["IsPublished"] is True
+    assert (await record(rest, "EmailMessage", draft["id"]))["Status"] == "3"
+    async with rest.http.get(f"{rest.base_url}{path}") as response:
+        html = await response.text()
+    assert 'name="commentId"' not in html and 'name="emailId"' not in html
