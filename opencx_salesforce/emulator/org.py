@@ -120,7 +120,8 @@ class Org:
         # Extra REST resources of this org, checked before the core ones (a test
         # simulating a deployed package adds e.g. tooling/executeAnonymous here).
         self.rest_routes: list[Route] = []
-        # Called after every insert, update and delete, and for each record a
+        # Called after every insert, update and delete that can fire a trigger (not
+        # cascade deletes, not a merge's reparenting), and for each record a
         # restore() puts back; see Change.
         self.listeners: list[Callable[[Change], None]] = []
         # Open query cursors by locator; see rest/query.py.
@@ -342,22 +343,27 @@ class Org:
         user_id: str,
         *,
         master_record_id: str | None = None,
+        cascaded: bool = False,
     ) -> None:
         """Delete (to the Recycle Bin); ``master_record_id`` names the winner when the
-        record lost a merge (see emulator/merge.py)."""
+        record lost a merge (see emulator/merge.py). Records deleted by the cascade
+        fire no trigger, so listeners don't hear them: "Cascading delete operations.
+        Records that did not initiate a delete don't cause trigger evaluation."
+        [src: apexcode apex_triggers_ignoring_operations.htm]"""
         now = self.now()
         deleted = {**existing, "IsDeleted": True, "SystemModstamp": now}
         if master_record_id is not None:
             deleted["MasterRecordId"] = master_record_id
         self._put(sobject, existing["Id"], deleted)
-        self._notify(Change(sobject, existing["Id"], existing, deleted, user_id))
+        if not cascaded:
+            self._notify(Change(sobject, existing["Id"], existing, deleted, user_id))
         schema_obj = self.schema.objects[sobject]
         for relation in schema_obj.child_relationships:
             for child in list(self.records.get(relation.child_sobject, {}).values()):
                 if child.get(relation.field) != existing["Id"] or child.get("IsDeleted"):
                     continue
                 if relation.cascade_delete:
-                    self._delete(relation.child_sobject, child, user_id)
+                    self._delete(relation.child_sobject, child, user_id, cascaded=True)
                 else:
                     # A lookup to a deleted record is cleared.
                     self._put(
