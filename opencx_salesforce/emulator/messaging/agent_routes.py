@@ -1,6 +1,7 @@
 """The rep's hands and the Messaging knobs, under ``/_emulator/`` (no Salesforce API).
 
 ================================================================  ===========================
+``GET  /_emulator/messaging``                                      → the first org's console
 ``GET  /_emulator/orgs/{orgId}/messaging/``                        page: the agent console
 ``GET  .../messaging/conversations[/{id}]``                        JSON: conversations, entries
 ``POST .../messaging/conversations/{id}/accept``  ``{"user"}``     accept the routed work
@@ -43,6 +44,7 @@ class AgentRoutes:
         self.console = Console(side, omni)
 
     def add_to(self, app: web.Application) -> None:
+        app.router.add_get("/_emulator/messaging", self.first_console)
         app.router.add_get(f"{PREFIX}/", self.console_page)
         app.router.add_get(f"{PREFIX}/conversations", self.list_conversations)
         app.router.add_get(f"{PREFIX}/conversations/{{id}}", self.one_conversation)
@@ -72,6 +74,12 @@ class AgentRoutes:
         return found
 
     # --- pages and reads ----------------------------------------------------------------------
+
+    async def first_console(self, request: web.Request) -> web.Response:
+        """The agent console of the emulator's first org (the one people start with)."""
+        for org in self.side.state.orgs.values():
+            return see_other(f"/_emulator/orgs/{org.id}/messaging/")
+        raise web.HTTPNotFound(text="No org yet.")
 
     async def console_page(self, request: web.Request) -> web.Response:
         org = self._org(request)

@@ -63,6 +63,7 @@ class Console:
             current=self._detail(org, current) if current else None,
             agents=self.omni.agents(current) if current else [],
             default_agent=_default_agent(org),
+            console_url=f"/_emulator/orgs/{org.org.id}/messaging/",
             notice=notice,
             error=error,
         )

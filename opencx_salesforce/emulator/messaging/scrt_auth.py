@@ -133,6 +133,14 @@ class TokenRoutes:
         deployment = org.deployments.get(name)
         if deployment is None:
             raise bad_request(f"esDeveloperName: no Embedded Service deployment {name}")
+        wait = self.side.token_allowed(org)
+        if wait is not None:
+            raise ScrtError(
+                429,
+                "TOO_MANY_REQUESTS",
+                "access token requests limited to 200 a minute for the org",
+                {"Retry-After": str(int(wait + 0.999))},
+            )
         if deployment.deployment_type != CUSTOM_CLIENT:
             # The API serves Custom Client deployments only [src: MIAW.md §2, ref];
             # status and wording UNCONFIRMED.

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 # minute per conversation: 22" [src: Help service.miaw_rate_limits.htm, "Rate Limits
 # for Enhanced Chat"]
 INBOUND_MESSAGES_PER_MINUTE = 22
+# "Access token requests: 200 requests per minute per org" [same source]; the
+# status when limited is UNCONFIRMED (429 here, as for messages).
+TOKEN_REQUESTS_PER_MINUTE = 200
 
 
 @dataclass
@@ -87,6 +90,7 @@ class OrgMessaging:
     deployments: dict[str, Deployment] = field(default_factory=dict)
     faults: MessagingFaults = field(default_factory=MessagingFaults)
     conversations: dict[str, Conversation] = field(default_factory=dict)
+    token_requests: deque[float] = field(default_factory=deque)  # recent, for the limit
 
 
 class MessagingSide:
@@ -189,11 +193,17 @@ class MessagingSide:
 
     def inbound_allowed(self, conversation: Conversation) -> float | None:
         """None when the end user may send now, else seconds until they may."""
+        return self._take(conversation.inbound, INBOUND_MESSAGES_PER_MINUTE)
+
+    def token_allowed(self, org: OrgMessaging) -> float | None:
+        """None when the org may get another access token now, else seconds to wait."""
+        return self._take(org.token_requests, TOKEN_REQUESTS_PER_MINUTE)
+
+    def _take(self, window: deque[float], per_minute: int) -> float | None:
         now = self.state.clock.now()
-        window = conversation.inbound
         while window and window[0] <= now - 60.0:
             window.popleft()
-        if len(window) >= INBOUND_MESSAGES_PER_MINUTE:
+        if len(window) >= per_minute:
             return max(1.0, window[0] + 60.0 - now)
         window.append(now)
         return None

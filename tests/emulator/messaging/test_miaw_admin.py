@@ -32,3 +32,15 @@ async def test_deployments_are_seeded_added_and_checked(agent: Agent) -> None:
     assert (await agent.deployment(apiName="9bad")).status == 400
     assert (await agent.deployment(apiName="X", deploymentType="fax")).status == 400
     assert (await agent.deployment(apiName="X", allowGuests="no")).status == 400
+
+
+async def test_the_console_of_the_first_org_is_one_address_away(agent: Agent) -> None:
+    async with agent.http.get(
+        f"{agent.base_url}/_emulator/messaging", allow_redirects=False
+    ) as response:
+        assert response.status == 303
+        assert response.headers["Location"] == f"/_emulator/orgs/{agent.org.id}/messaging/"
+    async with agent.http.get(f"{agent.base_url}/_emulator/messaging") as page:
+        assert page.status == 200
+        assert "Agent console" in await page.text()
+        assert "No conversation yet." in await page.text()

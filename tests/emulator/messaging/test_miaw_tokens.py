@@ -146,3 +146,16 @@ async def test_a_revoked_token_stops_working(end_user: EndUser) -> None:
 def _claims(token: str) -> dict[str, Any]:
     part = token.split(".")[1]
     return dict(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))
+
+
+async def test_access_tokens_are_limited_to_200_a_minute_per_org(
+    emulator: Emulator, end_user: EndUser
+) -> None:
+    url = "/authorization/unauthenticated/access-token"
+    for _ in range(200):
+        assert (await end_user.post(url, end_user.token_body(), {})).status == 200
+    limited = await end_user.post(url, end_user.token_body(), {})
+    assert limited.status == 429
+    assert int(limited.headers["Retry-After"]) >= 1
+    emulator.state.clock.advance(60)
+    assert (await end_user.post(url, end_user.token_body(), {})).status == 200
