@@ -19,8 +19,9 @@ what was delivered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -85,9 +86,11 @@ class EventStream:
         failures = 0
         while not self._closed:
             try:
-                async for event in self._connection():
-                    failures = 0
-                    yield event
+                # Closed at once when the caller stops reading: no line left open.
+                async with contextlib.aclosing(self._connection()) as connection:
+                    async for event in connection:
+                        failures = 0
+                        yield event
             except (aiohttp.ClientError, TimeoutError, ScrtUnavailable, ConnectionError):
                 failures += 1
                 if self.max_failures is not None and failures > self.max_failures:
@@ -99,7 +102,7 @@ class EventStream:
             if not self._closed:
                 await asyncio.sleep(self.backoff.delay(failures))
 
-    async def _connection(self) -> AsyncIterator[LiveEvent]:
+    async def _connection(self) -> AsyncGenerator[LiveEvent, None]:
         headers = {
             "Accept": "text/event-stream",
             "Authorization": f"Bearer {await self.token()}",
