@@ -151,3 +151,5 @@ async def test_a_rotated_key_still_verifies_while_it_is_served(
     assert (await client.verified_token(signer.sign("contact-7"))).verified
     assert {key["kid"] for key in signer.jwks()["keys"]} == {"opencx-2026-12", "opencx-2027-01"}
     assert all("d" not in key for key in signer.jwks()["keys"])  # public parts only
+    # Another host instance loading the same key serves the same JWKS.
+    assert IdentityKey.from_pem(old.private_pem(), old.kid).public_jwk() == old.public_jwk()

@@ -68,8 +68,8 @@ class TokenRoutes:
                 raise ScrtError(401, "UNAUTHORIZED", "user verification is not set up")
             now = self.side.state.clock.now()
             try:
-                keys = await fetch_jwks(self.side.http(), deployment.jwks_url)
-                sub = verify_identity(identity, keys, deployment, now)
+                document = await fetch_jwks(self.side.http(), deployment.jwks_url)
+                sub = verify_identity(identity, document, deployment, now)
             except TokenError as error:
                 if not deployment.silent_guest_fallback:
                     raise ScrtError(error.status, error.code, str(error)) from None

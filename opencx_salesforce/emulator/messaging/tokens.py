@@ -28,6 +28,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OctKey
 
 from opencx_salesforce.emulator.messaging.deployment import Deployment
+from opencx_salesforce.emulator.messaging.jwk_format import key_problem
 
 IDENTITY_ALGORITHMS = ("RS256", "RS512")
 
@@ -140,7 +141,7 @@ def _expired(grant: Grant) -> Grant:
     )
 
 
-async def fetch_jwks(http: aiohttp.ClientSession, url: str) -> KeySet:
+async def fetch_jwks(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
     """The keyset "hosted outside of Salesforce" at the deployment's endpoint URL."""
     try:
         async with http.get(url, timeout=aiohttp.ClientTimeout(total=10)) as response:
@@ -149,18 +150,24 @@ async def fetch_jwks(http: aiohttp.ClientSession, url: str) -> KeySet:
             document: Any = await response.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, ValueError) as error:
         raise TokenError(401, "UNAUTHORIZED", f"JWKS endpoint unreachable: {error}") from None
-    try:
-        return KeySet.import_key_set(document)
-    except (JoseError, ValueError, TypeError, KeyError):
-        raise TokenError(401, "UNAUTHORIZED", "JWKS endpoint served no valid key set") from None
+    if not isinstance(document, dict):
+        raise TokenError(401, "UNAUTHORIZED", "JWKS endpoint served no key set")
+    return document
 
 
-def verify_identity(token: str, keys: KeySet, deployment: Deployment, now: float) -> str:
-    """The identity JWT's ``sub`` once its signature, ``iss`` and ``exp`` hold."""
+def verify_identity(
+    token: str, document: dict[str, Any], deployment: Deployment, now: float
+) -> str:
+    """The identity JWT's ``sub`` once its key's shape, its signature, ``iss`` and
+    ``exp`` hold."""
     try:
+        keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
         decoded = jwt.decode(token, keys, algorithms=list(IDENTITY_ALGORITHMS))
-    except (JoseError, ValueError) as error:
+    except (JoseError, ValueError, TypeError, KeyError) as error:
         raise TokenError(401, "UNAUTHORIZED", f"identity token not verified: {error}") from None
+    problem = key_problem(document, decoded.header.get("kid"), decoded.header["alg"], now)
+    if problem is not None:
+        raise TokenError(401, "UNAUTHORIZED", f"identity token refused: {problem}")
     registry = jwt.JWTClaimsRegistry(
         now=int(now),
         iss={"essential": True, "value": deployment.issuer or ""},

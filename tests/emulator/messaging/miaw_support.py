@@ -232,3 +232,37 @@ class Agent:
     async def deployment(self, **fields: Any) -> Reply:
         async with self.http.post(self.url("/deployments"), json=fields) as response:
             return await _reply(response)
+
+
+def jwk_with_certificate(
+    key: Any, *, alg: str = "RS256", valid_days: float = 365
+) -> dict[str, Any]:
+    """The public JWK of a joserfc RSA key in the shape Salesforce asks of a
+    verification key: kty, kid, alg and x5c (a self-signed certificate)."""
+    import base64
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    private = key.private_key
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tests")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=valid_days))
+        .sign(private, hashes.SHA256())
+    )
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    return {
+        **key.as_dict(private=False),
+        "alg": alg,
+        "use": "sig",
+        "x5c": [base64.b64encode(der).decode()],
+    }

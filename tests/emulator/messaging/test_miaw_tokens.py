@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
-from miaw_support import ATTRIBUTES, Agent, EndUser
+from miaw_support import ATTRIBUTES, Agent, EndUser, jwk_with_certificate
 
 from opencx_salesforce.emulator.app import Emulator
 
@@ -26,11 +26,19 @@ def signing_key() -> RSAKey:
 
 
 @pytest.fixture
-async def jwks_url(signing_key: RSAKey, aiohttp_server: Callable[..., Awaitable[Any]]) -> str:
+def served_keys(signing_key: RSAKey) -> list[dict[str, Any]]:
+    """What the JWKS endpoint serves; a test may change it."""
+    return [jwk_with_certificate(signing_key)]
+
+
+@pytest.fixture
+async def jwks_url(
+    served_keys: list[dict[str, Any]], aiohttp_server: Callable[..., Awaitable[Any]]
+) -> str:
     """The plugin's public keys, served as a JWKS the way a host would."""
 
     async def keys(request: web.Request) -> web.Response:
-        return web.json_response({"keys": [signing_key.as_dict(private=False)]})
+        return web.json_response({"keys": served_keys})
 
     app = web.Application()
     app.router.add_get("/opencx/jwks.json", keys)
@@ -94,10 +102,26 @@ async def test_a_verified_user_token_is_minted_from_a_jwt_checked_against_the_jw
 
 @pytest.mark.parametrize(
     "spoil",
-    ["other key", "other issuer", "expired", "no sub", "HS256"],
+    [
+        "other key",
+        "other issuer",
+        "expired",
+        "no sub",
+        "HS256",
+        "key without x5c",
+        "key without alg",
+        "certificate ends in 5 days",
+        "certificate of another key",
+        "alg differs from the key's",
+    ],
 )
 async def test_a_bad_identity_jwt_is_refused(
-    end_user: EndUser, agent: Agent, signing_key: RSAKey, jwks_url: str, spoil: str
+    end_user: EndUser,
+    agent: Agent,
+    signing_key: RSAKey,
+    served_keys: list[dict[str, Any]],
+    jwks_url: str,
+    spoil: str,
 ) -> None:
     await agent.deployment(apiName=end_user.deployment, jwksUrl=jwks_url, issuer=ISSUER)
     if spoil == "other key":
@@ -108,6 +132,19 @@ async def test_a_bad_identity_jwt_is_refused(
         token = identity(signing_key, exp=int(time.time()) - 10)
     elif spoil == "no sub":
         token = identity(signing_key, sub=None)
+    elif spoil.startswith("key without"):
+        del served_keys[0][spoil.rpartition(" ")[2]]
+        token = identity(signing_key)
+    elif spoil == "certificate ends in 5 days":
+        served_keys[0] = jwk_with_certificate(signing_key, valid_days=5)
+        token = identity(signing_key)
+    elif spoil == "certificate of another key":
+        other = RSAKey.generate_key(2048, parameters={"kid": "opencx-1"})
+        served_keys[0]["x5c"] = jwk_with_certificate(other)["x5c"]
+        token = identity(signing_key)
+    elif spoil == "alg differs from the key's":
+        served_keys[0]["alg"] = "RS512"
+        token = identity(signing_key)
     else:
         token = jwt.encode({"alg": "HS256"}, {"iss": ISSUER, "sub": "x"}, OctKey.generate_key())
     reply = await end_user.verified(token)
