@@ -60,7 +60,8 @@ class EventStream:
         backoff: Backoff = Backoff(),
         silence_limit: float = 90.0,
         max_failures: int | None = 10,
-        dedupe_window: int = 4096,
+        dedupe_window: int = 256,
+        renew: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.http = http
         self.url = scrt_url.rstrip("/") + SSE_PATH
@@ -72,6 +73,10 @@ class EventStream:
         self.backoff = backoff
         self.silence_limit = silence_limit
         self.max_failures = max_failures
+        # Called on a 401 before one more try with ``token()``: a verified user's
+        # expired token is renewed with a fresh identity JWT (MIAW.md §2). A guest's
+        # cannot be (a new guest token is a new end user): leave it None.
+        self.renew = renew
         self.connections = 0  # opened so far
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._window = dedupe_window
@@ -84,13 +89,21 @@ class EventStream:
 
     async def events(self) -> AsyncIterator[LiveEvent]:
         failures = 0
+        renewed = False
         while not self._closed:
             try:
                 # Closed at once when the caller stops reading: no line left open.
                 async with contextlib.aclosing(self._connection()) as connection:
                     async for event in connection:
                         failures = 0
+                        renewed = False
                         yield event
+            except Unauthorized:
+                if self.renew is None or renewed:
+                    raise
+                await self.renew()
+                renewed = True
+                continue
             except (aiohttp.ClientError, TimeoutError, ScrtUnavailable, ConnectionError):
                 failures += 1
                 if self.max_failures is not None and failures > self.max_failures:

@@ -46,6 +46,9 @@ class Rep:
     async def deployment(self, **fields: Any) -> dict[str, Any]:
         return await self._post("/deployments", fields)
 
+    async def drop_streams(self) -> None:
+        await self._post("/streams/drop", {})
+
     async def conversation(self, conversation_id: str) -> dict[str, Any]:
         async with self.http.get(self.url(f"/conversations/{conversation_id}")) as response:
             assert response.status == 200

@@ -6,13 +6,16 @@ fills the gaps; a refused token ends the reading."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
+from aiohttp import web
 from live_support import ATTRIBUTES, Rep
 
 from opencx_salesforce.emulator.app import Emulator
 from opencx_salesforce.live.client import ScrtClient, new_conversation_id
 from opencx_salesforce.live.errors import Unauthorized
+from opencx_salesforce.live.identity import IdentityKey, IdentitySigner
 from opencx_salesforce.live.models import (
     LiveEvent,
     MessageEvent,
@@ -143,3 +146,65 @@ async def test_an_expired_token_stops_the_reader(
     with pytest.raises(Unauthorized):
         async for _ in stream.events():
             pass
+
+
+async def test_a_verified_users_expired_token_is_renewed_and_the_stream_resumes(
+    client: ScrtClient, rep: Rep, salesforce_emulator: Emulator, aiohttp_server: Any
+) -> None:
+    signer = IdentitySigner(IdentityKey.generate("opencx-live"), "https://helpdesk.example")
+
+    async def jwks(request: web.Request) -> web.Response:
+        return web.json_response(signer.jwks())
+
+    app = web.Application()
+    app.router.add_get("/jwks.json", jwks)
+    server = await aiohttp_server(app)
+    await rep.deployment(
+        apiName=client.deployment,
+        jwksUrl=str(server.make_url("/jwks.json")),
+        issuer="https://helpdesk.example",
+        allowGuests=False,
+        verifiedTokenSeconds=600,
+    )
+    current = await client.verified_token(signer.sign("contact-9"))
+    conversation_id = new_conversation_id()
+    await client.create_conversation(current.token, conversation_id, ATTRIBUTES)
+    renewals = 0
+
+    async def token() -> str:
+        return current.token
+
+    async def renew() -> None:
+        nonlocal current, renewals
+        renewals += 1
+        # Signed on the emulator's clock, which the test moved forward.
+        now = salesforce_emulator.state.clock.now()
+        current = await client.verified_token(signer.sign("contact-9", now=now))
+
+    stream = EventStream(
+        client.http,
+        client.scrt_url,
+        client.org_id,
+        token,
+        last_event_id=current.last_event_id,
+        backoff=FAST,
+        renew=renew,
+    )
+    texts: list[str] = []
+    async with asyncio.timeout(30):
+        async for event in stream.events():
+            if isinstance(event, RoutingResult):
+                await rep.act(conversation_id, "accept")
+                await rep.act(conversation_id, "message", text="before expiry")
+            if isinstance(event, MessageEvent):
+                texts.append(event.text)
+                if event.text == "before expiry":
+                    # The token expires; the stream's next connection gets a 401.
+                    salesforce_emulator.state.clock.advance(601)
+                    await rep.drop_streams()
+                    await rep.act(conversation_id, "message", text="after renewal")
+                if event.text == "after renewal":
+                    break
+    assert texts == ["before expiry", "after renewal"]
+    assert renewals == 1
+    assert current.verified
