@@ -35,6 +35,9 @@ class AccessToken:
     last_event_id: str
     subject: str
     expires_at: float | None  # the JWT's exp, when it has one
+    # "api" for a Custom Client deployment [src: API reference]; what ``doctor``
+    # checks. Empty when the answer does not say.
+    deployment_type: str = ""
 
     @property
     def verified(self) -> bool:
@@ -49,11 +52,13 @@ class AccessToken:
         subject = str((context.get("endUser") or {}).get("subject") or "")
         claims = jwt_claims(token)
         exp = claims.get("exp")
+        configuration = (context.get("configuration") or {}).get("embeddedServiceConfig") or {}
         return cls(
             token=token,
             last_event_id=str(body.get("lastEventId") or ""),
             subject=subject or str(claims.get("sub") or ""),
             expires_at=float(exp) if isinstance(exp, int | float) else None,
+            deployment_type=str(configuration.get("deploymentType") or ""),
         )
 
 

@@ -39,6 +39,7 @@ async def test_a_guest_conversation_with_routing_attributes(
 ) -> None:
     token = await client.guest_token()
     assert not token.verified and token.expires_at and token.last_event_id
+    assert token.deployment_type == "api"  # a Custom Client deployment
     token_value, conversation_id = await routed_conversation(client, salesforce_emulator)
     seen = await rep.conversation(conversation_id)
     assert seen["session"]["routingAttributes"] == ATTRIBUTES
