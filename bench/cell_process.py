@@ -18,7 +18,6 @@ from collections.abc import Callable
 from handoff_workload import CellResult, CellSpec
 
 RESULT = "RESULT "
-CONTENDERS = ("plugin", "simple-salesforce", "aiohttp")
 
 
 def _plugin(spec: CellSpec, base_url: str) -> CellResult:
@@ -33,16 +32,30 @@ def _simple_salesforce(spec: CellSpec, base_url: str) -> CellResult:
     return contender_simple_salesforce.run_cell(spec, base_url)
 
 
+def _simple_salesforce_collections(spec: CellSpec, base_url: str) -> CellResult:
+    import contender_simple_salesforce as contender
+
+    return contender.run_cell(spec, base_url, contender.Collections)
+
+
 def _aiohttp(spec: CellSpec, base_url: str) -> CellResult:
     import contender_aiohttp
 
     return asyncio.run(contender_aiohttp.run_cell(spec, base_url))
 
 
+def _aiohttp_collections(spec: CellSpec, base_url: str) -> CellResult:
+    import contender_aiohttp as contender
+
+    return asyncio.run(contender.run_cell(spec, base_url, contender.CollectionsAsync))
+
+
 RUNNERS: dict[str, Callable[[CellSpec, str], CellResult]] = {
     "plugin": _plugin,
     "simple-salesforce": _simple_salesforce,
     "aiohttp": _aiohttp,
+    "simple-salesforce+collections": _simple_salesforce_collections,
+    "aiohttp+collections": _aiohttp_collections,
 }
 
 

@@ -92,8 +92,8 @@ def header(run: Run, results_file: str) -> str:
         )
     return f"""# Benchmarks: opencx-salesforce against hand-written integrations
 
-Reproduce (from the repository root, after `pip install -e '.[test]'` and
-`pip install simple-salesforce pyinstrument`):
+Reproduce (from the repository root, after
+`bash .ci/bootstrap --extra test --extra redis`, which installs uv.lock):
 
 ```
 {run.command}

@@ -12,6 +12,7 @@ drift apart silently::
                                                          (only when a signing secret is set)
     {"event": ..., "orgId": "00D…", "caseId": "500…", "recordId": "…",
      "occurredAt": "2026-11-25T01:40:00Z"}
+    (a "case.deleted" body also carries "masterRecordId": "500…" or null)
 
 The body only rings the bell: the plugin reads what changed from Salesforce with its
 own token, so nothing here is trusted beyond "something happened on this Case".
@@ -32,13 +33,31 @@ from typing import Final
 EVENT_CASE_COMMENT_CREATED: Final = "case_comment.created"
 EVENT_EMAIL_MESSAGE_CREATED: Final = "email_message.created"
 EVENT_CASE_UPDATED: Final = "case.updated"
+# An EmailMessage that was a draft (Status '5') left the draft state: it was sent.
+EVENT_EMAIL_MESSAGE_SENT: Final = "email_message.sent"
+# A CaseComment created private had IsPublished switched on.
+EVENT_CASE_COMMENT_PUBLISHED: Final = "case_comment.published"
+# A Case was deleted, by hand or by losing a merge (then masterRecordId names the
+# surviving Case). [src: apexcode apex_triggers_merge_statements.htm]
+EVENT_CASE_DELETED: Final = "case.deleted"
 # Sent by OpenSalesforceCaseManagement.ping() (``doctor`` runs it through
 # executeAnonymous): proves the Named Credential, the URL and the secret end to end.
 EVENT_PING: Final = "ping"
 
 EVENTS: Final = frozenset(
-    {EVENT_CASE_COMMENT_CREATED, EVENT_EMAIL_MESSAGE_CREATED, EVENT_CASE_UPDATED, EVENT_PING}
+    {
+        EVENT_CASE_COMMENT_CREATED,
+        EVENT_CASE_COMMENT_PUBLISHED,
+        EVENT_EMAIL_MESSAGE_CREATED,
+        EVENT_EMAIL_MESSAGE_SENT,
+        EVENT_CASE_UPDATED,
+        EVENT_CASE_DELETED,
+        EVENT_PING,
+    }
 )
+# The events about EmailMessage records: left out of a package generated for an org
+# without Email-to-Case or Enhanced Email (no EmailMessage object there).
+EMAIL_EVENTS: Final = frozenset({EVENT_EMAIL_MESSAGE_CREATED, EVENT_EMAIL_MESSAGE_SENT})
 
 # -- body fields ------------------------------------------------------------------------
 
@@ -47,6 +66,10 @@ FIELD_ORG_ID: Final = "orgId"
 FIELD_CASE_ID: Final = "caseId"
 FIELD_RECORD_ID: Final = "recordId"
 FIELD_OCCURRED_AT: Final = "occurredAt"
+# Only in "case.deleted" bodies: the surviving Case's Id when the deleted Case lost a
+# merge, else null. A hint, like the rest of the body: the plugin confirms it by
+# reading the deleted Case (queryAll: IsDeleted, MasterRecordId) with its own token.
+FIELD_MASTER_RECORD_ID: Final = "masterRecordId"
 
 # Every body carries exactly these keys, in this order (order is not significant to
 # the receiver; the Apex writes them in this order).
@@ -57,6 +80,17 @@ PAYLOAD_FIELDS: Final = (
     FIELD_RECORD_ID,
     FIELD_OCCURRED_AT,
 )
+
+# Fields some events carry after PAYLOAD_FIELDS, in this order.
+EVENT_EXTRA_FIELDS: Final[dict[str, tuple[str, ...]]] = {
+    EVENT_CASE_DELETED: (FIELD_MASTER_RECORD_ID,),
+}
+
+
+def payload_fields(event: str) -> tuple[str, ...]:
+    """The keys a body for ``event`` carries, in the order the Apex writes them."""
+    return PAYLOAD_FIELDS + EVENT_EXTRA_FIELDS.get(event, ())
+
 
 # A ping concerns no record: these two are JSON null in a ping, and only there.
 PING_NULL_FIELDS: Final = (FIELD_CASE_ID, FIELD_RECORD_ID)
@@ -69,6 +103,9 @@ RECORD_ID_PREFIX: Final = {
     EVENT_CASE_COMMENT_CREATED: "00a",  # CaseComment
     EVENT_EMAIL_MESSAGE_CREATED: "02s",  # EmailMessage
     EVENT_CASE_UPDATED: CASE_ID_PREFIX,  # the Case itself
+    EVENT_CASE_COMMENT_PUBLISHED: "00a",
+    EVENT_EMAIL_MESSAGE_SENT: "02s",
+    EVENT_CASE_DELETED: CASE_ID_PREFIX,  # the deleted Case
 }
 
 # occurredAt is UTC to the second with a literal Z, e.g. "2026-11-25T01:40:00Z".
@@ -171,6 +208,8 @@ class WebhookEvent:
     case_id: str | None
     record_id: str | None
     occurred_at: datetime
+    # case.deleted only: the Case the deleted one was merged into, if it was.
+    master_record_id: str | None = None
 
 
 def parse_payload(body: bytes) -> WebhookEvent:
@@ -185,16 +224,19 @@ def parse_payload(body: bytes) -> WebhookEvent:
         raise ContractViolation("body is not JSON the contract allows: nested too deep") from None
     if not isinstance(data, dict):
         raise ContractViolation("body must be a JSON object")
-    missing = [name for name in PAYLOAD_FIELDS if name not in data]
-    if missing:
-        raise ContractViolation(f"missing field(s): {', '.join(missing)}")
-    unknown = sorted(set(data) - set(PAYLOAD_FIELDS))
-    if unknown:
-        raise ContractViolation(f"unknown field(s): {', '.join(unknown)}")
-
+    if FIELD_EVENT not in data:
+        raise ContractViolation(f"missing field(s): {FIELD_EVENT}")
     event = data[FIELD_EVENT]
     if not isinstance(event, str) or event not in EVENTS:
         raise ContractViolation(f"{FIELD_EVENT}: unknown event {event!r}")
+    expected = payload_fields(event)
+    missing = [name for name in expected if name not in data]
+    if missing:
+        raise ContractViolation(f"missing field(s): {', '.join(missing)}")
+    unknown = sorted(set(data) - set(expected))
+    if unknown:
+        raise ContractViolation(f"unknown field(s): {', '.join(unknown)}")
+
     org_id = _require_id(data, FIELD_ORG_ID, ORG_ID_PREFIX)
     if event == EVENT_PING:
         for name in PING_NULL_FIELDS:
@@ -204,12 +246,16 @@ def parse_payload(body: bytes) -> WebhookEvent:
     else:
         case_id = _require_id(data, FIELD_CASE_ID, CASE_ID_PREFIX)
         record_id = _require_id(data, FIELD_RECORD_ID, RECORD_ID_PREFIX[event])
+    master_record_id = None
+    if FIELD_MASTER_RECORD_ID in expected and data[FIELD_MASTER_RECORD_ID] is not None:
+        master_record_id = _require_id(data, FIELD_MASTER_RECORD_ID, CASE_ID_PREFIX)
     return WebhookEvent(
         event=event,
         org_id=org_id,
         case_id=case_id,
         record_id=record_id,
         occurred_at=_require_occurred_at(data),
+        master_record_id=master_record_id,
     )
 
 

@@ -17,12 +17,33 @@ CASE_TRIGGER: Final = "OpenCXCaseTrigger"
 
 # trigger name -> (sObject, trigger events)
 TRIGGERS: Final = {
-    CASE_COMMENT_TRIGGER: ("CaseComment", ("after insert",)),
-    EMAIL_MESSAGE_TRIGGER: ("EmailMessage", ("after insert",)),
-    CASE_TRIGGER: ("Case", ("after update",)),
+    CASE_COMMENT_TRIGGER: ("CaseComment", ("after insert", "after update")),
+    EMAIL_MESSAGE_TRIGGER: ("EmailMessage", ("after insert", "after update")),
+    CASE_TRIGGER: ("Case", ("after update", "after delete")),
 }
+# EmailMessage exists only in orgs with Email-to-Case or Enhanced Email; a package for
+# another org leaves this trigger (and the class's EmailMessage code) out.
+# [src: object_reference sforce_api_objects_emailmessage.htm "Special Access Rules"]
+EMAIL_TRIGGERS: Final = frozenset({EMAIL_MESSAGE_TRIGGER})
+
+
+def triggers(*, include_email: bool = True) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """The package's triggers, without the EmailMessage one when ``include_email`` is
+    false."""
+    return {
+        name: spec for name, spec in TRIGGERS.items() if include_email or name not in EMAIL_TRIGGERS
+    }
+
 
 NAMED_CREDENTIAL: Final = "OpenCX_Integration"
+# The current Named Credential model: an External Credential holds how to
+# authenticate (here: nothing) and a principal users are granted through a permission
+# set. [src: api_meta meta_externalcredential.htm, meta_namedcredential.htm]
+EXTERNAL_CREDENTIAL: Final = "OpenCX_Webhook"
+EXTERNAL_CREDENTIAL_PRINCIPAL: Final = "OpenCX_Webhook_Caller"
+# The permission set every user whose save fires a trigger needs, so the Queueable
+# running as them may use the External Credential's principal.
+CALLOUT_PERMISSION_SET: Final = "OpenCX_Webhook_Callout"
 # Apex calls the Named Credential as "callout:<DeveloperName>".
 # [src: apex-dev apex-callouts-named-credentials.html "Named Credentials as Callout Endpoints"]
 CALLOUT_ENDPOINT: Final = f"callout:{NAMED_CREDENTIAL}"

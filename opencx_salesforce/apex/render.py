@@ -24,6 +24,10 @@ SOURCE_DIR: Final = Path("force-app/main/default")
 # Oldest API version the generated Apex compiles against: <type>__mdt.getInstance()
 # arrived in Spring '21 (API 51.0).
 MIN_API_VERSION: Final = 51
+# ExternalCredential metadata and NamedCredential's namedCredentialType arrived in API
+# 56.0. [src: api_meta meta_externalcredential.htm "available in API version 56.0 and
+# later"]
+MIN_EXTERNAL_CREDENTIAL_API_VERSION: Final = 56
 # NamedCredential.Endpoint is textarea(1000).
 # [src: object_reference sforce_api_objects_namedcredential.htm]
 MAX_ENDPOINT_LENGTH: Final = 1000
@@ -46,6 +50,8 @@ class _Options:
     case_from_value: str
     session_id_field: str
     secret_visibility: SecretVisibility
+    include_email: bool
+    legacy_named_credential: bool
 
 
 def render_package(
@@ -57,20 +63,36 @@ def render_package(
     case_from_value: str = names.DEFAULT_CASE_FROM_VALUE,
     session_id_field: str = names.DEFAULT_SESSION_ID_FIELD,
     secret_visibility: SecretVisibility = "Public",
+    include_email: bool = True,
+    legacy_named_credential: bool = False,
 ) -> list[Path]:
     """Write the Salesforce DX project into ``out_dir`` and return the files written.
 
     ``signing_secret=None`` generates no secret record: the Apex then sends unsigned
     calls. ``secret_visibility`` is the Custom Metadata Type's visibility; keep
     "Public" for an unmanaged deploy (see the generated README, "Why these choices").
+    ``include_email=False`` leaves out everything about EmailMessage (the trigger, the
+    class's email code and tests), for orgs without Email-to-Case or Enhanced Email,
+    where EmailMessage doesn't exist and such code would not compile.
+    ``legacy_named_credential=True`` writes the deprecated legacy Named Credential
+    instead of the current Named Credential + External Credential + permission set.
     Raises :class:`~opencx_salesforce.errors.ConfigError` naming the bad argument."""
+    api_version = _check_api_version(api_version)
+    if not legacy_named_credential and _major(api_version) < MIN_EXTERNAL_CREDENTIAL_API_VERSION:
+        raise ConfigError(
+            f"api_version: External Credentials need API {MIN_EXTERNAL_CREDENTIAL_API_VERSION}.0 "
+            f"or later, got {api_version}; generate the legacy Named Credential instead "
+            "(legacy_named_credential / --legacy-named-credential)"
+        )
     options = _Options(
         webhook_url=_check_webhook_url(webhook_url),
         signing_secret=_check_signing_secret(signing_secret),
-        api_version=_check_api_version(api_version),
+        api_version=api_version,
         case_from_value=_check_case_from_value(case_from_value),
         session_id_field=_check_session_id_field(session_id_field),
         secret_visibility=_check_visibility(secret_visibility),
+        include_email=bool(include_email),
+        legacy_named_credential=bool(legacy_named_credential),
     )
     environment = _environment()
     context = _context(options)
@@ -122,7 +144,9 @@ def _plan(options: _Options) -> dict[Path, str]:
             "Signing_Secret__c.field-meta.xml.j2"
         ),
         SOURCE_DIR / "namedCredentials" / f"{names.NAMED_CREDENTIAL}.namedCredential-meta.xml": (
-            "OpenCX_Integration.namedCredential-meta.xml.j2"
+            "OpenCX_Integration.legacy.namedCredential-meta.xml.j2"
+            if options.legacy_named_credential
+            else "OpenCX_Integration.namedCredential-meta.xml.j2"
         ),
         SOURCE_DIR / "permissionsets" / f"{names.PERMISSION_SET}.permissionset-meta.xml": (
             "OpenCX_Integration.permissionset-meta.xml.j2"
@@ -132,9 +156,18 @@ def _plan(options: _Options) -> dict[Path, str]:
         classes / f"{names.TEST_CLASS}.cls": "OpenSalesforceCaseManagementTest.cls.j2",
         classes / f"{names.TEST_CLASS}.cls-meta.xml": "ApexClass.cls-meta.xml.j2",
     }
-    for trigger in names.TRIGGERS:
+    for trigger in names.triggers(include_email=options.include_email):
         plan[triggers / f"{trigger}.trigger"] = f"{trigger}.trigger.j2"
         plan[triggers / f"{trigger}.trigger-meta.xml"] = "ApexTrigger.trigger-meta.xml.j2"
+    if not options.legacy_named_credential:
+        credential = f"{names.EXTERNAL_CREDENTIAL}.externalCredential-meta.xml"
+        plan[SOURCE_DIR / "externalCredentials" / credential] = (
+            "OpenCX_Webhook.externalCredential-meta.xml.j2"
+        )
+        callout_set = f"{names.CALLOUT_PERMISSION_SET}.permissionset-meta.xml"
+        plan[SOURCE_DIR / "permissionsets" / callout_set] = (
+            "OpenCX_Webhook_Callout.permissionset-meta.xml.j2"
+        )
     if options.signing_secret is not None:
         plan[_settings_record_path()] = "OpenCX_Settings.Default.md-meta.xml.j2"
     return plan
@@ -152,7 +185,12 @@ def _context(options: _Options) -> dict[str, Any]:
         "session_id_field": options.session_id_field,
         "session_id_label": _label_from_api_name(options.session_id_field),
         "secret_visibility": options.secret_visibility,
-        "triggers": list(names.TRIGGERS),
+        "triggers": list(names.triggers(include_email=options.include_email)),
+        "include_email": options.include_email,
+        "legacy_named_credential": options.legacy_named_credential,
+        "external_credential_principal": (
+            f"{names.EXTERNAL_CREDENTIAL}-{names.EXTERNAL_CREDENTIAL_PRINCIPAL}"
+        ),
     }
 
 
@@ -233,6 +271,10 @@ def _check_api_version(version: str) -> str:
             f"{MIN_API_VERSION}.0, got {version!r}"
         )
     return version
+
+
+def _major(version: str) -> int:
+    return int(version.split(".", 1)[0])
 
 
 def _check_case_from_value(value: str) -> str:

@@ -61,6 +61,23 @@ def add_parser(subparsers: Subparsers) -> None:
             "an org that is itself local, such as the emulator"
         ),
     )
+    parser.add_argument(
+        "--no-email",
+        action="store_true",
+        help=(
+            "leave out the EmailMessage trigger and code, for an org without Email-to-Case "
+            "or Enhanced Email (where EmailMessage doesn't exist and the Apex would not compile)"
+        ),
+    )
+    parser.add_argument(
+        "--legacy-named-credential",
+        action="store_true",
+        help=(
+            "write a legacy Named Credential (deprecated by Salesforce) instead of a Named "
+            "Credential with an External Credential and the permission set reps need; for "
+            "orgs below API 56.0"
+        ),
+    )
     parser.set_defaults(run=run)
 
 
@@ -80,8 +97,20 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
+    from opencx_salesforce.errors import ConfigError
+
     webhook_url = asyncio.run(install_webhook_url(host_settings, public_url))
-    files = write_package(args.out, settings, webhook_url)
+    try:
+        files = write_package(
+            args.out,
+            settings,
+            webhook_url,
+            include_email=not args.no_email,
+            legacy_named_credential=args.legacy_named_credential,
+        )
+    except ConfigError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
     print_summary(sys.stdout, args.out, files, settings, webhook_url, args.config)
     return 0
 
@@ -158,7 +187,14 @@ async def install_webhook_url(host_settings: HostSettings, public_url: str) -> s
     return f"{public_url}{ROUTE_PREFIX}/webhook/{token}"
 
 
-def write_package(out: Path, settings: SalesforceSettings, webhook_url: str) -> list[Path]:
+def write_package(
+    out: Path,
+    settings: SalesforceSettings,
+    webhook_url: str,
+    *,
+    include_email: bool = True,
+    legacy_named_credential: bool = False,
+) -> list[Path]:
     from opencx_salesforce.apex.render import render_package
 
     return render_package(
@@ -168,6 +204,8 @@ def write_package(out: Path, settings: SalesforceSettings, webhook_url: str) -> 
         api_version=settings.api_version,
         case_from_value=settings.case_from_value,
         session_id_field=settings.session_id_field,
+        include_email=include_email,
+        legacy_named_credential=legacy_named_credential,
     )
 
 
@@ -201,6 +239,13 @@ def print_summary(
         "  sf project deploy start --source-dir force-app --target-org my-org",
         f"  sf org assign permset --name {names.PERMISSION_SET} --on-behalf-of "
         "<the user the plugin connects as> --target-org my-org",
+    ]
+    if any("externalCredentials" in path.as_posix() for path in files):
+        lines.append(
+            f"  sf org assign permset --name {names.CALLOUT_PERMISSION_SET} --on-behalf-of "
+            "<every rep who answers OpenCX Cases> --target-org my-org"
+        )
+    lines += [
         "(production orgs run tests on deploy: see README.md there.) Then check the setup:",
         f"  opencx-salesforce doctor --config {config}",
     ]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opencx_salesforce.commands import Subparsers, until_interrupted
+from opencx_salesforce.logs import configure as configure_logs
 
 if TYPE_CHECKING:
     from opencx_salesforce.devhost.config import HostSettings
@@ -45,15 +45,19 @@ def add_parser(subparsers: Subparsers) -> None:
         help="port to listen on, 0 for any free one (default: [host] listen_port)",
     )
     parser.add_argument("--log-level", choices=_LOG_LEVELS, default="info", help="default: info")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="json: one object per line with session_id, case_id and job_id (default: text)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from opencx_salesforce.devhost.config import load_config
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logs(args.log_level, args.log_format)
     settings, sections = load_config(args.config)
     return asyncio.run(_serve(settings, sections, args.listen_host, args.port))
 

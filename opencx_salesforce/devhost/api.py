@@ -9,11 +9,14 @@ with 400 (bad body, ``problems`` naming each field), 401, 404 or 409.
 from __future__ import annotations
 
 import json
+import logging
+import secrets
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from opencx_salesforce.devhost.pages import read_body
 from opencx_salesforce.devhost.sessions import SessionStateError, UnknownSessionError
 from opencx_salesforce.models import Channel, Contact, HandoffReason, Role
 
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
     from opencx_salesforce.devhost.host import DevHost
 
 _HEALTH_NAMESPACE = "devhost.health"
+log = logging.getLogger(__name__)
 
 
 class _Body(BaseModel):
@@ -70,10 +74,19 @@ class SessionApi:
         ]
 
     async def healthz(self, request: web.Request) -> web.Response:
+        """Ok only when the store answers a write and the read-back of it. The
+        reason stays in the host's log: callers of this open route learn only
+        which part is down."""
+        probe = secrets.token_hex(8).encode()
         try:
-            await self._host.store.get(_HEALTH_NAMESPACE, "ping")
-        except Exception as exc:
-            return web.json_response({"status": "unavailable", "store": repr(exc)}, status=503)
+            await self._host.store.set(_HEALTH_NAMESPACE, "ping", probe, ttl=60)
+            answered = await self._host.store.get(_HEALTH_NAMESPACE, "ping")
+        except Exception:
+            log.exception("health check: the store did not take a write")
+            return web.json_response({"status": "unavailable", "store": "not writable"}, status=503)
+        if answered is None:
+            log.error("health check: the store lost a write it had just taken")
+            return web.json_response({"status": "unavailable", "store": "not writable"}, status=503)
         return web.json_response({"status": "ok"})
 
     async def list_sessions(self, request: web.Request) -> web.Response:
@@ -141,11 +154,18 @@ BodyT = TypeVar("BodyT", bound=_Body)
 
 
 async def _read(request: web.Request, model: type[BodyT]) -> BodyT:
-    raw = await request.text()
+    try:
+        raw = (await read_body(request)).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        _fail(web.HTTPBadRequest, "bad_request", f"the body is not UTF-8: {exc.reason}")
     try:
         data = json.loads(raw) if raw.strip() else {}
     except json.JSONDecodeError as exc:
         _fail(web.HTTPBadRequest, "bad_request", f"the body is not JSON: {exc}")
+    except ValueError:
+        # json raises a plain ValueError for an integer past Python's 4,300-digit
+        # conversion limit; no field of this API takes such a number.
+        _fail(web.HTTPBadRequest, "bad_request", "the body has a number too long to read")
     except RecursionError:
         _fail(web.HTTPBadRequest, "bad_request", "the body is JSON nested too deep")
     if not isinstance(data, dict):

@@ -52,6 +52,12 @@ class HostSettings(LoadableSettings):
             "At least 16 characters; " + _TOKEN_HOWTO
         ),
     )
+    body_read_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How long a client may take to send a request body before the host "
+        "answers 408 (the host's own routes; a half-sent body must not hold a handler).",
+    )
     plugins: list[str] | None = Field(
         default=None,
         description="Entry-point names of the plugins to load. Default: every installed one.",

@@ -28,6 +28,7 @@ from opencx_salesforce.devhost.access_log import RedactingAccessLogger
 from opencx_salesforce.devhost.admin import AdminAuth
 from opencx_salesforce.devhost.config import HostSettings
 from opencx_salesforce.devhost.journal import HookJournal
+from opencx_salesforce.devhost.pages import BODY_TIMEOUT_KEY
 from opencx_salesforce.devhost.plugins import make_plugin_manager
 from opencx_salesforce.devhost.sessions import SessionRepository, SessionStateError
 from opencx_salesforce.errors import ConfigError
@@ -41,6 +42,7 @@ from opencx_salesforce.models import (
     Session,
     SessionStatus,
 )
+from opencx_salesforce.settings.loader import did_you_mean
 from opencx_salesforce.store import open_store
 from opencx_salesforce.store.base import Store
 
@@ -102,6 +104,7 @@ class DevHost:
             settings.admin_token_value(),
             secure_cookie=(settings.public_url or "").startswith("https://"),
             plugin_paths=lambda: [f"{p}/" for p in self.mounted_paths],
+            store=lambda: self.store,
         )
         self._hook_errors: collections.deque[HookError] = collections.deque(
             maxlen=_KEPT_HOOK_ERRORS
@@ -132,6 +135,18 @@ class DevHost:
         if self._base_url:
             return self._base_url
         return _http_url(self.settings.listen_host, self.settings.listen_port)
+
+    def unknown_tables(self) -> list[str]:
+        """A problem for each plugin table of the config that no loaded plugin
+        reads (a misspelt ``[salesforc]``, ``[Salesforce]``): never silently
+        ignored."""
+        loaded = sorted(name for name, _ in self.plugin_manager.list_name_plugin())
+        return [
+            f"[{name}]: no loaded plugin is called {name!r}"
+            + (did_you_mean(name, loaded) or f" (loaded: {', '.join(loaded) or 'none'})")
+            for name in sorted(self._sections)
+            if name not in loaded
+        ]
 
     def plugin_config(self, name: str) -> Mapping[str, Any]:
         # A copy: a plugin cannot change what another plugin (or a restart) reads.
@@ -314,13 +329,21 @@ class DevHost:
             if self._store is None:
                 self._store = await _open_store(self.settings.store_url)
             plugins_started = True  # even a partial start gets plugin_stopping
-            await call_each(
-                self.plugin_manager,
-                "plugin_started",
-                {"host": self},
-                self._record_hook_error,
-                reraise=(ConfigError,),
-            )
+            # Every configuration problem in one pass: tables no plugin reads, then
+            # what the plugins themselves refuse.
+            problems = self.unknown_tables()
+            try:
+                await call_each(
+                    self.plugin_manager,
+                    "plugin_started",
+                    {"host": self},
+                    self._record_hook_error,
+                    reraise=(ConfigError,),
+                )
+            except ConfigError as exc:
+                problems.append(str(exc))
+            if problems:
+                raise ConfigError("\n".join(problems))
             await self._replay_journal()
             runner = web.AppRunner(await self._build_app(), access_log_class=RedactingAccessLogger)
             await runner.setup()
@@ -357,8 +380,9 @@ class DevHost:
         from opencx_salesforce.devhost.api import SessionApi
         from opencx_salesforce.devhost.inbox import Inbox
 
-        app = web.Application()
+        app = web.Application(middlewares=[self._admin.middleware])
         app[HOST_KEY] = self
+        app[BODY_TIMEOUT_KEY] = self.settings.body_read_timeout_seconds
         app.add_routes(SessionApi(self).routes())
         app.add_routes(self._admin.routes())
         app.add_routes(Inbox(self.store, self._admin).routes())

@@ -7,22 +7,15 @@ behind the host's admin check like the rest of the host's pages.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import jinja2
 from aiohttp import web
 
 from opencx_salesforce.devhost.admin import LOGIN_PATH, AdminAuth
+from opencx_salesforce.devhost.pages import render_page
 from opencx_salesforce.devhost.sessions import SessionRepository
+from opencx_salesforce.models import Session
 from opencx_salesforce.store.base import Store
 
 INBOX_PATH = "/inbox"
-
-_templates = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
 
 
 class Inbox:
@@ -58,6 +51,5 @@ class Inbox:
         return _render("inbox.html", sessions=sessions, selected=selected)
 
 
-def _render(name: str, **context: object) -> web.Response:
-    text = _templates.get_template(name).render(**context)
-    return web.Response(text=text, content_type="text/html")
+def _render(name: str, *, sessions: list[Session], selected: Session | None) -> web.Response:
+    return render_page(name, title="Inbox", sessions=sessions, selected=selected)

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from opencx_salesforce.emulator.admin_routes import add_admin_routes
 from opencx_salesforce.emulator.faults import faults_middleware
+from opencx_salesforce.emulator.messaging.routes import add_messaging_routes
 from opencx_salesforce.emulator.oauth.routes import add_oauth_routes
 from opencx_salesforce.emulator.rest.routes import add_rest_routes
 from opencx_salesforce.emulator.state import EmulatorState
@@ -33,6 +34,7 @@ class Emulator:
         add_oauth_routes(app, self.state)
         add_rest_routes(app, self.state)
         add_admin_routes(app, self.state)
+        add_messaging_routes(app, self.state)  # Messaging for In-App and Web (SCRT)
         return app
 
     @property

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from opencx_salesforce.emulator.faults import FaultConfig
 from opencx_salesforce.emulator.ids import is_valid_id, to18
+from opencx_salesforce.emulator.merge import MergeResult
+from opencx_salesforce.emulator.merge import merge as merge_records
 from opencx_salesforce.emulator.rest.errors import ApiError, not_found
 from opencx_salesforce.emulator.schema import TRIGGER_USAGES, FieldDef, Schema, build_schema
 from opencx_salesforce.emulator.validation import format_datetime, validate_write
@@ -118,7 +120,8 @@ class Org:
         # Extra REST resources of this org, checked before the core ones (a test
         # simulating a deployed package adds e.g. tooling/executeAnonymous here).
         self.rest_routes: list[Route] = []
-        # Called after every insert, update and delete, and for each record a
+        # Called after every insert, update and delete that can fire a trigger (not
+        # cascade deletes, not a merge's reparenting), and for each record a
         # restore() puts back; see Change.
         self.listeners: list[Callable[[Change], None]] = []
         # Open query cursors by locator; see rest/query.py.
@@ -237,6 +240,15 @@ class Org:
         existing = self._existing(obj.name, record_id)
         self._delete(obj.name, existing, user_id or self.default_user_id)
 
+    def merge(
+        self, sobject: str, master_id: str, victim_ids: list[str], *, user_id: str | None = None
+    ) -> MergeResult:
+        """SOAP merge() / Apex Database.merge: see emulator/merge.py."""
+        obj = self._writable(sobject, "delete")
+        return merge_records(
+            self, obj.name, master_id, victim_ids, user_id=user_id or self.default_user_id
+        )
+
     def _writable(self, sobject: str, action: str) -> Any:
         obj = self.schema.get(sobject)
         if obj is None or not obj.data_api:
@@ -324,18 +336,34 @@ class Org:
             user_id=user_id,
         )
 
-    def _delete(self, sobject: str, existing: Record, user_id: str) -> None:
+    def _delete(
+        self,
+        sobject: str,
+        existing: Record,
+        user_id: str,
+        *,
+        master_record_id: str | None = None,
+        cascaded: bool = False,
+    ) -> None:
+        """Delete (to the Recycle Bin); ``master_record_id`` names the winner when the
+        record lost a merge (see emulator/merge.py). Records deleted by the cascade
+        fire no trigger, so listeners don't hear them: "Cascading delete operations.
+        Records that did not initiate a delete don't cause trigger evaluation."
+        [src: apexcode apex_triggers_ignoring_operations.htm]"""
         now = self.now()
         deleted = {**existing, "IsDeleted": True, "SystemModstamp": now}
+        if master_record_id is not None:
+            deleted["MasterRecordId"] = master_record_id
         self._put(sobject, existing["Id"], deleted)
-        self._notify(Change(sobject, existing["Id"], existing, deleted, user_id))
+        if not cascaded:
+            self._notify(Change(sobject, existing["Id"], existing, deleted, user_id))
         schema_obj = self.schema.objects[sobject]
         for relation in schema_obj.child_relationships:
             for child in list(self.records.get(relation.child_sobject, {}).values()):
                 if child.get(relation.field) != existing["Id"] or child.get("IsDeleted"):
                     continue
                 if relation.cascade_delete:
-                    self._delete(relation.child_sobject, child, user_id)
+                    self._delete(relation.child_sobject, child, user_id, cascaded=True)
                 else:
                     # A lookup to a deleted record is cleared.
                     self._put(

@@ -154,3 +154,37 @@ def salesforce_handoff() -> Handoff:
         raise AssertionError(f"no Case for session {session_id} after {timeout} s")
 
     return handoff
+
+
+# --- a clear word when the async set-up is missing --------------------------------------
+
+_ASYNC_FIXTURES = frozenset(
+    {"salesforce_emulator", "salesforce_org", "salesforce_stack", "salesforce_handoff"}
+)
+SETUP_HINT = (
+    "the opencx-salesforce emulator fixtures are async: install the test extra "
+    "(pip install 'opencx-salesforce[testing]', which brings pytest-aiohttp and "
+    "pytest-asyncio) and set asyncio_mode = \"auto\" under [tool.pytest.ini_options] "
+    "in pyproject.toml (or asyncio_mode = auto under [pytest] in pytest.ini)"
+)
+
+
+def _async_ready(config: pytest.Config) -> bool:
+    if not config.pluginmanager.hasplugin("asyncio"):
+        return False
+    try:
+        mode = config.getini("asyncio_mode")
+    except ValueError:  # the option is not registered: no pytest-asyncio
+        return False
+    option = getattr(config.option, "asyncio_mode", None)
+    return str(option or mode) == "auto"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without pytest-asyncio in auto mode, pytest would only say that async
+    functions are "not natively supported"; say instead what to install and set."""
+    uses_ours = any(
+        _ASYNC_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in items
+    )
+    if uses_ours and not _async_ready(config):
+        raise pytest.UsageError(SETUP_HINT)

@@ -1,5 +1,6 @@
 """A support rep's hands on an emulated org: reply on a Case, add an internal note,
-send an email, change the status, close, reopen.
+send an email (or save a draft and send it later), publish an internal comment,
+change the status, close, reopen, merge the Case into another, delete it.
 
 Every action writes through the org's normal create/update path as the rep's
 user, so validation (e.g. the 4,000-byte comment body), the audit fields
@@ -29,9 +30,10 @@ if TYPE_CHECKING:
     from opencx_salesforce.emulator.org import Org, Record
     from opencx_salesforce.emulator.state import EmulatorState
 
-# EmailMessage.Status "3" = Sent. [src: SALESFORCE.md §6 EmailMessage Status codes;
-# emulator/schema.py EMAIL_STATUSES]
+# EmailMessage.Status "3" = Sent, "5" = Draft. [src: SALESFORCE.md §6 EmailMessage
+# Status codes; emulator/schema.py EMAIL_STATUSES]
 EMAIL_STATUS_SENT = "3"
+EMAIL_STATUS_DRAFT = "5"
 
 FORM_CONTENT_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
@@ -108,9 +110,12 @@ class Rep:
         """An internal comment (IsPublished false); returns its Id."""
         return self.reply(case_id, text, public=False)
 
-    def email(self, case_id: str, text: str, *, subject: str | None = None) -> str:
+    def email(
+        self, case_id: str, text: str, *, subject: str | None = None, draft: bool = False
+    ) -> str:
         """An outgoing email on the Case, as sent from the Case feed: from the rep to
-        the Case's web email (else its contact's email); returns its Id."""
+        the Case's web email (else its contact's email); returns its Id. ``draft``
+        saves it unsent (Status Draft), for :meth:`send_draft` later."""
         case = self.case(case_id)
         to_address = case.get("SuppliedEmail") or case.get("ContactEmail")
         if not to_address:
@@ -126,11 +131,48 @@ class Rep:
                 "ToAddress": to_address,
                 "Subject": subject or default_subject,
                 "TextBody": text,
-                "Status": EMAIL_STATUS_SENT,
-                "MessageDate": self.org.now(),
+                "Status": EMAIL_STATUS_DRAFT if draft else EMAIL_STATUS_SENT,
+                "MessageDate": None if draft else self.org.now(),
             },
             user_id=self.user.user_id,
         )
+
+    def send_draft(self, case_id: str, email_id: str) -> None:
+        """Send a draft: the same EmailMessage updated to Sent. Only a draft may be
+        updated so. [src: object_reference sforce_api_objects_emailmessage.htm
+        "update() is supported when an email record is in Draft status"]"""
+        self._child("EmailMessage", case_id, email_id)
+        self.org.update(
+            "EmailMessage",
+            email_id,
+            {"Status": EMAIL_STATUS_SENT, "MessageDate": self.org.now()},
+            user_id=self.user.user_id,
+        )
+
+    def publish(self, case_id: str, comment_id: str) -> None:
+        """Make an internal comment public (IsPublished is updatable after insert).
+        [src: object_reference sforce_api_objects_casecomment.htm IsPublished:
+        Create, Update]"""
+        self._child("CaseComment", case_id, comment_id)
+        self.org.update("CaseComment", comment_id, {"IsPublished": True}, user_id=self.user.user_id)
+
+    def merge_into(self, case_id: str, master_id: str) -> None:
+        """Merge this Case into ``master_id``: this one is deleted with MasterRecordId
+        set, its comments and emails move to the master (emulator/merge.py)."""
+        case = self.case(case_id)
+        self.org.merge("Case", master_id, [case["Id"]], user_id=self.user.user_id)
+
+    def delete(self, case_id: str) -> None:
+        """Delete the Case (to the Recycle Bin), with its comments and emails."""
+        case = self.case(case_id)
+        self.org.delete("Case", case["Id"], user_id=self.user.user_id)
+
+    def _child(self, sobject: str, case_id: str, record_id: str) -> Record:
+        case = self.case(case_id)
+        record = self.org.live(sobject, record_id)
+        if record is None or record.get("ParentId") != case["Id"]:
+            raise RepError(f"no {sobject} {record_id} on this Case")
+        return record
 
     def set_status(self, case_id: str, status: str) -> None:
         case = self.case(case_id)
@@ -184,6 +226,13 @@ def _public(values: Mapping[str, Any]) -> bool:
     raise RepError("public: expected true or false")
 
 
+def _required(values: Mapping[str, Any], name: str) -> str:
+    value = _optional(values, name)
+    if value is None:
+        raise RepError(f"{name}: required")
+    return value
+
+
 def _status(values: Mapping[str, Any]) -> str:
     status = _optional(values, "status")
     if status is None:
@@ -199,6 +248,17 @@ ACTIONS: dict[str, tuple[Action, str]] = {
         lambda rep, case, v: rep.email(case, _text(v), subject=_optional(v, "subject")),
         "Email sent.",
     ),
+    "draft": (
+        lambda rep, case, v: rep.email(case, _text(v), subject=_optional(v, "subject"), draft=True),
+        "Draft saved.",
+    ),
+    "send": (lambda rep, case, v: rep.send_draft(case, _required(v, "emailId")), "Draft sent."),
+    "publish": (
+        lambda rep, case, v: rep.publish(case, _required(v, "commentId")),
+        "Comment published.",
+    ),
+    "merge": (lambda rep, case, v: rep.merge_into(case, _required(v, "into")), "Case merged."),
+    "delete": (lambda rep, case, v: rep.delete(case), "Case deleted."),
     "status": (lambda rep, case, v: rep.set_status(case, _status(v)), "Status changed."),
     "close": (lambda rep, case, v: rep.close(case, _optional(v, "status")), "Case closed."),
     "reopen": (lambda rep, case, v: rep.reopen(case, _optional(v, "status")), "Case reopened."),
@@ -217,8 +277,12 @@ def case_page_url(org_id: str, case_id: str, **params: str) -> str:
 
 class RepRoutes:
     """``POST /_emulator/orgs/{orgId}/cases/{caseId}/{action}`` with JSON
-    ``{"text", "user", "public", "subject", "status"}`` (as the action needs), or the
-    same fields form-encoded from the Case page."""
+    ``{"text", "user", "public", "subject", "status", "emailId", "commentId", "into"}``
+    (as the action needs), or the same fields form-encoded from the Case page.
+
+    Actions: reply, note, email, draft, send (a draft: ``emailId``), publish (an
+    internal comment: ``commentId``), status, close, reopen, merge (this Case into
+    ``into``), delete."""
 
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
@@ -260,12 +324,14 @@ class RepRoutes:
             return self._answer(
                 from_form, org_id, case_id, username, error=(error.status, message, error.body)
             )
-        case = org.live("Case", case_id) or {}
+        case = org.stored("Case", case_id) or {}
         body = {
             "id": created or case.get("Id"),
             "caseId": case.get("Id"),
             "status": case.get("Status"),
             "isClosed": case.get("IsClosed"),
+            "isDeleted": bool(case.get("IsDeleted")),
+            "masterRecordId": case.get("MasterRecordId"),
             "user": rep.user.username,
         }
         if from_form:

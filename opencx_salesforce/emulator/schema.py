@@ -558,6 +558,10 @@ def _case(seed: OrgSeed) -> SObjectDef:
             _read_only(FieldDef("ContactMobile", "Contact Mobile", "phone", 40)),
             _read_only(FieldDef("ContactEmail", "Contact Email", "email", 80)),
             _read_only(FieldDef("ContactFax", "Contact Fax", "phone", 40)),
+            # Set on a Case deleted by losing a merge: the surviving Case's Id.
+            # [src: apexcode apex_triggers_merge_statements.htm; api
+            #  sforce_api_calls_merge.htm "queryAll() ... masterRecordId != null"]
+            _read_only(_ref("MasterRecordId", "Master Record ID", ("Case",), "MasterRecord")),
         ],
     )
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from opencx_salesforce.emulator.email_rules import update_allowed
 from opencx_salesforce.emulator.ids import is_valid_id, to18
 from opencx_salesforce.emulator.rest.errors import ApiError, error_item
 from opencx_salesforce.emulator.schema import FieldDef, SObjectDef
@@ -160,7 +161,15 @@ def _coerce(item: FieldDef, value: Any, column: int) -> Any:
 
 
 def _text_size(item: FieldDef, text: str) -> int:
-    return len(text.encode("utf-8")) if item.limit_in_bytes else len(text)
+    """A text value's size as Salesforce checks it against the field's length: UTF-8
+    bytes for the fields limited in bytes (CaseComment.CommentBody), else Java
+    ``char`` s, i.e. UTF-16 code units, so a character outside the BMP (an emoji)
+    counts 2. [src: help.salesforce.com article 005166849 "Surrogate Pair Characters
+    Are Treated as Two Characters" (LEN("𠮟") = 2, "also observed in the String
+    class"); SALESFORCE.md §6 "Safe rule"]"""
+    if item.limit_in_bytes:
+        return len(text.encode("utf-8", "surrogatepass"))
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _id_label(item: FieldDef) -> str:
@@ -342,6 +351,8 @@ def validate_write(
         else:
             values[item.name] = _coerce(item, raw, located.column(key))
         allowed = item.createable if creating else item.updateable
+        if allowed and existing is not None:
+            allowed = update_allowed(obj.name, item, existing, values[item.name])
         if not allowed:
             no_access.append(item.name)
     if no_access:

@@ -247,6 +247,8 @@ class Views:
             {
                 "id": email["Id"],
                 "incoming": bool(email.get("Incoming")),
+                # A draft (Status '5') can be sent from the page.
+                "draft": str(email.get("Status")) == "5" and not email.get("Incoming"),
                 "from": _address(email.get("FromName"), email.get("FromAddress")),
                 "to": email.get("ToAddress") or "",
                 "subject": email.get("Subject") or "(no subject)",

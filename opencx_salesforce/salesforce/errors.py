@@ -25,6 +25,8 @@
     │                                OAuth code (invalid_grant, invalid_client_id, …)
     ├── NeedsReauthorization         the stored grant is gone (revoked, expired, never
     │                                made): an admin must click Connect. Work waits.
+    ├── UntrustedURL                 the token endpoint named an instance or identity
+    │                                URL the plugin will not send its token to
     └── RefreshTimedOut              another host instance held the token-refresh lock
                                      for too long; try again shortly
 
@@ -125,6 +127,12 @@ class SalesforceError(OpenCXSalesforceError):
     @property
     def retry_after(self) -> float | None:
         return self._retry_after
+
+
+class UntrustedURL(SalesforceError):
+    """The token endpoint answered with an ``instance_url`` or ``id`` outside the
+    login URL's origin and Salesforce's https domains (:mod:`.hosts`). Not
+    retryable: the same answer would come back; the Login URL needs a look."""
 
 
 class TransportError(SalesforceError):

@@ -35,6 +35,7 @@ from opencx_salesforce.salesforce.errors import (
     TransportError,
     error_for_response,
 )
+from opencx_salesforce.salesforce.hosts import check_org_url
 from opencx_salesforce.salesforce.oauth_hints import APP_NOT_FOUND, WRONG_SECRET, hint_for
 
 AUTHORIZE_PATH = "/services/oauth2/authorize"
@@ -395,7 +396,11 @@ class OAuthClient:
         )
         if raw.status != 200:
             raise _oauth_error(raw)
-        return TokenResponse.from_json(raw.parsed(), url=raw.url)
+        answer = TokenResponse.from_json(raw.parsed(), url=raw.url)
+        check_org_url(answer.instance_url, login_url=login_url, what="instance_url")
+        if answer.id_url:
+            check_org_url(answer.id_url, login_url=login_url, what="id")
+        return answer
 
 
 def _endpoint(login_url: str, path: str) -> str:

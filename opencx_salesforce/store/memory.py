@@ -37,6 +37,39 @@ class _Item:
     seq: int  # breaks ties between equal timestamps: first in, first out
     token: str | None
     last_error: str | None
+    version: int = 0  # bumped at each schedule; older heap entries are stale
+
+
+class _Schedule:
+    """One queue's items that are not dead, by (available_at, seq), in a heap with
+    lazy deletion: a change pushes a new entry and bumps the item's version, so
+    leasing and finding the next due time cost O(log n), not a scan of the queue."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, int, _Item]] = []
+
+    def push(self, item: _Item) -> None:
+        item.version += 1
+        heapq.heappush(self._heap, (item.available_at, item.seq, item.version, item))
+
+    def _clean_top(self) -> _Item | None:
+        while self._heap:
+            _, _, version, item = self._heap[0]
+            if version == item.version and item.state is not ItemState.DEAD:
+                return item
+            heapq.heappop(self._heap)  # stale: the item moved, was acked or buried
+        return None
+
+    def next_due(self) -> float | None:
+        top = self._clean_top()
+        return None if top is None else top.available_at
+
+    def pop_due(self, now: float) -> _Item | None:
+        top = self._clean_top()
+        if top is None or top.available_at > now:
+            return None
+        heapq.heappop(self._heap)
+        return top
 
 
 class MemoryStore:
@@ -45,6 +78,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._namespaces: dict[str, dict[str, _Entry]] = {}
         self._queues: dict[str, dict[str, _Item]] = {}
+        self._schedules: dict[str, _Schedule] = {}
         self._seq = itertools.count()
         self._wakeups = Wakeups()
 
@@ -125,7 +159,7 @@ class MemoryStore:
         if item_id in items:
             return False
         now = time.time()
-        items[item_id] = _Item(
+        item = _Item(
             item_id=item_id,
             payload=payload,
             state=ItemState.READY,
@@ -136,28 +170,30 @@ class MemoryStore:
             token=None,
             last_error=None,
         )
+        items[item_id] = item
+        self._schedule(queue).push(item)
         self._wakeups.notify(queue)
         return True
 
-    def _due(self, queue: str, now: float) -> list[_Item]:
-        return [
-            item
-            for item in self._queues.get(queue, {}).values()
-            if item.state is not ItemState.DEAD and item.available_at <= now
-        ]
+    def _schedule(self, queue: str) -> _Schedule:
+        schedule = self._schedules.get(queue)
+        if schedule is None:
+            schedule = self._schedules[queue] = _Schedule()
+        return schedule
 
     async def lease(self, queue: str, *, visibility_timeout: float, limit: int = 1) -> list[Lease]:
         check_lease(visibility_timeout, limit)
         now = time.time()
-        chosen = heapq.nsmallest(
-            limit, self._due(queue, now), key=lambda item: (item.available_at, item.seq)
-        )
-        leases = []
-        for item in chosen:
+        schedule = self._schedule(queue)
+        leases: list[Lease] = []
+        # A leased item whose lease ran out is due again: its deadline is its
+        # available_at, so it comes out of the heap like any ready item.
+        while len(leases) < limit and (item := schedule.pop_due(now)) is not None:
             item.state = ItemState.LEASED
             item.attempts += 1
             item.available_at = now + visibility_timeout
             item.token = new_token()
+            schedule.push(item)
             leases.append(Lease(queue, item.item_id, item.payload, item.attempts, item.token))
         return leases
 
@@ -169,9 +205,11 @@ class MemoryStore:
         return item
 
     async def ack(self, lease: Lease) -> bool:
-        if self._current(lease) is None:
+        item = self._current(lease)
+        if item is None:
             return False
         del self._queues[lease.queue][lease.item_id]
+        item.version += 1  # its heap entries are stale now
         return True
 
     async def retry_at(
@@ -183,6 +221,7 @@ class MemoryStore:
         item.state, item.available_at, item.token = ItemState.READY, available_at, None
         if error is not None:
             item.last_error = error
+        self._schedule(lease.queue).push(item)
         self._wakeups.notify(lease.queue)
         return True
 
@@ -192,6 +231,7 @@ class MemoryStore:
             return False
         item.state, item.available_at, item.token = ItemState.DEAD, time.time(), None
         item.last_error = error
+        item.version += 1
         return True
 
     async def revive(self, queue: str, item_id: str) -> bool:
@@ -199,6 +239,7 @@ class MemoryStore:
         if item is None or item.state is not ItemState.DEAD:
             return False
         item.state, item.available_at = ItemState.READY, time.time()
+        self._schedule(queue).push(item)
         self._wakeups.notify(queue)
         return True
 
@@ -227,12 +268,7 @@ class MemoryStore:
         await wait_until_due(self._wakeups, queue, timeout, lambda: self._next_due(queue))
 
     async def _next_due(self, queue: str) -> float | None:
-        times = [
-            item.available_at
-            for item in self._queues.get(queue, {}).values()
-            if item.state is not ItemState.DEAD
-        ]
-        return min(times, default=None)
+        return self._schedule(queue).next_due()
 
     async def close(self) -> None:
         """Nothing to release; the data goes with the object."""

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import sqlite3
 import time
@@ -49,6 +50,26 @@ import aiosqlite
 from opencx_salesforce.store._rules import check_lease, check_ttl, new_token, visible_state
 from opencx_salesforce.store._wakeup import Wakeups, wait_until_due
 from opencx_salesforce.store.base import ItemState, Lease, QueueItem
+
+
+class _WithoutParameters(logging.Filter):
+    """aiosqlite logs every call at DEBUG with its arguments, and those are the
+    statement's parameters: webhook tokens, CSRF keys, encrypted secrets. Keep the
+    record (it still shows the store is busy), drop what it carries."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg in ("executing %s", "operation %s completed"):
+            record.msg = record.msg.replace("%s", "a statement (parameters not logged)")
+            record.args = ()
+        elif record.msg == "returning exception %s" and record.args:
+            error = record.args[0] if isinstance(record.args, tuple) else record.args
+            record.msg, record.args = "returning exception %s", (type(error).__name__,)
+        return True
+
+
+_AIOSQLITE_LOG = logging.getLogger("aiosqlite")
+if not any(isinstance(f, _WithoutParameters) for f in _AIOSQLITE_LOG.filters):
+    _AIOSQLITE_LOG.addFilter(_WithoutParameters())
 
 SCHEMA_VERSION = 1
 

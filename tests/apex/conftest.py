@@ -29,6 +29,8 @@ class Rendered:
     signing_secret: str | None
     webhook_url: str
     case_from_value: str
+    include_email: bool = True
+    legacy_named_credential: bool = False
 
     def source(self, relative: str) -> Path:
         return self.root / "force-app/main/default" / relative
@@ -39,7 +41,7 @@ class Rendered:
 
 @pytest.fixture(scope="session")
 def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Rendered]:
-    variants: dict[str, dict[str, str | None]] = {
+    variants: dict[str, dict[str, str | bool | None]] = {
         "signed": {"signing_secret": SIGNING_SECRET, "webhook_url": WEBHOOK_URL},
         "unsigned": {"signing_secret": None, "webhook_url": WEBHOOK_URL},
         "odd": {
@@ -47,15 +49,25 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Rendered]:
             "webhook_url": ODD_WEBHOOK_URL,
             "case_from_value": ODD_CASE_FROM,
         },
+        # An old org: no EmailMessage object, legacy Named Credential.
+        "no-email-legacy": {
+            "signing_secret": SIGNING_SECRET,
+            "webhook_url": WEBHOOK_URL,
+            "include_email": False,
+            "legacy_named_credential": True,
+        },
     }
-    rendered: dict[str, tuple[Path, list[Path], dict[str, str | None]]] = {}
+    rendered: dict[str, tuple[Path, list[Path], dict[str, str | bool | None]]] = {}
     for name, options in variants.items():
         root = tmp_path_factory.mktemp(name)
+        secret = options["signing_secret"]
         files = render_package(
             root,
             webhook_url=str(options["webhook_url"]),
-            signing_secret=options["signing_secret"],
+            signing_secret=secret if isinstance(secret, str) else None,
             case_from_value=str(options.get("case_from_value") or "opencx"),
+            include_email=options.get("include_email", True) is not False,
+            legacy_named_credential=options.get("legacy_named_credential") is True,
         )
         rendered[name] = (root, files, options)
     every_apex_file = [path for root, _, _ in rendered.values() for path in apex_files(root)]
@@ -65,14 +77,18 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Rendered]:
             root=root,
             files=files,
             parsed={p: parsed[p] for p in apex_files(root)},
-            signing_secret=options["signing_secret"],
+            signing_secret=(
+                options["signing_secret"] if isinstance(options["signing_secret"], str) else None
+            ),
             webhook_url=str(options["webhook_url"]),
             case_from_value=str(options.get("case_from_value") or "opencx"),
+            include_email=options.get("include_email", True) is not False,
+            legacy_named_credential=options.get("legacy_named_credential") is True,
         )
         for name, (root, files, options) in rendered.items()
     }
 
 
-@pytest.fixture(params=["signed", "unsigned", "odd"])
+@pytest.fixture(params=["signed", "unsigned", "odd", "no-email-legacy"])
 def package(request: pytest.FixtureRequest, packages: dict[str, Rendered]) -> Rendered:
     return packages[request.param]

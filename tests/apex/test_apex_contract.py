@@ -90,6 +90,26 @@ def test_case_updated_names_the_case_itself() -> None:
     assert event.record_id == event.case_id == CASE_ID
 
 
+def test_case_deleted_carries_the_merge_winner_or_null() -> None:
+    winner = "5005e00000WiNnErAAB"[:18]
+    merged = contract.parse_payload(
+        body(event="case.deleted", recordId=CASE_ID, masterRecordId=winner)
+    )
+    assert (merged.case_id, merged.record_id, merged.master_record_id) == (CASE_ID, CASE_ID, winner)
+    deleted = contract.parse_payload(
+        body(event="case.deleted", recordId=CASE_ID, masterRecordId=None)
+    )
+    assert deleted.master_record_id is None
+
+
+def test_new_events_name_their_records() -> None:
+    published = contract.parse_payload(body(event="case_comment.published"))
+    assert published.record_id == COMMENT_ID
+    email_id = "02s5e00000AbCdEAAT"
+    sent = contract.parse_payload(body(event="email_message.sent", recordId=email_id))
+    assert sent.record_id == email_id
+
+
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [
@@ -97,7 +117,14 @@ def test_case_updated_names_the_case_itself() -> None:
         (b"[1]", "JSON object"),
         (json.dumps({"event": "ping"}).encode(), "missing field(s): orgId"),
         (body(extra=1), "unknown field(s): extra"),
-        (body(event="case.deleted"), "unknown event"),
+        (body(event="case.exploded"), "unknown event"),
+        (body(event="case.deleted", recordId=CASE_ID), "missing field(s): masterRecordId"),
+        (body(masterRecordId=None), "unknown field(s): masterRecordId"),
+        (
+            body(event="case.deleted", recordId=CASE_ID, masterRecordId=COMMENT_ID),
+            "masterRecordId: expected an Id starting with '500'",
+        ),
+        (body(event="email_message.sent"), "starting with '02s'"),
         (body(orgId="001000000000001"), "starting with '00D'"),
         (body(caseId=None), "caseId"),
         (body(recordId=CASE_ID), "starting with '00a'"),
@@ -117,8 +144,17 @@ def test_parse_payload_names_the_problem(raw: bytes, reason: str) -> None:
 def test_payload_fields_and_events_are_the_designed_ones() -> None:
     # DESIGN.md "The webhook contract"; a change here is a change of contract.
     assert contract.PAYLOAD_FIELDS == ("event", "orgId", "caseId", "recordId", "occurredAt")
-    designed_events = {"case_comment.created", "email_message.created", "case.updated", "ping"}
+    designed_events = {
+        "case_comment.created",
+        "case_comment.published",
+        "email_message.created",
+        "email_message.sent",
+        "case.updated",
+        "case.deleted",
+        "ping",
+    }
     assert designed_events == contract.EVENTS
+    assert contract.payload_fields("case.deleted") == (*contract.PAYLOAD_FIELDS, "masterRecordId")
     assert (contract.HEADER_TIMESTAMP, contract.HEADER_SIGNATURE) == (
         "X-OpenCX-Timestamp",
         "X-OpenCX-Signature",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from opencx_salesforce.apex import names
 
 from .conftest import Rendered
@@ -17,7 +19,9 @@ XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 # Element names each metadata type documents, for the elements this package writes.
 # [src: developer.salesforce.com api_meta customfield.htm, customobject.htm /
 #  meta_custommetadatatypes.htm, meta_custommetadata.htm, meta_namedcredential.htm,
-#  meta_permissionset.htm, meta_classes.htm, meta_triggers.htm, manifest_samples.htm;
+#  meta_permissionset.htm, meta_classes.htm, meta_triggers.htm, manifest_samples.htm,
+#  meta_externalcredential.htm (ExternalCredential, ExternalCredentialParameter),
+#  meta_namedcredential.htm (NamedCredentialParameter, namedCredentialType);
 #  cross-checked against the metadata WSDL as jsforce types it]
 DOCUMENTED: dict[str, dict[str, set[str]]] = {
     "CustomField": {
@@ -45,16 +49,42 @@ DOCUMENTED: dict[str, dict[str, set[str]]] = {
         "": {
             "allowMergeFieldsInBody",
             "allowMergeFieldsInHeader",
+            "calloutStatus",
             "endpoint",
             "generateAuthorizationHeader",
             "label",
+            "namedCredentialParameters",
+            "namedCredentialType",
             "principalType",
             "protocol",
         },
+        "namedCredentialParameters": {
+            "externalCredential",
+            "parameterName",
+            "parameterType",
+            "parameterValue",
+        },
+    },
+    "ExternalCredential": {
+        "": {"authenticationProtocol", "description", "externalCredentialParameters", "label"},
+        "externalCredentialParameters": {
+            "parameterGroup",
+            "parameterName",
+            "parameterType",
+            "parameterValue",
+            "sequenceNumber",
+        },
     },
     "PermissionSet": {
-        "": {"description", "fieldPermissions", "hasActivationRequired", "label"},
+        "": {
+            "description",
+            "externalCredentialPrincipalAccesses",
+            "fieldPermissions",
+            "hasActivationRequired",
+            "label",
+        },
         "fieldPermissions": {"editable", "field", "readable"},
+        "externalCredentialPrincipalAccesses": {"enabled", "externalCredentialPrincipal"},
     },
     "ApexClass": {"": {"apiVersion", "status"}},
     "ApexTrigger": {"": {"apiVersion", "status"}},
@@ -67,6 +97,7 @@ ROOT_BY_SUFFIX = {
     ".object-meta.xml": "CustomObject",
     ".md-meta.xml": "CustomMetadata",
     ".namedCredential-meta.xml": "NamedCredential",
+    ".externalCredential-meta.xml": "ExternalCredential",
     ".permissionset-meta.xml": "PermissionSet",
     ".cls-meta.xml": "ApexClass",
     ".trigger-meta.xml": "ApexTrigger",
@@ -94,8 +125,13 @@ def xml_files(rendered: Rendered) -> list[Path]:
 def test_every_xml_file_is_documented_metadata(package: Rendered) -> None:
     files = xml_files(package)
     # 4 field/object files, Named Credential, permission set, 2 class and 3 trigger
-    # meta files, 2 disconnect manifests, and the secret record when there is a secret.
-    assert len(files) == 13 + (package.signing_secret is not None)
+    # meta files (2 without email), 2 disconnect manifests, the secret record when
+    # there is a secret, and with the current Named Credential model the External
+    # Credential and the callout permission set.
+    expected = 13 + (package.signing_secret is not None)
+    expected -= not package.include_email
+    expected += 2 * (not package.legacy_named_credential)
+    assert len(files) == expected
     for path in files:
         root = ET.parse(path).getroot()  # raises on malformed XML
         root_name = local(root.tag)
@@ -135,11 +171,61 @@ def test_session_field_is_a_unique_case_insensitive_external_id(package: Rendere
     )
 
 
-def test_named_credential_is_legacy_anonymous_to_the_webhook(package: Rendered) -> None:
+@pytest.mark.parametrize("variant", ["signed", "unsigned", "odd"])
+def test_named_credential_is_current_with_an_external_credential_for_no_auth(
+    packages: dict[str, Rendered], variant: str
+) -> None:
+    package = packages[variant]
+    assert not package.legacy_named_credential
     root = ET.parse(
         package.source("namedCredentials/OpenCX_Integration.namedCredential-meta.xml")
     ).getroot()
     values = {local(child.tag): child.text for child in root}
+    assert values["namedCredentialType"] == "SecuredEndpoint"
+    assert values["generateAuthorizationHeader"] == "false"
+    assert "endpoint" not in values and "protocol" not in values, "no legacy fields"
+    parameters = {
+        p.findtext(f"{MD}parameterType"): {local(c.tag): c.text for c in p}
+        for p in root.findall(f"{MD}namedCredentialParameters")
+    }
+    assert parameters["Url"]["parameterValue"] == package.webhook_url
+    assert parameters["Authentication"]["externalCredential"] == names.EXTERNAL_CREDENTIAL
+
+    external = ET.parse(
+        package.source(
+            f"externalCredentials/{names.EXTERNAL_CREDENTIAL}.externalCredential-meta.xml"
+        )
+    ).getroot()
+    assert external.findtext(f"{MD}authenticationProtocol") == "Custom"
+    [principal] = external.findall(f"{MD}externalCredentialParameters")
+    assert principal.findtext(f"{MD}parameterType") == "NamedPrincipal"
+    assert principal.findtext(f"{MD}parameterName") == names.EXTERNAL_CREDENTIAL_PRINCIPAL
+    assert not [
+        p
+        for p in external.findall(f"{MD}externalCredentialParameters")
+        if p.findtext(f"{MD}parameterType") == "AuthParameter"
+    ], "no authentication parameters"
+
+    callout = ET.parse(
+        package.source(f"permissionsets/{names.CALLOUT_PERMISSION_SET}.permissionset-meta.xml")
+    ).getroot()
+    [access] = callout.findall(f"{MD}externalCredentialPrincipalAccesses")
+    assert access.findtext(f"{MD}enabled") == "true"
+    assert access.findtext(f"{MD}externalCredentialPrincipal") == (
+        f"{names.EXTERNAL_CREDENTIAL}-{names.EXTERNAL_CREDENTIAL_PRINCIPAL}"
+    )
+
+
+def test_named_credential_is_legacy_anonymous_to_the_webhook(
+    packages: dict[str, Rendered],
+) -> None:
+    package = packages["no-email-legacy"]
+    assert package.legacy_named_credential
+    root = ET.parse(
+        package.source("namedCredentials/OpenCX_Integration.namedCredential-meta.xml")
+    ).getroot()
+    values = {local(child.tag): child.text for child in root}
+    assert not package.source("externalCredentials").exists()
     assert values["endpoint"] == package.webhook_url
     assert values["principalType"] == "Anonymous"
     assert values["protocol"] == "NoAuthentication"
@@ -170,7 +256,7 @@ def test_apex_meta_files_are_active_at_the_api_version(package: Rendered) -> Non
     metas = sorted(package.root.rglob("*.cls-meta.xml")) + sorted(
         package.root.rglob("*.trigger-meta.xml")
     )
-    assert len(metas) == 2 + len(names.TRIGGERS)
+    assert len(metas) == 2 + len(names.triggers(include_email=package.include_email))
     for path in metas:
         root = ET.parse(path).getroot()
         assert root.findtext(f"{MD}apiVersion") == "62.0"
@@ -198,7 +284,12 @@ def test_disconnect_removes_code_and_secret_but_keeps_case_fields(package: Rende
         for t in root.findall(f"{MD}types")
         for m in t.findall(f"{MD}members")
     }
-    assert {("ApexTrigger", t) for t in names.TRIGGERS} <= removed
+    triggers = names.triggers(include_email=package.include_email)
+    assert {("ApexTrigger", t) for t in triggers} <= removed
+    assert (("ApexTrigger", names.EMAIL_MESSAGE_TRIGGER) in removed) is package.include_email
+    if not package.legacy_named_credential:
+        assert ("ExternalCredential", names.EXTERNAL_CREDENTIAL) in removed
+        assert ("PermissionSet", names.CALLOUT_PERMISSION_SET) in removed
     assert ("ApexClass", names.CALLOUT_CLASS) in removed
     assert ("NamedCredential", names.NAMED_CREDENTIAL) in removed
     assert ("CustomObject", names.SETTINGS_TYPE) in removed

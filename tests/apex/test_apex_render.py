@@ -29,6 +29,8 @@ EXPECTED_FILES = {
     "force-app/main/default/objects/OpenCX_Settings__mdt/fields/Signing_Secret__c.field-meta.xml",
     "force-app/main/default/namedCredentials/OpenCX_Integration.namedCredential-meta.xml",
     "force-app/main/default/permissionsets/OpenCX_Integration.permissionset-meta.xml",
+    "force-app/main/default/permissionsets/OpenCX_Webhook_Callout.permissionset-meta.xml",
+    "force-app/main/default/externalCredentials/OpenCX_Webhook.externalCredential-meta.xml",
     "force-app/main/default/classes/OpenSalesforceCaseManagement.cls",
     "force-app/main/default/classes/OpenSalesforceCaseManagement.cls-meta.xml",
     "force-app/main/default/classes/OpenSalesforceCaseManagementTest.cls",
@@ -95,7 +97,12 @@ def test_webhook_url_with_query_characters_survives_xml(packages: dict[str, Rend
     odd = packages["odd"]
     path = odd.source("namedCredentials/OpenCX_Integration.namedCredential-meta.xml")
     assert "&amp;" in path.read_text(), "the raw URL is escaped in the file"
-    assert ET.parse(path).getroot().findtext(f"{MD}endpoint") == ODD_WEBHOOK_URL
+    url = (
+        ET.parse(path)
+        .getroot()
+        .find(f"{MD}namedCredentialParameters[{MD}parameterType='Url']/{MD}parameterValue")
+    )
+    assert url is not None and url.text == ODD_WEBHOOK_URL
 
 
 def test_case_from_value_with_quotes_reaches_apex_and_xml_intact(
@@ -125,11 +132,42 @@ def test_readme_gives_the_deploy_test_and_disconnect_commands(
     assert "sf apex run test --class-names OpenSalesforceCaseManagementTest" in readme
     assert "sf apex run --file scripts/apex/ping.apex" in readme
     assert "--post-destructive-changes disconnect/destructiveChanges.xml" in readme
-    assert "Setup → Named Credentials → New Legacy" in readme
+    assert "External Credentials → New" in readme and "New Legacy" not in readme
+    assert "sf org assign permset --name OpenCX_Webhook_Callout" in readme
+    assert "The Named Credential is the **current** kind" in readme
     assert "This folder contains the signing secret" in readme
     unsigned = (packages["unsigned"].root / "README.md").read_text()
     assert "not set: calls go unsigned" in unsigned
     assert "This folder contains the signing secret" not in unsigned
+
+
+def test_an_old_org_gets_no_email_code_and_the_legacy_named_credential(
+    packages: dict[str, Rendered],
+) -> None:
+    old = packages["no-email-legacy"]
+    files = relative_files(old)
+    email_files = {f for f in EXPECTED_FILES if "EmailMessage" in f}
+    new_model = {f for f in EXPECTED_FILES if "Webhook" in f}
+    assert files == (EXPECTED_FILES - email_files - new_model) | {RECORD}
+    for path in old.root.rglob("*.cls"):
+        assert "EmailMessage" not in path.read_text(), path.name
+    readme = (old.root / "README.md").read_text()
+    assert "Setup → Named Credentials → New Legacy" in readme
+    assert "generated with `--no-email`" in readme
+    assert "The Named Credential is the **legacy** kind" in readme
+
+
+def test_the_current_named_credential_needs_api_56(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="legacy"):
+        render_package(tmp_path, webhook_url=WEBHOOK_URL, signing_secret=None, api_version="55.0")
+    written = render_package(
+        tmp_path,
+        webhook_url=WEBHOOK_URL,
+        signing_secret=None,
+        api_version="55.0",
+        legacy_named_credential=True,
+    )
+    assert not any("externalCredentials" in p.as_posix() for p in written)
 
 
 def test_ping_script_calls_ping(packages: dict[str, Rendered]) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from opencx_salesforce.apex import contract, names
 from opencx_salesforce.apex.checker import ApexType, Method
 
@@ -51,12 +53,14 @@ def test_class_is_a_queueable_that_may_call_out(package: Rendered) -> None:
 
 def test_event_names_endpoint_and_case_from_come_from_the_contract(package: Rendered) -> None:
     values = constants(callout_class(package))
-    assert {
-        values["EVENT_CASE_COMMENT_CREATED"],
-        values["EVENT_EMAIL_MESSAGE_CREATED"],
-        values["EVENT_CASE_UPDATED"],
-        values["EVENT_PING"],
-    } == contract.EVENTS
+    events = {value for name, value in values.items() if name.startswith("EVENT_")}
+    if package.include_email:
+        assert events == contract.EVENTS
+    else:
+        assert events == contract.EVENTS - contract.EMAIL_EVENTS
+    for name, value in values.items():
+        if name.startswith("EVENT_"):
+            assert getattr(contract, name) == value, name
     assert values["ENDPOINT"] == "callout:OpenCX_Integration"
     assert values["CASE_FROM"] == package.case_from_value, "quotes survive the Apex literal"
 
@@ -76,7 +80,20 @@ def body_writes(apex: ApexType) -> list[tuple[str, str]]:
 
 def test_json_body_has_exactly_the_contract_fields_in_order(package: Rendered) -> None:
     writes = body_writes(callout_class(package))
-    assert [key for key, _ in writes] == list(contract.PAYLOAD_FIELDS)
+    # masterRecordId is written last, only for case.deleted (see the next test).
+    assert [key for key, _ in writes] == list(contract.payload_fields(contract.EVENT_CASE_DELETED))
+    to_json = method(callout_class(package), "toJson")
+    source = package.source(f"classes/{names.CALLOUT_CLASS}.cls").read_text()
+    lines = source.splitlines()[to_json["startLine"] - 1 : to_json["endLine"]]
+    guard = "if (doorbell.eventName == EVENT_CASE_DELETED) {"
+    assert guard in "\n".join(lines)
+    assert (
+        lines[[line.strip() for line in lines].index(guard) + 1]
+        .strip()
+        .startswith(
+            f"writeIdField(generator, '{contract.FIELD_MASTER_RECORD_ID}', doorbell.masterRecordId)"
+        )
+    )
     expressions = dict(writes)
     assert expressions[contract.FIELD_ORG_ID] == "UserInfo.getOrganizationId()"
     assert (
@@ -84,23 +101,35 @@ def test_json_body_has_exactly_the_contract_fields_in_order(package: Rendered) -
     )
 
 
-def test_a_body_built_the_apex_way_passes_the_plugins_validator(package: Rendered) -> None:
-    # Evaluate toJson's writes for a sample comment event, the way JSONGenerator would.
+@pytest.mark.parametrize(
+    ("event_name", "record_id"),
+    [
+        (contract.EVENT_CASE_COMMENT_CREATED, "00a5e00000QwErTAAT"),
+        (contract.EVENT_CASE_DELETED, "5005e00000XyZabAAB"),
+    ],
+)
+def test_a_body_built_the_apex_way_passes_the_plugins_validator(
+    package: Rendered, event_name: str, record_id: str
+) -> None:
+    # Evaluate toJson's writes for a sample event, the way JSONGenerator would.
     sample = {
-        "doorbell.eventName": contract.EVENT_CASE_COMMENT_CREATED,
+        "doorbell.eventName": event_name,
         "UserInfo.getOrganizationId()": "00D5e000000AbCdEAF",
         "doorbell.caseId": "5005e00000XyZabAAB",
-        "doorbell.recordId": "00a5e00000QwErTAAT",
+        "doorbell.recordId": record_id,
+        "doorbell.masterRecordId": "5005e00000WiNnErAA",
     }
     body: dict[str, str] = {}
     for key, expression in body_writes(callout_class(package)):
+        if key == contract.FIELD_MASTER_RECORD_ID and event_name != contract.EVENT_CASE_DELETED:
+            continue  # behind the case.deleted guard
         if key == contract.FIELD_OCCURRED_AT:
             body[key] = "2026-11-25T01:40:00Z"
         else:
             body[key] = sample[expression]
     raw = json.dumps(body, separators=(",", ":")).encode()
     event = contract.parse_payload(raw)
-    assert event.record_id == "00a5e00000QwErTAAT"
+    assert event.record_id == record_id
 
 
 def test_headers_are_the_contract_headers(package: Rendered) -> None:
@@ -152,7 +181,14 @@ def test_apex_test_class_asserts_the_same_known_answer(package: Rendered) -> Non
 
 def test_triggers_are_thin_and_call_public_static_entry_points(package: Rendered) -> None:
     apex = callout_class(package)
-    for trigger_name, (sobject, events) in names.TRIGGERS.items():
+    # Each trigger event calls one entry point with what that event has.
+    args_by_event = {
+        "after insert": ["Trigger.new"],
+        "after update": ["Trigger.new", "Trigger.oldMap"],
+        "after delete": ["Trigger.old"],
+    }
+    triggers = names.triggers(include_email=package.include_email)
+    for trigger_name, (sobject, events) in triggers.items():
         outline = package.parsed_file(f"triggers/{trigger_name}.trigger").outline
         assert outline is not None
         trigger = outline["trigger"]
@@ -162,14 +198,13 @@ def test_triggers_are_thin_and_call_public_static_entry_points(package: Rendered
             events,
         )
         assert trigger["queries"] == [] and trigger["dml"] == [], "no SOQL or DML in a trigger"
-        [call] = trigger["calls"]
-        assert call["qualifier"] == names.CALLOUT_CLASS
-        entry = method(apex, call["name"])
-        assert {"public", "static"} <= set(entry["modifiers"])
-        expected_args = (
-            ["Trigger.new", "Trigger.oldMap"] if events == ("after update",) else ["Trigger.new"]
-        )
-        assert call["args"] == expected_args
+        calls = trigger["calls"]
+        assert len(calls) == len(events)
+        assert sorted(call["args"] for call in calls) == sorted(args_by_event[e] for e in events)
+        for call in calls:
+            assert call["qualifier"] == names.CALLOUT_CLASS
+            entry = method(apex, call["name"])
+            assert {"public", "static"} <= set(entry["modifiers"])
 
 
 def test_ping_is_public_static_and_synchronous(package: Rendered) -> None:

@@ -21,7 +21,10 @@ def test_every_apex_file_parses(package: Rendered) -> None:
     assert kinds == {
         f"{names.CALLOUT_CLASS}.cls": "class",
         f"{names.TEST_CLASS}.cls": "class",
-        **{f"{trigger}.trigger": "trigger" for trigger in names.TRIGGERS},
+        **{
+            f"{trigger}.trigger": "trigger"
+            for trigger in names.triggers(include_email=package.include_email)
+        },
         "ping.apex": "anonymous",
     }
     problems = {

@@ -89,6 +89,32 @@ async def test_simple_salesforce_baseline_makes_a_call_per_record(emulator_url: 
     check_cell(result, MESSAGES + 1, "sobjects")
 
 
+def check_competent(result: CellResult) -> None:
+    """The Case, then every comment in one sObject Collections call: 2 per handoff."""
+    assert result.errors == 0, result.notes
+    assert 2 <= result.handoffs <= 3
+    assert result.api_calls == 2 * result.handoffs
+    assert sum(result.calls_by_endpoint.values()) == result.api_calls
+    assert result.calls_by_endpoint.get("sobjects") == result.handoffs, result.calls_by_endpoint
+
+
+async def test_competent_aiohttp_baseline_makes_two_calls_per_handoff(emulator_url: str) -> None:
+    spec = tiny("aiohttp+collections")
+    check_competent(
+        await contender_aiohttp.run_cell(spec, emulator_url, contender_aiohttp.CollectionsAsync)
+    )
+
+
+async def test_competent_simple_salesforce_baseline_makes_two_calls_per_handoff(
+    emulator_url: str,
+) -> None:
+    spec = tiny("simple-salesforce+collections")
+    contender = contender_simple_salesforce
+    check_competent(
+        await asyncio.to_thread(contender.run_cell, spec, emulator_url, contender.Collections)
+    )
+
+
 def test_a_cell_runs_in_its_own_process(emulator_url: str) -> None:
     answer = run_all.child("cell_process.py", emulator_url, asdict(tiny("aiohttp")))
     result = CellResult.from_json(answer)

@@ -52,7 +52,10 @@ async def run_cli(*argv: str) -> int:
 
 def named_credential_endpoint(package: Path) -> str:
     text = (package / NAMED_CREDENTIAL_FILE).read_text(encoding="utf-8")
-    match = re.search(r"<endpoint>(.*?)</endpoint>", text)
+    # The current form keeps the URL in a Url parameter; the legacy form in <endpoint>.
+    match = re.search(r"<parameterValue>(.*?)</parameterValue>", text) or re.search(
+        r"<endpoint>(.*?)</endpoint>", text
+    )
     assert match, text
     return html.unescape(match.group(1))
 

@@ -5,6 +5,7 @@ between instances."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +149,9 @@ async def test_hosts_share_nothing_but_their_store(
 
 async def test_plugin_config_is_the_raw_section_and_a_copy(start_host: StartHost) -> None:
     section = {"dev_mode": True, "priority_map": {"urgent": "High"}}
-    host = await start_host(plugins={}, plugin_sections={"salesforce": section})
+    host = await start_host(
+        plugins={"salesforce": object()}, plugin_sections={"salesforce": section}
+    )
     config = host.plugin_config("salesforce")
     assert config == section
     config["priority_map"]["urgent"] = "Low"
@@ -197,7 +200,13 @@ async def test_browser_login_sets_a_cookie_that_makes_an_admin(start_host: Start
         async with browser.get(f"{host.base_url}/api/sessions") as response:
             assert response.status == 200
 
-        async with browser.post(f"{host.base_url}/admin/logout") as response:
+        async with browser.get(f"{host.base_url}/admin/") as response:
+            page = await response.text()
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+        assert csrf is not None, page
+        async with browser.post(
+            f"{host.base_url}/admin/logout", data={"csrf": csrf[1]}
+        ) as response:
             assert response.status == 200  # followed to the login form
         async with browser.get(f"{host.base_url}/api/sessions") as response:
             assert response.status == 401

@@ -82,7 +82,7 @@ async def test_malformed_bodies_are_400_with_the_reason(world: World) -> None:
         b"{not json": "body is not JSON",
         b"[]": "body must be a JSON object",
         b'{"event": "case.updated"}': "missing field(s)",
-        event_body(world.org, "case.deleted", case_id, case_id): "unknown event",
+        event_body(world.org, "case.exploded", case_id, case_id): "unknown event",
         event_body(world.org, contract.EVENT_CASE_UPDATED, "001000000000001AAA", None): "caseId",
     }
     for body, reason in cases.items():

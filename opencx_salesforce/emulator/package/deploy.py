@@ -1,0 +1,72 @@
+"""``sf project deploy`` of the generated package into an emulated org."""
+
+from __future__ import annotations
+
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from opencx_salesforce.apex import names
+from opencx_salesforce.apex.render import render_package
+from opencx_salesforce.emulator.package.runtime import ApexRuntime, apex_runtime
+
+if TYPE_CHECKING:
+    from opencx_salesforce.emulator.org import Org
+
+
+def deploy_package(
+    org: Org,
+    webhook_url: str,
+    signing_secret: str | None = None,
+    *,
+    case_from_value: str = names.DEFAULT_CASE_FROM_VALUE,
+    include_email: bool = True,
+    legacy_named_credential: bool = False,
+) -> ApexRuntime:
+    """Deploy the generated package into ``org``, as ``sf project deploy`` would:
+    the class, test class and triggers (Active, their real source), the Named
+    Credential pointing at ``webhook_url`` (read from the generated XML, current or
+    legacy form), and the signing secret. Inputs are checked as ``opencx-salesforce
+    apex`` checks them (:class:`~opencx_salesforce.errors.ConfigError`)."""
+    with tempfile.TemporaryDirectory(prefix="opencx-package-") as folder:
+        out = Path(folder)
+        written = render_package(
+            out,
+            webhook_url=webhook_url,
+            signing_secret=signing_secret,
+            api_version=org.seed.api_version,
+            case_from_value=case_from_value,
+            include_email=include_email,
+            legacy_named_credential=legacy_named_credential,
+        )
+        sources = {path.name: path.read_text(encoding="utf-8") for path in written}
+    for class_name in (names.CALLOUT_CLASS, names.TEST_CLASS):
+        org.set_apex_class(class_name, sources[f"{class_name}.cls"])
+    for trigger, (table, _events) in names.triggers(include_email=include_email).items():
+        org.set_apex_trigger(trigger, table, sources[f"{trigger}.trigger"])
+    credential = sources[f"{names.NAMED_CREDENTIAL}.namedCredential-meta.xml"]
+    org.set_named_credential(
+        names.NAMED_CREDENTIAL, named_credential_url(credential), label="OpenCX Integration"
+    )
+    runtime = apex_runtime(org)
+    runtime.signing_secret = signing_secret
+    runtime.case_from_value = case_from_value
+    return runtime
+
+
+_MD = "{http://soap.sforce.com/2006/04/metadata}"
+
+
+def named_credential_url(xml_source: str) -> str:
+    """The URL of a NamedCredential metadata file, in either form: the legacy
+    ``<endpoint>``, or the current ``namedCredentialParameters`` of type Url.
+    [src: api_meta meta_namedcredential.htm]"""
+    root = ET.fromstring(xml_source)
+    legacy = root.findtext(f"{_MD}endpoint")
+    if legacy:
+        return legacy
+    for parameter in root.findall(f"{_MD}namedCredentialParameters"):
+        if parameter.findtext(f"{_MD}parameterType") == "Url":
+            return parameter.findtext(f"{_MD}parameterValue") or ""
+    raise ValueError("the Named Credential names no URL")

@@ -1,0 +1,49 @@
+"""A plugin table no loaded plugin reads is an error with did-you-mean, reported
+with the plugins' own configuration errors in one pass (issue #20): the sample
+config promises that nothing is silently ignored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from foundation_support import ADMIN_TOKEN, StartHost
+
+from opencx_salesforce.cli import main
+from opencx_salesforce.errors import ConfigError
+from opencx_salesforce.plugin import SalesforcePlugin
+
+
+@pytest.mark.parametrize("table", ["salesforc", "Salesforce"])
+async def test_a_misspelt_table_fails_with_did_you_mean(start_host: StartHost, table: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        await start_host(
+            plugins={"salesforce": SalesforcePlugin()},
+            plugin_sections={"salesforce": {"dev_mode": True}, table: {"dev_mode": True}},
+        )
+    assert f"[{table}]: no loaded plugin is called {table!r} (did you mean 'salesforce'?)" in str(
+        refused.value
+    )
+
+
+async def test_table_and_plugin_errors_come_in_one_pass(start_host: StartHost) -> None:
+    with pytest.raises(ConfigError) as refused:
+        await start_host(
+            plugins={"salesforce": SalesforcePlugin()},
+            plugin_sections={"salesforce": {"dev_mode": True, "logn_url": "x"}, "salesforc": {}},
+        )
+    message = str(refused.value)
+    assert "[salesforc]: no loaded plugin" in message
+    assert "logn_url" in message and "did you mean 'login_url'" in message
+
+
+def test_serve_names_the_misspelt_table_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "host.toml"
+    config.write_text(
+        f'[host]\nadmin_token = "{ADMIN_TOKEN}"\nstore_url = "memory://"\nlisten_port = 0\n'
+        "[salesforc]\ndev_mode = true\n"
+    )
+    assert main(["serve", "--config", str(config)]) == 2
+    assert "[salesforc]: no loaded plugin is called 'salesforc'" in capsys.readouterr().err
