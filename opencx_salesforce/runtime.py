@@ -32,6 +32,7 @@ from opencx_salesforce.salesforce.oauth import OAuthClient
 from opencx_salesforce.salesforce.secrets import SecretBox
 from opencx_salesforce.salesforce.tokens import ClientCredentials, TokenManager
 from opencx_salesforce.settings import SalesforceSettings, load_settings
+from opencx_salesforce.store import namespaces
 from opencx_salesforce.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,8 @@ log = logging.getLogger(__name__)
 PLUGIN_NAME = "salesforce"
 # Where the host mounts this plugin's routes (DESIGN.md, "The host contract").
 ROUTE_PREFIX = "/integrations/salesforce"
-OUTBOX_QUEUE = "salesforce.outbox"
-STATE_NS = "salesforce.state"
+OUTBOX_QUEUE = namespaces.OUTBOX
+STATE_NS = namespaces.STATE
 
 
 @dataclass

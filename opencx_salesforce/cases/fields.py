@@ -21,6 +21,7 @@ from opencx_salesforce.extensions import answers
 from opencx_salesforce.models import Session
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.settings import SalesforceSettings
+from opencx_salesforce.store import namespaces
 from opencx_salesforce.store.base import Store
 
 # Field sizes of the standard Case fields the plugin writes.
@@ -33,7 +34,7 @@ SUPPLIED_NAME_MAX = 80
 SUPPLIED_EMAIL_MAX = 80
 SUPPLIED_PHONE_MAX = 40
 
-DESCRIBE_CACHE_NS = "salesforce.describe"
+DESCRIBE_CACHE_NS = namespaces.DESCRIBE
 DESCRIBE_TTL = 3600.0
 
 _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from opencx_salesforce.store import namespaces
 from opencx_salesforce.store.base import Store
 from opencx_salesforce.store.cells import read_json, update_json
 
-NS = "salesforce.cases"
+NS = namespaces.CASES
 
 
 @dataclass

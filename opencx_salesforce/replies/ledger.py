@@ -33,10 +33,11 @@ from typing import Any
 
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.salesforce import datetimes
+from opencx_salesforce.store import namespaces
 from opencx_salesforce.store.base import Store
 from opencx_salesforce.store.cells import update_json
 
-NS = "salesforce.replies"
+NS = namespaces.REPLIES
 # A claim older than this belongs to a worker that died: delivering one message to
 # the host takes milliseconds, and the per-Case lock is shorter than this.
 STALE_CLAIM_SECONDS = 90.0

@@ -17,11 +17,12 @@ import logging
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from opencx_salesforce.errors import ConfigError
+from opencx_salesforce.store import namespaces
 from opencx_salesforce.store.base import Store
 
 log = logging.getLogger(__name__)
 
-NAMESPACE = "salesforce"
+NAMESPACE = namespaces.AUTH
 DEV_KEY = "dev/encryption_key"
 DEFAULT_SETTING = "encryption_key"
 

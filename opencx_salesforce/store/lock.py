@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from opencx_salesforce.errors import LockBusy
+from opencx_salesforce.store import namespaces
 from opencx_salesforce.store.base import Store
 
-LOCKS_NS = "salesforce.locks"
+LOCKS_NS = namespaces.LOCKS
 
 
 @asynccontextmanager

@@ -21,12 +21,13 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from opencx_salesforce.store import namespaces
 from opencx_salesforce.store.base import Store
 
 COOKIE = "opencx_sf_csrf"
 FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
-KEY_NS = "salesforce.state"
+KEY_NS = namespaces.STATE
 KEY_NAME = "csrf_key"
 
 
