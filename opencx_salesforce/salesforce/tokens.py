@@ -32,16 +32,22 @@ outbox treats as "wait": queued work is kept until an admin connects again.
 from __future__ import annotations
 
 import asyncio
-import enum
 import json
 import logging
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from opencx_salesforce.errors import ConfigError
+from opencx_salesforce.salesforce.connection import (
+    ClientCredentials,
+    Connection,
+    ConnectionState,
+    ConnectionStatus,
+    Grant,
+)
 from opencx_salesforce.salesforce.errors import (
     AuthorizationError,
     NeedsReauthorization,
@@ -61,6 +67,20 @@ from opencx_salesforce.store.base import Store
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "CONNECTION_KEY",
+    "CREDENTIALS_KEY",
+    "LOCK_KEY",
+    "NOT_CONNECTED",
+    "PENDING_PREFIX",
+    "ClientCredentials",
+    "Connection",
+    "ConnectionState",
+    "ConnectionStatus",
+    "Grant",
+    "TokenManager",
+]
+
 CREDENTIALS_KEY = "auth/credentials"
 CONNECTION_KEY = "auth/connection"
 LOCK_KEY = "auth/refresh-lock"
@@ -70,86 +90,6 @@ NOT_CONNECTED = (
     "the plugin is not connected to Salesforce yet: an admin must click Connect on the "
     "settings page"
 )
-
-
-class ConnectionState(enum.StrEnum):
-    NOT_CONFIGURED = "not_configured"  # no Client ID / Secret anywhere
-    CREDENTIALS_SAVED = "credentials_saved"  # ready for Connect
-    CONNECTED = "connected"
-    NEEDS_REAUTHORIZATION = "needs_reauthorization"  # an admin must click Connect again
-
-
-class Grant(enum.StrEnum):
-    AUTHORIZATION_CODE = "authorization_code"  # web server flow: has a refresh token
-    CLIENT_CREDENTIALS = "client_credentials"  # renewed by asking again
-
-
-@dataclass(frozen=True)
-class ClientCredentials:
-    """The Connected App's Client ID (Consumer Key) and Secret, and where to log in."""
-
-    login_url: str
-    client_id: str
-    client_secret: str = field(repr=False)
-
-    def to_json(self) -> dict[str, str]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ClientCredentials:
-        return cls(str(data["login_url"]), str(data["client_id"]), str(data["client_secret"]))
-
-
-@dataclass(frozen=True)
-class Connection:
-    """The stored grant. ``access_token`` and ``instance_url`` are what the REST
-    client needs; the rest is for refreshing and for the settings page."""
-
-    access_token: str = field(repr=False)
-    instance_url: str
-    refresh_token: str | None = field(repr=False)
-    grant: Grant
-    client_id: str
-    id_url: str
-    user_id: str
-    org_id: str
-    username: str
-    display_name: str
-    connected_at: float
-    refreshed_at: float | None = None
-    issued_at: str | None = None
-    scope: str | None = None
-    reauth_reason: str | None = None
-    reauth_since: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["grant"] = str(self.grant)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Connection:
-        known = {f for f in cls.__dataclass_fields__}
-        values = {k: v for k, v in data.items() if k in known}
-        values["grant"] = Grant(values.get("grant", Grant.AUTHORIZATION_CODE))
-        return cls(**values)
-
-
-@dataclass(frozen=True)
-class ConnectionStatus:
-    """What the settings page shows."""
-
-    state: ConnectionState
-    login_url: str | None = None
-    client_id: str | None = None
-    username: str | None = None
-    display_name: str | None = None
-    org_id: str | None = None
-    user_id: str | None = None
-    instance_url: str | None = None
-    connected_at: float | None = None
-    reason: str | None = None  # why it needs reauthorization
-    since: float | None = None
 
 
 class TokenManager:
