@@ -1,0 +1,181 @@
+"""The settings page itself and what every settings route shares: the route
+names, the page's URLs, rendering the page with notices, and answering with a
+redirect back to it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import web
+from yarl import URL
+
+from opencx_salesforce.apex import names
+from opencx_salesforce.runtime import Runtime
+from opencx_salesforce.salesforce.secrets import mask
+from opencx_salesforce.salesforce.tokens import ConnectionState
+from opencx_salesforce.web.admin import access, connection, csrf, messages
+from opencx_salesforce.web.admin.forms import (
+    CredentialsInput,
+)
+from opencx_salesforce.web.admin.messages import Message
+from opencx_salesforce.web.admin.views import (
+    CredentialsForm,
+    LoginChoice,
+    OutboxView,
+    SalesforceCleanup,
+    SettingsPage,
+    StatusLine,
+    Urls,
+    render,
+)
+
+# Whether the sign-in runs in the page's popup or in the page's own window (popup
+# blocked, or no JavaScript): the callback answers each differently. Lax, because
+# the callback arrives as a top-level navigation from Salesforce's site.
+RETURN_COOKIE = "opencx_sf_oauth_return"
+POPUP = "popup"
+SAME_WINDOW = "window"
+POPUP_BLOCKED = "window-popup-blocked"
+RETURN_COOKIE_SECONDS = 600  # as long as the TokenManager keeps a pending sign-in
+
+STATIC_FILES = {
+    "admin.css": "text/css",
+    "admin.js": "text/javascript",
+    "callback.js": "text/javascript",
+}
+
+# Route names (url_for gives the full path, with the host's prefix, once mounted).
+R_ADMIN = "sf_admin"
+R_CREDENTIALS = "sf_admin_credentials"
+R_CONNECT = "sf_admin_connect"
+R_CALLBACK = "sf_oauth_callback"
+R_DISCONNECT = "sf_admin_disconnect"
+R_STATUS = "sf_admin_status"
+R_PACKAGE = "sf_admin_package"
+R_RETRY = "sf_admin_retry"
+R_CHECK = "sf_admin_check"
+R_STATIC = "sf_static"
+
+
+# --- the page ---------------------------------------------------------------------
+
+
+def urls(request: web.Request) -> Urls:
+    router = request.app.router
+
+    def path(name: str) -> str:
+        return str(router[name].url_for())
+
+    return Urls(
+        admin=path(R_ADMIN),
+        credentials=path(R_CREDENTIALS),
+        connect=path(R_CONNECT),
+        disconnect=path(R_DISCONNECT),
+        status_json=path(R_STATUS),
+        package=path(R_PACKAGE),
+        retry=path(R_RETRY),
+        check=path(R_CHECK),
+        static=str(router[R_STATIC].url_for(name="x"))[: -len("x")],
+    )
+
+
+async def settings_page(
+    request: web.Request,
+    services: Runtime,
+    *,
+    notices: list[Message] | None = None,
+    entered: CredentialsInput | None = None,
+    status: int = 200,
+) -> web.Response:
+    """The settings page; ``notices`` on top (else the ``?notice=`` of a redirect),
+    ``entered`` refills the form after a refused save (never the secret)."""
+    tokens = services.tokens
+    current = await tokens.status()
+    creds = await tokens.credentials()
+    saved_here = await connection.has_saved_credentials(services.host.store)
+    hint = f"Saved: {mask(creds.client_secret)}" if creds else None
+    if entered is not None:
+        form = CredentialsForm(
+            entered.client_id,
+            LoginChoice(entered.choice, entered.custom_url),
+            hint,
+            from_config=False,
+        )
+    else:
+        form = CredentialsForm(
+            creds.client_id if creds else "",
+            LoginChoice.for_url(creds.login_url if creds else services.settings.login_url),
+            hint,
+            from_config=creds is not None and not saved_here,
+        )
+    notice = request.query.get("notice", "")
+    shown = list(notices) if notices is not None else _notices_from_query(request)
+    live = current.state in (
+        ConnectionState.CONNECTED,
+        ConnectionState.NEEDS_REAUTHORIZATION,
+    )
+    link = urls(request)
+    key = await csrf.CsrfKey.load(services.host.store)
+    csrf_token, new_cookie = key.token_for(request)
+    page = SettingsPage(
+        urls=link,
+        csrf_token=csrf_token,
+        status=StatusLine.of(current),
+        connected=live,
+        can_connect=creds is not None,
+        form=form,
+        redirect_uri=services.redirect_uri,
+        webhook_url=services.webhook_url if live else None,
+        outbox=OutboxView.of(await services.outbox.items()),
+        cleanup=SalesforceCleanup(
+            case_fields=(names.CASE_FROM_FIELD, services.settings.session_id_field)
+        ),
+        show_cleanup=live or notice.startswith("disconnected"),
+        messages=shown,
+        signed_package=services.settings.webhook_signing_secret is not None,
+    )
+    response = render(
+        "settings.html",
+        status=status,
+        page=page,
+        urls=link,
+        replies=services.reply_status.to_json(),
+    )
+    if new_cookie is not None:
+        secure = services.host.public_url.startswith("https://")
+        csrf.set_cookie(response, new_cookie, path=link.admin, secure=secure)
+    return response
+
+
+def _notices_from_query(request: web.Request) -> list[Message]:
+    """The message of a redirect after a POST (a fixed text per code: nothing
+    from the URL is echoed)."""
+    shown: list[Message] = []
+    notice = messages.NOTICES.get(request.query.get("notice", ""))
+    if notice is not None:
+        count = request.query.get("count", "")
+        if notice is messages.NOTICES["retried"] and count.isdigit():
+            notice = Message(
+                "", notice.title, f"{int(count)} dead letter(s) queued again.", notice.kind
+            )
+        shown.append(notice)
+    if request.query.get("popup") == "blocked":
+        shown.append(messages.POPUP_BLOCKED_NOTE)
+    return shown
+
+
+async def refusal(
+    request: web.Request, services: Runtime, message: Message, status: int
+) -> web.Response:
+    if access.wants_json(request) or not request.cookies:
+        return web.json_response(message_json(message), status=status)
+    return await settings_page(request, services, notices=[message], status=status)
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    return {"error": message.title, **asdict(message)}
+
+
+def see_other(url: str, **query: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(str(URL(url).with_query(query)) if query else url)
