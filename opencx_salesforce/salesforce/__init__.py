@@ -13,12 +13,10 @@ Typical wiring::
 """
 
 from opencx_salesforce.salesforce.client import (
-    ApiUsage,
     Response,
     SalesforceClient,
     SaveResult,
     UpsertResult,
-    parse_limit_info,
 )
 from opencx_salesforce.salesforce.errors import (
     ApiError,
@@ -59,6 +57,7 @@ from opencx_salesforce.salesforce.tokens import (
     Grant,
     TokenManager,
 )
+from opencx_salesforce.salesforce.usage import ApiUsage, parse_limit_info
 
 __all__ = [
     "OAUTH_ERROR_HINTS",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -44,14 +43,12 @@ from opencx_salesforce.salesforce.subrequests import (
     Subrequest,
     SubResponse,
     path_value,
+    sub_response,
+    subrequests_json,
 )
+from opencx_salesforce.salesforce.usage import ApiUsage, parse_limit_info
 
 log = logging.getLogger(__name__)
-
-# Subrequests inherit these from the top-level request; repeating them fails the
-# whole composite with a 400. [src: api_rest requests_composite.htm]
-_INHERITED_HEADERS = frozenset({"accept", "authorization", "content-type"})
-_REFERENCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
 
 
 class BearerToken(Protocol):
@@ -68,38 +65,6 @@ class TokenSource(Protocol):
     async def access_token(self) -> BearerToken: ...
 
     async def refresh(self, stale_token: str | None = None) -> BearerToken: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ApiUsage:
-    """The org's API calls in the last 24 hours, as Salesforce reported on the
-    latest response: ``Sforce-Limit-Info: api-usage=18/5000``.
-    [src: api_rest headers_api_usage.htm]"""
-
-    used: int
-    limit: int
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.limit - self.used)
-
-    @property
-    def fraction(self) -> float:
-        return self.used / self.limit if self.limit else 1.0
-
-
-_API_USAGE = re.compile(r"(?:^|[;,\s])api-usage=(\d+)/(\d+)")
-
-
-def parse_limit_info(header: str | None) -> ApiUsage | None:
-    """``api-usage=N/MAX`` out of the header, ignoring ``api-bursts=…`` and
-    ``per-app-api-usage=…`` beside it."""
-    if not header:
-        return None
-    match = _API_USAGE.search(header)
-    if match is None:
-        return None
-    return ApiUsage(used=int(match.group(1)), limit=int(match.group(2)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,12 +284,12 @@ class SalesforceClient:
             )
         body: dict[str, Any] = {
             "allOrNone": all_or_none,
-            "compositeRequest": self._subrequests_json(requests),
+            "compositeRequest": subrequests_json(requests, self.api_root),
         }
         if collate_subrequests is not None:
             body["collateSubrequests"] = collate_subrequests
         response = await self.request("POST", "composite", json=body)
-        return [_sub_response(item) for item in _as_dict(response.data)["compositeResponse"]]
+        return [sub_response(item) for item in _as_dict(response.data)["compositeResponse"]]
 
     async def composite_graph(self, graphs: Sequence[Graph]) -> list[GraphResult]:
         """Graphs of up to 500 nodes in one call; each graph is all or nothing.
@@ -339,7 +304,10 @@ class SalesforceClient:
             )
         body = {
             "graphs": [
-                {"graphId": g.graph_id, "compositeRequest": self._subrequests_json(g.requests)}
+                {
+                    "graphId": g.graph_id,
+                    "compositeRequest": subrequests_json(g.requests, self.api_root),
+                }
                 for g in graphs
             ]
         }
@@ -352,7 +320,7 @@ class SalesforceClient:
                     graph_id=str(item.get("graphId", "")),
                     is_successful=bool(item.get("isSuccessful")),
                     responses=[
-                        _sub_response(r) for r in graph_response.get("compositeResponse", [])
+                        sub_response(r) for r in graph_response.get("compositeResponse", [])
                     ],
                 )
             )
@@ -389,33 +357,6 @@ class SalesforceClient:
             )
             for item in response.data
         ]
-
-    def _subrequests_json(self, requests: Sequence[Subrequest]) -> list[dict[str, Any]]:
-        seen: set[str] = set()
-        out = []
-        for sub in requests:
-            if not _REFERENCE_ID.match(sub.reference_id):
-                raise ValueError(
-                    f"referenceId {sub.reference_id!r} must start with a letter or digit and "
-                    "hold only letters, digits and underscores"
-                )
-            if sub.reference_id in seen:
-                raise ValueError(f"referenceId {sub.reference_id!r} is used twice")
-            seen.add(sub.reference_id)
-            item: dict[str, Any] = {
-                "method": sub.method.upper(),
-                "url": sub.url if sub.url.startswith("/") else f"{self.api_root}/{sub.url}",
-                "referenceId": sub.reference_id,
-            }
-            if sub.body is not None:
-                item["body"] = dict(sub.body)
-            if sub.http_headers:
-                bad = sorted(h for h in sub.http_headers if h.lower() in _INHERITED_HEADERS)
-                if bad:
-                    raise ValueError(f"subrequest headers may not include {', '.join(bad)}")
-                item["httpHeaders"] = dict(sub.http_headers)
-            out.append(item)
-        return out
 
     # --- queries --------------------------------------------------------------------
 
@@ -495,12 +436,3 @@ def _as_dict(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SalesforceError(f"expected a JSON object from Salesforce, got {type(data).__name__}")
     return data
-
-
-def _sub_response(item: Mapping[str, Any]) -> SubResponse:
-    return SubResponse(
-        reference_id=str(item.get("referenceId", "")),
-        status=int(item.get("httpStatusCode", 0)),
-        body=item.get("body"),
-        headers=dict(item.get("httpHeaders") or {}),
-    )

@@ -8,12 +8,18 @@ and bodies Salesforce expects are spelled here and nowhere else.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from opencx_salesforce.salesforce.errors import ApiError, error_for_response
+
+# Subrequests inherit these from the top-level request; repeating them fails the
+# whole composite with a 400. [src: api_rest requests_composite.htm]
+_INHERITED_HEADERS = frozenset({"accept", "authorization", "content-type"})
+_REFERENCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
 
 # [src: api_rest resources_composite_composite_post.htm: at most 25 subrequests,
 #  at most 5 of them sObject Collections or query operations;
@@ -114,3 +120,42 @@ def create_records(
 def query(soql: str, *, ref: str) -> Subrequest:
     """The first page of a SOQL query. [src: api_rest resources_query.htm]"""
     return Subrequest("GET", "query?q=" + quote(soql), ref)
+
+
+def subrequests_json(requests: Sequence[Subrequest], api_root: str) -> list[dict[str, Any]]:
+    """The ``compositeRequest`` array: each subrequest checked (reference ids,
+    headers) and its relative URL made absolute from ``api_root``."""
+    seen: set[str] = set()
+    out = []
+    for sub in requests:
+        if not _REFERENCE_ID.match(sub.reference_id):
+            raise ValueError(
+                f"referenceId {sub.reference_id!r} must start with a letter or digit and "
+                "hold only letters, digits and underscores"
+            )
+        if sub.reference_id in seen:
+            raise ValueError(f"referenceId {sub.reference_id!r} is used twice")
+        seen.add(sub.reference_id)
+        item: dict[str, Any] = {
+            "method": sub.method.upper(),
+            "url": sub.url if sub.url.startswith("/") else f"{api_root}/{sub.url}",
+            "referenceId": sub.reference_id,
+        }
+        if sub.body is not None:
+            item["body"] = dict(sub.body)
+        if sub.http_headers:
+            bad = sorted(h for h in sub.http_headers if h.lower() in _INHERITED_HEADERS)
+            if bad:
+                raise ValueError(f"subrequest headers may not include {', '.join(bad)}")
+            item["httpHeaders"] = dict(sub.http_headers)
+        out.append(item)
+    return out
+
+
+def sub_response(item: Mapping[str, Any]) -> SubResponse:
+    return SubResponse(
+        reference_id=str(item.get("referenceId", "")),
+        status=int(item.get("httpStatusCode", 0)),
+        body=item.get("body"),
+        headers=dict(item.get("httpHeaders") or {}),
+    )
