@@ -2,16 +2,14 @@
 asyncpg as it is) and the store's own settings, read from query parameters and
 removed before asyncpg sees the DSN.
 
-=================  =======  ====================================================
-parameter          default  meaning
-=================  =======  ====================================================
-``schema``         opencx   the schema the store's tables live in (created if
-                            missing), so it can share the host's database
-``pool_min``       1        connections the pool keeps open
-``pool_max``       10       connections the pool opens at most
-``poll``           1.0      seconds between the fallback checks a waiting worker
-                            makes, in case a ``NOTIFY`` was lost
-=================  =======  ====================================================
+* ``schema`` (default ``opencx``): the schema the store's tables live in
+  (created if missing), so the store can share the host's database;
+* ``pool_min`` (1) and ``pool_max`` (10): connections the pool keeps open and
+  opens at most, per store object (per host instance);
+* ``poll`` (1.0): seconds between the fallback checks a waiting worker makes,
+  in case a ``NOTIFY`` was lost;
+* ``reconnect_timeout`` (15): seconds an operation keeps trying while the server
+  is unreachable or restarting (0: fail at once).
 
 Every other query parameter (``sslmode``, ``application_name``, …) stays in the
 DSN for asyncpg (libpq's names).
@@ -36,6 +34,7 @@ class PostgresSettings:
     pool_min: int = 1
     pool_max: int = 10
     poll: float = 1.0
+    reconnect_timeout: float = 15.0
 
 
 def check_schema_name(schema: str) -> str:
@@ -56,7 +55,7 @@ def parse_postgres_url(url: str) -> PostgresSettings:
     ours: dict[str, str] = {}
     theirs: list[tuple[str, str]] = []
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        if name in ("schema", "pool_min", "pool_max", "poll"):
+        if name in ("schema", "pool_min", "pool_max", "poll", "reconnect_timeout"):
             ours[name] = value
         else:
             theirs.append((name, value))
@@ -68,6 +67,7 @@ def parse_postgres_url(url: str) -> PostgresSettings:
             pool_min=int(ours.get("pool_min", "1")),
             pool_max=int(ours.get("pool_max", "10")),
             poll=float(ours.get("poll", "1.0")),
+            reconnect_timeout=float(ours.get("reconnect_timeout", "15")),
         )
     except ValueError as exc:
         raise ValueError(f"bad PostgreSQL store URL parameter: {exc}") from None
@@ -78,4 +78,9 @@ def parse_postgres_url(url: str) -> PostgresSettings:
         )
     if not settings.poll > 0:
         raise ValueError(f"bad PostgreSQL store URL: poll must be positive, got {settings.poll}")
+    if not settings.reconnect_timeout >= 0:
+        raise ValueError(
+            "bad PostgreSQL store URL: reconnect_timeout must be 0 or more, "
+            f"got {settings.reconnect_timeout}"
+        )
     return settings

@@ -17,6 +17,12 @@ How the protocol maps onto PostgreSQL
     racers get exactly one winner. ``lease`` picks due items with
     ``SELECT … FOR UPDATE SKIP LOCKED`` and marks them in the same statement.
 
+Riding out a restart
+    A statement the server aborted (a restart, a terminated backend) or that
+    never reached it is tried again on a new connection for up to
+    ``reconnect_timeout`` seconds (:mod:`._pg_retry`), so a ``pg_ctl restart``
+    delays the store's callers instead of failing them.
+
 The clock
     TTLs, lease deadlines, "is it due" and the enqueue time use the server's
     ``now()`` (the statement's transaction start; each operation is its own
@@ -46,8 +52,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from opencx_salesforce.store._pg_listen import Listener
+from opencx_salesforce.store._pg_retry import run_retrying
 from opencx_salesforce.store._pg_schema import migrate, quote_ident
 from opencx_salesforce.store._pg_url import PostgresSettings, parse_postgres_url
 from opencx_salesforce.store._rules import check_lease, check_ttl, new_token
@@ -116,13 +124,30 @@ class PostgresStore:
         return cls(pool, settings)
 
     # --- one statement, one round trip ---------------------------------------
-    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+    def _count_round_trip(self) -> None:
         self.round_trips += 1
-        return list(await self._pool.fetch(sql, *args))
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        async def work(conn: PoolConnectionProxy) -> list[Any]:
+            return list(await conn.fetch(sql, *args))
+
+        return await run_retrying(
+            self._pool,
+            work,
+            reconnect_timeout=self.settings.reconnect_timeout,
+            on_attempt=self._count_round_trip,
+        )
 
     async def _execute(self, sql: str, *args: Any) -> int:
-        self.round_trips += 1
-        return _count(await self._pool.execute(sql, *args))
+        async def work(conn: PoolConnectionProxy) -> int:
+            return _count(await conn.execute(sql, *args))
+
+        return await run_retrying(
+            self._pool,
+            work,
+            reconnect_timeout=self.settings.reconnect_timeout,
+            on_attempt=self._count_round_trip,
+        )
 
     # --- key/value -------------------------------------------------------------
     async def get(self, ns: str, key: str) -> bytes | None:

@@ -120,7 +120,11 @@ async def test_a_connection_killed_mid_transaction_leaves_nothing_half_written(
     schema: str, server: asyncpg.Connection
 ) -> None:
     name = f"opencx_victim_{uuid.uuid4().hex[:8]}"
-    store = await PostgresStore.open(postgres_url(schema, application_name=name))
+    # reconnect_timeout=0: the killed statement's failure reaches the caller
+    # (the next test shows the store trying it again instead).
+    store = await PostgresStore.open(
+        postgres_url(schema, application_name=name, reconnect_timeout=0)
+    )
     try:
         await store.set("state", "cursor", b"v0")
         await store.enqueue("outbox", "first", b"1")
@@ -160,6 +164,38 @@ async def test_a_connection_killed_mid_transaction_leaves_nothing_half_written(
         assert [item.item_id for item in await store.items("outbox")] == ["first"]
         assert await store.compare_and_set("state", "cursor", b"v0", b"v1") is True
         assert await store.enqueue("outbox", "second", b"2") is True
+    finally:
+        await store.close()
+
+
+async def test_a_statement_the_server_aborted_is_tried_again_once(
+    schema: str, server: asyncpg.Connection
+) -> None:
+    name = f"opencx_victim_{uuid.uuid4().hex[:8]}"
+    store = await PostgresStore.open(postgres_url(schema, application_name=name))
+    try:
+        await store.set("counters", "n", b"0")
+        blocker = await asyncpg.connect(POSTGRES_URL)
+        try:
+            tx = blocker.transaction()
+            await tx.start()
+            await blocker.execute(
+                f'SELECT 1 FROM "{schema}".kv WHERE ns = $1 AND key = $2 FOR UPDATE',
+                "counters",
+                "n",
+            )
+            cas = asyncio.create_task(store.compare_and_set("counters", "n", b"0", b"1"))
+            killed = await _backend_waiting_on_a_lock(server, name)
+            await server.execute("SELECT pg_terminate_backend($1)", killed)
+            # Tried again on a new connection, which waits for the same row lock.
+            again = await _backend_waiting_on_a_lock(server, name)
+            assert again != killed
+            await tx.rollback()
+        finally:
+            await blocker.close()
+        assert await cas is True
+        assert await store.get("counters", "n") == b"1"
+        assert await store.compare_and_set("counters", "n", b"0", b"2") is False
     finally:
         await store.close()
 
