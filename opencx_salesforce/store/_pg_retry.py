@@ -10,7 +10,11 @@ tried again, because the statement certainly did not commit.
   that had committed would have been answered before that notice on the same
   connection.
 
-A connection that vanishes without a word from the server (network cut, the
+* asyncpg refused to start the statement on a connection it found closed or
+  still busy with a statement the server cut off: nothing was sent.
+
+The connection of a failed attempt is closed, never handed out again. A
+connection that vanishes without a word from the server (network cut, the
 server killed) leaves the outcome unknown: that error reaches the caller, as
 would a retried ``compare_and_set`` that might apply twice.
 
@@ -21,6 +25,7 @@ passed since the first failure; then the last error is raised.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -62,6 +67,19 @@ def did_not_commit(exc: BaseException) -> bool:
     return False
 
 
+def never_sent(exc: BaseException) -> bool:
+    """True for asyncpg's refusals to start a statement on a connection it finds
+    closed or still busy (one the server dropped a moment ago): the statement
+    never left this process."""
+    if isinstance(exc, asyncpg.InterfaceError) and not isinstance(
+        exc, asyncpg.ClientConfigurationError
+    ):
+        return True
+    return isinstance(exc, pgx.InternalClientError) and str(exc).startswith(
+        "cannot switch to state"
+    )
+
+
 async def run_retrying(
     pool: Pool,
     work: Callable[[PoolConnectionProxy], Awaitable[_T]],
@@ -69,8 +87,8 @@ async def run_retrying(
     reconnect_timeout: float,
     on_attempt: Callable[[], None],
 ) -> _T:
-    """``work(connection)``, tried again on a connection from ``pool`` while it
-    fails in a way that certainly left nothing committed."""
+    """``work(connection)``, tried again on a new connection from ``pool`` while
+    it fails in a way that certainly left nothing committed."""
     give_up_at: float | None = None
     pause = 0.05
     while True:
@@ -82,8 +100,16 @@ async def run_retrying(
             try:
                 on_attempt()
                 return await work(connection)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                if not did_not_commit(exc):
+            except Exception as exc:
+                server_error = isinstance(exc, asyncpg.PostgresError) and not isinstance(
+                    exc, pgx.PostgresConnectionError
+                )
+                if not server_error or did_not_commit(exc):
+                    # The connection may be dead or mid-protocol: never reuse it.
+                    # (One asyncpg already saw close is back in the pool's hands.)
+                    with contextlib.suppress(asyncpg.InterfaceError):
+                        connection.terminate()
+                if not (did_not_commit(exc) or never_sent(exc)):
                     raise
                 failure = exc
             finally:

@@ -103,13 +103,17 @@ async def test_a_lost_listen_connection_only_delays_the_waiter(
         await producer.close()
 
 
-async def _backend_waiting_on_a_lock(server: asyncpg.Connection, name: str) -> int:
-    """The pid of the store connection named ``name`` once it waits on a lock."""
+async def _backend_waiting_on_a_lock(
+    server: asyncpg.Connection, name: str, *, other_than: int = 0
+) -> int:
+    """The pid of the store connection named ``name`` once it waits on a lock
+    (other than ``other_than``: a terminated backend lingers a moment)."""
     while True:
         pid = await server.fetchval(
             "SELECT pid FROM pg_stat_activity WHERE application_name = $1 "
-            "AND wait_event_type = 'Lock'",
+            "AND wait_event_type = 'Lock' AND pid <> $2",
             name,
+            other_than,
         )
         if pid is not None:
             return int(pid)
@@ -141,7 +145,8 @@ async def test_a_connection_killed_mid_transaction_leaves_nothing_half_written(
             )
             cas = asyncio.create_task(store.compare_and_set("state", "cursor", b"v0", b"v1"))
             await server.execute(
-                "SELECT pg_terminate_backend($1)", await _backend_waiting_on_a_lock(server, name)
+                "SELECT pg_terminate_backend($1)",
+                first := await _backend_waiting_on_a_lock(server, name),
             )
             with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
                 await cas
@@ -152,7 +157,8 @@ async def test_a_connection_killed_mid_transaction_leaves_nothing_half_written(
             )
             enqueue = asyncio.create_task(store.enqueue("outbox", "second", b"2"))
             await server.execute(
-                "SELECT pg_terminate_backend($1)", await _backend_waiting_on_a_lock(server, name)
+                "SELECT pg_terminate_backend($1)",
+                await _backend_waiting_on_a_lock(server, name, other_than=first),
             )
             with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
                 await enqueue
@@ -188,8 +194,7 @@ async def test_a_statement_the_server_aborted_is_tried_again_once(
             killed = await _backend_waiting_on_a_lock(server, name)
             await server.execute("SELECT pg_terminate_backend($1)", killed)
             # Tried again on a new connection, which waits for the same row lock.
-            again = await _backend_waiting_on_a_lock(server, name)
-            assert again != killed
+            await _backend_waiting_on_a_lock(server, name, other_than=killed)
             await tx.rollback()
         finally:
             await blocker.close()
