@@ -1,7 +1,7 @@
 """The store protocol: namespaced key/value with atomic operations, and a durable
 queue the outbox builds on.
 
-Every backend (memory, SQLite, Redis) keeps exactly these semantics; the
+Every backend (memory, SQLite, PostgreSQL, Redis) keeps exactly these semantics; the
 conformance suite in ``tests/store/`` runs unchanged against each of them.
 
 Key/value
