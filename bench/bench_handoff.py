@@ -55,6 +55,7 @@ class Result:
     store: str = "memory"
     store_calls_per_handoff: float = 0.0
     round_trips_per_handoff: float | None = None  # where the store counts them
+    store_calls_by_operation: dict[str, float] | None = None  # per handoff
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -103,6 +104,7 @@ async def run(
         stack.org.faults.latency_ms = latency_ms
         before = sum(stack.org.api_calls.by_endpoint.values())
         store_before, trips_before = opened.snapshot()
+        by_operation_before = opened.store.calls.copy()
         latencies: list[float] = []
         queue = iter(sessions)
         started = time.perf_counter()
@@ -131,6 +133,10 @@ async def run(
             store,
             (store_after - store_before) / handoffs,
             trips,
+            {
+                name: count / handoffs
+                for name, count in sorted((opened.store.calls - by_operation_before).items())
+            },
         )
     finally:
         await stack.close()
