@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from store_backends import Backend, make_backend
+from store_backends import make_backend
 
 from opencx_salesforce.store import Store
+from opencx_salesforce.testing.store_conformance.backend import Backend
 
 ALL_BACKENDS = [
     "memory",

@@ -1,12 +1,13 @@
 """The backends the conformance suite runs against, and how a test opens more
-stores that share one backend's data (another process's view of it)."""
+stores that share one backend's data (another process's view of it): separate
+connections for SQLite (one file), Redis (one key prefix) and PostgreSQL (one
+schema); a MemoryStore lives inside one object, so every "other" store of the
+memory backend is that same object. :class:`Backend` is the kit's."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -17,6 +18,7 @@ from opencx_salesforce.store.memory import MemoryStore
 from opencx_salesforce.store.postgres import PostgresStore
 from opencx_salesforce.store.redis import RedisStore
 from opencx_salesforce.store.sqlite import SQLiteStore
+from opencx_salesforce.testing.store_conformance.backend import Backend
 
 REDIS_URL = os.environ.get("OPENCX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get(
@@ -43,35 +45,6 @@ async def drop_schema(schema: str) -> None:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:
         await conn.close()
-
-
-@dataclass
-class Backend:
-    """Opens stores that all see the same data: separate connections for SQLite
-    (one file), Redis (one key prefix) and PostgreSQL (one schema). A MemoryStore lives inside one
-    object, so every "other" store of the memory backend is that same object."""
-
-    name: str
-    opener: Callable[[], Awaitable[Store]]
-    cleanup: Callable[[], Awaitable[None]] | None = None
-    open_stores: list[Store] = field(default_factory=list)
-
-    async def open(self) -> Store:
-        store = await self.opener()
-        self.open_stores.append(store)
-        return store
-
-    async def close(self, store: Store) -> None:
-        """Close one store now (to reopen the data with another)."""
-        self.open_stores = [other for other in self.open_stores if other is not store]
-        await store.close()
-
-    async def close_all(self) -> None:
-        for store in {id(store): store for store in self.open_stores}.values():
-            await store.close()
-        self.open_stores.clear()
-        if self.cleanup is not None:
-            await self.cleanup()
 
 
 def memory_backend() -> Backend:
