@@ -36,6 +36,10 @@ Waking workers
     own from its first ``wait`` (:mod:`._pg_listen`). ``wait`` also re-reads the
     queue every ``poll`` seconds, so a lost notification only delays.
 
+Expired keys
+    read as absent at once; their rows are deleted by a sweep that a write runs
+    at most every :attr:`PostgresStore.purge_interval` seconds (60).
+
 Cost
     :attr:`PostgresStore.round_trips` counts the statements sent (one each per
     operation; asyncpg prepares a statement once per connection, one more round
@@ -45,37 +49,24 @@ Cost
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import math
-from dataclasses import dataclass
+import time
 from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from opencx_salesforce.store._pg_health import StoreHealth, check_writable
 from opencx_salesforce.store._pg_listen import Listener
 from opencx_salesforce.store._pg_retry import run_retrying
 from opencx_salesforce.store._pg_schema import migrate, quote_ident
 from opencx_salesforce.store._pg_url import PostgresSettings, parse_postgres_url
 from opencx_salesforce.store._rules import check_lease, check_ttl, new_token
-from opencx_salesforce.store._wakeup import Wakeups
+from opencx_salesforce.store._wakeup import Wakeups, wait_until_due_in
 from opencx_salesforce.store.base import ItemState, Lease, QueueItem
 
 _LIVE = "(expires_at IS NULL OR expires_at > now())"
 _HELD = "queue = $1 AND item_id = $2 AND state = 'leased' AND lease_token = $3"
 _EXPIRES = "now() + make_interval(secs => $4::float8)"  # NULL ttl: NULL, never expires
-
-
-@dataclass(frozen=True, slots=True)
-class StoreHealth:
-    """What ``doctor`` shows about the store."""
-
-    schema: str
-    schema_version: int
-    server_time: float  # unix seconds, the server's clock
-    writable: bool
-    error: str | None = None
 
 
 async def _no_reset(connection: asyncpg.Connection) -> None:
@@ -104,6 +95,10 @@ class PostgresStore:
         self._wakeups = Wakeups()
         self._listener = Listener(settings.dsn, self._channel, self._wakeups)
         self.round_trips = 0
+        # Expired rows read as absent at once; they are deleted by a sweep run
+        # on a write at most this often (seconds, monotonic).
+        self.purge_interval = 60.0
+        self._last_purge = time.monotonic()
 
     @classmethod
     async def open(cls, url: str) -> PostgresStore:
@@ -127,14 +122,14 @@ class PostgresStore:
     def _count_round_trip(self) -> None:
         self.round_trips += 1
 
-    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+    async def _fetch(self, sql: str, *args: Any, retry: bool = True) -> list[Any]:
         async def work(conn: PoolConnectionProxy) -> list[Any]:
             return list(await conn.fetch(sql, *args))
 
         return await run_retrying(
             self._pool,
             work,
-            reconnect_timeout=self.settings.reconnect_timeout,
+            reconnect_timeout=self.settings.reconnect_timeout if retry else 0.0,
             on_attempt=self._count_round_trip,
         )
 
@@ -177,6 +172,7 @@ class PostgresStore:
             value,
             ttl,
         )
+        await self._maybe_purge()
         return len(rows) == 1
 
     async def set(self, ns: str, key: str, value: bytes, *, ttl: float | None = None) -> None:
@@ -239,9 +235,13 @@ class PostgresStore:
         return [str(row[0]) for row in rows]
 
     async def purge_expired(self) -> int:
-        """Delete the rows of expired keys (they already read as absent); returns
-        how many. Run it from a periodic job if a namespace churns many TTL keys."""
+        """Delete the rows of expired keys (they already read as absent); how many."""
+        self._last_purge = time.monotonic()
         return await self._execute(f"DELETE FROM {self._kv} WHERE expires_at <= now()")
+
+    async def _maybe_purge(self) -> None:
+        if time.monotonic() - self._last_purge >= self.purge_interval:
+            await self.purge_expired()
 
     # --- queue -----------------------------------------------------------------
     async def enqueue(
@@ -405,23 +405,14 @@ class PostgresStore:
         return None if due is None else float(due)
 
     async def wait(self, queue: str, timeout: float) -> None:
-        """As :func:`._wakeup.wait_until_due`, but the due time is a delay measured
-        by the server, and naps are timed with the event loop's monotonic clock:
-        the instance's wall clock plays no part."""
         await self._listener.ensure_started()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            woken = self._wakeups.event(queue)
-            delay = await self._seconds_until_due(queue)
-            if delay is not None and delay <= 0:
-                return
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return
-            nap = min(remaining, self.settings.poll, math.inf if delay is None else delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(woken.wait(), nap)
+        await wait_until_due_in(
+            self._wakeups,
+            queue,
+            timeout,
+            lambda: self._seconds_until_due(queue),
+            poll=self.settings.poll,
+        )
 
     # --- operations ------------------------------------------------------------
     async def schema_version(self) -> int:
@@ -430,25 +421,9 @@ class PostgresStore:
         return int(rows[0][0])
 
     async def check_writable(self) -> StoreHealth:
-        """Commit one small write (the ``health`` row) and read the schema version
-        and the server's clock: what ``doctor`` reports. Never raises for a
-        database problem; the error is in the result."""
-        try:
-            rows = await self._fetch(
-                f"""
-                WITH beat AS (
-                    INSERT INTO {self._s}.health (id, checked_at) VALUES (1, now())
-                    ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at
-                    RETURNING checked_at
-                )
-                SELECT (SELECT coalesce(max(version), 0) FROM {self._s}.schema_version),
-                       extract(epoch FROM (SELECT checked_at FROM beat))::float8
-                """
-            )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            return StoreHealth(self.schema, 0, math.nan, writable=False, error=str(exc))
-        version, server_time = rows[0]
-        return StoreHealth(self.schema, int(version), float(server_time), writable=True)
+        """Commit one small write and report the schema version and the server's
+        clock (see :mod:`._pg_health`): what ``doctor`` shows."""
+        return await check_writable(lambda sql: self._fetch(sql, retry=False), self.schema, self._s)
 
     async def close(self) -> None:
         await self._listener.close()

@@ -274,3 +274,17 @@ def test_store_parameters_are_taken_out_of_the_dsn() -> None:
         parse_postgres_url("postgresql://db/x?schema=Robert');DROP")
     with pytest.raises(ValueError, match="pool_min"):
         parse_postgres_url("postgresql://db/x?pool_min=5&pool_max=2")
+
+
+async def test_expired_keys_leave_no_rows_behind(schema: str, server: asyncpg.Connection) -> None:
+    store = await PostgresStore.open(postgres_url(schema))
+    try:
+        for n in range(20):
+            await store.set("dedupe", f"reply-{n}", b"", ttl=0.05)
+        await asyncio.sleep(0.1)
+        store.purge_interval = 0  # the next write sweeps
+        await store.set("dedupe", "live", b"")
+        rows = await server.fetch(f'SELECT key FROM "{schema}".kv WHERE ns = $1', "dedupe")
+        assert [row[0] for row in rows] == ["live"]
+    finally:
+        await store.close()
