@@ -82,7 +82,10 @@ async def migrate(conn: Connection | PoolConnectionProxy, schema: str) -> int:
         await conn.execute(
             "SELECT pg_advisory_xact_lock(hashtext('opencx_salesforce.store:' || $1))", schema
         )
-        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
+        # Looked up first: CREATE SCHEMA IF NOT EXISTS still needs the CREATE
+        # privilege on the database, which a user given a ready schema lacks.
+        if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+            await conn.execute(f"CREATE SCHEMA {s}")
         await conn.execute(
             f"""
             CREATE TABLE IF NOT EXISTS {s}.schema_version (

@@ -288,3 +288,25 @@ async def test_expired_keys_leave_no_rows_behind(schema: str, server: asyncpg.Co
         assert [row[0] for row in rows] == ["live"]
     finally:
         await store.close()
+
+
+async def test_a_user_given_a_ready_schema_needs_no_create_on_the_database(
+    server: asyncpg.Connection,
+) -> None:
+    # A least-privileged application user: no CREATE on the database (PUBLIC has
+    # none by default), owner of the schema a DBA made for it.
+    schema = fresh_schema()
+    role = schema.replace("opencx_test_", "opencx_test_role_")
+    await server.execute(f'CREATE ROLE "{role}" LOGIN')
+    try:
+        await server.execute(f'CREATE SCHEMA "{schema}" AUTHORIZATION "{role}"')
+        url = postgres_url(schema).replace("postgres@", f"{role}@", 1)
+        store = await PostgresStore.open(url)
+        try:
+            assert await store.schema_version() == LATEST
+            assert await store.set_if_absent("ns", "k", b"v") is True
+        finally:
+            await store.close()
+    finally:
+        await drop_schema(schema)
+        await server.execute(f'DROP ROLE "{role}"')
