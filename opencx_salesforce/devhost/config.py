@@ -21,7 +21,7 @@ from opencx_salesforce.settings.loader import LoadableSettings, check_service_ur
 
 HOST_TABLE = "host"
 HOST_ENV_PREFIX = "OPENCX_HOST_"
-_STORE_SCHEMES = ("memory", "sqlite", "redis", "rediss", "unix")
+_STORE_SCHEMES = ("memory", "sqlite", "postgresql", "postgres", "redis", "rediss", "unix")
 _TOKEN_HOWTO = "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
@@ -43,8 +43,10 @@ class HostSettings(LoadableSettings):
     )
     store_url: str = Field(
         default="sqlite:///opencx.db",
-        description="Where sessions and plugin state live: memory://, sqlite:///PATH or "
-        "redis://HOST:PORT/DB (several host instances share one Redis).",
+        description="Where sessions, the hook-call journal and plugin state live: "
+        "memory:// (tests), sqlite:///PATH (one host process), "
+        "postgresql://USER@HOST:5432/DB?schema=opencx (several host instances) or "
+        "redis://HOST:PORT/DB (several instances; durable only with Redis persistence on).",
     )
     admin_token: SecretStr = Field(
         description=(
@@ -75,7 +77,8 @@ class HostSettings(LoadableSettings):
     def _check_store_url(cls, value: str) -> str:
         if value.split(":", 1)[0].lower() not in _STORE_SCHEMES or ":" not in value:
             raise ValueError(
-                "expected a store URL: memory://, sqlite:///PATH or redis://HOST:PORT/DB"
+                "expected a store URL: memory://, sqlite:///PATH, "
+                "postgresql://USER@HOST:PORT/DB or redis://HOST:PORT/DB"
             )
         return value
 

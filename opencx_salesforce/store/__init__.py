@@ -1,11 +1,15 @@
-"""Stores: one protocol (:mod:`.base`), three backends.
+"""Stores: one protocol (:mod:`.base`), four backends.
 
 ``open_store(url)`` picks the backend from a URL:
 
 * ``memory://`` — in-process, for tests and one-off scripts;
 * ``sqlite:///path/to/file.db`` — the embedded default (WAL; several processes may
   share the file);
-* ``redis://host:port/db`` — several host instances sharing one Redis.
+* ``postgresql://user@host:5432/db?schema=opencx`` (or ``postgres://``) — several
+  host instances sharing one PostgreSQL database, the durable multi-instance
+  store (query parameters: :mod:`._pg_url`);
+* ``redis://host:port/db`` — several host instances sharing one Redis (durable
+  only as far as the server's persistence is configured).
 """
 
 from __future__ import annotations
@@ -31,6 +35,11 @@ async def open_store(url: str) -> Store:
         from opencx_salesforce.store.redis import RedisStore
 
         return await RedisStore.open(url)
+    if scheme in ("postgresql", "postgres"):
+        from opencx_salesforce.store.postgres import PostgresStore
+
+        return await PostgresStore.open(url)
     raise ValueError(
-        f"unknown store URL {url!r}: expected memory://, sqlite:///PATH or redis://HOST:PORT/DB"
+        f"unknown store URL {url!r}: expected memory://, sqlite:///PATH, "
+        "postgresql://USER@HOST:PORT/DB or redis://HOST:PORT/DB"
     )

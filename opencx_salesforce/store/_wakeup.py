@@ -68,3 +68,31 @@ async def wait_until_due(
             nap = min(nap, poll)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(woken.wait(), nap)
+
+
+async def wait_until_due_in(
+    wakeups: Wakeups,
+    queue: str,
+    timeout: float,
+    seconds_until_due: Callable[[], Awaitable[float | None]],
+    *,
+    poll: float,
+) -> None:
+    """:func:`wait_until_due` for a backend whose server measures the delay
+    (PostgreSQL): ``seconds_until_due`` answers "how long until the next item is
+    due" (<= 0: now; ``None``: nothing waits), and naps are timed by the event
+    loop's monotonic clock, so the instance's wall clock plays no part. ``poll``
+    bounds each nap, in case a notification from another process was lost."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        woken = wakeups.event(queue)
+        delay = await seconds_until_due()
+        if delay is not None and delay <= 0:
+            return
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return
+        nap = min(remaining, poll, remaining if delay is None else delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(woken.wait(), nap)

@@ -1,8 +1,9 @@
 """The store protocol: namespaced key/value with atomic operations, and a durable
 queue the outbox builds on.
 
-Every backend (memory, SQLite, Redis) keeps exactly these semantics; the
-conformance suite in ``tests/store/`` runs unchanged against each of them.
+Every backend (memory, SQLite, PostgreSQL, Redis) keeps exactly these semantics; the
+conformance suite, shipped as :mod:`opencx_salesforce.testing.store_conformance`
+so that a host's own store can run it too, checks each rule below.
 
 Key/value
     Values are ``bytes``. ``ttl`` is in seconds (> 0) and applies to the value
@@ -22,6 +23,44 @@ Queue
     item is leased again, acked, put back or buried: past its timeout it still
     acts if no other worker has taken the item. ``bury`` moves an item to the
     dead-letter state, where it stays until ``revive``.
+
+The rules in detail (each one a test of the conformance suite)
+    * Values round-trip byte for byte (empty, NUL bytes, any of the 256).
+    * Namespaces are separate, and a ``:`` in a namespace or key cannot make two
+      pairs collide (``("x:y", "z")`` is not ``("x", "y:z")``).
+    * ``keys`` lists live keys only, sorted by code point, filtered by a plain
+      prefix.
+    * A ``ttl`` that is not a positive number raises ``ValueError`` (in ``set``,
+      ``set_if_absent`` and ``compare_and_set``) and writes nothing; a value
+      written without a ``ttl`` lives until replaced, even if the value it
+      replaced had one.
+    * An expired key is absent for every operation: ``get`` reads ``None``,
+      ``set_if_absent`` and ``compare_and_set(expected=None)`` may write it,
+      ``compare_and_set`` with its old value fails, ``delete`` returns False.
+    * ``compare_and_set(key, None, None)`` writes nothing and returns whether the
+      key is absent; with ``new=None`` and a matching value it deletes.
+    * Racing callers (separate store objects, as separate instances) get exactly
+      one winner of ``set_if_absent`` and ``compare_and_set``, and lose no
+      increment of a CAS loop; concurrent workers lease each item exactly once.
+    * ``lease`` raises ``ValueError`` for a ``visibility_timeout`` that is not
+      positive or a ``limit`` below 1; it hands out items ``available_at <= now``
+      oldest first, each with a distinct token, and
+      counts ``attempts`` per lease.
+    * An item id stays taken while the item exists in any state (ready, leased,
+      dead); ``ack`` frees it.
+    * A stale lease (its item leased again since) cannot ``ack``, ``retry_at`` or
+      ``bury``; neither can a lease whose token, queue or item id was altered.
+    * ``retry_at`` keeps the previous ``last_error`` when ``error`` is None;
+      ``bury`` records when the item was buried as its ``available_at``;
+      ``revive`` acts only on dead items and keeps ``attempts``.
+    * ``items`` lists oldest ``enqueued_at`` first and shows a leased item whose
+      lease ran out as ready.
+    * ``wait`` returns at once when an item is ready; otherwise it returns when
+      one is enqueued, put back (``retry_at``) or revived, through this store
+      object or another sharing the data, when a retry comes due, when a lease
+      runs out, or after ``timeout`` seconds, whichever is first.
+    * A durable backend (SQLite, PostgreSQL, Redis) keeps keys, TTLs, items and
+      current leases across closing the store and opening another.
 """
 
 from __future__ import annotations

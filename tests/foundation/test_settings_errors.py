@@ -182,7 +182,7 @@ def test_host_table_errors_name_host_keys(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         '[host]\nadmin_token = "0123456789abcdef-token"\nlisten_port = "eighty"\n'
-        'store_url = "postgres://db"\nadmin_tokn = "x"\n',
+        'store_url = "mongodb://db"\nadmin_tokn = "x"\n',
     )
     with pytest.raises(ConfigError) as caught:
         load_config(path, env={})

@@ -1,5 +1,6 @@
 """Fixtures of the store conformance suite: every test that takes ``store`` or
-``backend`` runs once per backend (memory, SQLite, Redis at 127.0.0.1:6379)."""
+``backend`` runs once per backend (memory, SQLite, Redis at 127.0.0.1:6379,
+PostgreSQL at 127.0.0.1:5432 in a fresh schema)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,23 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from store_backends import Backend, make_backend
+from store_backends import make_backend
 
 from opencx_salesforce.store import Store
+from opencx_salesforce.testing.store_conformance.backend import Backend
 
-ALL_BACKENDS = ["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)]
+ALL_BACKENDS = [
+    "memory",
+    "sqlite",
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("postgres", marks=pytest.mark.postgres),
+]
 # The backends whose data outlives the store object that wrote it.
-DURABLE_BACKENDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
+DURABLE_BACKENDS = [
+    "sqlite",
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("postgres", marks=pytest.mark.postgres),
+]
 
 
 @pytest.fixture(params=ALL_BACKENDS)

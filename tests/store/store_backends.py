@@ -1,51 +1,50 @@
 """The backends the conformance suite runs against, and how a test opens more
-stores that share one backend's data (another process's view of it)."""
+stores that share one backend's data (another process's view of it): separate
+connections for SQLite (one file), Redis (one key prefix) and PostgreSQL (one
+schema); a MemoryStore lives inside one object, so every "other" store of the
+memory backend is that same object. :class:`Backend` is the kit's."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import redis.asyncio as aioredis
 
 from opencx_salesforce.store import Store
 from opencx_salesforce.store.memory import MemoryStore
+from opencx_salesforce.store.postgres import PostgresStore
 from opencx_salesforce.store.redis import RedisStore
 from opencx_salesforce.store.sqlite import SQLiteStore
+from opencx_salesforce.testing.store_conformance.backend import Backend
 
 REDIS_URL = os.environ.get("OPENCX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get(
+    "OPENCX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
-@dataclass
-class Backend:
-    """Opens stores that all see the same data: separate connections for SQLite
-    (one file) and Redis (one key prefix). A MemoryStore lives inside one
-    object, so every "other" store of the memory backend is that same object."""
+def fresh_schema() -> str:
+    """A schema no run has used: reruns never see old rows, other users of the
+    server are never touched."""
+    return f"opencx_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
 
-    name: str
-    opener: Callable[[], Awaitable[Store]]
-    cleanup: Callable[[], Awaitable[None]] | None = None
-    open_stores: list[Store] = field(default_factory=list)
 
-    async def open(self) -> Store:
-        store = await self.opener()
-        self.open_stores.append(store)
-        return store
+def postgres_url(schema: str, **params: str | int) -> str:
+    query = "&".join(f"{name}={value}" for name, value in {"schema": schema, **params}.items())
+    return f"{POSTGRES_URL}?{query}"
 
-    async def close(self, store: Store) -> None:
-        """Close one store now (to reopen the data with another)."""
-        self.open_stores = [other for other in self.open_stores if other is not store]
-        await store.close()
 
-    async def close_all(self) -> None:
-        for store in {id(store): store for store in self.open_stores}.values():
-            await store.close()
-        self.open_stores.clear()
-        if self.cleanup is not None:
-            await self.cleanup()
+async def drop_schema(schema: str) -> None:
+    """Drop a schema this test run created (and only such a one)."""
+    assert schema.startswith("opencx_test_"), schema
+    conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
 
 
 def memory_backend() -> Backend:
@@ -86,6 +85,20 @@ def redis_backend() -> Backend:
     return Backend("redis", opener, cleanup)
 
 
+def postgres_backend() -> Backend:
+    # One schema per test; each store its own small pool, as an instance would.
+    schema = fresh_schema()
+    url = postgres_url(schema, pool_min=0, pool_max=2)
+
+    async def opener() -> Store:
+        return await PostgresStore.open(url)
+
+    async def cleanup() -> None:
+        await drop_schema(schema)
+
+    return Backend("postgres", opener, cleanup)
+
+
 def make_backend(name: str, directory: Path) -> Backend:
     if name == "memory":
         return memory_backend()
@@ -93,4 +106,6 @@ def make_backend(name: str, directory: Path) -> Backend:
         return sqlite_backend(directory)
     if name == "redis":
         return redis_backend()
+    if name == "postgres":
+        return postgres_backend()
     raise ValueError(name)

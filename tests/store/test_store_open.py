@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from store_backends import REDIS_URL
+from store_backends import REDIS_URL, drop_schema, fresh_schema, postgres_url
 
 from opencx_salesforce.store import Store, open_store
 from opencx_salesforce.store.memory import MemoryStore
+from opencx_salesforce.store.postgres import PostgresStore
 from opencx_salesforce.store.redis import RedisStore
 from opencx_salesforce.store.sqlite import SQLiteStore
 
@@ -33,6 +34,22 @@ async def test_the_url_scheme_picks_the_backend(
         await store.close()
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+async def test_both_postgres_schemes_open_the_postgres_store(scheme: str) -> None:
+    schema = fresh_schema()
+    url = postgres_url(schema).replace("postgresql://", f"{scheme}://", 1)
+    store = await open_store(url)
+    try:
+        assert isinstance(store, PostgresStore)
+        assert isinstance(store, Store)
+        assert store.schema == schema
+        assert await store.get("ns", "missing") is None
+    finally:
+        await store.close()
+        await drop_schema(schema)
+
+
 async def test_an_unknown_scheme_is_refused_by_name() -> None:
-    with pytest.raises(ValueError, match="postgres://db/x"):
-        await open_store("postgres://db/x")
+    with pytest.raises(ValueError, match="mongodb://db/x"):
+        await open_store("mongodb://db/x")

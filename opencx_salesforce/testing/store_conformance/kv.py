@@ -9,6 +9,21 @@ import pytest
 
 from opencx_salesforce.store import Store
 
+__all__ = [
+    "test_a_key_expires_after_its_ttl",
+    "test_a_ttl_that_is_not_positive_is_refused",
+    "test_an_expired_key_counts_as_absent_for_atomic_writes",
+    "test_compare_and_set",
+    "test_delete_reports_whether_a_key_was_there",
+    "test_get_of_a_missing_key_is_none",
+    "test_keys_are_sorted_and_filtered_by_prefix",
+    "test_namespaces_do_not_share_keys",
+    "test_set_if_absent_stores_only_the_first_value",
+    "test_set_then_get_and_overwrite",
+    "test_ttl_belongs_to_the_value_written",
+    "test_values_are_bytes_round_tripped_exactly",
+]
+
 SHORT_TTL = 0.2
 PAST_SHORT_TTL = 0.25
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import time
 
-from store_backends import Backend
-
 from opencx_salesforce.store import ItemState
+from opencx_salesforce.testing.store_conformance.backend import Backend
+
+__all__ = [
+    "test_data_and_queue_items_survive_closing_and_reopening",
+]
 
 
 async def test_data_and_queue_items_survive_closing_and_reopening(

@@ -6,9 +6,17 @@ from __future__ import annotations
 import asyncio
 import time
 
-from store_backends import Backend
-
 from opencx_salesforce.store import Store
+from opencx_salesforce.testing.store_conformance.backend import Backend
+
+__all__ = [
+    "test_a_retry_and_a_revive_on_another_store_wake_the_waiter",
+    "test_an_enqueue_on_another_store_wakes_the_waiter",
+    "test_wait_returns_at_once_when_an_item_is_ready",
+    "test_wait_times_out_when_nothing_comes",
+    "test_wait_wakes_when_a_lease_runs_out",
+    "test_wait_wakes_when_a_retry_comes_due",
+]
 
 Q = "outbox"
 TIMEOUT = 5.0  # what the waiter would sleep if nobody woke it

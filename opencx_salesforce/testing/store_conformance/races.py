@@ -7,9 +7,15 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from store_backends import Backend
-
 from opencx_salesforce.store import Store
+from opencx_salesforce.testing.store_conformance.backend import Backend
+
+__all__ = [
+    "test_compare_and_set_has_exactly_one_winner",
+    "test_compare_and_set_loses_no_increment",
+    "test_concurrent_workers_lease_each_item_exactly_once",
+    "test_set_if_absent_has_exactly_one_winner",
+]
 
 RACERS = 50
 

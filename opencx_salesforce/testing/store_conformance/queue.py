@@ -11,6 +11,22 @@ import pytest
 
 from opencx_salesforce.store import ItemState, Store
 
+__all__ = [
+    "test_a_forged_or_foreign_lease_does_nothing",
+    "test_a_lapsed_lease_still_acts_until_another_worker_takes_the_item",
+    "test_a_stale_lease_cannot_ack_retry_or_bury",
+    "test_an_expired_lease_makes_the_item_ready_again",
+    "test_an_item_id_stays_taken_in_every_state",
+    "test_bury_keeps_the_item_dead_until_revived",
+    "test_enqueue_is_idempotent_on_item_id",
+    "test_items_lists_each_state_oldest_first",
+    "test_lease_arguments_are_checked",
+    "test_lease_takes_ready_items_oldest_available_at_first",
+    "test_queues_are_separate",
+    "test_retry_at_puts_the_item_back_for_later",
+    "test_revive_only_acts_on_dead_items",
+]
+
 Q = "outbox"
 LONG = 60.0  # a visibility timeout no test outlives
 SHORT = 0.15  # a lease that runs out within the test
