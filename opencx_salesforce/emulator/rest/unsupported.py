@@ -1,0 +1,119 @@
+"""The APIs the emulator does not implement answer as Salesforce answers an API
+that is not there for the caller, in each API's own error shape, so a client
+reports a clear error instead of a plain-text 404, a hang or a 500:
+
+- REST paths (``/services/data/vXX.X/search``, ``parameterizedSearch``, the Bulk 2.0
+  ``jobs/...``) and Apex REST (``/services/apexrest/...``): the REST error array
+  ``[{"message", "errorCode"}]``. [src: api_rest errorcodes.htm]
+- Bulk API 1.0 (``/services/async/XX.X/...``): ``{"exceptionCode",
+  "exceptionMessage"}`` with ``FeatureNotEnabled`` ("Bulk API isn't enabled for this
+  organization"). [src: api_asynch asynch_api_reference_errors.htm "Errors"]
+- SOAP (``/services/Soap/{u,c,m,T}/...``, SOAP ``login()``): a SOAP 1.1 fault, HTTP
+  500, ``faultcode`` ``sf:<ExceptionCode>``. [src: api sforce_api_calls_concepts_core_
+  data_objects.htm "Core Data Types" (ApiFault, ExceptionCode FUNCTIONALITY_NOT_ENABLED)]
+
+The status codes chosen for "not supported here" (403 FUNCTIONALITY_NOT_ENABLED for
+REST, 400 for Bulk 1.0) are the platform's for a feature an org lacks; the
+messages naming the emulator are its own (UNCONFIRMED as platform wording).
+"""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from aiohttp import web
+
+from opencx_salesforce.emulator.rest.dispatch import RestRequest, RestResponse, Route
+from opencx_salesforce.emulator.rest.errors import ApiError, error_item
+
+FUNCTIONALITY_NOT_ENABLED = "FUNCTIONALITY_NOT_ENABLED"
+
+
+def not_supported(what: str) -> ApiError:
+    return ApiError.one(
+        403, FUNCTIONALITY_NOT_ENABLED, f"{what} is not supported by the Salesforce emulator"
+    )
+
+
+async def search(request: RestRequest) -> RestResponse:
+    raise not_supported("SOSL search (the Search resource)")
+
+
+async def bulk2(request: RestRequest) -> RestResponse:
+    raise not_supported("Bulk API 2.0")
+
+
+# Routes after the version, added to the REST route table (rest/dispatch.py).
+ROUTES = [
+    Route.of("(?:search|parameterizedSearch)(?:/.*)?", GET=search, POST=search),
+    Route.of(
+        "jobs/(?:ingest|query)(?:/.*)?",
+        GET=bulk2,
+        POST=bulk2,
+        PATCH=bulk2,
+        PUT=bulk2,
+        DELETE=bulk2,
+    ),
+]
+
+
+async def apex_rest(request: web.Request) -> web.Response:
+    """No Apex class answers at this URL. The message Salesforce gives for an Apex
+    REST URL no class maps is "Could not find a match for URL" (UNCONFIRMED in the
+    docs; recorded in client issues)."""
+    path = request.match_info.get("tail", "")
+    body = [error_item("NOT_FOUND", f"Could not find a match for URL /{path}")]
+    return web.json_response(body, status=404)
+
+
+async def bulk1(request: web.Request) -> web.Response:
+    body = {
+        "exceptionCode": "FeatureNotEnabled",
+        "exceptionMessage": "Bulk API 1.0 is not supported by the Salesforce emulator",
+    }
+    accepts_json = "json" in (request.headers.get("Content-Type", "") + request.path).lower()
+    if accepts_json:
+        return web.json_response(body, status=400)
+    # The XML form: <error xmlns="http://www.force.com/2009/06/asyncapi/dataload">.
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<error xmlns="http://www.force.com/2009/06/asyncapi/dataload">'
+        f"<exceptionCode>{body['exceptionCode']}</exceptionCode>"
+        f"<exceptionMessage>{escape(body['exceptionMessage'])}</exceptionMessage>"
+        "</error>"
+    )
+    return web.Response(status=400, text=xml, content_type="application/xml", charset="UTF-8")
+
+
+def soap_fault(code: str, message: str) -> web.Response:
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"'
+        ' xmlns:sf="urn:fault.partner.soap.sforce.com"'
+        ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        "<soapenv:Body><soapenv:Fault>"
+        f"<faultcode>sf:{code}</faultcode>"
+        f"<faultstring>{code}: {escape(message)}</faultstring>"
+        "<detail>"
+        '<sf:UnexpectedErrorFault xsi:type="sf:UnexpectedErrorFault">'
+        f"<sf:exceptionCode>{code}</sf:exceptionCode>"
+        f"<sf:exceptionMessage>{escape(message)}</sf:exceptionMessage>"
+        "</sf:UnexpectedErrorFault>"
+        "</detail>"
+        "</soapenv:Fault></soapenv:Body></soapenv:Envelope>"
+    )
+    return web.Response(status=500, text=xml, content_type="text/xml", charset="UTF-8")
+
+
+async def soap(request: web.Request) -> web.Response:
+    return soap_fault(
+        FUNCTIONALITY_NOT_ENABLED,
+        "the SOAP API (and SOAP login) is not supported by the Salesforce emulator;"
+        " log in with OAuth and use the REST API",
+    )
+
+
+def add_unsupported_routes(app: web.Application) -> None:
+    app.router.add_route("*", "/services/apexrest/{tail:.*}", apex_rest)
+    app.router.add_route("*", "/services/async/{tail:.*}", bulk1)
+    app.router.add_route("*", "/services/Soap/{tail:.*}", soap)
