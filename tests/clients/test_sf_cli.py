@@ -42,9 +42,9 @@ def test_query_as_a_table(sf: SfCli) -> None:
             node_bin("sf"),
             "data",
             "query",
-            "-o",
+            "--target-org",
             "emu",
-            "-q",
+            "--query",
             "SELECT Id, Subject, Owner.Name FROM Case WHERE Subject = 'in a table'",
         ],
         env=sf.env,
@@ -62,7 +62,15 @@ def test_query_as_a_table(sf: SfCli) -> None:
 
 def test_create_record(sf: SfCli) -> None:
     result = sf.ok(
-        "data", "create", "record", "-o", "emu", "-s", "Case", "-v", "Subject='made by sf'"
+        "data",
+        "create",
+        "record",
+        "--target-org",
+        "emu",
+        "--sobject",
+        "Case",
+        "--values",
+        "Subject='made by sf'",
     )
     assert result["success"] is True
     stored = sf.emulator.rest("GET", f"sobjects/Case/{result['id']}")
@@ -71,7 +79,9 @@ def test_create_record(sf: SfCli) -> None:
 
 def test_get_record(sf: SfCli) -> None:
     case_id = sf.emulator.rest("POST", "sobjects/Case", {"Subject": "read by sf"})["id"]
-    result = sf.ok("data", "get", "record", "-o", "emu", "-s", "Case", "-i", case_id)
+    result = sf.ok(
+        "data", "get", "record", "--target-org", "emu", "--sobject", "Case", "--record-id", case_id
+    )
     assert result["Id"] == case_id
     assert result["Subject"] == "read by sf"
 
@@ -79,41 +89,69 @@ def test_get_record(sf: SfCli) -> None:
 def test_update_record(sf: SfCli) -> None:
     case_id = sf.emulator.rest("POST", "sobjects/Case", {"Subject": "before"})["id"]
     sf.ok(
-        "data", "update", "record", "-o", "emu", "-s", "Case", "-i", case_id, "-v", "Subject=after"
+        "data",
+        "update",
+        "record",
+        "--target-org",
+        "emu",
+        "--sobject",
+        "Case",
+        "--record-id",
+        case_id,
+        "--values",
+        "Subject=after",
     )
     assert sf.emulator.rest("GET", f"sobjects/Case/{case_id}")["Subject"] == "after"
 
 
 def test_delete_record(sf: SfCli) -> None:
     case_id = sf.emulator.rest("POST", "sobjects/Case", {"Subject": "doomed"})["id"]
-    sf.ok("data", "delete", "record", "-o", "emu", "-s", "Case", "-i", case_id)
+    sf.ok(
+        "data",
+        "delete",
+        "record",
+        "--target-org",
+        "emu",
+        "--sobject",
+        "Case",
+        "--record-id",
+        case_id,
+    )
     query = f"query?q=SELECT+Id+FROM+Case+WHERE+Id='{case_id}'"
     assert sf.emulator.rest("GET", query)["totalSize"] == 0
 
 
 def test_describe(sf: SfCli) -> None:
-    result = sf.ok("sobject", "describe", "-o", "emu", "--sobject", "Case")
+    result = sf.ok("sobject", "describe", "--target-org", "emu", "--sobject", "Case")
     assert result["name"] == "Case"
     names = {field["name"] for field in result["fields"]}
     assert {"Subject", "Status", "OwnerId"} <= names
 
 
 def test_list_limits(sf: SfCli) -> None:
-    result = sf.ok("org", "list", "limits", "-o", "emu")
+    result = sf.ok("org", "list", "limits", "--target-org", "emu")
     by_name = {limit["name"]: limit for limit in result}
     assert by_name["DailyApiRequests"]["max"] > 0
 
 
 def test_tooling_query(sf: SfCli) -> None:
     result = sf.ok(
-        "data", "query", "-o", "emu", "--use-tooling-api", "-q", "SELECT Id, Name FROM ApexClass"
+        "data",
+        "query",
+        "--target-org",
+        "emu",
+        "--use-tooling-api",
+        "--query",
+        "SELECT Id, Name FROM ApexClass",
     )
     assert result["done"] is True
     assert isinstance(result["records"], list)
 
 
 def test_sosl_search_is_reported_as_not_supported(sf: SfCli) -> None:
-    code, output = sf("data", "search", "-o", "emu", "-q", "FIND {x} RETURNING Case(Id)")
+    code, output = sf(
+        "data", "search", "--target-org", "emu", "--query", "FIND {x} RETURNING Case(Id)"
+    )
     assert code == 1
     assert output["name"] == "FUNCTIONALITY_NOT_ENABLED"
     assert "SOSL search" in output["message"]
@@ -124,9 +162,9 @@ def test_bulk_export_is_reported_as_not_supported(sf: SfCli) -> None:
         "data",
         "export",
         "bulk",
-        "-o",
+        "--target-org",
         "emu",
-        "-q",
+        "--query",
         "SELECT Id FROM Case",
         "--output-file",
         str(sf.home / "cases.csv"),
@@ -144,9 +182,20 @@ def test_plain_http_emulator_logs_in_and_queries(
     """Without --tls too (the CLI warns about http, and works)."""
     home = tmp_path / "sf-home"
     cli = login_sf(emulator_http, home)
-    assert cli.ok("org", "display", "-o", "emu")["instanceUrl"].startswith("http://127.0.0.1:")
+    assert cli.ok("org", "display", "--target-org", "emu")["instanceUrl"].startswith(
+        "http://127.0.0.1:"
+    )
     code, output = run(
-        [node_bin("sf"), "data", "query", "-o", "emu", "-q", "SELECT Id FROM Case", "--json"],
+        [
+            node_bin("sf"),
+            "data",
+            "query",
+            "--target-org",
+            "emu",
+            "--query",
+            "SELECT Id FROM Case",
+            "--json",
+        ],
         cli.env,
         home,
     )
