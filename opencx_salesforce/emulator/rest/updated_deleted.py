@@ -76,6 +76,9 @@ async def get_deleted(request: RestRequest) -> RestResponse:
             deleted.append({"id": record["Id"], "deletedDate": record["SystemModstamp"]})
     body = {
         "deletedRecords": deleted,
+        # The emulator keeps every deleted record (no Recycle Bin purge), so nothing
+        # before ``start`` is lost; the platform's value here is the purge horizon,
+        # which the emulator has none of (UNCONFIRMED what an org without one says).
         "earliestDateAvailable": _format(start),
         "latestDateCovered": _format(end),
     }
