@@ -112,8 +112,8 @@ def test_sosl_search_is_a_salesforce_error(jsforce: Jsforce) -> None:
 
 def test_bulk2_is_a_salesforce_error(jsforce: Jsforce) -> None:
     error = jsforce("bulk2Query", {"soql": "SELECT Id FROM Case"})["error"]
-    assert error["errorCode"] == "FUNCTIONALITY_NOT_ENABLED"
-    assert "Bulk API 2.0" in error["message"]
+    assert error["errorCode"] == "FeatureNotEnabled"
+    assert "Bulk API 2.0 isn't enabled" in error["message"]
 
 
 def test_apex_rest_without_a_class_is_not_found(jsforce: Jsforce) -> None:

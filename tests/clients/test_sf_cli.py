@@ -172,8 +172,8 @@ def test_bulk_export_is_reported_as_not_supported(sf: SfCli) -> None:
         "1",
     )
     assert code == 1
-    assert output["name"] == "FUNCTIONALITY_NOT_ENABLED"
-    assert "Bulk API 2.0" in output["message"]
+    assert output["name"] == "FeatureNotEnabled"
+    assert "Bulk API 2.0 isn't enabled" in output["message"]
 
 
 def test_plain_http_emulator_logs_in_and_queries(

@@ -100,8 +100,15 @@ def test_sosl_search_raises_with_the_error_code(sf: Salesforce) -> None:
 def test_bulk2_raises_with_the_error_code(sf: Salesforce) -> None:
     with pytest.raises(SalesforceError) as raised:
         list(sf.bulk2.Case.query("SELECT Id FROM Case"))  # a generator: run it
-    assert raised.value.status == 403
-    assert "FUNCTIONALITY_NOT_ENABLED" in str(raised.value)
+    assert raised.value.status == 400
+    assert "FeatureNotEnabled" in str(raised.value)
+
+
+def test_bulk_1_raises_with_the_exception_code(sf: Salesforce) -> None:
+    with pytest.raises(SalesforceError) as raised:
+        sf.bulk.Case.query("SELECT Id FROM Case")
+    assert raised.value.status == 400
+    assert raised.value.content["exceptionCode"] == "FeatureNotEnabled"
 
 
 def test_soap_login_is_a_soap_fault(emulator_tls: RunningEmulator, trust_emulator: None) -> None:

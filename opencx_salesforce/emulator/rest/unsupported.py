@@ -2,19 +2,23 @@
 that is not there for the caller, in each API's own error shape, so a client
 reports a clear error instead of a plain-text 404, a hang or a 500:
 
-- REST paths (``/services/data/vXX.X/search``, ``parameterizedSearch``, the Bulk 2.0
-  ``jobs/...``) and Apex REST (``/services/apexrest/...``): the REST error array
-  ``[{"message", "errorCode"}]``. [src: api_rest errorcodes.htm]
+- REST paths (``/services/data/vXX.X/search``, ``parameterizedSearch``) and Apex
+  REST (``/services/apexrest/...``): the REST error array ``[{"message",
+  "errorCode"}]``. [src: api_rest errorcodes.htm]
+- Bulk API 2.0 (``/services/data/vXX.X/jobs/...``): the same array with the Bulk
+  error code ``FeatureNotEnabled`` ("Bulk API 2.0 isn't enabled for this
+  organization"). [src: api_asynch bulk_api_2_0_errors.htm "Errors"]
 - Bulk API 1.0 (``/services/async/XX.X/...``): ``{"exceptionCode",
   "exceptionMessage"}`` with ``FeatureNotEnabled`` ("Bulk API isn't enabled for this
-  organization"). [src: api_asynch asynch_api_reference_errors.htm "Errors"]
+  organization"), HTTP 400 as for every Bulk API 1.0 exception.
+  [src: developer.salesforce.com/docs/platform/api-asynch/guide/asynch-api-reference-errors.html]
 - SOAP (``/services/Soap/{u,c,m,T}/...``, SOAP ``login()``): a SOAP 1.1 fault, HTTP
   500, ``faultcode`` ``sf:<ExceptionCode>``. [src: api sforce_api_calls_concepts_core_
   data_objects.htm "Core Data Types" (ApiFault, ExceptionCode FUNCTIONALITY_NOT_ENABLED)]
 
-The status codes chosen for "not supported here" (403 FUNCTIONALITY_NOT_ENABLED for
-REST, 400 for Bulk 1.0) are the platform's for a feature an org lacks; the
-messages naming the emulator are its own (UNCONFIRMED as platform wording).
+The status codes for "not enabled here" (403 FUNCTIONALITY_NOT_ENABLED for REST
+resources, 400 for both Bulk APIs) are UNCONFIRMED in the docs, as are the messages
+naming the emulator (its own words after the documented ones).
 """
 
 from __future__ import annotations
@@ -40,7 +44,12 @@ async def search(request: RestRequest) -> RestResponse:
 
 
 async def bulk2(request: RestRequest) -> RestResponse:
-    raise not_supported("Bulk API 2.0")
+    raise ApiError.one(
+        400,
+        "FeatureNotEnabled",
+        "Bulk API 2.0 isn't enabled for this organization"
+        " (the Salesforce emulator does not serve it)",
+    )
 
 
 # Routes after the version, added to the REST route table (rest/dispatch.py).
@@ -69,10 +78,11 @@ async def apex_rest(request: web.Request) -> web.Response:
 async def bulk1(request: web.Request) -> web.Response:
     body = {
         "exceptionCode": "FeatureNotEnabled",
-        "exceptionMessage": "Bulk API 1.0 is not supported by the Salesforce emulator",
+        "exceptionMessage": "Bulk API isn't enabled for this organization"
+        " (the Salesforce emulator does not serve it)",
     }
-    accepts_json = "json" in (request.headers.get("Content-Type", "") + request.path).lower()
-    if accepts_json:
+    # JSON when the request is JSON, XML otherwise. [src: asynch_api_reference_errors]
+    if "json" in request.headers.get("Content-Type", "").lower():
         return web.json_response(body, status=400)
     # The XML form: <error xmlns="http://www.force.com/2009/06/asyncapi/dataload">.
     xml = (

@@ -113,11 +113,15 @@ async def test_describe_has_describe_sobject_result_keys(rest: RestCaller) -> No
 
 async def test_unsupported_rest_resources_answer_salesforce_errors(rest: RestCaller) -> None:
     """api_rest errorcodes.htm: REST errors are a JSON array of {message, errorCode}."""
-    for path in ("search?q=FIND+%7Bx%7D", "parameterizedSearch?q=x", "jobs/ingest"):
+    for path in ("search?q=FIND+%7Bx%7D", "parameterizedSearch?q=x"):
         reply = await rest.get(path)
         assert reply.status == 403, path
         assert reply.headers["Content-Type"].startswith("application/json")
         assert reply.body[0]["errorCode"] == "FUNCTIONALITY_NOT_ENABLED"
+    # api_asynch bulk_api_2_0_errors.htm: FeatureNotEnabled.
+    bulk2 = await rest.post("jobs/ingest", {"object": "Case", "operation": "insert"})
+    assert bulk2.status == 400
+    assert bulk2.body[0]["errorCode"] == "FeatureNotEnabled"
     apex = await rest.get("/services/apexrest/MyService/v1")
     assert apex.status == 404
     assert apex.body == [
