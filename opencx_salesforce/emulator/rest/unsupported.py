@@ -13,8 +13,11 @@ reports a clear error instead of a plain-text 404, a hang or a 500:
   organization"), HTTP 400 as for every Bulk API 1.0 exception.
   [src: developer.salesforce.com/docs/platform/api-asynch/guide/asynch-api-reference-errors.html]
 - SOAP (``/services/Soap/{u,c,m,T}/...``, SOAP ``login()``): a SOAP 1.1 fault, HTTP
-  500, ``faultcode`` ``sf:<ExceptionCode>``. [src: api sforce_api_calls_concepts_core_
-  data_objects.htm "Core Data Types" (ApiFault, ExceptionCode FUNCTIONALITY_NOT_ENABLED)]
+  500, ``faultcode`` ``sf:<ExceptionCode>`` and an ApiFault detail carrying
+  ``exceptionCode`` and ``exceptionMessage`` (simple-salesforce reads those).
+  [src: api_tooling tooling_api_objects_Fault_set.htm "ApiFault Element";
+  FUNCTIONALITY_NOT_ENABLED is in the partner WSDL's ExceptionCode enumeration
+  (com.sforce.soap.partner.fault.ExceptionCode as generated from it)]
 
 The status codes for "not enabled here" (403 FUNCTIONALITY_NOT_ENABLED for REST
 resources, 400 for both Bulk APIs) are UNCONFIRMED in the docs, as are the messages
