@@ -10,7 +10,7 @@ reports a clear error instead of a plain-text 404, a hang or a 500:
   organization"). [src: api_asynch bulk_api_2_0_errors.htm "Errors"]
 - Bulk API 1.0 (``/services/async/XX.X/...``): ``{"exceptionCode",
   "exceptionMessage"}`` with ``FeatureNotEnabled`` ("Bulk API isn't enabled for this
-  organization"), HTTP 400 as for every Bulk API 1.0 exception.
+  organization"), HTTP 400.
   [src: developer.salesforce.com/docs/platform/api-asynch/guide/asynch-api-reference-errors.html]
 - SOAP (``/services/Soap/{u,c,m,T}/...``, SOAP ``login()``): a SOAP 1.1 fault, HTTP
   500, ``faultcode`` ``sf:<ExceptionCode>`` and an ApiFault detail carrying
