@@ -10,6 +10,7 @@ from opencx_salesforce.commands import Subparsers, until_interrupted
 
 if TYPE_CHECKING:
     from opencx_salesforce.emulator.cli_config import EmulatorOptions
+    from opencx_salesforce.emulator.tls import LoopbackCertificate
 
 # A fixed default, so the login URL pasted into the plugin's settings survives restarts.
 DEFAULT_PORT = 8765
@@ -70,12 +71,25 @@ def add_parser(subparsers: Subparsers) -> None:
         metavar="SECRET",
         help="the package's webhook signing secret (with --webhook-url)",
     )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a certificate made for loopback by a local CA; prints the CA "
+        "file to trust (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS)",
+    )
+    parser.add_argument(
+        "--tls-dir",
+        metavar="DIR",
+        help="where --tls keeps its CA and certificate; the CA there is reused across "
+        "restarts (default: a new temporary directory)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from opencx_salesforce.emulator.cli_config import EmulatorOptions, check
 
+    tls = _certificate(args.tls, args.tls_dir)
     options = check(
         EmulatorOptions(
             host=args.host,
@@ -85,9 +99,27 @@ def run(args: argparse.Namespace) -> int:
             latency_ms=args.latency_ms,
             webhook_url=args.webhook_url,
             signing_secret=args.signing_secret,
+            tls=tls,
         )
     )
     return asyncio.run(_serve(options))
+
+
+def _certificate(tls: bool, tls_dir: str | None) -> LoopbackCertificate | None:
+    from pathlib import Path
+
+    from opencx_salesforce.emulator.tls import loopback_certificate
+    from opencx_salesforce.errors import ConfigError
+
+    if not tls:
+        if tls_dir is not None:
+            raise ConfigError("--tls-dir: needs --tls")
+        return None
+    if tls_dir is None:
+        import tempfile
+
+        tls_dir = tempfile.mkdtemp(prefix="opencx-salesforce-tls-")
+    return loopback_certificate(Path(tls_dir).expanduser())
 
 
 async def _serve(options: EmulatorOptions) -> int:
@@ -98,7 +130,14 @@ async def _serve(options: EmulatorOptions) -> int:
     except OSError as exc:
         print(f"cannot listen on {options.host}:{options.port}: {exc.strerror or exc}")
         return 1
-    print("\n".join([*describe(emulator, org), "Press Ctrl-C to stop."]), flush=True)
+    lines = describe(emulator, org)
+    if options.tls is not None:
+        ca = options.tls.ca_file
+        lines += [
+            f"  TLS CA to trust:  {ca}",
+            f"    export SSL_CERT_FILE={ca} REQUESTS_CA_BUNDLE={ca} NODE_EXTRA_CA_CERTS={ca}",
+        ]
+    print("\n".join([*lines, "Press Ctrl-C to stop."]), flush=True)
 
     try:
         await until_interrupted()

@@ -3,6 +3,8 @@ routes, started on a loopback port (port 0 picks a free one)."""
 
 from __future__ import annotations
 
+import ssl
+
 from aiohttp import web
 
 from opencx_salesforce.emulator.admin_routes import add_admin_routes
@@ -41,15 +43,21 @@ class Emulator:
     def base_url(self) -> str:
         return self.state.base_url
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, *, ssl_context: ssl.SSLContext | None = None
+    ) -> str:
+        """Serve HTTPS when given an ``ssl_context`` (see emulator/tls.py); the
+        base URL, and so every instance URL the org hands out, is then https."""
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        site = web.TCPSite(self._runner, host, port, ssl_context=ssl_context)
         await site.start()
         # The port the OS picked when asked for port 0.
         addresses = self._runner.addresses
         actual_port = addresses[0][1] if addresses else port
-        self.state.base_url = f"http://{host}:{actual_port}"
+        scheme = "https" if ssl_context is not None else "http"
+        url_host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+        self.state.base_url = f"{scheme}://{url_host}:{actual_port}"
         return self.state.base_url
 
     async def close(self) -> None:

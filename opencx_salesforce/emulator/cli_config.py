@@ -12,6 +12,7 @@ from opencx_salesforce.emulator.app import Emulator
 from opencx_salesforce.emulator.org import Org
 from opencx_salesforce.emulator.package import deploy_package
 from opencx_salesforce.emulator.seed import default_org
+from opencx_salesforce.emulator.tls import LoopbackCertificate
 from opencx_salesforce.errors import ConfigError
 
 
@@ -24,6 +25,7 @@ class EmulatorOptions:
     latency_ms: float = 0.0  # added to every request of the org
     webhook_url: str | None = None  # deploy the package, webhooks going here
     signing_secret: str | None = None
+    tls: LoopbackCertificate | None = None  # serve HTTPS with this certificate
 
 
 def loopback_host(host: str) -> str:
@@ -66,7 +68,8 @@ async def start_emulator(options: EmulatorOptions) -> tuple[Emulator, Org]:
     org.faults.latency_ms = options.latency_ms
     if options.webhook_url is not None:
         deploy_package(org, options.webhook_url, options.signing_secret)
-    await emulator.start(host=options.host, port=options.port)
+    ssl_context = options.tls.server_context() if options.tls is not None else None
+    await emulator.start(host=options.host, port=options.port, ssl_context=ssl_context)
     return emulator, org
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from opencx_salesforce.emulator.app import Emulator
     from opencx_salesforce.emulator.org import Org
     from opencx_salesforce.emulator.seed import OrgSeed
+    from opencx_salesforce.emulator.tls import LoopbackCertificate
 
 # Retries in a test should take milliseconds, not the production seconds.
 _FAST_RETRIES = {"backoff_base_seconds": 0.05, "backoff_cap_seconds": 0.5}
@@ -42,6 +43,34 @@ async def salesforce_emulator() -> AsyncIterator[Emulator]:
 
     emulator = Emulator()
     await emulator.start()
+    try:
+        yield emulator
+    finally:
+        await emulator.close()
+
+
+@pytest.fixture(scope="session")
+def salesforce_emulator_certificate(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> LoopbackCertificate:
+    """A local CA and a loopback server certificate, made once per test session.
+    Trust ``.ca_file`` in the client under test (``SSL_CERT_FILE``,
+    ``REQUESTS_CA_BUNDLE``, ``NODE_EXTRA_CA_CERTS``, or ``.client_context()``)."""
+    from opencx_salesforce.emulator.tls import loopback_certificate
+
+    return loopback_certificate(tmp_path_factory.mktemp("salesforce-emulator-tls"))
+
+
+@pytest.fixture
+async def salesforce_emulator_tls(
+    salesforce_emulator_certificate: LoopbackCertificate,
+) -> AsyncIterator[Emulator]:
+    """Like :func:`salesforce_emulator`, over HTTPS: its ``base_url`` and the
+    instance URLs its tokens carry are ``https://127.0.0.1:PORT``."""
+    from opencx_salesforce.emulator.app import Emulator
+
+    emulator = Emulator()
+    await emulator.start(ssl_context=salesforce_emulator_certificate.server_context())
     try:
         yield emulator
     finally:

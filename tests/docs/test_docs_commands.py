@@ -87,6 +87,20 @@ NOT_RUN: tuple[tuple[str, str], ...] = (
     (rf"^{CLI} connect\b", "signs in to a real Salesforce org (or needs a connection)"),
     (rf"^{CLI} doctor\b", "checks a real, connected Salesforce org"),
     (r"bench/bench_handoff\.py", "a benchmark: seconds of load against the emulator"),
+    (
+        rf"^{CLI} emulator\b",
+        "starts the emulator, which serves until Ctrl-C (tests/clients start it so)",
+    ),
+    (r"^export ", "sets a variable in the reader's shell, nothing to check"),
+    (
+        r"^curl .*/services/oauth2/token\b",
+        "asks a running emulator for a token (tests/clients/clients_support.py does so)",
+    ),
+    (
+        r"^sf org login access-token\b|^sf .*--target-org emu\b",
+        "needs a running emulator: tests/clients/test_sf_cli.py runs each of these "
+        "sf commands against `opencx-salesforce emulator --tls`",
+    ),
 )
 
 
@@ -547,9 +561,24 @@ def test_there_are_sf_commands_to_compare() -> None:
     assert len(SF_COMMANDS) >= 4
 
 
+# docs/emulator-clients.md points sf at the emulator, not at a real org: its sf
+# commands must be the ones tests/clients/ runs against the emulator instead.
+EMULATOR_CLIENTS_DOC = "docs/emulator-clients.md"
+
+
+def client_tests_text() -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests/clients").glob("*.py"))
+
+
 @pytest.mark.parametrize("command", SF_COMMANDS, ids=lambda c: f"{c.path}:{c.line}")
 def test_sf_command_is_the_packages_own(command: DocCommand, package_text: str) -> None:
     verb, flags = sf_words(command.text)
+    if command.path == EMULATOR_CLIENTS_DOC:
+        tested = client_tests_text()
+        words = [*verb.split()[1:], *flags]
+        untested = [w for w in words if f'"{w}"' not in tested]
+        assert untested == [], f"{command.id}\n  tests/clients never runs sf with {untested}"
+        return
     assert verb in package_text, f"{command.id}\n  the package never says `{verb}`"
     missing = [
         f for f in flags if not re.search(rf"(?<![\w-]){re.escape(f)}(?![\w-])", package_text)

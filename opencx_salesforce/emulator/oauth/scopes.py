@@ -28,7 +28,12 @@ LABELS: dict[str, str] = {
     "chatter_api": "Access Connect REST API resources",
     "visualforce": "Access Visualforce applications",
     "custom_permissions": "Access custom permissions",
+    # [src: developer.salesforce.com/docs/ai/agentforce/guide/models-api-authentication.md]
+    "sfap_api": "Access the Salesforce API Platform",
 }
+
+# The scope that opens the Salesforce API Platform (api.salesforce.com).
+SFAP_SCOPE = "sfap_api"
 
 
 def granted_scopes(requested: str | None, app_scopes: Sequence[str]) -> tuple[str, ...] | None:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 from opencx_salesforce.emulator.oauth.directory import AppEntry, UserEntry
 from opencx_salesforce.emulator.oauth.errors import OAuthError
 from opencx_salesforce.emulator.oauth.realms import Realm
-from opencx_salesforce.emulator.oauth.scopes import REFRESH_SCOPES
+from opencx_salesforce.emulator.oauth.scopes import REFRESH_SCOPES, SFAP_SCOPE
 from opencx_salesforce.emulator.oauth.store import Grant
 from opencx_salesforce.emulator.oauth.tokens import issued_at_ms, s256, same, signature
 
@@ -77,6 +77,11 @@ NO_RUN_AS_USER = ("invalid_grant", "no client credentials user enabled")
 # Salesforce support worded it in n8n-io/n8n issue 32421 "Invalid Code Verifier"]
 VERIFIER_MISMATCH = ("invalid_request", "invalid code verifier")
 VERIFIER_MISSING = ("invalid_grant", "invalid code verifier")
+
+
+# The Salesforce API Platform host. [src: developer.salesforce.com/docs/ai/agentforce/
+# guide/access-models-api-with-rest.html (https://api.salesforce.com/einstein/...)]
+API_PLATFORM_URL = "https://api.salesforce.com"
 
 
 class TokenEndpoint:
@@ -226,4 +231,12 @@ class TokenEndpoint:
                 "issued_at": issued_at,
             }
         )
+        if SFAP_SCOPE in scopes:
+            # Tokens with the sfap_api scope also name the API Platform host clients
+            # call for the Models API. [src: Salesforce Mobile SDK
+            # OAuth2.TokenEndpointResponse.apiInstanceUrl, read from "api_instance_url";
+            # the Models API authentication guide (sfap_api scope, api.salesforce.com).
+            # The field's presence for other scopes and its exact value are UNCONFIRMED
+            # in the docs: the emulator sends it with sfap_api only.]
+            body["api_instance_url"] = API_PLATFORM_URL
         return body

@@ -59,14 +59,45 @@ async def describe_sobject(request: RestRequest) -> RestResponse:
     return object_describe(request, obj, tooling=False)
 
 
+# The DescribeSObjectResult properties the schema's own describe leaves out, with the
+# value an object without layouts, overrides or interfaces has: empty lists, nulls
+# ("Otherwise, its value is null") and false. [src: developer.salesforce.com/docs/
+# platform/api/guide/sforce-api-calls-describesobjects-describesobjectresult.html
+# "DescribeSObjectResult"; jsforce DescribeSObjectResult type (the REST keys)]
+# compactLayoutable/searchLayoutable/listviewable/lookupLayoutable true for the
+# objects with layouts is UNCONFIRMED per object; the emulator says so for layoutable ones.
+def _describe_extras(obj: SObjectDef) -> dict[str, Any]:
+    layoutable = obj.data_api
+    return {
+        "actionOverrides": [],
+        "associateEntityType": None,
+        "associateParentEntity": None,
+        "compactLayoutable": layoutable,
+        "deepCloneable": False,
+        "defaultImplementation": None,
+        "extendedBy": None,
+        "extendsInterfaces": None,
+        "hasSubtypes": False,
+        "implementedBy": None,
+        "implementsInterfaces": None,
+        "isInterface": False,
+        "isSubtype": False,
+        "listviewable": None,
+        "lookupLayoutable": None,
+        "namedLayoutInfos": [],
+        "networkScopeFieldName": None,
+        "searchLayoutable": layoutable,
+        "sobjectDescribeOption": "FULL",
+    }
+
+
 def object_describe(request: RestRequest, obj: SObjectDef, *, tooling: bool) -> RestResponse:
     if not_modified_since(request):
         return RestResponse(304, None)
-    return RestResponse(
-        200,
-        obj.describe(request.version, tooling=tooling),
-        {"Last-Modified": _last_modified(request.org)},
-    )
+    body = obj.describe(request.version, tooling=tooling)
+    for key, value in _describe_extras(obj).items():
+        body.setdefault(key, value)
+    return RestResponse(200, body, {"Last-Modified": _last_modified(request.org)})
 
 
 async def basic_info(request: RestRequest) -> RestResponse:

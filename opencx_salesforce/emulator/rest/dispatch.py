@@ -23,15 +23,27 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from opencx_salesforce.emulator.rest.errors import ApiError, method_not_allowed, not_found
+from opencx_salesforce.emulator.rest.errors import (
+    ApiError,
+    method_not_allowed,
+    not_found,
+    retired_version,
+)
 
 if TYPE_CHECKING:
     from opencx_salesforce.emulator.oauth.server import Principal
     from opencx_salesforce.emulator.org import Org
 
-# Oldest version the emulator accepts (the brief's floor; real orgs retire old
-# versions over time). [src: api_rest errorcodes.htm 410 "retired"]
-MIN_API_VERSION = 20.0
+# Oldest version still served: 21.0–30.0 "As of Summer '25, these versions are
+# retired and unavailable" and a retired version answers "410:GONE"; 7.0–20.0 were
+# retired in Summer '22. [src: developer.salesforce.com/docs/platform/connect-rest-api/
+# guide/intro_api_eol.html "API End-of-Life Policy"; help.salesforce.com 000354473]
+MIN_API_VERSION = 31.0
+OLDEST_RETIRED_API_VERSION = 7.0  # below it no version ever existed: 404
+# Newest version the emulator's org runs (Winter '26). A newer one is unknown to the
+# org: the resource "doesn't exist", so 404 NOT_FOUND. [src: api_rest errorcodes.htm
+# 404; the status for an unreleased version is UNCONFIRMED in the docs]
+LATEST_API_VERSION = 65.0
 
 _PREFIX = re.compile(r"^/services/data/v(?P<version>\d+\.\d)(?:/(?P<rest>.*))?$")
 
@@ -93,7 +105,16 @@ class Route:
 
 def _core_routes() -> list[Route]:
     # Imported here: the handler modules import this one for RestRequest/RestResponse.
-    from opencx_salesforce.emulator.rest import describe, limits, query, sobjects, tooling, versions
+    from opencx_salesforce.emulator.rest import (
+        describe,
+        limits,
+        query,
+        sobjects,
+        tooling,
+        unsupported,
+        updated_deleted,
+        versions,
+    )
 
     routes = [
         Route.of("", GET=versions.resources),
@@ -105,6 +126,9 @@ def _core_routes() -> list[Route]:
             GET=describe.basic_info,
             POST=sobjects.create,
         ),
+        # Before the record routes, which would read "updated" as an Id.
+        Route.of("sobjects/(?P<sobject>[^/]+)/updated", GET=updated_deleted.get_updated),
+        Route.of("sobjects/(?P<sobject>[^/]+)/deleted", GET=updated_deleted.get_deleted),
         Route.of(
             "sobjects/(?P<sobject>[^/]+)/(?P<record_id>[^/]+)",
             GET=sobjects.retrieve,
@@ -127,6 +151,7 @@ def _core_routes() -> list[Route]:
         Route.of("tooling/sobjects/(?P<sobject>[^/]+)/describe", GET=tooling.describe_sobject),
         Route.of("tooling/sobjects/(?P<sobject>[^/]+)/(?P<record_id>[^/]+)", GET=tooling.retrieve),
     ]
+    routes.extend(unsupported.ROUTES)
     routes.extend(_composite_routes())
     return routes
 
@@ -163,15 +188,25 @@ def core_routes() -> list[Route]:
 def split_url(url: str) -> tuple[str, str, dict[str, list[str]]]:
     """``(version, path, query)`` of a ``/services/data/vXX.X/...`` URL; raises
     :class:`ApiError` 404 when it is not one."""
-    parts = urlsplit(url)
+    parts = urlsplit(collapse_leading_slashes(url))
     matched = _PREFIX.match(parts.path)
     if matched is None:
         raise not_found()
     version = matched["version"]
-    if float(version) < MIN_API_VERSION:
+    if OLDEST_RETIRED_API_VERSION <= float(version) < MIN_API_VERSION:
+        raise retired_version()
+    if not MIN_API_VERSION <= float(version) <= LATEST_API_VERSION:
         raise not_found()
     path = (matched["rest"] or "").strip("/")
     return version, path, parse_qs(parts.query, keep_blank_values=True)
+
+
+def collapse_leading_slashes(url: str) -> str:
+    """``//services/data/...`` as ``/services/data/...``: the Salesforce CLI stores
+    instance URLs ending in "/" and so sends "//". [src: github.com/forcedotcom/cli
+    issue 361; SALESFORCE.md §2; that orgs answer such URLs is UNCONFIRMED in the docs]
+    (Without this, urlsplit would read "services" as a host name.)"""
+    return "/" + url.lstrip("/") if url.startswith("//") else url
 
 
 def _find(routes: Sequence[Route], path: str) -> tuple[Route, re.Match[str]] | None:

@@ -65,3 +65,12 @@ def method_not_allowed(method: str, allowed: Sequence[str]) -> ApiError:
     )
     error.headers["Allow"] = ", ".join(allowed)
     return error
+
+
+def retired_version() -> ApiError:
+    """A retired API version: "If you request any resource or use an operation from a
+    retired API version, REST API returns the 410:GONE error code." [src:
+    developer.salesforce.com/docs/platform/connect-rest-api/guide/intro_api_eol.html]
+    errorCode GONE as recorded in restforce/restforce issue 941; the message is
+    UNCONFIRMED."""
+    return ApiError.one(410, "GONE", "The requested resource has been retired.")

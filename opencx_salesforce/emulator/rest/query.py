@@ -17,6 +17,7 @@ from typing import Any
 
 from opencx_salesforce.emulator.rest.dispatch import RestRequest, RestResponse, path_param
 from opencx_salesforce.emulator.rest.errors import ApiError
+from opencx_salesforce.emulator.rest.query_columns import columns_of
 from opencx_salesforce.emulator.soql import execute, parse
 from opencx_salesforce.emulator.soql.errors import SoqlError
 
@@ -67,6 +68,9 @@ def run_query(request: RestRequest, *, tooling: bool, include_deleted: bool) -> 
         )
     except SoqlError as error:
         raise ApiError(error.status, list(error.body())) from None
+    if (request.param("columns") or "").lower() == "true":
+        # Checked by running the query first, so a bad query fails as it would.
+        return RestResponse(200, columns_of(parsed, org.schema))
     return first_batch(request, list(result.records), result.total_size, tooling=tooling)
 
 

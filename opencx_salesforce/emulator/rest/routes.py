@@ -17,6 +17,7 @@ from opencx_salesforce.emulator.oauth.errors import InvalidSession
 from opencx_salesforce.emulator.oauth.server import Principal
 from opencx_salesforce.emulator.rest.dispatch import RestResponse, dispatch, split_url
 from opencx_salesforce.emulator.rest.errors import ApiError, error_item
+from opencx_salesforce.emulator.rest.unsupported import add_unsupported_routes
 from opencx_salesforce.emulator.rest.versions import versions_list
 
 if TYPE_CHECKING:
@@ -28,9 +29,14 @@ JSON_CONTENT_TYPE = "application/json"
 
 def add_rest_routes(app: web.Application, state: EmulatorState) -> None:
     api = RestApi(state)
-    app.router.add_get("/services/data", api.versions)
-    app.router.add_get("/services/data/", api.versions)
-    app.router.add_route("*", "/services/data/{tail:.+}", api.handle)
+    # "//services/data/..." too: the Salesforce CLI keeps instance URLs ending in
+    # "/" and joins them to paths starting with "/". [src: github.com/forcedotcom/cli
+    # issue 361; SALESFORCE.md §2 — that orgs answer it is UNCONFIRMED in the docs]
+    for prefix in ("/services/data", "//services/data"):
+        app.router.add_get(prefix, api.versions)
+        app.router.add_get(f"{prefix}/", api.versions)
+        app.router.add_route("*", f"{prefix}/{{tail:.+}}", api.handle)
+    add_unsupported_routes(app)
 
 
 def json_response(

@@ -10,10 +10,51 @@ from __future__ import annotations
 
 from typing import Any
 
-from opencx_salesforce.emulator.rest.dispatch import MIN_API_VERSION, RestRequest, RestResponse
+from opencx_salesforce.emulator.rest.dispatch import (
+    LATEST_API_VERSION,
+    MIN_API_VERSION,
+    RestRequest,
+    RestResponse,
+)
 
-# Newest version the emulator lists (Winter '26).
-LATEST_API_VERSION = 65.0
+__all__ = ["LATEST_API_VERSION", "release_label", "resources", "versions_list"]
+
+# Resources by Version, as the doc example lists them for v68.0: every key maps to
+# "/services/data/vXX.X/<key>" except "identity", an absolute URL to the caller's
+# identity (jsforce's ``conn.identity()`` follows it). Keys vary by org features; the
+# ones the emulator does not serve answer 404 NOT_FOUND like any unknown resource.
+# [src: developer.salesforce.com/docs/platform/api-rest/guide/dome-discoveryresource.md
+#  "List Available REST Resources"; resources-discoveryresource.md "Resources by Version"]
+RESOURCE_NAMES = (
+    "tooling",
+    "metadata",
+    "eclair",
+    "folders",
+    "prechatForms",
+    "contact-tracing",
+    "jsonxform",
+    "chatter",
+    "payments",
+    "tabs",
+    "appMenu",
+    "quickActions",
+    "queryAll",
+    "commerce",
+    "wave",
+    "iot",
+    "analytics",
+    "search",
+    "smartdatadiscovery",
+    "composite",
+    # Not in the v68.0 excerpt but in the v26.0 example or the resources list.
+    # [src: atlas.en-us.196.0 api_rest dome_discoveryresource.htm; resources_list.htm]
+    "sobjects",
+    "licensing",
+    "connect",
+    "query",
+    "recent",
+    "limits",
+)
 
 _SEASONS = ("Winter", "Spring", "Summer")
 
@@ -26,6 +67,8 @@ def release_label(version: float) -> str:
 
 
 def versions_list(base_url: str = "") -> list[dict[str, Any]]:
+    """Only the versions "currently available": retired ones are not listed.
+    [src: resources_list.htm "Versions"; intro_api_eol.html]"""
     del base_url  # URLs are relative to the instance, as Salesforce returns them
     out = []
     version = MIN_API_VERSION
@@ -42,6 +85,11 @@ def versions_list(base_url: str = "") -> list[dict[str, Any]]:
 
 
 async def resources(request: RestRequest) -> RestResponse:
-    names = ["sobjects", "query", "queryAll", "limits", "tooling", "composite"]
-    body = {name: request.url_for(name) for name in names}
+    body: dict[str, str] = {}
+    for name in RESOURCE_NAMES:
+        body[name] = request.url_for(name)
+        if name == "smartdatadiscovery":  # the doc example's order
+            principal = request.principal
+            auth = request.org.state.auth
+            body["identity"] = auth.identity_url(principal.org_id, principal.user_id)
     return RestResponse(200, body)

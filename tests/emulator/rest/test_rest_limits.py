@@ -113,4 +113,5 @@ async def test_resources_by_version(rest: RestCaller) -> None:
     assert reply.status == 200
     assert reply.body["sobjects"] == "/services/data/v62.0/sobjects"
     assert reply.body["query"] == "/services/data/v62.0/query"
-    assert (await rest.get("/services/data/v19.0/limits")).status == 404
+    # Retired (7.0–20.0 in Summer '22) answers 410 GONE. [src: intro_api_eol.html]
+    assert (await rest.get("/services/data/v19.0/limits")).status == 410
