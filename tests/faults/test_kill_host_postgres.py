@@ -30,14 +30,14 @@ from faults_support import (
     cases_by_session,
     comment_bodies,
     transcript_problems,
-    wait_for,
 )
 
 from opencx_salesforce.devhost.sessions import SESSIONS_NAMESPACE
+from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.emulator.app import Emulator
 from opencx_salesforce.emulator.seed import default_org
 from opencx_salesforce.models import SessionStatus
-from opencx_salesforce.services import OUTBOX_QUEUE
+from opencx_salesforce.runtime import OUTBOX_QUEUE
 from opencx_salesforce.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.postgres

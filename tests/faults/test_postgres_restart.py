@@ -82,12 +82,12 @@ async def restart_pair(
             api = HostApi(http, base_url, host.settings.admin_token_value())
             instances.append(Instance(name, host, plugin, base_url, api, delivered))
         a, b = instances
-        assert a.plugin.services is not None
-        emulator.state.auth.set_callback_urls(DEMO_CLIENT_ID, [a.plugin.services.redirect_uri])
-        await a.plugin.services.tokens.save_credentials(
+        assert a.plugin.runtime is not None
+        emulator.state.auth.set_callback_urls(DEMO_CLIENT_ID, [a.plugin.runtime.redirect_uri])
+        await a.plugin.runtime.tokens.save_credentials(
             emulator.base_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
         )
-        await a.plugin.services.tokens.connect_client_credentials()
+        await a.plugin.runtime.tokens.connect_client_credentials()
         yield Pair(emulator, org, a, b, http), cluster
     finally:
         for instance in instances:
