@@ -20,6 +20,7 @@ apex               the class and the three triggers, Active (Tooling)      2
 named_credential   ``OpenCX_Integration`` points at this install (Tooling) 1
 ping               the org calls the webhook (executeAnonymous)            1
 outbox             pending work and dead letters (the store only)          0
+store              the store takes a write; PostgreSQL: schema version     0
 =================  =====================================================  ====
 
 The checks talk to Salesforce through their own
@@ -60,6 +61,7 @@ USAGE_FAIL = 0.95
 # Outbox work older than this is late: the workers retry within minutes (the
 # backoff cap defaults to 300 s), so something keeps failing.
 PENDING_WARN_AGE = 600.0
+_PROBE_NAMESPACE = "salesforce.doctor"
 # Dead letters listed in a detail (the settings page lists them all).
 _LISTED = 5
 
@@ -241,6 +243,39 @@ async def _check_outbox(ctx: Context) -> Outcome:
     return ok(f"{waiting}, no dead letters")
 
 
+async def _check_store(ctx: Context) -> Outcome:
+    store = ctx.services.host.store
+    # Only the PostgreSQL store has a health check (store/_pg_health.py); it is
+    # not imported here, since asyncpg is an optional extra.
+    check_writable = getattr(store, "check_writable", None)
+    if check_writable is not None:
+        health = await check_writable()
+        where = f"PostgreSQL schema {health.schema!r}, schema version {health.schema_version}"
+        if not health.writable:
+            return fail(
+                f"{where}: the database refused a write ({health.error or 'no reason given'})",
+                "Give the store's database user INSERT, UPDATE and DELETE on the schema's "
+                "tables, and check the server is not read-only (a replica, or "
+                "default_transaction_read_only).",
+            )
+        return ok(f"{where}, answers writes")
+    probe = f"{time.time():.6f}".encode()
+    try:
+        await store.set(_PROBE_NAMESPACE, "write", probe, ttl=60)
+        written = await store.get(_PROBE_NAMESPACE, "write") == probe
+    except Exception as exc:  # the check reports any store failure, by its type
+        return fail(
+            f"{type(store).__name__} refused a write ({type(exc).__name__})",
+            "Check the store_url server answers and accepts writes (disk space, permissions).",
+        )
+    if not written:
+        return fail(
+            f"{type(store).__name__} lost a write it had just taken",
+            "Check the store server keeps what it is given (memory limits, eviction policy).",
+        )
+    return ok(f"{type(store).__name__}: a write and its read-back")
+
+
 CHECKS: tuple[Check, ...] = (
     Check(
         "credentials",
@@ -283,6 +318,7 @@ CHECKS: tuple[Check, ...] = (
         check_ping,
     ),
     Check("outbox", "Outbox and dead letters", HANDOFF_WITHOUT_CASE, (), _check_outbox),
+    Check("store", "The store answers writes", HANDOFF_WITHOUT_CASE, (), _check_store),
 )
 
 

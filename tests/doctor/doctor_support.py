@@ -46,8 +46,9 @@ CHECK_IDS = (
     "named_credential",
     "ping",
     "outbox",
+    "store",
 )
-SALESFORCE_CHECKS = CHECK_IDS[2:-1]  # everything that needs the API
+SALESFORCE_CHECKS = CHECK_IDS[2:-2]  # everything that needs the API
 
 
 def statuses(report: DoctorReport) -> dict[str, Status]:

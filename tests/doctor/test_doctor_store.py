@@ -1,0 +1,46 @@
+"""doctor's store check: every store proves a write and its read-back; on
+PostgreSQL it names the schema and its version (issue #17). The store's own
+health check refusing a write on a read-only session is tested in
+tests/store/test_store_postgres.py."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import asyncpg
+import pytest
+from doctor_support import StackFactory, result
+
+from opencx_salesforce.doctor import diagnose
+from opencx_salesforce.doctor.report import Status
+
+POSTGRES_URL = os.environ.get(
+    "OPENCX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+async def test_doctor_shows_the_memory_store_answering(make_stack: StackFactory) -> None:
+    stack = await make_stack()
+    check = result(await diagnose(stack.plugin.runtime), "store")
+    assert check.status is Status.OK
+    assert "MemoryStore: a write and its read-back" in check.detail
+
+
+@pytest.mark.postgres
+async def test_doctor_names_the_postgres_schema_and_its_version(
+    make_stack: StackFactory,
+) -> None:
+    schema = f"opencx_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        stack = await make_stack(store_url=f"{POSTGRES_URL}?schema={schema}")
+        check = result(await diagnose(stack.plugin.runtime), "store")
+        assert check.status is Status.OK, check.detail
+        assert f"PostgreSQL schema '{schema}', schema version 1, answers writes" in check.detail
+
+    finally:
+        conn = await asyncpg.connect(POSTGRES_URL)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
