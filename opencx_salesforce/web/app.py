@@ -14,8 +14,15 @@ from opencx_salesforce.web.admin.routes import add_routes as add_admin_routes
 from opencx_salesforce.web.context import RuntimeGetter, attach
 
 
+async def _home(request: web.Request) -> web.StreamResponse:
+    """The mount point itself (what a host lists as the plugin's page) leads to
+    the settings page, which does its own admin check."""
+    raise web.HTTPFound(request.path.rstrip("/") + "/admin")
+
+
 def build_routes(get_services: RuntimeGetter) -> web.Application:
     app = web.Application()
+    app.router.add_get("/", _home)
     attach(app, get_services)
     add_admin_routes(app)
     add_webhook_routes(app)

@@ -151,3 +151,19 @@ async def test_a_half_sent_body_is_answered_408_not_held_open(
     finally:
         writer.close()
     assert status_line.startswith(b"HTTP/1.1 408"), status_line
+
+
+async def test_the_plugin_page_the_admin_home_lists_leads_to_its_settings(
+    start_host: StartHost, http: aiohttp.ClientSession
+) -> None:
+    from opencx_salesforce.plugin import SalesforcePlugin
+
+    host = await start_host(
+        plugins={"salesforce": SalesforcePlugin()},
+        plugin_sections={"salesforce": {"dev_mode": True}},
+    )
+    async with http.get(
+        f"{host.base_url}/integrations/salesforce/", allow_redirects=False
+    ) as response:
+        assert response.status == 302
+        assert response.headers["Location"] == "/integrations/salesforce/admin"
