@@ -202,10 +202,12 @@ async def test_postgres_restarted_mid_run_loses_and_doubles_nothing(
         f"doorbells: {len(bells)} ({sum(1 for r in rung if _failed(r))} failed), "
         f"store statements tried again: {retried}, LISTEN connections lost: {listen_lost}"
     )
-    # Each restart cut both instances' LISTEN connections: the faults did happen.
-    assert listen_lost >= 3 * 2, listen_lost
     assert not problems, "\n".join(problems)
     assert status["outbox"] == {"pending": 0, "dead": 0, "dead_letters": []}
+    # The faults did happen: the first restart cuts both instances' LISTEN
+    # connections. A later restart can come before a listener has reconnected
+    # (on a loaded machine), so it need not cut both again.
+    assert listen_lost >= 2, listen_lost
 
 
 def _failed(answer: Any) -> bool:
