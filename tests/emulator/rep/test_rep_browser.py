@@ -5,36 +5,19 @@ as a rep through the forms. Screenshots of both pages are copied to
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from emulator_support import RestCaller
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 from rep_support import act, opencx_case
 
 from opencx_salesforce.emulator.package import apex_runtime, deploy_package
 
-CHROMIUM = "/usr/bin/chromium"
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():  # noqa: ASYNC240 - one stat before launching
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def a_worked_case(rest: RestCaller, webhook_url: str) -> str:
