@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
@@ -21,8 +20,6 @@ import aiohttp
 import pytest
 from faults_postgres_support import ThrowawayCluster, fresh_schema, throwaway_cluster
 from faults_support import (
-    FAST_RETRIES,
-    WATCH,
     HostApi,
     HostError,
     case_for_session,
@@ -31,20 +28,15 @@ from faults_support import (
     transcript_problems,
 )
 from test_two_instances_redis import (
-    SECRET,
-    Instance,
     Pair,
-    counting,
     ring_event,
+    running_pair,
     settled,
     sweep,
 )
 
 from opencx_salesforce.apex import contract
-from opencx_salesforce.devhost.stack import start_host
-from opencx_salesforce.emulator.app import Emulator
 from opencx_salesforce.emulator.rep import Rep
-from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, default_org
 from opencx_salesforce.models import Role, SessionStatus
 from opencx_salesforce.store.postgres import PostgresStore
 
@@ -66,33 +58,10 @@ async def restart_pair(
 ) -> AsyncIterator[tuple[Pair, ThrowawayCluster]]:
     url = f"{cluster.url}?schema={fresh_schema()}&pool_max=4&poll=0.5"
     stores = [await PostgresStore.open(url) for _ in range(2)]
-    emulator = Emulator()
-    await emulator.start()
-    org = emulator.state.add_org(default_org())
-    WATCH.secret(SECRET, "webhook signing secret")
-    settings = {**FAST_RETRIES, "webhook_signing_secret": SECRET}
-    instances = []
     try:
-        for name, store in zip("ab", stores, strict=True):
-            host, plugin, base_url = await start_host(
-                store=store, emulator_url=emulator.base_url, plugin_settings=settings
-            )
-            delivered: Counter[tuple[str, str]] = Counter()
-            counting(host, delivered)
-            api = HostApi(http, base_url, host.settings.admin_token_value())
-            instances.append(Instance(name, host, plugin, base_url, api, delivered))
-        a, b = instances
-        assert a.plugin.runtime is not None
-        emulator.state.auth.set_callback_urls(DEMO_CLIENT_ID, [a.plugin.runtime.redirect_uri])
-        await a.plugin.runtime.tokens.save_credentials(
-            emulator.base_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-        )
-        await a.plugin.runtime.tokens.connect_client_credentials()
-        yield Pair(emulator, org, a, b, http), cluster
+        async with running_pair(http, stores, "PostgreSQL") as made:
+            yield made, cluster
     finally:
-        for instance in instances:
-            await instance.host.stop()
-        await emulator.close()
         for store in stores:
             await store.close()
 

@@ -18,7 +18,8 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +40,7 @@ from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, 
 from opencx_salesforce.models import HandoffReason, Role
 from opencx_salesforce.plugin import SalesforcePlugin
 from opencx_salesforce.salesforce.errors import SalesforceError
-from opencx_salesforce.store.base import ItemState
+from opencx_salesforce.store.base import ItemState, Store
 from opencx_salesforce.store.redis import RedisStore
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -70,6 +71,7 @@ class Pair:
     a: Instance
     b: Instance
     http: aiohttp.ClientSession
+    store: str = "Redis"  # what the two hosts share, for the summary line
 
     @property
     def both(self) -> tuple[Instance, Instance]:
@@ -88,10 +90,13 @@ def counting(host: DevHost, delivered: Counter[tuple[str, str]]) -> None:
     host.deliver_agent_message = deliver  # type: ignore[method-assign]
 
 
-@pytest.fixture
-async def pair(http: aiohttp.ClientSession) -> AsyncIterator[Pair]:
-    prefix = f"opencx-faults-{uuid.uuid4().hex[:12]}:"
-    stores = [await RedisStore.open(REDIS_URL, prefix=prefix) for _ in range(2)]
+@asynccontextmanager
+async def running_pair(
+    http: aiohttp.ClientSession, stores: Sequence[Store], store: str
+) -> AsyncIterator[Pair]:
+    """Two reference hosts with the plugin, one on each of ``stores`` (which share
+    what they hold), an emulator org, and host a connected; the caller opens and
+    cleans up the stores. Shared by the Redis and PostgreSQL fault scenarios."""
     emulator = Emulator()
     await emulator.start()
     org = emulator.state.add_org(default_org())
@@ -99,9 +104,9 @@ async def pair(http: aiohttp.ClientSession) -> AsyncIterator[Pair]:
     settings = {**FAST_RETRIES, "webhook_signing_secret": SECRET}
     instances = []
     try:
-        for name, store in zip("ab", stores, strict=True):
+        for name, shared in zip("ab", stores, strict=True):
             host, plugin, url = await start_host(
-                store=store, emulator_url=emulator.base_url, plugin_settings=settings
+                store=shared, emulator_url=emulator.base_url, plugin_settings=settings
             )
             delivered: Counter[tuple[str, str]] = Counter()
             counting(host, delivered)
@@ -114,11 +119,21 @@ async def pair(http: aiohttp.ClientSession) -> AsyncIterator[Pair]:
             emulator.base_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
         )
         await a.plugin.runtime.tokens.connect_client_credentials()
-        yield Pair(emulator, org, a, b, http)
+        yield Pair(emulator, org, a, b, http, store)
     finally:
         for instance in instances:
             await instance.host.stop()
         await emulator.close()
+
+
+@pytest.fixture
+async def pair(http: aiohttp.ClientSession) -> AsyncIterator[Pair]:
+    prefix = f"opencx-faults-{uuid.uuid4().hex[:12]}:"
+    stores = [await RedisStore.open(REDIS_URL, prefix=prefix) for _ in range(2)]
+    try:
+        async with running_pair(http, stores, "Redis") as made:
+            yield made
+    finally:
         await forget(prefix)
         for store in stores:
             await store.close()
@@ -343,7 +358,7 @@ async def test_two_instances_take_the_same_handoffs_and_webhooks_exactly_once(
             problems.append(f"{email}: {len(children)} follow-up Cases, session on {new}")
     assert not problems, "\n".join(problems)
     print(
-        f"\ntwo instances on Redis: contacts: {CONTACTS}, conversations: {len(texts)}, "
+        f"\ntwo instances on {pair.store}: contacts: {CONTACTS}, conversations: {len(texts)}, "
         f"handoff hooks fired: {len(texts) * 2} (+ {len(texts)} HTTP handoffs refused with 409), "
         f"cases: {len(list(org.rows('Case', False)))}, replies: "
         f"{sum(len(r) for r in replies.values())}, deliveries: {sum(delivered.values())}, "
