@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from aiohttp import web
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from opencx_salesforce.devhost.pages import read_body
 from opencx_salesforce.devhost.sessions import SessionStateError, UnknownSessionError
 from opencx_salesforce.models import Channel, Contact, HandoffReason, Role
+from opencx_salesforce.store.probe import probe_write
 
 if TYPE_CHECKING:
     from opencx_salesforce.devhost.host import DevHost
@@ -77,17 +77,14 @@ class SessionApi:
         """Ok only when the store answers a write and the read-back of it. The
         reason stays in the host's log: callers of this open route learn only
         which part is down."""
-        probe = secrets.token_hex(8).encode()
-        try:
-            await self._host.store.set(_HEALTH_NAMESPACE, "ping", probe, ttl=60)
-            answered = await self._host.store.get(_HEALTH_NAMESPACE, "ping")
-        except Exception:
-            log.exception("health check: the store did not take a write")
-            return web.json_response({"status": "unavailable", "store": "not writable"}, status=503)
-        if answered is None:
+        probe = await probe_write(self._host.store, _HEALTH_NAMESPACE)
+        if probe.ok:
+            return web.json_response({"status": "ok"})
+        if probe.error is not None:
+            log.error("health check: the store did not take a write", exc_info=probe.error)
+        else:
             log.error("health check: the store lost a write it had just taken")
-            return web.json_response({"status": "unavailable", "store": "not writable"}, status=503)
-        return web.json_response({"status": "ok"})
+        return web.json_response({"status": "unavailable", "store": "not writable"}, status=503)
 
     async def list_sessions(self, request: web.Request) -> web.Response:
         self._require_admin(request)

@@ -52,6 +52,7 @@ from opencx_salesforce.salesforce.errors import Forbidden
 from opencx_salesforce.salesforce.secrets import SecretsError, mask
 from opencx_salesforce.salesforce.tokens import ConnectionState
 from opencx_salesforce.store.base import ItemState
+from opencx_salesforce.store.probe import probe_write
 from opencx_salesforce.web.admin.messages import CONNECT_FAILS, CREDENTIALS_WONT_SAVE
 
 # Salesforce refuses every call once DailyApiRequests is spent (403
@@ -259,16 +260,13 @@ async def _check_store(ctx: Context) -> Outcome:
                 "default_transaction_read_only).",
             )
         return ok(f"{where}, answers writes")
-    probe = f"{time.time():.6f}".encode()
-    try:
-        await store.set(_PROBE_NAMESPACE, "write", probe, ttl=60)
-        written = await store.get(_PROBE_NAMESPACE, "write") == probe
-    except Exception as exc:  # the check reports any store failure, by its type
+    probe = await probe_write(store, _PROBE_NAMESPACE)
+    if probe.error is not None:
         return fail(
-            f"{type(store).__name__} refused a write ({type(exc).__name__})",
+            f"{type(store).__name__} refused a write ({type(probe.error).__name__})",
             "Check the store_url server answers and accepts writes (disk space, permissions).",
         )
-    if not written:
+    if probe.lost:
         return fail(
             f"{type(store).__name__} lost a write it had just taken",
             "Check the store server keeps what it is given (memory limits, eviction policy).",
