@@ -29,6 +29,7 @@ from handoff_workload import (
     cell_result,
     closed_loop_async,
     comment_body,
+    comment_collections,
     conversation,
     peak_rss_mb,
 )
@@ -93,22 +94,10 @@ class HandWrittenAsync:
 class CollectionsAsync(HandWrittenAsync):
     """The competent integration: the Case, then its comments 200 at a time."""
 
-    COLLECTION_MAX = 200  # sObject Collections: up to 200 records per request
-
     async def handoff(self, session: Session) -> None:
         case_id = await self._create("Case", case_fields(session))
-        records = [
-            {
-                "attributes": {"type": "CaseComment"},
-                "ParentId": case_id,
-                "CommentBody": comment_body(message),
-                "IsPublished": False,
-            }
-            for message in session.messages
-        ]
         url = self._sobjects.removesuffix("/sobjects") + "/composite/sobjects"
-        for start in range(0, len(records), self.COLLECTION_MAX):
-            body = {"allOrNone": True, "records": records[start : start + self.COLLECTION_MAX]}
+        for body in comment_collections(case_id, session):
             async with self._http.post(url, json=body, headers=self._headers) as response:
                 answer = await response.json()
                 if response.status != 200 or not all(r.get("success") for r in answer):

@@ -37,6 +37,7 @@ from handoff_workload import (
     cell_result,
     closed_loop_threads,
     comment_body,
+    comment_collections,
     conversation,
     peak_rss_mb,
 )
@@ -106,25 +107,11 @@ class HandWritten:
 class Collections(HandWritten):
     """The competent integration: the Case, then its comments 200 at a time."""
 
-    COLLECTION_MAX = 200  # sObject Collections: up to 200 records per request
-
     def handoff(self, session: Session) -> None:
         case = self._cases.create(case_fields(session))
         case_id = str(case["id"])
-        records = [
-            {
-                "attributes": {"type": "CaseComment"},
-                "ParentId": case_id,
-                "CommentBody": comment_body(message),
-                "IsPublished": False,
-            }
-            for message in session.messages
-        ]
-        for start in range(0, len(records), self.COLLECTION_MAX):
-            chunk = records[start : start + self.COLLECTION_MAX]
-            answer = self.sf.restful(
-                "composite/sobjects", method="POST", json={"allOrNone": True, "records": chunk}
-            )
+        for body in comment_collections(case_id, session):
+            answer = self.sf.restful("composite/sobjects", method="POST", json=body)
             if not all(r.get("success") for r in answer):
                 raise RuntimeError(f"comments refused: {answer}")
         self.case_ids[session.id] = case_id

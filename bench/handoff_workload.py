@@ -81,6 +81,27 @@ def comment_body(message: Message) -> str:
     return f"{who} · {message.created_at:%Y-%m-%d %H:%M:%S} UTC\n{message.text}"
 
 
+COLLECTION_MAX = 200  # sObject Collections: up to 200 records per request
+
+
+def comment_collections(case_id: str, session: Session) -> list[dict[str, Any]]:
+    """The competent baselines' request bodies: the Case's comments for
+    ``POST /composite/sobjects``, 200 records a body, all or none."""
+    records = [
+        {
+            "attributes": {"type": "CaseComment"},
+            "ParentId": case_id,
+            "CommentBody": comment_body(message),
+            "IsPublished": False,
+        }
+        for message in session.messages
+    ]
+    return [
+        {"allOrNone": True, "records": records[start : start + COLLECTION_MAX]}
+        for start in range(0, len(records), COLLECTION_MAX)
+    ]
+
+
 def case_fields(session: Session) -> dict[str, Any]:
     """The Case a hand-written integration creates: the same visible fields the
     plugin sets (Subject, Description, Origin, Case_From__c)."""

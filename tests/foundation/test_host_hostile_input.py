@@ -13,6 +13,7 @@ from foundation_support import ADMIN_TOKEN, StartHost, host_settings
 
 from opencx_salesforce.devhost.sessions import SessionRepository
 from opencx_salesforce.models import Channel, Contact
+from opencx_salesforce.plugin import SalesforcePlugin
 from opencx_salesforce.store.memory import MemoryStore
 
 BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -156,8 +157,6 @@ async def test_a_half_sent_body_is_answered_408_not_held_open(
 async def test_the_plugin_page_the_admin_home_lists_leads_to_its_settings(
     start_host: StartHost, http: aiohttp.ClientSession
 ) -> None:
-    from opencx_salesforce.plugin import SalesforcePlugin
-
     host = await start_host(
         plugins={"salesforce": SalesforcePlugin()},
         plugin_sections={"salesforce": {"dev_mode": True}},
