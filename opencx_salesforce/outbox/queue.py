@@ -32,6 +32,7 @@ from typing import Any
 
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import PermanentFailure, RetryLater
+from opencx_salesforce.logs import log_context
 from opencx_salesforce.outbox.policy import RetryHint, retry_hint
 from opencx_salesforce.store.base import ItemState, Lease, QueueItem, Store
 
@@ -219,6 +220,12 @@ class Outbox:
 
     async def _do(self, lease: Lease) -> None:
         job = _decode(lease.item_id, lease.payload, lease.attempts)
+        # Every record logged while the job runs names it (logs.JsonFormatter).
+        ids = {k: job.payload.get(k) for k in ("session_id", "case_id")}
+        with log_context(job_id=job.item_id, **{k: str(v) for k, v in ids.items() if v}):
+            await self._handle(lease, job)
+
+    async def _handle(self, lease: Lease, job: Job) -> None:
         handler = self._handlers.get(job.kind)
         if handler is None:
             await self._store.bury(lease, error=f"no handler for job kind {job.kind!r}")

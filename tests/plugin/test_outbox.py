@@ -7,6 +7,7 @@ import asyncio
 import random
 import time
 
+from opencx_salesforce.logs import current_context
 from opencx_salesforce.outbox import (
     Job,
     Outbox,
@@ -189,3 +190,23 @@ def test_full_jitter_stays_within_the_capped_exponential() -> None:
         delays = [outbox.backoff(attempts) for _ in range(50)]
         assert all(0 <= d <= ceiling for d in delays)
     assert max(outbox.backoff(20) for _ in range(200)) > 30  # it does reach the cap region
+
+
+async def test_a_job_runs_inside_a_log_context_naming_it() -> None:
+    """What logs.JsonFormatter writes as job_id / session_id / case_id."""
+    store = MemoryStore()
+    seen: list[dict[str, str]] = []
+    ran = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        seen.append(current_context())
+        ran.set()
+
+    outbox = make(store, handler)
+    outbox.start()
+    try:
+        await outbox.submit("work", "job-7", {"session_id": "s_1", "case_id": "500A"})
+        await asyncio.wait_for(ran.wait(), 5)
+    finally:
+        await outbox.stop()
+    assert seen == [{"job_id": "job-7", "session_id": "s_1", "case_id": "500A"}]
