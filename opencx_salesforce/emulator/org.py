@@ -12,20 +12,21 @@ The org is also the SOQL engine's data source for the data API (``/query``);
 
 from __future__ import annotations
 
-import re
 import weakref
-import zlib
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from opencx_salesforce.emulator.api_usage import ApiUsage
 from opencx_salesforce.emulator.faults import FaultConfig
 from opencx_salesforce.emulator.ids import is_valid_id, to18
 from opencx_salesforce.emulator.merge import MergeResult
 from opencx_salesforce.emulator.merge import merge as merge_records
+from opencx_salesforce.emulator.org_metadata import ToolingMetadata
+from opencx_salesforce.emulator.org_seed import seed_records
 from opencx_salesforce.emulator.rest.errors import ApiError, not_found
-from opencx_salesforce.emulator.schema import TRIGGER_USAGES, FieldDef, Schema, build_schema
+from opencx_salesforce.emulator.schema import FieldDef, Schema, build_schema
+from opencx_salesforce.emulator.soql_view import SoqlView
 from opencx_salesforce.emulator.validation import format_datetime, validate_write
 
 if TYPE_CHECKING:
@@ -39,42 +40,6 @@ Record = dict[str, Any]
 CASE_NUMBER_START = 1000
 CASE_NUMBER_DIGITS = 8
 
-_HOUR = 3600.0
-_DAY = 24 * _HOUR
-
-
-class ApiUsage:
-    """API requests the org has served: the rolling 24-hour total that
-    ``DailyApiRequests`` and ``Sforce-Limit-Info`` report, and a lifetime count per
-    endpoint (first path segment after the version: ``sobjects``, ``query``,
-    ``composite``, ...). [src: api_rest headers_api_usage.htm; resources_limits.htm]"""
-
-    def __init__(self, limit: int, now: Callable[[], float]) -> None:
-        self.limit = limit
-        self.by_endpoint: Counter[str] = Counter()
-        self._now = now
-        self._buckets: dict[int, int] = {}  # hour number -> requests
-
-    def record(self, endpoint: str, count: int = 1) -> None:
-        hour = int(self._now() // _HOUR)
-        self._buckets[hour] = self._buckets.get(hour, 0) + count
-        self.by_endpoint[endpoint] += count
-
-    @property
-    def total(self) -> int:
-        """Requests counted in the last 24 hours."""
-        oldest = int((self._now() - _DAY) // _HOUR) + 1
-        for hour in [h for h in self._buckets if h < oldest]:
-            del self._buckets[hour]
-        return sum(self._buckets.values())
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.limit - self.total)
-
-    @property
-    def exhausted(self) -> bool:
-        return self.total >= self.limit
 
 
 @dataclass(frozen=True)
@@ -130,10 +95,11 @@ class Org:
         self._journals: weakref.WeakSet[Snapshot] = weakref.WeakSet()
         self._indexes: dict[tuple[str, str], dict[Any, dict[str, None]]] = {}
         self._build_indexes()
+        self.metadata = ToolingMetadata(self)
         self.tooling = SoqlView(self, tooling=True)
         self.data = SoqlView(self, tooling=False)
         self.automated_process_user_id = ""
-        self._seed_records()
+        self.automated_process_user_id = seed_records(self)
 
     # --- time and users ---------------------------------------------------------------
 
@@ -473,176 +439,6 @@ class Org:
         snapshot.undo.clear()
         self._case_number = snapshot.case_number
 
-    # --- tooling metadata: what a deployed package leaves in the org ------------------------
-
-    def set_apex_class(
-        self,
-        name: str,
-        body: str,
-        *,
-        status: str = "Active",
-        is_valid: bool = True,
-        api_version: float | None = None,
-    ) -> str:
-        """Deploy (or redeploy) an Apex class; returns its Id."""
-        values = {
-            "Name": name,
-            "Body": body,
-            "Status": status,
-            "IsValid": is_valid,
-            "ApiVersion": api_version or float(self.seed.api_version),
-            "BodyCrc": float(zlib.crc32(body.encode())),
-            "LengthWithoutComments": len(_strip_comments(body)),
-            "NamespacePrefix": None,
-        }
-        return self._upsert_metadata("ApexClass", "Name", values)
-
-    def set_apex_trigger(
-        self,
-        name: str,
-        table: str,
-        body: str,
-        *,
-        status: str = "Active",
-        is_valid: bool = True,
-        api_version: float | None = None,
-    ) -> str:
-        """Deploy (or redeploy) a trigger on ``table`` (e.g. "CaseComment"); its
-        Usage* flags come from the trigger's event list."""
-        header = re.search(r"\bon\s+\w+\s*\(([^)]*)\)", body, re.IGNORECASE)
-        events = {" ".join(e.lower().split()) for e in header[1].split(",")} if header else set()
-        values: Record = {
-            "Name": name,
-            "TableEnumOrId": table,
-            "Body": body,
-            "Status": status,
-            "IsValid": is_valid,
-            "ApiVersion": api_version or float(self.seed.api_version),
-            "BodyCrc": float(zlib.crc32(body.encode())),
-            "LengthWithoutComments": len(_strip_comments(body)),
-            "NamespacePrefix": None,
-            "UsageIsBulk": True,
-        }
-        for flag, event in TRIGGER_USAGES:
-            values[flag] = event in events
-        return self._upsert_metadata("ApexTrigger", "Name", values)
-
-    def set_named_credential(
-        self,
-        developer_name: str,
-        endpoint: str,
-        *,
-        label: str | None = None,
-        principal_type: str = "Anonymous",
-    ) -> str:
-        values = {
-            "DeveloperName": developer_name,
-            "MasterLabel": label or developer_name,
-            "Endpoint": endpoint,
-            "PrincipalType": principal_type,
-            "Language": "en_US",
-            "NamespacePrefix": None,
-        }
-        return self._upsert_metadata("NamedCredential", "DeveloperName", values)
-
-    def remove_metadata(self, sobject: str, name: str) -> None:
-        """Undeploy: the component no longer exists."""
-        key = "DeveloperName" if sobject == "NamedCredential" else "Name"
-        for record in list(self.records[sobject].values()):
-            if record[key] == name:
-                self._put(sobject, record["Id"], None)
-
-    def _upsert_metadata(self, sobject: str, key: str, values: Record) -> str:
-        for record in self.records[sobject].values():
-            if record[key] == values[key]:
-                updated = {**record, **values}
-                now = self.now()
-                updated.update(LastModifiedDate=now, SystemModstamp=now)
-                self._put(sobject, record["Id"], updated)
-                return str(record["Id"])
-        return self.insert(sobject, values, user_id=self.default_user_id)
-
-    # --- the org's own records --------------------------------------------------------------
-
-    def _seed_records(self) -> None:
-        seed = self.seed
-        system_user = self.state.ids.new("005")
-        self.automated_process_user_id = system_user
-        profiles: dict[str, str] = {}
-        for name in dict.fromkeys(
-            ["System Administrator", *(u.profile for u in seed.users), "Automated Process"]
-        ):
-            profiles[name] = self._seed_insert("Profile", {"Name": name}, system_user)
-        self._seed_insert(
-            "User",
-            {
-                "Username": f"autoproc@{self.id.lower()}",
-                "LastName": "Automated Process",
-                "Email": f"autoproc@{self.id.lower()}",
-                "Alias": "autoproc",
-                "UserType": "AutomatedProcess",
-                "IsActive": True,
-                "ProfileId": profiles["Automated Process"],
-                "TimeZoneSidKey": "GMT",
-            },
-            system_user,
-            record_id=system_user,
-        )
-        for user in seed.users:
-            self._seed_insert(
-                "User",
-                {
-                    "Username": user.username,
-                    "FirstName": user.first_name,
-                    "LastName": user.last_name,
-                    "Email": user.email,
-                    "Alias": (user.first_name[:1] + user.last_name[:4]).lower(),
-                    "UserType": user.user_type,
-                    "IsActive": user.is_active,
-                    "ProfileId": profiles[user.profile],
-                    "TimeZoneSidKey": "GMT",
-                },
-                system_user,
-                record_id=self.identity.user_ids[user.username],
-            )
-        self._seed_insert(
-            "Organization",
-            {
-                "Name": seed.name,
-                "IsSandbox": seed.is_sandbox,
-                "OrganizationType": "Developer Edition",
-                "InstanceName": "EMU5G",
-                "LanguageLocaleKey": "en_US",
-                "TimeZoneSidKey": "GMT",
-            },
-            system_user,
-            record_id=self.id,
-        )
-        default_seen = False
-        for order, (status, closed) in enumerate(seed.case_statuses, start=1):
-            self._seed_insert(
-                "CaseStatus",
-                {
-                    "MasterLabel": status,
-                    "ApiName": status,
-                    "SortOrder": order,
-                    "IsDefault": not default_seen and not closed,
-                    "IsClosed": closed,
-                },
-                system_user,
-            )
-            default_seen = default_seen or not closed
-
-    def _seed_insert(
-        self,
-        sobject: str,
-        values: Record,
-        user_id: str,
-        *,
-        record_id: str | None = None,
-    ) -> str:
-        return self.insert(sobject, values, user_id=user_id, record_id=record_id)
-
 
 def _normalise(item: FieldDef, value: Any, fold: bool) -> Any:
     if isinstance(value, str):
@@ -652,58 +448,4 @@ def _normalise(item: FieldDef, value: Any, fold: bool) -> Any:
     return value
 
 
-def _strip_comments(body: str) -> str:
-    return re.sub(r"//[^\n]*|/\*.*?\*/", "", body, flags=re.DOTALL)
 
-
-class SoqlView:
-    """The org as the SOQL engine's data source, for either the data API or the
-    Tooling API (each exposes its own set of objects)."""
-
-    def __init__(self, org: Org, *, tooling: bool) -> None:
-        self._org = org
-        self._tooling = tooling
-
-    def _visible(self, name: str) -> Any:
-        obj = self._org.schema.get(name)
-        if obj is None or not obj.queryable:
-            return None
-        if self._tooling and not obj.tooling_api:
-            return None
-        if not self._tooling and not obj.data_api:
-            return None
-        return obj
-
-    def object_name(self, name: str) -> str | None:
-        obj = self._visible(name)
-        return None if obj is None else str(obj.name)
-
-    def field_defs(self, sobject: str) -> Mapping[str, FieldDef]:
-        return self._org.schema.objects[sobject].fields
-
-    def parent_relationship(self, sobject: str, name: str) -> tuple[str, str] | None:
-        obj = self._org.schema.objects[sobject]
-        lowered = name.lower()
-        for item in obj.fields.values():
-            if item.relationship_name and item.relationship_name.lower() == lowered:
-                for target in item.reference_to:
-                    if self._visible(target) is not None:
-                        return item.name, target
-        return None
-
-    def child_relationship(self, sobject: str, name: str) -> tuple[str, str, str] | None:
-        obj = self._org.schema.objects[sobject]
-        lowered = name.lower()
-        for relation in obj.child_relationships:
-            named = relation.relationship_name or ""
-            if named.lower() == lowered and self._visible(relation.child_sobject) is not None:
-                return relation.child_sobject, relation.field, named
-        return None
-
-    def rows(self, sobject: str, include_deleted: bool) -> Iterator[Mapping[str, Any]]:
-        for record in self._org.records[sobject].values():
-            if include_deleted or not record.get("IsDeleted"):
-                yield record
-
-    def get(self, sobject: str, record_id: str) -> Mapping[str, Any] | None:
-        return self._org.stored(sobject, record_id)

@@ -97,7 +97,7 @@ async def test_a_trigger_inactive(make_stack: StackFactory) -> None:
     trigger = names.CASE_COMMENT_TRIGGER
     deployed = next(r for r in stack.org.records["ApexTrigger"].values() if r["Name"] == trigger)
     # Redeployed with status Inactive, as a sandbox admin's "Is Active" untick does.
-    stack.org.set_apex_trigger(
+    stack.org.metadata.set_apex_trigger(
         trigger, deployed["TableEnumOrId"], deployed["Body"], status="Inactive"
     )
 
@@ -114,7 +114,7 @@ async def test_a_trigger_inactive(make_stack: StackFactory) -> None:
 
 async def test_the_apex_class_missing(make_stack: StackFactory) -> None:
     stack = await make_stack()
-    stack.org.remove_metadata("ApexClass", names.CALLOUT_CLASS)
+    stack.org.metadata.remove_metadata("ApexClass", names.CALLOUT_CLASS)
 
     failed = only_failure(await diagnose(stack.runtime))
 
@@ -126,7 +126,7 @@ async def test_the_apex_class_missing(make_stack: StackFactory) -> None:
 async def test_named_credential_pointing_elsewhere(make_stack: StackFactory) -> None:
     stack = await make_stack()
     old_token = "oldtoken-0123456789abcdefghijklmnop"
-    stack.org.set_named_credential(
+    stack.org.metadata.set_named_credential(
         names.NAMED_CREDENTIAL,
         f"https://old-bot.example.com/integrations/salesforce/webhook/{old_token}",
     )
@@ -152,7 +152,7 @@ async def test_named_credential_written_differently_is_the_same_url(
     scheme, rest = stack.runtime.webhook_url.split("://", 1)
     host, path = rest.split("/", 1)
     # Scheme and host in capitals: the same address to a server.
-    stack.org.set_named_credential(
+    stack.org.metadata.set_named_credential(
         names.NAMED_CREDENTIAL, f"{scheme.upper()}://{host.upper()}/{path}"
     )
 
@@ -166,7 +166,7 @@ async def test_named_credential_with_a_trailing_slash_is_another_url(
 ) -> None:
     stack = await make_stack()
     # The webhook route matches its path exactly; the org would call a 404.
-    stack.org.set_named_credential(names.NAMED_CREDENTIAL, stack.runtime.webhook_url + "/")
+    stack.org.metadata.set_named_credential(names.NAMED_CREDENTIAL, stack.runtime.webhook_url + "/")
 
     failed = only_failure(await diagnose(stack.runtime))
 

@@ -92,7 +92,7 @@ async def test_doctor_json_exit_code_1_on_a_failure(
     make_stack: StackFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stack = await make_stack(store_url=sqlite_url(tmp_path))
-    stack.org.set_named_credential(
+    stack.org.metadata.set_named_credential(
         names.NAMED_CREDENTIAL, "https://old-bot.example.com/integrations/salesforce/webhook/x1"
     )
     config = stack_config(tmp_path, stack, sqlite_url(tmp_path))
@@ -114,7 +114,7 @@ async def test_doctor_checklist_is_plain_ascii_off_a_terminal(
     make_stack: StackFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stack = await make_stack(store_url=sqlite_url(tmp_path))
-    stack.org.set_named_credential(
+    stack.org.metadata.set_named_credential(
         names.NAMED_CREDENTIAL, "https://old-bot.example.com/integrations/salesforce/webhook/x1"
     )
     config = stack_config(tmp_path, stack, sqlite_url(tmp_path))
@@ -136,7 +136,7 @@ async def test_doctor_checklist_is_plain_ascii_off_a_terminal(
 
 async def test_doctor_on_a_terminal_marks_with_symbols(make_stack: StackFactory) -> None:
     stack = await make_stack()
-    stack.org.remove_metadata("NamedCredential", names.NAMED_CREDENTIAL)
+    stack.org.metadata.remove_metadata("NamedCredential", names.NAMED_CREDENTIAL)
     out = StringIO()
 
     print_report(out, await diagnose(stack.runtime), unicode=True)

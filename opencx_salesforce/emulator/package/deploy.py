@@ -42,11 +42,11 @@ def deploy_package(
         )
         sources = {path.name: path.read_text(encoding="utf-8") for path in written}
     for class_name in (names.CALLOUT_CLASS, names.TEST_CLASS):
-        org.set_apex_class(class_name, sources[f"{class_name}.cls"])
+        org.metadata.set_apex_class(class_name, sources[f"{class_name}.cls"])
     for trigger, (table, _events) in names.triggers(include_email=include_email).items():
-        org.set_apex_trigger(trigger, table, sources[f"{trigger}.trigger"])
+        org.metadata.set_apex_trigger(trigger, table, sources[f"{trigger}.trigger"])
     credential = sources[f"{names.NAMED_CREDENTIAL}.namedCredential-meta.xml"]
-    org.set_named_credential(
+    org.metadata.set_named_credential(
         names.NAMED_CREDENTIAL, named_credential_url(credential), label="OpenCX Integration"
     )
     runtime = apex_runtime(org)

@@ -84,7 +84,7 @@ async def test_a_refusing_webhook_fails_the_ping_with_the_apex_exception(
 async def test_an_unreachable_webhook_fails_the_ping_with_a_callout_exception(
     deployed: Deployed, unused_tcp_port: int
 ) -> None:
-    deployed.rest.org.set_named_credential(
+    deployed.rest.org.metadata.set_named_credential(
         "OpenCX_Integration", f"http://127.0.0.1:{unused_tcp_port}/nowhere"
     )
     reply = await execute(deployed.rest, PING)
@@ -95,7 +95,7 @@ async def test_an_unreachable_webhook_fails_the_ping_with_a_callout_exception(
 
 
 async def test_without_the_class_the_ping_does_not_compile(deployed: Deployed) -> None:
-    deployed.rest.org.remove_metadata("ApexClass", "OpenSalesforceCaseManagement")
+    deployed.rest.org.metadata.remove_metadata("ApexClass", "OpenSalesforceCaseManagement")
     reply = await execute(deployed.rest, "\n  " + PING)
     assert reply.body == {
         "line": 2,

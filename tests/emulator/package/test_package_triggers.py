@@ -131,7 +131,9 @@ async def test_an_inactive_trigger_rings_nothing(deployed: Deployed) -> None:
     [trigger] = [
         t for t in org.records["ApexTrigger"].values() if t["Name"] == "OpenCXCaseCommentTrigger"
     ]
-    org.set_apex_trigger(trigger["Name"], "CaseComment", trigger["Body"], status="Inactive")
+    org.metadata.set_apex_trigger(
+        trigger["Name"], "CaseComment", trigger["Body"], status="Inactive"
+    )
     case_id = await opencx_case(deployed.rest)
     await rep_action(deployed.rest, case_id, "reply", {"text": "Hello"})
     await deployed.runtime.drain()
@@ -143,7 +145,7 @@ async def test_an_inactive_trigger_rings_nothing(deployed: Deployed) -> None:
 
 
 async def test_a_missing_class_rings_nothing(deployed: Deployed) -> None:
-    deployed.rest.org.remove_metadata("ApexClass", "OpenSalesforceCaseManagement")
+    deployed.rest.org.metadata.remove_metadata("ApexClass", "OpenSalesforceCaseManagement")
     case_id = await opencx_case(deployed.rest)
     await rep_action(deployed.rest, case_id, "reply", {"text": "Hello"})
     await rep_action(deployed.rest, case_id, "close")
@@ -156,7 +158,7 @@ async def test_a_named_credential_pointing_elsewhere_reaches_elsewhere(
     deployed: Deployed, unused_tcp_port: int
 ) -> None:
     elsewhere = f"http://127.0.0.1:{unused_tcp_port}/hook"
-    deployed.rest.org.set_named_credential("OpenCX_Integration", elsewhere)
+    deployed.rest.org.metadata.set_named_credential("OpenCX_Integration", elsewhere)
     case_id = await opencx_case(deployed.rest)
     await rep_action(deployed.rest, case_id, "reply", {"text": "Hello"})
     await deployed.runtime.drain()
@@ -169,7 +171,7 @@ async def test_a_named_credential_pointing_elsewhere_reaches_elsewhere(
 
 
 async def test_a_missing_named_credential_fails_the_callout(deployed: Deployed) -> None:
-    deployed.rest.org.remove_metadata("NamedCredential", "OpenCX_Integration")
+    deployed.rest.org.metadata.remove_metadata("NamedCredential", "OpenCX_Integration")
     case_id = await opencx_case(deployed.rest)
     await rep_action(deployed.rest, case_id, "reply", {"text": "Hello"})
     await deployed.runtime.drain()

@@ -139,12 +139,12 @@ async def test_case_status_values(rest: RestCaller) -> None:
 async def test_tooling_query_sees_deployed_package(rest: RestCaller) -> None:
     """SALESFORCE.md §8 doctor queries over tooling/query: ApexTrigger by Name with
     Status and IsValid; NamedCredential by DeveloperName."""
-    rest.org.set_apex_trigger(
+    rest.org.metadata.set_apex_trigger(
         "OpenCXCaseCommentTrigger",
         "CaseComment",
         "trigger OpenCXCaseCommentTrigger on CaseComment (after insert) { }",
     )
-    rest.org.set_named_credential("OpenCX_Integration", "https://bot.example/hook")
+    rest.org.metadata.set_named_credential("OpenCX_Integration", "https://bot.example/hook")
     soql = (
         "SELECT Id, Name, Status, IsValid, TableEnumOrId, UsageAfterInsert FROM ApexTrigger "
         "WHERE Name = 'OpenCXCaseCommentTrigger'"
@@ -170,7 +170,7 @@ async def test_tooling_query_sees_deployed_package(rest: RestCaller) -> None:
     assert credential.body["records"][0]["Endpoint"] == "https://bot.example/hook"
 
     # A broken deployment shows up the same way.
-    rest.org.set_apex_trigger(
+    rest.org.metadata.set_apex_trigger(
         "OpenCXCaseCommentTrigger",
         "CaseComment",
         "trigger broken",
