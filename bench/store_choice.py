@@ -37,7 +37,7 @@ _PROTOCOL = (
     "enqueue",
     "lease",
     "ack",
-    "retry_at",
+    "retry_in",
     "bury",
     "revive",
     "items",
