@@ -40,6 +40,7 @@ _PROTOCOL = (
     "retry_in",
     "bury",
     "revive",
+    "hurry",
     "items",
     "wait",
 )

@@ -105,14 +105,6 @@ async def start_runtime(
         configured = ClientCredentials(
             settings.login_url, settings.client_id, settings.client_secret.get_secret_value()
         )
-    tokens = TokenManager(
-        host.store,
-        box,
-        oauth,
-        credentials=configured,
-        refresh_after=settings.token_refresh_after_seconds or None,
-    )
-    client = SalesforceClient(tokens, api_version=settings.api_version, session=http)
     outbox = Outbox(
         host.store,
         queue=OUTBOX_QUEUE,
@@ -124,6 +116,15 @@ async def start_runtime(
         ),
         clock=clock,
     )
+    tokens = TokenManager(
+        host.store,
+        box,
+        oauth,
+        credentials=configured,
+        refresh_after=settings.token_refresh_after_seconds or None,
+        on_connected=outbox.resume_after_reconnect,
+    )
+    client = SalesforceClient(tokens, api_version=settings.api_version, session=http)
     index = CaseIndex(host.store)
     cases = CaseService(
         host=host,

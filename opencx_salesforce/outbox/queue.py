@@ -37,7 +37,7 @@ from typing import Any
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import PermanentFailure, RetryLater
 from opencx_salesforce.logs import log_context
-from opencx_salesforce.outbox.policy import RetryHint, retry_hint
+from opencx_salesforce.outbox.policy import RetryHint, retry_hint, waits_for_admin
 from opencx_salesforce.store.base import ItemState, Lease, QueueItem, Store
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,11 @@ class Outbox:
                 count += 1
         return count
 
+    async def resume_after_reconnect(self) -> int:
+        """An admin connected again: the jobs waiting for that (up to
+        ``REAUTH_WAIT`` away) are due now. Returns how many."""
+        return await resume_waiting_for_admin(self._store, self._queue)
+
     # --- working ----------------------------------------------------------------
     def start(self) -> None:
         self._stopping.clear()
@@ -299,3 +304,15 @@ class Outbox:
             self.settings.backoff_cap, self.settings.backoff_base * 2 ** min(attempts - 1, 30)
         )
         return self._rng.uniform(0, ceiling)
+
+
+async def resume_waiting_for_admin(store: Store, queue: str) -> int:
+    """Make every job of ``queue`` that waits for an admin to reconnect due now
+    (any process may call it: the settings page, the ``connect`` command)."""
+    count = 0
+    for item in await store.items(queue, ItemState.READY):
+        if waits_for_admin(item.last_error) and await store.hurry(queue, item.item_id):
+            count += 1
+    if count:
+        log.info("Salesforce connected again: %d waiting jobs resume now", count)
+    return count

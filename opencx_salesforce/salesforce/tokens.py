@@ -36,7 +36,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -113,6 +113,7 @@ class TokenManager:
         pending_ttl: float = 600.0,
         refresh_after: float | None = None,
         clock: Callable[[], float] = time.time,
+        on_connected: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._store = store
         self._box = box
@@ -124,6 +125,9 @@ class TokenManager:
         self._pending_ttl = pending_ttl
         self._refresh_after = refresh_after
         self._clock = clock
+        # Called after a new grant is stored: the runtime wakes the work that
+        # waited for it (without this it would look again only after REAUTH_WAIT).
+        self._on_connected = on_connected
         self._inflight: asyncio.Task[Connection] | None = None
         self._cache: tuple[bytes, Connection] | None = None
         self.refreshes = 0  # token requests this instance made to refresh
@@ -423,6 +427,11 @@ class TokenManager:
         await self._store.set(NAMESPACE, CONNECTION_KEY, blob)
         self._cache = (blob, conn)
         log.info("Salesforce connected: org %s as %s", conn.org_id, conn.username or conn.user_id)
+        if self._on_connected is not None:
+            try:
+                await self._on_connected()
+            except Exception:  # the grant is stored; waiting work still retries later
+                log.exception("could not wake the work waiting for the connection")
         return conn
 
     async def _identity(self, answer: TokenResponse) -> Identity:

@@ -69,10 +69,12 @@ The rules in detail (each one a test of the conformance suite)
       ``revive`` acts only on dead items, keeps ``attempts`` and starts the
       item's clock anew: its ``enqueued_at`` (and the ``age`` its next lease
       reports) count from the revival, so a give-up window starts over.
+    * ``hurry`` makes a ready item that is not due yet due now, and acts on
+      nothing else (a due, leased, dead or unknown item: False).
     * ``items`` lists oldest ``enqueued_at`` first and shows a leased item whose
       lease ran out as ready.
     * ``wait`` returns at once when an item is ready; otherwise it returns when
-      one is enqueued, put back (``retry_in``) or revived, through this store
+      one is enqueued, put back (``retry_in``), revived or hurried, through this store
       object or another sharing the data, when a retry comes due, when a lease
       runs out, or after ``timeout`` seconds, whichever is first.
     * A durable backend (SQLite, PostgreSQL, Redis) keeps keys, TTLs, items and
@@ -186,6 +188,13 @@ class Store(Protocol):
     async def revive(self, queue: str, item_id: str) -> bool:
         """Make a dead item ready now (attempts kept, its clock started anew:
         ``enqueued_at`` becomes now). False if not dead."""
+        ...
+
+    async def hurry(self, queue: str, item_id: str) -> bool:
+        """Make a ready item that waits for a later time due now (attempts, last
+        error and age kept) and wake a waiter: what the plugin does to work that
+        waited for something that has just happened (an admin reconnecting).
+        False if the item was not waiting (due already, leased, dead, absent)."""
         ...
 
     async def items(self, queue: str, state: ItemState | None = None) -> list[QueueItem]:

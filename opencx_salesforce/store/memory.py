@@ -251,6 +251,16 @@ class MemoryStore:
         self._wakeups.notify(queue)
         return True
 
+    async def hurry(self, queue: str, item_id: str) -> bool:
+        item = self._queues.get(queue, {}).get(item_id)
+        now = time.time()
+        if item is None or item.state is not ItemState.READY or item.available_at <= now:
+            return False
+        item.available_at = now
+        self._schedule(queue).push(item)
+        self._wakeups.notify(queue)
+        return True
+
     async def items(self, queue: str, state: ItemState | None = None) -> list[QueueItem]:
         now = time.time()
         found = []

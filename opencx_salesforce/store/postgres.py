@@ -31,7 +31,7 @@ The clock
     delays, which the statement adds to ``now()``.
 
 Waking workers
-    ``enqueue``, ``retry_in`` and ``revive`` call ``pg_notify`` in their own
+    ``enqueue``, ``retry_in``, ``revive`` and ``hurry`` call ``pg_notify`` in their own
     statement (sent on commit); each store ``LISTEN``s on one connection of its
     own from its first ``wait`` (:mod:`._pg_listen`). ``wait`` also re-reads the
     queue every ``poll`` seconds, so a lost notification only delays. A
@@ -359,6 +359,25 @@ class PostgresStore:
                 RETURNING 1
             )
             SELECT pg_notify($3, $4 || ':' || $1) FROM revived
+            """,
+            queue,
+            item_id,
+            self._channel,
+            self._sender,
+        )
+        if rows:
+            self._wakeups.notify(queue)
+        return len(rows) == 1
+
+    async def hurry(self, queue: str, item_id: str) -> bool:
+        rows = await self._fetch(
+            f"""
+            WITH hurried AS (
+                UPDATE {self._q} SET available_at = now()
+                WHERE queue = $1 AND item_id = $2 AND state = 'ready' AND available_at > now()
+                RETURNING 1
+            )
+            SELECT pg_notify($3, $4 || ':' || $1) FROM hurried
             """,
             queue,
             item_id,

@@ -24,7 +24,7 @@ index, when an item is due, a lease's deadline, an item's age. Callers pass
 delays, never instants, so an instance whose clock runs minutes ahead cannot
 take a live lease or see work due early.
 
-Waking workers: enqueue, retry and revive publish the queue's name on the
+Waking workers: enqueue, retry, revive and hurry publish the queue's name on the
 ``wake`` channel; each store subscribes (once, on its first ``wait``) and wakes
 its local waiters, so a worker in another process is woken at once.
 """
@@ -246,6 +246,21 @@ return 1
 """
 )
 
+# ARGV: item, channel, queue. Only a ready item (no lease token) not due yet.
+_HURRY = (
+    _QUEUE_PRELUDE
+    + """
+local at = redis.call('ZSCORE', due, ARGV[1])
+local now = now_s()
+if not at or redis.call('HEXISTS', token, ARGV[1]) == 1 or tonumber(at) <= now then
+  return 0
+end
+redis.call('ZADD', due, fmt(now), ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+"""
+)
+
 # Returns seconds until the first item is due (a string; '' when none waits).
 _UNTIL_DUE = (
     _QUEUE_PRELUDE
@@ -296,6 +311,7 @@ class RedisStore:
             "retry_in": _RETRY_IN,
             "bury": _BURY,
             "revive": _REVIVE,
+            "hurry": _HURRY,
             "until_due": _UNTIL_DUE,
         }
         self._scripts = {name: client.register_script(body) for name, body in scripts.items()}
@@ -408,6 +424,10 @@ class RedisStore:
     async def revive(self, queue: str, item_id: str) -> bool:
         args = [item_id, self._wake_channel, queue]
         return bool(await self._call("revive", self._queue_keys(queue), args))
+
+    async def hurry(self, queue: str, item_id: str) -> bool:
+        args = [item_id, self._wake_channel, queue]
+        return bool(await self._call("hurry", self._queue_keys(queue), args))
 
     async def items(self, queue: str, state: ItemState | None = None) -> list[QueueItem]:
         due, enq, dead, payload, attempts, token, error = self._queue_keys(queue)

@@ -463,6 +463,20 @@ class SQLiteStore:
             self._wakeups.notify(queue)
         return changed == 1
 
+    async def hurry(self, queue: str, item_id: str) -> bool:
+        now = time.time()
+        changed = await self._run(
+            """
+            UPDATE queue_items SET available_at = :now
+            WHERE queue = :queue AND item_id = :item_id AND state = 'ready'
+              AND available_at > :now
+            """,
+            {"queue": queue, "item_id": item_id, "now": now},
+        )
+        if changed:
+            self._wakeups.notify(queue)
+        return changed == 1
+
     async def items(self, queue: str, state: ItemState | None = None) -> list[QueueItem]:
         rows = await self._rows(
             """

@@ -122,11 +122,12 @@ async def test_a_job_wakes_one_idle_worker_not_all_of_them(store: Store) -> None
     finally:
         await outbox.stop()
     # One lease that takes the job, one that finds the queue empty again, one
-    # look before that worker sleeps (now and then one more, when the worker
-    # just done takes the next job before the woken one): not a look and a
-    # lease per idle worker (8 here) as when every job woke them all.
+    # look before that worker sleeps: 3 (now and then more, when the worker
+    # just done takes the next job before the woken one), not a look and a
+    # lease per idle worker (8 here: 9 to 25 calls) as when every job woke
+    # them all.
     print(f"\n{type(store).__name__}: {per_job:.1f} store calls per job, {WORKERS} idle workers")
-    assert per_job <= 4.0, f"{per_job:.1f} store calls per job with {WORKERS} idle workers"
+    assert per_job <= 5.0, f"{per_job:.1f} store calls per job with {WORKERS} idle workers"
 
 
 async def test_a_burst_of_jobs_gets_every_worker_busy_at_once(store: Store) -> None:

@@ -19,6 +19,7 @@ __all__ = [
     "test_an_item_id_stays_taken_in_every_state",
     "test_bury_keeps_the_item_dead_until_revived",
     "test_enqueue_is_idempotent_on_item_id",
+    "test_hurry_makes_only_a_waiting_item_due_now",
     "test_items_lists_each_state_oldest_first",
     "test_lease_arguments_are_checked",
     "test_lease_reports_the_age_and_revive_starts_it_anew",
@@ -270,3 +271,29 @@ async def test_lease_reports_the_age_and_revive_starts_it_anew(store: Store) -> 
     [again] = await store.lease(Q, visibility_timeout=LONG)
     assert again.age < PAST_SHORT
     assert again.attempts == 2
+
+
+async def test_hurry_makes_only_a_waiting_item_due_now(store: Store) -> None:
+    await store.enqueue(Q, "waiting", b"w")
+    [lease] = await store.lease(Q, visibility_timeout=LONG)
+    await store.retry_in(lease, LONG, error="NeedsReauthorization: reconnect")
+    await store.enqueue(Q, "due", b"d")
+    await store.enqueue(Q, "leased", b"l", delay=0)
+    await store.enqueue(Q, "dead", b"x")
+    assert await store.hurry(Q, "due") is False
+    [first, second, third] = await store.lease(Q, visibility_timeout=LONG, limit=3)
+    assert [first.item_id, second.item_id, third.item_id] == ["due", "leased", "dead"]
+    await store.retry_in(first, 0)
+    await store.bury(third, error="boom")
+    assert await store.hurry(Q, "leased") is False
+    assert await store.hurry(Q, "dead") is False
+    assert await store.hurry(Q, "unknown") is False
+
+    assert await store.hurry(Q, "waiting") is True
+    assert await store.hurry(Q, "waiting") is False  # due now: nothing more to do
+    leases = await store.lease(Q, visibility_timeout=LONG, limit=5)
+    assert sorted(lease.item_id for lease in leases) == ["due", "waiting"]
+    waiting = next(lease for lease in leases if lease.item_id == "waiting")
+    assert waiting.attempts == 2
+    errors = {item.item_id: item.last_error for item in await store.items(Q)}
+    assert errors["waiting"] == "NeedsReauthorization: reconnect"
