@@ -41,6 +41,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from opencx_salesforce.store._redis_persistence import Persistence, read_persistence
 from opencx_salesforce.store._rules import (
     check_delay,
     check_lease,
@@ -515,6 +516,10 @@ class RedisStore:
                 log.warning("lost the store wake-up channel (%s); reconnecting", exc)
                 self._wakeups.notify_all()
                 await asyncio.sleep(0.5)
+
+    async def persistence(self) -> Persistence:
+        """Whether the server keeps its data across a restart, for ``doctor``."""
+        return await read_persistence(self._redis)
 
     async def close(self) -> None:
         if self._listener is not None:
