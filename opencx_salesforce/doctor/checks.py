@@ -274,7 +274,7 @@ async def _check_store(ctx: Context) -> Outcome:
         )
     if not kept.keeps_data:
         return fail(
-            f"{written.detail}, but Redis has no persistence (appendonly no, save \"\"): a "
+            f'{written.detail}, but Redis has no persistence (appendonly no, save ""): a '
             "restart loses everything the plugin keeps",
             "Turn persistence on: CONFIG SET appendonly yes (and in redis.conf), or save "
             "rules; see 'The store lost its data' in docs/troubleshooting.md.",
