@@ -37,9 +37,10 @@ _PROTOCOL = (
     "enqueue",
     "lease",
     "ack",
-    "retry_at",
+    "retry_in",
     "bury",
     "revive",
+    "hurry",
     "items",
     "wait",
 )

@@ -34,6 +34,7 @@ from opencx_salesforce.salesforce.tokens import ClientCredentials, TokenManager
 from opencx_salesforce.settings import SalesforceSettings, load_settings
 from opencx_salesforce.store import namespaces
 from opencx_salesforce.store.base import Store
+from opencx_salesforce.store.epoch import StoreWatch, ensure_epoch
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ PLUGIN_NAME = "salesforce"
 ROUTE_PREFIX = "/integrations/salesforce"
 OUTBOX_QUEUE = namespaces.OUTBOX
 STATE_NS = namespaces.STATE
+WEBHOOK_TOKEN_KEY = "webhook_token"
 
 
 @dataclass
@@ -60,6 +62,8 @@ class Runtime:
     sweeper: Sweeper
     reply_status: ReplyStatus
     clock: Clock
+    # Notices a store wiped under this instance (store/epoch.py); set at start.
+    store_watch: StoreWatch | None = None
 
     @property
     def redirect_uri(self) -> str:
@@ -79,7 +83,22 @@ class Runtime:
         """Persist the contact's new messages; a worker appends them to the Case."""
         await self.cases.submit_append(session, messages)
 
+    async def restore_after_wipe(self) -> None:
+        """The store was wiped and this instance holds the state of before: the
+        webhook token deployed in Salesforce goes back (a token made on the empty
+        store is known to nobody)."""
+        await self.host.store.set(STATE_NS, WEBHOOK_TOKEN_KEY, self.webhook_token.encode())
+
+    async def adopt_after_wipe(self) -> None:
+        """This instance started on the wiped store, and another restored it:
+        serve the restored webhook token."""
+        raw = await self.host.store.get(STATE_NS, WEBHOOK_TOKEN_KEY)
+        if raw is not None:
+            self.webhook_token = raw.decode()
+
     async def stop(self) -> None:
+        if self.store_watch is not None:
+            await self.store_watch.stop()
         await self.sweeper.stop()
         await self.outbox.stop()
         await self.http.close()
@@ -97,6 +116,7 @@ async def start_runtime(
         store=host.store,
         dev_mode=settings.dev_mode,
     )
+    epoch = await ensure_epoch(host.store)
     webhook_token = await ensure_webhook_token(host.store)
     http = aiohttp.ClientSession()
     oauth = OAuthClient(http)
@@ -105,14 +125,6 @@ async def start_runtime(
         configured = ClientCredentials(
             settings.login_url, settings.client_id, settings.client_secret.get_secret_value()
         )
-    tokens = TokenManager(
-        host.store,
-        box,
-        oauth,
-        credentials=configured,
-        refresh_after=settings.token_refresh_after_seconds or None,
-    )
-    client = SalesforceClient(tokens, api_version=settings.api_version, session=http)
     outbox = Outbox(
         host.store,
         queue=OUTBOX_QUEUE,
@@ -124,6 +136,15 @@ async def start_runtime(
         ),
         clock=clock,
     )
+    tokens = TokenManager(
+        host.store,
+        box,
+        oauth,
+        credentials=configured,
+        refresh_after=settings.token_refresh_after_seconds or None,
+        on_connected=outbox.resume_after_reconnect,
+    )
+    client = SalesforceClient(tokens, api_version=settings.api_version, session=http)
     index = CaseIndex(host.store)
     cases = CaseService(
         host=host,
@@ -155,10 +176,7 @@ async def start_runtime(
         status=reply_status,
         clock=clock,
     )
-    if workers:
-        outbox.start()
-        sweeper.start()
-    return Runtime(
+    runtime = Runtime(
         host=host,
         settings=settings,
         http=http,
@@ -174,12 +192,20 @@ async def start_runtime(
         reply_status=reply_status,
         clock=clock,
     )
+    runtime.store_watch = StoreWatch(
+        host.store, epoch, restore=runtime.restore_after_wipe, adopt=runtime.adopt_after_wipe
+    )
+    if workers:
+        outbox.start()
+        sweeper.start()
+        runtime.store_watch.start()
+    return runtime
 
 
 async def ensure_webhook_token(store: Store) -> str:
     """The per-install secret path segment of the webhook URL: made once, shared
     by every host instance on the store (set-if-absent decides the race)."""
-    await store.set_if_absent(STATE_NS, "webhook_token", secrets.token_urlsafe(32).encode())
-    raw = await store.get(STATE_NS, "webhook_token")
+    await store.set_if_absent(STATE_NS, WEBHOOK_TOKEN_KEY, secrets.token_urlsafe(32).encode())
+    raw = await store.get(STATE_NS, WEBHOOK_TOKEN_KEY)
     assert raw is not None
     return str(raw.decode())

@@ -132,7 +132,7 @@ class CaseService:
         messages = [Message.model_validate(m) for m in job.payload["messages"]]
         ref = await self._index.session_case(session_id)
         if ref is None:
-            young = self._clock.time() - job.enqueued_at < APPEND_GRACE
+            young = job.age < APPEND_GRACE  # the store's measure: no instance's clock
             if young or await self._index.is_pending(session_id):
                 # The handoff may still be queued (or its pending mark not yet
                 # written when this append was): wait for its Case.
@@ -186,6 +186,7 @@ class CaseService:
                     {"session": snapshot.model_dump(mode="json")},
                     job.attempts,
                     job.enqueued_at,
+                    job.age,
                 )
             )
         title = f"Customer wrote again · conversation {session_id} · {messages[0].id}"

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import functools
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -190,10 +191,11 @@ async def _plugin_state(
     import aiohttp
 
     from opencx_salesforce.errors import ConfigError
+    from opencx_salesforce.outbox.queue import resume_waiting_for_admin
     from opencx_salesforce.salesforce.oauth import OAuthClient
     from opencx_salesforce.salesforce.secrets import SecretBox
     from opencx_salesforce.salesforce.tokens import ClientCredentials, TokenManager
-    from opencx_salesforce.store import open_store
+    from opencx_salesforce.store import namespaces, open_store
 
     if host_settings.store_url.split(":", 1)[0].lower() == "memory":
         raise ConfigError(
@@ -211,7 +213,10 @@ async def _plugin_state(
             configured = ClientCredentials(settings.login_url, settings.client_id, secret)
         async with aiohttp.ClientSession() as http:
             oauth = OAuthClient(http)
-            yield TokenManager(store, box, oauth, credentials=configured), oauth, store
+            # A running host's waiting work resumes as soon as this connects.
+            resume = functools.partial(resume_waiting_for_admin, store, namespaces.OUTBOX)
+            tokens = TokenManager(store, box, oauth, credentials=configured, on_connected=resume)
+            yield tokens, oauth, store
     finally:
         await store.close()
 

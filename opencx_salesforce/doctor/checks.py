@@ -20,7 +20,8 @@ apex               the class and the three triggers, Active (Tooling)      2
 named_credential   ``OpenCX_Integration`` points at this install (Tooling) 1
 ping               the org calls the webhook (executeAnonymous)            1
 outbox             pending work and dead letters (the store only)          0
-store              the store takes a write; PostgreSQL: schema version     0
+store              the store takes a write; PostgreSQL: schema version;    0
+                   Redis: persistence on; no wipe left unrecovered
 =================  =====================================================  ====
 
 The checks talk to Salesforce through their own
@@ -43,6 +44,7 @@ from opencx_salesforce.doctor.report import (
     Check,
     Context,
     Outcome,
+    Status,
     fail,
     ok,
     warn,
@@ -52,6 +54,7 @@ from opencx_salesforce.salesforce.errors import Forbidden
 from opencx_salesforce.salesforce.secrets import SecretsError, mask
 from opencx_salesforce.salesforce.tokens import ConnectionState
 from opencx_salesforce.store.base import ItemState
+from opencx_salesforce.store.epoch import describe, still_unresolved
 from opencx_salesforce.store.probe import probe_write
 from opencx_salesforce.web.admin.messages import CONNECT_FAILS, CREDENTIALS_WONT_SAVE
 
@@ -245,6 +248,42 @@ async def _check_outbox(ctx: Context) -> Outcome:
 
 
 async def _check_store(ctx: Context) -> Outcome:
+    store = ctx.services.host.store
+    watch = ctx.services.store_watch
+    wipe = watch.wiped if watch is not None else None
+    if still_unresolved(wipe, (await ctx.services.tokens.status()).connected_at):
+        assert wipe is not None
+        return fail(
+            describe(wipe),
+            "Connect to Salesforce again, re-send what the contacts wrote since, and give "
+            "the store persistence (see 'The store lost its data' in docs/troubleshooting.md).",
+        )
+    written = await _check_store_writes(ctx)
+    if written.status is not Status.OK:
+        return written
+    read_persistence = getattr(store, "persistence", None)  # Redis only
+    if read_persistence is None:
+        return written
+    kept = await read_persistence()
+    if kept.keeps_data is None:
+        return warn(
+            f"{written.detail}; cannot check that Redis keeps its data across a restart "
+            f"(CONFIG GET refused: {kept.error})",
+            "Make sure the Redis server has persistence (appendonly yes, or save rules): "
+            "without it a restart loses the queue and the Salesforce connection.",
+        )
+    if not kept.keeps_data:
+        return fail(
+            f'{written.detail}, but Redis has no persistence (appendonly no, save ""): a '
+            "restart loses everything the plugin keeps",
+            "Turn persistence on: CONFIG SET appendonly yes (and in redis.conf), or save "
+            "rules; see 'The store lost its data' in docs/troubleshooting.md.",
+        )
+    how = "append-only file" if kept.appendonly else f"snapshots (save {kept.save})"
+    return ok(f"{written.detail}; Redis persists with {how}")
+
+
+async def _check_store_writes(ctx: Context) -> Outcome:
     store = ctx.services.host.store
     # Only the PostgreSQL store has a health check (store/_pg_health.py); it is
     # not imported here, since asyncpg is an optional extra.

@@ -7,7 +7,7 @@ Retried (with backoff and jitter, at least ``retry_after`` when one is known):
   error, 503, the daily quota, a token refresh another instance holds;
 * :class:`NeedsReauthorization`: the job waits for an admin to click Connect,
   looking again every :data:`REAUTH_WAIT` seconds, as long as the dead-letter
-  age allows;
+  age allows; connecting again wakes it at once (:func:`waits_for_admin`);
 * a transport error below the client, or from the host (``OSError``,
   ``TimeoutError``, ``aiohttp.ClientError``).
 
@@ -43,3 +43,9 @@ def retry_hint(exc: BaseException) -> tuple[bool, float | None]:
     if isinstance(exc, TimeoutError | aiohttp.ClientError | OSError):
         return True, None
     return False, None
+
+
+def waits_for_admin(last_error: str | None) -> bool:
+    """Whether a queued job's last error says it waits for an admin to connect
+    (the outbox records errors as ``"<type>: <message>"``)."""
+    return bool(last_error) and str(last_error).startswith(f"{NeedsReauthorization.__name__}:")

@@ -15,7 +15,11 @@ Each area registers the job kinds it handles (:meth:`Outbox.register`); a job's
 payload is JSON, and only the outbox reads its envelope (:meth:`Outbox.pending`).
 
 Workers are woken by the store when work arrives (``Store.wait``), not by
-polling on a timer.
+polling on a timer; a job wakes one idle worker, not all of them.
+
+Time: when a job is due and how old it is are the store's to measure (delays
+in, :attr:`Lease.age` out), so instances whose clocks disagree still agree on
+both; this instance's clock only times its own waits.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from typing import Any
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import PermanentFailure, RetryLater
 from opencx_salesforce.logs import log_context
-from opencx_salesforce.outbox.policy import RetryHint, retry_hint
+from opencx_salesforce.outbox.policy import RetryHint, retry_hint, waits_for_admin
 from opencx_salesforce.store.base import ItemState, Lease, QueueItem, Store
 
 log = logging.getLogger(__name__)
@@ -45,7 +49,10 @@ class Job:
     item_id: str
     payload: Mapping[str, Any]
     attempts: int  # this one included
-    enqueued_at: float
+    enqueued_at: float  # as the submitting instance's clock read it: for display
+    # seconds since the job was queued (or revived), on the store's clock, when
+    # this attempt leased it: what the give-up windows are measured with
+    age: float = 0.0
 
     @property
     def is_retry(self) -> bool:
@@ -94,16 +101,18 @@ def job_kind(item: QueueItem) -> str:
     return str(envelope.get("kind", "?")) if isinstance(envelope, dict) else "?"
 
 
-def _decode(item_id: str, raw: bytes, attempts: int) -> Job:
+def _decode(item_id: str, raw: bytes, attempts: int, age: float = 0.0) -> Job:
     envelope = json.loads(raw)
-    return Job(envelope["kind"], item_id, envelope["payload"], attempts, envelope["enqueued_at"])
+    return Job(
+        envelope["kind"], item_id, envelope["payload"], attempts, envelope["enqueued_at"], age
+    )
 
 
 class Outbox:
     """A queue of jobs in the store and the workers that do them.
 
-    ``clock`` must tell the store's time: a job's ``available_at`` is compared
-    with it by the store (production: :class:`~opencx_salesforce.clock.SystemClock`)."""
+    ``clock`` times this instance's own pauses; it never decides when a job is
+    due or how old it is (the store does, on its clock)."""
 
     def __init__(
         self,
@@ -140,10 +149,8 @@ class Outbox:
         """Persist a job. Idempotent on ``item_id``: False if it is already queued."""
         if kind not in self._handlers:
             raise ValueError(f"no handler for job kind {kind!r}")
-        now = self._clock.time()
-        return await self._store.enqueue(
-            self._queue, item_id, _encode(kind, payload, now), available_at=now + delay
-        )
+        payload_bytes = _encode(kind, payload, self._clock.time())
+        return await self._store.enqueue(self._queue, item_id, payload_bytes, delay=delay)
 
     # --- status -----------------------------------------------------------------
     async def items(self, state: ItemState | None = None) -> list[QueueItem]:
@@ -168,6 +175,11 @@ class Outbox:
             ):
                 count += 1
         return count
+
+    async def resume_after_reconnect(self) -> int:
+        """An admin connected again: the jobs waiting for that (up to
+        ``REAUTH_WAIT`` away) are due now. Returns how many."""
+        return await resume_waiting_for_admin(self._store, self._queue)
 
     # --- working ----------------------------------------------------------------
     def start(self) -> None:
@@ -219,13 +231,19 @@ class Outbox:
                 await self._clock.sleep(1.0)
 
     async def _do(self, lease: Lease) -> None:
-        job = _decode(lease.item_id, lease.payload, lease.attempts)
+        job = _decode(lease.item_id, lease.payload, lease.attempts, lease.age)
+        started = self._clock.monotonic()
         # Every record logged while the job runs names it (logs.JsonFormatter).
         ids = {k: job.payload.get(k) for k in ("session_id", "case_id")}
         with log_context(job_id=job.item_id, **{k: str(v) for k, v in ids.items() if v}):
-            await self._handle(lease, job)
+            await self._handle(lease, job, started)
 
-    async def _handle(self, lease: Lease, job: Job) -> None:
+    def _age(self, job: Job, started: float) -> float:
+        """The job's age now: the store's measure at lease time, plus how long
+        this attempt has run (monotonic, so no wall clock is involved)."""
+        return job.age + (self._clock.monotonic() - started)
+
+    async def _handle(self, lease: Lease, job: Job, started: float) -> None:
         handler = self._handlers.get(job.kind)
         if handler is None:
             await self._store.bury(lease, error=f"no handler for job kind {job.kind!r}")
@@ -233,11 +251,11 @@ class Outbox:
         try:
             await handler(job)
         except RetryLater as wait:
-            age = self._clock.time() - job.enqueued_at
+            age = self._age(job, started)
             if age >= self.settings.dead_letter_after:
                 await self._bury(lease, job, f"still waiting after {age:.0f} s: {wait.reason}")
             else:
-                await self._store.retry_at(lease, self._clock.time() + wait.delay, error=None)
+                await self._store.retry_in(lease, max(0.0, wait.delay), error=None)
             return
         except PermanentFailure as exc:
             await self._bury(lease, job, str(exc))
@@ -245,17 +263,16 @@ class Outbox:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            await self._failed(lease, job, exc)
+            await self._failed(lease, job, exc, self._age(job, started))
             return
         await self._store.ack(lease)
         self.stats.done += 1
 
-    async def _failed(self, lease: Lease, job: Job, exc: Exception) -> None:
+    async def _failed(self, lease: Lease, job: Job, exc: Exception, age: float) -> None:
         message = f"{type(exc).__name__}: {exc}"
         retryable, retry_after = self._retry_hint(exc)
         self.stats.last_error, self.stats.last_error_at = message, self._clock.time()
         self.stats.errors_by_kind[job.kind] = self.stats.errors_by_kind.get(job.kind, 0) + 1
-        age = self._clock.time() - job.enqueued_at
         if not retryable:
             await self._bury(lease, job, message)
             return
@@ -274,7 +291,7 @@ class Outbox:
             message,
         )
         self.stats.retried += 1
-        await self._store.retry_at(lease, self._clock.time() + delay, error=message)
+        await self._store.retry_in(lease, max(0.0, delay), error=message)
 
     async def _bury(self, lease: Lease, job: Job, message: str) -> None:
         log.error("%s %s moved to dead letter: %s", job.kind, job.item_id, message)
@@ -287,3 +304,15 @@ class Outbox:
             self.settings.backoff_cap, self.settings.backoff_base * 2 ** min(attempts - 1, 30)
         )
         return self._rng.uniform(0, ceiling)
+
+
+async def resume_waiting_for_admin(store: Store, queue: str) -> int:
+    """Make every job of ``queue`` that waits for an admin to reconnect due now
+    (any process may call it: the settings page, the ``connect`` command)."""
+    count = 0
+    for item in await store.items(queue, ItemState.READY):
+        if waits_for_admin(item.last_error) and await store.hurry(queue, item.item_id):
+            count += 1
+    if count:
+        log.info("Salesforce connected again: %d waiting jobs resume now", count)
+    return count

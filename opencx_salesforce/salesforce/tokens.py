@@ -7,7 +7,8 @@ with :class:`~opencx_salesforce.salesforce.secrets.SecretBox`:
 ``auth/credentials``    login URL, Client ID, Client Secret (from the settings page)
 ``auth/connection``     the token set, who connected, and a needs-reauthorization
                         mark; rewritten with compare-and-set so a rotated refresh
-                        token is never lost to a concurrent write
+                        token is never lost to a concurrent write, and kept in
+                        memory and retried until it lands (:mod:`.rotation`)
 ``auth/refresh-lock``   held (with a TTL) by the one instance refreshing now
 ``auth/pending/<state>`` the PKCE verifier of a sign-in in progress (10 minutes)
 
@@ -36,7 +37,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -62,6 +63,7 @@ from opencx_salesforce.salesforce.oauth import (
     new_code_verifier,
     new_state,
 )
+from opencx_salesforce.salesforce.rotation import CONNECTION_KEY, RotationKeeper, Saved
 from opencx_salesforce.salesforce.secrets import NAMESPACE, SecretBox, SecretsError
 from opencx_salesforce.store.base import Store
 
@@ -82,7 +84,6 @@ __all__ = [
 ]
 
 CREDENTIALS_KEY = "auth/credentials"
-CONNECTION_KEY = "auth/connection"
 LOCK_KEY = "auth/refresh-lock"
 PENDING_PREFIX = "auth/pending/"
 
@@ -113,6 +114,7 @@ class TokenManager:
         pending_ttl: float = 600.0,
         refresh_after: float | None = None,
         clock: Callable[[], float] = time.time,
+        on_connected: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._store = store
         self._box = box
@@ -124,8 +126,14 @@ class TokenManager:
         self._pending_ttl = pending_ttl
         self._refresh_after = refresh_after
         self._clock = clock
+        # Called after a new grant is stored: the runtime wakes the work that
+        # waited for it (without this it would look again only after REAUTH_WAIT).
+        self._on_connected = on_connected
         self._inflight: asyncio.Task[Connection] | None = None
         self._cache: tuple[bytes, Connection] | None = None
+        self.rotation = RotationKeeper(
+            store, lambda conn: self._encrypt_json(conn.to_json()), self._load_stored
+        )
         self.refreshes = 0  # token requests this instance made to refresh
 
     # --- credentials ----------------------------------------------------------------
@@ -280,15 +288,23 @@ class TokenManager:
             scope=answer.scope or conn.scope,
             refreshed_at=self._clock(),
         )
-        new_blob = self._encrypt_json(fresh.to_json())
-        if await self._store.compare_and_set(NAMESPACE, CONNECTION_KEY, blob, new_blob):
-            self._cache = (new_blob, fresh)
-            log.info(
-                "Salesforce access token refreshed for org %s%s",
-                fresh.org_id,
-                " (new refresh token stored)" if answer.refresh_token else "",
-            )
-            return fresh
+        if answer.refresh_token and answer.refresh_token != conn.refresh_token:
+            # The old refresh token is dead now: this record is the only copy
+            # of the new one until the store has it.
+            saved = await self.rotation.save(blob, conn, fresh)
+            if saved is not Saved.SUPERSEDED:
+                log.info(
+                    "Salesforce access token refreshed for org %s (new refresh token %s)",
+                    fresh.org_id,
+                    "stored" if saved is Saved.LANDED else "kept in memory until stored",
+                )
+                return fresh
+        else:
+            new_blob = self._encrypt_json(fresh.to_json())
+            if await self._store.compare_and_set(NAMESPACE, CONNECTION_KEY, blob, new_blob):
+                self._cache = (new_blob, fresh)
+                log.info("Salesforce access token refreshed for org %s", fresh.org_id)
+                return fresh
         # The record changed while we asked (an admin reconnected or disconnected):
         # that write is newer than our refresh, so it wins.
         log.warning("Salesforce connection changed during a token refresh; using the stored one")
@@ -421,8 +437,14 @@ class TokenManager:
         )
         blob = self._encrypt_json(conn.to_json())
         await self._store.set(NAMESPACE, CONNECTION_KEY, blob)
+        self.rotation.pending = None  # a new grant supersedes any unsaved rotation
         self._cache = (blob, conn)
         log.info("Salesforce connected: org %s as %s", conn.org_id, conn.username or conn.user_id)
+        if self._on_connected is not None:
+            try:
+                await self._on_connected()
+            except Exception:  # the grant is stored; waiting work still retries later
+                log.exception("could not wake the work waiting for the connection")
         return conn
 
     async def _identity(self, answer: TokenResponse) -> Identity:
@@ -450,6 +472,7 @@ class TokenManager:
                 except SalesforceError as exc:
                     log.warning("could not revoke the Salesforce token (%s); deleting it", exc)
         await self._store.delete(NAMESPACE, CONNECTION_KEY)
+        self.rotation.pending = None
         self._cache = None
         return revoked
 
@@ -492,6 +515,13 @@ class TokenManager:
     # --- storage --------------------------------------------------------------------
 
     async def _load(self) -> tuple[bytes | None, Connection | None]:
+        """The connection as this instance knows it: the stored record, unless
+        a rotated refresh token is kept in memory until the store has it."""
+        blob, conn = await self._load_stored()
+        fresh = self.rotation.overlay(blob, conn)
+        return (blob, fresh) if fresh is not None else (blob, conn)
+
+    async def _load_stored(self) -> tuple[bytes | None, Connection | None]:
         blob = await self._store.get(NAMESPACE, CONNECTION_KEY)
         if blob is None:
             return None, None

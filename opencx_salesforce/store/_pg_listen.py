@@ -1,6 +1,6 @@
 """``LISTEN`` on one connection of its own, turning ``NOTIFY``s into local wake-ups.
 
-The store's writes send ``pg_notify(channel, queue)`` inside the statement that
+The store's writes send ``pg_notify(channel, "<sender>:<queue>")`` inside the statement that
 adds or puts back work, so the notification leaves only when that work is
 committed and visible. A dropped connection loses notifications: the listener
 then wakes every local waiter (they re-read the queue) and reconnects with
@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 
 
 class Listener:
-    def __init__(self, dsn: str, channel: str, wakeups: Wakeups) -> None:
+    def __init__(self, dsn: str, channel: str, wakeups: Wakeups, sender: str) -> None:
         self._dsn = dsn
+        self._sender = sender
         self.channel = channel
         self._wakeups = wakeups
         self._task: asyncio.Task[None] | None = None
@@ -30,7 +31,11 @@ class Listener:
         self._lost = asyncio.Event()
 
     def _on_notify(self, connection: object, pid: int, channel: str, payload: object) -> None:
-        self._wakeups.notify(str(payload))
+        # "<sender>:<queue>": the sending store has already woken one of its
+        # own waiters, so it skips its own notification (one job, one worker).
+        sender, _, queue = str(payload).partition(":")
+        if sender != self._sender:
+            self._wakeups.notify(queue)
 
     def _on_terminate(self, connection: object) -> None:
         self._lost.set()

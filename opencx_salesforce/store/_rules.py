@@ -22,6 +22,13 @@ def check_lease(visibility_timeout: float, limit: int) -> None:
         raise ValueError(f"limit must be at least 1, got {limit!r}")
 
 
+def check_delay(delay: float) -> None:
+    """A delay is measured forward from the store's now; a negative one would be
+    an absolute time in disguise."""
+    if not delay >= 0:
+        raise ValueError(f"delay must be zero or a positive number of seconds, got {delay!r}")
+
+
 def visible_state(stored: ItemState, available_at: float, now: float) -> ItemState:
     """What a status page should show: a lease that ran out makes its item ready
     again even before anyone re-leases it."""

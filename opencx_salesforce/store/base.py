@@ -14,15 +14,25 @@ Key/value
 
 Queue
     ``enqueue`` is idempotent on ``item_id`` (the same id twice is one item).
-    ``lease`` hands out ready items (``available_at <= now``) oldest first and
+    ``lease`` hands out ready items (due now) earliest due first and
     hides them for ``visibility_timeout`` seconds; an item whose lease runs out
     without ``ack`` becomes ready again (a crashed worker loses nothing). A lease
-    carries a token: ``ack``, ``retry_at`` and ``bury`` only act while the lease
+    carries a token: ``ack``, ``retry_in`` and ``bury`` only act while the lease
     is still the current one, so a worker that stalled past its timeout cannot
     undo the work of the worker that took over. A lease stays current until the
     item is leased again, acked, put back or buried: past its timeout it still
     acts if no other worker has taken the item. ``bury`` moves an item to the
     dead-letter state, where it stays until ``revive``.
+
+The clock
+    Every time that decides ownership (a key's expiry, a lease's deadline, when
+    an item is due, an item's age) is measured on the *store's* clock: Redis's
+    ``TIME`` inside the script, PostgreSQL's ``now()`` inside the statement; the
+    single-host backends (memory, SQLite) use the process's clock, which every
+    user of their data shares. Callers therefore pass *delays* (``delay`` in
+    ``enqueue``, ``retry_in``), never absolute times, and read an item's age
+    from :attr:`Lease.age`: two host instances whose clocks disagree by minutes
+    still agree on who holds a lease and when work is due.
 
 The rules in detail (each one a test of the conformance suite)
     * Values round-trip byte for byte (empty, NUL bytes, any of the 256).
@@ -43,20 +53,28 @@ The rules in detail (each one a test of the conformance suite)
       one winner of ``set_if_absent`` and ``compare_and_set``, and lose no
       increment of a CAS loop; concurrent workers lease each item exactly once.
     * ``lease`` raises ``ValueError`` for a ``visibility_timeout`` that is not
-      positive or a ``limit`` below 1; it hands out items ``available_at <= now``
-      oldest first, each with a distinct token, and
-      counts ``attempts`` per lease.
+      positive or a ``limit`` below 1; it hands out due items earliest due
+      first, each with a distinct token, counts ``attempts`` per lease and
+      reports the item's ``age`` (seconds since it was enqueued or revived, on
+      the store's clock).
+    * ``enqueue`` and ``retry_in`` take a ``delay`` in seconds (>= 0; a negative
+      one raises ``ValueError`` and writes nothing), measured on the store's
+      clock from the moment the store does the write.
     * An item id stays taken while the item exists in any state (ready, leased,
       dead); ``ack`` frees it.
-    * A stale lease (its item leased again since) cannot ``ack``, ``retry_at`` or
+    * A stale lease (its item leased again since) cannot ``ack``, ``retry_in`` or
       ``bury``; neither can a lease whose token, queue or item id was altered.
-    * ``retry_at`` keeps the previous ``last_error`` when ``error`` is None;
+    * ``retry_in`` keeps the previous ``last_error`` when ``error`` is None;
       ``bury`` records when the item was buried as its ``available_at``;
-      ``revive`` acts only on dead items and keeps ``attempts``.
+      ``revive`` acts only on dead items, keeps ``attempts`` and starts the
+      item's clock anew: its ``enqueued_at`` (and the ``age`` its next lease
+      reports) count from the revival, so a give-up window starts over.
+    * ``hurry`` makes a ready item that is not due yet due now, and acts on
+      nothing else (a due, leased, dead or unknown item: False).
     * ``items`` lists oldest ``enqueued_at`` first and shows a leased item whose
       lease ran out as ready.
     * ``wait`` returns at once when an item is ready; otherwise it returns when
-      one is enqueued, put back (``retry_at``) or revived, through this store
+      one is enqueued, put back (``retry_in``), revived or hurried, through this store
       object or another sharing the data, when a retry comes due, when a lease
       runs out, or after ``timeout`` seconds, whichever is first.
     * A durable backend (SQLite, PostgreSQL, Redis) keeps keys, TTLs, items and
@@ -85,6 +103,9 @@ class Lease:
     payload: bytes
     attempts: int  # how many times it has been leased, this one included
     token: str  # identifies this lease; stale leases cannot ack
+    # seconds since the item was enqueued (or revived), on the store's clock,
+    # when it was leased: what a give-up window is measured with
+    age: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,25 +160,25 @@ class Store(Protocol):
 
     # --- queue -----------------------------------------------------------------
     async def enqueue(
-        self, queue: str, item_id: str, payload: bytes, *, available_at: float | None = None
+        self, queue: str, item_id: str, payload: bytes, *, delay: float = 0.0
     ) -> bool:
-        """Add an item, ready at ``available_at`` (default now). False if an item
-        with this id is already in the queue (in any state)."""
+        """Add an item, due ``delay`` seconds from now on the store's clock. False
+        if an item with this id is already in the queue (in any state)."""
         ...
 
     async def lease(self, queue: str, *, visibility_timeout: float, limit: int = 1) -> list[Lease]:
-        """Take up to ``limit`` ready items, oldest ``available_at`` first."""
+        """Take up to ``limit`` due items, earliest due first; each stays hidden
+        for ``visibility_timeout`` seconds on the store's clock."""
         ...
 
     async def ack(self, lease: Lease) -> bool:
         """The work is done: remove the item. False if the lease is stale."""
         ...
 
-    async def retry_at(
-        self, lease: Lease, available_at: float, *, error: str | None = None
-    ) -> bool:
-        """Put the item back, ready at ``available_at``. ``error`` becomes the
-        item's ``last_error`` (``None`` keeps the previous one). False if stale."""
+    async def retry_in(self, lease: Lease, delay: float, *, error: str | None = None) -> bool:
+        """Put the item back, due ``delay`` seconds from now on the store's
+        clock. ``error`` becomes the item's ``last_error`` (``None`` keeps the
+        previous one). False if stale."""
         ...
 
     async def bury(self, lease: Lease, *, error: str) -> bool:
@@ -165,7 +186,15 @@ class Store(Protocol):
         ...
 
     async def revive(self, queue: str, item_id: str) -> bool:
-        """Make a dead item ready now (attempts kept). False if not dead."""
+        """Make a dead item ready now (attempts kept, its clock started anew:
+        ``enqueued_at`` becomes now). False if not dead."""
+        ...
+
+    async def hurry(self, queue: str, item_id: str) -> bool:
+        """Make a ready item that waits for a later time due now (attempts, last
+        error and age kept) and wake a waiter: what the plugin does to work that
+        waited for something that has just happened (an admin reconnecting).
+        False if the item was not waiting (due already, leased, dead, absent)."""
         ...
 
     async def items(self, queue: str, state: ItemState | None = None) -> list[QueueItem]:

@@ -12,7 +12,13 @@ import itertools
 import time
 from dataclasses import dataclass
 
-from opencx_salesforce.store._rules import check_lease, check_ttl, new_token, visible_state
+from opencx_salesforce.store._rules import (
+    check_delay,
+    check_lease,
+    check_ttl,
+    new_token,
+    visible_state,
+)
 from opencx_salesforce.store._wakeup import Wakeups, wait_until_due
 from opencx_salesforce.store.base import ItemState, Lease, QueueItem
 
@@ -153,8 +159,9 @@ class MemoryStore:
 
     # --- queue -----------------------------------------------------------------
     async def enqueue(
-        self, queue: str, item_id: str, payload: bytes, *, available_at: float | None = None
+        self, queue: str, item_id: str, payload: bytes, *, delay: float = 0.0
     ) -> bool:
+        check_delay(delay)
         items = self._queues.setdefault(queue, {})
         if item_id in items:
             return False
@@ -164,7 +171,7 @@ class MemoryStore:
             payload=payload,
             state=ItemState.READY,
             attempts=0,
-            available_at=now if available_at is None else available_at,
+            available_at=now + delay,
             enqueued_at=now,
             seq=next(self._seq),
             token=None,
@@ -194,7 +201,8 @@ class MemoryStore:
             item.available_at = now + visibility_timeout
             item.token = new_token()
             schedule.push(item)
-            leases.append(Lease(queue, item.item_id, item.payload, item.attempts, item.token))
+            age = now - item.enqueued_at
+            leases.append(Lease(queue, item.item_id, item.payload, item.attempts, item.token, age))
         return leases
 
     def _current(self, lease: Lease) -> _Item | None:
@@ -212,13 +220,12 @@ class MemoryStore:
         item.version += 1  # its heap entries are stale now
         return True
 
-    async def retry_at(
-        self, lease: Lease, available_at: float, *, error: str | None = None
-    ) -> bool:
+    async def retry_in(self, lease: Lease, delay: float, *, error: str | None = None) -> bool:
+        check_delay(delay)
         item = self._current(lease)
         if item is None:
             return False
-        item.state, item.available_at, item.token = ItemState.READY, available_at, None
+        item.state, item.available_at, item.token = ItemState.READY, time.time() + delay, None
         if error is not None:
             item.last_error = error
         self._schedule(lease.queue).push(item)
@@ -238,7 +245,18 @@ class MemoryStore:
         item = self._queues.get(queue, {}).get(item_id)
         if item is None or item.state is not ItemState.DEAD:
             return False
-        item.state, item.available_at = ItemState.READY, time.time()
+        now = time.time()
+        item.state, item.available_at, item.enqueued_at = ItemState.READY, now, now
+        self._schedule(queue).push(item)
+        self._wakeups.notify(queue)
+        return True
+
+    async def hurry(self, queue: str, item_id: str) -> bool:
+        item = self._queues.get(queue, {}).get(item_id)
+        now = time.time()
+        if item is None or item.state is not ItemState.READY or item.available_at <= now:
+            return False
+        item.available_at = now
         self._schedule(queue).push(item)
         self._wakeups.notify(queue)
         return True
@@ -265,10 +283,11 @@ class MemoryStore:
         return found
 
     async def wait(self, queue: str, timeout: float) -> None:
-        await wait_until_due(self._wakeups, queue, timeout, lambda: self._next_due(queue))
+        await wait_until_due(self._wakeups, queue, timeout, lambda: self._until_due(queue))
 
-    async def _next_due(self, queue: str) -> float | None:
-        return self._schedule(queue).next_due()
+    async def _until_due(self, queue: str) -> float | None:
+        due = self._schedule(queue).next_due()
+        return None if due is None else due - time.time()
 
     async def close(self) -> None:
         """Nothing to release; the data goes with the object."""

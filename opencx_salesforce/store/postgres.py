@@ -27,14 +27,16 @@ The clock
     TTLs, lease deadlines, "is it due" and the enqueue time use the server's
     ``now()`` (the statement's transaction start; each operation is its own
     transaction), never the instance's clock, so an instance whose clock runs
-    ahead cannot expire a key or steal a live lease early. Times the caller
-    passes (``available_at``) are stored as given.
+    ahead cannot expire a key or steal a live lease early. Callers pass
+    delays, which the statement adds to ``now()``.
 
 Waking workers
-    ``enqueue``, ``retry_at`` and ``revive`` call ``pg_notify`` in their own
+    ``enqueue``, ``retry_in``, ``revive`` and ``hurry`` call ``pg_notify`` in their own
     statement (sent on commit); each store ``LISTEN``s on one connection of its
     own from its first ``wait`` (:mod:`._pg_listen`). ``wait`` also re-reads the
-    queue every ``poll`` seconds, so a lost notification only delays.
+    queue every ``poll`` seconds, so a lost notification only delays. A
+    notification carries the sending store's id, so the sender, which has
+    already woken one of its own waiters, does not wake a second one.
 
 Expired keys
     read as absent at once; their rows are deleted by a sweep that a write runs
@@ -60,8 +62,8 @@ from opencx_salesforce.store._pg_listen import Listener
 from opencx_salesforce.store._pg_retry import run_retrying
 from opencx_salesforce.store._pg_schema import migrate, quote_ident
 from opencx_salesforce.store._pg_url import PostgresSettings, parse_postgres_url
-from opencx_salesforce.store._rules import check_lease, check_ttl, new_token
-from opencx_salesforce.store._wakeup import Wakeups, wait_until_due_in
+from opencx_salesforce.store._rules import check_delay, check_lease, check_ttl, new_token
+from opencx_salesforce.store._wakeup import Wakeups, wait_until_due
 from opencx_salesforce.store.base import ItemState, Lease, QueueItem
 
 _LIVE = "(expires_at IS NULL OR expires_at > now())"
@@ -93,7 +95,8 @@ class PostgresStore:
         self._s = s
         self._channel = f"{settings.schema}:wake"
         self._wakeups = Wakeups()
-        self._listener = Listener(settings.dsn, self._channel, self._wakeups)
+        self._sender = new_token()[:12]  # tags this store's notifications
+        self._listener = Listener(settings.dsn, self._channel, self._wakeups, self._sender)
         self.round_trips = 0
         # Expired rows read as absent at once; they are deleted by a sweep run
         # on a write at most this often (seconds, monotonic).
@@ -245,25 +248,27 @@ class PostgresStore:
 
     # --- queue -----------------------------------------------------------------
     async def enqueue(
-        self, queue: str, item_id: str, payload: bytes, *, available_at: float | None = None
+        self, queue: str, item_id: str, payload: bytes, *, delay: float = 0.0
     ) -> bool:
+        check_delay(delay)
         rows = await self._fetch(
             f"""
             WITH added AS (
                 INSERT INTO {self._q}
                     (queue, item_id, payload, state, attempts, available_at, enqueued_at)
                 VALUES ($1, $2, $3, 'ready', 0,
-                        coalesce(to_timestamp($4::float8), now()), now())
+                        now() + make_interval(secs => $4::float8), now())
                 ON CONFLICT (queue, item_id) DO NOTHING
                 RETURNING 1
             )
-            SELECT pg_notify($5, $1) FROM added
+            SELECT pg_notify($5, $6 || ':' || $1) FROM added
             """,
             queue,
             item_id,
             payload,
-            available_at,
+            delay,
             self._channel,
+            self._sender,
         )
         if rows:
             self._wakeups.notify(queue)
@@ -286,7 +291,8 @@ class PostgresStore:
                 lease_token = $4 || '.' || item.seq
             FROM due WHERE item.seq = due.seq
             RETURNING item.item_id, item.payload, item.attempts, item.lease_token,
-                      due.was_due, item.seq
+                      due.was_due, item.seq,
+                      extract(epoch FROM now() - item.enqueued_at)::float8
             """,
             queue,
             limit,
@@ -295,8 +301,8 @@ class PostgresStore:
         )
         rows.sort(key=lambda row: (row[4], row[5]))  # RETURNING keeps no order
         return [
-            Lease(queue, str(item_id), bytes(payload), int(attempts), str(token))
-            for item_id, payload, attempts, token, _, _ in rows
+            Lease(queue, str(item_id), bytes(payload), int(attempts), str(token), float(age))
+            for item_id, payload, attempts, token, _, _, age in rows
         ]
 
     async def ack(self, lease: Lease) -> bool:
@@ -305,26 +311,26 @@ class PostgresStore:
         )
         return changed == 1
 
-    async def retry_at(
-        self, lease: Lease, available_at: float, *, error: str | None = None
-    ) -> bool:
+    async def retry_in(self, lease: Lease, delay: float, *, error: str | None = None) -> bool:
+        check_delay(delay)
         rows = await self._fetch(
             f"""
             WITH back AS (
                 UPDATE {self._q}
-                SET state = 'ready', available_at = to_timestamp($4::float8),
+                SET state = 'ready', available_at = now() + make_interval(secs => $4::float8),
                     lease_token = NULL, last_error = coalesce($5, last_error)
                 WHERE {_HELD}
                 RETURNING 1
             )
-            SELECT pg_notify($6, $1) FROM back
+            SELECT pg_notify($6, $7 || ':' || $1) FROM back
             """,
             lease.queue,
             lease.item_id,
             lease.token,
-            available_at,
+            delay,
             error,
             self._channel,
+            self._sender,
         )
         if rows:
             self._wakeups.notify(lease.queue)
@@ -348,15 +354,35 @@ class PostgresStore:
         rows = await self._fetch(
             f"""
             WITH revived AS (
-                UPDATE {self._q} SET state = 'ready', available_at = now()
+                UPDATE {self._q} SET state = 'ready', available_at = now(), enqueued_at = now()
                 WHERE queue = $1 AND item_id = $2 AND state = 'dead'
                 RETURNING 1
             )
-            SELECT pg_notify($3, $1) FROM revived
+            SELECT pg_notify($3, $4 || ':' || $1) FROM revived
             """,
             queue,
             item_id,
             self._channel,
+            self._sender,
+        )
+        if rows:
+            self._wakeups.notify(queue)
+        return len(rows) == 1
+
+    async def hurry(self, queue: str, item_id: str) -> bool:
+        rows = await self._fetch(
+            f"""
+            WITH hurried AS (
+                UPDATE {self._q} SET available_at = now()
+                WHERE queue = $1 AND item_id = $2 AND state = 'ready' AND available_at > now()
+                RETURNING 1
+            )
+            SELECT pg_notify($3, $4 || ':' || $1) FROM hurried
+            """,
+            queue,
+            item_id,
+            self._channel,
+            self._sender,
         )
         if rows:
             self._wakeups.notify(queue)
@@ -406,7 +432,7 @@ class PostgresStore:
 
     async def wait(self, queue: str, timeout: float) -> None:
         await self._listener.ensure_started()
-        await wait_until_due_in(
+        await wait_until_due(
             self._wakeups,
             queue,
             timeout,

@@ -18,11 +18,13 @@ namespace or queue name are percent-escaped, so ``("a:b", "c")`` and
     {prefix}q:{queue}:error     hash: item -> last error
     {prefix}wake                pub/sub channel: a queue's name, when work arrives
 
-Every read-modify-write is one Lua script, so it is atomic on the server. Key
-expiry and the key index use the server's clock (``TIME``); queue times are
-unix seconds from the caller's clock, as the protocol passes them in.
+Every read-modify-write is one Lua script, so it is atomic on the server. Every
+time is the server's (``TIME``, read inside the script): key expiry, the key
+index, when an item is due, a lease's deadline, an item's age. Callers pass
+delays, never instants, so an instance whose clock runs minutes ahead cannot
+take a live lease or see work due early.
 
-Waking workers: enqueue, retry and revive publish the queue's name on the
+Waking workers: enqueue, retry, revive and hurry publish the queue's name on the
 ``wake`` channel; each store subscribes (once, on its first ``wait``) and wakes
 its local waiters, so a worker in another process is woken at once.
 """
@@ -32,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -40,7 +41,14 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from opencx_salesforce.store._rules import check_lease, check_ttl, new_token, visible_state
+from opencx_salesforce.store._redis_persistence import Persistence, read_persistence
+from opencx_salesforce.store._rules import (
+    check_delay,
+    check_lease,
+    check_ttl,
+    new_token,
+    visible_state,
+)
 from opencx_salesforce.store._wakeup import Wakeups, wait_until_due
 from opencx_salesforce.store.base import ItemState, Lease, QueueItem
 
@@ -132,41 +140,52 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
 
 # --- queue scripts: KEYS are the queue's keys in _QUEUE_PARTS order ----------------
 _QUEUE_PARTS = ("due", "enq", "dead", "payload", "attempts", "token", "error")
+# Queue times are unix seconds (a double) on the server's clock.
 _QUEUE_PRELUDE = """
 local due, enq, dead, payload, attempts, token, err =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local function now_s()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+-- %.17g: a double's exact decimal, so a score round-trips.
+local function fmt(x) return string.format('%.17g', x) end
 """
 
-# ARGV: item, payload, available_at, now, channel, queue
+# ARGV: item, payload, delay, channel, queue
 _ENQUEUE = (
     _QUEUE_PRELUDE
     + """
 if redis.call('ZSCORE', enq, ARGV[1]) then return 0 end
-redis.call('ZADD', enq, ARGV[4], ARGV[1])
-redis.call('ZADD', due, ARGV[3], ARGV[1])
+local now = now_s()
+redis.call('ZADD', enq, fmt(now), ARGV[1])
+redis.call('ZADD', due, fmt(now + tonumber(ARGV[3])), ARGV[1])
 redis.call('HSET', payload, ARGV[1], ARGV[2])
 redis.call('HSET', attempts, ARGV[1], 0)
-redis.call('PUBLISH', ARGV[5], ARGV[6])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1
 """
 )
 
-# ARGV: now, lease deadline, limit, token base. Returns id, payload, attempts,
-# token for each leased item, flattened.
+# ARGV: visibility timeout, limit, token base. Returns id, payload, attempts,
+# token, age (a string: Lua numbers come back as integers) for each leased item,
+# flattened.
 _LEASE = (
     _QUEUE_PRELUDE
     + """
-local ids = redis.call('ZRANGEBYSCORE', due, '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local now = now_s()
+local ids = redis.call('ZRANGEBYSCORE', due, '-inf', fmt(now), 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
 for i, id in ipairs(ids) do
-  local lease_token = ARGV[4] .. '.' .. i
-  redis.call('ZADD', due, ARGV[2], id)
+  local lease_token = ARGV[3] .. '.' .. i
+  redis.call('ZADD', due, fmt(now + tonumber(ARGV[1])), id)
   redis.call('HSET', token, id, lease_token)
   local n = redis.call('HINCRBY', attempts, id, 1)
   table.insert(out, id)
   table.insert(out, redis.call('HGET', payload, id))
   table.insert(out, n)
   table.insert(out, lease_token)
+  table.insert(out, fmt(now - tonumber(redis.call('ZSCORE', enq, id))))
 end
 return out
 """
@@ -188,12 +207,12 @@ return 1
 """
 )
 
-# ARGV: item, token, available_at, has_error ('0'/'1'), error, channel, queue
-_RETRY_AT = (
+# ARGV: item, token, delay, has_error ('0'/'1'), error, channel, queue
+_RETRY_IN = (
     _QUEUE_PRELUDE
     + """
 if redis.call('HGET', token, ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('ZADD', due, ARGV[3], ARGV[1])
+redis.call('ZADD', due, fmt(now_s() + tonumber(ARGV[3])), ARGV[1])
 redis.call('HDEL', token, ARGV[1])
 if ARGV[4] == '1' then redis.call('HSET', err, ARGV[1], ARGV[5]) end
 redis.call('PUBLISH', ARGV[6], ARGV[7])
@@ -201,28 +220,55 @@ return 1
 """
 )
 
-# ARGV: item, token, now, error
+# ARGV: item, token, error
 _BURY = (
     _QUEUE_PRELUDE
     + """
 if redis.call('HGET', token, ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('ZREM', due, ARGV[1])
 redis.call('HDEL', token, ARGV[1])
-redis.call('ZADD', dead, ARGV[3], ARGV[1])
-redis.call('HSET', err, ARGV[1], ARGV[4])
+redis.call('ZADD', dead, fmt(now_s()), ARGV[1])
+redis.call('HSET', err, ARGV[1], ARGV[3])
 return 1
 """
 )
 
-# ARGV: item, now, channel, queue
+# ARGV: item, channel, queue. The item's clock starts anew: enqueued now.
 _REVIVE = (
     _QUEUE_PRELUDE
     + """
 if not redis.call('ZSCORE', dead, ARGV[1]) then return 0 end
+local now = fmt(now_s())
 redis.call('ZREM', dead, ARGV[1])
-redis.call('ZADD', due, ARGV[2], ARGV[1])
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+redis.call('ZADD', due, now, ARGV[1])
+redis.call('ZADD', enq, now, ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
+"""
+)
+
+# ARGV: item, channel, queue. Only a ready item (no lease token) not due yet.
+_HURRY = (
+    _QUEUE_PRELUDE
+    + """
+local at = redis.call('ZSCORE', due, ARGV[1])
+local now = now_s()
+if not at or redis.call('HEXISTS', token, ARGV[1]) == 1 or tonumber(at) <= now then
+  return 0
+end
+redis.call('ZADD', due, fmt(now), ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+"""
+)
+
+# Returns seconds until the first item is due (a string; '' when none waits).
+_UNTIL_DUE = (
+    _QUEUE_PRELUDE
+    + """
+local first = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
+if #first == 0 then return '' end
+return fmt(tonumber(first[2]) - now_s())
 """
 )
 
@@ -237,8 +283,8 @@ def _ttl_ms(ttl: float | None) -> str:
     return "" if ttl is None else str(max(1, math.ceil(ttl * 1000)))
 
 
-def _time(value: float) -> str:
-    """repr round-trips a float exactly through Redis's double scores."""
+def _seconds(value: float) -> str:
+    """repr round-trips a float exactly into the script."""
     return repr(float(value))
 
 
@@ -263,9 +309,11 @@ class RedisStore:
             "enqueue": _ENQUEUE,
             "lease": _LEASE,
             "ack": _ACK,
-            "retry_at": _RETRY_AT,
+            "retry_in": _RETRY_IN,
             "bury": _BURY,
             "revive": _REVIVE,
+            "hurry": _HURRY,
+            "until_due": _UNTIL_DUE,
         }
         self._scripts = {name: client.register_script(body) for name, body in scripts.items()}
 
@@ -336,54 +384,51 @@ class RedisStore:
         return [f"{self.prefix}q:{_escape(queue)}:{part}" for part in _QUEUE_PARTS]
 
     async def enqueue(
-        self, queue: str, item_id: str, payload: bytes, *, available_at: float | None = None
+        self, queue: str, item_id: str, payload: bytes, *, delay: float = 0.0
     ) -> bool:
-        now = time.time()
-        args = [
-            item_id,
-            payload,
-            _time(now if available_at is None else available_at),
-            _time(now),
-            self._wake_channel,
-            queue,
-        ]
+        check_delay(delay)
+        args = [item_id, payload, _seconds(delay), self._wake_channel, queue]
         return bool(await self._call("enqueue", self._queue_keys(queue), args))
 
     async def lease(self, queue: str, *, visibility_timeout: float, limit: int = 1) -> list[Lease]:
         check_lease(visibility_timeout, limit)
-        now = time.time()
-        args = [_time(now), _time(now + visibility_timeout), limit, new_token()]
+        args = [_seconds(visibility_timeout), limit, new_token()]
         flat = await self._call("lease", self._queue_keys(queue), args)
         return [
-            Lease(queue, item_id.decode(), bytes(payload), int(attempts), token.decode())
-            for item_id, payload, attempts, token in zip(*[iter(flat)] * 4, strict=True)
+            Lease(
+                queue, item_id.decode(), bytes(payload), int(attempts), token.decode(), float(age)
+            )
+            for item_id, payload, attempts, token, age in zip(*[iter(flat)] * 5, strict=True)
         ]
 
     async def ack(self, lease: Lease) -> bool:
         args = [lease.item_id, lease.token]
         return bool(await self._call("ack", self._queue_keys(lease.queue), args))
 
-    async def retry_at(
-        self, lease: Lease, available_at: float, *, error: str | None = None
-    ) -> bool:
+    async def retry_in(self, lease: Lease, delay: float, *, error: str | None = None) -> bool:
+        check_delay(delay)
         args = [
             lease.item_id,
             lease.token,
-            _time(available_at),
+            _seconds(delay),
             "0" if error is None else "1",
             error or "",
             self._wake_channel,
             lease.queue,
         ]
-        return bool(await self._call("retry_at", self._queue_keys(lease.queue), args))
+        return bool(await self._call("retry_in", self._queue_keys(lease.queue), args))
 
     async def bury(self, lease: Lease, *, error: str) -> bool:
-        args = [lease.item_id, lease.token, _time(time.time()), error]
+        args = [lease.item_id, lease.token, error]
         return bool(await self._call("bury", self._queue_keys(lease.queue), args))
 
     async def revive(self, queue: str, item_id: str) -> bool:
-        args = [item_id, _time(time.time()), self._wake_channel, queue]
+        args = [item_id, self._wake_channel, queue]
         return bool(await self._call("revive", self._queue_keys(queue), args))
+
+    async def hurry(self, queue: str, item_id: str) -> bool:
+        args = [item_id, self._wake_channel, queue]
+        return bool(await self._call("hurry", self._queue_keys(queue), args))
 
     async def items(self, queue: str, state: ItemState | None = None) -> list[QueueItem]:
         due, enq, dead, payload, attempts, token, error = self._queue_keys(queue)
@@ -395,9 +440,19 @@ class RedisStore:
             pipe.hgetall(attempts)
             pipe.hgetall(token)
             pipe.hgetall(error)
-            enqueued, due_at, dead_at, payloads, counts, tokens, errors = await pipe.execute()
+            pipe.time()
+            (
+                enqueued,
+                due_at,
+                dead_at,
+                payloads,
+                counts,
+                tokens,
+                errors,
+                clock,
+            ) = await pipe.execute()
         due_at, dead_at = dict(due_at), dict(dead_at)
-        now = time.time()
+        now = clock[0] + clock[1] / 1_000_000  # the server's clock, as the scripts
         found = []
         for item_id, enqueued_at in enqueued:
             if item_id in dead_at:
@@ -421,13 +476,13 @@ class RedisStore:
                 )
         return found
 
-    async def _next_due(self, queue: str) -> float | None:
-        first = await self._redis.zrange(self._queue_keys(queue)[0], 0, 0, withscores=True)
-        return float(first[0][1]) if first else None
+    async def _until_due(self, queue: str) -> float | None:
+        answer = await self._call("until_due", self._queue_keys(queue), [])
+        return float(answer) if answer else None
 
     async def wait(self, queue: str, timeout: float) -> None:
         await self._ensure_listening()
-        await wait_until_due(self._wakeups, queue, timeout, lambda: self._next_due(queue))
+        await wait_until_due(self._wakeups, queue, timeout, lambda: self._until_due(queue))
 
     async def _ensure_listening(self) -> None:
         """Subscribe to the wake-up channel once, and confirm it before the first
@@ -461,6 +516,10 @@ class RedisStore:
                 log.warning("lost the store wake-up channel (%s); reconnecting", exc)
                 self._wakeups.notify_all()
                 await asyncio.sleep(0.5)
+
+    async def persistence(self) -> Persistence:
+        """Whether the server keeps its data across a restart, for ``doctor``."""
+        return await read_persistence(self._redis)
 
     async def close(self) -> None:
         if self._listener is not None:

@@ -47,7 +47,13 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from opencx_salesforce.store._rules import check_lease, check_ttl, new_token, visible_state
+from opencx_salesforce.store._rules import (
+    check_delay,
+    check_lease,
+    check_ttl,
+    new_token,
+    visible_state,
+)
 from opencx_salesforce.store._wakeup import Wakeups, wait_until_due
 from opencx_salesforce.store.base import ItemState, Lease, QueueItem
 
@@ -352,8 +358,9 @@ class SQLiteStore:
 
     # --- queue -----------------------------------------------------------------
     async def enqueue(
-        self, queue: str, item_id: str, payload: bytes, *, available_at: float | None = None
+        self, queue: str, item_id: str, payload: bytes, *, delay: float = 0.0
     ) -> bool:
+        check_delay(delay)
         now = time.time()
         changed = await self._run(
             """
@@ -367,7 +374,7 @@ class SQLiteStore:
                 "item_id": item_id,
                 "payload": payload,
                 "ready": ItemState.READY.value,
-                "available_at": now if available_at is None else available_at,
+                "available_at": now + delay,
                 "now": now,
             },
         )
@@ -381,7 +388,7 @@ class SQLiteStore:
         async with self._immediate() as db:
             async with db.execute(
                 """
-                SELECT seq, item_id, payload, attempts FROM queue_items
+                SELECT seq, item_id, payload, attempts, enqueued_at FROM queue_items
                 WHERE queue = ? AND state != 'dead' AND available_at <= ?
                 ORDER BY available_at, seq LIMIT ?
                 """,
@@ -389,8 +396,18 @@ class SQLiteStore:
             ) as cursor:
                 due = await cursor.fetchall()
             leases = [
-                (seq, Lease(queue, str(item_id), bytes(payload), attempts + 1, new_token()))
-                for seq, item_id, payload, attempts in due
+                (
+                    seq,
+                    Lease(
+                        queue,
+                        str(item_id),
+                        bytes(payload),
+                        attempts + 1,
+                        new_token(),
+                        now - enqueued_at,
+                    ),
+                )
+                for seq, item_id, payload, attempts, enqueued_at in due
             ]
             await db.executemany(
                 """
@@ -408,9 +425,8 @@ class SQLiteStore:
     async def ack(self, lease: Lease) -> bool:
         return await self._run(f"DELETE FROM queue_items WHERE {_HELD}", _held(lease)) == 1
 
-    async def retry_at(
-        self, lease: Lease, available_at: float, *, error: str | None = None
-    ) -> bool:
+    async def retry_in(self, lease: Lease, delay: float, *, error: str | None = None) -> bool:
+        check_delay(delay)
         changed = await self._run(
             f"""
             UPDATE queue_items
@@ -418,7 +434,7 @@ class SQLiteStore:
                 last_error = coalesce(:error, last_error)
             WHERE {_HELD}
             """,
-            _held(lease) | {"available_at": available_at, "error": error},
+            _held(lease) | {"available_at": time.time() + delay, "error": error},
         )
         if changed:
             self._wakeups.notify(lease.queue)
@@ -438,10 +454,24 @@ class SQLiteStore:
     async def revive(self, queue: str, item_id: str) -> bool:
         changed = await self._run(
             """
-            UPDATE queue_items SET state = 'ready', available_at = :now
+            UPDATE queue_items SET state = 'ready', available_at = :now, enqueued_at = :now
             WHERE queue = :queue AND item_id = :item_id AND state = 'dead'
             """,
             {"queue": queue, "item_id": item_id, "now": time.time()},
+        )
+        if changed:
+            self._wakeups.notify(queue)
+        return changed == 1
+
+    async def hurry(self, queue: str, item_id: str) -> bool:
+        now = time.time()
+        changed = await self._run(
+            """
+            UPDATE queue_items SET available_at = :now
+            WHERE queue = :queue AND item_id = :item_id AND state = 'ready'
+              AND available_at > :now
+            """,
+            {"queue": queue, "item_id": item_id, "now": now},
         )
         if changed:
             self._wakeups.notify(queue)
@@ -473,20 +503,21 @@ class SQLiteStore:
                 )
         return found
 
-    async def _next_due(self, queue: str) -> float | None:
+    async def _until_due(self, queue: str) -> float | None:
         rows = await self._rows(
             "SELECT min(available_at) FROM queue_items WHERE queue = ? AND state != 'dead'",
             (queue,),
         )
         due = rows[0][0]
-        return None if due is None else float(due)
+        # One host's files: its processes share this clock.
+        return None if due is None else float(due) - time.time()
 
     async def wait(self, queue: str, timeout: float) -> None:
         await wait_until_due(
             self._wakeups,
             queue,
             timeout,
-            lambda: self._next_due(queue),
+            lambda: self._until_due(queue),
             poll=self._poll_interval,
         )
 

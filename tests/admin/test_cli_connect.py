@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -23,8 +24,11 @@ from opencx_salesforce.emulator.seed import (
     OrgSeed,
     default_org,
 )
+from opencx_salesforce.outbox import policy
 from opencx_salesforce.plugin import SalesforcePlugin
 from opencx_salesforce.salesforce.tokens import ConnectionState
+from opencx_salesforce.store import namespaces
+from opencx_salesforce.store.sqlite import SQLiteStore
 
 WriteConfig = Callable[..., Path]
 
@@ -251,3 +255,36 @@ async def test_when_the_host_runs_on_the_redirect_uri_it_finishes_the_sign_in(
         assert "Connected as Ada Admin" in out
     finally:
         await host.stop()
+
+
+async def test_connecting_from_the_terminal_resumes_the_work_waiting_for_it(
+    emulator: Emulator, write_config: WriteConfig, tmp_path: Path
+) -> None:
+    port = free_port()
+    add_org(emulator, port)
+    config = write_config(port)
+    store = await SQLiteStore.open(f"sqlite:///{tmp_path / 'opencx.db'}")
+    try:
+        # A handoff that met the missing grant (due again in REAUTH_WAIT), and
+        # one backing off after a 503 (left alone).
+        for item_id, error in [
+            ("handoff:waits", "NeedsReauthorization: Salesforce needs to be connected again"),
+            ("handoff:503", "ServiceUnavailable: HTTP 503"),
+        ]:
+            await store.enqueue(namespaces.OUTBOX, item_id, b"{}")
+            [lease] = await store.lease(namespaces.OUTBOX, visibility_timeout=60)
+            await store.retry_in(lease, policy.REAUTH_WAIT, error=error)
+    finally:
+        await store.close()
+
+    assert await cli("--config", str(config), "--flow", "client-credentials") == 0
+
+    store = await SQLiteStore.open(f"sqlite:///{tmp_path / 'opencx.db'}")
+    try:
+        due = {
+            item.item_id: item.available_at <= time.time()
+            for item in await store.items(namespaces.OUTBOX)
+        }
+    finally:
+        await store.close()
+    assert due == {"handoff:waits": True, "handoff:503": False}

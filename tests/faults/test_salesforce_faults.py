@@ -269,14 +269,6 @@ async def test_a_revoked_grant_says_reconnect_and_keeps_the_work(
     assert all(i.attempts == 1 for i in waiting)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG outbox/policy.py retry_hint: work that met NeedsReauthorization is rescheduled "
-        "REAUTH_WAIT (120 s) out and nothing wakes it when the admin reconnects, so the "
-        "admin sees 'pending' for up to two minutes after fixing the connection"
-    ),
-)
 async def test_reconnecting_resumes_the_waiting_work_promptly(
     web_stack: Stack, http: aiohttp.ClientSession
 ) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from faults_clock_support import skewed
 from faults_support import FAST_RETRIES, WATCH, HostApi, comment_bodies
 
 from opencx_salesforce.apex import contract
@@ -92,11 +93,17 @@ def counting(host: DevHost, delivered: Counter[tuple[str, str]]) -> None:
 
 @asynccontextmanager
 async def running_pair(
-    http: aiohttp.ClientSession, stores: Sequence[Store], store: str
+    http: aiohttp.ClientSession,
+    stores: Sequence[Store],
+    store: str,
+    *,
+    skews: Sequence[float] = (0.0, 0.0),
 ) -> AsyncIterator[Pair]:
     """Two reference hosts with the plugin, one on each of ``stores`` (which share
     what they hold), an emulator org, and host a connected; the caller opens and
-    cleans up the stores. Shared by the Redis and PostgreSQL fault scenarios."""
+    cleans up the stores. Shared by the Redis and PostgreSQL fault scenarios.
+    ``skews``: how far each host's wall clock is off (seconds; see
+    :mod:`faults_clock_support`, which the caller must have installed)."""
     emulator = Emulator()
     await emulator.start()
     org = emulator.state.add_org(default_org())
@@ -104,10 +111,11 @@ async def running_pair(
     settings = {**FAST_RETRIES, "webhook_signing_secret": SECRET}
     instances = []
     try:
-        for name, shared in zip("ab", stores, strict=True):
-            host, plugin, url = await start_host(
-                store=shared, emulator_url=emulator.base_url, plugin_settings=settings
-            )
+        for name, shared, skew in zip("ab", stores, skews, strict=True):
+            with skewed(skew):
+                host, plugin, url = await start_host(
+                    store=shared, emulator_url=emulator.base_url, plugin_settings=settings
+                )
             delivered: Counter[tuple[str, str]] = Counter()
             counting(host, delivered)
             api = HostApi(http, url, host.settings.admin_token_value())
@@ -115,10 +123,11 @@ async def running_pair(
         a, b = instances
         assert a.plugin.is_running
         emulator.state.auth.set_callback_urls(DEMO_CLIENT_ID, [a.plugin.runtime.redirect_uri])
-        await a.plugin.runtime.tokens.save_credentials(
-            emulator.base_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-        )
-        await a.plugin.runtime.tokens.connect_client_credentials()
+        with skewed(skews[0]):
+            await a.plugin.runtime.tokens.save_credentials(
+                emulator.base_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+            )
+            await a.plugin.runtime.tokens.connect_client_credentials()
         yield Pair(emulator, org, a, b, http, store)
     finally:
         for instance in instances:

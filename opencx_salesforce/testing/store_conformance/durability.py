@@ -3,8 +3,6 @@ restart (a closed SQLite file reopened; a new Redis client)."""
 
 from __future__ import annotations
 
-import time
-
 from opencx_salesforce.store import ItemState
 from opencx_salesforce.testing.store_conformance.backend import Backend
 
@@ -26,7 +24,7 @@ async def test_data_and_queue_items_survive_closing_and_reopening(
     await before.bury(buried, error="boom")
     [postponed] = await before.lease("outbox", visibility_timeout=60)
     assert postponed.item_id == "postponed"
-    await before.retry_at(postponed, time.time() + 60, error="503")
+    await before.retry_in(postponed, 60, error="503")
     snapshot = await before.items("outbox")
     await durable_backend.close(before)
 

@@ -12,6 +12,7 @@ from opencx_salesforce.testing.store_conformance.backend import Backend
 __all__ = [
     "test_a_retry_and_a_revive_on_another_store_wake_the_waiter",
     "test_an_enqueue_on_another_store_wakes_the_waiter",
+    "test_hurrying_on_another_store_wakes_the_waiter",
     "test_wait_returns_at_once_when_an_item_is_ready",
     "test_wait_times_out_when_nothing_comes",
     "test_wait_wakes_when_a_lease_runs_out",
@@ -52,7 +53,7 @@ async def test_a_retry_and_a_revive_on_another_store_wake_the_waiter(backend: Ba
     retried, buried = await other.lease(Q, visibility_timeout=60, limit=2)
 
     waiter = await _start_waiting(worker)
-    await other.retry_at(retried, time.time(), error="try again")
+    await other.retry_in(retried, 0, error="try again")
     assert await _seconds_until_done(waiter) < PROMPT
     await worker.lease(Q, visibility_timeout=60)
 
@@ -63,7 +64,7 @@ async def test_a_retry_and_a_revive_on_another_store_wake_the_waiter(backend: Ba
 
 
 async def test_wait_times_out_when_nothing_comes(store: Store) -> None:
-    await store.enqueue(Q, "later", b"", available_at=time.time() + 60)
+    await store.enqueue(Q, "later", b"", delay=60)
     await store.enqueue("another-queue", "job", b"")
     started = time.monotonic()
     await store.wait(Q, 0.2)
@@ -80,7 +81,7 @@ async def test_wait_returns_at_once_when_an_item_is_ready(store: Store) -> None:
 async def test_wait_wakes_when_a_retry_comes_due(store: Store) -> None:
     await store.enqueue(Q, "job", b"")
     [lease] = await store.lease(Q, visibility_timeout=60)
-    await store.retry_at(lease, time.time() + 0.2)
+    await store.retry_in(lease, 0.2)
     started = time.monotonic()
     await store.wait(Q, TIMEOUT)
     assert 0.15 <= time.monotonic() - started < PROMPT
@@ -95,3 +96,14 @@ async def test_wait_wakes_when_a_lease_runs_out(store: Store) -> None:
     assert 0.15 <= time.monotonic() - started < PROMPT
     [lease] = await store.lease(Q, visibility_timeout=60)
     assert lease.attempts == 2
+
+
+async def test_hurrying_on_another_store_wakes_the_waiter(backend: Backend) -> None:
+    worker, other = await backend.open(), await backend.open()
+    await other.enqueue(Q, "job", b"")
+    [lease] = await other.lease(Q, visibility_timeout=60)
+    await other.retry_in(lease, 60)
+    waiter = await _start_waiting(worker)
+    assert await other.hurry(Q, "job") is True
+    assert await _seconds_until_done(waiter) < PROMPT
+    assert [lease.item_id for lease in await worker.lease(Q, visibility_timeout=60)] == ["job"]

@@ -14,6 +14,7 @@ from opencx_salesforce.apex import names
 from opencx_salesforce.runtime import Runtime
 from opencx_salesforce.salesforce.secrets import mask
 from opencx_salesforce.salesforce.tokens import ConnectionState
+from opencx_salesforce.store.epoch import describe, still_unresolved
 from opencx_salesforce.web.admin import access, connection, csrf, messages
 from opencx_salesforce.web.admin.forms import (
     CredentialsInput,
@@ -111,6 +112,9 @@ async def settings_page(
         )
     notice = request.query.get("notice", "")
     shown = list(notices) if notices is not None else _notices_from_query(request)
+    wiped = store_wiped(services, current.connected_at)
+    if wiped is not None:
+        shown.insert(0, Message("The store lost its data", "The store was wiped", wiped))
     live = current.state in (
         ConnectionState.CONNECTED,
         ConnectionState.NEEDS_REAUTHORIZATION,
@@ -146,6 +150,20 @@ async def settings_page(
         secure = services.host.public_url.startswith("https://")
         csrf.set_cookie(response, new_cookie, path=link.admin, secure=secure)
     return response
+
+
+def store_wiped(services: Runtime, connected_at: float | None) -> str | None:
+    """What to tell the admin about a wipe of the store that nobody has
+    recovered from yet (store/epoch.py), or None."""
+    watch = services.store_watch
+    wipe = watch.wiped if watch is not None else None
+    if not still_unresolved(wipe, connected_at):
+        return None
+    assert wipe is not None
+    return (
+        f"{describe(wipe)[0].upper()}{describe(wipe)[1:]}. Connect again below; "
+        "then give the store persistence so a restart keeps its data."
+    )
 
 
 def _notices_from_query(request: web.Request) -> list[Message]:

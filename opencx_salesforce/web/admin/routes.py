@@ -74,6 +74,7 @@ from opencx_salesforce.web.admin.page import (
     refusal,
     see_other,
     settings_page,
+    store_wiped,
     urls,
 )
 from opencx_salesforce.web.admin.views import (
@@ -336,6 +337,8 @@ async def _status_json(services: Runtime) -> dict[str, Any]:
         },
         # Rep replies coming back: last webhook, deliveries, sweep lag and cost.
         "replies": services.reply_status.to_json(),
+        # A wipe of the store not recovered from yet (store/epoch.py), or None.
+        "store_wiped": store_wiped(services, current.connected_at),
     }
 
 
