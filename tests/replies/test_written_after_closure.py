@@ -47,9 +47,7 @@ async def assert_carried_by_follow_up(world: World, session_id: str, closed_case
     case = world.org.get("Case", follow_up)
     assert case is not None and case["ParentId"] == closed_case and not case["IsClosed"]
     on_follow_up = [
-        c["CommentBody"]
-        for c in world.org.rows("CaseComment", False)
-        if c["ParentId"] == follow_up
+        c["CommentBody"] for c in world.org.rows("CaseComment", False) if c["ParentId"] == follow_up
     ]
     assert any(LATE_WORDS in b for b in on_follow_up)
     await idle(world)
