@@ -26,7 +26,7 @@ from opencx_salesforce.cases.index import CaseIndex, SessionCase
 from opencx_salesforce.cases.transcript import render
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, PermanentFailure, RetryLater
-from opencx_salesforce.hookspecs import Host
+from opencx_salesforce.hookspecs import HandsBackToBot, Host
 from opencx_salesforce.models import HandoffReason, Message, Session
 from opencx_salesforce.outbox.queue import Job, Outbox
 from opencx_salesforce.salesforce.client import SalesforceClient
@@ -177,6 +177,8 @@ class CaseService:
         if entry is not None and entry.closed:
             if session is None:
                 raise PermanentFailure(f"session {session_id} is gone from the host")
+            if await self._handed_back(session_id, ref):
+                return None
             # The Case closed meanwhile: a new Case, linked to the old one.
             snapshot = session.model_copy(update={"messages": messages})
             return await self.handle_handoff(
@@ -197,7 +199,9 @@ class CaseService:
             # reads a closed Case, so they go where a person will (issue #15.1).
             if session is None:
                 raise PermanentFailure(f"session {session_id} is gone from the host")
-            return await self._after_closure(job, session, messages, ref)
+            if await self._handed_back(session_id, ref):
+                return None
+            return await self._follow_up(job, session, messages, ref)
         return Outcome(ref.case_id, created=False, comments_written=written)
 
     async def _append_and_read_state(
@@ -228,9 +232,28 @@ class CaseService:
         # No record: the Case was deleted; its words have no open Case either.
         return written, not records or bool(records[0].get("IsClosed"))
 
-    async def _after_closure(
+    async def _handed_back(self, session_id: str, ref: SessionCase) -> bool:
+        """``after_closure = "back_to_bot"``: give the session back to the bot, its
+        message unanswered, when the host can (else a follow-up Case)."""
+        if self._settings.after_closure != "back_to_bot":
+            return False
+        if not isinstance(self._host, HandsBackToBot):
+            log.warning(
+                "after_closure is back_to_bot but the host has no hand_back_to_bot: "
+                "session %s gets a follow-up Case instead",
+                session_id,
+            )
+            return False
+        reason = f"Salesforce Case {ref.case_id} was closed; the contact's message is unanswered"
+        # Written first: the closure handler must not resolve the session under it.
+        await self._index.mark_handed_back(session_id, ref.case_id)
+        await self._host.hand_back_to_bot(session_id, reason)
+        log.info("session %s wrote after Case %s closed: back to the bot", session_id, ref.case_id)
+        return True
+
+    async def _follow_up(
         self, job: Job, session: Session, messages: list[Message], ref: SessionCase
-    ) -> Outcome | None:
+    ) -> Outcome:
         """A follow-up Case linked to the closed one (``ParentId``) carrying the
         contact's new words; the session then points at it. The follow-up's
         external id is the session's next generation, as for any Case made after

@@ -301,9 +301,12 @@ class ReplyService:
     async def _wrote_after(self, session_id: str, case_id: str) -> bool:
         """Whether the contact has words the closed Case does not hold: an append
         still queued or running (it finds the Case closed and takes them to a
-        follow-up Case), or the session already moved to that follow-up Case.
-        Such a session is not resolved over its unread words (issue #15.1)."""
+        follow-up Case), the session already moved to that follow-up Case, or
+        handed back to the bot with them (``after_closure``). Such a session is
+        not resolved over its unread words (issue #15.1)."""
         ref = await self._index.session_case(session_id)
         if ref is not None and ref.case_id != case_id:
             return True
-        return bool(await self._outbox.pending(f"{APPEND_KIND}:{session_id}:"))
+        if await self._outbox.pending(f"{APPEND_KIND}:{session_id}:"):
+            return True
+        return await self._index.handed_back_from(session_id) == case_id

@@ -12,7 +12,18 @@ from __future__ import annotations
 
 import asyncio
 
-from replies_support import Node, Rep, World, case_of, handed_off, idle, ring, sweep, wait_for
+from replies_support import (
+    Node,
+    Rep,
+    World,
+    WorldFactory,
+    case_of,
+    handed_off,
+    idle,
+    ring,
+    sweep,
+    wait_for,
+)
 
 from opencx_salesforce.apex import contract
 from opencx_salesforce.models import Role, Session, SessionStatus
@@ -122,3 +133,27 @@ async def test_with_the_notification_lost_and_the_sweep_late_the_message_reaches
     await sweep(node.runtime)  # late: the closure is found after the message moved on
     await assert_carried_by_follow_up(world, session.id, case_id)
     assert node.runtime.reply_status.sessions_resolved == 0
+
+
+async def test_back_to_bot_hands_the_session_back_with_the_message_unanswered(
+    make_world: WorldFactory,
+) -> None:
+    world = await make_world(after_closure="back_to_bot")
+    node = await world.start_node()
+    session, case_id = await closed_by_rep(world)
+    cases_before = len(list(world.org.rows("Case", False)))
+    await node.host.post_message(session.id, Role.CONTACT, LATE_WORDS)
+
+    async def handed_back() -> Session | None:
+        current = await node.host.get_session(session.id)
+        assert current is not None
+        return current if current.status == SessionStatus.OPEN else None
+
+    current = await wait_for(handed_back, timeout=10.0, what="the session back with the bot")
+    assert "was closed" in current.metadata["handed_back_reason"]
+    assert current.messages[-1].text == LATE_WORDS  # unanswered, for the bot
+    await ring(world, node, UPDATED, case_id, case_id)
+    await idle(world)
+    current = await node.host.get_session(session.id)
+    assert current is not None and current.status == SessionStatus.OPEN  # never resolved
+    assert len(list(world.org.rows("Case", False))) == cases_before  # no follow-up Case
