@@ -157,3 +157,22 @@ async def test_back_to_bot_hands_the_session_back_with_the_message_unanswered(
     current = await node.host.get_session(session.id)
     assert current is not None and current.status == SessionStatus.OPEN  # never resolved
     assert len(list(world.org.rows("Case", False))) == cases_before  # no follow-up Case
+
+
+async def test_an_append_on_an_open_case_still_costs_one_api_call(world: World) -> None:
+    node = world.node
+    session = await handed_off(node)
+    case_id = await case_of(node, session.id)
+    await idle(world)
+    before = world.api_calls()
+    await node.host.post_message(session.id, Role.CONTACT, "Still there?")
+
+    async def landed() -> bool:
+        rows = world.org.rows("CaseComment", False)
+        return any("Still there?" in c["CommentBody"] for c in rows if c["ParentId"] == case_id)
+
+    await wait_for(landed, what="the appended comment")
+    await idle(world)
+    # The comment and the read of IsClosed travel in one composite call.
+    assert world.api_calls() - before == 1
+    assert world.org.api_calls.by_endpoint["composite"] >= 1
