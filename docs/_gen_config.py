@@ -82,6 +82,8 @@ def _one_type(kind: Any) -> str:
         return "table of text"
     if origin is list:
         return "list of text"
+    if origin is typing.Literal:
+        return "one of " + ", ".join(f'"{value}"' for value in typing.get_args(kind))
     simple = {
         str: "text",
         SecretStr: "secret text",

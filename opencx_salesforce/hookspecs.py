@@ -92,6 +92,22 @@ class Host(Protocol):
         ...
 
 
+@runtime_checkable
+class HandsBackToBot(Protocol):
+    """An optional host capability: give a handed-off conversation back to the bot.
+
+    Used when ``after_closure = "back_to_bot"`` and the contact wrote after the
+    rep closed the Case: the bot is in charge again and the contact's last
+    message is unanswered (the bot answers it). A host without it gets a
+    follow-up Case instead, so the message still reaches a person.
+    """
+
+    async def hand_back_to_bot(self, session_id: str, reason: str) -> None:
+        """Make the session the bot's again (no longer handed off, not resolved);
+        ``reason`` says why, for the bot or a log."""
+        ...
+
+
 class HostHooks:
     """Hooks the host calls; the plugin implements them."""
 

@@ -20,6 +20,7 @@ from opencx_salesforce.errors import ExtensionHookError
 from opencx_salesforce.extensions import answers
 from opencx_salesforce.models import Session
 from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.salesforce.text import cut_to, utf16_len
 from opencx_salesforce.settings import SalesforceSettings
 from opencx_salesforce.store import namespaces
 from opencx_salesforce.store.base import Store
@@ -53,11 +54,13 @@ _NUMBER_TYPES = {"double", "int", "currency", "percent", "long"}
 
 
 def clip(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, ending in an ellipsis when cut."""
+    """``text`` cut to fit ``limit`` as Salesforce counts it (UTF-16 code units),
+    at a grapheme cluster boundary, ending in an ellipsis when cut (so an emoji
+    topic is never refused with STRING_TOO_LONG nor cut inside a flag)."""
     text = text.strip()
-    if len(text) <= limit:
+    if utf16_len(text) <= limit:
         return text
-    return text[: limit - 1].rstrip() + "…"
+    return cut_to(text, limit - 1).rstrip() + "…"
 
 
 def subject_for(session: Session) -> str:
@@ -165,8 +168,9 @@ def value_problem(info: Mapping[str, Any], value: Any) -> str | None:
         if not isinstance(value, str):
             return f"expects text ({kind}), got {type(value).__name__}"
         length = int(info.get("length") or 0)
-        if length and len(value) > length:
-            return f"is {len(value)} characters; the field holds {length}"
+        # Salesforce counts Java chars (UTF-16 code units): an emoji counts 2.
+        if length and utf16_len(value) > length:
+            return f"is {utf16_len(value)} characters; the field holds {length}"
         if kind == "picklist" and info.get("restrictedPicklist"):
             allowed = [p["value"] for p in info.get("picklistValues", []) if p.get("active")]
             if value not in allowed:

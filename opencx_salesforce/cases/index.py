@@ -157,6 +157,15 @@ class CaseIndex:
     async def mark_appended(self, session_id: str, seq: int) -> None:
         await self._update(f"appended:{session_id}", lambda n: max(n or 0, seq))
 
+    # --- sessions given back to the bot after a closure (after_closure) ------------------
+    async def mark_handed_back(self, session_id: str, case_id: str) -> None:
+        await self._store.set(NS, f"handed_back:{session_id}", case_id.encode())
+
+    async def handed_back_from(self, session_id: str) -> str | None:
+        """The closed Case the session was given back to the bot from, if any."""
+        raw = await self._store.get(NS, f"handed_back:{session_id}")
+        return None if raw is None else raw.decode()
+
     # --- handoffs in flight --------------------------------------------------------------
     async def mark_pending(self, session_id: str) -> None:
         await self._store.set(NS, f"pending:{session_id}", b"1")

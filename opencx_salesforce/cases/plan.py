@@ -86,6 +86,31 @@ def comment_records(parent: str, bodies: Sequence[str], *, published: bool) -> l
     ]
 
 
+APPEND_COMMENTS_REF = "refAppend"
+CASE_STATE_REF = "refCaseState"
+
+
+def append_requests(case_id: str, bodies: Sequence[str], *, published: bool) -> list[Subrequest]:
+    """An append: the comments, then a read of whether the Case is closed, in one
+    composite call. Sent with ``collateSubrequests`` false, the subrequests run in
+    listed order, so the read sees the Case as it was after the write. [src:
+    api_rest requests_composite.htm collateSubrequests "If collation is disabled,
+    then the subrequests are executed in the order in which they are received"]"""
+    requests: list[Subrequest] = []
+    if bodies:
+        records = comment_records(case_id, bodies, published=published)
+        requests.append(
+            subrequests.create_records(records, ref=APPEND_COMMENTS_REF, all_or_none=True)
+        )
+    requests.append(subrequests.query(case_state_query(case_id), ref=CASE_STATE_REF))
+    return requests
+
+
+def case_state_query(case_id: str) -> str:
+    """Whether the Case is closed, and since when."""
+    return f"SELECT Id, IsClosed, ClosedDate FROM Case WHERE Id = {soql.literal(case_id)}"
+
+
 def new_contact_requests(contact: Contact, case_id: str) -> list[Subrequest]:
     """A Contact made from the contact's details, and the Case linked to it."""
     name = (contact.name or "").strip()

@@ -26,7 +26,7 @@ from opencx_salesforce.cases.index import CaseIndex, SessionCase
 from opencx_salesforce.cases.transcript import render
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, PermanentFailure, RetryLater
-from opencx_salesforce.hookspecs import Host
+from opencx_salesforce.hookspecs import HandsBackToBot, Host
 from opencx_salesforce.models import HandoffReason, Message, Session
 from opencx_salesforce.outbox.queue import Job, Outbox
 from opencx_salesforce.salesforce.client import SalesforceClient
@@ -177,6 +177,8 @@ class CaseService:
         if entry is not None and entry.closed:
             if session is None:
                 raise PermanentFailure(f"session {session_id} is gone from the host")
+            if await self._handed_back(session_id, ref):
+                return None
             # The Case closed meanwhile: a new Case, linked to the old one.
             snapshot = session.model_copy(update={"messages": messages})
             return await self.handle_handoff(
@@ -192,8 +194,87 @@ class CaseService:
         title = f"Customer wrote again · conversation {session_id} · {messages[0].id}"
         # The host may have dropped the session; its words are in the job.
         bodies = await render(self._pm, session or Session(id=session_id), messages, title)
-        written = await self._append_bodies(ref.case_id, bodies, job.is_retry)
+        written, closed = await self._append_and_read_state(ref.case_id, bodies, job.is_retry)
+        if closed:
+            # The rep closed the Case before (or while) these words landed: no one
+            # reads a closed Case, so they go where a person will (issue #15.1).
+            if session is None:
+                raise PermanentFailure(f"session {session_id} is gone from the host")
+            if await self._handed_back(session_id, ref):
+                return None
+            return await self._follow_up(job, session, messages, ref)
         return Outcome(ref.case_id, created=False, comments_written=written)
+
+    async def _append_and_read_state(
+        self, case_id: str, bodies: list[str], is_retry: bool
+    ) -> tuple[int, bool]:
+        """Write ``bodies`` on the Case and, in the same composite call, read
+        whether the Case is closed. The read comes after the write: when it says
+        open, the words were on the Case before any closure. Returns the comments
+        written and whether the Case was closed."""
+        if is_retry:
+            bodies = await self._not_yet_landed(bodies, await self._read_landed_comments(case_id))
+        last = (max(len(bodies) - 1, 0) // COLLECTIONS_MAX_RECORDS) * COLLECTIONS_MAX_RECORDS
+        # An append of more than 200 comments (rare) writes its leading batches first.
+        written = await self._append_bodies(case_id, bodies[:last], is_retry=False)
+        chunk = bodies[last:]
+        requests = plan.append_requests(case_id, chunk, published=self._settings.publish_transcript)
+        await self._index.remember_own_bodies(chunk)
+        # Not collated: collation may run unrelated subrequests in any order.
+        responses = await self._client.composite(requests, collate_subrequests=False)
+        by_ref = {r.reference_id: r for r in responses}
+        state = by_ref.get(plan.CASE_STATE_REF)
+        refs = [plan.APPEND_COMMENTS_REF] if chunk else []
+        written += await self._collect_comments(by_ref, refs)
+        if state is None:
+            raise plan.refusal(f"read Case {case_id}", [])
+        self._raise_for(state, f"read Case {case_id}")
+        records = state.body.get("records") or []
+        # No record: the Case was deleted; its words have no open Case either.
+        return written, not records or bool(records[0].get("IsClosed"))
+
+    async def _handed_back(self, session_id: str, ref: SessionCase) -> bool:
+        """``after_closure = "back_to_bot"``: give the session back to the bot, its
+        message unanswered, when the host can (else a follow-up Case)."""
+        if self._settings.after_closure != "back_to_bot":
+            return False
+        if not isinstance(self._host, HandsBackToBot):
+            log.warning(
+                "after_closure is back_to_bot but the host has no hand_back_to_bot: "
+                "session %s gets a follow-up Case instead",
+                session_id,
+            )
+            return False
+        reason = f"Salesforce Case {ref.case_id} was closed; the contact's message is unanswered"
+        # Written first: the closure handler must not resolve the session under it.
+        await self._index.mark_handed_back(session_id, ref.case_id)
+        await self._host.hand_back_to_bot(session_id, reason)
+        log.info("session %s wrote after Case %s closed: back to the bot", session_id, ref.case_id)
+        return True
+
+    async def _follow_up(
+        self, job: Job, session: Session, messages: list[Message], ref: SessionCase
+    ) -> Outcome:
+        """A follow-up Case linked to the closed one (``ParentId``) carrying the
+        contact's new words; the session then points at it. The follow-up's
+        external id is the session's next generation, as for any Case made after
+        a closure, so a retry finds it instead of making another."""
+        snapshot = session.model_copy(update={"messages": messages})
+        key = session.contact.key()
+        try:
+            async with store_lock(self._host.store, f"contact:{key or session.id}", LOCK_TTL):
+                outcome = await self._create_case(
+                    snapshot, key, ref.generation + 1, ref.case_id, job.is_retry
+                )
+        except LockBusy:
+            raise RetryLater("another worker is handling this contact", delay=0.2) from None
+        log.info(
+            "session %s wrote after Case %s closed: follow-up Case %s",
+            session.id,
+            ref.case_id,
+            outcome.case_id,
+        )
+        return outcome
 
     # --- handoff -------------------------------------------------------------------------
     async def _handoff(self, session: Session, key: str | None, is_retry: bool) -> Outcome | None:

@@ -3,8 +3,9 @@
 A CaseComment body holds at most 4,000 bytes through the API, counted in UTF-8
 bytes, not characters [src: CaseComment field reference, CommentBody "maximum
 size of the comment body is 4,000 bytes"; Salesforce knowledge article 000382141].
-So a transcript is cut on byte budgets, never inside a character, and preferably
-not between a base character and the marks that combine with it.
+So a transcript is cut on byte budgets, and only between extended grapheme
+clusters (UAX #29), never inside what a reader sees as one character: a flag, a
+family emoji, a letter and its combining marks (:mod:`..salesforce.text`).
 
 Short messages are packed together into one comment; a long one is split across
 comments, each later piece marked ``(continued)``. The output is deterministic
@@ -15,7 +16,6 @@ missing ones.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,8 +24,12 @@ import pluggy
 from opencx_salesforce.errors import ExtensionHookError
 from opencx_salesforce.extensions import answers
 from opencx_salesforce.models import Message, Role, Session
-
-COMMENT_BODY_MAX_BYTES = 4000
+from opencx_salesforce.salesforce.text import (
+    COMMENT_BODY_MAX_BYTES,
+    clusters,
+    split_for_comments,
+)
+from opencx_salesforce.salesforce.text import utf8_len as _utf8_len
 
 _SEPARATOR = "\n\n"
 _ROLE_LABEL = {
@@ -36,67 +40,13 @@ _ROLE_LABEL = {
 }
 
 
-def _utf8_len(text: str) -> int:
-    return len(text.encode("utf-8"))
-
-
-def _joins_previous(ch: str) -> bool:
-    """Whether ``ch`` belongs to the character before it on screen: combining
-    marks, zero-width joiners, variation selectors and emoji modifiers."""
-    code = ord(ch)
-    return (
-        unicodedata.combining(ch) != 0
-        or unicodedata.category(ch) in ("Mn", "Me", "Mc")
-        or code == 0x200D  # zero width joiner
-        or 0xFE00 <= code <= 0xFE0F  # variation selectors
-        or 0x1F3FB <= code <= 0x1F3FF  # emoji skin-tone modifiers
-        or 0xE0020 <= code <= 0xE007F  # tag characters (flag sequences)
-    )
-
-
 def split_utf8(text: str, limit: int) -> list[str]:
     """Cut ``text`` into pieces of at most ``limit`` UTF-8 bytes whose
-    concatenation is exactly ``text``.
-
-    Never cuts inside a code point. Avoids cutting before a mark that joins the
-    previous character, unless a single cluster is longer than ``limit``. Prefers
-    to cut after a line break, then after a space, when one falls in the last
-    fifth of the window, so a rep reads whole words.
-    """
-    if limit < 4:
-        raise ValueError("limit must hold at least one UTF-8 character (4 bytes)")
-    pieces: list[str] = []
-    start = 0
-    n = len(text)
-    while start < n:
-        # The longest prefix of text[start:] within the byte budget.
-        used = 0
-        end = start
-        while end < n:
-            size = _utf8_len(text[end])
-            if used + size > limit:
-                break
-            used += size
-            end += 1
-        if end < n:
-            end = _nicer_cut(text, start, end)
-        pieces.append(text[start:end])
-        start = end
-    return pieces
-
-
-def _nicer_cut(text: str, start: int, end: int) -> int:
-    """Move a cut at ``end`` (exclusive) back to a better place, never to
-    ``start`` (progress is guaranteed)."""
-    floor = start + max(1, (end - start) * 4 // 5)
-    for mark in ("\n", " "):
-        at = text.rfind(mark, floor, end)
-        if at != -1:
-            return at + 1
-    cut = end
-    while cut > start + 1 and _joins_previous(text[cut]):
-        cut -= 1
-    return cut if cut > start else end
+    concatenation is exactly ``text``, only between what a reader sees as one
+    character (extended grapheme clusters: a flag, a family emoji, a letter and
+    its accents stay whole), preferring a line break, then a space.
+    See :func:`opencx_salesforce.salesforce.text.split_for_comments`."""
+    return split_for_comments(text, limit)
 
 
 @dataclass(frozen=True)
@@ -173,6 +123,11 @@ def plan_transcript(
                 start_new_comment()
                 continue
             head = split_utf8(text, space)[0]
+            if groups[-1] and len(head) < len(next(clusters(text))):
+                # The room left is smaller than the first thing a reader sees as
+                # one character (a family emoji): start a comment rather than cut it.
+                start_new_comment()
+                continue
             groups[-1].append((line, Piece(index, head, continued)))
             text = text[len(head) :]
             continued = True

@@ -187,6 +187,18 @@ class DevHost:
 
         await self._sessions.update(session_id, change)
 
+    async def hand_back_to_bot(self, session_id: str, reason: str) -> None:
+        """The bot is in charge again (status ``open``); ``reason`` is kept in the
+        session's metadata as ``handed_back_reason``."""
+
+        def change(session: Session) -> Session | None:
+            if session.status != SessionStatus.HANDED_OFF:
+                return None
+            metadata = {**session.metadata, "handed_back_reason": reason}
+            return session.model_copy(update={"status": SessionStatus.OPEN, "metadata": metadata})
+
+        await self._sessions.update(session_id, change)
+
     def is_admin(self, request: web.Request) -> bool:
         return self._admin.is_admin(request)
 

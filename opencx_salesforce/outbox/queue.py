@@ -6,10 +6,12 @@ crashes loses nothing: its lease runs out and another worker takes the item.
 Salesforce being down, rate limited or a token expiring delays an item; it is
 retried with exponential backoff and full jitter (a random delay between zero and
 the capped exponential, so a crowd of retries spreads out), honouring
-``Retry-After`` when Salesforce gives one. An item that keeps failing for longer
-than ``dead_letter_after`` seconds, or fails in a way retrying cannot fix, is
-buried: kept, shown to the admin with its error, and retried on request. Which
-failures are worth a retry is :mod:`.policy`'s call.
+``Retry-After`` when Salesforce gives one: an announced outage holds the work, and
+one probe at a time finds out early when the org is back (:class:`.policy.OutageGate`).
+An item that keeps failing for longer than ``dead_letter_after`` seconds, or
+fails in a way retrying cannot fix, is buried: kept, shown to the admin with its
+error, and retried on request. Which failures are worth a retry is
+:mod:`.policy`'s call.
 
 Each area registers the job kinds it handles (:meth:`Outbox.register`); a job's
 payload is JSON, and only the outbox reads its envelope (:meth:`Outbox.pending`).
@@ -37,7 +39,7 @@ from typing import Any
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import PermanentFailure, RetryLater
 from opencx_salesforce.logs import log_context
-from opencx_salesforce.outbox.policy import RetryHint, retry_hint, waits_for_admin
+from opencx_salesforce.outbox.policy import OutageGate, RetryHint, retry_hint, waits_for_admin
 from opencx_salesforce.store.base import ItemState, Lease, QueueItem, Store
 
 log = logging.getLogger(__name__)
@@ -135,6 +137,7 @@ class Outbox:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self.stats = OutboxStats()
+        self.gate = OutageGate()
 
     def register(self, kind: str, handler: Handler) -> None:
         """Do jobs of ``kind`` with ``handler``. Each area registers its own."""
@@ -248,6 +251,15 @@ class Outbox:
         if handler is None:
             await self._store.bury(lease, error=f"no handler for job kind {job.kind!r}")
             return
+        now = self._clock.time()
+        held = self.gate.admit(job.item_id, now)
+        if held is not None:
+            # Salesforce announced an outage: wait without spending a request. The
+            # gate is this instance's own, so its instant becomes a delay here.
+            await self._store.retry_in(
+                lease, max(0.0, held - now), error=self._held_reason(lease, job)
+            )
+            return
         try:
             await handler(job)
         except RetryLater as wait:
@@ -265,8 +277,15 @@ class Outbox:
         except Exception as exc:
             await self._failed(lease, job, exc, self._age(job, started))
             return
+        self.gate.note_success()
         await self._store.ack(lease)
         self.stats.done += 1
+
+    def _held_reason(self, lease: Lease, job: Job) -> str | None:
+        """The note a held job shows; None keeps the job's own error (its 503)."""
+        if self.gate.told(job.item_id):
+            return None
+        return "held: Salesforce answered 503 with Retry-After; a probe checks when it is back"
 
     async def _failed(self, lease: Lease, job: Job, exc: Exception, age: float) -> None:
         message = f"{type(exc).__name__}: {exc}"
@@ -282,6 +301,11 @@ class Outbox:
         delay = self.backoff(job.attempts)
         if retry_after is not None:
             delay = max(delay, retry_after)
+        look_again = self.gate.note_failure(job.item_id, exc, self._clock.time())
+        if look_again is not None:
+            # Held by the gate until its Retry-After, or until a probe finds the
+            # org back, whichever comes first (policy.OutageGate).
+            delay = look_again - self._clock.time()
         log.warning(
             "%s %s failed (attempt %d), retrying in %.1f s: %s",
             job.kind,

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opencx_salesforce.cases.index import CaseEntry, CaseIndex
+from opencx_salesforce.cases.service import APPEND_KIND
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, RetryLater
 from opencx_salesforce.hookspecs import Host
@@ -285,10 +286,27 @@ class ReplyService:
             await self.ledger.set_pending_resolution(case_id, list(entry.sessions))
             await self._index.mark_closed(case_id)
         pending = await self.ledger.pending_resolution(case_id)
+        resolved = 0
         for session_id in pending:
+            if await self._wrote_after(session_id, case_id):
+                continue
             await self._host.resolve_session(session_id)
+            resolved += 1
         if pending:
-            self.status.sessions_resolved += len(pending)
-            log.info("Case %s closed: resolved %d session(s)", case_id, len(pending))
+            self.status.sessions_resolved += resolved
+            log.info("Case %s closed: resolved %d session(s)", case_id, resolved)
             await self.ledger.clear_pending_resolution(case_id)
-        return len(pending)
+        return resolved
+
+    async def _wrote_after(self, session_id: str, case_id: str) -> bool:
+        """Whether the contact has words the closed Case does not hold: an append
+        still queued or running (it finds the Case closed and takes them to a
+        follow-up Case), the session already moved to that follow-up Case, or
+        handed back to the bot with them (``after_closure``). Such a session is
+        not resolved over its unread words (issue #15.1)."""
+        ref = await self._index.session_case(session_id)
+        if ref is not None and ref.case_id != case_id:
+            return True
+        if await self._outbox.pending(f"{APPEND_KIND}:{session_id}:"):
+            return True
+        return await self._index.handed_back_from(session_id) == case_id

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import types
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -177,6 +177,16 @@ class SalesforceSettings(LoadableSettings):
         description=(
             "Look up an existing Contact by the person's email (then phone) and link it "
             "to the Case."
+        ),
+    )
+    after_closure: Literal["follow_up", "back_to_bot"] = Field(
+        default="follow_up",
+        description=(
+            "Where a contact's message written after the rep closed the Case goes: "
+            "follow_up opens a new Case linked to the closed one (ParentId) carrying it; "
+            "back_to_bot hands the session back to the bot with the message unanswered "
+            "(a host without hand_back_to_bot gets follow_up). Either way the session is "
+            "never resolved over an unread message."
         ),
     )
     origin_by_channel: dict[str, str] = Field(

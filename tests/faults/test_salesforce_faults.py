@@ -12,6 +12,7 @@ shortens that wait with ``monkeypatch`` and checks that the work completes.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import time
@@ -191,6 +192,36 @@ async def test_a_503_storm_completes_every_handoff_once(
     )
     assert waits, "the storm should have hit some requests"
     assert min(waits) >= 1.0  # Retry-After honoured every time
+    assert case_problems(stack.org, conversations) == []
+
+
+async def test_an_outage_announced_longer_than_it_lasts_ends_when_a_probe_finds_the_org_back(
+    fault_stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    """Issue #15.8: Retry-After: 60 for a 5 s outage used to hold every handoff
+    54 s after Salesforce was back. One probe at a time finds out early."""
+    stack, api = fault_stack, api_of(fault_stack, http)
+    conversations = [await talk(api, f"announced{n}") for n in range(20)]
+    faults = stack.org.faults
+    faults.retry_after, faults.error_kinds, faults.error_rate = 60, ("503",), 1.0
+    for conversation in conversations:
+        await api.handoff(conversation.session_id)
+    await with_errors(stack, 1)
+    gate = stack.runtime.outbox.gate
+    assert gate.closed_until is not None and gate.closed_until - time.time() > 50
+    await asyncio.sleep(5.0)  # the outage lasts 5 s
+    faults.error_rate = 0.0
+    back = time.monotonic()
+    await drained(stack, timeout=30)
+    late = time.monotonic() - back
+    print(
+        f"\nannounced outage: Retry-After: 60 s, outage: 5 s, handoffs: {len(conversations)}, "
+        f"probes: {gate.probes}, last Case {late:.1f} s after Salesforce was back"
+    )
+    assert late < 10.0, f"the handoffs landed {late:.1f} s after Salesforce was back"
+    # Not hammered meanwhile: the jobs in flight when it went down, then one probe
+    # at a time at growing intervals (1 s, 2 s, 4 s…).
+    assert gate.probes <= 4
     assert case_problems(stack.org, conversations) == []
 
 

@@ -13,7 +13,9 @@ from handoff_support import cases, converse, handoff_and_wait
 from opencx_salesforce.devhost.stack import Stack
 from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.models import Role
+from opencx_salesforce.outbox.policy import OutageGate
 from opencx_salesforce.runtime import ROUTE_PREFIX
+from opencx_salesforce.salesforce.errors import Unavailable
 from opencx_salesforce.store.base import ItemState
 
 
@@ -63,3 +65,26 @@ async def test_a_transport_error_is_retried_until_the_case_exists(stack: Stack) 
     assert stack.runtime.outbox.stats.retried == 1
     assert stack.runtime.outbox.stats.buried == 0
     assert await stack.runtime.outbox.items() == []
+
+
+def test_an_announced_outage_holds_the_work_but_one_probe_at_a_time_goes_early() -> None:
+    gate = OutageGate()
+    refused = Unavailable("down for maintenance", status=503, retry_after=60.0)
+    # The job that got Retry-After: 60 is held, looking again every second.
+    assert gate.note_failure("a", refused, now=0.0) == 1.0
+    assert gate.admit("a", now=1.0) == 2.0  # not re-sent: its own Retry-After stands
+    assert gate.admit("b", now=0.5) == 1.5  # held: no point sending into a 503
+    assert gate.admit("b", now=1.0) is None  # the first probe, 1 s in
+    assert gate.admit("c", now=1.2) == 2.2  # one probe at a time
+    gate.note_failure("b", refused, now=1.3)  # still down
+    assert gate.admit("c", now=2.5) == 3.5  # the next probe comes 2 s later
+    assert gate.admit("c", now=3.0) is None
+    gate.note_success()  # the probe went through: the org is back
+    assert gate.admit("a", now=3.1) is None and gate.admit("b", now=3.1) is None
+    assert gate.probes == 2
+
+
+def test_a_503_without_retry_after_is_not_an_announced_outage() -> None:
+    gate = OutageGate()
+    assert gate.note_failure("a", Unavailable("busy", status=503), now=0.0) is None
+    assert gate.admit("b", now=0.0) is None
