@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import pluggy
 
 from opencx_salesforce.cases import plan
+from opencx_salesforce.cases.batch import HandoffBatcher, HandoffSend
 from opencx_salesforce.cases.fields import CaseFields
 from opencx_salesforce.cases.index import CaseIndex, SessionCase
 from opencx_salesforce.cases.transcript import render
@@ -51,6 +52,12 @@ APPEND_GRACE = 300.0
 
 
 @dataclass(frozen=True)
+class _Attempt:
+    job: Job
+    read_first: bool  # an earlier attempt may have landed, wholly or in part
+
+
+@dataclass(frozen=True)
 class Outcome:
     case_id: str
     created: bool  # a new Case (False: appended to an existing one)
@@ -77,6 +84,7 @@ class CaseService:
         self._outbox = outbox
         self._clock = clock
         self._fields = CaseFields(settings=settings, pm=pm, store=host.store, client=client)
+        self.batcher = HandoffBatcher(client)
 
     def register_jobs(self) -> None:
         """Register this area's job kinds on the outbox."""
@@ -123,8 +131,14 @@ class CaseService:
         key = session.contact.key()
         try:
             async with store_lock(self._host.store, f"contact:{key or session.id}", LOCK_TTL):
-                return await self._handoff(session, key, job.is_retry)
+                # Read what landed first only when an earlier attempt may have
+                # written something: not after attempts Salesforce refused whole.
+                clean = await self._index.nothing_landed_before(job.item_id, job.attempts)
+                return await self._handoff(session, key, _Attempt(job, read_first=not clean))
         except LockBusy:
+            # Nothing was sent: this attempt leaves what the earlier ones did.
+            if await self._index.nothing_landed_before(job.item_id, job.attempts):
+                await self._index.mark_nothing_landed(job.item_id, job.attempts)
             raise RetryLater("another worker is handling this contact", delay=0.2) from None
 
     async def handle_append(self, job: Job) -> Outcome | None:
@@ -195,7 +209,9 @@ class CaseService:
         return Outcome(ref.case_id, created=False, comments_written=written)
 
     # --- handoff -------------------------------------------------------------------------
-    async def _handoff(self, session: Session, key: str | None, is_retry: bool) -> Outcome | None:
+    async def _handoff(
+        self, session: Session, key: str | None, attempt: _Attempt
+    ) -> Outcome | None:
         ref = await self._index.session_case(session.id)
         entry = await self._index.case(ref.case_id) if ref else None
         if ref is not None and not (entry and entry.closed):
@@ -208,11 +224,11 @@ class CaseService:
 
         previous = await self._index.contact_case(key) if key else None
         if previous is not None and not previous[1] and (ref is None or ref.case_id != previous[0]):
-            return await self._join_open_case(session, key, previous[0], is_retry)
+            return await self._join_open_case(session, key, previous[0], attempt.read_first)
 
         generation = ref.generation + 1 if ref is not None else 1
         parent = ref.case_id if ref is not None else (previous[0] if previous else None)
-        outcome = await self._create_case(session, key, generation, parent, is_retry)
+        outcome = await self._create_case(session, key, generation, parent, attempt)
         await self._index.clear_pending(session.id)
         return outcome
 
@@ -233,7 +249,7 @@ class CaseService:
         key: str | None,
         generation: int,
         parent: str | None,
-        is_retry: bool,
+        attempt: _Attempt,
     ) -> Outcome:
         external_id = plan.external_id_for(session.id, generation)
         fields = await self._fields.build(session)
@@ -246,7 +262,7 @@ class CaseService:
         bodies = await render(self._pm, session, session.messages, title)
 
         existing_case: str | None = None
-        if is_retry:
+        if attempt.read_first:
             # The last attempt may have landed, wholly or in part: look first.
             existing_case, landed = await self._read_landed_by_external_id(external_id)
             if existing_case is not None:
@@ -269,8 +285,26 @@ class CaseService:
         overflow = bodies[len(comment_refs) * COLLECTIONS_MAX_RECORDS :] if comment_refs else []
         if not comment_refs:
             overflow = [] if existing_case else bodies
+        graph = None
+        if not overflow:
+            graph = plan.handoff_graph(
+                self._settings,
+                external_id=external_id,
+                fields=fields,
+                bodies=bodies,
+                existing_case=existing_case,
+            )
         await self._index.remember_own_bodies(bodies)
-        responses = await self._composite(requests)
+        send = HandoffSend(
+            requests, graph, session.contact if lookup else None, existing_case=existing_case
+        )
+        try:
+            responses = await self.batcher.send(send)
+        except Exception as exc:
+            if existing_case is None and plan.nothing_landed(exc):
+                # Refused whole, with an answer: the retry need not read first.
+                await self._index.mark_nothing_landed(attempt.job.item_id, attempt.job.attempts)
+            raise
         by_ref = {r.reference_id: r for r in responses}
 
         case_response = by_ref.get("refCase")
