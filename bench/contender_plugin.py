@@ -5,7 +5,7 @@ server-to-server install would be.
 The host drives it through the host contract only (``host.handoff``); the
 outbox's workers do the Salesforce work. The benchmark learns the moment a
 session carries its ``salesforce_case_id`` (and, for replies, the moment an
-agent message lands on it) by wrapping the host's own ``set_session_metadata``
+agent message lands on it) by wrapping the host's own ``set_session_metadata(_many)``
 and ``deliver_agent_message``: a future resolves right after the store write,
 so nothing polls and no polling loop competes with the plugin for the CPU.
 """
@@ -67,14 +67,22 @@ def watch_host(host: DevHost) -> Watch:
     """Wrap the host's writes the plugin calls, to hear them without polling."""
     watch = Watch()
     set_metadata = host.set_session_metadata
+    set_many = host.set_session_metadata_many
     deliver = host.deliver_agent_message
+
+    def heard(session_id: str, values: Mapping[str, Any]) -> None:
+        if "salesforce_case_id" in values:
+            future = watch.case_ids.pop(session_id, None)
+            if future is not None and not future.done():
+                future.set_result(str(values["salesforce_case_id"]))
 
     async def set_session_metadata(session_id: str, key: str, value: Any) -> None:
         await set_metadata(session_id, key, value)
-        if key == "salesforce_case_id":
-            future = watch.case_ids.pop(session_id, None)
-            if future is not None and not future.done():
-                future.set_result(str(value))
+        heard(session_id, {key: value})
+
+    async def set_session_metadata_many(session_id: str, values: Mapping[str, Any]) -> None:
+        await set_many(session_id, values)
+        heard(session_id, values)
 
     async def deliver_agent_message(
         session_id: str, text: str, author: str, external_id: str
@@ -86,6 +94,7 @@ def watch_host(host: DevHost) -> Watch:
 
     # Instance attributes shadow the methods; the plugin holds this very host.
     setattr(host, "set_session_metadata", set_session_metadata)  # noqa: B010
+    setattr(host, "set_session_metadata_many", set_session_metadata_many)  # noqa: B010
     setattr(host, "deliver_agent_message", deliver_agent_message)  # noqa: B010
     return watch
 

@@ -27,7 +27,7 @@ from opencx_salesforce.cases.index import CaseIndex, SessionCase
 from opencx_salesforce.cases.transcript import render
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, PermanentFailure, RetryLater
-from opencx_salesforce.hookspecs import Host
+from opencx_salesforce.hookspecs import Host, set_metadata
 from opencx_salesforce.models import HandoffReason, Message, Session
 from opencx_salesforce.outbox.queue import Job, Outbox
 from opencx_salesforce.salesforce.client import SalesforceClient
@@ -444,6 +444,7 @@ class CaseService:
         await self._set_session_fields(session_id, ref.case_id)
 
     async def _set_session_fields(self, session_id: str, case_id: str) -> None:
-        await self._host.set_session_metadata(session_id, "salesforce_case_id", case_id)
         url = await self._client.record_url("Case", case_id)
-        await self._host.set_session_metadata(session_id, "salesforce_case_url", url)
+        # One write of the session when the host can (HostMetadataMany).
+        values = {"salesforce_case_id": case_id, "salesforce_case_url": url}
+        await set_metadata(self._host, session_id, values)

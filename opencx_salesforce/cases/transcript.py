@@ -15,9 +15,11 @@ missing ones.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import pluggy
 
@@ -37,7 +39,8 @@ _ROLE_LABEL = {
 
 
 def _utf8_len(text: str) -> int:
-    return len(text.encode("utf-8"))
+    # ASCII (most chat text) is one byte a character: no encoding needed.
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
 def _joins_previous(ch: str) -> bool:
@@ -120,8 +123,15 @@ def speaker_line(message: Message, *, continued: bool = False) -> str:
         # Bounded, so a speaker line always leaves room for text in a comment.
         author = message.author if len(message.author) <= 80 else message.author[:79] + "…"
         who = f"{who} ({author})"
-    when = message.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    when = _when(message.created_at)
     return f"{who} · {when}" + (" (continued)" if continued else "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _when(moment: datetime) -> str:
+    """``2026-11-25 01:40:00 UTC``: formatted once per distinct time (a
+    transcript is planned again on every retry and append)."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def plan_transcript(
@@ -155,26 +165,29 @@ def plan_transcript(
 
     for index, message in enumerate(messages):
         text = message.text
+        size = _utf8_len(text)  # encoded once; kept up to date as pieces are cut off
         continued = False
         while True:
             line = speaker_line(message, continued=continued) + "\n"
+            line_size = _utf8_len(line)
             sep = len(_SEPARATOR) if groups[-1] else 0
-            fixed = sep + _utf8_len(line)
+            fixed = sep + line_size
             if room - fixed < 16 and groups[-1]:
                 start_new_comment()
                 continue
             space = max(4, room - fixed)
-            if _utf8_len(text) <= space:
+            if size <= space:
                 groups[-1].append((line, Piece(index, text, continued)))
-                room -= fixed + _utf8_len(text)
+                room -= fixed + size
                 break
-            if groups[-1] and _utf8_len(line) + _utf8_len(text) <= budget:
+            if groups[-1] and line_size + size <= budget:
                 # It fits whole in a comment of its own: don't cut it.
                 start_new_comment()
                 continue
             head = split_utf8(text, space)[0]
             groups[-1].append((line, Piece(index, head, continued)))
             text = text[len(head) :]
+            size -= _utf8_len(head)
             continued = True
             start_new_comment()
 
