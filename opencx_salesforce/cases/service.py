@@ -4,12 +4,14 @@ call, exactly once; later messages are appended to the same Case.
 Exactly once, honestly. The Case is upserted on an external-id field carrying
 the session id, so a retried create can never make a second Case. CaseComment has
 no custom fields, so nothing like that protects the comments: instead, the
-transcript is rendered deterministically, and any attempt after the first (whose
-outcome may be unknown: a timeout, a crash after sending) first reads what landed
-on the Case (one query) and writes only the bodies that are missing.
+transcript is rendered deterministically, and an attempt after one whose outcome
+is unknown (a timeout, a crash after sending) first reads what landed on the Case
+(one query) and writes only the bodies that are missing. After attempts
+Salesforce refused whole, with an answer, nothing landed: no read.
 
-One call per handoff: :mod:`.plan` puts the Case upsert, its comments and the
-Contact lookup into one composite request.
+One call per handoff, less under load: :mod:`.plan` puts the Case upsert, its
+comments and the Contact lookup into one composite request, and :mod:`.batch`
+sends the handoffs that are ready together as graphs of one composite/graph request.
 """
 
 from __future__ import annotations
