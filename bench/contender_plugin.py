@@ -29,6 +29,7 @@ from handoff_workload import (
     conversation,
     peak_rss_mb,
 )
+from store_choice import open_bench_store
 
 from opencx_salesforce.devhost.host import DevHost
 from opencx_salesforce.devhost.sessions import SessionRepository
@@ -36,7 +37,6 @@ from opencx_salesforce.devhost.stack import start_host
 from opencx_salesforce.models import HandoffReason, Session
 from opencx_salesforce.plugin import SalesforcePlugin
 from opencx_salesforce.runtime import Runtime
-from opencx_salesforce.store.memory import MemoryStore
 
 # The sweep reads on its own timer; during a handoff measurement it would add its
 # queries to the handoffs' count, so it is measured on its own (bench_replies.py).
@@ -133,12 +133,14 @@ class PluginHost:
 
 @contextlib.asynccontextmanager
 async def plugin_host(
-    org: BenchOrg, settings: Mapping[str, Any] | None = None
+    org: BenchOrg, settings: Mapping[str, Any] | None = None, *, store_kind: str = "memory"
 ) -> AsyncIterator[PluginHost]:
-    """A host with the plugin, connected to ``org`` (client credentials)."""
-    store = MemoryStore()
+    """A host with the plugin, connected to ``org`` (client credentials), on a
+    fresh store of ``store_kind`` (memory, sqlite, redis, postgres)."""
+    opened = await open_bench_store(store_kind)
+    store = opened.store
     host, plugin, url = await start_host(
-        store=store,
+        store=store,  # type: ignore[arg-type]
         emulator_url=org.base_url,
         plugin_settings={**QUIET_SWEEP, **(settings or {})},
     )
@@ -150,6 +152,8 @@ async def plugin_host(
         yield watched
     finally:
         await host.stop()
+        await store.close()
+        await opened.cleanup()
 
 
 async def measure(
@@ -160,7 +164,7 @@ async def measure(
     around: Callable[[Awaitable[Any]], Awaitable[Any]] | None = None,
 ) -> CellResult:
     """One cell for the plugin. ``around`` wraps the timed part (the profiler)."""
-    async with plugin_host(org) as under_test:
+    async with plugin_host(org, store_kind=store_of(spec.contender)) as under_test:
         if spec.outbox_workers is not None:
             await under_test.set_outbox_workers(spec.outbox_workers)
         ids = [
@@ -184,6 +188,13 @@ async def measure(
     return cell_result(
         spec, outcome, before, after, setup_rss_mb=setup_rss, server_cpu_seconds=server_cpu
     )
+
+
+def store_of(contender: str) -> str:
+    """The store a plugin contender runs on: ``plugin`` is the default (SQLite),
+    ``plugin+redis`` and so on name theirs."""
+    _, _, store = contender.partition("+")
+    return store or "sqlite"
 
 
 async def run_cell(spec: CellSpec, base_url: str) -> CellResult:

@@ -10,7 +10,7 @@ resources_composite_graph.htm]
 
 A handoff that finds nothing in flight goes at once, alone, as the composite
 request it has always been (Case upsert, comments, Contact lookup: one call), so
-an idle plugin adds no latency. A batch of one does the same.
+an idle plugin adds no latency.
 
 Limits of one payload [src: api_rest resources_composite_graph_limits.htm
 "Composite Graph Limits"]: 75 graphs; 500 nodes; 15 different nodes (API
@@ -19,17 +19,20 @@ CaseComment and PATCH Case by Id). A batch takes what fits; the rest waits for
 the next one.
 
 Graph nodes are record operations only, so the Contact lookup cannot ride in a
-graph: a batch whose handoffs need one first asks for all their Contacts in one
-query and writes each match into its graph's Case (``ContactId``). That is two
-calls for the whole batch.
+graph. A handoff that waits and needs one looks its Contact up while it waits:
+the lookups group-commit the same way (one query in flight, for every Contact
+asked for meanwhile: ``Email IN (...)``), and the match goes into its graph's
+Case (``ContactId``). So a batch costs one graph call, plus about one query when
+its people are new, and that query overlaps the graph in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from opencx_salesforce.cases import plan
 from opencx_salesforce.models import Contact
@@ -51,6 +54,9 @@ log = logging.getLogger(__name__)
 # Salesforce's code for the nodes of a graph that failed because another node of
 # it did. [src: api_rest resources_composite_graph_introduction.htm, graph response]
 _HALTED = "PROCESSING_HALTED"
+# Contacts asked for in one query: their emails and phones in ``IN`` lists keep
+# the query's URL well under the REST API's URI length limit.
+LOOKUP_MAX_CONTACTS = 50
 
 
 @dataclass(frozen=True)
@@ -69,17 +75,25 @@ class HandoffSend:
         return len(self.graph or ()) + (1 if self.lookup is not None else 0)
 
 
+@dataclass(frozen=True)
+class _Match:
+    contact_id: str | None  # None: no Contact matched
+
+
 @dataclass
 class _Waiting:
     send: HandoffSend
     future: asyncio.Future[list[SubResponse]] = field(repr=False)
+    # The lookup's answer; None when it failed (no link now, tried next time).
+    match: _Match | None = None
+    ready: bool = True  # False while its Contact lookup is in flight
 
 
 @dataclass
 class BatchStats:
-    requests: int = 0  # API calls made for handoffs
+    requests: int = 0  # API calls made for handoffs (graphs, composites, lookups)
     handoffs: int = 0
-    batches: int = 0  # graph requests carrying two handoffs or more
+    batches: int = 0  # composite graph requests
 
 
 class HandoffBatcher:
@@ -99,6 +113,7 @@ class HandoffBatcher:
         self._waiting: list[_Waiting] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.stats = BatchStats()
+        self._lookups = _Lookups(client, self.stats)
 
     async def send(self, item: HandoffSend) -> list[SubResponse]:
         """The handoff's answers in the composite shape (``refCase``,
@@ -110,9 +125,23 @@ class HandoffBatcher:
         if item.graph is None or (self._in_flight == 0 and not self._waiting):
             return await self._alone(item)
         future: asyncio.Future[list[SubResponse]] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(item, future))
+        waiting = _Waiting(item, future, ready=item.lookup is None)
+        self._waiting.append(waiting)
+        if item.lookup is not None:
+            # The lookup runs while the handoff waits for the line, not before.
+            self._spawn(self._look_up(waiting, item.lookup))
         self._flush_if_due()
         return await future
+
+    async def _look_up(self, waiting: _Waiting, contact: Contact) -> None:
+        waiting.match = await self._lookups.find(contact)
+        waiting.ready = True
+        self._flush_if_due()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _alone(self, item: HandoffSend) -> list[SubResponse]:
         self._in_flight += 1
@@ -126,38 +155,44 @@ class HandoffBatcher:
     def _flush_if_due(self) -> None:
         """Send what waits when the line is free, or at once when a full payload
         waits (more waiting would not make it bigger)."""
-        while self._waiting and (self._in_flight == 0 or self._full()):
+        # A handoff whose job was cancelled while it waited goes nowhere.
+        self._waiting = [w for w in self._waiting if not w.future.done()]
+        while self._in_flight == 0 or self._full():
             batch = self._take()
+            if not batch:
+                return
             self._in_flight += 1
-            task = asyncio.create_task(self._send_batch(batch), name="handoff-batch")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._send_batch(batch))
 
     def _full(self) -> bool:
-        nodes = sum(w.send.nodes for w in self._waiting)
-        return len(self._waiting) >= self._max_graphs or nodes >= self._max_nodes
+        ready = [w for w in self._waiting if w.ready]
+        nodes = sum(w.send.nodes for w in ready)
+        return len(ready) >= self._max_graphs or nodes >= self._max_nodes
 
     def _take(self) -> list[_Waiting]:
+        """The ready handoffs that fit in one payload, oldest first."""
         batch: list[_Waiting] = []
         nodes = 0
-        while self._waiting and len(batch) < self._max_graphs:
-            nxt = self._waiting[0]
-            if nxt.future.done():  # its job was cancelled while it waited
-                self._waiting.pop(0)
+        for waiting in self._waiting:
+            if not waiting.ready:
                 continue
-            if batch and nodes + nxt.send.nodes > self._max_nodes:
+            if len(batch) == self._max_graphs or (
+                batch and nodes + waiting.send.nodes > self._max_nodes
+            ):
                 break
-            batch.append(self._waiting.pop(0))
-            nodes += nxt.send.nodes
+            batch.append(waiting)
+            nodes += waiting.send.nodes
+        taken = {id(w) for w in batch}
+        self._waiting = [w for w in self._waiting if id(w) not in taken]
         return batch
 
     async def _send_batch(self, batch: list[_Waiting]) -> None:
         try:
-            if len(batch) == 1:
+            if len(batch) == 1 and batch[0].send.lookup is None:
                 self.stats.requests += 1
                 answer = await self._client.composite(batch[0].send.composite, all_or_none=False)
                 _settle(batch[0], answer)
-            elif batch:
+            else:
                 await self._send_graphs(batch)
         except Exception as exc:  # the request as a whole failed: every handoff in it did
             for waiting in batch:
@@ -168,10 +203,7 @@ class HandoffBatcher:
             self._flush_if_due()
 
     async def _send_graphs(self, batch: list[_Waiting]) -> None:
-        matches = await self._look_up(batch)
-        graphs = [
-            Graph(f"h{n}", _with_contact(w.send, matches.get(n))) for n, w in enumerate(batch)
-        ]
+        graphs = [Graph(f"h{n}", _with_contact(w.send, w.match)) for n, w in enumerate(batch)]
         self.stats.requests += 1
         self.stats.batches += 1
         results = await self._client.composite_graph(graphs)
@@ -187,29 +219,52 @@ class HandoffBatcher:
             elif not result.is_successful:
                 waiting.future.set_exception(_graph_error(result))
             else:
-                waiting.future.set_result(_as_composite(waiting.send, result, matches.get(n)))
+                waiting.future.set_result(_as_composite(waiting.send, result, waiting.match))
 
-    async def _look_up(self, batch: Sequence[_Waiting]) -> dict[int, _Match]:
-        """The Contact Id of each handoff that asks for one (``None``: none
-        matched), by its place in the batch; empty when the query failed (the
-        handoffs go without a Contact and are looked up again next time, as a
-        lone handoff's failed lookup is)."""
-        asking = {n: w.send.lookup for n, w in enumerate(batch) if w.send.lookup is not None}
-        if not asking:
-            return {}
-        contacts = list(asking.values())
+
+class _Lookups:
+    """Contact lookups, group-committed: the first goes at once, those asked for
+    while a query is in flight go together in the next one."""
+
+    def __init__(self, client: SalesforceClient, stats: BatchStats) -> None:
+        self._client = client
+        self._stats = stats
+        self._busy = False
+        self._waiting: list[tuple[Contact, asyncio.Future[_Match | None]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def find(self, contact: Contact) -> _Match | None:
+        future: asyncio.Future[_Match | None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((contact, future))
+        self._kick()
+        return await future
+
+    def _kick(self) -> None:
+        if self._busy or not self._waiting:
+            return
+        batch = self._waiting[:LOOKUP_MAX_CONTACTS]
+        del self._waiting[:LOOKUP_MAX_CONTACTS]
+        self._busy = True
+        task = asyncio.create_task(self._run(batch), name="contact-lookups")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: list[tuple[Contact, asyncio.Future[_Match | None]]]) -> None:
+        answers: list[_Match | None] = [None] * len(batch)
         try:
-            self.stats.requests += 1
-            records = await self._client.query_records(plan.contacts_query(contacts))
-        except SalesforceError as exc:
-            log.warning("Contact lookup for a batch of handoffs failed: %s", exc)
-            return {}
-        return {n: _Match(plan.match_contact(c, records)) for n, c in asking.items()}
-
-
-@dataclass(frozen=True)
-class _Match:
-    contact_id: str | None
+            self._stats.requests += 1
+            query = plan.contacts_query([contact for contact, _ in batch])
+            records = await self._client.query_records(query)
+            answers = [_Match(plan.match_contact(contact, records)) for contact, _ in batch]
+        except Exception as exc:
+            # As a lone handoff's failed lookup: no link now, tried next time.
+            log.warning("Contact lookup for %d handoffs failed: %s", len(batch), exc)
+        finally:
+            self._busy = False
+            for (_, future), answer in zip(batch, answers, strict=True):
+                if not future.done():
+                    future.set_result(answer)
+            self._kick()
 
 
 def _settle(waiting: _Waiting, answer: list[SubResponse]) -> None:
