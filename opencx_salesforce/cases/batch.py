@@ -87,6 +87,7 @@ class _Waiting:
     # The lookup's answer; None when it failed (no link now, tried next time).
     match: _Match | None = None
     ready: bool = True  # False while its Contact lookup is in flight
+    looked_up: bool = False  # its lookup was started (it goes as a graph)
 
 
 @dataclass
@@ -125,16 +126,22 @@ class HandoffBatcher:
         if item.graph is None or (self._in_flight == 0 and not self._waiting):
             return await self._alone(item)
         future: asyncio.Future[list[SubResponse]] = asyncio.get_running_loop().create_future()
-        waiting = _Waiting(item, future, ready=item.lookup is None)
-        self._waiting.append(waiting)
-        if item.lookup is not None:
-            # The lookup runs while the handoff waits for the line, not before.
-            self._spawn(self._look_up(waiting, item.lookup))
+        self._waiting.append(_Waiting(item, future))
+        if len(self._waiting) > 1:
+            # A batch is forming: look its people up while they wait for the
+            # line. (One handoff waiting alone goes as its composite, lookup
+            # included: one call.)
+            for waiting in self._waiting:
+                if waiting.send.lookup is not None and not waiting.looked_up:
+                    waiting.looked_up, waiting.ready = True, False
+                    answer = self._lookups.submit(waiting.send.lookup)
+                    self._spawn(self._look_up(waiting, answer))
+            self._lookups.kick()  # all of them in one query
         self._flush_if_due()
         return await future
 
-    async def _look_up(self, waiting: _Waiting, contact: Contact) -> None:
-        waiting.match = await self._lookups.find(contact)
+    async def _look_up(self, waiting: _Waiting, answer: asyncio.Future[_Match | None]) -> None:
+        waiting.match = await answer
         waiting.ready = True
         self._flush_if_due()
 
@@ -188,7 +195,7 @@ class HandoffBatcher:
 
     async def _send_batch(self, batch: list[_Waiting]) -> None:
         try:
-            if len(batch) == 1 and batch[0].send.lookup is None:
+            if len(batch) == 1 and not batch[0].looked_up:
                 self.stats.requests += 1
                 answer = await self._client.composite(batch[0].send.composite, all_or_none=False)
                 _settle(batch[0], answer)
@@ -233,13 +240,14 @@ class _Lookups:
         self._waiting: list[tuple[Contact, asyncio.Future[_Match | None]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def find(self, contact: Contact) -> _Match | None:
+    def submit(self, contact: Contact) -> asyncio.Future[_Match | None]:
+        """Ask for ``contact``'s Contact; it is looked up at the next :meth:`kick`
+        that finds no query in flight."""
         future: asyncio.Future[_Match | None] = asyncio.get_running_loop().create_future()
         self._waiting.append((contact, future))
-        self._kick()
-        return await future
+        return future
 
-    def _kick(self) -> None:
+    def kick(self) -> None:
         if self._busy or not self._waiting:
             return
         batch = self._waiting[:LOOKUP_MAX_CONTACTS]
@@ -264,7 +272,7 @@ class _Lookups:
             for (_, future), answer in zip(batch, answers, strict=True):
                 if not future.done():
                     future.set_result(answer)
-            self._kick()
+            self.kick()
 
 
 def _settle(waiting: _Waiting, answer: list[SubResponse]) -> None:

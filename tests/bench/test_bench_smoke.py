@@ -73,9 +73,15 @@ def emulator_url() -> Iterator[str]:
         yield emulator.base_url
 
 
-async def test_plugin_cell_makes_one_composite_per_handoff(emulator_url: str) -> None:
+async def test_plugin_cell_makes_one_call_per_handoff_or_fewer(emulator_url: str) -> None:
+    """One composite a handoff alone; handoffs that overlap share a graph request
+    (and a lookup query for their Contacts)."""
     result = await contender_plugin.run_cell(tiny("plugin", outbox_workers=2), emulator_url)
-    check_cell(result, 1, "composite")
+    assert result.errors == 0, result.notes
+    assert 2 <= result.handoffs <= 3 and len(result.latencies_ms) == result.handoffs
+    assert 1 <= result.api_calls <= result.handoffs
+    assert set(result.calls_by_endpoint) <= {"composite", "query"}
+    assert result.calls_by_endpoint.get("composite", 0) >= 1
 
 
 async def test_aiohttp_baseline_makes_a_call_per_record(emulator_url: str) -> None:
