@@ -38,7 +38,11 @@ from opencx_salesforce.cases import plan
 from opencx_salesforce.models import Contact
 from opencx_salesforce.salesforce import subrequests
 from opencx_salesforce.salesforce.client import SalesforceClient
-from opencx_salesforce.salesforce.errors import SalesforceError, error_for_response
+from opencx_salesforce.salesforce.errors import (
+    GraphHalted,
+    SalesforceError,
+    error_for_response,
+)
 from opencx_salesforce.salesforce.subrequests import (
     COLLECTIONS_MAX_RECORDS,
     GRAPH_MAX_GRAPHS,
@@ -224,7 +228,7 @@ class HandoffBatcher:
                     SalesforceError("Salesforce did not answer for this handoff's graph")
                 )
             elif not result.is_successful:
-                waiting.future.set_exception(_graph_error(result))
+                waiting.future.set_exception(graph_error(result))
             else:
                 waiting.future.set_result(_as_composite(waiting.send, result, waiting.match))
 
@@ -295,7 +299,7 @@ def _with_contact(item: HandoffSend, match: _Match | None) -> list[Subrequest]:
     return nodes
 
 
-def _graph_error(result: GraphResult) -> SalesforceError:
+def graph_error(result: GraphResult) -> SalesforceError:
     """The error of the node that failed the graph (the others only say they
     were halted because of it)."""
     for response in result.responses:
@@ -312,10 +316,15 @@ def _graph_error(result: GraphResult) -> SalesforceError:
         return error_for_response(
             url="composite/graph", status=response.status, body=body, headers=response.headers
         )
+    # Every node only halted: the graph never ran, halted by other graphs' failures.
     first = next((r for r in result.responses if not r.ok), None)
-    if first is None:
-        return SalesforceError("the handoff's graph failed without an error", url="composite/graph")
-    return error_for_response(url="composite/graph", status=first.status, body=first.body)
+    return GraphHalted(
+        "Salesforce halted this graph: too many other graphs of its request failed",
+        url="composite/graph",
+        status=first.status if first is not None else None,
+        error_code=_HALTED,
+        body=first.body if first is not None else None,
+    )
 
 
 def _as_composite(

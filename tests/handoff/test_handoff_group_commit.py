@@ -11,9 +11,13 @@ from collections.abc import AsyncIterator
 import pytest
 from handoff_support import api_calls, case_id_of, cases, comments_of, converse
 
+from opencx_salesforce.cases.batch import graph_error
+from opencx_salesforce.cases.plan import nothing_landed
 from opencx_salesforce.devhost.stack import Stack, start_stack
 from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.models import Contact, Session
+from opencx_salesforce.outbox.policy import retry_hint
+from opencx_salesforce.salesforce.subrequests import GraphResult, SubResponse
 from opencx_salesforce.store.base import ItemState
 from opencx_salesforce.store.memory import MemoryStore
 
@@ -117,3 +121,32 @@ async def test_a_failing_graph_leaves_the_others_of_its_batch_landed_and_is_retr
     assert len(comments_of(stack, case_id)) == 1
     by_session = Counter(c["OpenCX_Session_Id__c"] for c in cases(stack))
     assert len(by_session) == 7 and set(by_session.values()) == {1}
+
+
+def test_a_graph_halted_by_other_graphs_failures_is_retried_without_a_read() -> None:
+    """After 14 failed graphs Salesforce halts the rest of the request
+    (resources_composite_graph_limits.htm): their handoffs did nothing wrong and
+    wrote nothing, so the outbox retries them, and the retry need not read."""
+    halted = [{"errorCode": "PROCESSING_HALTED", "message": "halted"}]
+    result = GraphResult(
+        "h20",
+        is_successful=False,
+        responses=[
+            SubResponse("refCase", 400, halted, {}),
+            SubResponse("refComment0", 400, halted, {}),
+        ],
+    )
+    error = graph_error(result)
+    assert retry_hint(error)[0] is True
+    assert nothing_landed(error)
+
+    own = [{"errorCode": "STRING_TOO_LONG", "message": "too long", "fields": ["Subject"]}]
+    refused = GraphResult(
+        "h3",
+        is_successful=False,
+        responses=[
+            SubResponse("refCase", 400, own, {}),
+            SubResponse("refComment0", 400, halted, {}),
+        ],
+    )
+    assert retry_hint(graph_error(refused))[0] is False  # its own refusal: dead letter
