@@ -51,7 +51,10 @@ def _aiohttp_collections(spec: CellSpec, base_url: str) -> CellResult:
 
 
 RUNNERS: dict[str, Callable[[CellSpec, str], CellResult]] = {
-    "plugin": _plugin,
+    "plugin": _plugin,  # on SQLite, its default store
+    "plugin+memory": _plugin,
+    "plugin+redis": _plugin,
+    "plugin+postgres": _plugin,
     "simple-salesforce": _simple_salesforce,
     "aiohttp": _aiohttp,
     "simple-salesforce+collections": _simple_salesforce_collections,

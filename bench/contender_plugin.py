@@ -5,7 +5,7 @@ server-to-server install would be.
 The host drives it through the host contract only (``host.handoff``); the
 outbox's workers do the Salesforce work. The benchmark learns the moment a
 session carries its ``salesforce_case_id`` (and, for replies, the moment an
-agent message lands on it) by wrapping the host's own ``set_session_metadata``
+agent message lands on it) by wrapping the host's own ``set_session_metadata(_many)``
 and ``deliver_agent_message``: a future resolves right after the store write,
 so nothing polls and no polling loop competes with the plugin for the CPU.
 """
@@ -29,6 +29,7 @@ from handoff_workload import (
     conversation,
     peak_rss_mb,
 )
+from store_choice import open_bench_store
 
 from opencx_salesforce.devhost.host import DevHost
 from opencx_salesforce.devhost.sessions import SessionRepository
@@ -36,7 +37,6 @@ from opencx_salesforce.devhost.stack import start_host
 from opencx_salesforce.models import HandoffReason, Session
 from opencx_salesforce.plugin import SalesforcePlugin
 from opencx_salesforce.runtime import Runtime
-from opencx_salesforce.store.memory import MemoryStore
 
 # The sweep reads on its own timer; during a handoff measurement it would add its
 # queries to the handoffs' count, so it is measured on its own (bench_replies.py).
@@ -67,14 +67,22 @@ def watch_host(host: DevHost) -> Watch:
     """Wrap the host's writes the plugin calls, to hear them without polling."""
     watch = Watch()
     set_metadata = host.set_session_metadata
+    set_many = host.set_session_metadata_many
     deliver = host.deliver_agent_message
+
+    def heard(session_id: str, values: Mapping[str, Any]) -> None:
+        if "salesforce_case_id" in values:
+            future = watch.case_ids.pop(session_id, None)
+            if future is not None and not future.done():
+                future.set_result(str(values["salesforce_case_id"]))
 
     async def set_session_metadata(session_id: str, key: str, value: Any) -> None:
         await set_metadata(session_id, key, value)
-        if key == "salesforce_case_id":
-            future = watch.case_ids.pop(session_id, None)
-            if future is not None and not future.done():
-                future.set_result(str(value))
+        heard(session_id, {key: value})
+
+    async def set_session_metadata_many(session_id: str, values: Mapping[str, Any]) -> None:
+        await set_many(session_id, values)
+        heard(session_id, values)
 
     async def deliver_agent_message(
         session_id: str, text: str, author: str, external_id: str
@@ -86,6 +94,7 @@ def watch_host(host: DevHost) -> Watch:
 
     # Instance attributes shadow the methods; the plugin holds this very host.
     setattr(host, "set_session_metadata", set_session_metadata)  # noqa: B010
+    setattr(host, "set_session_metadata_many", set_session_metadata_many)  # noqa: B010
     setattr(host, "deliver_agent_message", deliver_agent_message)  # noqa: B010
     return watch
 
@@ -124,12 +133,14 @@ class PluginHost:
 
 @contextlib.asynccontextmanager
 async def plugin_host(
-    org: BenchOrg, settings: Mapping[str, Any] | None = None
+    org: BenchOrg, settings: Mapping[str, Any] | None = None, *, store_kind: str = "memory"
 ) -> AsyncIterator[PluginHost]:
-    """A host with the plugin, connected to ``org`` (client credentials)."""
-    store = MemoryStore()
+    """A host with the plugin, connected to ``org`` (client credentials), on a
+    fresh store of ``store_kind`` (memory, sqlite, redis, postgres)."""
+    opened = await open_bench_store(store_kind)
+    store = opened.store
     host, plugin, url = await start_host(
-        store=store,
+        store=store,  # type: ignore[arg-type]
         emulator_url=org.base_url,
         plugin_settings={**QUIET_SWEEP, **(settings or {})},
     )
@@ -141,6 +152,8 @@ async def plugin_host(
         yield watched
     finally:
         await host.stop()
+        await store.close()
+        await opened.cleanup()
 
 
 async def measure(
@@ -151,7 +164,7 @@ async def measure(
     around: Callable[[Awaitable[Any]], Awaitable[Any]] | None = None,
 ) -> CellResult:
     """One cell for the plugin. ``around`` wraps the timed part (the profiler)."""
-    async with plugin_host(org) as under_test:
+    async with plugin_host(org, store_kind=store_of(spec.contender)) as under_test:
         if spec.outbox_workers is not None:
             await under_test.set_outbox_workers(spec.outbox_workers)
         ids = [
@@ -175,6 +188,13 @@ async def measure(
     return cell_result(
         spec, outcome, before, after, setup_rss_mb=setup_rss, server_cpu_seconds=server_cpu
     )
+
+
+def store_of(contender: str) -> str:
+    """The store a plugin contender runs on: ``plugin`` is the default (SQLite),
+    ``plugin+redis`` and so on name theirs."""
+    _, _, store = contender.partition("+")
+    return store or "sqlite"
 
 
 async def run_cell(spec: CellSpec, base_url: str) -> CellResult:

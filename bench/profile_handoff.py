@@ -151,7 +151,7 @@ def _under_project(frame: Frame) -> bool:
 
 async def run(base_url: str, messages: int, budget_seconds: float, out: Path) -> ProfileResult:
     spec = CellSpec(
-        contender="plugin",
+        contender="plugin+memory",  # as the profile recorded before, for a like-for-like reading
         latency_ms=0.0,
         messages=messages,
         concurrency=10,

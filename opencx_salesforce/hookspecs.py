@@ -108,6 +108,35 @@ class HandsBackToBot(Protocol):
         ...
 
 
+@runtime_checkable
+class HostMetadataMany(Protocol):
+    """Optional for a host: several keys of ``Session.metadata`` in one write.
+
+    The plugin writes ``salesforce_case_id`` and ``salesforce_case_url``
+    together; a host that offers this stores them with one write of the session
+    instead of two. Without it the plugin calls
+    :meth:`Host.set_session_metadata` once per key (:func:`set_metadata`)."""
+
+    async def set_session_metadata_many(self, session_id: str, values: Mapping[str, Any]) -> None:
+        """Set every key of ``values`` (JSON-serialisable values) at once."""
+        ...
+
+
+# Members a host may offer beyond :class:`Host` (the plugin looks for them).
+OPTIONAL_HOST_MEMBERS = ("admin_login_url", "set_session_metadata_many", "hand_back_to_bot")
+
+
+async def set_metadata(host: Host, session_id: str, values: Mapping[str, Any]) -> None:
+    """Write ``values`` to the session's metadata: in one call when the host
+    offers :class:`HostMetadataMany`, else one :meth:`Host.set_session_metadata`
+    per key."""
+    if isinstance(host, HostMetadataMany):
+        await host.set_session_metadata_many(session_id, values)
+        return
+    for key, value in values.items():
+        await host.set_session_metadata(session_id, key, value)
+
+
 class HostHooks:
     """Hooks the host calls; the plugin implements them."""
 

@@ -19,6 +19,9 @@ from opencx_salesforce.store.base import Store
 from opencx_salesforce.store.cells import read_json, update_json
 
 NS = namespaces.CASES
+# Longer than a job lives (the outbox's dead-letter age defaults to a day); a mark
+# that expired only costs the retry one read.
+CLEAN_TTL = 8 * 86400.0
 
 
 @dataclass
@@ -175,6 +178,20 @@ class CaseIndex:
 
     async def is_pending(self, session_id: str) -> bool:
         return await self._store.get(NS, f"pending:{session_id}") is not None
+
+    # --- what the earlier attempts of a job left in Salesforce --------------------
+    async def mark_nothing_landed(self, item_id: str, attempt: int) -> None:
+        """Attempts 1..``attempt`` of the job wrote nothing: each was refused
+        whole, with an answer (see :func:`.plan.nothing_landed`)."""
+        await self._store.set(NS, f"clean:{item_id}", str(attempt).encode(), ttl=CLEAN_TTL)
+
+    async def nothing_landed_before(self, item_id: str, attempt: int) -> bool:
+        """Whether every attempt before ``attempt`` is known to have written
+        nothing (a first attempt has none before it)."""
+        if attempt <= 1:
+            return True
+        raw = await self._store.get(NS, f"clean:{item_id}")
+        return raw is not None and raw.decode() == str(attempt - 1)
 
 
 def _digest(body: str) -> str:

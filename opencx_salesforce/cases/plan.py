@@ -26,6 +26,11 @@ from opencx_salesforce.salesforce.subrequests import (
 )
 from opencx_salesforce.settings import SalesforceSettings
 
+# A handoff bigger than this goes alone as a composite request (its comments in
+# sObject Collections of 200), not as a graph of one node per comment: it would
+# crowd the other handoffs out of a payload's 500 nodes.
+GRAPH_MAX_NODES_PER_HANDOFF = 100
+
 # Salesforce's code for a record not written only because another record of the
 # same all-or-none request failed. [src: api_rest resources_composite_sobjects_collections.htm,
 # allOrNone] It says nothing about the record itself.
@@ -70,6 +75,67 @@ def handoff_requests(
         link = {"ContactId": "@{refContact.records[0].Id}"}
         requests.append(subrequests.update("Case", target, link, ref="refLink"))
     return requests, comment_refs
+
+
+def handoff_graph(
+    settings: SalesforceSettings,
+    *,
+    external_id: str,
+    fields: Mapping[str, Any],
+    bodies: Sequence[str],
+    existing_case: str | None,
+) -> list[Subrequest] | None:
+    """The same handoff as the nodes of one composite graph, or ``None`` when it
+    cannot be one (nothing to write, or more nodes than :data:`GRAPH_MAX_NODES_PER_HANDOFF`).
+
+    A graph node is one record: the Case upsert, then one CaseComment create per
+    body referencing ``@{refCase.id}``; the whole graph lands or none of it does.
+    Graph nodes are record operations only (no sObject Collections, no query), so
+    the Contact lookup is not a node: the batch looks contacts up on its own.
+    [src: api_rest resources_composite_graph_introduction.htm, the supported URLs]"""
+    if existing_case is None and not bodies:
+        return None
+    if 1 + len(bodies) > GRAPH_MAX_NODES_PER_HANDOFF:
+        return None
+    nodes: list[Subrequest] = []
+    parent = existing_case or "@{refCase.id}"
+    if existing_case is None:
+        field = settings.session_id_field
+        nodes.append(subrequests.upsert("Case", field, external_id, fields, ref="refCase"))
+    published = settings.publish_transcript
+    for n, body in enumerate(bodies):
+        record = {"ParentId": parent, "CommentBody": body, "IsPublished": published}
+        nodes.append(subrequests.create("CaseComment", record, ref=f"refComment{n}"))
+    return nodes or None
+
+
+def contacts_query(contacts: Sequence[Contact]) -> str:
+    """One query for the Contacts of several people (by email, else phone), most
+    recently changed first: what :func:`contact_query` asks for each, at once."""
+    emails = sorted({c.email.strip() for c in contacts if c.email})
+    phones = sorted({c.phone.strip() for c in contacts if not c.email and c.phone})
+    where = []
+    if emails:
+        where.append(f"Email IN ({', '.join(soql.literal(e) for e in emails)})")
+    if phones:
+        listed = ", ".join(soql.literal(p) for p in phones)
+        where.append(f"Phone IN ({listed}) OR MobilePhone IN ({listed})")
+    return (
+        "SELECT Id, Email, Phone, MobilePhone FROM Contact "
+        f"WHERE {' OR '.join(where)} ORDER BY LastModifiedDate DESC"
+    )
+
+
+def match_contact(contact: Contact, records: Sequence[Mapping[str, Any]]) -> str | None:
+    """The Id :func:`contact_query` would find for ``contact`` among ``records``
+    (ordered most recent first). Email comparisons ignore case, as SOQL's do."""
+    if contact.email:
+        email = contact.email.strip().lower()
+        hits = [r for r in records if str(r.get("Email") or "").lower() == email]
+    else:
+        phone = (contact.phone or "").strip()
+        hits = [r for r in records if phone in (r.get("Phone"), r.get("MobilePhone"))]
+    return str(hits[0]["Id"]) if hits else None
 
 
 def comment_records(parent: str, bodies: Sequence[str], *, published: bool) -> list[dict[str, Any]]:
@@ -163,6 +229,16 @@ def missing(planned: Sequence[str], landed: Sequence[str]) -> list[str]:
         else:
             out.append(body)
     return out
+
+
+def nothing_landed(exc: BaseException) -> bool:
+    """Whether a failed request surely wrote nothing: Salesforce answered it as a
+    whole with a refusal (4xx but 408) or with 503 "unavailable". A timeout, a
+    reset connection, a 500 or a gateway's 502/504 leave the outcome unknown:
+    the work may have run before the answer was lost."""
+    if not isinstance(exc, ApiError) or exc.status is None:
+        return False
+    return exc.status == 503 or (400 <= exc.status < 500 and exc.status != 408)
 
 
 def refusal(what: str, errors: Sequence[Mapping[str, Any]]) -> ApiError:

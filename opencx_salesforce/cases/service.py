@@ -4,12 +4,14 @@ call, exactly once; later messages are appended to the same Case.
 Exactly once, honestly. The Case is upserted on an external-id field carrying
 the session id, so a retried create can never make a second Case. CaseComment has
 no custom fields, so nothing like that protects the comments: instead, the
-transcript is rendered deterministically, and any attempt after the first (whose
-outcome may be unknown: a timeout, a crash after sending) first reads what landed
-on the Case (one query) and writes only the bodies that are missing.
+transcript is rendered deterministically, and an attempt after one whose outcome
+is unknown (a timeout, a crash after sending) first reads what landed on the Case
+(one query) and writes only the bodies that are missing. After attempts
+Salesforce refused whole, with an answer, nothing landed: no read.
 
-One call per handoff: :mod:`.plan` puts the Case upsert, its comments and the
-Contact lookup into one composite request.
+One call per handoff, less under load: :mod:`.plan` puts the Case upsert, its
+comments and the Contact lookup into one composite request, and :mod:`.batch`
+sends the handoffs that are ready together as graphs of one composite/graph request.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from dataclasses import dataclass
 import pluggy
 
 from opencx_salesforce.cases import plan
+from opencx_salesforce.cases.batch import HandoffBatcher, HandoffSend
 from opencx_salesforce.cases.fields import CaseFields
 from opencx_salesforce.cases.index import CaseIndex, SessionCase
 from opencx_salesforce.cases.transcript import render
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, PermanentFailure, RetryLater
-from opencx_salesforce.hookspecs import HandsBackToBot, Host
+from opencx_salesforce.hookspecs import HandsBackToBot, Host, set_metadata
 from opencx_salesforce.models import HandoffReason, Message, Session
 from opencx_salesforce.outbox.queue import Job, Outbox
 from opencx_salesforce.salesforce.client import SalesforceClient
@@ -48,6 +51,12 @@ HANDOFF_KIND = "handoff"
 APPEND_KIND = "append"
 # How long an append waits for a Case whose handoff it cannot see queued.
 APPEND_GRACE = 300.0
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    job: Job
+    read_first: bool  # an earlier attempt may have landed, wholly or in part
 
 
 @dataclass(frozen=True)
@@ -77,14 +86,21 @@ class CaseService:
         self._outbox = outbox
         self._clock = clock
         self._fields = CaseFields(settings=settings, pm=pm, store=host.store, client=client)
+        self.batcher = HandoffBatcher(client)
 
     def register_jobs(self) -> None:
         """Register this area's job kinds on the outbox."""
-        self._outbox.register(HANDOFF_KIND, self._handoff_job)
+        self._outbox.register(HANDOFF_KIND, self._handoff_job, on_held=self._handoff_held)
         self._outbox.register(APPEND_KIND, self._append_job)
 
     async def _handoff_job(self, job: Job) -> None:
         await self.handle_handoff(job)
+
+    async def _handoff_held(self, job: Job) -> None:
+        # A held attempt sent nothing: it keeps "nothing landed" true, so the retry
+        # after the outage need not read first (issue #15.7).
+        if await self._index.nothing_landed_before(job.item_id, job.attempts):
+            await self._index.mark_nothing_landed(job.item_id, job.attempts)
 
     async def _append_job(self, job: Job) -> None:
         await self.handle_append(job)
@@ -123,8 +139,14 @@ class CaseService:
         key = session.contact.key()
         try:
             async with store_lock(self._host.store, f"contact:{key or session.id}", LOCK_TTL):
-                return await self._handoff(session, key, job.is_retry)
+                # Read what landed first only when an earlier attempt may have
+                # written something: not after attempts Salesforce refused whole.
+                clean = await self._index.nothing_landed_before(job.item_id, job.attempts)
+                return await self._handoff(session, key, _Attempt(job, read_first=not clean))
         except LockBusy:
+            # Nothing was sent: this attempt leaves what the earlier ones did.
+            if await self._index.nothing_landed_before(job.item_id, job.attempts):
+                await self._index.mark_nothing_landed(job.item_id, job.attempts)
             raise RetryLater("another worker is handling this contact", delay=0.2) from None
 
     async def handle_append(self, job: Job) -> Outcome | None:
@@ -264,7 +286,11 @@ class CaseService:
         try:
             async with store_lock(self._host.store, f"contact:{key or session.id}", LOCK_TTL):
                 outcome = await self._create_case(
-                    snapshot, key, ref.generation + 1, ref.case_id, job.is_retry
+                    snapshot,
+                    key,
+                    ref.generation + 1,
+                    ref.case_id,
+                    _Attempt(job, read_first=job.is_retry),
                 )
         except LockBusy:
             raise RetryLater("another worker is handling this contact", delay=0.2) from None
@@ -277,7 +303,9 @@ class CaseService:
         return outcome
 
     # --- handoff -------------------------------------------------------------------------
-    async def _handoff(self, session: Session, key: str | None, is_retry: bool) -> Outcome | None:
+    async def _handoff(
+        self, session: Session, key: str | None, attempt: _Attempt
+    ) -> Outcome | None:
         ref = await self._index.session_case(session.id)
         entry = await self._index.case(ref.case_id) if ref else None
         if ref is not None and not (entry and entry.closed):
@@ -290,11 +318,11 @@ class CaseService:
 
         previous = await self._index.contact_case(key) if key else None
         if previous is not None and not previous[1] and (ref is None or ref.case_id != previous[0]):
-            return await self._join_open_case(session, key, previous[0], is_retry)
+            return await self._join_open_case(session, key, previous[0], attempt.read_first)
 
         generation = ref.generation + 1 if ref is not None else 1
         parent = ref.case_id if ref is not None else (previous[0] if previous else None)
-        outcome = await self._create_case(session, key, generation, parent, is_retry)
+        outcome = await self._create_case(session, key, generation, parent, attempt)
         await self._index.clear_pending(session.id)
         return outcome
 
@@ -315,7 +343,7 @@ class CaseService:
         key: str | None,
         generation: int,
         parent: str | None,
-        is_retry: bool,
+        attempt: _Attempt,
     ) -> Outcome:
         external_id = plan.external_id_for(session.id, generation)
         fields = await self._fields.build(session)
@@ -328,7 +356,7 @@ class CaseService:
         bodies = await render(self._pm, session, session.messages, title)
 
         existing_case: str | None = None
-        if is_retry:
+        if attempt.read_first:
             # The last attempt may have landed, wholly or in part: look first.
             existing_case, landed = await self._read_landed_by_external_id(external_id)
             if existing_case is not None:
@@ -351,8 +379,26 @@ class CaseService:
         overflow = bodies[len(comment_refs) * COLLECTIONS_MAX_RECORDS :] if comment_refs else []
         if not comment_refs:
             overflow = [] if existing_case else bodies
+        graph = None
+        if not overflow:
+            graph = plan.handoff_graph(
+                self._settings,
+                external_id=external_id,
+                fields=fields,
+                bodies=bodies,
+                existing_case=existing_case,
+            )
         await self._index.remember_own_bodies(bodies)
-        responses = await self._composite(requests)
+        send = HandoffSend(
+            requests, graph, session.contact if lookup else None, existing_case=existing_case
+        )
+        try:
+            responses = await self.batcher.send(send)
+        except Exception as exc:
+            if existing_case is None and plan.nothing_landed(exc):
+                # Refused whole, with an answer: the retry need not read first.
+                await self._index.mark_nothing_landed(attempt.job.item_id, attempt.job.attempts)
+            raise
         by_ref = {r.reference_id: r for r in responses}
 
         case_response = by_ref.get("refCase")
@@ -492,6 +538,7 @@ class CaseService:
         await self._set_session_fields(session_id, ref.case_id)
 
     async def _set_session_fields(self, session_id: str, case_id: str) -> None:
-        await self._host.set_session_metadata(session_id, "salesforce_case_id", case_id)
         url = await self._client.record_url("Case", case_id)
-        await self._host.set_session_metadata(session_id, "salesforce_case_url", url)
+        # One write of the session when the host can (HostMetadataMany).
+        values = {"salesforce_case_id": case_id, "salesforce_case_url": url}
+        await set_metadata(self._host, session_id, values)

@@ -16,8 +16,10 @@ missing ones.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import pluggy
 
@@ -70,8 +72,15 @@ def speaker_line(message: Message, *, continued: bool = False) -> str:
         # Bounded, so a speaker line always leaves room for text in a comment.
         author = message.author if len(message.author) <= 80 else message.author[:79] + "…"
         who = f"{who} ({author})"
-    when = message.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    when = _when(message.created_at)
     return f"{who} · {when}" + (" (continued)" if continued else "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _when(moment: datetime) -> str:
+    """``2026-11-25 01:40:00 UTC``: formatted once per distinct time (a
+    transcript is planned again on every retry and append)."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def plan_transcript(
@@ -105,20 +114,22 @@ def plan_transcript(
 
     for index, message in enumerate(messages):
         text = message.text
+        size = _utf8_len(text)  # encoded once; kept up to date as pieces are cut off
         continued = False
         while True:
             line = speaker_line(message, continued=continued) + "\n"
+            line_size = _utf8_len(line)
             sep = len(_SEPARATOR) if groups[-1] else 0
-            fixed = sep + _utf8_len(line)
+            fixed = sep + line_size
             if room - fixed < 16 and groups[-1]:
                 start_new_comment()
                 continue
             space = max(4, room - fixed)
-            if _utf8_len(text) <= space:
+            if size <= space:
                 groups[-1].append((line, Piece(index, text, continued)))
-                room -= fixed + _utf8_len(text)
+                room -= fixed + size
                 break
-            if groups[-1] and _utf8_len(line) + _utf8_len(text) <= budget:
+            if groups[-1] and line_size + size <= budget:
                 # It fits whole in a comment of its own: don't cut it.
                 start_new_comment()
                 continue
@@ -130,6 +141,7 @@ def plan_transcript(
                 continue
             groups[-1].append((line, Piece(index, head, continued)))
             text = text[len(head) :]
+            size -= _utf8_len(head)
             continued = True
             start_new_comment()
 

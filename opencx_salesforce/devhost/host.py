@@ -156,10 +156,16 @@ class DevHost:
         return await self._sessions.get(session_id)
 
     async def set_session_metadata(self, session_id: str, key: str, value: Any) -> None:
+        await self.set_session_metadata_many(session_id, {key: value})
+
+    async def set_session_metadata_many(self, session_id: str, values: Mapping[str, Any]) -> None:
+        """Several keys in one write of the session (the optional member of the
+        Host contract, see ``hookspecs.HostMetadataMany``)."""
+
         def change(session: Session) -> Session | None:
-            if key in session.metadata and session.metadata[key] == value:
+            if all(k in session.metadata and session.metadata[k] == v for k, v in values.items()):
                 return None
-            return session.model_copy(update={"metadata": {**session.metadata, key: value}})
+            return session.model_copy(update={"metadata": {**session.metadata, **values}})
 
         await self._sessions.update(session_id, change)
 

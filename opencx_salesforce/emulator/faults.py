@@ -51,6 +51,14 @@ class FaultConfig:
     outage_start: float | None = None
     outage_end: float | None = None
     seed: int = 0
+    # Records another transaction holds: a save of one of them, or of a record
+    # looking up to one, fails with UNABLE_TO_LOCK_ROW. Salesforce locks the
+    # record it saves and, on insert or update, the records it looks up to.
+    # [src: Record Locking Cheat Sheet (resources.docs.salesforce.com
+    #  record_locking_cheatsheet.pdf): "Opportunity inserts lock the related
+    #  account record", "the lookup may lock the lookup record"; draes
+    #  draes_object_relationships_record_level_locking.htm]
+    locked_records: set[str] = field(default_factory=set)
     _random: random.Random = field(init=False, repr=False)
     _scripted: deque[str] = field(init=False, repr=False, default_factory=deque)
 
@@ -80,8 +88,16 @@ class FaultConfig:
             return False
         return self.outage_end is None or now < self.outage_end
 
+    def lock_record(self, record_id: str) -> None:
+        """Hold ``record_id`` as another transaction would, until :meth:`unlock_record`."""
+        self.locked_records.add(record_id)
+
+    def unlock_record(self, record_id: str) -> None:
+        self.locked_records.discard(record_id)
+
     def reset(self) -> None:
         """Everything off again (the seeded generator restarts)."""
+        self.locked_records.clear()
         self.latency_ms = self.latency_jitter_ms = self.error_rate = 0.0
         self.maintenance_html = False
         self.end_outage()

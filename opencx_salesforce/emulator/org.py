@@ -248,6 +248,7 @@ class Org:
         given: the org's own seeded records), defaults, audit fields and derived
         fields."""
         obj = self.schema.objects[sobject]
+        self._lock_rows(values)
         record: Record = {name: None for name in obj.fields}
         for item in obj.fields.values():
             if item.type == "boolean":
@@ -281,6 +282,7 @@ class Org:
     def _apply_update(
         self, sobject: str, existing: Record, values: Mapping[str, Any], user_id: str
     ) -> None:
+        self._lock_rows(values, existing)
         now = self.now()
         record = {**existing, **values}
         record.update(LastModifiedDate=now, LastModifiedById=user_id, SystemModstamp=now)
@@ -292,6 +294,21 @@ class Org:
         self._notify(Change(sobject, record["Id"], existing, record, user_id))
         if comment:
             self._add_internal_comment(record["Id"], comment, user_id)
+
+    def _lock_rows(self, values: Mapping[str, Any], existing: Record | None = None) -> None:
+        """Fail the save when it needs a row another transaction holds (the
+        record itself, or one it looks up to): see ``FaultConfig.locked_records``."""
+        locked = self.faults.locked_records
+        if not locked:
+            return
+        rows = {v for v in values.values() if isinstance(v, str)}
+        if existing is not None:
+            rows.add(str(existing["Id"]))
+        if rows & locked:
+            # [src: SALESFORCE.md §2 UNABLE_TO_LOCK_ROW message]
+            raise ApiError.one(
+                400, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record", []
+            )
 
     def _add_internal_comment(self, case_id: str, body: str, user_id: str) -> None:
         # Case.Comments ("Internal Comments") adds a private CaseComment.

@@ -138,12 +138,19 @@ class Outbox:
         self._stopping = asyncio.Event()
         self.stats = OutboxStats()
         self.gate = OutageGate()
+        self._on_held: dict[str, Handler] = {}
 
-    def register(self, kind: str, handler: Handler) -> None:
-        """Do jobs of ``kind`` with ``handler``. Each area registers its own."""
+    def register(self, kind: str, handler: Handler, *, on_held: Handler | None = None) -> None:
+        """Do jobs of ``kind`` with ``handler``. Each area registers its own.
+
+        ``on_held`` is told of an attempt the outage gate held back: the attempt
+        counted, but nothing was sent (a handler that reasons about what earlier
+        attempts may have written needs to know)."""
         if kind in self._handlers:
             raise ValueError(f"job kind {kind!r} is already registered")
         self._handlers[kind] = handler
+        if on_held is not None:
+            self._on_held[kind] = on_held
 
     # --- producing --------------------------------------------------------------
     async def submit(
@@ -254,6 +261,9 @@ class Outbox:
         now = self._clock.time()
         held = self.gate.admit(job.item_id, now)
         if held is not None:
+            told = self._on_held.get(job.kind)
+            if told is not None:
+                await told(job)
             # Salesforce announced an outage: wait without spending a request. The
             # gate is this instance's own, so its instant becomes a delay here.
             await self._store.retry_in(

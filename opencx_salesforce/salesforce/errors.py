@@ -19,6 +19,8 @@
     │   ├── RequestLimitExceeded     403 REQUEST_LIMIT_EXCEEDED: the org's API quota is
     │   │                            spent (a quota problem, not an auth problem)
     │   ├── NotFound                 404 (also 410)
+    │   ├── GraphHalted              a composite graph not run because more than 14
+    │   │                            other graphs of its request failed; retry
     │   ├── ServerError              500, 502, 504
     │   ├── Unavailable              503 (or 429 from a proxy); ``retry_after``
     │   └── AuthorizationError       the OAuth endpoints said no; ``error`` is the
@@ -251,6 +253,16 @@ class RequestLimitExceeded(ApiError):
         if "Concurrent" in self.message:
             return self.CONCURRENCY_WAIT
         return self.DAILY_QUOTA_WAIT
+
+
+class GraphHalted(ApiError):
+    """A graph of a composite graph request that never ran: once more than 14
+    graphs of a request fail, Salesforce halts the rest (PROCESSING_HALTED).
+    Nothing of it was written, and nothing is wrong with it: retry.
+    [src: api_rest resources_composite_graph_limits.htm "Maximum number of graph
+    failures within one request"]"""
+
+    default_retryable = True
 
 
 class NotFound(ApiError):

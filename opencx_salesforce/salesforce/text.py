@@ -37,7 +37,8 @@ def utf16_len(text: str) -> int:
 
 
 def utf8_len(text: str) -> int:
-    return len(text.encode("utf-8", "surrogatepass"))
+    # ASCII (most chat text) is one byte a character: no encoding needed.
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def clusters(text: str) -> Iterator[str]:

@@ -222,14 +222,15 @@ class SalesforceSettings(LoadableSettings):
         ),
     )
     outbox_concurrency: int = Field(
-        default=16,
+        default=64,
         ge=1,
-        le=64,
+        le=1000,
         description=(
-            "Outbox: how many Salesforce requests the plugin has in flight at once. The "
-            "work waits on Salesforce, not on this machine, so more workers means more "
-            "handoffs per second (bench/RESULTS.md). Salesforce only limits concurrent "
-            "requests that run longer than 20 seconds."
+            "Outbox: how many jobs the plugin works on at once. Handoffs that are ready "
+            "while one is being sent wait for it and then go together in one composite "
+            "graph request, so more workers means bigger batches and more handoffs per "
+            "second, not more requests in flight (bench/RESULTS.md). Salesforce only "
+            "limits concurrent requests that run longer than 20 seconds."
         ),
     )
     dead_letter_after_seconds: float = Field(

@@ -22,7 +22,13 @@ from types import ModuleType
 import pluggy
 import pytest
 
-from opencx_salesforce.hookspecs import PROJECT_NAME, ExtensionHooks, HostHooks
+from opencx_salesforce.hookspecs import (
+    OPTIONAL_HOST_MEMBERS,
+    PROJECT_NAME,
+    ExtensionHooks,
+    Host,
+    HostHooks,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "extending.md"
@@ -205,3 +211,26 @@ def test_every_hook_has_a_test_named_after_it(hook: str) -> None:
         f"no test named test_hook_{hook}... in tests/ or hooks/: add one that shows "
         "the hook doing its job"
     )
+
+
+def host_members() -> list[str]:
+    """Every member of the Host protocol, and the optional ones a host may offer."""
+    required = [
+        name
+        for name in vars(Host)
+        if not name.startswith("_")
+        and (callable(vars(Host)[name]) or isinstance(vars(Host)[name], property))
+    ]
+    return sorted({*required, *OPTIONAL_HOST_MEMBERS})
+
+
+@pytest.mark.parametrize("member", host_members())
+def test_every_host_member_has_a_row_in_the_host_guide(member: str) -> None:
+    """Each member the plugin calls on a host, required or optional
+    (``set_session_metadata_many``), is a table row of docs/host-implementers.md."""
+    rows = [
+        line
+        for line in HOST_GUIDE.read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `")
+    ]
+    assert any(re.match(rf"\| `(async )?{member}\b", row) for row in rows), member

@@ -384,11 +384,14 @@ async def limited_stack(limit: int) -> Stack:
 
 async def spend_quota(stack: Stack, api: HostApi, extra: int, tag: str) -> list[Talk]:
     """Hand off one conversation per API call left in the quota, then ``extra``
-    more that meet REQUEST_LIMIT_EXCEEDED (a handoff costs one composite call)."""
+    more that meet REQUEST_LIMIT_EXCEEDED. One at a time: a lone handoff costs
+    one composite call (handoffs that overlap would share one)."""
     left = stack.org.api_calls.remaining
     assert 0 < left < 20, left
-    conversations = await handed_off(api, [f"{tag}{n}" for n in range(left)])
-    await drained(stack)
+    conversations = []
+    for n in range(left):
+        conversations += await handed_off(api, [f"{tag}{n}"])
+        await drained(stack)
     assert stack.org.api_calls.exhausted
     return conversations + await handed_off(api, [f"{tag}-late{n}" for n in range(extra)])
 

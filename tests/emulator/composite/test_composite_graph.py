@@ -241,3 +241,23 @@ async def test_after_14_failed_graphs_the_rest_are_halted(rest: RestCaller) -> N
     late = answers[15]["graphResponse"]["compositeResponse"]
     assert all(node["body"][0]["errorCode"] == "PROCESSING_HALTED" for node in late)
     assert live(rest.org, "Case") == []
+
+
+async def test_a_locked_parent_fails_only_the_graph_that_looks_up_to_it(rest: RestCaller) -> None:
+    """Record Locking Cheat Sheet: a save locks the records it looks up to; one
+    another transaction holds fails the save with UNABLE_TO_LOCK_ROW (a 400 that
+    a client retries), and only that graph rolls back."""
+    contact_id = rest.org.create("Contact", {"LastName": "Held"})
+    rest.org.faults.lock_record(contact_id)
+    held = case_graph("held")
+    held["compositeRequest"][0]["body"]["ContactId"] = contact_id
+    reply = await rest.post("composite/graph", {"graphs": [case_graph("free"), held]})
+    free, locked = reply.body["graphs"]
+    assert free["isSuccessful"] and locked["isSuccessful"] is False
+    case_node = locked["graphResponse"]["compositeResponse"][0]
+    assert case_node["body"][0]["errorCode"] == "UNABLE_TO_LOCK_ROW"
+    assert [case["Subject"] for case in live(rest.org, "Case")] == ["graph free"]
+
+    rest.org.faults.unlock_record(contact_id)
+    again = await rest.post("composite/graph", {"graphs": [held]})
+    assert again.body["graphs"][0]["isSuccessful"]

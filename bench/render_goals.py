@@ -1,0 +1,145 @@
+"""The goals table of RESULTS.md: each figure of issue 18's goals, from this run,
+beside its goal and its physical floor (or ceiling)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from handoff_workload import CellResult
+
+if TYPE_CHECKING:
+    from bench_replies import ReplyResult
+
+RTT_MS = 50.0
+LOAD = 100  # concurrent conversations
+MESSAGES = 20
+
+Key = tuple[float, int, int]  # latency, messages, concurrency
+Lookup = Callable[[str, Key], CellResult | None]
+
+
+@dataclass(frozen=True)
+class Goal:
+    figure: str
+    measured: str
+    goal: str
+    met: bool | None  # None: not measured in this run
+    floor: str
+
+
+def _f(value: float, digits: int = 1) -> str:
+    return "—" if math.isnan(value) else f"{value:,.{digits}f}"
+
+
+def _v(cell: CellResult | None, what: Callable[[CellResult], float]) -> float:
+    return what(cell) if cell is not None and cell.handoffs else math.nan
+
+
+def goals(get: Lookup, replies: Sequence[ReplyResult]) -> list[Goal]:
+    load: Key = (RTT_MS, MESSAGES, LOAD)
+    alone: Key = (RTT_MS, MESSAGES, 1)
+    idle: Key = (0.0, MESSAGES, LOAD)
+
+    def rate(contender: str) -> float:
+        return _v(get(contender, load), lambda c: c.per_second)
+
+    out: list[Goal] = []
+    aio, ssf = rate("aiohttp+collections"), rate("simple-salesforce+collections")
+    ceiling = f"{LOAD / RTT_MS * 1000:,.0f}/s ({LOAD} clients, one round trip each per handoff)"
+    for plugin, store in (
+        ("plugin", "SQLite"),
+        ("plugin+redis", "Redis"),
+        ("plugin+postgres", "PostgreSQL"),
+    ):
+        mine = rate(plugin)
+        to_aio, to_ssf = mine / aio, mine / ssf
+        want_ssf = plugin == "plugin"
+        met = None if math.isnan(to_aio) else to_aio >= 2 and (not want_ssf or to_ssf >= 3)
+        out.append(
+            Goal(
+                f"handoffs/s, {LOAD} concurrent, {MESSAGES}-msg, {RTT_MS:.0f} ms RTT, {store}",
+                f"{_f(mine)}/s = {_f(to_aio, 2)}× aiohttp+collections ({_f(aio)}/s), "
+                f"{_f(to_ssf, 2)}× simple-salesforce+collections ({_f(ssf)}/s)",
+                "≥2× aiohttp" + ("; ≥3× simple-salesforce" if want_ssf else ""),
+                met,
+                f"ceiling {ceiling}",
+            )
+        )
+    calls = _v(get("plugin", load), lambda c: c.calls_per_handoff)
+    lone = _v(get("plugin", alone), lambda c: c.calls_per_handoff)
+    out.append(
+        Goal(
+            "API calls per handoff at that load (SQLite); one at a time",
+            f"{_f(calls, 3)}; {_f(lone, 2)}",
+            "≤0.1; 1.0",
+            None if math.isnan(calls) else calls <= 0.1 and lone <= 1.0,
+            "1/75 = 0.013 (75 graphs a request); 1 alone",
+        )
+    )
+    p50 = _v(get("plugin", alone), lambda c: c.p(0.5))
+    out.append(
+        Goal(
+            f"handoff → Case p50, one at a time, {RTT_MS:.0f} ms RTT, SQLite",
+            f"{_f(p50)} ms = {_f(p50 / RTT_MS, 2)}× RTT",
+            f"≤{1.2 * RTT_MS + 5:.0f} ms (1.2× RTT + 5 ms)",
+            None if math.isnan(p50) else p50 <= 1.2 * RTT_MS + 5,
+            f"{RTT_MS:.0f} ms (one round trip)",
+        )
+    )
+    cpu = _v(get("plugin", idle), lambda c: c.client_cpu_ms_per_handoff)
+    competent = _v(get("aiohttp+collections", idle), lambda c: c.client_cpu_ms_per_handoff)
+    out.append(
+        Goal(
+            f"plugin CPU per handoff, SQLite, 0 ms RTT ({LOAD} concurrent, {MESSAGES} msg)",
+            f"{_f(cpu, 2)} ms (host, plugin and store in one process)",
+            "≤1.5 ms",
+            None if math.isnan(cpu) else cpu <= 1.5,
+            f"aiohttp+collections' client: {_f(competent, 2)} ms (no store, no host)",
+        )
+    )
+    slow = [r for r in replies if r.latency_ms == RTT_MS]
+    if slow:
+        reply = slow[-1]
+        goal = 2 * RTT_MS + 20
+        out.append(
+            Goal(
+                f"reply → delivery p50, {RTT_MS:.0f} ms RTT",
+                f"{_f(reply.p(0.5))} ms, {_f(reply.calls_per_reply, 2)} calls per reply",
+                f"≤{goal:.0f} ms; ≤1 call per reply",
+                reply.p(0.5) <= goal and reply.calls_per_reply <= 1,
+                f"{RTT_MS:.0f} ms (one read)",
+            )
+        )
+        out.append(
+            Goal(
+                "idle sweep calls/day at defaults",
+                f"{reply.idle_calls_per_day:,.0f} ({_f(reply.calls_per_idle_sweep, 1)} a sweep "
+                f"every {reply.sweep_interval_seconds:.0f} s)",
+                "0 with no open Case; ≤300 with open Cases",
+                reply.idle_calls_per_day == 0,
+                "0",
+            )
+        )
+    return out
+
+
+def goals_section(get: Lookup, replies: Sequence[ReplyResult]) -> str:
+    rows = goals(get, replies)
+    if all(g.met is None for g in rows):
+        return ""
+    verdict = {True: "met", False: "**not met**", None: "not measured"}
+    lines = [
+        "## The goals of issue 18\n",
+        "From this run; ratios are within the run (contenders interleaved). The "
+        "floor is what physics allows at this round trip (for throughput, the "
+        "ceiling).\n",
+        "| figure | this run | goal | | floor |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {g.figure} | {g.measured} | {g.goal} | {verdict[g.met]} | {g.floor} |" for g in rows
+    ]
+    return "\n".join(lines) + "\n"

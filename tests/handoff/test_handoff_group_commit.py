@@ -1,0 +1,152 @@
+"""Group commit: a lone handoff goes at once in one call; handoffs that become
+ready while one is in flight go together as graphs of one composite/graph
+request, each all-or-nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+from handoff_support import api_calls, case_id_of, cases, comments_of, converse
+
+from opencx_salesforce.cases.batch import graph_error
+from opencx_salesforce.cases.plan import nothing_landed
+from opencx_salesforce.devhost.stack import Stack, start_stack
+from opencx_salesforce.devhost.waiting import wait_for
+from opencx_salesforce.models import Contact, Session
+from opencx_salesforce.outbox.policy import retry_hint
+from opencx_salesforce.salesforce.subrequests import GraphResult, SubResponse
+from opencx_salesforce.store.base import ItemState
+from opencx_salesforce.store.memory import MemoryStore
+
+SETTINGS = {
+    "backoff_base_seconds": 0.05,
+    "backoff_cap_seconds": 0.2,
+    "outbox_concurrency": 100,
+}
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[Stack]:
+    stack = await start_stack(store=MemoryStore(), plugin_settings=SETTINGS)
+    try:
+        yield stack
+    finally:
+        await stack.close()
+
+
+async def _people(stack: Stack, count: int, prefix: str = "p") -> list[Session]:
+    return [
+        await converse(
+            stack.host,
+            texts=[f"{prefix}{n}: where is my parcel?", "Let me check.", "Still nothing."],
+            contact=Contact(name=f"Person {n}", email=f"{prefix}{n}@example.com"),
+        )
+        for n in range(count)
+    ]
+
+
+def _endpoints(stack: Stack) -> Counter[str]:
+    return Counter({k: v for k, v in stack.org.api_calls.by_endpoint.items() if v})
+
+
+async def test_a_lone_handoff_is_one_composite_request_sent_at_once(stack: Stack) -> None:
+    (session,) = await _people(stack, 1)
+    before = api_calls(stack)
+    await stack.host.handoff(session.id)
+    case_id = await case_id_of(stack.host, session.id)
+    assert api_calls(stack) - before == 1
+    assert stack.runtime.cases.batcher.stats.batches == 0
+    assert len(comments_of(stack, case_id)) == 1
+
+
+async def test_a_burst_of_100_concurrent_handoffs_reaches_salesforce_in_at_most_10_requests(
+    stack: Stack,
+) -> None:
+    stack.org.faults.latency_ms = 20  # a round trip, so the burst meets a request in flight
+    sessions = await _people(stack, 100)
+    before = api_calls(stack)
+    await asyncio.gather(*(stack.host.handoff(s.id) for s in sessions))
+    ids = [await case_id_of(stack.host, s.id, timeout=60) for s in sessions]
+
+    made = api_calls(stack) - before
+    assert made <= 10, _endpoints(stack)
+    assert len(set(ids)) == 100 and len(cases(stack)) == 100
+    for session, case_id in zip(sessions, ids, strict=True):
+        bodies = [c["CommentBody"] for c in comments_of(stack, case_id)]
+        assert len(bodies) == 1 and f"{session.messages[0].text}" in bodies[0]
+    assert stack.runtime.cases.batcher.stats.batches >= 1
+
+
+async def test_a_failing_graph_leaves_the_others_of_its_batch_landed_and_is_retried(
+    stack: Stack,
+) -> None:
+    stack.org.faults.latency_ms = 150  # the first handoff is in flight while the rest queue
+    held_contact = stack.org.create("Contact", {"LastName": "Held", "Email": "held@example.com"})
+    stack.org.faults.lock_record(held_contact)  # another transaction holds it
+    (pilot,) = await _people(stack, 1, prefix="pilot")
+    others = await _people(stack, 5, prefix="other")
+    held = await converse(
+        stack.host,
+        texts=["my parcel?", "checking"],
+        contact=Contact(name="Held Person", email="held@example.com"),
+    )
+    batcher = stack.runtime.cases.batcher
+
+    async def pilot_in_flight() -> bool:
+        return batcher.stats.requests >= 1
+
+    await stack.host.handoff(pilot.id)
+    await wait_for(pilot_in_flight, what="the pilot handoff in flight")
+    await asyncio.gather(*(stack.host.handoff(s.id) for s in [*others, held]))
+    for session in others:
+        await case_id_of(stack.host, session.id)
+    assert batcher.stats.batches >= 1
+    subjects = {c["OpenCX_Session_Id__c"] for c in cases(stack)}
+    assert held.id not in subjects  # its graph rolled back, and only its graph
+
+    async def retried() -> bool:
+        items = await stack.runtime.outbox.items()
+        return any(i.item_id == f"handoff:{held.id}" and i.attempts >= 2 for i in items)
+
+    await wait_for(retried, what="the held handoff to be retried")
+    assert await stack.runtime.outbox.items(ItemState.DEAD) == []
+
+    stack.org.faults.unlock_record(held_contact)
+    case_id = await case_id_of(stack.host, held.id, timeout=30)
+    case = next(c for c in cases(stack) if c["Id"] == case_id)
+    assert case["ContactId"] == held_contact
+    assert len(comments_of(stack, case_id)) == 1
+    by_session = Counter(c["OpenCX_Session_Id__c"] for c in cases(stack))
+    assert len(by_session) == 7 and set(by_session.values()) == {1}
+
+
+def test_a_graph_halted_by_other_graphs_failures_is_retried_without_a_read() -> None:
+    """After 14 failed graphs Salesforce halts the rest of the request
+    (resources_composite_graph_limits.htm): their handoffs did nothing wrong and
+    wrote nothing, so the outbox retries them, and the retry need not read."""
+    halted = [{"errorCode": "PROCESSING_HALTED", "message": "halted"}]
+    result = GraphResult(
+        "h20",
+        is_successful=False,
+        responses=[
+            SubResponse("refCase", 400, halted, {}),
+            SubResponse("refComment0", 400, halted, {}),
+        ],
+    )
+    error = graph_error(result)
+    assert retry_hint(error)[0] is True
+    assert nothing_landed(error)
+
+    own = [{"errorCode": "STRING_TOO_LONG", "message": "too long", "fields": ["Subject"]}]
+    refused = GraphResult(
+        "h3",
+        is_successful=False,
+        responses=[
+            SubResponse("refCase", 400, own, {}),
+            SubResponse("refComment0", 400, halted, {}),
+        ],
+    )
+    assert retry_hint(graph_error(refused))[0] is False  # its own refusal: dead letter
