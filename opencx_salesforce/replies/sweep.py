@@ -16,8 +16,10 @@ indexed fields, so the filter stays selective on a large org
 [src: salesforce-large-data-volumes-bp, Standard and Custom Indexed Fields].
 
 Three streams are read, each ``ORDER BY SystemModstamp, Id`` in batches with
-LIMIT: the plugin's Cases (``Case_From__c``), and the public CaseComments and
-outgoing EmailMessages on them. The child objects are read on their own because
+LIMIT: the plugin's Cases (``Case_From__c``, with ``queryAll`` so that a Case
+deleted or merged away is seen too: :mod:`.ending`), and the public CaseComments
+and sent EmailMessages on them (a draft sent later, a note made public later
+move their SystemModstamp, so they show up then). The child objects are read on their own because
 the docs do not say that inserting a CaseComment or an EmailMessage touches the
 parent Case's SystemModstamp (the CaseComment and EmailMessage references list
 each object's own system fields and nothing about the parent), and the emulator,
@@ -32,6 +34,25 @@ costs one API call per sweep: its three small queries travel in one composite
 request. Only one host instance sweeps at a time (a
 lock in the store). Cost is bounded (``max_calls`` per sweep; the rest waits for
 the next sweep) and reported in :class:`~opencx_salesforce.replies.status.SweepReport`.
+
+What it costs when there is nothing to find (issue #18):
+
+* **No open Case, no call.** While the plugin knows no open Case (the Case
+  index), a sweep makes no API call: nothing it could find concerns a session.
+* **A change a webhook read already handled is not read again.** A discovered
+  comment or email behind its Case's reply cursor, or a Case row whose
+  SystemModstamp the last read of it already saw (or that was never touched after
+  the plugin created it), costs no Case read. A sweep of a healthy org is one call.
+* **Healthy webhooks, rare sweeps.** A sweep that found nothing the webhooks had
+  missed says they are healthy: the next one comes after
+  ``sweep_healthy_interval_seconds`` (300 s: 288 calls a day). A sweep that
+  delivered, resolved or moved anything, a start, a refused webhook call or a
+  failed sweep bring it back to ``sweep_interval_seconds`` (60 s).
+
+Where that leaves a lost webhook: found within 60 s while losses are being seen,
+within the healthy interval when it is the first loss after a quiet spell. A
+tighter bound at this cost needs the org to say it failed to call (the package
+cannot: an Apex callout that fails leaves no trace the plugin can read for free).
 """
 
 from __future__ import annotations
@@ -50,7 +71,7 @@ from typing import Any
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, RetryLater
 from opencx_salesforce.replies.ledger import NS
-from opencx_salesforce.replies.service import ReplyService
+from opencx_salesforce.replies.service import REPLY_EMAILS, ReplyService
 from opencx_salesforce.replies.status import ReplyStatus, SweepReport
 from opencx_salesforce.salesforce import datetimes, soql, subrequests
 from opencx_salesforce.salesforce.client import SalesforceClient
@@ -94,8 +115,22 @@ class Stream:
         )
 
 
+@dataclass(frozen=True)
+class CaseStream(Stream):
+    """The Cases, with ``queryAll`` (deleted and merged ones too) and their
+    CreatedDate (a row never changed since it was created needs no read)."""
+
+    def query(self, case_from: str, since: str, limit: int) -> str:
+        where = self.where.format(case_from=soql.literal(case_from))
+        return (
+            f"SELECT Id, SystemModstamp, CreatedDate FROM {self.sobject} "
+            f"WHERE {where} AND SystemModstamp >= {datetimes.soql_literal(since)} "
+            f"ORDER BY SystemModstamp, Id LIMIT {limit}"
+        )
+
+
 STREAMS = (
-    Stream("cases", "Id", "Case", "Case_From__c = {case_from}"),
+    CaseStream("cases", "Id", "Case", "Case_From__c = {case_from}"),
     Stream(
         "comments",
         "ParentId",
@@ -106,7 +141,7 @@ STREAMS = (
         "emails",
         "ParentId",
         "EmailMessage",
-        "Parent.Case_From__c = {case_from} AND Incoming = false",
+        f"Parent.Case_From__c = {{case_from}} AND {REPLY_EMAILS}",
     ),
 )
 
@@ -145,6 +180,7 @@ class _Tally:
     cases: int = 0
     delivered: int = 0
     resolved: int = 0
+    moved: int = 0
 
 
 class Sweeper:
@@ -167,6 +203,7 @@ class Sweeper:
         self._status = status
         self.max_calls = max_calls
         self._task: asyncio.Task[None] | None = None
+        self._refused_seen = 0  # refused webhook calls counted at the last sweep
 
     # --- the background task ----------------------------------------------------------
     def start(self) -> None:
@@ -193,8 +230,28 @@ class Sweeper:
                 log.warning("reconciliation sweep failed: %s", self._status.last_sweep_error)
             # A little jitter so host instances started together do not all wake
             # at once only to find the lock taken.
-            interval = self._settings.sweep_interval_seconds
+            interval = self.next_interval()
             await self._clock.sleep(interval * random.uniform(0.9, 1.1))
+
+    def next_interval(self) -> float:
+        """How long until the next sweep: the healthy interval when the last sweep
+        found nothing the webhooks had missed (and none was refused since), else
+        the prompt one."""
+        settings, status = self._settings, self._status
+        refused = sum(status.webhooks_refused.values())
+        refused_since, self._refused_seen = refused > self._refused_seen, refused
+        report = status.last_sweep
+        healthy = (
+            report is not None
+            and status.last_sweep_error is None
+            and not refused_since
+            and report.caught_up
+            and not report.idle
+            and report.delivered + report.resolved + report.moved == 0
+        )
+        if healthy:
+            return settings.sweep_healthy_interval_seconds
+        return settings.sweep_interval_seconds
 
     # --- one sweep ---------------------------------------------------------------------
     async def run_once(self) -> SweepReport | None:
@@ -212,6 +269,19 @@ class Sweeper:
 
     async def _sweep(self) -> SweepReport:
         started = self._clock.time()
+        if not await self._replies.has_open_case():
+            return SweepReport(
+                started_at=started,
+                finished_at=self._clock.time(),
+                api_calls=0,
+                records_seen=0,
+                cases_checked=0,
+                delivered=0,
+                resolved=0,
+                caught_up=True,
+                lag_seconds=0.0,
+                idle=True,
+            )
         states = await self._load()
         tally = _Tally()
         limits = {s.name: BATCH for s in STREAMS}
@@ -245,7 +315,8 @@ class Sweeper:
                 for row in rows:
                     key, stamp = str(row["Id"])[:15], str(row["SystemModstamp"])
                     if state.seen.get(key) != stamp:
-                        touched.add(full_id(str(row[stream.case_field])))
+                        if row.get(stream.case_field) and not await self._handled(stream, row):
+                            touched.add(full_id(str(row[stream.case_field])))
                         state.seen[key] = stamp
                         fresh += 1
                 if len(rows) < limit:
@@ -281,7 +352,20 @@ class Sweeper:
             resolved=tally.resolved,
             caught_up=caught_up,
             lag_seconds=lag,
+            moved=tally.moved,
         )
+
+    async def _handled(self, stream: Stream, row: Mapping[str, Any]) -> bool:
+        """Whether a read of the Case already saw this change (a webhook's read,
+        or it was never changed after the plugin created it): no read needed."""
+        stamp = str(row["SystemModstamp"])
+        if stream.case_field == "Id":
+            if row.get("CreatedDate") == stamp:
+                return True
+            seen = await self._replies.ledger.case_stamp(str(row["Id"]))
+            return seen is not None and not _later(stamp, seen)
+        cursor = await self._replies.ledger.cursor(str(row[stream.case_field]))
+        return not cursor.is_behind(stamp, str(row["Id"]))
 
     async def _discover(
         self,
@@ -298,6 +382,7 @@ class Sweeper:
             subrequests.query(
                 stream.query(case_from, states[stream.name].since, limits[stream.name]),
                 ref=f"ref_{stream.name}",
+                include_deleted=isinstance(stream, CaseStream),
             )
             for stream in streams
         ]
@@ -342,6 +427,7 @@ class Sweeper:
             return
         tally.delivered += applied.delivered
         tally.resolved += applied.resolved
+        tally.moved += applied.moved
         if applied.more:
             await self._replies.ring(case_id, delay=0.0)
 
