@@ -12,8 +12,11 @@ Recycle Bin. [src: api_rest resources_queryall.htm]
   to it (so replies written there reach them, and the contact's next message goes
   there), and their ``salesforce_case_id`` / ``salesforce_case_url`` metadata
   name it. ``salesforce_case_outcome`` says ``"merged"`` and
-  ``salesforce_merged_from`` the old Case, so a host can show what happened. The
-  survivor is then read like any notified Case.
+  ``salesforce_merged_from`` the old Case, so a host can show what happened. A
+  survivor the plugin did not make (say an Email-to-Case Case the rep kept) gets
+  the plugin's ``Case_From__c`` value, one update, so that the package's triggers
+  ring for it and the sweep watches it. The survivor is then read like any
+  notified Case.
 * **Deleted**: every session on it is resolved, once, after
   ``salesforce_case_outcome`` = ``"deleted"`` is written on it: the Host protocol's
   ``resolve_session`` takes no reason, and a metadata key is something every host
@@ -30,11 +33,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from opencx_salesforce.apex import names
 from opencx_salesforce.cases.index import CaseEntry, CaseIndex, SessionCase
 from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.replies.ledger import ReplyLedger
 from opencx_salesforce.replies.status import ReplyStatus
 from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.salesforce.errors import Forbidden, NotFound, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +58,10 @@ class CaseEnding:
         index: CaseIndex,
         ledger: ReplyLedger,
         status: ReplyStatus,
+        case_from_value: str,
         read_later: Callable[[str], Awaitable[object]],
     ) -> None:
+        self._case_from_value = case_from_value
         self._host = host
         self._client = client
         self._index = index
@@ -68,6 +75,9 @@ class CaseEnding:
         if entry.closed:
             return 0  # closed (its sessions resolved) or already moved
         moved = [s for s in entry.sessions if await self._host.get_session(s) is not None]
+        master = await self._index.case(master_id)
+        if master is None:
+            await self._adopt(master_id)
         url = await self._client.record_url("Case", master_id)
         for session_id in moved:
             before = await self._index.session_case(session_id)
@@ -82,7 +92,6 @@ class CaseEnding:
             await self._host.set_session_metadata(session_id, "salesforce_case_url", url)
             await self._host.set_session_metadata(session_id, OUTCOME_KEY, OUTCOME_MERGED)
             await self._host.set_session_metadata(session_id, MERGED_FROM_KEY, case_id)
-        master = await self._index.case(master_id)
         if master is not None and master.closed:
             # Moved onto a Case already closed: they are resolved with it.
             pending = await self._ledger.pending_resolution(master_id)
@@ -94,6 +103,18 @@ class CaseEnding:
         log.info("Case %s merged into %s: %d session(s) moved", case_id, master_id, len(moved))
         await self._read_later(master_id)
         return len(moved)
+
+    async def _adopt(self, master_id: str) -> None:
+        """Mark a survivor the plugin did not make as the plugin's (Case_From__c)."""
+        try:
+            await self._client.update(
+                "Case", master_id, {names.CASE_FROM_FIELD: self._case_from_value}
+            )
+        except (ValidationFailed, Forbidden, NotFound) as exc:
+            # The sessions still move; only the webhooks for the survivor are lost,
+            # and a notify read of it works all the same.
+            self._status.skipped_records["survivor not marked as the plugin's"] += 1
+            log.warning("Case %s: could not set %s: %s", master_id, names.CASE_FROM_FIELD, exc)
 
     async def follow_deletion(self, case_id: str, entry: CaseEntry) -> int:
         """Resolve the sessions of a deleted Case, once; how many were resolved."""

@@ -147,6 +147,7 @@ class ReplyService:
             index=index,
             ledger=ledger,
             status=status,
+            case_from_value=settings.case_from_value,
             read_later=lambda case_id: self.ring(case_id, delay=0.0),
         )
 
