@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 
 from doctor_support import (
-    SECRET,
     CHECK_IDS,
     SALESFORCE_CHECKS,
+    SECRET,
     StackFactory,
     connect_with_browser,
     only_failure,
