@@ -62,6 +62,7 @@ from opencx_salesforce.replies.ledger import Claim, ReplyLedger
 from opencx_salesforce.replies.status import ReplyStatus
 from opencx_salesforce.salesforce import datetimes, soql
 from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.salesforce.errors import ApiError
 from opencx_salesforce.salesforce.ids import full_id
 from opencx_salesforce.settings import SalesforceSettings
 from opencx_salesforce.store import namespaces
@@ -90,22 +91,36 @@ CASE_FIELDS = "Id, IsClosed, Status, IsDeleted, MasterRecordId, SystemModstamp"
 REPLY_EMAILS = f"Incoming = false AND Status != '{EMAIL_STATUS_DRAFT}'"
 
 
-def case_query(case_ids: Sequence[str], since: str | None) -> str:
+def case_query(case_ids: Sequence[str], since: str | None, *, emails: bool = True) -> str:
     """The one read per notification (run with ``queryAll``): the Cases' state
     and their replies changed from ``since`` (SystemModstamp, inclusive) on, in
     the order they changed. Children of a deleted Case (deleted with it) are left
-    out: nothing on a Case the rep deleted is delivered."""
+    out: nothing on a Case the rep deleted is delivered. ``emails=False`` for an
+    org without EmailMessage."""
     after = f" AND SystemModstamp >= {datetimes.soql_literal(since)}" if since else ""
     order = f"ORDER BY SystemModstamp, Id LIMIT {CHILD_LIMIT}"
     live = "IsDeleted = false"
+    email_read = (
+        f"(SELECT {EMAIL_FIELDS} FROM EmailMessages "
+        f"WHERE {REPLY_EMAILS} AND {live}{after} {order}), "
+        if emails
+        else ""
+    )
     return (
         f"SELECT {CASE_FIELDS}, "
         f"(SELECT {COMMENT_FIELDS} FROM CaseComments "
         f"WHERE IsPublished = true AND {live}{after} {order}), "
-        f"(SELECT {EMAIL_FIELDS} FROM EmailMessages "
-        f"WHERE {REPLY_EMAILS} AND {live}{after} {order}) "
+        f"{email_read}"
         f"FROM Case WHERE Id IN {soql.id_list(list(case_ids))}"
-    )
+    ).replace(", FROM Case", " FROM Case")
+
+
+def names_missing_email_message(error: ApiError) -> bool:
+    """Whether Salesforce refused a query because the org has no EmailMessage
+    (no Email-to-Case, no Enhanced Email: apex/org_features.py). The platform's
+    answer: INVALID_TYPE, "Didn't understand relationship 'EmailMessages'" or
+    "sObject type 'EmailMessage' is not supported"."""
+    return error.error_code == "INVALID_TYPE" and "EmailMessage" in error.message
 
 
 # --- the service -------------------------------------------------------------------
@@ -141,6 +156,8 @@ class ReplyService:
         self._outbox = outbox
         self._clock = clock
         self._open_hint: str | None = None  # an open Case seen by has_open_case
+        # False once the org said it has no EmailMessage: reads leave emails out.
+        self.emails_available = True
         self.ending = CaseEnding(
             host=host,
             client=client,
@@ -247,12 +264,29 @@ class ReplyService:
         answer (never for a single Case)."""
         records: list[dict[str, Any]] = []
         calls = 0
-        query = case_query(case_ids, since)
-        async for page in self._client.query_all_pages(query, include_deleted=True):
-            calls += 1
-            records.extend(page.get("records") or [])
+        query = case_query(case_ids, since, emails=self.emails_available)
+        try:
+            async for page in self._client.query_all_pages(query, include_deleted=True):
+                calls += 1
+                records.extend(page.get("records") or [])
+        except ApiError as exc:
+            self.status.api_calls += calls + 1
+            if not (self.emails_available and names_missing_email_message(exc)):
+                raise
+            self.note_no_email_message()
+            records, more = await self.read_cases(case_ids, since)
+            return records, calls + 1 + more
         self.status.api_calls += calls
         return records, calls
+
+    def note_no_email_message(self) -> None:
+        """The org has no EmailMessage: from now on only comments are read."""
+        if self.emails_available:
+            log.warning(
+                "this org has no EmailMessage (no Email-to-Case or Enhanced Email): "
+                "reading Case comments only; generate the package with --no-email"
+            )
+        self.emails_available = False
 
     # --- applying what was read ---------------------------------------------------------
     async def apply(self, case: Mapping[str, Any], *, by_sweep: bool) -> Applied:

@@ -71,10 +71,15 @@ from typing import Any
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, RetryLater
 from opencx_salesforce.replies.ledger import NS
-from opencx_salesforce.replies.service import REPLY_EMAILS, ReplyService
+from opencx_salesforce.replies.service import (
+    REPLY_EMAILS,
+    ReplyService,
+    names_missing_email_message,
+)
 from opencx_salesforce.replies.status import ReplyStatus, SweepReport
 from opencx_salesforce.salesforce import datetimes, soql, subrequests
 from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.salesforce.errors import ApiError
 from opencx_salesforce.salesforce.ids import full_id
 from opencx_salesforce.settings import SalesforceSettings
 from opencx_salesforce.store.base import Store
@@ -299,6 +304,8 @@ class Sweeper:
             # page may add (a page of LIMIT rows names at most LIMIT Cases).
             chosen: list[Stream] = []
             for stream in STREAMS:
+                if stream.sobject == "EmailMessage" and not self._replies.emails_available:
+                    pending.discard(stream.name)
                 if stream.name not in pending:
                     continue
                 rows_at_most = sum(limits[s.name] for s in chosen) + limits[stream.name]
@@ -392,6 +399,10 @@ class Sweeper:
         pages: dict[str, list[dict[str, Any]]] = {}
         for stream, answer in zip(streams, answers, strict=True):
             error = answer.error(f"sweep query {stream.name}")
+            if isinstance(error, ApiError) and names_missing_email_message(error):
+                self._replies.note_no_email_message()  # this stream is left out now
+                pages[stream.name] = []
+                continue
             if error is not None:
                 raise error
             rows = list(answer.body.get("records") or [])
