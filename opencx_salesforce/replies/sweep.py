@@ -64,20 +64,17 @@ import logging
 import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, RetryLater
 from opencx_salesforce.replies.ledger import NS
-from opencx_salesforce.replies.service import (
-    REPLY_EMAILS,
-    ReplyService,
-    names_missing_email_message,
-)
+from opencx_salesforce.replies.service import ReplyService, names_missing_email_message
 from opencx_salesforce.replies.status import ReplyStatus, SweepReport
-from opencx_salesforce.salesforce import datetimes, soql, subrequests
+from opencx_salesforce.replies.sweep_streams import STREAMS, CaseStream, Stream, StreamState, later
+from opencx_salesforce.salesforce import datetimes, subrequests
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.errors import ApiError
 from opencx_salesforce.salesforce.ids import full_id
@@ -94,83 +91,9 @@ SWEEP_LOCK_TTL = 600.0
 BATCH = 200  # rows per discovery query
 MAX_BATCH = 2000  # a query page's most [src: api_rest dome_query.htm]
 CASES_PER_READ = BATCH  # Cases per full read (Id IN (...) with the child subqueries)
-# How far behind the newest change each stream reads again on the next sweep.
-OVERLAP = timedelta(seconds=60)
 # The first sweep of a new install looks back this far.
 FIRST_LOOKBACK = timedelta(days=1)
 DEFAULT_MAX_CALLS = 50
-
-
-@dataclass(frozen=True)
-class Stream:
-    """One kind of change the sweep watches."""
-
-    name: str
-    case_field: str  # the field holding the Case Id
-    sobject: str
-    where: str  # beyond SystemModstamp; {case_from} is the quoted Case_From__c value
-
-    def query(self, case_from: str, since: str, limit: int) -> str:
-        where = self.where.format(case_from=soql.literal(case_from))
-        fields = "Id, SystemModstamp" if self.case_field == "Id" else "Id, ParentId, SystemModstamp"
-        return (
-            f"SELECT {fields} FROM {self.sobject} "
-            f"WHERE {where} AND SystemModstamp >= {datetimes.soql_literal(since)} "
-            f"ORDER BY SystemModstamp, Id LIMIT {limit}"
-        )
-
-
-@dataclass(frozen=True)
-class CaseStream(Stream):
-    """The Cases, with ``queryAll`` (deleted and merged ones too) and their
-    CreatedDate (a row never changed since it was created needs no read)."""
-
-    def query(self, case_from: str, since: str, limit: int) -> str:
-        where = self.where.format(case_from=soql.literal(case_from))
-        return (
-            f"SELECT Id, SystemModstamp, CreatedDate FROM {self.sobject} "
-            f"WHERE {where} AND SystemModstamp >= {datetimes.soql_literal(since)} "
-            f"ORDER BY SystemModstamp, Id LIMIT {limit}"
-        )
-
-
-STREAMS = (
-    CaseStream("cases", "Id", "Case", "Case_From__c = {case_from}"),
-    Stream(
-        "comments",
-        "ParentId",
-        "CaseComment",
-        "Parent.Case_From__c = {case_from} AND IsPublished = true",
-    ),
-    Stream(
-        "emails",
-        "ParentId",
-        "EmailMessage",
-        f"Parent.Case_From__c = {{case_from}} AND {REPLY_EMAILS}",
-    ),
-)
-
-
-@dataclass
-class StreamState:
-    newest: str  # the newest SystemModstamp read (a Salesforce dateTime)
-    seen: dict[str, str] = field(default_factory=dict)  # Id (15) -> SystemModstamp handled
-    since: str = ""  # where the next query starts; set by the sweep
-
-    def __post_init__(self) -> None:
-        if not self.since:
-            # Re-read the overlap behind the newest change.
-            self.since = datetimes.api_format(datetimes.parse(self.newest) - OVERLAP)
-
-    def saw(self, stamp: str) -> None:
-        self.since = stamp
-        if _later(stamp, self.newest):
-            self.newest = stamp
-
-    def to_json(self) -> dict[str, Any]:
-        floor = datetimes.parse(self.newest).replace(microsecond=0) - OVERLAP
-        seen = {i: s for i, s in self.seen.items() if datetimes.parse(s) >= floor}
-        return {"newest": self.newest, "seen": seen}
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -337,7 +260,7 @@ class Sweeper:
                 if rows:
                     last = str(rows[-1]["SystemModstamp"])
                     state.saw(last)
-                    newest = last if newest is None or _later(last, newest) else newest
+                    newest = last if newest is None or later(last, newest) else newest
             if not discovered:
                 break  # the budget is spent: the next sweep goes on from here
             await self._reconcile(sorted(touched), tally)
@@ -370,7 +293,7 @@ class Sweeper:
             if row.get("CreatedDate") == stamp:
                 return True
             seen = await self._replies.ledger.case_stamp(str(row["Id"]))
-            return seen is not None and not _later(stamp, seen)
+            return seen is not None and not later(stamp, seen)
         cursor = await self._replies.ledger.cursor(str(row[stream.case_field]))
         return not cursor.is_behind(stamp, str(row["Id"]))
 
@@ -460,7 +383,3 @@ class Sweeper:
     async def _save(self, states: Mapping[str, StreamState]) -> None:
         out = {name: state.to_json() for name, state in states.items()}
         await self._store.set(NS, STATE_KEY, json.dumps(out, sort_keys=True).encode())
-
-
-def _later(a: str, b: str) -> bool:
-    return datetimes.parse(a) > datetimes.parse(b)
