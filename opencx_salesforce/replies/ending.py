@@ -17,6 +17,9 @@ Recycle Bin. [src: api_rest resources_queryall.htm]
   the plugin's ``Case_From__c`` value, one update, so that the package's triggers
   ring for it and the sweep watches it. The survivor is then read like any
   notified Case.
+  When the survivor is another contact's Case (both the plugin's), the sessions
+  are resolved instead, with ``salesforce_case_outcome`` = ``"merged"``: replies
+  there are written to that other contact.
 * **Deleted**: every session on it is resolved, once, after
   ``salesforce_case_outcome`` = ``"deleted"`` is written on it: the Host protocol's
   ``resolve_session`` takes no reason, and a metadata key is something every host
@@ -71,11 +74,17 @@ class CaseEnding:
 
     async def follow_merge(self, case_id: str, entry: CaseEntry, master_id: str) -> int:
         """Move the sessions of ``case_id`` (merged away) to ``master_id``; the
-        number of sessions moved (0 when the Case had ended before)."""
+        number of sessions moved (0 when the Case had ended before), or minus the
+        number resolved when the survivor is another contact's Case."""
         if entry.closed:
             return 0  # closed (its sessions resolved) or already moved
-        moved = [s for s in entry.sessions if await self._host.get_session(s) is not None]
         master = await self._index.case(master_id)
+        if master is not None and _other_contact(master, entry):
+            # Replies on the survivor go to its own contact's latest session; moving
+            # another person's conversation there would show them that contact's
+            # replies. Their conversation ends instead, saying why.
+            return -await self._resolve(case_id, entry, OUTCOME_MERGED, merged_from=case_id)
+        moved = [s for s in entry.sessions if await self._host.get_session(s) is not None]
         if master is None:
             await self._adopt(master_id)
         url = await self._client.record_url("Case", master_id)
@@ -118,6 +127,12 @@ class CaseEnding:
 
     async def follow_deletion(self, case_id: str, entry: CaseEntry) -> int:
         """Resolve the sessions of a deleted Case, once; how many were resolved."""
+        return await self._resolve(case_id, entry, OUTCOME_DELETED)
+
+    async def _resolve(
+        self, case_id: str, entry: CaseEntry, outcome: str, *, merged_from: str | None = None
+    ) -> int:
+        """Resolve the Case's sessions once, ``outcome`` written on each first."""
         if not entry.closed:
             await self._ledger.set_pending_resolution(case_id, list(entry.sessions))
             await self._index.mark_closed(case_id)
@@ -125,10 +140,19 @@ class CaseEnding:
         for session_id in pending:
             if await self._host.get_session(session_id) is None:
                 continue
-            await self._host.set_session_metadata(session_id, OUTCOME_KEY, OUTCOME_DELETED)
+            await self._host.set_session_metadata(session_id, OUTCOME_KEY, outcome)
+            if merged_from is not None:
+                await self._host.set_session_metadata(session_id, MERGED_FROM_KEY, merged_from)
             await self._host.resolve_session(session_id)
         if pending:
             self._status.sessions_resolved += len(pending)
-            log.info("Case %s deleted: resolved %d session(s)", case_id, len(pending))
+            log.info("Case %s %s: resolved %d session(s)", case_id, outcome, len(pending))
             await self._ledger.clear_pending_resolution(case_id)
         return len(pending)
+
+
+def _other_contact(master: CaseEntry, entry: CaseEntry) -> bool:
+    """Whether the two Cases are known to belong to different contacts."""
+    return bool(
+        master.contact_key and entry.contact_key and master.contact_key != entry.contact_key
+    )

@@ -300,9 +300,11 @@ class ReplyService:
         if case.get("IsDeleted"):
             master = case.get("MasterRecordId")
             if master:
-                applied.moved = await self.ending.follow_merge(case_id, entry, full_id(master))
+                moved = await self.ending.follow_merge(case_id, entry, full_id(master))
+                applied.moved, applied.resolved = max(moved, 0), max(-moved, 0)
             else:
                 applied.resolved = await self.ending.follow_deletion(case_id, entry)
+            await self._note_stamp(case)
             return applied
         comments, more_comments = children(case, "CaseComments")
         emails, more_emails = children(case, "EmailMessages")
@@ -324,13 +326,17 @@ class ReplyService:
         finally:
             if cursor != start:
                 await self.ledger.advance(case_id, cursor)
-        if case.get("SystemModstamp"):
-            await self.ledger.note_case_stamp(case_id, str(case["SystemModstamp"]))
+        await self._note_stamp(case)
         if not applied.more:
             applied.resolved = await self._follow_closure(
                 case_id, entry, bool(case.get("IsClosed"))
             )
         return applied
+
+    async def _note_stamp(self, case: Mapping[str, Any]) -> None:
+        # The sweep need not read the Case again for a change this read saw.
+        if case.get("SystemModstamp"):
+            await self.ledger.note_case_stamp(str(case["Id"]), str(case["SystemModstamp"]))
 
     async def _comment(self, record: Mapping[str, Any]) -> Item:
         # The index is asked only about published comments (internal notes are

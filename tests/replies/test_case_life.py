@@ -283,3 +283,27 @@ async def test_deleted_cases_resolve_their_sessions_by_the_sweep_in_bulk(
     report = await sweep(world.node.runtime)
     assert report.resolved == 0
     assert world.node.runtime.reply_status.sessions_resolved == 5
+
+
+async def test_a_case_merged_into_another_contacts_case_resolves_its_session_instead(
+    world: World, apex: ApexRuntime
+) -> None:
+    # Both Cases are the plugin's, of two different people: the first person's
+    # conversation must not start receiving the replies written to the second.
+    first_session, first_case = await _opened(world)
+    second_session, second_case = await _opened(world)
+    await act(world, first_case, "merge", into=second_case)
+    await settled(world, apex)
+
+    async def resolved() -> bool:
+        session = await world.node.host.get_session(first_session)
+        return session is not None and session.status is SessionStatus.RESOLVED
+
+    await wait_for(resolved, what="the merged-away session resolved")
+    meta = await _metadata(world, first_session)
+    assert meta["salesforce_case_outcome"] == "merged"
+    assert meta["salesforce_case_id"] == first_case
+    reply = (await act(world, second_case, "reply", text="For the second person."))["id"]
+    await settled(world, apex)
+    assert await replies_on(world, second_session) == [("For the second person.", reply)]
+    assert await replies_on(world, first_session) == []
