@@ -34,7 +34,6 @@ from contender_plugin import PluginHost, plugin_host
 from emulator_process import BenchOrg, EmulatorControl
 from handoff_workload import conversation, percentile
 
-from opencx_salesforce.replies.service import NOTIFY_DEBOUNCE_SECONDS
 from opencx_salesforce.settings import SalesforceSettings
 
 RESULT = "RESULT "
@@ -160,7 +159,8 @@ async def measure(
         sweeps=sweeps,
         sweep_api_calls=sweep_calls,
         sweep_interval_seconds=default_sweep_interval(),
-        debounce_seconds=NOTIFY_DEBOUNCE_SECONDS,
+        # The first notification for a Case is read at once (leading edge): no debounce.
+        debounce_seconds=0.0,
         webhooks=webhooks,
     )
 

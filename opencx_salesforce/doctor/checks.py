@@ -16,6 +16,7 @@ connection         the plugin holds a grant (or why it needs a new one)    0
 api                the API answers the stored token (``/limits``)          1
 api_usage          the org's daily API usage, from that same answer        0
 case_fields        ``Case_From__c`` and the session-id field (describe)    1
+email_message      the org has EmailMessage, else ``--no-email`` (global)  1
 apex               the class and the three triggers, Active (Tooling)      2
 named_credential   ``OpenCX_Integration`` points at this install (Tooling) 1
 ping               the org calls the webhook (executeAnonymous)            1
@@ -37,7 +38,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from opencx_salesforce.apex import names
-from opencx_salesforce.doctor.package_checks import check_apex, check_named_credential, check_ping
+from opencx_salesforce.doctor.package_checks import (
+    check_apex,
+    check_email_message,
+    check_named_credential,
+    check_ping,
+)
 from opencx_salesforce.doctor.report import (
     HANDOFF_WITHOUT_CASE,
     REPLIES_LOST,
@@ -338,6 +344,13 @@ CHECKS: tuple[Check, ...] = (
         HANDOFF_WITHOUT_CASE,
         ("api",),
         _check_case_fields,
+    ),
+    Check(
+        "email_message",
+        "EmailMessage in the org (Email-to-Case or Enhanced Email)",
+        REPLIES_LOST,
+        ("api",),
+        check_email_message,
     ),
     Check("apex", "Apex class and triggers active", REPLIES_LOST, ("api",), check_apex),
     Check(

@@ -1,5 +1,6 @@
-"""The doctor's checks of the package the admin deployed: the Apex class and
-triggers, the Named Credential, and the test ping from inside the org."""
+"""The doctor's checks of the package the admin deployed: what the org offers it
+(EmailMessage), the Apex class and triggers, the Named Credential, and the test
+ping from inside the org."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opencx_salesforce.apex import names
+from opencx_salesforce.apex.org_features import org_has_email_message
 from opencx_salesforce.doctor.probe import (
     masked_webhook_url,
     normalise_url,
@@ -34,12 +36,35 @@ _DEPLOY_FIX = (
 )
 
 
+async def check_email_message(ctx: Context) -> Outcome:
+    """EmailMessage exists only with Email-to-Case or Enhanced Email, and Apex that
+    names a missing object does not compile (apex/org_features.py)."""
+    answer = await ctx.client.request("GET", "sobjects")
+    ctx.has_email_message = org_has_email_message(answer.data)
+    if ctx.has_email_message:
+        return ok(
+            "EmailMessage is available (Email-to-Case or Enhanced Email): emails the reps "
+            "send from a Case reach the contact"
+        )
+    return warn(
+        "this org has no EmailMessage object (neither Email-to-Case nor Enhanced Email is "
+        "on, or the connected user cannot see it): the full package's EmailMessage trigger "
+        "does not compile here, and only Case comments can be replies",
+        "Generate the package without its EmailMessage parts: `opencx-salesforce apex "
+        "--config FILE --out DIR --no-email`, and deploy that. If the reps answer by email, "
+        "turn on Email-to-Case or Enhanced Email in Setup first and keep the full package.",
+    )
+
+
 async def check_apex(ctx: Context) -> Outcome:
     classes = await ctx.client.tooling_query(
         "SELECT Id, Name, Status, IsValid FROM ApexClass "
         f"WHERE Name = {soql.literal(names.CALLOUT_CLASS)}"
     )
-    trigger_names = ", ".join(soql.literal(n) for n in names.TRIGGERS)
+    # A package made with --no-email has no EmailMessage trigger; one is expected
+    # only where the org has the object (or the doctor could not tell).
+    expected = names.triggers(include_email=ctx.has_email_message is not False)
+    trigger_names = ", ".join(soql.literal(n) for n in expected)
     triggers = await ctx.client.tooling_query(
         "SELECT Id, Name, Status, IsValid, TableEnumOrId FROM ApexTrigger "
         f"WHERE Name IN ({trigger_names})"
@@ -53,7 +78,7 @@ async def check_apex(ctx: Context) -> Outcome:
     elif found_class.get("IsValid") is False:
         stale.append(f"class {names.CALLOUT_CLASS}")
     found_triggers = _by_name(triggers, "Name")
-    for trigger, (sobject, _events) in names.TRIGGERS.items():
+    for trigger, (sobject, _events) in expected.items():
         record = found_triggers.get(trigger)
         if record is None or record.get("Status") == "Deleted":
             absent.append(f"trigger {trigger}")
@@ -87,9 +112,7 @@ async def check_apex(ctx: Context) -> Outcome:
             "Salesforce recompiles it when it next runs; to find errors now, Setup > Apex "
             "Classes > Compile all classes.",
         )
-    return ok(
-        f"deployed and Active: class {names.CALLOUT_CLASS}, triggers {', '.join(names.TRIGGERS)}"
-    )
+    return ok(f"deployed and Active: class {names.CALLOUT_CLASS}, triggers {', '.join(expected)}")
 
 
 async def check_named_credential(ctx: Context) -> Outcome:
@@ -120,6 +143,18 @@ _PING_PERMISSIONS_FIX = (
     "Author Apex permissions, and Customize Application for a callout through a Named "
     "Credential. Grant them, or run the same ping as an admin from the package folder: "
     "`sf apex run --file scripts/apex/ping.apex --target-org my-org`."
+)
+
+
+# The current Named Credential model: "External credential principals map to
+# permission sets to authorize users to make callouts" [src: help
+# xcloud.nc_parts_of_nc.htm]; the ping runs as the connected user. (The legacy
+# model, ``apex --legacy-named-credential``, needs no permission set.)
+_PRINCIPAL_FIX = (
+    f"With the package's External Credential {names.EXTERNAL_CREDENTIAL}, the user the "
+    f"ping runs as (the one the plugin connects as) and every rep need the permission set "
+    f"{names.CALLOUT_PERMISSION_SET} (`sf org assign permset --name "
+    f"{names.CALLOUT_PERMISSION_SET} --on-behalf-of USER`), else the callout is refused."
 )
 
 
@@ -170,7 +205,7 @@ async def check_ping(ctx: Context) -> Outcome:
             f"the org's ping failed ({message}), though the webhook answers from this machine",
             f"Salesforce must reach {public} from the internet: an https URL with a "
             "certificate from a public CA, a public DNS name, and no firewall or VPN in the "
-            "way. Fix that, then run the doctor again.",
+            "way. " + _PRINCIPAL_FIX + " Fix that, then run the doctor again.",
         )
     return fail(
         f"the org's ping failed ({message}); the host at {public} answers "

@@ -106,6 +106,8 @@ class Context:
     client: SalesforceClient
     limits: dict[str, Any] | None = None
     limits_refused: Forbidden | None = None  # the user may not read /limits
+    # Whether the org has EmailMessage (Describe Global); None: not looked at.
+    has_email_message: bool | None = None
 
     @property
     def settings_page(self) -> str:

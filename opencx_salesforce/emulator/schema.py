@@ -905,7 +905,7 @@ def build_schema(seed: OrgSeed) -> Schema:
     objects = [
         _case(seed),
         _case_comment(),
-        _email_message(),
+        *([_email_message()] if seed.email_messages else []),
         _contact(),
         _account(),
         _user(),

@@ -84,6 +84,10 @@ class OrgSeed:
     # DailyApiRequests Max (Developer Edition: 15,000). [src: resources_limits.htm]
     daily_api_limit: int = 15000
     api_version: str = "62.0"
+    # EmailMessage "is only available for orgs that use Email-to-Case or Enhanced
+    # Email" [src: object_reference sforce_api_objects_emailmessage.htm, Special
+    # Access Rules]: False makes an org with neither (no EmailMessage object).
+    email_messages: bool = True
     # Case Status picklist and which values count as closed (CaseStatus.IsClosed).
     case_statuses: tuple[tuple[str, bool], ...] = (
         ("New", False),

@@ -43,6 +43,14 @@ class Item:
     created: str
     reply: Reply | None
     skip_reason: str | None
+    # SystemModstamp: when the record last changed (a draft sent, a comment made
+    # public). Reads and cursors go by it, so a record that becomes a reply after
+    # it was first read is read again then.
+    stamp: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.stamp:
+            object.__setattr__(self, "stamp", self.created)
 
 
 # Where a mail client starts quoting what it replies to.
@@ -87,6 +95,10 @@ def comment_body(record: Mapping[str, Any]) -> str:
     return (record.get("CommentBody") or "").strip()
 
 
+def _stamp(record: Mapping[str, Any]) -> str:
+    return str(record.get("SystemModstamp") or record["CreatedDate"])
+
+
 def comment_item(record: Mapping[str, Any], *, own: bool) -> Item:
     """A CaseComment; ``own``: one of the plugin's transcript comments."""
     record_id, created = str(record["Id"]), str(record["CreatedDate"])
@@ -102,8 +114,9 @@ def comment_item(record: Mapping[str, Any], *, own: bool) -> Item:
     elif not body:
         reason = "empty"
     if reason is not None:
-        return Item(record_id, created, None, reason)
-    return Item(record_id, created, Reply(record_id, created, name or "Support", body), None)
+        return Item(record_id, created, None, reason, _stamp(record))
+    reply = Reply(record_id, created, name or "Support", body)
+    return Item(record_id, created, reply, None, _stamp(record))
 
 
 def email_item(record: Mapping[str, Any]) -> Item:
@@ -121,6 +134,6 @@ def email_item(record: Mapping[str, Any]) -> Item:
     elif not text:
         reason = "empty"
     if reason is not None:
-        return Item(record_id, created, None, reason)
+        return Item(record_id, created, None, reason, _stamp(record))
     author = record.get("FromName") or name or "Support"
-    return Item(record_id, created, Reply(record_id, created, author, text), None)
+    return Item(record_id, created, Reply(record_id, created, author, text), None, _stamp(record))

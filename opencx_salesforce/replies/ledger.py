@@ -12,14 +12,20 @@ Two things, both in the host store so that every instance shares them:
   lost. The one window left is a crash after the host accepted the message and
   before ``delivered`` was written; the takeover then delivers it a second time,
   and the host's ``external_id`` dedupe is the second line for that instant.
-* **A cursor per Case**: the (CreatedDate, Ids at that CreatedDate) of the last
-  record handled, delivered or skipped. The next read asks Salesforce only for
-  records from there on; records already behind the cursor are never delivered
-  again even after their marker expired. Moved forward only, by compare-and-set.
+* **A cursor per Case**: the (SystemModstamp, Ids at that SystemModstamp) of the
+  last record handled, delivered or skipped. The next read asks Salesforce only
+  for records changed from there on. SystemModstamp, not CreatedDate: a draft
+  email sent later, or an internal comment made public later, is the same record
+  changed, and must be read again then (issue #15.2, #15.3). A record read again
+  because it changed (an edited comment) is not delivered twice: its marker says
+  ``delivered`` for :data:`DELIVERED_TTL`. Moved forward only, by compare-and-set.
 
-Also here: the per-Case notification epoch that lets notifications coalesce
-without losing one (see :mod:`opencx_salesforce.replies.service`), and the sessions
-waiting to be resolved after a Case closed (so a crash between "closed" and
+Also here: the per-Case notification state (an epoch that lets notifications
+coalesce without losing one, and when the last read began, so that a burst costs
+at most one read per short interval; see :mod:`opencx_salesforce.replies.service`),
+the Case's own SystemModstamp as last read (so the sweep need not read a Case
+again for a change a webhook read already saw), and the sessions waiting to be
+resolved after a Case closed or was deleted (so a crash between "closed" and
 "resolved" finishes on the next read).
 """
 
@@ -35,15 +41,16 @@ from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.salesforce import datetimes
 from opencx_salesforce.store import namespaces
 from opencx_salesforce.store.base import Store
-from opencx_salesforce.store.cells import update_json
+from opencx_salesforce.store.cells import read_json, update_json
 
 NS = namespaces.REPLIES
 # A claim older than this belongs to a worker that died: delivering one message to
 # the host takes milliseconds, and the per-Case lock is shorter than this.
 STALE_CLAIM_SECONDS = 90.0
-# "delivered" markers only guard records at or after a Case's cursor (which moves
-# past them within seconds); a week is far more than any retry or sweep needs.
-DELIVERED_TTL = 7 * 86400.0
+# "delivered" markers are what keeps a reply that changes again after delivery (a
+# rep edits a public comment) from reaching the contact twice, so they outlive any
+# conversation: 90 days (a few dozen bytes per reply).
+DELIVERED_TTL = 90 * 86400.0
 DELIVERED = b"delivered"
 
 
@@ -51,8 +58,8 @@ DELIVERED = b"delivered"
 class Cursor:
     """Where a Case's replies have been read up to."""
 
-    at: str | None = None  # CreatedDate of the last record handled, as Salesforce wrote it
-    ids: tuple[str, ...] = ()  # every record handled at exactly that CreatedDate
+    at: str | None = None  # SystemModstamp of the last record handled, as Salesforce wrote it
+    ids: tuple[str, ...] = ()  # every record handled at exactly that SystemModstamp
 
     def is_behind(self, created: str, record_id: str) -> bool:
         """Whether a record is after this cursor (not handled yet)."""
@@ -64,7 +71,7 @@ class Cursor:
         return record_id[:15] not in {i[:15] for i in self.ids}
 
     def after(self, created: str, record_id: str) -> Cursor:
-        """This cursor moved past one more record (records come in CreatedDate order)."""
+        """This cursor moved past one more record (records come in SystemModstamp order)."""
         if self.at is not None and datetimes.parse(self.at) == datetimes.parse(created):
             return Cursor(self.at, (*self.ids, record_id))
         return Cursor(created, (record_id,))
@@ -156,13 +163,36 @@ class ReplyLedger:
 
         await update_json(self._store, NS, f"cursor:{case_id[:15]}", forward)
 
-    # --- notification epochs --------------------------------------------------------
-    async def epoch(self, case_id: str) -> int:
+    # --- notification state -----------------------------------------------------------
+    async def notify_state(self, case_id: str) -> NotifyState:
         raw = await self._store.get(NS, f"epoch:{case_id[:15]}")
-        return 0 if raw is None else int(raw)
+        return NotifyState.from_json(None if raw is None else json.loads(raw))
+
+    async def epoch(self, case_id: str) -> int:
+        return (await self.notify_state(case_id)).epoch
 
     async def bump_epoch(self, case_id: str) -> int:
-        return int(await update_json(self._store, NS, f"epoch:{case_id[:15]}", _plus_one))
+        """A read of the Case begins now: later notifications need a later read."""
+        now = self._clock.time()
+
+        def bump(current: Any) -> Any:
+            state = NotifyState.from_json(current)
+            return {"epoch": state.epoch + 1, "read_at": now}
+
+        return int((await update_json(self._store, NS, f"epoch:{case_id[:15]}", bump))["epoch"])
+
+    # --- the Case's own SystemModstamp, as last read ------------------------------------
+    async def case_stamp(self, case_id: str) -> str | None:
+        value = await read_json(self._store, NS, f"stamp:{case_id[:15]}")
+        return value if isinstance(value, str) else None
+
+    async def note_case_stamp(self, case_id: str, stamp: str) -> None:
+        def later(current: Any) -> Any:
+            if isinstance(current, str) and datetimes.parse(current) >= datetimes.parse(stamp):
+                return current
+            return stamp
+
+        await update_json(self._store, NS, f"stamp:{case_id[:15]}", later)
 
     # --- sessions to resolve after a Case closed -----------------------------------
     async def set_pending_resolution(self, case_id: str, sessions: list[str]) -> None:
@@ -176,8 +206,19 @@ class ReplyLedger:
         await self._store.delete(NS, f"resolve:{case_id[:15]}")
 
 
-def _plus_one(current: Any) -> int:
-    return (current or 0) + 1
+@dataclass(frozen=True)
+class NotifyState:
+    epoch: int = 0
+    read_at: float | None = None  # when the last read of the Case began
+
+    @classmethod
+    def from_json(cls, data: Any) -> NotifyState:
+        if isinstance(data, int):  # written by an older version: the epoch alone
+            return cls(data)
+        if not isinstance(data, dict):
+            return cls()
+        read_at = data.get("read_at")
+        return cls(int(data.get("epoch") or 0), float(read_at) if read_at is not None else None)
 
 
 def _not_after(new: Cursor, current: Cursor) -> bool:

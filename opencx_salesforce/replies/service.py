@@ -2,9 +2,12 @@
 
 The webhook is a doorbell (DESIGN.md, "The webhook contract"): it says only
 "something happened on Case X". The notify job then reads the Case from
-Salesforce with the plugin's own token, in ONE query: the Case's IsClosed and
-Status, and as child subqueries the CaseComments and EmailMessages written since
-the Case's delivery cursor. A forged or replayed call therefore cannot put words
+Salesforce with the plugin's own token, in ONE query (``queryAll``, so a deleted
+or merged Case is still seen: :mod:`.ending`): the Case's IsClosed, Status,
+IsDeleted and MasterRecordId, and as child subqueries the public CaseComments and
+sent EmailMessages *changed* (SystemModstamp) since the Case's delivery cursor. A
+draft sent later or a note made public later changes its SystemModstamp, so it is
+read then, and the ledger delivers it once. A forged or replayed call therefore cannot put words
 in a rep's mouth; at worst it costs one read.
 
 Only public replies written by the support team reach the contact
@@ -12,18 +15,23 @@ Only public replies written by the support team reach the contact
 wrote a comment is not enough: the Case index remembers the Ids of the comments
 the plugin wrote.
 
-They go to the contact's most recent session on the Case, in the order they were
-written (CreatedDate, then Id), each exactly once (:mod:`.reply_ledger`). When the
+They go to the contact's most recent session on the Case, in the order they became
+replies (SystemModstamp, then Id), each exactly once (:mod:`.ledger`). When the
 Case is closed, every session on it is resolved, once; when it reopens, the index
 says so, so the contact's next message goes to the same Case again.
 
-Coalescing. Notifications for one Case that arrive together become one job and
-one read: the job's item id is ``notify:<Case Id>:<epoch>``, where the epoch is a
-per-Case counter the job bumps (under the Case's lock) *before* it reads. A
-notification that arrives before the bump joins the waiting job, whose read comes
-after it; one that arrives after the bump gets the next epoch, a new job, and so
-a read after it. (A bare ``notify:<Case Id>`` would drop a notification that
-arrives while the job runs: the queue refuses an id it still holds.)
+Leading edge, then coalescing (issue #18). The first notification for a Case is
+read at once: no debounce. The job's item id is ``notify:<Case Id>:<epoch>``,
+where the epoch is a per-Case counter the job bumps (under the Case's lock)
+*before* it reads, noting when the read began. A notification that arrives before
+the bump joins the waiting job, whose read comes after it; one that arrives after
+the bump (while the read is in flight) gets the next epoch: one new job, which
+every further notification joins, so a burst costs at most one more read. That
+next read waits until ``reply_read_min_interval_seconds`` after the last one
+began, so a burst of notifications with nothing new (a replayed call, issue
+#16.10) costs at most one read per Case per interval. (A bare ``notify:<Case Id>``
+would drop a notification that arrives while the job runs: the queue refuses an
+id it still holds.)
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.outbox.queue import Job, Outbox
 from opencx_salesforce.replies.classify import (
     CHILD_LIMIT,
+    EMAIL_STATUS_DRAFT,
     Item,
     Reply,
     children,
@@ -49,44 +58,70 @@ from opencx_salesforce.replies.classify import (
     comment_item,
     email_item,
 )
+from opencx_salesforce.replies.ending import CaseEnding
 from opencx_salesforce.replies.ledger import Claim, ReplyLedger
 from opencx_salesforce.replies.status import ReplyStatus
 from opencx_salesforce.salesforce import datetimes, soql
 from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.salesforce.errors import ApiError
 from opencx_salesforce.salesforce.ids import full_id
 from opencx_salesforce.settings import SalesforceSettings
+from opencx_salesforce.store import namespaces
 from opencx_salesforce.store.lock import store_lock
 
 log = logging.getLogger(__name__)
 
 NOTIFY_KIND = "notify"
-# Notifications for one Case rarely come alone (a rep replies and sets a status in
-# one save: a CaseComment insert and a Case update, two callouts). A short wait
-# lets them share one read.
-NOTIFY_DEBOUNCE_SECONDS = 0.25
+# The Case index's key per Case (cases/index.py ``case:<Case Id>``).
+CASE_KEY_PREFIX = "case:"
 # One worker reads and delivers a Case at a time, so replies arrive in order.
 CASE_LOCK_TTL = 60.0
 
 COMMENT_FIELDS = (
-    "Id, IsPublished, CommentBody, CreatedDate, CreatedById, CreatedBy.Name, CreatedBy.UserType"
-)
-EMAIL_FIELDS = (
-    "Id, Incoming, Status, FromName, TextBody, CreatedDate, CreatedById, "
+    "Id, IsPublished, CommentBody, CreatedDate, SystemModstamp, CreatedById, "
     "CreatedBy.Name, CreatedBy.UserType"
 )
+EMAIL_FIELDS = (
+    "Id, Incoming, Status, FromName, TextBody, CreatedDate, SystemModstamp, CreatedById, "
+    "CreatedBy.Name, CreatedBy.UserType"
+)
+CASE_FIELDS = "Id, IsClosed, Status, IsDeleted, MasterRecordId, SystemModstamp"
+# Drafts are left out of the read: a draft is not a reply, and sending it later
+# changes its SystemModstamp, which brings it into the next read.
+# [src: object_reference sforce_api_objects_emailmessage.htm, Status "5" Draft]
+REPLY_EMAILS = f"Incoming = false AND Status != '{EMAIL_STATUS_DRAFT}'"
 
 
-def case_query(case_ids: Sequence[str], since: str | None) -> str:
-    """The one read per notification: the Cases' state and their replies from
-    ``since`` (CreatedDate, inclusive) on, oldest first."""
-    after = f" AND CreatedDate >= {datetimes.soql_literal(since)}" if since else ""
-    order = f"ORDER BY CreatedDate, Id LIMIT {CHILD_LIMIT}"
-    return (
-        "SELECT Id, IsClosed, Status, "
-        f"(SELECT {COMMENT_FIELDS} FROM CaseComments WHERE IsPublished = true{after} {order}), "
-        f"(SELECT {EMAIL_FIELDS} FROM EmailMessages WHERE Incoming = false{after} {order}) "
-        f"FROM Case WHERE Id IN {soql.id_list(list(case_ids))}"
+def case_query(case_ids: Sequence[str], since: str | None, *, emails: bool = True) -> str:
+    """The one read per notification (run with ``queryAll``): the Cases' state
+    and their replies changed from ``since`` (SystemModstamp, inclusive) on, in
+    the order they changed. Children of a deleted Case (deleted with it) are left
+    out: nothing on a Case the rep deleted is delivered. ``emails=False`` for an
+    org without EmailMessage."""
+    after = f" AND SystemModstamp >= {datetimes.soql_literal(since)}" if since else ""
+    order = f"ORDER BY SystemModstamp, Id LIMIT {CHILD_LIMIT}"
+    live = "IsDeleted = false"
+    email_read = (
+        f"(SELECT {EMAIL_FIELDS} FROM EmailMessages "
+        f"WHERE {REPLY_EMAILS} AND {live}{after} {order}), "
+        if emails
+        else ""
     )
+    return (
+        f"SELECT {CASE_FIELDS}, "
+        f"(SELECT {COMMENT_FIELDS} FROM CaseComments "
+        f"WHERE IsPublished = true AND {live}{after} {order}), "
+        f"{email_read}"
+        f"FROM Case WHERE Id IN {soql.id_list(list(case_ids))}"
+    ).replace(", FROM Case", " FROM Case")
+
+
+def names_missing_email_message(error: ApiError) -> bool:
+    """Whether Salesforce refused a query because the org has no EmailMessage
+    (no Email-to-Case, no Enhanced Email: apex/org_features.py). The platform's
+    answer: INVALID_TYPE, "Didn't understand relationship 'EmailMessages'" or
+    "sObject type 'EmailMessage' is not supported"."""
+    return error.error_code == "INVALID_TYPE" and "EmailMessage" in error.message
 
 
 # --- the service -------------------------------------------------------------------
@@ -96,6 +131,7 @@ def case_query(case_ids: Sequence[str], since: str | None) -> str:
 class Applied:
     delivered: int = 0
     resolved: int = 0
+    moved: int = 0  # sessions moved to the Case this one was merged into
     more: bool = False  # a child list was cut at CHILD_LIMIT: read again
 
 
@@ -120,6 +156,18 @@ class ReplyService:
         self.status = status
         self._outbox = outbox
         self._clock = clock
+        self._open_hint: str | None = None  # an open Case seen by has_open_case
+        # False once the org said it has no EmailMessage: reads leave emails out.
+        self.emails_available = True
+        self.ending = CaseEnding(
+            host=host,
+            client=client,
+            index=index,
+            ledger=ledger,
+            status=status,
+            case_from_value=settings.case_from_value,
+            read_later=lambda case_id: self.ring(case_id, delay=0.0),
+        )
 
     def register_jobs(self) -> None:
         """Register this area's job kinds on the outbox."""
@@ -142,14 +190,22 @@ class ReplyService:
         return min((str(c.at) for c in cursors), key=datetimes.parse)
 
     # --- the doorbell ----------------------------------------------------------------
-    async def ring(self, case_id: str, *, delay: float = NOTIFY_DEBOUNCE_SECONDS) -> bool:
-        """Queue a read of the Case. False when it joined a read already waiting."""
+    async def ring(self, case_id: str, *, delay: float | None = None) -> bool:
+        """Queue a read of the Case: at once (leading edge) unless a read of it
+        began less than ``reply_read_min_interval_seconds`` ago, then when that
+        interval ends. False when it joined a read already waiting."""
         case_id = full_id(case_id)
-        epoch = await self.ledger.epoch(case_id)
+        state = await self.ledger.notify_state(case_id)
+        now = self._clock.time()
+        if delay is None:
+            delay = 0.0
+            if state.read_at is not None:
+                spacing = self._settings.reply_read_min_interval_seconds
+                delay = max(0.0, min(spacing, state.read_at + spacing - now))
         return await self._outbox.submit(
             NOTIFY_KIND,
-            f"notify:{case_id}:{epoch}",
-            {"case_id": case_id, "rung_at": self._clock.time()},
+            f"notify:{case_id}:{state.epoch}",
+            {"case_id": case_id, "rung_at": now},
             delay=delay,
         )
 
@@ -167,7 +223,10 @@ class ReplyService:
                 cases, _ = await self.read_cases([case_id], cursor.at)
                 self.status.notifications_read += 1
                 if not cases:
-                    log.info("Case %s is not readable any more (deleted?)", case_id)
+                    # Not even queryAll sees it: purged from the Recycle Bin, or
+                    # hidden from the plugin's user. Not proof of a deletion.
+                    log.warning("Case %s is not readable by the plugin's user", case_id)
+                    self.status.skipped_records["case not readable"] += 1
                     return
                 applied = await self.apply(cases[0], by_sweep=False)
         except LockBusy:
@@ -179,6 +238,24 @@ class ReplyService:
         """Whether this install made the Case (the index has it)."""
         return await self._index.case(case_id) is not None
 
+    async def has_open_case(self) -> bool:
+        """Whether the plugin knows an open Case (else a sweep has nothing to look
+        for). Costs no API call: the Case index, the last open Case found first,
+        so the usual answer is one store read. The index has no list of open
+        Cases; its ``case:`` entries are walked only while none is open."""
+        if self._open_hint is not None:
+            entry = await self._index.case(self._open_hint)
+            if entry is not None and not entry.closed:
+                return True
+        for key in await self._host.store.keys(namespaces.CASES, CASE_KEY_PREFIX):
+            case_id = key[len(CASE_KEY_PREFIX) :]
+            entry = await self._index.case(case_id)
+            if entry is not None and not entry.closed:
+                self._open_hint = case_id
+                return True
+        self._open_hint = None
+        return False
+
     # --- reading -----------------------------------------------------------------------
     async def read_cases(
         self, case_ids: Sequence[str], since: str | None
@@ -188,11 +265,29 @@ class ReplyService:
         answer (never for a single Case)."""
         records: list[dict[str, Any]] = []
         calls = 0
-        async for page in self._client.query_all_pages(case_query(case_ids, since)):
-            calls += 1
-            records.extend(page.get("records") or [])
+        query = case_query(case_ids, since, emails=self.emails_available)
+        try:
+            async for page in self._client.query_all_pages(query, include_deleted=True):
+                calls += 1
+                records.extend(page.get("records") or [])
+        except ApiError as exc:
+            self.status.api_calls += calls + 1
+            if not (self.emails_available and names_missing_email_message(exc)):
+                raise
+            self.note_no_email_message()
+            records, more = await self.read_cases(case_ids, since)
+            return records, calls + 1 + more
         self.status.api_calls += calls
         return records, calls
+
+    def note_no_email_message(self) -> None:
+        """The org has no EmailMessage: from now on only comments are read."""
+        if self.emails_available:
+            log.warning(
+                "this org has no EmailMessage (no Email-to-Case or Enhanced Email): "
+                "reading Case comments only; generate the package with --no-email"
+            )
+        self.emails_available = False
 
     # --- applying what was read ---------------------------------------------------------
     async def apply(self, case: Mapping[str, Any], *, by_sweep: bool) -> Applied:
@@ -203,31 +298,46 @@ class ReplyService:
         applied = Applied()
         if entry is None:
             return applied
+        if case.get("IsDeleted"):
+            master = case.get("MasterRecordId")
+            if master:
+                moved = await self.ending.follow_merge(case_id, entry, full_id(master))
+                applied.moved, applied.resolved = max(moved, 0), max(-moved, 0)
+            else:
+                applied.resolved = await self.ending.follow_deletion(case_id, entry)
+            await self._note_stamp(case)
+            return applied
         comments, more_comments = children(case, "CaseComments")
         emails, more_emails = children(case, "EmailMessages")
         applied.more = more_comments or more_emails
         items = [await self._comment(r) for r in comments] + [email_item(r) for r in emails]
-        items.sort(key=lambda i: (datetimes.parse(i.created), i.record_id))
+        items.sort(key=lambda i: (datetimes.parse(i.stamp), i.record_id))
 
         start = await self.ledger.cursor(case_id)
         cursor = start
         try:
             for item in items:
-                if not start.is_behind(item.created, item.record_id):
+                if not start.is_behind(item.stamp, item.record_id):
                     continue
                 if item.reply is None:
                     self.status.skipped_records[item.skip_reason or "not a reply"] += 1
-                elif await self._deliver(entry, item.reply, by_sweep):
+                elif await self._deliver(entry, item.reply, by_sweep, item.stamp):
                     applied.delivered += 1
-                cursor = cursor.after(item.created, item.record_id)
+                cursor = cursor.after(item.stamp, item.record_id)
         finally:
             if cursor != start:
                 await self.ledger.advance(case_id, cursor)
+        await self._note_stamp(case)
         if not applied.more:
             applied.resolved = await self._follow_closure(
                 case_id, entry, bool(case.get("IsClosed"))
             )
         return applied
+
+    async def _note_stamp(self, case: Mapping[str, Any]) -> None:
+        # The sweep need not read the Case again for a change this read saw.
+        if case.get("SystemModstamp"):
+            await self.ledger.note_case_stamp(str(case["Id"]), str(case["SystemModstamp"]))
 
     async def _comment(self, record: Mapping[str, Any]) -> Item:
         # The index is asked only about published comments (internal notes are
@@ -237,7 +347,7 @@ class ReplyService:
         )
         return comment_item(record, own=own)
 
-    async def _deliver(self, entry: CaseEntry, reply: Reply, by_sweep: bool) -> bool:
+    async def _deliver(self, entry: CaseEntry, reply: Reply, by_sweep: bool, stamp: str) -> bool:
         if not entry.sessions:
             self.status.skipped_records["no session on the Case"] += 1
             return False
@@ -266,9 +376,8 @@ class ReplyService:
         self.status.deliveries += 1
         self.status.delivered_by_sweep += 1 if by_sweep else 0
         self.status.last_delivery_at = now
-        self.status.last_delivery_latency = max(
-            0.0, now - datetimes.parse(reply.created).timestamp()
-        )
+        # From when it became a reply (a draft sent, a note made public).
+        self.status.last_delivery_latency = max(0.0, now - datetimes.parse(stamp).timestamp())
         return True
 
     async def _follow_closure(self, case_id: str, entry: CaseEntry, is_closed: bool) -> int:

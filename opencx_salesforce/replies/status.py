@@ -24,6 +24,8 @@ class SweepReport:
     resolved: int  # sessions resolved because their Case closed unnoticed
     caught_up: bool  # False: the call budget ran out; the next sweep goes on
     lag_seconds: float  # how far behind Salesforce the sweep cursor still is
+    moved: int = 0  # sessions moved because their Case was merged unnoticed
+    idle: bool = False  # no open Case known to the plugin: nothing read, no call
 
 
 @dataclass
@@ -45,6 +47,7 @@ class ReplyStatus:
     # From the record's CreatedDate in Salesforce to the host accepting it.
     last_delivery_latency: float | None = None
     sessions_resolved: int = 0
+    sessions_moved: int = 0  # to the Case their Case was merged into
     # --- the sweep -----------------------------------------------------------------
     sweeps: int = 0
     sweeps_skipped: int = 0  # another instance held the sweep lock
@@ -68,6 +71,7 @@ class ReplyStatus:
             "last_delivery_at": self.last_delivery_at,
             "last_delivery_latency": self.last_delivery_latency,
             "sessions_resolved": self.sessions_resolved,
+            "sessions_moved": self.sessions_moved,
             "sweeps": self.sweeps,
             "sweeps_skipped": self.sweeps_skipped,
             "last_sweep": None if sweep is None else asdict(sweep),

@@ -16,8 +16,10 @@ indexed fields, so the filter stays selective on a large org
 [src: salesforce-large-data-volumes-bp, Standard and Custom Indexed Fields].
 
 Three streams are read, each ``ORDER BY SystemModstamp, Id`` in batches with
-LIMIT: the plugin's Cases (``Case_From__c``), and the public CaseComments and
-outgoing EmailMessages on them. The child objects are read on their own because
+LIMIT: the plugin's Cases (``Case_From__c``, with ``queryAll`` so that a Case
+deleted or merged away is seen too: :mod:`.ending`), and the public CaseComments
+and sent EmailMessages on them (a draft sent later, a note made public later
+move their SystemModstamp, so they show up then). The child objects are read on their own because
 the docs do not say that inserting a CaseComment or an EmailMessage touches the
 parent Case's SystemModstamp (the CaseComment and EmailMessage references list
 each object's own system fields and nothing about the parent), and the emulator,
@@ -32,6 +34,25 @@ costs one API call per sweep: its three small queries travel in one composite
 request. Only one host instance sweeps at a time (a
 lock in the store). Cost is bounded (``max_calls`` per sweep; the rest waits for
 the next sweep) and reported in :class:`~opencx_salesforce.replies.status.SweepReport`.
+
+What it costs when there is nothing to find (issue #18):
+
+* **No open Case, no call.** While the plugin knows no open Case (the Case
+  index), a sweep makes no API call: nothing it could find concerns a session.
+* **A change a webhook read already handled is not read again.** A discovered
+  comment or email behind its Case's reply cursor, or a Case row whose
+  SystemModstamp the last read of it already saw (or that was never touched after
+  the plugin created it), costs no Case read. A sweep of a healthy org is one call.
+* **Healthy webhooks, rare sweeps.** A sweep that found nothing the webhooks had
+  missed says they are healthy: the next one comes after
+  ``sweep_healthy_interval_seconds`` (300 s: 288 calls a day). A sweep that
+  delivered, resolved or moved anything, a start, a refused webhook call or a
+  failed sweep bring it back to ``sweep_interval_seconds`` (60 s).
+
+Where that leaves a lost webhook: found within 60 s while losses are being seen,
+within the healthy interval when it is the first loss after a quiet spell. A
+tighter bound at this cost needs the org to say it failed to call (the package
+cannot: an Apex callout that fails leaves no trace the plugin can read for free).
 """
 
 from __future__ import annotations
@@ -43,17 +64,19 @@ import logging
 import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, RetryLater
 from opencx_salesforce.replies.ledger import NS
-from opencx_salesforce.replies.service import ReplyService
+from opencx_salesforce.replies.service import ReplyService, names_missing_email_message
 from opencx_salesforce.replies.status import ReplyStatus, SweepReport
-from opencx_salesforce.salesforce import datetimes, soql, subrequests
+from opencx_salesforce.replies.sweep_streams import STREAMS, CaseStream, Stream, StreamState, later
+from opencx_salesforce.salesforce import datetimes, subrequests
 from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.salesforce.errors import ApiError
 from opencx_salesforce.salesforce.ids import full_id
 from opencx_salesforce.settings import SalesforceSettings
 from opencx_salesforce.store.base import Store
@@ -68,69 +91,9 @@ SWEEP_LOCK_TTL = 600.0
 BATCH = 200  # rows per discovery query
 MAX_BATCH = 2000  # a query page's most [src: api_rest dome_query.htm]
 CASES_PER_READ = BATCH  # Cases per full read (Id IN (...) with the child subqueries)
-# How far behind the newest change each stream reads again on the next sweep.
-OVERLAP = timedelta(seconds=60)
 # The first sweep of a new install looks back this far.
 FIRST_LOOKBACK = timedelta(days=1)
 DEFAULT_MAX_CALLS = 50
-
-
-@dataclass(frozen=True)
-class Stream:
-    """One kind of change the sweep watches."""
-
-    name: str
-    case_field: str  # the field holding the Case Id
-    sobject: str
-    where: str  # beyond SystemModstamp; {case_from} is the quoted Case_From__c value
-
-    def query(self, case_from: str, since: str, limit: int) -> str:
-        where = self.where.format(case_from=soql.literal(case_from))
-        fields = "Id, SystemModstamp" if self.case_field == "Id" else "Id, ParentId, SystemModstamp"
-        return (
-            f"SELECT {fields} FROM {self.sobject} "
-            f"WHERE {where} AND SystemModstamp >= {datetimes.soql_literal(since)} "
-            f"ORDER BY SystemModstamp, Id LIMIT {limit}"
-        )
-
-
-STREAMS = (
-    Stream("cases", "Id", "Case", "Case_From__c = {case_from}"),
-    Stream(
-        "comments",
-        "ParentId",
-        "CaseComment",
-        "Parent.Case_From__c = {case_from} AND IsPublished = true",
-    ),
-    Stream(
-        "emails",
-        "ParentId",
-        "EmailMessage",
-        "Parent.Case_From__c = {case_from} AND Incoming = false",
-    ),
-)
-
-
-@dataclass
-class StreamState:
-    newest: str  # the newest SystemModstamp read (a Salesforce dateTime)
-    seen: dict[str, str] = field(default_factory=dict)  # Id (15) -> SystemModstamp handled
-    since: str = ""  # where the next query starts; set by the sweep
-
-    def __post_init__(self) -> None:
-        if not self.since:
-            # Re-read the overlap behind the newest change.
-            self.since = datetimes.api_format(datetimes.parse(self.newest) - OVERLAP)
-
-    def saw(self, stamp: str) -> None:
-        self.since = stamp
-        if _later(stamp, self.newest):
-            self.newest = stamp
-
-    def to_json(self) -> dict[str, Any]:
-        floor = datetimes.parse(self.newest).replace(microsecond=0) - OVERLAP
-        seen = {i: s for i, s in self.seen.items() if datetimes.parse(s) >= floor}
-        return {"newest": self.newest, "seen": seen}
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -145,6 +108,7 @@ class _Tally:
     cases: int = 0
     delivered: int = 0
     resolved: int = 0
+    moved: int = 0
 
 
 class Sweeper:
@@ -167,6 +131,7 @@ class Sweeper:
         self._status = status
         self.max_calls = max_calls
         self._task: asyncio.Task[None] | None = None
+        self._refused_seen = 0  # refused webhook calls counted at the last sweep
 
     # --- the background task ----------------------------------------------------------
     def start(self) -> None:
@@ -193,8 +158,28 @@ class Sweeper:
                 log.warning("reconciliation sweep failed: %s", self._status.last_sweep_error)
             # A little jitter so host instances started together do not all wake
             # at once only to find the lock taken.
-            interval = self._settings.sweep_interval_seconds
+            interval = self.next_interval()
             await self._clock.sleep(interval * random.uniform(0.9, 1.1))
+
+    def next_interval(self) -> float:
+        """How long until the next sweep: the healthy interval when the last sweep
+        found nothing the webhooks had missed (and none was refused since), else
+        the prompt one."""
+        settings, status = self._settings, self._status
+        refused = sum(status.webhooks_refused.values())
+        refused_since, self._refused_seen = refused > self._refused_seen, refused
+        report = status.last_sweep
+        healthy = (
+            report is not None
+            and status.last_sweep_error is None
+            and not refused_since
+            and report.caught_up
+            and not report.idle
+            and report.delivered + report.resolved + report.moved == 0
+        )
+        if healthy:
+            return settings.sweep_healthy_interval_seconds
+        return settings.sweep_interval_seconds
 
     # --- one sweep ---------------------------------------------------------------------
     async def run_once(self) -> SweepReport | None:
@@ -212,6 +197,19 @@ class Sweeper:
 
     async def _sweep(self) -> SweepReport:
         started = self._clock.time()
+        if not await self._replies.has_open_case():
+            return SweepReport(
+                started_at=started,
+                finished_at=self._clock.time(),
+                api_calls=0,
+                records_seen=0,
+                cases_checked=0,
+                delivered=0,
+                resolved=0,
+                caught_up=True,
+                lag_seconds=0.0,
+                idle=True,
+            )
         states = await self._load()
         tally = _Tally()
         limits = {s.name: BATCH for s in STREAMS}
@@ -229,6 +227,8 @@ class Sweeper:
             # page may add (a page of LIMIT rows names at most LIMIT Cases).
             chosen: list[Stream] = []
             for stream in STREAMS:
+                if stream.sobject == "EmailMessage" and not self._replies.emails_available:
+                    pending.discard(stream.name)
                 if stream.name not in pending:
                     continue
                 rows_at_most = sum(limits[s.name] for s in chosen) + limits[stream.name]
@@ -245,7 +245,8 @@ class Sweeper:
                 for row in rows:
                     key, stamp = str(row["Id"])[:15], str(row["SystemModstamp"])
                     if state.seen.get(key) != stamp:
-                        touched.add(full_id(str(row[stream.case_field])))
+                        if row.get(stream.case_field) and not await self._handled(stream, row):
+                            touched.add(full_id(str(row[stream.case_field])))
                         state.seen[key] = stamp
                         fresh += 1
                 if len(rows) < limit:
@@ -259,7 +260,7 @@ class Sweeper:
                 if rows:
                     last = str(rows[-1]["SystemModstamp"])
                     state.saw(last)
-                    newest = last if newest is None or _later(last, newest) else newest
+                    newest = last if newest is None or later(last, newest) else newest
             if not discovered:
                 break  # the budget is spent: the next sweep goes on from here
             await self._reconcile(sorted(touched), tally)
@@ -281,7 +282,20 @@ class Sweeper:
             resolved=tally.resolved,
             caught_up=caught_up,
             lag_seconds=lag,
+            moved=tally.moved,
         )
+
+    async def _handled(self, stream: Stream, row: Mapping[str, Any]) -> bool:
+        """Whether a read of the Case already saw this change (a webhook's read,
+        or it was never changed after the plugin created it): no read needed."""
+        stamp = str(row["SystemModstamp"])
+        if stream.case_field == "Id":
+            if row.get("CreatedDate") == stamp:
+                return True
+            seen = await self._replies.ledger.case_stamp(str(row["Id"]))
+            return seen is not None and not later(stamp, seen)
+        cursor = await self._replies.ledger.cursor(str(row[stream.case_field]))
+        return not cursor.is_behind(stamp, str(row["Id"]))
 
     async def _discover(
         self,
@@ -298,6 +312,7 @@ class Sweeper:
             subrequests.query(
                 stream.query(case_from, states[stream.name].since, limits[stream.name]),
                 ref=f"ref_{stream.name}",
+                include_deleted=isinstance(stream, CaseStream),
             )
             for stream in streams
         ]
@@ -307,6 +322,10 @@ class Sweeper:
         pages: dict[str, list[dict[str, Any]]] = {}
         for stream, answer in zip(streams, answers, strict=True):
             error = answer.error(f"sweep query {stream.name}")
+            if isinstance(error, ApiError) and names_missing_email_message(error):
+                self._replies.note_no_email_message()  # this stream is left out now
+                pages[stream.name] = []
+                continue
             if error is not None:
                 raise error
             rows = list(answer.body.get("records") or [])
@@ -342,6 +361,7 @@ class Sweeper:
             return
         tally.delivered += applied.delivered
         tally.resolved += applied.resolved
+        tally.moved += applied.moved
         if applied.more:
             await self._replies.ring(case_id, delay=0.0)
 
@@ -363,7 +383,3 @@ class Sweeper:
     async def _save(self, states: Mapping[str, StreamState]) -> None:
         out = {name: state.to_json() for name, state in states.items()}
         await self._store.set(NS, STATE_KEY, json.dumps(out, sort_keys=True).encode())
-
-
-def _later(a: str, b: str) -> bool:
-    return datetimes.parse(a) > datetimes.parse(b)

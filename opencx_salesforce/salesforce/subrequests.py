@@ -117,9 +117,12 @@ def create_records(
     return Subrequest("POST", "composite/sobjects", ref, body=body)
 
 
-def query(soql: str, *, ref: str) -> Subrequest:
-    """The first page of a SOQL query. [src: api_rest resources_query.htm]"""
-    return Subrequest("GET", "query?q=" + quote(soql), ref)
+def query(soql: str, *, ref: str, include_deleted: bool = False) -> Subrequest:
+    """The first page of a SOQL query; ``include_deleted``: with ``queryAll``, which
+    also returns deleted and merged records. [src: api_rest resources_query.htm,
+    resources_queryall.htm]"""
+    resource = "queryAll" if include_deleted else "query"
+    return Subrequest("GET", f"{resource}?q=" + quote(soql), ref)
 
 
 def subrequests_json(requests: Sequence[Subrequest], api_root: str) -> list[dict[str, Any]]:

@@ -217,8 +217,33 @@ class SalesforceSettings(LoadableSettings):
         default=60.0,
         ge=5,
         description=(
-            "How often the reconciliation sweep reads open Cases, catching replies and "
-            "closures whose webhook was lost."
+            "How often the reconciliation sweep reads what changed on the plugin's open "
+            "Cases, catching replies and closures whose webhook was lost, while the "
+            "webhooks are not known to be healthy: after a start, after a sweep that "
+            "found something a webhook had missed, after a refused webhook call. One API "
+            "call per sweep when nothing was missed (1,440 calls a day at 60 s). No call "
+            "at all while the plugin has no open Case."
+        ),
+    )
+    sweep_healthy_interval_seconds: float = Field(
+        default=300.0,
+        ge=5,
+        description=(
+            "How often the sweep runs once webhooks are healthy (the last sweep found "
+            "nothing they had missed): one call per sweep, 288 calls a day at 300 s. A "
+            "reply whose webhook alone was lost then arrives within this interval; the "
+            "sweep goes back to sweep_interval_seconds as soon as a loss is seen."
+        ),
+    )
+    reply_read_min_interval_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description=(
+            "The first webhook for a Case is read at once; a webhook arriving within "
+            "this long after a read of that Case began waits for the end of the "
+            "interval, and every other webhook for the Case meanwhile shares that one "
+            "read. Bounds what a burst or a replay of webhooks costs: at most one read "
+            "per Case per interval."
         ),
     )
     outbox_concurrency: int = Field(

@@ -42,6 +42,7 @@ CHECK_IDS = (
     "api",
     "api_usage",
     "case_fields",
+    "email_message",
     "apex",
     "named_credential",
     "ping",

@@ -8,6 +8,7 @@ import dataclasses
 from doctor_support import (
     CHECK_IDS,
     SALESFORCE_CHECKS,
+    SECRET,
     StackFactory,
     connect_with_browser,
     only_failure,
@@ -50,9 +51,9 @@ async def test_a_complete_org_is_all_green_and_the_ping_reaches_the_host(
     assert report.ok and report.exit_code == 0
     # The org's ping went through the Named Credential to the running host's route.
     assert stack.runtime.reply_status.pings == pings_before + 1
-    # Counted calls are the org's own count: limits, describe, 2 + 1 Tooling
+    # Counted calls are the org's own count: limits, describe, describe global, 2 + 1 Tooling
     # queries, executeAnonymous.
-    assert report.api_calls == org_api_calls(stack) - calls_before == 6
+    assert report.api_calls == org_api_calls(stack) - calls_before == 7
     # The webhook token is a secret: the report shows it masked.
     assert stack.runtime.webhook_token not in str(report.to_json())
 
@@ -313,3 +314,38 @@ async def test_nothing_saved_yet(make_stack: StackFactory) -> None:
     )
     assert skipped(report) == {"connection", *SALESFORCE_CHECKS}
     assert report.api_calls == 0
+
+
+async def test_an_org_without_email_message_is_told_to_use_the_no_email_package(
+    make_stack: StackFactory,
+) -> None:
+    # Neither Email-to-Case nor Enhanced Email: no EmailMessage object, and the
+    # package made with --no-email (no EmailMessage trigger) is what fits.
+    seed = dataclasses.replace(default_org(), email_messages=False)
+    stack = await make_stack(seed=seed, deploy=False)
+    deploy_package(stack.org, stack.runtime.webhook_url, SECRET, include_email=False)
+
+    report = await diagnose(stack.runtime)
+
+    email = result(report, "email_message")
+    assert email.status is Status.WARN
+    assert "no EmailMessage object" in email.detail
+    assert email.fix is not None and "--no-email" in email.fix
+    # The package without its EmailMessage trigger is complete for this org.
+    assert result(report, "apex").status is Status.OK
+    assert names.EMAIL_MESSAGE_TRIGGER not in result(report, "apex").detail
+    assert not [r for r in report.results if r.status is Status.FAIL]
+
+
+async def test_an_org_with_email_message_expects_the_email_trigger(
+    make_stack: StackFactory,
+) -> None:
+    stack = await make_stack(deploy=False)
+    deploy_package(stack.org, stack.runtime.webhook_url, SECRET, include_email=False)
+
+    report = await diagnose(stack.runtime)
+
+    assert result(report, "email_message").status is Status.OK
+    failed = only_failure(report)
+    assert failed.id == "apex"
+    assert f"trigger {names.EMAIL_MESSAGE_TRIGGER} is not deployed" in failed.detail

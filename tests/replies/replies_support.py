@@ -102,8 +102,10 @@ class World:
 
     # --- counting the org's API calls ---------------------------------------------------
     def queries(self) -> int:
-        """SOQL queries the org has served (the plugin's reads)."""
-        return int(self.org.api_calls.by_endpoint["query"])
+        """SOQL queries the org has served (the plugin's reads: ``queryAll``, so
+        that a deleted or merged Case is seen too)."""
+        calls = self.org.api_calls.by_endpoint
+        return int(calls["query"] + calls["queryAll"])
 
     def api_calls(self) -> int:
         return int(sum(self.org.api_calls.by_endpoint.values()))

@@ -144,6 +144,7 @@ async def test_the_sweep_spends_no_more_than_its_budget_and_goes_on_next_time(
 async def test_only_one_instance_sweeps_at_a_time(world: World) -> None:
     second = await world.start_node()
     first = world.node
+    await handed_off(first)  # an open Case: with none, a sweep reads nothing at all
     reports = await asyncio.gather(
         first.runtime.sweeper.run_once(), second.runtime.sweeper.run_once()
     )
