@@ -243,6 +243,15 @@ class SalesforceSettings(LoadableSettings):
         le=10 * 1024 * 1024,
         description="Webhook bodies larger than this are refused with 413.",
     )
+    webhook_body_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description=(
+            "Webhook calls whose body has not fully arrived this many seconds after the "
+            "headers are refused with 408, so half-sent requests cannot hold connections."
+        ),
+    )
     webhook_timestamp_tolerance_seconds: float = Field(
         default=300.0,
         gt=0,
