@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from replies_support import SECRET, World, WorldFactory, event_body, handed_off, case_of, post
+from replies_support import SECRET, World, WorldFactory, case_of, event_body, handed_off, post
 
 from opencx_salesforce.apex import contract
 
@@ -59,7 +59,9 @@ async def test_a_refused_signature_is_not_remembered(world: World) -> None:
     wrong = await post(
         world.http, world.node.webhook_url, other_body, timestamp=stamp, signature=signature
     )
-    right = await post(world.http, world.node.webhook_url, body, timestamp=stamp, signature=signature)
+    right = await post(
+        world.http, world.node.webhook_url, body, timestamp=stamp, signature=signature
+    )
     assert (wrong.status, right.status) == (401, 202)
 
 

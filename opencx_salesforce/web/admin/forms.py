@@ -21,7 +21,10 @@ async def read_form(request: web.Request) -> dict[str, str]:
     if request.content_type == "application/json":
         try:
             data = await request.json()
-        except (ValueError, RecursionError):
+        except (ValueError, RecursionError, LookupError):
+            # LookupError: a charset Python does not know (charset=nope); ValueError
+            # also covers bytes that are not in the charset and integers past
+            # Python's 4,300-digit conversion limit.
             raise web.HTTPBadRequest(
                 text='{"error": "the body is not valid JSON"}', content_type="application/json"
             ) from None
@@ -32,9 +35,9 @@ async def read_form(request: web.Request) -> dict[str, str]:
         return {str(k): v.strip() for k, v in data.items() if isinstance(v, str)}
     try:
         posted = await request.post()
-    except (ValueError, UnicodeDecodeError, AssertionError):
-        # aiohttp's form parser raises these on a malformed multipart body or
-        # bytes that are not UTF-8: the client's fault, said as such.
+    except (ValueError, UnicodeDecodeError, AssertionError, LookupError):
+        # aiohttp's form parser raises these on a malformed multipart body, bytes
+        # that are not UTF-8 or an unknown charset: the client's fault, said as such.
         raise web.HTTPBadRequest(
             text='{"error": "the form body is malformed"}', content_type="application/json"
         ) from None

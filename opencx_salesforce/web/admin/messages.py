@@ -152,6 +152,17 @@ CSRF_FAILED = Message(
     "This form is too old or came from another site. Reload the settings page and try again.",
 )
 
+SECRETS_UNREADABLE = Message(
+    "Encryption key changed",
+    "The stored Salesforce secrets cannot be read with the configured encryption key",
+    "The Client Secret and the tokens saved earlier were encrypted with another "
+    "encryption_key. Either put the old key back (the new key first, then the old one, "
+    "comma separated, rotates them), or start again here: save the credentials again, "
+    "then reconnect. Disconnect deletes what cannot be read; it cannot revoke the old "
+    "token at Salesforce without it, so revoke the app's access there (Setup > Connected "
+    "Apps OAuth Usage).",
+)
+
 POPUP_BLOCKED_NOTE = Message(
     POPUP_BLOCKED,
     "The sign-in window was blocked",
@@ -179,6 +190,15 @@ NOTICES: dict[str, Message] = {
         "(it could not be reached, or refused). To be sure, revoke the app's access in "
         "Salesforce: Setup > Connected Apps OAuth Usage. Then delete the package's components "
         "(listed below).",
+        "ok",
+    ),
+    "disconnected_unreadable": Message(
+        "",
+        "Disconnected, but not revoked at Salesforce",
+        "The stored tokens could not be read with the configured encryption key, so they are "
+        "deleted here without being revoked: revoking needs the token itself. Revoke the app's "
+        "access in Salesforce: Setup > Connected Apps OAuth Usage. Then delete the package's "
+        "components (listed below).",
         "ok",
     ),
     "retried": Message("", "Queued again", "The dead letters are queued again.", "ok"),
