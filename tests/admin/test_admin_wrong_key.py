@@ -49,7 +49,10 @@ async def start_host(salesforce_emulator: Emulator) -> AsyncIterator[StartHost]:
             HostSettings(admin_token=ADMIN_TOKEN, store_url="memory://"),
             store=store,
             plugins={"salesforce": plugin},
-            plugin_sections={"salesforce": {"encryption_key": key}},
+            # Production mode, with the emulator as the operator's login URL.
+            plugin_sections={
+                "salesforce": {"encryption_key": key, "login_url": salesforce_emulator.base_url}
+            },
         )
         url = await host.start(host="127.0.0.1", port=0)
         assert plugin.is_running, host.hook_errors

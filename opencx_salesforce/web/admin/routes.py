@@ -152,7 +152,11 @@ async def save_credentials(request: web.Request, services: Runtime) -> web.Strea
             request, services, entered, messages.missing_fields_message(missing), 400
         )
     try:
-        login_url = check_login_url(entered.login_url)
+        login_url = check_login_url(
+            entered.login_url,
+            configured=services.settings.login_url,
+            allow_loopback=services.settings.dev_mode,
+        )
     except ValueError as exc:
         return await _credentials_refused(
             request, services, entered, messages.bad_login_url_message(str(exc)), 400
