@@ -42,6 +42,7 @@ PLUGIN_NAME = "salesforce"
 ROUTE_PREFIX = "/integrations/salesforce"
 OUTBOX_QUEUE = namespaces.OUTBOX
 STATE_NS = namespaces.STATE
+SIGNING_SECRET_KEY = "webhook_signing_secret"
 
 
 @dataclass
@@ -60,6 +61,9 @@ class Runtime:
     sweeper: Sweeper
     reply_status: ReplyStatus
     clock: Clock
+    # What webhook calls are signed with (the generated package carries it), or
+    # None when the settings opt out (webhook_signing = false).
+    signing_secret: str | None = None
 
     @property
     def redirect_uri(self) -> str:
@@ -98,6 +102,7 @@ async def start_runtime(
         dev_mode=settings.dev_mode,
     )
     webhook_token = await ensure_webhook_token(host.store)
+    signing_secret = await ensure_signing_secret(settings, host.store)
     http = aiohttp.ClientSession()
     oauth = OAuthClient(http)
     configured = None
@@ -173,7 +178,24 @@ async def start_runtime(
         sweeper=sweeper,
         reply_status=reply_status,
         clock=clock,
+        signing_secret=signing_secret,
     )
+
+
+async def ensure_signing_secret(settings: SalesforceSettings, store: Store) -> str | None:
+    """The secret webhook calls are signed with: ``webhook_signing_secret`` when
+    set, else one made once per install and shared by every host instance on the
+    store (like the webhook token); None when ``webhook_signing`` is off."""
+    if not settings.webhook_signing:
+        return None
+    configured = settings.webhook_signing_secret_value()
+    if configured is not None:
+        return configured
+    # 43 url-safe characters: printable ASCII, as the package's secret field takes.
+    await store.set_if_absent(STATE_NS, SIGNING_SECRET_KEY, secrets.token_urlsafe(32).encode())
+    raw = await store.get(STATE_NS, SIGNING_SECRET_KEY)
+    assert raw is not None
+    return str(raw.decode())
 
 
 async def ensure_webhook_token(store: Store) -> str:

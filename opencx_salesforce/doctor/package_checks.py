@@ -162,8 +162,8 @@ async def check_ping(ctx: Context) -> Outcome:
             return fail(
                 f"the org's ping was refused ({message}), though the webhook accepts this "
                 "install's own signed ping",
-                "The deployed package carries another signing secret than "
-                "salesforce.webhook_signing_secret: generate the package again "
+                "The deployed package carries another signing secret than this install's "
+                "(or none: a package from before signing was on): generate the package again "
                 "(`opencx-salesforce apex --config FILE --out DIR`) and deploy it.",
             )
         return fail(
@@ -184,7 +184,7 @@ async def check_ping(ctx: Context) -> Outcome:
 
 _ROUTE_FIXES: dict[int, str] = {
     401: "The running host refuses this install's webhook token or signature: it uses "
-    "another store (host.store_url) or another salesforce.webhook_signing_secret than "
+    "another store (host.store_url) or another webhook signing secret than "
     "this config. Run the doctor with the host's own config.",
     404: "Nothing is mounted at /integrations/salesforce there: public_url points at "
     "another server, or the host runs without the salesforce plugin (host.plugins).",

@@ -90,7 +90,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
     if body is None:
         return _refuse(services, 413, "too large", f"body larger than {limit} bytes")
 
-    secret = settings.webhook_signing_secret_value()
+    secret = services.signing_secret
     if secret is not None:
         problem = _signature_problem(request, body, secret, settings)
         if problem is not None:

@@ -139,12 +139,22 @@ class SalesforceSettings(LoadableSettings):
             "encryption_key is unset."
         ),
     )
+    webhook_signing: bool = Field(
+        default=True,
+        description=(
+            "Webhook calls must carry X-OpenCX-Signature: v1=<HMAC-SHA256> over "
+            "'timestamp.body', and a signature is accepted once (replay cache). The "
+            "secret is webhook_signing_secret, or else one generated per install and kept "
+            "in the store; the generated package carries it. false (not recommended): "
+            "unsigned calls, the URL's token alone admits them and a captured call can be "
+            "replayed."
+        ),
+    )
     webhook_signing_secret: SecretStr | None = Field(
         default=None,
         description=(
-            "When set, webhook calls must carry X-OpenCX-Signature: v1=<HMAC-SHA256> over "
-            "'timestamp.body' with this secret (the generated Apex signs with it). "
-            "At least 16 characters."
+            "The webhook signing secret, when you want to choose it (at least 16 "
+            "characters); unset, the install generates one (see webhook_signing)."
         ),
     )
     case_from_value: str = Field(
@@ -384,6 +394,12 @@ class SalesforceSettings(LoadableSettings):
                 "required outside dev mode: it encrypts the client secret and OAuth tokens "
                 "in the store. Make" + _FERNET_HOWTO.removeprefix("make"),
                 {"field": "encryption_key"},
+            )
+        if not self.webhook_signing and self.webhook_signing_secret is not None:
+            raise PydanticCustomError(
+                "signing_off_with_secret",
+                "webhook_signing is false but a webhook_signing_secret is set: remove one",
+                {"field": "webhook_signing"},
             )
         if self.backoff_cap_seconds < self.backoff_base_seconds:
             raise PydanticCustomError(

@@ -141,7 +141,7 @@ async def settings_page(
         show_cleanup=live or unreadable or notice.startswith("disconnected"),
         messages=shown,
         secrets_unreadable=unreadable,
-        signed_package=services.settings.webhook_signing_secret is not None,
+        signed_package=services.signing_secret is not None,
     )
     response = render(
         "settings.html",

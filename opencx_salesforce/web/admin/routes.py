@@ -354,7 +354,10 @@ async def _status_json(services: Runtime) -> dict[str, Any]:
 async def download_package(request: web.Request, services: Runtime) -> web.StreamResponse:
     try:
         data = await asyncio.to_thread(
-            package_zip, services.settings, webhook_url=services.webhook_url
+            package_zip,
+            services.settings,
+            webhook_url=services.webhook_url,
+            signing_secret=services.signing_secret,
         )
     except ConfigError as exc:
         raise web.HTTPBadRequest(text=f"cannot build the package: {exc}") from None
