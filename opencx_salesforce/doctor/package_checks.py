@@ -133,6 +133,14 @@ async def check_ping(ctx: Context) -> Outcome:
             f"the org could not compile `{PING_APEX}`: {result.get('compileProblem')}",
             _DEPLOY_FIX,
         )
+    if result.get("success") and ctx.services.signing_secret is None:
+        return warn(
+            "the org called this install's webhook and got a 2xx answer, but unsigned: the "
+            "plugin runs with webhook_signing = false, so anyone who learns the webhook URL "
+            "can call it, and a captured call can be sent again",
+            "Remove webhook_signing = false from the plugin's settings, generate the package "
+            "again (settings page or `opencx-salesforce apex`) and deploy it.",
+        )
     if result.get("success"):
         return ok(
             "the org called this install's webhook through the Named Credential and got a "
