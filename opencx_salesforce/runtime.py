@@ -44,6 +44,7 @@ ROUTE_PREFIX = "/integrations/salesforce"
 OUTBOX_QUEUE = namespaces.OUTBOX
 STATE_NS = namespaces.STATE
 WEBHOOK_TOKEN_KEY = "webhook_token"
+SIGNING_SECRET_KEY = "webhook_signing_secret"
 
 
 @dataclass
@@ -64,6 +65,9 @@ class Runtime:
     clock: Clock
     # Notices a store wiped under this instance (store/epoch.py); set at start.
     store_watch: StoreWatch | None = None
+    # What webhook calls are signed with (the generated package carries it), or
+    # None when the settings opt out (webhook_signing = false).
+    signing_secret: str | None = None
 
     @property
     def redirect_uri(self) -> str:
@@ -86,15 +90,21 @@ class Runtime:
     async def restore_after_wipe(self) -> None:
         """The store was wiped and this instance holds the state of before: the
         webhook token deployed in Salesforce goes back (a token made on the empty
-        store is known to nobody)."""
+        store is known to nobody), and so does the signing secret it carries."""
         await self.host.store.set(STATE_NS, WEBHOOK_TOKEN_KEY, self.webhook_token.encode())
+        if self.signing_secret is not None and self.settings.webhook_signing_secret_value() is None:
+            await self.host.store.set(STATE_NS, SIGNING_SECRET_KEY, self.signing_secret.encode())
 
     async def adopt_after_wipe(self) -> None:
         """This instance started on the wiped store, and another restored it:
-        serve the restored webhook token."""
+        serve the restored webhook token and check the restored signing secret."""
         raw = await self.host.store.get(STATE_NS, WEBHOOK_TOKEN_KEY)
         if raw is not None:
             self.webhook_token = raw.decode()
+        if self.signing_secret is not None and self.settings.webhook_signing_secret_value() is None:
+            secret = await self.host.store.get(STATE_NS, SIGNING_SECRET_KEY)
+            if secret is not None:
+                self.signing_secret = secret.decode()
 
     async def stop(self) -> None:
         if self.store_watch is not None:
@@ -118,6 +128,7 @@ async def start_runtime(
     )
     epoch = await ensure_epoch(host.store)
     webhook_token = await ensure_webhook_token(host.store)
+    signing_secret = await ensure_signing_secret(settings, host.store)
     http = aiohttp.ClientSession()
     oauth = OAuthClient(http)
     configured = None
@@ -191,6 +202,7 @@ async def start_runtime(
         sweeper=sweeper,
         reply_status=reply_status,
         clock=clock,
+        signing_secret=signing_secret,
     )
     runtime.store_watch = StoreWatch(
         host.store, epoch, restore=runtime.restore_after_wipe, adopt=runtime.adopt_after_wipe
@@ -200,6 +212,22 @@ async def start_runtime(
         sweeper.start()
         runtime.store_watch.start()
     return runtime
+
+
+async def ensure_signing_secret(settings: SalesforceSettings, store: Store) -> str | None:
+    """The secret webhook calls are signed with: ``webhook_signing_secret`` when
+    set, else one made once per install and shared by every host instance on the
+    store (like the webhook token); None when ``webhook_signing`` is off."""
+    if not settings.webhook_signing:
+        return None
+    configured = settings.webhook_signing_secret_value()
+    if configured is not None:
+        return configured
+    # 43 url-safe characters: printable ASCII, as the package's secret field takes.
+    await store.set_if_absent(STATE_NS, SIGNING_SECRET_KEY, secrets.token_urlsafe(32).encode())
+    raw = await store.get(STATE_NS, SIGNING_SECRET_KEY)
+    assert raw is not None
+    return str(raw.decode())
 
 
 async def ensure_webhook_token(store: Store) -> str:

@@ -167,7 +167,9 @@ def timestamp_is_fresh(
 ) -> bool:
     """Whether the ``X-OpenCX-Timestamp`` value is unix seconds within the tolerance
     of ``now`` (either side: the org's clock may run ahead)."""
-    if not header_value.isascii() or not header_value.isdigit():
+    # ASCII digits, and no more than a unix time has: int() of a 400-digit value
+    # works, but comparing it with a float overflows.
+    if not header_value.isascii() or not header_value.isdigit() or len(header_value) > 12:
         return False
     return abs(now.timestamp() - int(header_value)) <= tolerance_seconds
 
@@ -220,6 +222,10 @@ def parse_payload(body: bytes) -> WebhookEvent:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ContractViolation(f"body is not JSON: {exc}") from None
+    except ValueError:
+        # A plain ValueError: an integer past Python's 4,300-digit conversion
+        # limit. No field of the contract is a number.
+        raise ContractViolation("body is not JSON the contract allows: a number too long") from None
     except RecursionError:
         raise ContractViolation("body is not JSON the contract allows: nested too deep") from None
     if not isinstance(data, dict):

@@ -68,9 +68,11 @@ def render_package(
 ) -> list[Path]:
     """Write the Salesforce DX project into ``out_dir`` and return the files written.
 
-    ``signing_secret=None`` generates no secret record: the Apex then sends unsigned
-    calls. ``secret_visibility`` is the Custom Metadata Type's visibility; keep
-    "Public" for an unmanaged deploy (see the generated README, "Why these choices").
+    ``signing_secret`` is the install's (the plugin makes one unless its settings
+    opt out with ``webhook_signing = false``); ``None`` is that opt-out: no secret
+    record, the Apex sends unsigned calls and the README says what that costs.
+    ``secret_visibility`` is the Custom Metadata Type's visibility; keep "Public"
+    for an unmanaged deploy (see the generated README, "Why these choices").
     ``include_email=False`` leaves out everything about EmailMessage (the trigger, the
     class's email code and tests), for orgs without Email-to-Case or Enhanced Email,
     where EmailMessage doesn't exist and such code would not compile.

@@ -99,19 +99,20 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from opencx_salesforce.errors import ConfigError
 
-    webhook_url = asyncio.run(install_webhook_url(host_settings, public_url))
+    webhook_url, signing_secret = asyncio.run(install_webhook(host_settings, public_url, settings))
     try:
         files = write_package(
             args.out,
             settings,
             webhook_url,
+            signing_secret,
             include_email=not args.no_email,
             legacy_named_credential=args.legacy_named_credential,
         )
     except ConfigError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
-    print_summary(sys.stdout, args.out, files, settings, webhook_url, args.config)
+    print_summary(sys.stdout, args.out, files, signing_secret, webhook_url, args.config)
     return 0
 
 
@@ -175,22 +176,27 @@ async def open_install_store(host_settings: HostSettings) -> Store:
         raise ConfigError(f"host.store_url: {exc}") from exc
 
 
-async def install_webhook_url(host_settings: HostSettings, public_url: str) -> str:
-    """``public_url`` + the plugin's webhook path with this install's token."""
-    from opencx_salesforce.runtime import ROUTE_PREFIX, ensure_webhook_token
+async def install_webhook(
+    host_settings: HostSettings, public_url: str, settings: SalesforceSettings
+) -> tuple[str, str | None]:
+    """``public_url`` + the plugin's webhook path with this install's token, and
+    the install's signing secret (None when ``webhook_signing`` is off)."""
+    from opencx_salesforce.runtime import ROUTE_PREFIX, ensure_signing_secret, ensure_webhook_token
 
     store = await open_install_store(host_settings)
     try:
         token = await ensure_webhook_token(store)
+        secret = await ensure_signing_secret(settings, store)
     finally:
         await store.close()
-    return f"{public_url}{ROUTE_PREFIX}/webhook/{token}"
+    return f"{public_url}{ROUTE_PREFIX}/webhook/{token}", secret
 
 
 def write_package(
     out: Path,
     settings: SalesforceSettings,
     webhook_url: str,
+    signing_secret: str | None,
     *,
     include_email: bool = True,
     legacy_named_credential: bool = False,
@@ -200,7 +206,7 @@ def write_package(
     return render_package(
         out,
         webhook_url=webhook_url,
-        signing_secret=settings.webhook_signing_secret_value(),
+        signing_secret=signing_secret,
         api_version=settings.api_version,
         case_from_value=settings.case_from_value,
         session_id_field=settings.session_id_field,
@@ -213,21 +219,25 @@ def print_summary(
     out: TextIO,
     folder: Path,
     files: list[Path],
-    settings: SalesforceSettings,
+    signing_secret: str | None,
     webhook_url: str,
     config: Path,
 ) -> None:
     from opencx_salesforce.apex import names
     from opencx_salesforce.doctor import masked_webhook_url
 
-    signed = settings.webhook_signing_secret_value() is not None
+    signed = signing_secret is not None
     lines = [f"Wrote the Salesforce package to {folder} ({len(files)} files):"]
     lines += [f"  {path.relative_to(folder).as_posix()}" for path in sorted(files)]
     lines += [
         "",
         f"Named Credential {names.NAMED_CREDENTIAL} -> {masked_webhook_url(webhook_url)}",
         "Webhook calls are "
-        + ("signed with salesforce.webhook_signing_secret." if signed else "not signed."),
+        + (
+            "signed with this install's secret."
+            if signed
+            else "NOT signed (salesforce.webhook_signing = false): anyone with the URL can call it."
+        ),
     ]
     if signed:
         lines.append(f"{folder} holds the signing secret: delete it once deployed.")

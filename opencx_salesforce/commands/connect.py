@@ -252,9 +252,15 @@ async def _disconnect(ctx: _Context) -> int:
     from opencx_salesforce.web.admin import connection
     from opencx_salesforce.web.admin.views import SalesforceCleanup
 
-    revoked = await connection.disconnect(ctx.tokens, ctx.store)
-    if revoked:
+    done = await connection.disconnect(ctx.tokens, ctx.store)
+    if done.revoked:
         ctx.say("Disconnected: Salesforce revoked the plugin's token, and it is deleted here.")
+    elif done.unreadable:
+        ctx.say(
+            "Disconnected here. The stored token could not be decrypted with the configured "
+            "encryption_key, so it could not be revoked at Salesforce: revoke the app's "
+            "access in Setup > Connected Apps OAuth Usage."
+        )
     else:
         ctx.say(
             "Disconnected here. Salesforce did not confirm a revocation (nothing was "

@@ -69,7 +69,11 @@ def add_parser(subparsers: Subparsers) -> None:
     parser.add_argument(
         "--signing-secret",
         metavar="SECRET",
-        help="the package's webhook signing secret (with --webhook-url)",
+        help=(
+            "the package's webhook signing secret (with --webhook-url): the install's, as in "
+            "its downloaded package; the plugin refuses unsigned calls unless it runs with "
+            "webhook_signing = false"
+        ),
     )
     parser.add_argument(
         "--tls",

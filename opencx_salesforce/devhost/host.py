@@ -307,6 +307,18 @@ class DevHost:
 
     # --- hook errors ------------------------------------------------------------------
     @property
+    def routes(self) -> list[tuple[str, str]]:
+        """Every route the running host serves, its own and the plugins' mounted
+        ones, as (method, path template) pairs (the fuzz suite covers each)."""
+        if self._runner is None:
+            return []
+        return sorted(
+            (route.method, route.resource.canonical)
+            for route in self._runner.app.router.routes()
+            if route.resource is not None and route.method != "HEAD"
+        )
+
+    @property
     def hook_errors(self) -> list[HookError]:
         """The most recent hook failures, oldest first."""
         return list(self._hook_errors)

@@ -168,6 +168,14 @@ async def check_ping(ctx: Context) -> Outcome:
             f"the org could not compile `{PING_APEX}`: {result.get('compileProblem')}",
             _DEPLOY_FIX,
         )
+    if result.get("success") and ctx.services.signing_secret is None:
+        return warn(
+            "the org called this install's webhook and got a 2xx answer, but unsigned: the "
+            "plugin runs with webhook_signing = false, so anyone who learns the webhook URL "
+            "can call it, and a captured call can be sent again",
+            "Remove webhook_signing = false from the plugin's settings, generate the package "
+            "again (settings page or `opencx-salesforce apex`) and deploy it.",
+        )
     if result.get("success"):
         return ok(
             "the org called this install's webhook through the Named Credential and got a "
@@ -197,8 +205,8 @@ async def check_ping(ctx: Context) -> Outcome:
             return fail(
                 f"the org's ping was refused ({message}), though the webhook accepts this "
                 "install's own signed ping",
-                "The deployed package carries another signing secret than "
-                "salesforce.webhook_signing_secret: generate the package again "
+                "The deployed package carries another signing secret than this install's "
+                "(or none: a package from before signing was on): generate the package again "
                 "(`opencx-salesforce apex --config FILE --out DIR`) and deploy it.",
             )
         return fail(
@@ -219,7 +227,7 @@ async def check_ping(ctx: Context) -> Outcome:
 
 _ROUTE_FIXES: dict[int, str] = {
     401: "The running host refuses this install's webhook token or signature: it uses "
-    "another store (host.store_url) or another salesforce.webhook_signing_secret than "
+    "another store (host.store_url) or another webhook signing secret than "
     "this config. Run the doctor with the host's own config.",
     404: "Nothing is mounted at /integrations/salesforce there: public_url points at "
     "another server, or the host runs without the salesforce plugin (host.plugins).",

@@ -52,7 +52,7 @@ def ping_request(services: Runtime, org_id: str | None) -> tuple[bytes, dict[str
         contract.HEADER_CONTENT_TYPE: contract.CONTENT_TYPE_JSON,
         contract.HEADER_TIMESTAMP: timestamp,
     }
-    secret = services.settings.webhook_signing_secret_value()
+    secret = services.signing_secret
     if secret is not None:
         headers[contract.HEADER_SIGNATURE] = contract.sign(secret, timestamp, body)
     return body, headers

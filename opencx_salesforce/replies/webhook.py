@@ -16,14 +16,18 @@ who does not hold the token:
 415   not ``application/json``
 413   body over ``webhook_max_body_bytes`` (counted while reading, whatever
       Content-Length says)
+408   the body did not arrive within ``webhook_body_timeout_seconds``
+409   a replay: this signature was already accepted (:mod:`.replay`)
 400   not the contract (the reason in a JSON body)
 ===== ================================================================
 
-A refused call changes nothing but a counter.
+A refused call changes nothing but a counter (and a 409 is refused before
+anything else happens, so a captured call sent again costs no API call).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -33,6 +37,7 @@ from typing import Any
 from aiohttp import web
 
 from opencx_salesforce.apex import contract
+from opencx_salesforce.replies import replay
 from opencx_salesforce.runtime import Runtime
 from opencx_salesforce.settings import SalesforceSettings
 from opencx_salesforce.web.context import running
@@ -72,15 +77,31 @@ async def receive_webhook(request: web.Request) -> web.Response:
         )
 
     limit = settings.webhook_max_body_bytes
-    body = await _read_limited(request, limit)
+    timeout = settings.webhook_body_timeout_seconds
+    try:
+        # A caller that sends half a body and waits must not hold a handler and
+        # a connection for ever.
+        async with asyncio.timeout(timeout):
+            body = await _read_limited(request, limit)
+    except TimeoutError:
+        return _refuse(
+            services, 408, "body timeout", f"the body did not arrive within {timeout:g} s"
+        )
     if body is None:
         return _refuse(services, 413, "too large", f"body larger than {limit} bytes")
 
-    secret = settings.webhook_signing_secret_value()
+    secret = services.signing_secret
     if secret is not None:
         problem = _signature_problem(request, body, secret, settings)
         if problem is not None:
             return _refuse(services, 401, problem, f"unauthorized: {problem}")
+        fresh = await replay.first_sighting(
+            services.host.store,
+            request.headers[contract.HEADER_SIGNATURE],
+            tolerance_seconds=settings.webhook_timestamp_tolerance_seconds,
+        )
+        if not fresh:
+            return _refuse(services, 409, "replay", "this signed call was already received")
 
     try:
         event = contract.parse_payload(body)

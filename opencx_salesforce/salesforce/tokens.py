@@ -512,6 +512,21 @@ class TokenManager:
             since=conn.reauth_since,
         )
 
+    async def unreadable_records(self) -> list[str]:
+        """The stored records (``auth/credentials``, ``auth/connection``) the
+        configured key cannot decrypt: the key changed, or the data is damaged.
+        The settings page explains this instead of failing."""
+        unreadable = []
+        for key in (CREDENTIALS_KEY, CONNECTION_KEY):
+            blob = await self._store.get(NAMESPACE, key)
+            if blob is None:
+                continue
+            try:
+                self._decrypt_json(blob)
+            except (SecretsError, ValueError):
+                unreadable.append(key)
+        return unreadable
+
     # --- storage --------------------------------------------------------------------
 
     async def _load(self) -> tuple[bytes | None, Connection | None]:

@@ -139,12 +139,22 @@ class SalesforceSettings(LoadableSettings):
             "encryption_key is unset."
         ),
     )
+    webhook_signing: bool = Field(
+        default=True,
+        description=(
+            "Webhook calls must carry X-OpenCX-Signature: v1=<HMAC-SHA256> over "
+            "'timestamp.body', and a signature is accepted once (replay cache). The "
+            "secret is webhook_signing_secret, or else one generated per install and kept "
+            "in the store; the generated package carries it. false (not recommended): "
+            "unsigned calls, the URL's token alone admits them and a captured call can be "
+            "replayed."
+        ),
+    )
     webhook_signing_secret: SecretStr | None = Field(
         default=None,
         description=(
-            "When set, webhook calls must carry X-OpenCX-Signature: v1=<HMAC-SHA256> over "
-            "'timestamp.body' with this secret (the generated Apex signs with it). "
-            "At least 16 characters."
+            "The webhook signing secret, when you want to choose it (at least 16 "
+            "characters); unset, the install generates one (see webhook_signing)."
         ),
     )
     case_from_value: str = Field(
@@ -279,6 +289,15 @@ class SalesforceSettings(LoadableSettings):
         le=10 * 1024 * 1024,
         description="Webhook bodies larger than this are refused with 413.",
     )
+    webhook_body_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description=(
+            "Webhook calls whose body has not fully arrived this many seconds after the "
+            "headers are refused with 408, so half-sent requests cannot hold connections."
+        ),
+    )
     webhook_timestamp_tolerance_seconds: float = Field(
         default=300.0,
         gt=0,
@@ -411,6 +430,12 @@ class SalesforceSettings(LoadableSettings):
                 "required outside dev mode: it encrypts the client secret and OAuth tokens "
                 "in the store. Make" + _FERNET_HOWTO.removeprefix("make"),
                 {"field": "encryption_key"},
+            )
+        if not self.webhook_signing and self.webhook_signing_secret is not None:
+            raise PydanticCustomError(
+                "signing_off_with_secret",
+                "webhook_signing is false but a webhook_signing_secret is set: remove one",
+                {"field": "webhook_signing"},
             )
         if self.backoff_cap_seconds < self.backoff_base_seconds:
             raise PydanticCustomError(

@@ -19,7 +19,7 @@ async def test_check_setup_lists_each_check_and_says_what_to_fix(stack: Stack) -
 
     # Deployed, pointing at this install: all green.
     assert stack.org is not None
-    deploy_package(stack.org, stack.runtime.webhook_url)
+    deploy_package(stack.org, stack.runtime.webhook_url, stack.runtime.signing_secret)
     page = await browser.get(ADMIN_PATH)
     result = await browser.submit(page, "/admin/check")
     assert "Everything checks out." in text_of(result.text), text_of(result.text)

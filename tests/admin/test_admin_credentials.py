@@ -38,7 +38,9 @@ async def test_right_credentials_are_saved_and_the_secret_is_never_shown(stack: 
     assert "Credentials saved" in text
     assert "Credentials saved, not connected yet" in text
     assert DEMO_CLIENT_SECRET not in page.text
-    assert f"Saved: {DEMO_CLIENT_SECRET[:4]}…({len(DEMO_CLIENT_SECRET)} chars)" in text
+    # Issue 16 item 11: the hint shows none of the secret's characters.
+    assert "A Client Secret is saved (not shown)" in text
+    assert f"{DEMO_CLIENT_SECRET[:4]}…" not in text and "chars)" not in text
     form = form_with_action(page.text, "/admin/credentials")
     assert form.fields["client_secret"] == ""
     assert form.fields["client_id"] == DEMO_CLIENT_ID

@@ -67,11 +67,44 @@ async def test_the_package_points_at_this_installs_webhook_url(start_stack: Star
     assert all(name.startswith(f"{TOP_FOLDER}/") for name in package.namelist())
 
 
-async def test_without_a_signing_secret_the_package_is_unsigned(stack: Stack) -> None:
+async def test_signing_is_on_by_default_with_a_secret_made_for_the_install(
+    start_stack: StartStack,
+) -> None:
+    # Issue 16 item 10: no secret configured, and still a signed package.
+    first = await start_stack()
+    _, page = await connect_through_page(first)
+    assert "The package signs every call" in text_of(page.text)
+    secret = first.runtime.signing_secret
+    assert secret is not None and len(secret) >= 32
+    package = await download(first)
+    assert secret in package.read(SECRET_RECORD_FILE).decode()
+    readme = package.read(f"{TOP_FOLDER}/README.md").decode()
+    assert "every call is signed" in readme and "This package is unsigned" not in readme
+    # The webhook refuses an unsigned call, so a copy of the URL is not enough.
+    body = (
+        b'{"event":"ping","orgId":"00D5g0000000001AAA","caseId":null,"recordId":null,'
+        b'"occurredAt":"2026-11-25T01:40:00Z"}'
+    )
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            first.runtime.webhook_url,
+            data=body,
+            headers={"Content-Type": "application/json", "X-OpenCX-Timestamp": "1"},
+        ) as answer,
+    ):
+        assert answer.status == 401
+
+
+async def test_webhook_signing_false_is_the_documented_opt_out(start_stack: StartStack) -> None:
+    stack = await start_stack(plugin={"webhook_signing": False})
     _, page = await connect_through_page(stack)
     assert "The package is unsigned" in text_of(page.text)
+    assert stack.runtime.signing_secret is None
     package = await download(stack)
     assert SECRET_RECORD_FILE not in package.namelist()
+    readme = package.read(f"{TOP_FOLDER}/README.md").decode()
+    assert "This package is unsigned" in readme
 
 
 async def dead_letters(stack: Stack, count: int) -> None:

@@ -52,6 +52,7 @@ def shown_messages() -> list[messages.Message]:
         messages.bad_login_url_message("x"),
         messages.missing_fields_message(["the Client ID"]),
         messages.POPUP_BLOCKED_NOTE,
+        messages.SECRETS_UNREADABLE,
     ]
     return found
 

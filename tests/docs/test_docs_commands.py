@@ -534,15 +534,13 @@ def package_text(tmp_path_factory: pytest.TempPathFactory) -> str:
     deploy instructions `opencx-salesforce apex` prints."""
     from opencx_salesforce.apex.render import render_package
     from opencx_salesforce.commands.apex import print_summary
-    from opencx_salesforce.settings import SalesforceSettings
 
     out = tmp_path_factory.mktemp("package")
     secret = "docs-test-signing-secret-0123"
     webhook = "https://bot.example.com/integrations/salesforce/webhook/token"
     files = render_package(out, webhook_url=webhook, signing_secret=secret)
     summary = io.StringIO()
-    settings = SalesforceSettings(dev_mode=True, webhook_signing_secret=secret)
-    print_summary(summary, out, files, settings, webhook, Path("opencx.toml"))
+    print_summary(summary, out, files, secret, webhook, Path("opencx.toml"))
     return (out / "README.md").read_text(encoding="utf-8") + "\n" + summary.getvalue()
 
 

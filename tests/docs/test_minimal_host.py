@@ -123,7 +123,8 @@ async def connect(running: Running) -> None:
     plugin = running.host.pm.get_plugin("salesforce")
     assert isinstance(plugin, SalesforcePlugin) and plugin.is_running
     await plugin.runtime.tokens.connect_client_credentials()
-    deploy_package(running.org, plugin.runtime.webhook_url)
+    # The package of this install: signed with its secret, as the download is.
+    deploy_package(running.org, plugin.runtime.webhook_url, plugin.runtime.signing_secret)
 
 
 def agent_messages(session: Session) -> list[Message]:

@@ -201,6 +201,19 @@ async def test_doctor_ping_refused_for_another_signing_secret(make_stack: StackF
     assert ping.fix is not None and "signing secret" in ping.fix
 
 
+async def test_doctor_warns_when_webhook_signing_is_off(make_stack: StackFactory) -> None:
+    # Issue 16 item 10: the opt-out works, and the doctor says what it costs.
+    stack = await make_stack(deploy=False, webhook_signing=False, webhook_signing_secret=None)
+    deploy_package(stack.org, stack.runtime.webhook_url, None)
+
+    report = await diagnose(stack.runtime)
+
+    ping = result(report, "ping")
+    assert ping.status is Status.WARN
+    assert "unsigned" in ping.detail
+    assert ping.fix is not None and "webhook_signing = false" in ping.fix
+
+
 async def test_token_revoked(make_stack: StackFactory) -> None:
     stack = await make_stack(connect=False)
     await connect_with_browser(stack)

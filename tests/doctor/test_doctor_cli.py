@@ -31,7 +31,8 @@ from opencx_salesforce.apex import names
 from opencx_salesforce.cli import main
 from opencx_salesforce.commands.doctor import print_report
 from opencx_salesforce.doctor import REPLIES_LOST, diagnose
-from opencx_salesforce.runtime import ensure_webhook_token
+from opencx_salesforce.runtime import ensure_signing_secret, ensure_webhook_token
+from opencx_salesforce.settings import SalesforceSettings
 from opencx_salesforce.store import open_store
 
 NAMED_CREDENTIAL_FILE = Path(
@@ -241,11 +242,20 @@ def test_apex_for_a_public_url_uses_the_stores_token(
         finally:
             await store.close()
 
+    async def stored_signing_secret() -> str | None:
+        store = await open_store(sqlite_url(tmp_path))
+        try:
+            return await ensure_signing_secret(SalesforceSettings(dev_mode=True), store)
+        finally:
+            await store.close()
+
     token = asyncio.run(stored_token())
     assert first == f"https://bot.example.com/integrations/salesforce/webhook/{token}"
     assert named_credential_endpoint(out) == first
-    # No signing secret configured: unsigned calls, no secret record.
-    assert not (out / SECRET_RECORD_FILE).exists()
+    # No signing secret configured: signed all the same, with the install's own
+    # secret from the store (the one the running host verifies with).
+    secret = asyncio.run(stored_signing_secret())
+    assert secret is not None and secret in (out / SECRET_RECORD_FILE).read_text()
 
 
 def test_apex_without_public_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

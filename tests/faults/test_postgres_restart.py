@@ -139,7 +139,9 @@ async def test_postgres_restarted_mid_run_loses_and_doubles_nothing(
             event = contract.EVENT_CASE_COMMENT_CREATED
             bells.append(ring_event(pair, instance, event, case_of[sid], record))
     rung = await during_a_restart(cluster, rng.uniform(0.0, 0.1), *bells)
-    unexpected = [answer for answer in rung if answer != 202 and not _failed(answer)]
+    # The same signed doorbell to both hosts within its second is one call and its
+    # replay: the second copy is refused (409) by the shared replay cache.
+    unexpected = [answer for answer in rung if answer not in (202, 409) and not _failed(answer)]
     assert not unexpected, unexpected
     await settled(pair, timeout=60)
     # Whatever a lost doorbell missed, the reconciliation sweep finds.

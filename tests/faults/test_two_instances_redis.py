@@ -203,7 +203,9 @@ async def replay(pair: Pair, runtime: ApexRuntime, sent: set[int]) -> int:
         body = Doorbell(record.event, record.case_id, record.record_id, stamp).body(pair.org.id)
         calls += [ring(pair.http, instance.webhook_url, body) for instance in pair.both]
     answers = await asyncio.gather(*calls)
-    assert set(answers) <= {202}, Counter(answers)
+    # The same signed call to both instances within one second is one call and
+    # its replay: the shared replay cache refuses the second copy (409).
+    assert set(answers) <= {202, 409}, Counter(answers)
     return len(answers)
 
 
@@ -315,7 +317,9 @@ async def test_two_instances_take_the_same_handoffs_and_webhooks_exactly_once(
             rep.close(case_id)
             bells.append(ring_event(pair, b, contract.EVENT_CASE_UPDATED, case_id, case_id))
     answers = await asyncio.gather(*bells, *(sweep(i) for i in pair.both), runtime.drain())
-    assert set(answers[: len(bells)]) == {202}
+    # Copies of one signed call within its second are replays: the first copy is
+    # accepted on whichever instance it reaches, the others refused (409).
+    assert 202 in answers[: len(bells)] and set(answers[: len(bells)]) <= {202, 409}
     sent: set[int] = set()
     calls = len(bells) + await replay(pair, runtime, sent)  # every package call, again
     await settled(pair)

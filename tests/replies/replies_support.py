@@ -279,6 +279,16 @@ async def post(
 async def ring(
     world: World, node: Node, event: str, case_id: str, record_id: str | None = None
 ) -> Answer:
-    """One signed webhook call, as the Apex sends it."""
+    """One signed webhook call, as the Apex sends it. The same event rung again
+    is a second callout, signed at a later second than the last one: an
+    identical call in the same second would be a replay, which the webhook
+    refuses (409)."""
     record = record_id or case_id
-    return await post(world.http, node.webhook_url, event_body(world.org, event, case_id, record))
+    body = event_body(world.org, event, case_id, record)
+    stamp = max(int(time.time()), _LAST_STAMP.get(body, 0) + 1)
+    _LAST_STAMP[body] = stamp
+    return await post(world.http, node.webhook_url, body, timestamp=str(stamp))
+
+
+# The timestamp each body was last rung with (see ring).
+_LAST_STAMP: dict[bytes, int] = {}

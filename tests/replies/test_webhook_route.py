@@ -145,8 +145,10 @@ async def test_a_ping_is_accepted_and_counted_without_reading_salesforce(world: 
     assert world.api_calls() == calls_before
 
 
-async def test_without_a_signing_secret_the_token_alone_admits(make_world: WorldFactory) -> None:
-    world = await make_world(webhook_signing_secret=None)
+async def test_with_signing_off_the_token_alone_admits(make_world: WorldFactory) -> None:
+    # The documented opt-out (webhook_signing = false); without it an install
+    # makes its own secret and refuses unsigned calls.
+    world = await make_world(webhook_signing=False, webhook_signing_secret=None)
     node = await world.start_node()
     body = event_body(world.org, contract.EVENT_PING, None, None)
     answer = await post(world.http, node.webhook_url, body, secret=None)

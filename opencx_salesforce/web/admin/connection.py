@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from opencx_salesforce.salesforce.secrets import NAMESPACE
-from opencx_salesforce.salesforce.tokens import CREDENTIALS_KEY, TokenManager
+import logging
+from dataclasses import dataclass
+
+from opencx_salesforce.salesforce.errors import NeedsReauthorization
+from opencx_salesforce.salesforce.secrets import NAMESPACE, SecretsError
+from opencx_salesforce.salesforce.tokens import CONNECTION_KEY, CREDENTIALS_KEY, TokenManager
 from opencx_salesforce.store.base import Store
 from opencx_salesforce.web.admin.views import SalesforceCleanup
+
+log = logging.getLogger(__name__)
 
 
 async def has_saved_credentials(store: Store) -> bool:
@@ -13,14 +19,36 @@ async def has_saved_credentials(store: Store) -> bool:
     return await store.get(NAMESPACE, CREDENTIALS_KEY) is not None
 
 
-async def disconnect(tokens: TokenManager, store: Store) -> bool:
+@dataclass(frozen=True)
+class Disconnected:
+    """What Disconnect did. ``revoked``: Salesforce confirmed the revocation.
+    ``unreadable``: the stored tokens could not be decrypted with the configured
+    key, so they were deleted without being revoked (revoking needs the token)."""
+
+    revoked: bool
+    unreadable: bool = False
+
+
+async def disconnect(tokens: TokenManager, store: Store) -> Disconnected:
     """Revoke the grant at Salesforce, delete it, and forget the Client ID and
     Secret saved on the settings page: a disconnected plugin keeps no credential
-    to the org. Credentials from the settings file stay configured. True when
-    Salesforce confirmed the revocation."""
-    revoked = await tokens.disconnect()  # needs the credentials: revoke first
+    to the org. Credentials from the settings file stay configured.
+
+    With a changed encryption key the stored records cannot be read: they are
+    deleted all the same (nobody can use them), and the answer says that nothing
+    was revoked at Salesforce."""
+    unreadable = bool(await tokens.unreadable_records())
+    try:
+        revoked = await tokens.disconnect()  # needs the credentials: revoke first
+    except (NeedsReauthorization, SecretsError):
+        revoked, unreadable = False, True
+        log.warning(
+            "disconnect: the stored Salesforce tokens cannot be decrypted with the configured "
+            "key; deleted without revoking them at Salesforce"
+        )
+        await store.delete(NAMESPACE, CONNECTION_KEY)
     await store.delete(NAMESPACE, CREDENTIALS_KEY)
-    return revoked
+    return Disconnected(revoked, unreadable)
 
 
 def cleanup_lines(cleanup: SalesforceCleanup) -> list[str]:

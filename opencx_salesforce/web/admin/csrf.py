@@ -39,6 +39,10 @@ class CsrfKey:
 
     @classmethod
     async def load(cls, store: Store) -> CsrfKey:
+        # A read when the key exists (every page view): showing a page writes nothing.
+        key = await store.get(KEY_NS, KEY_NAME)
+        if key is not None:
+            return cls(key)
         # set_if_absent: two instances starting together agree on one key.
         await store.set_if_absent(KEY_NS, KEY_NAME, secrets.token_bytes(32))
         key = await store.get(KEY_NS, KEY_NAME)

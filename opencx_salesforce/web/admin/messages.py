@@ -12,6 +12,7 @@ the README's troubleshooting section) can match what they see:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from opencx_salesforce.salesforce.errors import AuthorizationError
@@ -28,6 +29,15 @@ POPUP_BLOCKED = "Popup blocked"
 # Salesforce's error_description is shown for reference; it arrives in a URL anyone
 # can craft, so it is cut short (and escaped, like everything on the page).
 _DESCRIPTION_LIMIT = 200
+# An OAuth error code as Salesforce writes them (invalid_client_id); anything else
+# the login URL answered is not repeated on the page.
+_ERROR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+
+
+def error_code(value: str | None) -> str | None:
+    """``value`` when it looks like an OAuth error code, else None: the answer of a
+    login URL that is not Salesforce is never echoed."""
+    return value if value is not None and _ERROR_CODE.fullmatch(value) else None
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,7 @@ def credential_check_message(check: CredentialCheck, login_url: str, redirect_ur
             "before it accepts it, so wait and save again; "
             "(3) the app lives in a sandbox while the login URL is for production, or the "
             f"reverse: try the login URL {others}.",
-            detail=check.error,
+            detail=error_code(check.error),
         )
     if outcome is CredentialCheckOutcome.WRONG_SECRET:
         return Message(
@@ -78,7 +88,7 @@ def credential_check_message(check: CredentialCheck, login_url: str, redirect_ur
             "Salesforce knows the Client ID but refused the Client Secret (Consumer Secret). "
             "Copy it again from the Connected App's Manage Consumer Details, without spaces; "
             "if the secret was rotated, use the new one.",
-            detail=check.error,
+            detail=error_code(check.error),
         )
     if outcome is CredentialCheckOutcome.CALLBACK_MISMATCH:
         return Message(
@@ -88,7 +98,7 @@ def credential_check_message(check: CredentialCheck, login_url: str, redirect_ur
             f"Redirect URI. In the Connected App, set Callback URL to exactly {redirect_uri} "
             "(same scheme, host, port and path), save it, wait a few minutes for Salesforce "
             "to apply the change, then save here again.",
-            detail=check.error,
+            detail=error_code(check.error),
         )
     if outcome is CredentialCheckOutcome.UNREACHABLE:
         return Message(
@@ -99,12 +109,15 @@ def credential_check_message(check: CredentialCheck, login_url: str, redirect_ur
             "open outgoing HTTPS connections to it.",
             detail=check.message,
         )
+    # What the login URL said is not repeated (it may not be Salesforce at all):
+    # a fixed sentence, and its error code when it gave one in Salesforce's shape.
     return Message(
         CREDENTIALS_WONT_SAVE,
         "Unexpected answer from the login URL",
-        f"{check.message} Check that the Login URL is a Salesforce login URL "
-        f"({PRODUCTION_LOGIN}, {SANDBOX_LOGIN} or the org's My Domain URL).",
-        detail=check.error,
+        f"{login_url} did not answer like a Salesforce token endpoint. Check that the Login "
+        f"URL is a Salesforce login URL ({PRODUCTION_LOGIN}, {SANDBOX_LOGIN} or the org's "
+        "My Domain URL).",
+        detail=error_code(check.error),
     )
 
 
@@ -152,6 +165,17 @@ CSRF_FAILED = Message(
     "This form is too old or came from another site. Reload the settings page and try again.",
 )
 
+SECRETS_UNREADABLE = Message(
+    "Encryption key changed",
+    "The stored Salesforce secrets cannot be read with the configured encryption key",
+    "The Client Secret and the tokens saved earlier were encrypted with another "
+    "encryption_key. Either put the old key back (the new key first, then the old one, "
+    "comma separated, rotates them), or start again here: save the credentials again, "
+    "then reconnect. Disconnect deletes what cannot be read; it cannot revoke the old "
+    "token at Salesforce without it, so revoke the app's access there (Setup > Connected "
+    "Apps OAuth Usage).",
+)
+
 POPUP_BLOCKED_NOTE = Message(
     POPUP_BLOCKED,
     "The sign-in window was blocked",
@@ -179,6 +203,15 @@ NOTICES: dict[str, Message] = {
         "(it could not be reached, or refused). To be sure, revoke the app's access in "
         "Salesforce: Setup > Connected Apps OAuth Usage. Then delete the package's components "
         "(listed below).",
+        "ok",
+    ),
+    "disconnected_unreadable": Message(
+        "",
+        "Disconnected, but not revoked at Salesforce",
+        "The stored tokens could not be read with the configured encryption key, so they are "
+        "deleted here without being revoked: revoking needs the token itself. Revoke the app's "
+        "access in Salesforce: Setup > Connected Apps OAuth Usage. Then delete the package's "
+        "components (listed below).",
         "ok",
     ),
     "retried": Message("", "Queued again", "The dead letters are queued again.", "ok"),

@@ -19,16 +19,19 @@ TOP_FOLDER = "opencx-salesforce-package"
 FILE_NAME = f"{TOP_FOLDER}.zip"
 
 
-def package_zip(settings: SalesforceSettings, *, webhook_url: str) -> bytes:
-    """The zipped project for ``webhook_url`` and the install's settings (its
-    signing secret, API version, Case field names). Blocking: run it in a thread."""
+def package_zip(
+    settings: SalesforceSettings, *, webhook_url: str, signing_secret: str | None
+) -> bytes:
+    """The zipped project for ``webhook_url``, the install's ``signing_secret``
+    (None: unsigned, the settings opted out) and its settings (API version, Case
+    field names). Blocking: run it in a thread."""
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="opencx-package-") as folder:
         root = Path(folder)
         files = render_package(
             root,
             webhook_url=webhook_url,
-            signing_secret=settings.webhook_signing_secret_value(),
+            signing_secret=signing_secret,
             api_version=settings.api_version,
             case_from_value=settings.case_from_value,
             session_id_field=settings.session_id_field,

@@ -12,7 +12,7 @@ from yarl import URL
 
 from opencx_salesforce.apex import names
 from opencx_salesforce.runtime import Runtime
-from opencx_salesforce.salesforce.secrets import mask
+from opencx_salesforce.salesforce.secrets import SecretsError
 from opencx_salesforce.salesforce.tokens import ConnectionState
 from opencx_salesforce.store.epoch import describe, still_unresolved
 from opencx_salesforce.web.admin import access, connection, csrf, messages
@@ -93,9 +93,14 @@ async def settings_page(
     ``entered`` refills the form after a refused save (never the secret)."""
     tokens = services.tokens
     current = await tokens.status()
-    creds = await tokens.credentials()
+    unreadable = bool(await tokens.unreadable_records())
+    try:
+        creds = await tokens.credentials()
+    except SecretsError:
+        creds = None  # saved with another key: the page says so and offers to save again
     saved_here = await connection.has_saved_credentials(services.host.store)
-    hint = f"Saved: {mask(creds.client_secret)}" if creds else None
+    # Not one character of the secret: only that there is one.
+    hint = "A Client Secret is saved (not shown)" if creds else None
     if entered is not None:
         form = CredentialsForm(
             entered.client_id,
@@ -115,6 +120,8 @@ async def settings_page(
     wiped = store_wiped(services, current.connected_at)
     if wiped is not None:
         shown.insert(0, Message("The store lost its data", "The store was wiped", wiped))
+    if unreadable:
+        shown.insert(0, messages.SECRETS_UNREADABLE)
     live = current.state in (
         ConnectionState.CONNECTED,
         ConnectionState.NEEDS_REAUTHORIZATION,
@@ -135,9 +142,10 @@ async def settings_page(
         cleanup=SalesforceCleanup(
             case_fields=(names.CASE_FROM_FIELD, services.settings.session_id_field)
         ),
-        show_cleanup=live or notice.startswith("disconnected"),
+        show_cleanup=live or unreadable or notice.startswith("disconnected"),
         messages=shown,
-        signed_package=services.settings.webhook_signing_secret is not None,
+        secrets_unreadable=unreadable,
+        signed_package=services.signing_secret is not None,
     )
     response = render(
         "settings.html",
@@ -173,7 +181,9 @@ def _notices_from_query(request: web.Request) -> list[Message]:
     notice = messages.NOTICES.get(request.query.get("notice", ""))
     if notice is not None:
         count = request.query.get("count", "")
-        if notice is messages.NOTICES["retried"] and count.isdigit():
+        # ASCII digits of a sane length: "²" is a digit to str.isdigit() but not to int().
+        plain_number = count.isascii() and count.isdigit() and len(count) <= 9
+        if notice is messages.NOTICES["retried"] and plain_number:
             notice = Message(
                 "", notice.title, f"{int(count)} dead letter(s) queued again.", notice.kind
             )

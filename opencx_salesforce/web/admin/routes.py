@@ -43,6 +43,7 @@ from opencx_salesforce.salesforce.errors import (
     TransportError,
 )
 from opencx_salesforce.salesforce.oauth import CredentialCheckOutcome, callback_error
+from opencx_salesforce.salesforce.secrets import SecretsError
 from opencx_salesforce.salesforce.tokens import ConnectionState
 from opencx_salesforce.web.admin import access, connection, csrf, messages
 from opencx_salesforce.web.admin.forms import (
@@ -136,7 +137,10 @@ def admin_route(handler: AdminHandler) -> Handler:
 async def save_credentials(request: web.Request, services: Runtime) -> web.StreamResponse:
     entered = credentials_input(await read_form(request))
     secret = entered.client_secret
-    saved = await services.tokens.credentials()
+    try:
+        saved = await services.tokens.credentials()
+    except SecretsError:
+        saved = None  # unreadable with this key: these credentials replace them
     if not secret and saved is not None and saved.client_id == entered.client_id:
         secret = saved.client_secret  # left empty: keep the saved one
     missing = [
@@ -149,7 +153,11 @@ async def save_credentials(request: web.Request, services: Runtime) -> web.Strea
             request, services, entered, messages.missing_fields_message(missing), 400
         )
     try:
-        login_url = check_login_url(entered.login_url)
+        login_url = check_login_url(
+            entered.login_url,
+            configured=services.settings.login_url,
+            allow_loopback=services.settings.dev_mode,
+        )
     except ValueError as exc:
         return await _credentials_refused(
             request, services, entered, messages.bad_login_url_message(str(exc)), 400
@@ -287,13 +295,16 @@ def _callback_page(request: web.Request, message: Message, *, status: int) -> we
 
 
 async def disconnect(request: web.Request, services: Runtime) -> web.StreamResponse:
-    revoked = await connection.disconnect(services.tokens, services.host.store)
-    log.info("settings page: disconnected from Salesforce (revoked at Salesforce: %s)", revoked)
+    done = await connection.disconnect(services.tokens, services.host.store)
+    log.info(
+        "settings page: disconnected from Salesforce (revoked at Salesforce: %s)", done.revoked
+    )
     if access.wants_json(request):
         cleanup = SalesforceCleanup()
         return web.json_response(
             {
-                "revoked": revoked,
+                "revoked": done.revoked,
+                "unreadable": done.unreadable,
                 "status": await _status_json(services),
                 "delete_in_salesforce": {
                     "triggers": list(cleanup.triggers),
@@ -305,9 +316,10 @@ async def disconnect(request: web.Request, services: Runtime) -> web.StreamRespo
                 "cases": "untouched",
             }
         )
-    raise see_other(
-        urls(request).admin, notice="disconnected" if revoked else "disconnected_unrevoked"
-    )
+    notice = "disconnected" if done.revoked else "disconnected_unrevoked"
+    if done.unreadable:
+        notice = "disconnected_unreadable"
+    raise see_other(urls(request).admin, notice=notice)
 
 
 # --- status, package, outbox --------------------------------------------------------
@@ -345,7 +357,10 @@ async def _status_json(services: Runtime) -> dict[str, Any]:
 async def download_package(request: web.Request, services: Runtime) -> web.StreamResponse:
     try:
         data = await asyncio.to_thread(
-            package_zip, services.settings, webhook_url=services.webhook_url
+            package_zip,
+            services.settings,
+            webhook_url=services.webhook_url,
+            signing_secret=services.signing_secret,
         )
     except ConfigError as exc:
         raise web.HTTPBadRequest(text=f"cannot build the package: {exc}") from None

@@ -98,7 +98,7 @@ class CredentialsForm:
 
     client_id: str
     login: LoginChoice
-    secret_hint: str | None  # "saved (abcd…, 64 chars)" style, or None
+    secret_hint: str | None  # that a secret is saved (none of its characters), or None
     from_config: bool  # the values come from the settings file / environment
 
 
@@ -207,4 +207,6 @@ class SettingsPage:
     show_cleanup: bool
     messages: list[Message]
     signed_package: bool
+    # Stored secrets the configured encryption key cannot decrypt (the key changed).
+    secrets_unreadable: bool = False
     login_choices: tuple[tuple[str, str, str], ...] = LOGIN_CHOICES
