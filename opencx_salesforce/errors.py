@@ -20,6 +20,7 @@
         │                            SessionExpired, Forbidden, RequestLimitExceeded,
         │                            NotFound, ServerError, Unavailable, …
         ├── NeedsReauthorization     an admin must click Connect; work waits
+        │   └── NotConnectedYet      nobody has yet (a fresh install): the same wait
         └── RefreshTimedOut          another instance held the refresh lock too long
 
 What the outbox does with each is decided in one place,

@@ -20,7 +20,10 @@ import pluggy
 from opencx_salesforce.cases.index import CaseIndex
 from opencx_salesforce.cases.service import CaseService
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
+from opencx_salesforce.errors import ConfigError
 from opencx_salesforce.hookspecs import Host
+from opencx_salesforce.metrics.listener import MetricsListener
+from opencx_salesforce.metrics.registry import PluginMetrics
 from opencx_salesforce.models import HandoffReason, Message, Session
 from opencx_salesforce.outbox.queue import Outbox, OutboxSettings
 from opencx_salesforce.replies.ledger import ReplyLedger
@@ -60,6 +63,9 @@ class Runtime:
     sweeper: Sweeper
     reply_status: ReplyStatus
     clock: Clock
+    metrics: PluginMetrics
+    workers_started: bool = False  # False for tools that only look (doctor)
+    metrics_listener: MetricsListener | None = None
 
     @property
     def redirect_uri(self) -> str:
@@ -80,6 +86,8 @@ class Runtime:
         await self.cases.submit_append(session, messages)
 
     async def stop(self) -> None:
+        if self.metrics_listener is not None:
+            await self.metrics_listener.stop()
         await self.sweeper.stop()
         await self.outbox.stop()
         await self.http.close()
@@ -155,6 +163,17 @@ async def start_runtime(
         status=reply_status,
         clock=clock,
     )
+    metrics = PluginMetrics(
+        client=client, tokens=tokens, outbox=outbox, replies=reply_status, clock=clock
+    )
+    listener = None
+    if workers and settings.metrics_listen:
+        listener = MetricsListener(metrics, settings.metrics_listen)
+        try:
+            log.info("Salesforce plugin metrics at %s/metrics", await listener.start())
+        except OSError as exc:
+            await http.close()
+            raise ConfigError(f"metrics_listen = {settings.metrics_listen!r}: {exc}") from None
     if workers:
         outbox.start()
         sweeper.start()
@@ -173,6 +192,9 @@ async def start_runtime(
         sweeper=sweeper,
         reply_status=reply_status,
         clock=clock,
+        metrics=metrics,
+        workers_started=workers,
+        metrics_listener=listener,
     )
 
 

@@ -26,6 +26,7 @@ import json
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +77,8 @@ class OutboxStats:
     last_error: str | None = None
     last_error_at: float | None = None
     errors_by_kind: dict[str, int] = field(default_factory=dict)
+    # (kind, outcome) for /metrics; outcome: submitted, done, retried, waiting, dead.
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 def _encode(kind: str, payload: Mapping[str, Any], enqueued_at: float) -> bytes:
@@ -141,9 +144,11 @@ class Outbox:
         if kind not in self._handlers:
             raise ValueError(f"no handler for job kind {kind!r}")
         now = self._clock.time()
-        return await self._store.enqueue(
+        queued = await self._store.enqueue(
             self._queue, item_id, _encode(kind, payload, now), available_at=now + delay
         )
+        self.stats.outcomes[(kind, "submitted")] += queued
+        return queued
 
     # --- status -----------------------------------------------------------------
     async def items(self, state: ItemState | None = None) -> list[QueueItem]:
@@ -238,6 +243,7 @@ class Outbox:
                 await self._bury(lease, job, f"still waiting after {age:.0f} s: {wait.reason}")
             else:
                 await self._store.retry_at(lease, self._clock.time() + wait.delay, error=None)
+                self.stats.outcomes[(job.kind, "waiting")] += 1
             return
         except PermanentFailure as exc:
             await self._bury(lease, job, str(exc))
@@ -249,6 +255,7 @@ class Outbox:
             return
         await self._store.ack(lease)
         self.stats.done += 1
+        self.stats.outcomes[(job.kind, "done")] += 1
 
     async def _failed(self, lease: Lease, job: Job, exc: Exception) -> None:
         message = f"{type(exc).__name__}: {exc}"
@@ -274,11 +281,13 @@ class Outbox:
             message,
         )
         self.stats.retried += 1
+        self.stats.outcomes[(job.kind, "retried")] += 1
         await self._store.retry_at(lease, self._clock.time() + delay, error=message)
 
     async def _bury(self, lease: Lease, job: Job, message: str) -> None:
         log.error("%s %s moved to dead letter: %s", job.kind, job.item_id, message)
         self.stats.buried += 1
+        self.stats.outcomes[(job.kind, "dead")] += 1
         await self._store.bury(lease, error=message)
 
     def backoff(self, attempts: int) -> float:

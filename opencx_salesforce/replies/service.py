@@ -265,8 +265,8 @@ class ReplyService:
         self.status.deliveries += 1
         self.status.delivered_by_sweep += 1 if by_sweep else 0
         self.status.last_delivery_at = now
-        self.status.last_delivery_latency = max(
-            0.0, now - datetimes.parse(reply.created).timestamp()
+        self.status.note_delivery_latency(
+            max(0.0, now - datetimes.parse(reply.created).timestamp())
         )
         return True
 

@@ -7,6 +7,7 @@ durable facts (cursors, what was delivered) live in the store.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -45,11 +46,19 @@ class ReplyStatus:
     # From the record's CreatedDate in Salesforce to the host accepting it.
     last_delivery_latency: float | None = None
     sessions_resolved: int = 0
+    # Each delivery's latency, as it happens (the metrics' histogram listens).
+    latency_listeners: list[Callable[[float], None]] = field(default_factory=list)
     # --- the sweep -----------------------------------------------------------------
     sweeps: int = 0
     sweeps_skipped: int = 0  # another instance held the sweep lock
     last_sweep: SweepReport | None = None
     last_sweep_error: str | None = None
+
+    def note_delivery_latency(self, seconds: float) -> None:
+        """One reply reached the host ``seconds`` after it was written."""
+        self.last_delivery_latency = seconds
+        for listener in self.latency_listeners:
+            listener(seconds)
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the admin page and a metrics endpoint."""

@@ -54,6 +54,7 @@ from opencx_salesforce.replies.service import ReplyService
 from opencx_salesforce.replies.status import ReplyStatus, SweepReport
 from opencx_salesforce.salesforce import datetimes, soql, subrequests
 from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.salesforce.errors import NotConnectedYet
 from opencx_salesforce.salesforce.ids import full_id
 from opencx_salesforce.settings import SalesforceSettings
 from opencx_salesforce.store.base import Store
@@ -188,6 +189,8 @@ class Sweeper:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
+            except NotConnectedYet:
+                pass  # a fresh install: nothing to sweep, nothing to warn about
             except Exception as exc:
                 self._status.last_sweep_error = f"{type(exc).__name__}: {exc}"
                 log.warning("reconciliation sweep failed: %s", self._status.last_sweep_error)

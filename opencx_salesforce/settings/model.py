@@ -69,6 +69,7 @@ _FERNET_HOWTO = (
 # Longest value a picklist entry may hold [src: SALESFORCE.md, Case field reference:
 # picklist length 255 in newer API versions].
 _PICKLIST_MAX = 255
+_HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")
 _API_VERSION = re.compile(r"^\d{2,3}\.\d$")
 # A custom field's API name, optionally with a managed package namespace:
 # Name__c or ns__Name__c; letters, digits and single underscores.
@@ -252,6 +253,23 @@ class SalesforceSettings(LoadableSettings):
         ),
     )
 
+    metrics_listen: str | None = Field(
+        default=None,
+        description=(
+            "Also serve /metrics, without the admin check, on a listener of its own at "
+            "this host:port (e.g. 127.0.0.1:9464): bind it where only the scraper "
+            "reaches. Unset: /metrics is only under the plugin's prefix, for admins."
+        ),
+    )
+    health_outbox_stuck_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description=(
+            "Readiness fails when an outbox job has been ready to run for longer than "
+            "this without a worker taking it (the workers are stuck)."
+        ),
+    )
+
     @field_validator("login_url")
     @classmethod
     def _check_login_url(cls, value: str) -> str:
@@ -264,11 +282,23 @@ class SalesforceSettings(LoadableSettings):
         return url
 
     @field_validator(
-        "client_id", "client_secret", "encryption_key", "webhook_signing_secret", mode="before"
+        "client_id",
+        "client_secret",
+        "encryption_key",
+        "webhook_signing_secret",
+        "metrics_listen",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return _none_if_blank(value)
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _check_metrics_listen(cls, value: str | None) -> str | None:
+        if value is not None and not _HOST_PORT.match(value.strip()):
+            raise ValueError("expected host:port such as 127.0.0.1:9464")
+        return value.strip() if value else None
 
     @field_validator("scopes", mode="before")
     @classmethod
