@@ -170,7 +170,6 @@ class NeedsReauthorization(SalesforceError):
         )
 
 
-
 class NotConnectedYet(NeedsReauthorization):
     """No admin has clicked Connect yet. Queued work waits as for
     :class:`NeedsReauthorization`, but a fresh install is not broken: the sweep
@@ -178,9 +177,8 @@ class NotConnectedYet(NeedsReauthorization):
 
     def __init__(self, reason: str, *, retry_after: float = 60.0) -> None:
         self.reason = reason
-        SalesforceError.__init__(
-            self, f"Salesforce is not connected yet: {reason}", retry_after=retry_after
-        )
+        SalesforceError.__init__(self, reason, retry_after=retry_after)
+
 
 class ApiError(SalesforceError):
     """Salesforce answered with an error status. ``errors`` holds the parsed
