@@ -53,7 +53,9 @@ class ExtensionHookError(OpenCXSalesforceError):
         self.field = field
         self.problem = problem
         where = f"field {field!r}" if field else "its answer"
-        super().__init__(f"plugin {plugin!r}: {where}: {problem}")
+        # A settings table ("[salesforce.case_fields]") is named as it is written.
+        who = plugin if plugin.startswith("[") else f"plugin {plugin!r}"
+        super().__init__(f"{who}: {where}: {problem}")
 
 
 class LockBusy(OpenCXSalesforceError):

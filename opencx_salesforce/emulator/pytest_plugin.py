@@ -193,7 +193,7 @@ _ASYNC_FIXTURES = frozenset(
 SETUP_HINT = (
     "the opencx-salesforce emulator fixtures are async: install the test extra "
     "(pip install 'opencx-salesforce[testing]', which brings pytest-aiohttp and "
-    "pytest-asyncio) and set asyncio_mode = \"auto\" under [tool.pytest.ini_options] "
+    'pytest-asyncio) and set asyncio_mode = "auto" under [tool.pytest.ini_options] '
     "in pyproject.toml (or asyncio_mode = auto under [pytest] in pytest.ini)"
 )
 

@@ -22,6 +22,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import SettingsConfigDict
 
+from opencx_salesforce.cases.field_mapping import parse_mapping
 from opencx_salesforce.models import Channel
 from opencx_salesforce.settings.loader import (
     LoadableSettings,
@@ -253,6 +254,17 @@ class SalesforceSettings(LoadableSettings):
         ),
     )
 
+    case_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Case fields from the session, without a plugin: field API name = template, "
+            'e.g. Plan__c = "{metadata.plan}". Placeholders: metadata.<key>, '
+            "session_id, channel, language, priority, topic, contact.name, "
+            "contact.email, contact.phone. A field whose placeholder has no value is "
+            "left out; extension hooks setting the same field win. Checked against "
+            "the org's describe before each handoff."
+        ),
+    )
     metrics_listen: str | None = Field(
         default=None,
         description=(
@@ -292,6 +304,12 @@ class SalesforceSettings(LoadableSettings):
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return _none_if_blank(value)
+
+    @field_validator("case_fields")
+    @classmethod
+    def _check_case_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        parse_mapping(value)  # ValueError names each bad entry
+        return value
 
     @field_validator("metrics_listen")
     @classmethod
