@@ -92,7 +92,7 @@ class PluginCollector:
         handoffs = CounterMetricFamily(
             f"{PREFIX}_handoffs",
             "Handoffs by outcome: submitted (stored), done (Case written), retried, "
-            "waiting (for a lock or a reconnect), dead (dead letter).",
+            "waiting (behind another job), dead (dead letter).",
             labels=["outcome"],
         )
         jobs = CounterMetricFamily(
