@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiohttp
+import pytest
 from operations_support import PREFIX, scrape
 
 from opencx_salesforce.demo.scenario import Demo
@@ -14,6 +15,7 @@ from opencx_salesforce.devhost.stack import start_host, start_stack
 from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.emulator.app import Emulator
 from opencx_salesforce.models import Contact, HandoffReason
+from opencx_salesforce.salesforce.call_kind import call_kind
 from opencx_salesforce.store.memory import MemoryStore
 
 M = "opencx_salesforce_"
@@ -164,3 +166,22 @@ async def test_metrics_listen_serves_metrics_on_a_listener_of_its_own(
             raise AssertionError("the listener outlived the plugin")
         except aiohttp.ClientConnectionError:
             pass
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("composite", "composite"),
+        ("composite/graph", "composite_graph"),
+        ("composite/sobjects", "collections"),
+        ("query", "query"),
+        ("/services/data/v62.0/query/01gD0000002HU6KIAW-2000", "query"),
+        ("sobjects/Case/describe", "describe"),
+        ("sobjects/Case/OpenCX_Session_Id__c/s_1", "sobject"),
+        ("tooling/executeAnonymous", "tooling"),
+        ("limits", "limits"),
+        ("search", "other"),
+    ],
+)
+def test_each_call_is_counted_under_its_resource_kind(path: str, kind: str) -> None:
+    assert call_kind(path) == kind
