@@ -51,6 +51,7 @@ class ReplyStatus:
     # --- the sweep -----------------------------------------------------------------
     sweeps: int = 0
     sweeps_skipped: int = 0  # another instance held the sweep lock
+    sweeps_not_connected: int = 0  # passes before the first Connect: nothing to read
     last_sweep: SweepReport | None = None
     last_sweep_error: str | None = None
 
@@ -79,6 +80,7 @@ class ReplyStatus:
             "sessions_resolved": self.sessions_resolved,
             "sweeps": self.sweeps,
             "sweeps_skipped": self.sweeps_skipped,
+            "sweeps_not_connected": self.sweeps_not_connected,
             "last_sweep": None if sweep is None else asdict(sweep),
             "sweep_lag_seconds": None if sweep is None else sweep.lag_seconds,
             "calls_per_sweep": None if sweep is None else sweep.api_calls,

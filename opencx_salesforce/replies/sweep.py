@@ -189,8 +189,8 @@ class Sweeper:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except NotConnectedYet:
-                pass  # a fresh install: nothing to sweep, nothing to warn about
+            except NotConnectedYet:  # a fresh install: nothing to sweep, nothing to warn
+                self._status.sweeps_not_connected += 1
             except Exception as exc:
                 self._status.last_sweep_error = f"{type(exc).__name__}: {exc}"
                 log.warning("reconciliation sweep failed: %s", self._status.last_sweep_error)

@@ -51,6 +51,7 @@ async def test_a_fresh_install_sweeps_quietly_and_its_page_says_not_connected_ye
         await wait_for(asleep, timeout=5, what="the sweep to sleep")
 
         assert plugin.runtime.reply_status.last_sweep_error is None
+        assert plugin.runtime.reply_status.sweeps_not_connected >= 3  # it did look, quietly
         warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
         assert not [w for w in warnings if "sweep" in w or "connected" in w], warnings
 
