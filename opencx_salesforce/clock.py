@@ -68,6 +68,11 @@ class ManualClock:
         self._sleepers.append((self._monotonic + seconds, wake))
         await wake
 
+    def sleepers(self) -> int:
+        """How many sleeps are waiting for :meth:`advance` (a background loop
+        waiting here has finished its pass)."""
+        return sum(1 for _, future in self._sleepers if not future.done())
+
     def advance(self, seconds: float) -> None:
         """Move time forward and wake every sleeper whose time has come."""
         if seconds < 0:

@@ -20,6 +20,7 @@
         │                            SessionExpired, Forbidden, RequestLimitExceeded,
         │                            NotFound, ServerError, Unavailable, …
         ├── NeedsReauthorization     an admin must click Connect; work waits
+        │   └── NotConnectedYet      nobody has yet (a fresh install): the same wait
         └── RefreshTimedOut          another instance held the refresh lock too long
 
 What the outbox does with each is decided in one place,
@@ -52,7 +53,9 @@ class ExtensionHookError(OpenCXSalesforceError):
         self.field = field
         self.problem = problem
         where = f"field {field!r}" if field else "its answer"
-        super().__init__(f"plugin {plugin!r}: {where}: {problem}")
+        # A settings table ("[salesforce.case_fields]") is named as it is written.
+        who = plugin if plugin.startswith("[") else f"plugin {plugin!r}"
+        super().__init__(f"{who}: {where}: {problem}")
 
 
 class LockBusy(OpenCXSalesforceError):

@@ -20,7 +20,10 @@ import pluggy
 from opencx_salesforce.cases.index import CaseIndex
 from opencx_salesforce.cases.service import CaseService
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
+from opencx_salesforce.errors import ConfigError
 from opencx_salesforce.hookspecs import Host
+from opencx_salesforce.metrics.listener import MetricsListener
+from opencx_salesforce.metrics.registry import PluginMetrics
 from opencx_salesforce.models import HandoffReason, Message, Session
 from opencx_salesforce.outbox.queue import Outbox, OutboxSettings
 from opencx_salesforce.replies.ledger import ReplyLedger
@@ -63,11 +66,14 @@ class Runtime:
     sweeper: Sweeper
     reply_status: ReplyStatus
     clock: Clock
+    metrics: PluginMetrics
     # Notices a store wiped under this instance (store/epoch.py); set at start.
     store_watch: StoreWatch | None = None
     # What webhook calls are signed with (the generated package carries it), or
     # None when the settings opt out (webhook_signing = false).
     signing_secret: str | None = None
+    workers_started: bool = False  # False for tools that only look (doctor)
+    metrics_listener: MetricsListener | None = None
 
     @property
     def redirect_uri(self) -> str:
@@ -109,6 +115,8 @@ class Runtime:
     async def stop(self) -> None:
         if self.store_watch is not None:
             await self.store_watch.stop()
+        if self.metrics_listener is not None:
+            await self.metrics_listener.stop()
         await self.sweeper.stop()
         await self.outbox.stop()
         await self.http.close()
@@ -187,6 +195,17 @@ async def start_runtime(
         status=reply_status,
         clock=clock,
     )
+    metrics = PluginMetrics(
+        client=client, tokens=tokens, outbox=outbox, replies=reply_status, clock=clock
+    )
+    listener = None
+    if workers and settings.metrics_listen:
+        listener = MetricsListener(metrics, settings.metrics_listen)
+        try:
+            log.info("Salesforce plugin metrics at %s/metrics", await listener.start())
+        except OSError as exc:
+            await http.close()
+            raise ConfigError(f"metrics_listen = {settings.metrics_listen!r}: {exc}") from None
     runtime = Runtime(
         host=host,
         settings=settings,
@@ -203,6 +222,9 @@ async def start_runtime(
         reply_status=reply_status,
         clock=clock,
         signing_secret=signing_secret,
+        metrics=metrics,
+        workers_started=workers,
+        metrics_listener=listener,
     )
     runtime.store_watch = StoreWatch(
         host.store, epoch, restore=runtime.restore_after_wipe, adopt=runtime.adopt_after_wipe

@@ -16,12 +16,14 @@ from typing import Any
 
 import pluggy
 
+from opencx_salesforce.cases import field_mapping
 from opencx_salesforce.errors import ExtensionHookError
 from opencx_salesforce.extensions import answers
 from opencx_salesforce.models import Session
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.text import cut_to, utf16_len
 from opencx_salesforce.settings import SalesforceSettings
+from opencx_salesforce.settings.loader import did_you_mean
 from opencx_salesforce.store import namespaces
 from opencx_salesforce.store.base import Store
 
@@ -151,7 +153,9 @@ def check_fields(
         plugin = owners.get(key, "salesforce")
         info = by_name.get(key.lower())
         if info is None:
-            raise ExtensionHookError(plugin, key, "no such field on Case in this org")
+            names = [str(f["name"]) for f in describe.get("fields", [])]
+            hint = did_you_mean(key, names)
+            raise ExtensionHookError(plugin, key, f"no such field on Case in this org{hint}")
         if not info.get("createable", False):
             raise ExtensionHookError(plugin, key, "is read-only (not createable) in this org")
         problem = value_problem(info, value)
@@ -191,6 +195,20 @@ def value_problem(info: Mapping[str, Any], value: Any) -> str | None:
     return None
 
 
+def configured_fields(
+    settings: SalesforceSettings, session: Session, protected: set[str]
+) -> dict[str, Any]:
+    """The ``[salesforce.case_fields]`` table's fields for ``session``."""
+    mapped = field_mapping.mapped_fields(settings.case_fields, session)
+    protected_lower = {name.lower() for name in protected}
+    for key in mapped:
+        if key.lower() in protected_lower:
+            raise ExtensionHookError(
+                field_mapping.SOURCE, key, "is set by the Salesforce plugin itself"
+            )
+    return mapped
+
+
 class CaseFields:
     """Builds a Case's fields and checks the hooks' against the org's describe,
     cached in the store."""
@@ -209,10 +227,17 @@ class CaseFields:
         self._client = client
 
     async def build(self, session: Session) -> dict[str, Any]:
-        """The Case's fields for ``session``: the defaults plus every hook's."""
+        """The Case's fields for ``session``: the defaults, then the
+        ``[salesforce.case_fields]`` table's, then every hook's (the last wins)."""
         fields = base_fields(session, self._settings)
         protected = {"Case_From__c", self._settings.session_id_field}
+        mapped = configured_fields(self._settings, session, protected)
+        fields.update(mapped)
         extra, owners = await hook_fields(self._pm, session, fields, protected)
+        overridden = {k.lower() for k in extra}
+        configured = {k: v for k, v in mapped.items() if k.lower() not in overridden}
+        owners = {**dict.fromkeys(configured, field_mapping.SOURCE), **owners}
+        extra = {**configured, **extra}
         if extra:
             describe, cached = await self._describe_case()
             try:

@@ -22,7 +22,8 @@ def add_parser(subparsers: Subparsers) -> None:
         help="run a local Salesforce (OAuth, REST, the deployed package, a rep's pages)",
         description=(
             "Run the Salesforce emulator with its default org: OAuth login, the REST API, "
-            "the plugin's package (with --webhook-url) and pages to work Cases as a rep. "
+            "the plugin's package (--webhook-url, or later through the admin API: "
+            "docs/emulator-api.md) and pages to work Cases as a rep. "
             "It listens on loopback only and serves until Ctrl-C."
         ),
     )
@@ -64,7 +65,8 @@ def add_parser(subparsers: Subparsers) -> None:
     parser.add_argument(
         "--webhook-url",
         metavar="URL",
-        help="deploy the plugin's package with its Named Credential pointing here",
+        help="deploy the plugin's package at start, its Named Credential pointing here "
+        "(or later: POST /_emulator/orgs/<org>/package, see docs/emulator-api.md)",
     )
     parser.add_argument(
         "--signing-secret",

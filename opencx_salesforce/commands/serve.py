@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from opencx_salesforce.commands import Subparsers, until_interrupted
 from opencx_salesforce.logs import configure as configure_logs
+from opencx_salesforce.runtime import ROUTE_PREFIX
 
 if TYPE_CHECKING:
     from opencx_salesforce.devhost.config import HostSettings
@@ -33,11 +34,15 @@ def add_parser(subparsers: Subparsers) -> None:
         metavar="FILE",
         help="the host's TOML file ([host] and one table per plugin; see sample_config.toml)",
     )
+    # --host/--port, as the emulator (and uvicorn, flask run) spell them.
     parser.add_argument(
-        "--listen-host",
+        "--host",
+        dest="listen_host",
         metavar="ADDRESS",
         help="address to listen on (default: [host] listen_host)",
     )
+    # The earlier spelling, still accepted, no longer shown.
+    parser.add_argument("--listen-host", dest="listen_host", help=argparse.SUPPRESS)
     parser.add_argument(
         "--port",
         type=int,
@@ -83,6 +88,7 @@ async def _serve(
         f"  public URL:  {public}",
         f"  plugins:     {', '.join(plugins) or 'none'}",
         *(f"  routes:      {public}{path}/" for path in host.mounted_paths),
+        *_salesforce_lines(public, host.mounted_paths),
         f"  admin login: {public}/admin/login",
         f"  JSON API:    {public}/api/sessions  (Authorization: Bearer <admin_token>)",
         "Press Ctrl-C to stop.",
@@ -95,3 +101,15 @@ async def _serve(
         await host.stop()
     print("stopped", flush=True)
     return 0
+
+
+def _salesforce_lines(public: str, mounted: list[str]) -> list[str]:
+    """The Salesforce plugin's own pages, when it is mounted."""
+    if ROUTE_PREFIX not in mounted:
+        return []
+    base = f"{public}{ROUTE_PREFIX}"
+    return [
+        f"  settings:    {base}/admin",
+        f"  health:      {base}/healthz/live  {base}/healthz/ready",
+        f"  metrics:     {base}/metrics  (Authorization: Bearer <admin_token>)",
+    ]

@@ -128,7 +128,12 @@ class AdminAuth:
             web.post(LOGIN_PATH, self._login),
             web.post(LOGOUT_PATH, self._logout),
             web.get(ADMIN_HOME, self._home),
+            web.get("/", self._root),
         ]
+
+    async def _root(self, request: web.Request) -> web.Response:
+        """The host's front door: the admin landing page (or its sign-in)."""
+        raise web.HTTPSeeOther(ADMIN_HOME)
 
     async def _login_form(self, request: web.Request) -> web.Response:
         return _login_page(_safe_next(request.query.get("next")), error=None)
@@ -183,8 +188,9 @@ class AdminAuth:
         return render_page(
             "home.html",
             title="Signed in",
+            # A plugin's mount point leads to its own page (its settings).
             plugin_links=[
-                (f"{path.rstrip('/').rsplit('/', 1)[-1]} ({path})", path)
+                (f"{path.rstrip('/').rsplit('/', 1)[-1].replace('_', ' ').title()} settings", path)
                 for path in self._plugin_paths()
             ],
             logout_path=LOGOUT_PATH,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from opencx_salesforce.emulator.app import Emulator
 from opencx_salesforce.emulator.org import Org
-from opencx_salesforce.emulator.package import deploy_package
+from opencx_salesforce.emulator.package import deploy_package, deployment_of
 from opencx_salesforce.emulator.seed import default_org
 from opencx_salesforce.emulator.tls import LoopbackCertificate
 from opencx_salesforce.errors import ConfigError
@@ -98,4 +98,13 @@ def describe(emulator: Emulator, org: Org) -> list[str]:
         f"  Case view:        {base}/_emulator/orgs/{org.id}/cases/<Case Id>",
         f"  admin API:        {base}/_emulator/orgs/{org.id}/stats (faults, package, webhooks)",
     ]
+    deployment = deployment_of(org)
+    if deployment.complete:
+        lines.append(f"  package:          deployed, webhooks to {deployment.endpoint}")
+    else:
+        lines += [
+            "  package:          not deployed yet; once the plugin shows its webhook URL:",
+            f"    curl -X POST {base}/_emulator/orgs/{org.id}/package "
+            "-H 'Content-Type: application/json' -d '{\"webhookUrl\": \"<webhook URL>\"}'",
+        ]
     return lines

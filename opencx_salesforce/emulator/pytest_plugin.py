@@ -185,10 +185,79 @@ def salesforce_handoff() -> Handoff:
     return handoff
 
 
+class ConnectHost(Protocol):
+    """The type of the :func:`salesforce_connect` fixture."""
+
+    def __call__(
+        self,
+        plugin_url: str,
+        *,
+        admin_headers: Mapping[str, str],
+        seed: OrgSeed | None = None,
+        deploy: bool = True,
+    ) -> Awaitable[Org]: ...
+
+
+@pytest.fixture
+def salesforce_connect(salesforce_emulator: Emulator) -> ConnectHost:
+    """Connect the Salesforce plugin of *any* running host to a new org on the
+    emulator, the way an admin does, through the plugin's settings routes:
+    ``org = await salesforce_connect("http://127.0.0.1:8080/integrations/salesforce",
+    admin_headers={"Authorization": "Bearer <admin token>"})``.
+
+    The org (``seed``, default :func:`default_org`) gets the plugin's Redirect
+    URI as its Connected App's callback; the admin signs in on the emulator's
+    pages; with ``deploy`` the package is deployed pointing at the plugin's
+    webhook URL, so a rep's reply rings the host. Returns the org."""
+    from opencx_salesforce.emulator.package import deploy_package
+    from opencx_salesforce.emulator.seed import default_org
+    from opencx_salesforce.testing.connect import connect_through_settings, emulator_sign_in
+
+    async def connect(
+        plugin_url: str,
+        *,
+        admin_headers: Mapping[str, str],
+        seed: OrgSeed | None = None,
+        deploy: bool = True,
+    ) -> Org:
+        import aiohttp
+
+        headers = {**admin_headers, "Accept": "application/json"}
+        status_url = f"{plugin_url.rstrip('/')}/admin/status.json"
+        async with aiohttp.ClientSession() as http, http.get(status_url, headers=headers) as r:
+            if r.status != 200:
+                raise AssertionError(f"{status_url}: HTTP {r.status}: {await r.text()}")
+            redirect_uri = str((await r.json())["redirect_uri"])
+        org = salesforce_emulator.state.add_org(seed or default_org())
+        app = org.seed.apps[0]  # the org's Connected App
+        salesforce_emulator.state.auth.set_callback_urls(app.client_id, [redirect_uri])
+        admin = next(u for u in org.seed.users if u.profile == "System Administrator")
+        status = await connect_through_settings(
+            plugin_url,
+            admin_headers=admin_headers,
+            login_url=salesforce_emulator.base_url,
+            client_id=app.client_id,
+            client_secret=app.client_secret,
+            sign_in=emulator_sign_in(admin.username, admin.password),
+            timeout=30,
+        )
+        if deploy:
+            deploy_package(org, str(status["webhook_url"]))
+        return org
+
+    return connect
+
+
 # --- a clear word when the async set-up is missing --------------------------------------
 
 _ASYNC_FIXTURES = frozenset(
-    {"salesforce_emulator", "salesforce_org", "salesforce_stack", "salesforce_handoff"}
+    {
+        "salesforce_emulator",
+        "salesforce_org",
+        "salesforce_stack",
+        "salesforce_handoff",
+        "salesforce_connect",
+    }
 )
 SETUP_HINT = (
     "the opencx-salesforce emulator fixtures are async: install the test extra "

@@ -32,6 +32,7 @@ import json
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,6 +86,8 @@ class OutboxStats:
     last_error: str | None = None
     last_error_at: float | None = None
     errors_by_kind: dict[str, int] = field(default_factory=dict)
+    # (kind, outcome) for /metrics; outcome: submitted, done, retried, waiting, dead.
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 def _encode(kind: str, payload: Mapping[str, Any], enqueued_at: float) -> bytes:
@@ -159,8 +162,11 @@ class Outbox:
         """Persist a job. Idempotent on ``item_id``: False if it is already queued."""
         if kind not in self._handlers:
             raise ValueError(f"no handler for job kind {kind!r}")
-        payload_bytes = _encode(kind, payload, self._clock.time())
-        return await self._store.enqueue(self._queue, item_id, payload_bytes, delay=delay)
+        queued = await self._store.enqueue(
+            self._queue, item_id, _encode(kind, payload, self._clock.time()), delay=delay
+        )
+        self.stats.outcomes[(kind, "submitted")] += queued
+        return queued
 
     # --- status -----------------------------------------------------------------
     async def items(self, state: ItemState | None = None) -> list[QueueItem]:
@@ -278,6 +284,7 @@ class Outbox:
                 await self._bury(lease, job, f"still waiting after {age:.0f} s: {wait.reason}")
             else:
                 await self._store.retry_in(lease, max(0.0, wait.delay), error=None)
+                self.stats.outcomes[(job.kind, "waiting")] += 1
             return
         except PermanentFailure as exc:
             await self._bury(lease, job, str(exc))
@@ -290,6 +297,7 @@ class Outbox:
         self.gate.note_success()
         await self._store.ack(lease)
         self.stats.done += 1
+        self.stats.outcomes[(job.kind, "done")] += 1
 
     def _held_reason(self, lease: Lease, job: Job) -> str | None:
         """The note a held job shows; None keeps the job's own error (its 503)."""
@@ -325,11 +333,13 @@ class Outbox:
             message,
         )
         self.stats.retried += 1
+        self.stats.outcomes[(job.kind, "retried")] += 1
         await self._store.retry_in(lease, max(0.0, delay), error=message)
 
     async def _bury(self, lease: Lease, job: Job, message: str) -> None:
         log.error("%s %s moved to dead letter: %s", job.kind, job.item_id, message)
         self.stats.buried += 1
+        self.stats.outcomes[(job.kind, "dead")] += 1
         await self._store.bury(lease, error=message)
 
     def backoff(self, attempts: int) -> float:

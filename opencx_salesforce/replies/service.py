@@ -377,7 +377,7 @@ class ReplyService:
         self.status.delivered_by_sweep += 1 if by_sweep else 0
         self.status.last_delivery_at = now
         # From when it became a reply (a draft sent, a note made public).
-        self.status.last_delivery_latency = max(0.0, now - datetimes.parse(stamp).timestamp())
+        self.status.note_delivery_latency(max(0.0, now - datetimes.parse(stamp).timestamp()))
         return True
 
     async def _follow_closure(self, case_id: str, entry: CaseEntry, is_closed: bool) -> int:

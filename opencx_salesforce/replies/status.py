@@ -7,6 +7,7 @@ durable facts (cursors, what was delivered) live in the store.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -48,11 +49,20 @@ class ReplyStatus:
     last_delivery_latency: float | None = None
     sessions_resolved: int = 0
     sessions_moved: int = 0  # to the Case their Case was merged into
+    # Each delivery's latency, as it happens (the metrics' histogram listens).
+    latency_listeners: list[Callable[[float], None]] = field(default_factory=list)
     # --- the sweep -----------------------------------------------------------------
     sweeps: int = 0
     sweeps_skipped: int = 0  # another instance held the sweep lock
+    sweeps_not_connected: int = 0  # passes before the first Connect: nothing to read
     last_sweep: SweepReport | None = None
     last_sweep_error: str | None = None
+
+    def note_delivery_latency(self, seconds: float) -> None:
+        """One reply reached the host ``seconds`` after it was written."""
+        self.last_delivery_latency = seconds
+        for listener in self.latency_listeners:
+            listener(seconds)
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for the admin page and a metrics endpoint."""
@@ -74,6 +84,7 @@ class ReplyStatus:
             "sessions_moved": self.sessions_moved,
             "sweeps": self.sweeps,
             "sweeps_skipped": self.sweeps_skipped,
+            "sweeps_not_connected": self.sweeps_not_connected,
             "last_sweep": None if sweep is None else asdict(sweep),
             "sweep_lag_seconds": None if sweep is None else sweep.lag_seconds,
             "calls_per_sweep": None if sweep is None else sweep.api_calls,

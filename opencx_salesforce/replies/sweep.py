@@ -76,7 +76,7 @@ from opencx_salesforce.replies.status import ReplyStatus, SweepReport
 from opencx_salesforce.replies.sweep_streams import STREAMS, CaseStream, Stream, StreamState, later
 from opencx_salesforce.salesforce import datetimes, subrequests
 from opencx_salesforce.salesforce.client import SalesforceClient
-from opencx_salesforce.salesforce.errors import ApiError
+from opencx_salesforce.salesforce.errors import ApiError, NotConnectedYet
 from opencx_salesforce.salesforce.ids import full_id
 from opencx_salesforce.settings import SalesforceSettings
 from opencx_salesforce.store.base import Store
@@ -153,6 +153,8 @@ class Sweeper:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
+            except NotConnectedYet:  # a fresh install: nothing to sweep, nothing to warn
+                self._status.sweeps_not_connected += 1
             except Exception as exc:
                 self._status.last_sweep_error = f"{type(exc).__name__}: {exc}"
                 log.warning("reconciliation sweep failed: %s", self._status.last_sweep_error)

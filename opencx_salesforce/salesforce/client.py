@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 
 from opencx_salesforce.salesforce._http import RawResponse, send, timeout_for
+from opencx_salesforce.salesforce.call_kind import call_kind
 from opencx_salesforce.salesforce.errors import (
     ErrorDetail,
     SalesforceError,
@@ -115,6 +117,9 @@ class SalesforceClient:
         self._describe_cache: dict[str, tuple[str, Any]] = {}
         self.usage: ApiUsage | None = None
         self.calls = 0  # REST requests sent, each one spending quota
+        # For /metrics: calls by resource kind, error answers by Salesforce's code.
+        self.calls_by_kind: Counter[str] = Counter()
+        self.errors_by_code: Counter[str] = Counter()
 
     async def record_url(self, sobject: str, record_id: str) -> str:
         """Where a person opens the record in Salesforce (Lightning Experience)."""
@@ -176,6 +181,7 @@ class SalesforceClient:
         headers = {"Authorization": f"Bearer {token.access_token}", "Accept": "application/json"}
         headers.update(extra_headers or {})
         self.calls += 1
+        self.calls_by_kind[call_kind(path)] += 1
         raw = await send(
             self._http(),
             method,
@@ -188,7 +194,11 @@ class SalesforceClient:
         self._note_usage(raw)
         data = raw.parsed()
         if raw.status >= 400 or (300 <= raw.status < 400 and raw.status != 304):
-            raise error_for_response(url=raw.url, status=raw.status, body=data, headers=raw.headers)
+            error = error_for_response(
+                url=raw.url, status=raw.status, body=data, headers=raw.headers
+            )
+            self.errors_by_code[error.error_code or f"HTTP_{raw.status}"] += 1
+            raise error
         return Response(status=raw.status, headers=raw.headers, data=data)
 
     def _url(self, instance_url: str, path: str) -> str:

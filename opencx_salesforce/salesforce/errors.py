@@ -26,7 +26,9 @@
     │   └── AuthorizationError       the OAuth endpoints said no; ``error`` is the
     │                                OAuth code (invalid_grant, invalid_client_id, …)
     ├── NeedsReauthorization         the stored grant is gone (revoked, expired, never
-    │                                made): an admin must click Connect. Work waits.
+    │   │                            made): an admin must click Connect. Work waits.
+    │   └── NotConnectedYet          never connected (a fresh install): the same wait,
+    │                                but expected, so nothing warns about it
     ├── UntrustedURL                 the token endpoint named an instance or identity
     │                                URL the plugin will not send its token to
     └── RefreshTimedOut              another host instance held the token-refresh lock
@@ -168,6 +170,16 @@ class NeedsReauthorization(SalesforceError):
         super().__init__(
             f"Salesforce needs to be connected again: {reason}", retry_after=retry_after
         )
+
+
+class NotConnectedYet(NeedsReauthorization):
+    """No admin has clicked Connect yet. Queued work waits as for
+    :class:`NeedsReauthorization`, but a fresh install is not broken: the sweep
+    stays quiet and the settings page says "not connected yet"."""
+
+    def __init__(self, reason: str, *, retry_after: float = 60.0) -> None:
+        self.reason = reason
+        SalesforceError.__init__(self, reason, retry_after=retry_after)
 
 
 class ApiError(SalesforceError):

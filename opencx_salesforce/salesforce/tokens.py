@@ -52,6 +52,7 @@ from opencx_salesforce.salesforce.connection import (
 from opencx_salesforce.salesforce.errors import (
     AuthorizationError,
     NeedsReauthorization,
+    NotConnectedYet,
     RefreshTimedOut,
     SalesforceError,
 )
@@ -166,7 +167,7 @@ class TokenManager:
         is none to use."""
         _, conn = await self._load()
         if conn is None:
-            raise NeedsReauthorization(NOT_CONNECTED)
+            raise NotConnectedYet(NOT_CONNECTED)
         if conn.reauth_reason:
             raise NeedsReauthorization(conn.reauth_reason)
         if self._refresh_after and self._clock() - self._issued(conn) > self._refresh_after:
@@ -239,7 +240,7 @@ class TokenManager:
         """The stored token if nobody needs to ask Salesforce for a new one;
         raises when asking cannot help."""
         if conn is None:
-            raise NeedsReauthorization(NOT_CONNECTED)
+            raise NotConnectedYet(NOT_CONNECTED)
         if conn.reauth_reason:
             raise NeedsReauthorization(conn.reauth_reason)
         if stale is not None and conn.access_token != stale:
@@ -310,7 +311,7 @@ class TokenManager:
         log.warning("Salesforce connection changed during a token refresh; using the stored one")
         _, latest = await self._load()
         if latest is None:
-            raise NeedsReauthorization(NOT_CONNECTED)
+            raise NotConnectedYet(NOT_CONNECTED)
         if latest.reauth_reason:
             raise NeedsReauthorization(latest.reauth_reason)
         return latest

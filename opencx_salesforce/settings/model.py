@@ -22,6 +22,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import SettingsConfigDict
 
+from opencx_salesforce.cases.field_mapping import parse_mapping
 from opencx_salesforce.models import Channel
 from opencx_salesforce.settings.loader import (
     LoadableSettings,
@@ -69,6 +70,7 @@ _FERNET_HOWTO = (
 # Longest value a picklist entry may hold [src: SALESFORCE.md, Case field reference:
 # picklist length 255 in newer API versions].
 _PICKLIST_MAX = 255
+_HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")
 _API_VERSION = re.compile(r"^\d{2,3}\.\d$")
 # A custom field's API name, optionally with a managed package namespace:
 # Name__c or ns__Name__c; letters, digits and single underscores.
@@ -307,6 +309,34 @@ class SalesforceSettings(LoadableSettings):
         ),
     )
 
+    case_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Case fields from the session, without a plugin: field API name = template, "
+            'e.g. Plan__c = "{metadata.plan}". Placeholders: metadata.<key>, '
+            "session_id, channel, language, priority, topic, contact.name, "
+            "contact.email, contact.phone. A field whose placeholder has no value is "
+            "left out; extension hooks setting the same field win. Checked against "
+            "the org's describe before each handoff."
+        ),
+    )
+    metrics_listen: str | None = Field(
+        default=None,
+        description=(
+            "Also serve /metrics, without the admin check, on a listener of its own at "
+            "this host:port (e.g. 127.0.0.1:9464): bind it where only the scraper "
+            "reaches. Unset: /metrics is only under the plugin's prefix, for admins."
+        ),
+    )
+    health_outbox_stuck_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description=(
+            "Readiness fails when an outbox job has been ready to run for longer than "
+            "this without a worker taking it (the workers are stuck)."
+        ),
+    )
+
     @field_validator("login_url")
     @classmethod
     def _check_login_url(cls, value: str) -> str:
@@ -319,11 +349,29 @@ class SalesforceSettings(LoadableSettings):
         return url
 
     @field_validator(
-        "client_id", "client_secret", "encryption_key", "webhook_signing_secret", mode="before"
+        "client_id",
+        "client_secret",
+        "encryption_key",
+        "webhook_signing_secret",
+        "metrics_listen",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return _none_if_blank(value)
+
+    @field_validator("case_fields")
+    @classmethod
+    def _check_case_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        parse_mapping(value)  # ValueError names each bad entry
+        return value
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _check_metrics_listen(cls, value: str | None) -> str | None:
+        if value is not None and not _HOST_PORT.match(value.strip()):
+            raise ValueError("expected host:port such as 127.0.0.1:9464")
+        return value.strip() if value else None
 
     @field_validator("scopes", mode="before")
     @classmethod

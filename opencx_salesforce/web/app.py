@@ -12,6 +12,7 @@ from aiohttp import web
 from opencx_salesforce.replies.webhook import add_webhook_routes
 from opencx_salesforce.web.admin.routes import add_routes as add_admin_routes
 from opencx_salesforce.web.context import RuntimeGetter, attach
+from opencx_salesforce.web.health import add_health_routes
 
 
 async def _home(request: web.Request) -> web.StreamResponse:
@@ -26,4 +27,5 @@ def build_routes(get_services: RuntimeGetter) -> web.Application:
     attach(app, get_services)
     add_admin_routes(app)
     add_webhook_routes(app)
+    add_health_routes(app)
     return app

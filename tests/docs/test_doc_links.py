@@ -5,6 +5,7 @@ heading of the document it points into (GitHub's heading ids)."""
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -14,6 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"(?<!!)\[[^\]\n]*\]\(([^)\s]+)\)")
 HEADING = re.compile(r"^#{1,6} (.+?)\s*#*$", re.MULTILINE)
 FENCED = re.compile(r"^\s*(```|~~~).*?^\s*\1", re.MULTILINE | re.DOTALL)
+# README.md is also the package index page, where relative links break: it links
+# into the repository by absolute URL, checked here as the file it names.
+SOURCE = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Source"]
+IN_REPOSITORY = re.compile(rf"^{re.escape(SOURCE)}/(?:blob|tree)/main/(.*)$")
 
 
 def documents() -> list[Path]:
@@ -44,7 +49,10 @@ def links() -> list[tuple[Path, int, str]]:
         for number, line in enumerate(prose.splitlines(), start=1):
             for match in LINK.finditer(line):
                 target = match.group(1)
-                if not re.match(r"^[a-z]+:", target):  # http:, https:, mailto:
+                in_repository = IN_REPOSITORY.match(target)
+                if in_repository:  # relative to the root, as README.md is
+                    found.append((ROOT / "README.md", number, in_repository.group(1)))
+                elif not re.match(r"^[a-z]+:", target):  # http:, https:, mailto:
                     found.append((path, number, target))
     return found
 
@@ -73,3 +81,19 @@ def test_slug_matches_github() -> None:
     assert slug("Credentials won't save") == "credentials-wont-save"
     assert slug("salesforce_case_fields(session, fields)") == "salesforce_case_fieldssession-fields"
     assert slug("The emulator, and how it stays honest") == "the-emulator-and-how-it-stays-honest"
+
+
+def test_readme_links_work_from_the_package_index_page() -> None:
+    text = FENCED.sub("", (ROOT / "README.md").read_text(encoding="utf-8"))
+    relative = [t for t in LINK.findall(text) if not re.match(r"^([a-z]+:|#)", t)]
+    assert not relative, f"README.md: relative links break on the package index: {relative}"
+    assert any(IN_REPOSITORY.match(t) for t in LINK.findall(text))
+
+
+def test_the_project_urls_lead_to_the_repository() -> None:
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+    assert set(urls) >= {"Homepage", "Documentation", "Source", "Issues", "Changelog"}
+    for name, url in urls.items():
+        assert url.startswith(SOURCE), (name, url)
+    changelog = IN_REPOSITORY.match(urls["Changelog"])
+    assert changelog and (ROOT / changelog.group(1)).exists()

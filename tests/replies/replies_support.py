@@ -115,12 +115,13 @@ WorldFactory = Callable[..., Awaitable[World]]
 
 
 async def settle_first_sweep(services: Runtime) -> None:
-    """The sweep that runs at start: wait until it has finished (or failed), so a
-    test's own counts do not mix with it."""
+    """The sweep that runs at start: wait until it has finished (or failed, or
+    found nothing connected yet), so a test's own counts do not mix with it."""
 
     async def done() -> bool:
         status = services.reply_status
-        return status.sweeps + status.sweeps_skipped > 0 or status.last_sweep_error is not None
+        passes = status.sweeps + status.sweeps_skipped + status.sweeps_not_connected
+        return passes > 0 or status.last_sweep_error is not None
 
     await wait_for(done, what="the start-up sweep")
 

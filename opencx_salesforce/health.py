@@ -1,0 +1,114 @@
+"""Is the plugin alive, and is it ready for work? The answers behind
+``{prefix}/healthz/live`` and ``{prefix}/healthz/ready``
+(:mod:`opencx_salesforce.web.health`), following Kubernetes' probe conventions:
+
+* **live**: the process is doing its job, restart it if not: every outbox
+  worker task is still running (a worker task that died never comes back).
+* **ready**: work sent here now would be done: the store takes a write and gives
+  it back, and no outbox job has been ready for longer than
+  ``health_outbox_stuck_seconds`` without a worker taking it.
+
+The Salesforce connection is *reported*, not failed on: "not connected yet" and
+"needs reauthorization" are fixed by an admin on the settings page, which this
+same instance serves; a failing readiness would take it out of the load
+balancer and hide that page. Queued work waits in the store meanwhile.
+
+The answers name states only; the reasons (exception text) go to the log and,
+for administrators, into ``detail``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from opencx_salesforce.runtime import STATE_NS, Runtime
+from opencx_salesforce.salesforce.connection import ConnectionState
+from opencx_salesforce.store.base import ItemState
+from opencx_salesforce.store.probe import probe_write
+
+log = logging.getLogger(__name__)
+
+# What the probes say about the Salesforce connection.
+CONNECTION_STATES = {
+    ConnectionState.NOT_CONFIGURED: "not_connected_yet",
+    ConnectionState.CREDENTIALS_SAVED: "not_connected_yet",
+    ConnectionState.CONNECTED: "connected",
+    ConnectionState.NEEDS_REAUTHORIZATION: "needs_reauthorization",
+}
+
+
+@dataclass
+class Report:
+    ok: bool
+    checks: dict[str, str]  # check -> state, safe for anyone to read
+    detail: dict[str, str] = field(default_factory=dict)  # check -> reason, admins only
+
+    def to_json(self, *, with_detail: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": "ok" if self.ok else "fail", "checks": self.checks}
+        if with_detail and self.detail:
+            body["detail"] = self.detail
+        return body
+
+
+def liveness(services: Runtime) -> Report:
+    """Alive unless a background task the plugin started has died."""
+    if not services.workers_started:
+        return Report(True, {"workers": "not started here"})
+    expected = services.outbox.settings.concurrency
+    running = services.outbox.running_workers()
+    # The sweep's loop outlives its own failures (they show on the settings
+    # page), so the workers are what can die.
+    return Report(running == expected, {"outbox_workers": f"{running}/{expected}"})
+
+
+async def readiness(services: Runtime) -> Report:
+    checks: dict[str, str] = {}
+    detail: dict[str, str] = {}
+    ok = True
+
+    probe = await probe_write(services.host.store, STATE_NS)
+    if probe.ok:
+        checks["store"] = "ok"
+    else:
+        ok = False
+        checks["store"] = "not writable"
+        reason = (
+            f"{type(probe.error).__name__}: {probe.error}"
+            if probe.error is not None
+            else "the store lost a write it had just taken"
+        )
+        detail["store"] = reason
+        log.error("readiness: the store did not take a write: %s", reason)
+
+    try:
+        items = await services.outbox.items(ItemState.READY)
+    except Exception as exc:  # the store check above already says it is down
+        checks["outbox"] = "unknown"
+        detail["outbox"] = f"{type(exc).__name__}: {exc}"
+    else:
+        limit = services.settings.health_outbox_stuck_seconds
+        now = services.clock.time()
+        overdue = [i for i in items if now - i.available_at > limit]
+        if overdue:
+            ok = False
+            checks["outbox"] = "stuck"
+            oldest = max(now - i.available_at for i in overdue)
+            detail["outbox"] = (
+                f"{len(overdue)} job(s) ready for over {limit:.0f} s, the oldest "
+                f"{oldest:.0f} s, and no worker took them"
+            )
+        else:
+            checks["outbox"] = "ok"
+
+    try:
+        status = await services.tokens.status()
+    except Exception as exc:
+        checks["salesforce"] = "unknown"
+        detail["salesforce"] = f"{type(exc).__name__}: {exc}"
+    else:
+        checks["salesforce"] = CONNECTION_STATES[status.state]
+        if status.reason:
+            detail["salesforce"] = status.reason
+    return Report(ok, checks, detail)

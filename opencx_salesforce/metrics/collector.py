@@ -1,0 +1,169 @@
+"""Read the plugin's own counters at scrape time.
+
+The services already count what they do (the REST client's calls and errors,
+the outbox's job outcomes, the token manager's refreshes, the reply path's
+:class:`~opencx_salesforce.replies.status.ReplyStatus`); this collector turns
+those numbers into Prometheus families when scraped, so instrumenting a service
+is one line beside what it already does, and nothing here runs on a hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from opencx_salesforce.outbox.queue import OutboxStats
+from opencx_salesforce.replies.status import ReplyStatus
+from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.salesforce.tokens import TokenManager
+
+PREFIX = "opencx_salesforce"
+HANDOFF_KIND = "handoff"  # the Case service's job kind for a new handoff
+
+
+@dataclass
+class StoreFigures:
+    """What only the store knows, read just before each scrape."""
+
+    depth: dict[str, int]  # items by state (ready, leased, dead)
+    oldest_age: float  # seconds since the oldest item not dead was queued; 0 if none
+
+
+class PluginCollector:
+    """A ``prometheus_client`` collector over the running services."""
+
+    def __init__(
+        self,
+        *,
+        client: SalesforceClient,
+        tokens: TokenManager,
+        outbox: OutboxStats,
+        replies: ReplyStatus,
+    ) -> None:
+        self._client = client
+        self._tokens = tokens
+        self._outbox = outbox
+        self._replies = replies
+        self.store = StoreFigures(depth={}, oldest_age=0.0)
+
+    def collect(self) -> Iterable[Metric]:
+        yield from self._salesforce()
+        yield from self._outbox_families()
+        yield from self._reply_families()
+
+    def _salesforce(self) -> Iterable[Metric]:
+        calls = CounterMetricFamily(
+            f"{PREFIX}_salesforce_api_calls",
+            "REST calls made to the org, by resource kind (each spends daily quota).",
+            labels=["kind"],
+        )
+        for kind, count in sorted(self._client.calls_by_kind.items()):
+            calls.add_metric([kind], count)
+        yield calls
+        errors = CounterMetricFamily(
+            f"{PREFIX}_salesforce_errors",
+            "Error answers from Salesforce, by its errorCode (HTTP_<status> when none).",
+            labels=["code"],
+        )
+        for code, count in sorted(self._client.errors_by_code.items()):
+            errors.add_metric([code], count)
+        yield errors
+        yield CounterMetricFamily(
+            f"{PREFIX}_token_refreshes",
+            "Access token refreshes this instance asked Salesforce for.",
+            value=self._tokens.refreshes,
+        )
+        usage = self._client.usage
+        if usage is not None:  # only once Salesforce has reported it (Sforce-Limit-Info)
+            yield GaugeMetricFamily(
+                f"{PREFIX}_org_api_usage_calls",
+                "API calls the org made in the last 24 hours, as Sforce-Limit-Info reported.",
+                value=usage.used,
+            )
+            yield GaugeMetricFamily(
+                f"{PREFIX}_org_api_usage_limit",
+                "The org's daily API call limit, as Sforce-Limit-Info reported.",
+                value=usage.limit,
+            )
+
+    def _outbox_families(self) -> Iterable[Metric]:
+        handoffs = CounterMetricFamily(
+            f"{PREFIX}_handoffs",
+            "Handoffs by outcome: submitted (stored), done (Case written), retried, "
+            "waiting (behind another job), dead (dead letter).",
+            labels=["outcome"],
+        )
+        jobs = CounterMetricFamily(
+            f"{PREFIX}_outbox_jobs",
+            "Outbox jobs by kind and outcome (the outcomes of handoffs, for every kind).",
+            labels=["kind", "outcome"],
+        )
+        for (kind, outcome), count in sorted(self._outbox.outcomes.items()):
+            jobs.add_metric([kind, outcome], count)
+            if kind == HANDOFF_KIND:
+                handoffs.add_metric([outcome], count)
+        yield handoffs
+        yield jobs
+        depth = GaugeMetricFamily(
+            f"{PREFIX}_outbox_depth", "Outbox items by state.", labels=["state"]
+        )
+        for state, count in sorted(self.store.depth.items()):
+            depth.add_metric([state], count)
+        yield depth
+        yield GaugeMetricFamily(
+            f"{PREFIX}_outbox_oldest_age_seconds",
+            "Age of the oldest outbox item not dead-lettered (0 when empty).",
+            value=self.store.oldest_age,
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_dead_letters",
+            "Outbox items dead-lettered and waiting for an admin.",
+            value=self.store.depth.get("dead", 0),
+        )
+
+    def _reply_families(self) -> Iterable[Metric]:
+        status = self._replies
+        webhooks = CounterMetricFamily(
+            f"{PREFIX}_webhook_calls",
+            "Webhook calls by result: accepted, or refused with its HTTP status and reason.",
+            labels=["result", "status", "reason"],
+        )
+        webhooks.add_metric(["accepted", "202", ""], status.webhooks_accepted)
+        for key, count in sorted(status.webhooks_refused.items()):
+            code, _, reason = key.partition(" ")
+            webhooks.add_metric(["refused", code, reason], count)
+        yield webhooks
+        delivered = CounterMetricFamily(
+            f"{PREFIX}_replies_delivered",
+            "Rep replies delivered to the host, by what found them (webhook or sweep).",
+            labels=["via"],
+        )
+        delivered.add_metric(["webhook"], status.deliveries - status.delivered_by_sweep)
+        delivered.add_metric(["sweep"], status.delivered_by_sweep)
+        yield delivered
+        sweeps = CounterMetricFamily(
+            f"{PREFIX}_sweeps",
+            "Reconciliation sweeps: done here, or skipped (another instance held the lock).",
+            labels=["result"],
+        )
+        sweeps.add_metric(["done"], status.sweeps)
+        sweeps.add_metric(["skipped"], status.sweeps_skipped)
+        yield sweeps
+        last = status.last_sweep
+        yield GaugeMetricFamily(
+            f"{PREFIX}_sweep_last_api_calls",
+            "Salesforce calls the last sweep spent.",
+            value=last.api_calls if last else 0,
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_sweep_lag_seconds",
+            "How far behind Salesforce the sweep's cursor was after the last sweep.",
+            value=last.lag_seconds if last else 0,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_reply_api_calls",
+            "Salesforce calls made by the reply path (notify jobs and sweeps).",
+            value=status.api_calls,
+        )

@@ -1,0 +1,63 @@
+"""One plugin's metrics: its registry, the reply latency histogram, and the
+store figures read before each scrape."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.aiohttp import make_aiohttp_handler
+
+from opencx_salesforce.clock import Clock
+from opencx_salesforce.metrics.collector import PREFIX, PluginCollector, StoreFigures
+from opencx_salesforce.outbox.queue import Outbox
+from opencx_salesforce.replies.status import ReplyStatus
+from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.salesforce.tokens import TokenManager
+from opencx_salesforce.store.base import ItemState
+
+# From the rep writing to the contact's host having it: seconds, from "the
+# webhook rang at once" to "the sweep found it minutes later".
+LATENCY_BUCKETS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0)
+
+
+class PluginMetrics:
+    def __init__(
+        self,
+        *,
+        client: SalesforceClient,
+        tokens: TokenManager,
+        outbox: Outbox,
+        replies: ReplyStatus,
+        clock: Clock,
+    ) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._outbox = outbox
+        self._clock = clock
+        self._collector = PluginCollector(
+            client=client, tokens=tokens, outbox=outbox.stats, replies=replies
+        )
+        self.registry.register(self._collector)
+        self.reply_latency = Histogram(
+            f"{PREFIX}_reply_delivery_latency_seconds",
+            "From a rep's reply being written in Salesforce to the host accepting it.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        replies.latency_listeners.append(self.reply_latency.observe)
+        self._expose = make_aiohttp_handler(self.registry)
+
+    async def read_store(self) -> None:
+        """Count the outbox's items by state, and the age of the oldest one."""
+        items = await self._outbox.items()
+        depth = {state.value: 0 for state in ItemState}
+        for item in items:
+            depth[item.state.value] += 1
+        waiting = [item.enqueued_at for item in items if item.state is not ItemState.DEAD]
+        oldest = self._clock.time() - min(waiting) if waiting else 0.0
+        self._collector.store = StoreFigures(depth=depth, oldest_age=max(0.0, oldest))
+
+    async def respond(self, request: web.Request) -> web.StreamResponse:
+        """The scrape: store figures first, then the text (or OpenMetrics, as the
+        scraper's Accept header asks) of this plugin's registry."""
+        await self.read_store()
+        return await self._expose(request)

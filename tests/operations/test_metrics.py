@@ -1,0 +1,187 @@
+"""The plugin's Prometheus metrics, scraped as Prometheus would, after work that
+the emulator can vouch for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import pytest
+from operations_support import PREFIX, scrape
+
+from opencx_salesforce.demo.scenario import Demo
+from opencx_salesforce.demo.timeline import Timeline
+from opencx_salesforce.devhost.stack import start_host, start_stack
+from opencx_salesforce.devhost.waiting import wait_for
+from opencx_salesforce.emulator.app import Emulator
+from opencx_salesforce.models import Contact, HandoffReason
+from opencx_salesforce.salesforce.call_kind import call_kind
+from opencx_salesforce.store.memory import MemoryStore
+
+M = "opencx_salesforce_"
+
+
+async def test_metrics_after_the_demo_count_its_handoff_calls_reply_and_sweep(
+    tmp_path: Path,
+) -> None:
+    demo = Demo(Timeline(plain=True), workdir=tmp_path)
+    try:
+        assert await demo.run()
+        assert demo.org is not None
+        runtime = demo.plugin.runtime
+
+        async def drained() -> bool:
+            # The last job may still be acking after the session resolved.
+            return not await runtime.outbox.items()
+
+        await wait_for(drained, timeout=10, what="the outbox to drain")
+        got = await scrape(f"{demo.host_url}{PREFIX}/metrics", demo.admin_token)
+
+        # One handoff, stored then done; one append; no retries, nothing dead.
+        assert got.value(f"{M}handoffs_total", outcome="submitted") == 1
+        assert got.value(f"{M}handoffs_total", outcome="done") == 1
+        assert got.value(f"{M}handoffs_total", outcome="dead") is None
+        assert got.value(f"{M}outbox_jobs_total", kind="append", outcome="done") == 1
+        assert got.value(f"{M}dead_letters") == 0
+        assert got.value(f"{M}outbox_depth", state="ready") == 0
+        assert got.value(f"{M}outbox_oldest_age_seconds") == 0
+        # Every REST call the org counted, by kind: the handoff and the append are
+        # one composite each; the reply and the closure one notify read each.
+        org_calls = sum(demo.org.api_calls.by_endpoint.values())
+        assert got.total(f"{M}salesforce_api_calls_total") == org_calls == runtime.client.calls
+        assert got.value(f"{M}salesforce_api_calls_total", kind="composite") == 2
+        assert got.total(f"{M}salesforce_errors_total") == 0
+        # The org's own usage figure, from Sforce-Limit-Info on the last answer.
+        assert runtime.client.usage is not None
+        assert got.value(f"{M}org_api_usage_calls") == runtime.client.usage.used > 0
+        assert got.value(f"{M}org_api_usage_limit") == runtime.client.usage.limit
+        # The rep's reply and the closure each rang the webhook; the internal note
+        # did not. One reply delivered, found by the webhook, with its latency.
+        assert got.value(f"{M}webhook_calls_total", result="accepted", status="202", reason="") == (
+            runtime.reply_status.webhooks_accepted
+        )
+        assert runtime.reply_status.webhooks_accepted >= 2
+        assert got.value(f"{M}replies_delivered_total", via="webhook") == 1
+        assert got.value(f"{M}replies_delivered_total", via="sweep") == 0
+        assert got.value(f"{M}reply_delivery_latency_seconds_count") == 1
+        # The demo ran one sweep by hand; the one at start found no connection
+        # yet and does not count as a sweep.
+        assert got.value(f"{M}sweeps_total", result="done") == 1
+        assert got.value(f"{M}token_refreshes_total") == 0
+    finally:
+        await demo.close_all()
+
+
+async def test_salesforce_errors_and_token_refreshes_are_counted_by_code() -> None:
+    stack = await start_stack(
+        store=MemoryStore(),
+        plugin_settings={"backoff_base_seconds": 0.01, "backoff_cap_seconds": 0.02},
+    )
+    try:
+        runtime = stack.runtime
+        token = stack.host.settings.admin_token.get_secret_value()
+        # The next write meets a locked row; then every access token expires.
+        stack.org.faults.fail_next("lock", 1)
+        session = await stack.host.create_session(
+            contact=Contact(name="Ada", email="ada@example.com"), topic="Refund"
+        )
+        await stack.host.handoff(session.id, HandoffReason(code="requested"))
+
+        async def linked() -> object:
+            current = await stack.host.get_session(session.id)
+            return current and current.metadata.get("salesforce_case_id")
+
+        await wait_for(linked, timeout=15, what="the Case")
+        stack.emulator.state.auth.expire_access_tokens(stack.org.id)
+        await runtime.client.limits()
+
+        got = await scrape(f"{stack.host_url}{PREFIX}/metrics", token)
+        assert got.value(f"{M}salesforce_errors_total", code="UNABLE_TO_LOCK_ROW") == 1
+        assert got.value(f"{M}salesforce_errors_total", code="INVALID_SESSION_ID") == 1
+        assert got.value(f"{M}handoffs_total", outcome="retried") == 1
+        assert got.value(f"{M}handoffs_total", outcome="done") == 1
+        assert got.value(f"{M}token_refreshes_total") == 1
+        assert got.value(f"{M}salesforce_api_calls_total", kind="limits") == 2
+    finally:
+        await stack.close()
+
+
+async def test_metrics_are_for_administrators_only() -> None:
+    stack = await start_stack(store=MemoryStore(), connect=False)
+    try:
+        async with aiohttp.ClientSession() as http:
+            # A browser is sent to sign in; a scraper with a wrong token is refused.
+            url = f"{stack.host_url}{PREFIX}/metrics"
+            async with http.get(url, allow_redirects=False) as anonymous:
+                assert anonymous.status == 303
+                assert anonymous.headers["Location"].startswith("/admin/login?next=")
+            wrong = {"Authorization": "Bearer not-the-token"}
+            async with http.get(f"{stack.host_url}{PREFIX}/metrics", headers=wrong) as refused:
+                assert refused.status == 403
+    finally:
+        await stack.close()
+
+
+async def test_two_plugins_in_one_process_keep_separate_registries() -> None:
+    stack = await start_stack(store=MemoryStore())
+    other_host, other_plugin, other_url = await start_host(
+        store=MemoryStore(),
+        emulator_url=stack.emulator.base_url,
+        admin_token="the-other-hosts-admin-token",
+    )
+    try:
+        session = await stack.host.create_session(topic="Only on the first host")
+        await stack.host.handoff(session.id, HandoffReason(code="requested"))
+        await stack.runtime.outbox.run_until_idle()
+        admin = stack.host.settings.admin_token.get_secret_value()
+        first = await scrape(f"{stack.host_url}{PREFIX}/metrics", admin)
+        second = await scrape(f"{other_url}{PREFIX}/metrics", "the-other-hosts-admin-token")
+        assert first.value(f"{M}handoffs_total", outcome="submitted") == 1
+        assert second.value(f"{M}handoffs_total", outcome="submitted") is None
+        assert stack.runtime.metrics.registry is not other_plugin.runtime.metrics.registry
+    finally:
+        await other_host.stop()
+        await stack.close()
+
+
+async def test_metrics_listen_serves_metrics_on_a_listener_of_its_own(
+    salesforce_emulator: Emulator,
+) -> None:
+    host, plugin, _ = await start_host(
+        store=MemoryStore(),
+        emulator_url=salesforce_emulator.base_url,
+        plugin_settings={"metrics_listen": "127.0.0.1:0"},
+    )
+    try:
+        listener = plugin.runtime.metrics_listener
+        assert listener is not None and listener.url.startswith("http://127.0.0.1:")
+        got = await scrape(f"{listener.url}/metrics")  # no admin token: the address guards it
+        assert got.value(f"{M}token_refreshes_total") == 0
+        assert f"# HELP {M}handoffs_total" in got.text
+    finally:
+        await host.stop()
+    async with aiohttp.ClientSession() as http:
+        try:
+            await http.get(f"{listener.url}/metrics")
+            raise AssertionError("the listener outlived the plugin")
+        except aiohttp.ClientConnectionError:
+            pass
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("composite", "composite"),
+        ("composite/graph", "composite_graph"),
+        ("composite/sobjects", "collections"),
+        ("query", "query"),
+        ("/services/data/v62.0/query/01gD0000002HU6KIAW-2000", "query"),
+        ("sobjects/Case/describe", "describe"),
+        ("sobjects/Case/OpenCX_Session_Id__c/s_1", "sobject"),
+        ("tooling/executeAnonymous", "tooling"),
+        ("limits", "limits"),
+        ("search", "other"),
+    ],
+)
+def test_each_call_is_counted_under_its_resource_kind(path: str, kind: str) -> None:
+    assert call_kind(path) == kind

@@ -1,0 +1,69 @@
+"""Before the first Connect the plugin is "not connected yet": a fresh install
+is not a broken one, so nothing warns on every sweep and nothing is red."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+import pytest
+from operations_support import PREFIX
+
+from opencx_salesforce.clock import ManualClock
+from opencx_salesforce.devhost import DevHost, HostSettings
+from opencx_salesforce.devhost.waiting import wait_for
+from opencx_salesforce.emulator.app import Emulator
+from opencx_salesforce.plugin import SalesforcePlugin
+from opencx_salesforce.store.memory import MemoryStore
+
+ADMIN = "admin-token-of-a-fresh-install-1234"
+
+
+async def test_a_fresh_install_sweeps_quietly_and_its_page_says_not_connected_yet(
+    salesforce_emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualClock()
+    plugin = SalesforcePlugin(clock=clock)
+    host = DevHost(
+        HostSettings(admin_token=ADMIN, store_url="memory://"),
+        store=MemoryStore(),
+        plugins={"salesforce": plugin},
+        plugin_sections={
+            "salesforce": {
+                "dev_mode": True,
+                "login_url": salesforce_emulator.base_url,
+                "client_id": "3MVG9-configured-but-never-connected",
+                "client_secret": "a-secret-nobody-used-yet",
+            }
+        },
+    )
+
+    async def asleep() -> bool:
+        return clock.sleepers() > 0
+
+    caplog.set_level(logging.INFO)
+    url = await host.start(host="127.0.0.1", port=0)
+    try:
+        # Three sweeps: the one at start and two more, a sweep interval apart.
+        for _ in range(3):
+            await wait_for(asleep, timeout=5, what="the sweep to sleep")
+            clock.advance(plugin.runtime.settings.sweep_interval_seconds * 1.2)
+        await wait_for(asleep, timeout=5, what="the sweep to sleep")
+
+        assert plugin.runtime.reply_status.last_sweep_error is None
+        assert plugin.runtime.reply_status.sweeps_not_connected >= 3  # it did look, quietly
+        warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert not [w for w in warnings if "sweep" in w or "connected" in w], warnings
+
+        headers = {"Authorization": f"Bearer {ADMIN}", "Accept": "text/html"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{url}{PREFIX}/admin", headers=headers) as response,
+        ):
+            page = await response.text()
+        assert response.status == 200
+        assert "Credentials saved, not connected yet" in page
+        assert "NeedsReauthorization" not in page and "connected again" not in page
+        assert "error-text" not in page
+    finally:
+        await host.stop()
