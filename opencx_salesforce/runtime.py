@@ -21,6 +21,7 @@ from opencx_salesforce.cases.index import CaseIndex
 from opencx_salesforce.cases.service import CaseService
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.hookspecs import Host
+from opencx_salesforce.live.service import LiveService
 from opencx_salesforce.models import HandoffReason, Message, Session
 from opencx_salesforce.outbox.queue import Outbox, OutboxSettings
 from opencx_salesforce.replies.ledger import ReplyLedger
@@ -60,6 +61,8 @@ class Runtime:
     sweeper: Sweeper
     reply_status: ReplyStatus
     clock: Clock
+    # The live path (live/service.py); None when no Messaging deployment is set.
+    live: LiveService | None = None
 
     @property
     def redirect_uri(self) -> str:
@@ -72,14 +75,29 @@ class Runtime:
         return f"{self.host.public_url}{ROUTE_PREFIX}/webhook/{self.webhook_token}"
 
     async def handoff(self, session: Session, reason: HandoffReason) -> None:
-        """Persist the handoff; a worker does the Salesforce work."""
-        await self.cases.submit_handoff(session, reason)
+        """Persist the handoff; a worker does the Salesforce work (a Case, and a
+        live chat when the session's path is live)."""
+        if self.live is not None and await self.live.takes(session):
+            await self.live.submit_handoff(session, reason)
+        else:
+            await self.cases.submit_handoff(session, reason)
 
     async def reengage(self, session: Session, messages: list[Message]) -> None:
-        """Persist the contact's new messages; a worker appends them to the Case."""
-        await self.cases.submit_append(session, messages)
+        """Persist the contact's new messages; a worker sends them into the live
+        chat, or appends them to the Case."""
+        if self.live is not None and await self.live.owns(session.id):
+            await self.live.submit_send(session, messages)
+        else:
+            await self.cases.submit_append(session, messages)
+
+    async def contact_left(self, session: Session) -> None:
+        """The contact left: a live chat is closed (a Case stays as it is)."""
+        if self.live is not None:
+            await self.live.leave(session)
 
     async def stop(self) -> None:
+        if self.live is not None:
+            await self.live.stop()
         await self.sweeper.stop()
         await self.outbox.stop()
         await self.http.close()
@@ -155,9 +173,24 @@ async def start_runtime(
         status=reply_status,
         clock=clock,
     )
+    live = None
+    if settings.live.configured:
+        live = LiveService(
+            host=host,
+            pm=pm,
+            settings=settings.live,
+            http=http,
+            outbox=outbox,
+            cases=cases,
+            index=index,
+            clock=clock,
+        )
+        live.register_jobs()
     if workers:
         outbox.start()
         sweeper.start()
+        if live is not None:
+            live.start()
     return Runtime(
         host=host,
         settings=settings,
@@ -173,6 +206,7 @@ async def start_runtime(
         sweeper=sweeper,
         reply_status=reply_status,
         clock=clock,
+        live=live,
     )
 
 

@@ -23,6 +23,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import SettingsConfigDict
 
 from opencx_salesforce.models import Channel
+from opencx_salesforce.settings.live import LiveSettings
 from opencx_salesforce.settings.loader import (
     LoadableSettings,
     check_service_url,
@@ -249,6 +250,14 @@ class SalesforceSettings(LoadableSettings):
         description=(
             "Webhook calls whose X-OpenCX-Timestamp is further than this from now are "
             "refused with 401 (replay window)."
+        ),
+    )
+
+    live: LiveSettings = Field(
+        default_factory=LiveSettings,
+        description=(
+            "Live Messaging: chat, SMS and WhatsApp handoffs to a rep in the Salesforce "
+            "console."
         ),
     )
 
