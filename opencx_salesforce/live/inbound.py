@@ -141,8 +141,11 @@ class LiveInbound:
     async def fallback(self, session_id: str, reason: str) -> None:
         """No agent can take the chat: the Case made at handoff carries on. The
         contact is told, and what they wrote into the chat goes onto the Case."""
-        chat = await self.chats.transition(session_id, (STARTING, *OPEN_STATES), state=FALLBACK)
-        if chat is None:
+        # Each step is idempotent and the state changes last, so an instance that
+        # dies half-way leaves the fallback to be taken again, not lost (the
+        # host dedupes the acknowledgement on its external id).
+        chat = await self.chats.get(session_id)
+        if chat is None or chat.state not in (STARTING, *OPEN_STATES):
             return
         if chat.token:
             await self._close(chat)
@@ -154,6 +157,11 @@ class LiveInbound:
         if chat.sent:
             messages = [Message.model_validate(m) for m in chat.sent]
             await self.cases.submit_append(session, messages)
+        if (
+            await self.chats.transition(session_id, (STARTING, *OPEN_STATES), state=FALLBACK)
+            is None
+        ):
+            return  # another instance took it meanwhile
         if self.settings.fallback == "resolve":
             await self.host.resolve_session(session_id)
         log.warning("session %s: live chat fell back to its Case (%s)", session_id, reason)

@@ -42,7 +42,7 @@ async def chat_session(stack: Stack, **fields: Any) -> Session:
         contact=Contact(name="Ada Lovelace", email="ada@example.com"),
         topic="Refund for order 4417",
         summary="Wants a refund for a damaged parcel; photos sent.",
-        language="en",
+        language=fields.pop("language", "en"),
         **fields,
     )
     await stack.host.post_message(session.id, Role.CONTACT, "My parcel arrived broken.")
