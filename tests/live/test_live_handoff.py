@@ -199,7 +199,7 @@ async def test_the_agent_ending_the_session_resolves_it(stack: Stack, rep: Rep) 
     assert (await rep.conversation(chat.conversation_id))["closed"]
 
 
-async def test_the_contact_leaving_closes_the_conversation(stack: Stack, rep: Rep) -> None:
+async def test_hook_on_contact_leave(stack: Stack, rep: Rep) -> None:
     session = await chat_session(stack)
     await stack.host.handoff(session.id)
     chat = await accepted(stack, rep, session.id)
