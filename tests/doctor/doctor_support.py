@@ -47,8 +47,9 @@ CHECK_IDS = (
     "ping",
     "outbox",
     "store",
+    "live",
 )
-SALESFORCE_CHECKS = CHECK_IDS[2:-2]  # everything that needs the API
+SALESFORCE_CHECKS = CHECK_IDS[2:8]  # everything that needs the API
 
 
 def statuses(report: DoctorReport) -> dict[str, Status]:

@@ -107,7 +107,7 @@ async def test_doctor_json_exit_code_1_on_a_failure(
     assert by_id["named_credential"]["symptom"] == REPLIES_LOST
     assert "opencx-salesforce apex" in by_id["named_credential"]["fix"]
     assert by_id["ping"]["status"] == "skip"
-    assert report["summary"] == {"ok": 8, "warn": 0, "fail": 1, "skip": 1}
+    assert report["summary"] == {"ok": 9, "warn": 0, "fail": 1, "skip": 1}
 
 
 async def test_doctor_checklist_is_plain_ascii_off_a_terminal(
