@@ -256,8 +256,7 @@ class SalesforceSettings(LoadableSettings):
     live: LiveSettings = Field(
         default_factory=LiveSettings,
         description=(
-            "Live Messaging: chat, SMS and WhatsApp handoffs to a rep in the Salesforce "
-            "console."
+            "Live Messaging: chat, SMS and WhatsApp handoffs to a rep in the Salesforce console."
         ),
     )
 

@@ -131,7 +131,7 @@ async def test_doctor_checklist_is_plain_ascii_off_a_terminal(
     assert lines[failed + 1].strip().startswith(f"fix ({REPLIES_LOST}):")
     assert sum(line.startswith("[ok]") for line in lines) == 9  # the live check: not configured
     assert any(line.startswith("[skip]") and "test ping" in line for line in lines)
-    assert "8 ok, 1 failed, 1 skipped; 5 Salesforce API call(s) spent" in out
+    assert "9 ok, 1 failed, 1 skipped; 5 Salesforce API call(s) spent" in out
 
 
 async def test_doctor_on_a_terminal_marks_with_symbols(make_stack: StackFactory) -> None:
