@@ -9,7 +9,6 @@ delivered once whichever instance reads it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -66,11 +65,19 @@ class LiveChats:
         raw = await read_json(self.store, NS, _key(session_id))
         return None if raw is None else LiveChat(**raw)
 
-    async def create(self, chat: LiveChat) -> bool:
-        """Store a new chat; False if the session already has one."""
-        return await self.store.set_if_absent(
-            NS, _key(chat.session_id), json.dumps(asdict(chat)).encode()
-        )
+    async def create(self, chat: LiveChat) -> LiveChat:
+        """Store a new chat for the session, unless it has one going (a repeated
+        handoff): the chat the session has now. A chat that ended is replaced (a
+        new handoff after the last one was resolved)."""
+        new = asdict(chat)
+
+        def change(current: Any) -> Any:
+            if current is not None and current.get("state") not in (ENDED, FALLBACK):
+                return current
+            return new
+
+        stored = await update_json(self.store, NS, _key(chat.session_id), change)
+        return LiveChat(**stored)
 
     async def update(self, session_id: str, **changes: Any) -> LiveChat | None:
         def change(current: Any) -> Any:

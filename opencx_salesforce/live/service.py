@@ -130,9 +130,13 @@ class LiveService:
     async def submit_handoff(self, session: Session, reason: HandoffReason) -> None:
         """The Case first (the transcript, one call), then the chat."""
         await self.cases.submit_handoff(session, reason)
-        await self.chats.create(LiveChat(session.id, new_conversation_id()))
+        chat = await self.chats.create(LiveChat(session.id, new_conversation_id()))
+        # Job ids name the conversation: a later handoff of the same session is
+        # another chat, with jobs of its own.
         await self.outbox.submit(
-            START_KIND, f"{START_KIND}:{session.id}", {"session": session.model_dump(mode="json")}
+            START_KIND,
+            f"{START_KIND}:{session.id}:{chat.conversation_id}",
+            {"session": session.model_dump(mode="json"), "conversation_id": chat.conversation_id},
         )
 
     async def owns(self, session_id: str) -> bool:
@@ -153,8 +157,10 @@ class LiveService:
         chat = await self.chats.transition(session.id, (STARTING, WAITING, ACTIVE), state=ENDED)
         if chat is None:
             return
-        payload = {"session_id": session.id}
-        await self.outbox.submit(CLOSE_KIND, f"{CLOSE_KIND}:{session.id}", payload)
+        payload = {"session_id": session.id, "conversation_id": chat.conversation_id}
+        await self.outbox.submit(
+            CLOSE_KIND, f"{CLOSE_KIND}:{session.id}:{chat.conversation_id}", payload
+        )
         await self.host.resolve_session(session.id)
 
     # --- jobs -----------------------------------------------------------------------------------
@@ -163,6 +169,8 @@ class LiveService:
         chat = await self.chats.get(session.id)
         if chat is None or chat.state != STARTING:
             return  # started already, or ended before it started
+        if chat.conversation_id != job.payload.get("conversation_id", chat.conversation_id):
+            return  # the job of an earlier chat of this session
         ref = await self.index.session_case(session.id)
         if ref is None and self.clock.time() - job.enqueued_at < self.settings.case_wait_seconds:
             raise RetryLater("the session's Case is not made yet", delay=0.2)
@@ -198,8 +206,8 @@ class LiveService:
         await self.chats.transition(session.id, (STARTING,), state=WAITING, case_id=case_id)
         await self.outbox.submit(
             QUEUE_KIND,
-            f"{QUEUE_KIND}:{session.id}",
-            {"session_id": session.id},
+            f"{QUEUE_KIND}:{session.id}:{chat.conversation_id}",
+            {"session_id": session.id, "conversation_id": chat.conversation_id},
             delay=self.settings.queue_timeout_seconds,
         )
         self.keeper.wake()
@@ -263,13 +271,19 @@ class LiveService:
 
     async def _queue_job(self, job: Job) -> None:
         chat = await self.chats.get(str(job.payload["session_id"]))
-        if chat is not None and chat.state == WAITING:
+        if (
+            chat is not None
+            and chat.state == WAITING
+            and chat.conversation_id == job.payload.get("conversation_id")
+        ):
             await self.inbound.fallback(chat.session_id, "no_agent")
 
     async def _close_job(self, job: Job) -> None:
         chat = await self.chats.get(str(job.payload["session_id"]))
         if chat is None or not chat.token:
             return
+        if chat.conversation_id != job.payload.get("conversation_id"):
+            return  # a later chat of this session: not the one the contact left
         try:
             await self.scrt.close_conversation(chat.token, chat.conversation_id)
         except (BadRequest, Unauthorized, Forbidden) as error:

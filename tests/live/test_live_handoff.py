@@ -211,3 +211,28 @@ async def test_hook_on_contact_leave(stack: Stack, rep: Rep) -> None:
     await wait_for(closed, what="the conversation closed")
     found = await stack.host.get_session(session.id)
     assert found is not None and found.status == SessionStatus.RESOLVED
+
+
+async def test_a_second_handoff_after_the_agent_ended_opens_a_new_conversation(
+    stack: Stack, rep: Rep
+) -> None:
+    session = await chat_session(stack)
+    await stack.host.handoff(session.id)
+    first = await accepted(stack, rep, session.id)
+    await rep.act(first.conversation_id, "end")
+    await live_chat(stack, session.id, "ended")
+
+    async def resolved() -> bool:
+        found = await stack.host.get_session(session.id)
+        return found is not None and found.status == SessionStatus.RESOLVED
+
+    await wait_for(resolved, what="the first chat resolved")
+    await stack.host.post_message(session.id, Role.CONTACT, "One more thing, sorry.")
+    await stack.host.handoff(session.id)
+    second = await live_chat(stack, session.id)
+    assert second.conversation_id != first.conversation_id
+    await accepted(stack, rep, session.id)
+    await rep.act(second.conversation_id, "message", text="Back again? Sure.")
+    await wait_for(
+        lambda: _at_least(lambda: agent_texts(stack, session.id), 1), what="the new agent's reply"
+    )
