@@ -100,7 +100,7 @@ class LiveActivityHost(Protocol):
 
     async def show_live_activity(self, session_id: str, kind: str, detail: str) -> None:
         """Show the contact what is happening in a live chat. ``kind`` is one of
-        ``queued`` (detail: the queue or the estimated wait), ``agent_joined`` and
+        ``queued`` (detail: the estimated wait in seconds, or empty), ``agent_joined`` and
         ``agent_left`` (detail: the agent's name), ``typing_started`` and
         ``typing_stopped`` (detail: the agent's name)."""
         ...

@@ -93,7 +93,7 @@ class LiveInbound:
                 await self.fallback(chat.session_id, "routing_failed")
                 current = None
             else:
-                await self._activity(chat, "queued", chat.agent)
+                await self._activity(chat, "queued", _estimated_wait(event))
         elif isinstance(event, SessionStatusChanged | ConversationClosed):
             if isinstance(event, ConversationClosed) or event.ended:
                 await self.end(chat.session_id, close=isinstance(event, SessionStatusChanged))
@@ -186,3 +186,10 @@ class LiveInbound:
             await self.scrt.close_conversation(chat.token, chat.conversation_id)
         except LiveError as error:  # closed already, or the token is gone: nothing to undo
             log.info("closing conversation %s: %s", chat.conversation_id, error)
+
+
+def _estimated_wait(event: RoutingResult) -> str:
+    """The estimated wait in seconds when Omni-Channel gives one ("" otherwise;
+    the field is from public client code, UNCONFIRMED, MIAW.md §5)."""
+    wait = (event.payload.get("estimatedWaitTime") or {}).get("estimatedWaitTimeInSeconds")
+    return str(wait) if isinstance(wait, int) and wait >= 0 else ""

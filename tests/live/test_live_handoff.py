@@ -236,3 +236,27 @@ async def test_a_second_handoff_after_the_agent_ended_opens_a_new_conversation(
     await wait_for(
         lambda: _at_least(lambda: agent_texts(stack, session.id), 1), what="the new agent's reply"
     )
+
+
+async def test_a_host_with_show_live_activity_is_told_queue_join_typing_and_leave(
+    stack: Stack, rep: Rep
+) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def show_live_activity(session_id: str, kind: str, detail: str) -> None:
+        seen.append((kind, detail))
+
+    # The optional addition to the host contract (hookspecs.LiveActivityHost).
+    stack.host.show_live_activity = show_live_activity  # type: ignore[attr-defined]
+    session = await chat_session(stack)
+    await stack.host.handoff(session.id)
+    chat = await accepted(stack, rep, session.id)
+    await rep.act(chat.conversation_id, "typing", typing=True)
+    await rep.act(chat.conversation_id, "message", text="Here you go.")
+    await rep.act(chat.conversation_id, "end")
+    await live_chat(stack, session.id, "ended")
+    kinds = [kind for kind, _ in seen]
+    assert kinds[0] == "queued"
+    assert kinds[1:] == ["agent_joined", "typing_started", "typing_stopped", "agent_left"]
+    names = {detail for kind, detail in seen if kind != "queued"}
+    assert len(names) == 1 and names != {""}
