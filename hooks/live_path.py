@@ -9,15 +9,15 @@ to the text the contact reads when the fallback is taken.
 Enable it by registering an instance in your host::
 
     host.plugin_manager.register(
-        LiveHandoff(case_for={"plan": "free"}, acknowledgements={"fr": "..."}),
-        name="live-handoff",
+        LivePath(case_for={"plan": "free"}, acknowledgements={"fr": "..."}),
+        name="live-path",
     )
 
 or point an ``opencx`` entry point at ``plugin`` and list it in the host's
 ``plugins`` setting::
 
     [project.entry-points.opencx]
-    live_handoff = "acme_support.live_handoff:plugin"
+    live_path = "acme_support.live_path:plugin"
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from opencx_salesforce import Session, hookimpl
 
 
-class LiveHandoff:
+class LivePath:
     def __init__(
         self,
         case_for: Mapping[str, object] | None = None,
@@ -49,7 +49,7 @@ class LiveHandoff:
         return self.acknowledgements.get(language)
 
 
-plugin = LiveHandoff(
+plugin = LivePath(
     acknowledgements={
         "fr": "Personne n'est disponible pour le moment ; un conseiller vous répondra ici.",
         "de": "Gerade ist niemand frei; jemand aus unserem Team antwortet Ihnen hier.",
