@@ -65,8 +65,7 @@ async def run(messages: int) -> dict[str, float]:
                 text = f"agent {number}"
                 sent = time.perf_counter()
                 await rep.act(chat.conversation_id, "message", text=text)
-                while text not in delivered:
-                    await asyncio.sleep(0.0005)
+                await wait_for(lambda t=text: _true(t in delivered), every=0.0005)
                 to_contact.append((delivered[text] - sent) * 1000)
             conversation = side.of(org).conversations[chat.conversation_id]
             to_agent: list[float] = []
@@ -74,12 +73,18 @@ async def run(messages: int) -> dict[str, float]:
                 text = f"contact {number}"
                 sent = time.perf_counter()
                 await stack.host.post_message(session.id, Role.CONTACT, text)
-                while not any(
-                    e.payload.get("abstractMessage", {}).get("staticContent", {}).get("text")
-                    == text
-                    for e in conversation.entries
-                ):
-                    await asyncio.sleep(0.0005)
+                await wait_for(
+                    lambda t=text: _true(
+                        any(
+                            e.payload.get("abstractMessage", {})
+                            .get("staticContent", {})
+                            .get("text")
+                            == t
+                            for e in conversation.entries
+                        )
+                    ),
+                    every=0.0005,
+                )
                 to_agent.append((time.perf_counter() - sent) * 1000)
         return {
             "agent_to_contact_p50_ms": statistics.median(to_contact),
@@ -89,6 +94,10 @@ async def run(messages: int) -> dict[str, float]:
         }
     finally:
         await stack.close()
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 if __name__ == "__main__":
