@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import annotated_types
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
@@ -93,6 +93,8 @@ def _one_type(kind: Any) -> str:
     }
     if kind in simple:
         return simple[kind]
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return "table"
     raise ValueError(f"no wording for the type {kind!r}: add it to _one_type")
 
 
@@ -128,21 +130,25 @@ def default_text(field: FieldInfo) -> str:
     if field.is_required():
         return "**required**"
     value = default_of(field)
-    if isinstance(value, Mapping):
+    if isinstance(value, Mapping | BaseModel):
         return "see below"
     if value is None or value is PydanticUndefined:
         return "not set"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
+    if isinstance(value, list):
+        return "`[" + ", ".join(f'"{item}"' for item in value) + "]`"
     if isinstance(value, int | float):
         return f"`{_number(value)}`"
     return f'`"{value}"`'
 
 
 def env_text(prefix: str, name: str, annotation: Any) -> str:
+    if not prefix:  # a key of a sub-table: set with the table's variable
+        return "—"
     variable = f"`{prefix}{name.upper()}`"
     origins = {typing.get_origin(kind) for kind in _union_args(annotation)}
-    if dict in origins:
+    if dict in origins or _sub_table(annotation) is not None:
         return f"{variable} (a JSON object)"
     if list in origins:
         return f"{variable} (a JSON list, or comma-separated)"
@@ -156,8 +162,16 @@ def _cell(text: str) -> str:
     return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
-def section_text(table: str, model: type[Any], about: str) -> str:
-    prefix = str(model.model_config.get("env_prefix", ""))
+def _sub_table(annotation: Any) -> type[BaseModel] | None:
+    """The model of a field that is a sub-table (``[salesforce.live]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def section_text(table: str, model: type[Any], about: str, prefix: str | None = None) -> str:
+    if prefix is None:
+        prefix = str(model.model_config.get("env_prefix", ""))
     lines = [
         f"### `[{table}]`",
         "",
@@ -167,7 +181,11 @@ def section_text(table: str, model: type[Any], about: str) -> str:
         "|---|---|---|---|---|",
     ]
     mappings: list[tuple[str, Mapping[str, Any]]] = []
+    subtables: list[tuple[str, type[BaseModel], str]] = []
     for name, field in model.model_fields.items():
+        sub = _sub_table(field.annotation)
+        if sub is not None:
+            subtables.append((name, sub, field.description or ""))
         kind = type_text(field.annotation)
         bounds = bounds_text(field)
         if bounds:
@@ -190,6 +208,16 @@ def section_text(table: str, model: type[Any], about: str) -> str:
             "| key | value |",
             "|---|---|",
             *(f'| `{key}` | `"{item}"` |' for key, item in value.items()),
+        ]
+    for name, sub, about_sub in subtables:
+        lines += [
+            "",
+            section_text(
+                f"{table}.{name}",
+                sub,
+                about_sub + f" In the environment: `{prefix}{name.upper()}`, a JSON object.",
+                prefix="",
+            ),
         ]
     return "\n".join(lines)
 

@@ -123,7 +123,12 @@ class HostMetadataMany(Protocol):
 
 
 # Members a host may offer beyond :class:`Host` (the plugin looks for them).
-OPTIONAL_HOST_MEMBERS = ("admin_login_url", "set_session_metadata_many", "hand_back_to_bot")
+OPTIONAL_HOST_MEMBERS = (
+    "admin_login_url",
+    "set_session_metadata_many",
+    "hand_back_to_bot",
+    "show_live_activity",
+)
 
 
 async def set_metadata(host: Host, session_id: str, values: Mapping[str, Any]) -> None:
@@ -135,6 +140,20 @@ async def set_metadata(host: Host, session_id: str, values: Mapping[str, Any]) -
         return
     for key, value in values.items():
         await host.set_session_metadata(session_id, key, value)
+
+
+@runtime_checkable
+class LiveActivityHost(Protocol):
+    """An optional addition to :class:`Host`: a host that has this method is told
+    what happens around a live chat (the plugin checks with ``isinstance``; a host
+    without it keeps working and simply is not told)."""
+
+    async def show_live_activity(self, session_id: str, kind: str, detail: str) -> None:
+        """Show the contact what is happening in a live chat. ``kind`` is one of
+        ``queued`` (detail: the estimated wait in seconds, or empty), ``agent_joined`` and
+        ``agent_left`` (detail: the agent's name), ``typing_started`` and
+        ``typing_stopped`` (detail: the agent's name)."""
+        ...
 
 
 class HostHooks:
@@ -206,6 +225,22 @@ class HostHooks:
         """
 
     @hookspec
+    def on_contact_leave(self, session: Session) -> Any:
+        """The contact left the conversation (closed the chat window, said goodbye).
+        A host that never calls it keeps working: a live chat then ends when the
+        agent ends it.
+
+        :param session: the conversation, as it is now.
+        :return: nothing; may be a coroutine, which the host awaits.
+
+        Example::
+
+            @hookimpl
+            def on_contact_leave(session):
+                print(f"{session.id}: the contact left")
+        """
+
+    @hookspec
     def webhook_routes(self) -> web.Application | None:
         """An aiohttp sub-application for the host to mount under
         ``/integrations/<name>`` (this plugin: ``/integrations/salesforce``).
@@ -268,4 +303,39 @@ class ExtensionHooks:
             @hookimpl
             def salesforce_transcript(messages):
                 return ["\\n".join(f"{m.role}: {m.text}" for m in messages)]
+        """
+
+    @hookspec(firstresult=True)
+    def salesforce_live_path(self, session: Session) -> Any:
+        """Choose the path of one handoff: a live agent or a Case.
+
+        :param session: the conversation being handed off.
+        :return: ``"live"``, ``"case"``, or ``None`` to leave it to the next plugin
+            or the ``[salesforce.live] channels`` setting; may be a coroutine. The
+            first non-``None`` answer wins. ``"live"`` needs the Messaging
+            deployment configured; without it the handoff becomes a Case.
+
+        Example::
+
+            @hookimpl
+            def salesforce_live_path(session):
+                return "case" if session.metadata.get("plan") == "free" else None
+        """
+
+    @hookspec(firstresult=True)
+    def salesforce_live_acknowledgement(self, session: Session, reason: str) -> Any:
+        """What the contact is told when a live handoff takes the fallback.
+
+        :param session: the conversation.
+        :param reason: why: ``routing_failed``, ``no_agent`` or ``token_refused``.
+        :return: the text (in the session's language, say), or ``None`` for the
+            ``acknowledgement`` setting; may be a coroutine.
+
+        Example::
+
+            @hookimpl
+            def salesforce_live_acknowledgement(session, reason):
+                if session.language == "fr":
+                    return "Personne n'est disponible ; un conseiller vous répondra ici."
+                return None
         """

@@ -88,5 +88,9 @@ class SalesforcePlugin:
     async def on_contact_reengage(self, session: Session, messages: list[Message]) -> None:
         await self._running().reengage(session, messages)
 
+    @hookimpl
+    async def on_contact_leave(self, session: Session) -> None:
+        await self._running().contact_left(session)
+
 
 plugin = SalesforcePlugin()

@@ -22,6 +22,7 @@ from opencx_salesforce.cases.service import CaseService
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import ConfigError
 from opencx_salesforce.hookspecs import Host
+from opencx_salesforce.live.service import LiveService
 from opencx_salesforce.metrics.listener import MetricsListener
 from opencx_salesforce.metrics.registry import PluginMetrics
 from opencx_salesforce.models import HandoffReason, Message, Session
@@ -74,6 +75,8 @@ class Runtime:
     signing_secret: str | None = None
     workers_started: bool = False  # False for tools that only look (doctor)
     metrics_listener: MetricsListener | None = None
+    # The live path (live/service.py); None when no Messaging deployment is set.
+    live: LiveService | None = None
 
     @property
     def redirect_uri(self) -> str:
@@ -86,12 +89,25 @@ class Runtime:
         return f"{self.host.public_url}{ROUTE_PREFIX}/webhook/{self.webhook_token}"
 
     async def handoff(self, session: Session, reason: HandoffReason) -> None:
-        """Persist the handoff; a worker does the Salesforce work."""
-        await self.cases.submit_handoff(session, reason)
+        """Persist the handoff; a worker does the Salesforce work (a Case, and a
+        live chat when the session's path is live)."""
+        if self.live is not None and await self.live.takes(session):
+            await self.live.submit_handoff(session, reason)
+        else:
+            await self.cases.submit_handoff(session, reason)
 
     async def reengage(self, session: Session, messages: list[Message]) -> None:
-        """Persist the contact's new messages; a worker appends them to the Case."""
-        await self.cases.submit_append(session, messages)
+        """Persist the contact's new messages; a worker sends them into the live
+        chat, or appends them to the Case."""
+        if self.live is not None and await self.live.owns(session.id):
+            await self.live.submit_send(session, messages)
+        else:
+            await self.cases.submit_append(session, messages)
+
+    async def contact_left(self, session: Session) -> None:
+        """The contact left: a live chat is closed (a Case stays as it is)."""
+        if self.live is not None:
+            await self.live.leave(session)
 
     async def restore_after_wipe(self) -> None:
         """The store was wiped and this instance holds the state of before: the
@@ -113,6 +129,8 @@ class Runtime:
                 self.signing_secret = secret.decode()
 
     async def stop(self) -> None:
+        if self.live is not None:
+            await self.live.stop()
         if self.store_watch is not None:
             await self.store_watch.stop()
         if self.metrics_listener is not None:
@@ -206,6 +224,19 @@ async def start_runtime(
         except OSError as exc:
             await http.close()
             raise ConfigError(f"metrics_listen = {settings.metrics_listen!r}: {exc}") from None
+    live = None
+    if settings.live.configured:
+        live = LiveService(
+            host=host,
+            pm=pm,
+            settings=settings.live,
+            http=http,
+            outbox=outbox,
+            cases=cases,
+            index=index,
+            clock=clock,
+        )
+        live.register_jobs()
     runtime = Runtime(
         host=host,
         settings=settings,
@@ -225,6 +256,7 @@ async def start_runtime(
         metrics=metrics,
         workers_started=workers,
         metrics_listener=listener,
+        live=live,
     )
     runtime.store_watch = StoreWatch(
         host.store, epoch, restore=runtime.restore_after_wipe, adopt=runtime.adopt_after_wipe
@@ -233,6 +265,8 @@ async def start_runtime(
         outbox.start()
         sweeper.start()
         runtime.store_watch.start()
+        if live is not None:
+            live.start()
     return runtime
 
 

@@ -28,6 +28,14 @@ def add_parser(subparsers: Subparsers) -> None:
         action="store_true",
         help="leave the emulator and the host running afterwards and print their URLs",
     )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help=(
+            "play a chat handed to a live agent over Messaging for In-App and Web instead "
+            "(messages both ways, the stream cut and resumed, the agent ends the session)"
+        ),
+    )
     parser.add_argument("--plain", action="store_true", help="plain text output even on a terminal")
     parser.add_argument(
         "--workdir",
@@ -44,16 +52,22 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.ERROR)
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(_demo(args.keep_running, args.plain or None, args.workdir))
+    return asyncio.run(_demo(args.keep_running, args.plain or None, args.workdir, args.live))
 
 
-async def _demo(keep_running: bool, plain: bool | None, workdir: Path | None) -> int:
+async def _demo(
+    keep_running: bool, plain: bool | None, workdir: Path | None, live: bool = False
+) -> int:
+    from opencx_salesforce.demo.live_scenario import LiveDemo
     from opencx_salesforce.demo.scenario import Demo
     from opencx_salesforce.demo.timeline import Timeline
 
     timeline = Timeline(plain=plain)
-    timeline.say("opencx-salesforce demo: a conversation from the bot to Salesforce and back\n")
-    demo = Demo(timeline, workdir=workdir)
+    if live:
+        timeline.say("opencx-salesforce demo --live: a chat handed to a live agent and back\n")
+    else:
+        timeline.say("opencx-salesforce demo: a conversation from the bot to Salesforce and back\n")
+    demo = (LiveDemo if live else Demo)(timeline, workdir=workdir)
     try:
         ok = await demo.run()
         timeline.say("")

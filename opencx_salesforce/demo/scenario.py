@@ -62,8 +62,9 @@ class Demo:
         self.case_id = ""
 
     # --- the story -------------------------------------------------------------------
-    async def run(self) -> bool:
-        steps: list[tuple[str, Callable[[], Awaitable[list[str]]]]] = [
+    def steps(self) -> list[tuple[str, Callable[[], Awaitable[list[str]]]]]:
+        """The story, step by step (``demo --live`` tells another)."""
+        return [
             ("Start the local Salesforce and the bot host with the plugin", self.start),
             ("Admin connects the plugin (OAuth: log in, Allow)", self.connect),
             ("Admin deploys the generated Salesforce package", self.deploy),
@@ -74,7 +75,9 @@ class Demo:
             ("Rep adds an internal note: not delivered", self.internal_note),
             ("Rep closes the Case: the conversation resolves", self.close),
         ]
-        for title, action in steps:
+
+    async def run(self) -> bool:
+        for title, action in self.steps():
             before = self._calls()
             started = time.perf_counter()
             try:

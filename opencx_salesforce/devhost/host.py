@@ -289,6 +289,13 @@ class DevHost:
             await self._journal.done(journal)
         return session
 
+    async def contact_leaves(self, session_id: str) -> None:
+        """The contact closed the chat: ``on_contact_leave``."""
+        session = await self._sessions.get(session_id)
+        if session is None:
+            raise SessionStateError(f"no session {session_id!r}")
+        await self._call("on_contact_leave", session=session)
+
     async def _replay_journal(self) -> None:
         """Hook calls a previous run of this host committed the session change
         for but may not have made (it died in between): make them again. The

@@ -23,6 +23,7 @@ ping               the org calls the webhook (executeAnonymous)            1
 outbox             pending work and dead letters (the store only)          0
 store              the store takes a write; PostgreSQL: schema version;    0
                    Redis: persistence on; no wipe left unrecovered
+live               the Messaging deployment gives a token (Custom Client)  0
 =================  =====================================================  ====
 
 The checks talk to Salesforce through their own
@@ -38,6 +39,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opencx_salesforce.apex import names
+from opencx_salesforce.doctor.live_check import check_live
 from opencx_salesforce.doctor.package_checks import (
     check_apex,
     check_email_message,
@@ -369,6 +371,7 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check("outbox", "Outbox and dead letters", HANDOFF_WITHOUT_CASE, (), _check_outbox),
     Check("store", "The store answers writes", HANDOFF_WITHOUT_CASE, (), _check_store),
+    Check("live", "Messaging deployment for live chats", HANDOFF_WITHOUT_CASE, (), check_live),
 )
 
 

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
@@ -204,7 +204,8 @@ def _parse_env(annotation: Any, raw: str) -> Any:
     """An environment variable's text as the field expects it: JSON for tables and
     lists (a list may also be comma-separated), the text itself otherwise."""
     kinds = set(_base_types(annotation))
-    if dict in kinds:
+    # A sub-table ([salesforce.live]) is a JSON object in the environment too.
+    if dict in kinds or any(isinstance(k, type) and issubclass(k, BaseModel) for k in kinds):
         try:
             parsed = json.loads(raw)
         except json.JSONDecodeError:

@@ -24,6 +24,7 @@ from pydantic_settings import SettingsConfigDict
 
 from opencx_salesforce.cases.field_mapping import parse_mapping
 from opencx_salesforce.models import Channel
+from opencx_salesforce.settings.live import LiveSettings
 from opencx_salesforce.settings.loader import (
     LoadableSettings,
     check_service_url,
@@ -334,6 +335,12 @@ class SalesforceSettings(LoadableSettings):
         description=(
             "Readiness fails when an outbox job has been ready to run for longer than "
             "this without a worker taking it (the workers are stuck)."
+        ),
+    )
+    live: LiveSettings = Field(
+        default_factory=LiveSettings,
+        description=(
+            "Live Messaging: chat, SMS and WhatsApp handoffs to a rep in the Salesforce console."
         ),
     )
 

@@ -11,3 +11,4 @@ REPLIES = "salesforce.replies"  # the reply ledger and the sweep's cursor (repli
 LOCKS = "salesforce.locks"  # locks shared by host instances (store/lock.py)
 OUTBOX = "salesforce.outbox"  # the outbox queue (outbox/queue.py)
 WEBHOOK_SEEN = "salesforce.webhook_seen"  # signatures already accepted (replies/replay.py)
+LIVE = "salesforce.live"  # live chats, their streams and delivered entries (live/)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from opencx_salesforce.live.routes import add_live_routes
 from opencx_salesforce.replies.webhook import add_webhook_routes
 from opencx_salesforce.web.admin.routes import add_routes as add_admin_routes
 from opencx_salesforce.web.context import RuntimeGetter, attach
@@ -28,4 +29,5 @@ def build_routes(get_services: RuntimeGetter) -> web.Application:
     add_admin_routes(app)
     add_webhook_routes(app)
     add_health_routes(app)
+    add_live_routes(app)
     return app

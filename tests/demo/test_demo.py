@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
+from opencx_salesforce.demo.live_scenario import LiveDemo
 from opencx_salesforce.demo.scenario import Demo
 from opencx_salesforce.demo.timeline import Timeline
 
@@ -81,3 +82,20 @@ async def test_the_pages_after_the_demo_show_the_reply_and_the_resolution(
         shutil.copy(tmp_path / "case.png", "/tmp/demo-case.png")
     finally:
         await demo.close_all()
+
+
+def test_the_live_demo_hands_a_chat_to_an_agent_and_exits_0() -> None:
+    script = Path(sys.executable).with_name("opencx-salesforce")
+    done = subprocess.run(
+        [str(script), "demo", "--live", "--plain"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    demo = LiveDemo(Timeline(plain=True))
+    for title, _ in demo.steps():
+        assert f"✓ {title}" in done.stdout, f"missing step: {title}\n{done.stdout}"
+    assert "resumed from Last-Event-Id" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr

@@ -48,8 +48,9 @@ CHECK_IDS = (
     "ping",
     "outbox",
     "store",
+    "live",
 )
-SALESFORCE_CHECKS = CHECK_IDS[2:-2]  # everything that needs the API
+SALESFORCE_CHECKS = CHECK_IDS[2:-3]  # everything that needs the API (not outbox, store, live)
 
 
 def statuses(report: DoctorReport) -> dict[str, Status]:

@@ -1,0 +1,65 @@
+"""``doctor``'s look at the Messaging deployment of the live path: a token
+request proves the SCRT URL, the org id and the deployment API name, and the
+answer says whether the deployment is a Custom Client (``deploymentType:
+"api"``) [MIAW.md §2, API reference]. One access-token request (the org may make
+200 a minute [MIAW.md §6]); no conversation is created."""
+
+from __future__ import annotations
+
+from opencx_salesforce.doctor.report import HANDOFF_WITHOUT_CASE, Context, Outcome, fail, ok, warn
+from opencx_salesforce.live.errors import BadRequest, LiveError, Unauthorized
+from opencx_salesforce.live.models import AccessToken
+from opencx_salesforce.live.service import LiveService
+
+CUSTOM_CLIENT = "api"
+_WHERE = (
+    "Check [salesforce.live] scrt_url (the Custom Client deployment's code snippet), "
+    "org_id (Setup → Company Information) and deployment (the deployment's API Name); "
+    "see docs/admin-setup.md, 'Live Messaging'."
+)
+
+
+async def check_live(ctx: Context) -> Outcome:
+    live = ctx.services.live
+    if live is None:
+        return ok("not configured: every handoff becomes a Case")
+    settings = live.settings
+    try:
+        token = await _token(live)
+    except BadRequest as error:
+        return fail(
+            f"the deployment refused a token request: {error}", _WHERE, HANDOFF_WITHOUT_CASE
+        )
+    except Unauthorized as error:
+        return fail(
+            f"no token for a contact: {error}",
+            "With user verification on for the channel, set identity_private_key and "
+            "identity_issuer and register the plugin's JWKS URL as the keyset's endpoint; "
+            "for guests, turn user verification off. " + _WHERE,
+            HANDOFF_WITHOUT_CASE,
+        )
+    except LiveError as error:
+        return fail(f"the SCRT URL does not answer: {error}", _WHERE, HANDOFF_WITHOUT_CASE)
+    kind = "verified user" if token.verified else "guest"
+    where = f"{settings.deployment} at {settings.scrt_url} ({kind} token)"
+    if token.deployment_type and token.deployment_type != CUSTOM_CLIENT:
+        return fail(
+            f"{where}: the deployment's type is {token.deployment_type!r}, not Custom Client",
+            "Create an Embedded Service deployment of type Custom Client (Messaging for "
+            "In-App and Web) and set its API Name as [salesforce.live] deployment.",
+            HANDOFF_WITHOUT_CASE,
+        )
+    if not token.deployment_type:
+        return warn(
+            f"{where}: the answer did not say the deployment type",
+            "Check in Setup that the deployment is of type Custom Client.",
+        )
+    channels = ", ".join(settings.channels) or "none (set channels)"
+    return ok(f"{where}; live channels: {channels}")
+
+
+async def _token(live: LiveService) -> AccessToken:
+    """A verified user's token when the plugin signs identities, else a guest's."""
+    if live.signer is not None:
+        return await live.scrt.verified_token(live.signer.sign("opencx-doctor"))
+    return await live.scrt.guest_token()

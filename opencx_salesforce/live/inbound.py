@@ -1,0 +1,195 @@
+"""What the plugin does with each event of a live chat's stream, and how a chat
+ends: agent messages reach the contact once each, in order; echoes of the
+contact's own messages are skipped; the agent ending the session or the
+contact closing resolves it; a routing failure or no agent takes the fallback.
+
+Each entry is handled once across host instances: its id is kept in the store
+after it was handled (and the host's ``deliver_agent_message`` gets it as the
+``external_id``, so a host that dedupes on it shows it once even if an instance
+died between delivering and recording).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pluggy
+
+from opencx_salesforce.cases.service import CaseService
+from opencx_salesforce.hookcalls import call_each
+from opencx_salesforce.hookspecs import Host, LiveActivityHost
+from opencx_salesforce.live.client import ScrtClient
+from opencx_salesforce.live.errors import LiveError
+from opencx_salesforce.live.models import (
+    ConversationClosed,
+    LiveEvent,
+    MessageEvent,
+    ParticipantChanged,
+    RoutingResult,
+    SessionStatusChanged,
+    Typing,
+)
+from opencx_salesforce.live.records import (
+    ACTIVE,
+    ENDED,
+    FALLBACK,
+    OPEN_STATES,
+    STARTING,
+    WAITING,
+    LiveChat,
+    LiveChats,
+)
+from opencx_salesforce.models import Message, Session
+from opencx_salesforce.settings.live import LiveSettings
+
+log = logging.getLogger(__name__)
+
+AGENT_ROLES = ("Agent", "Chatbot", "Supervisor")
+
+
+class LiveInbound:
+    def __init__(
+        self,
+        *,
+        host: Host,
+        pm: pluggy.PluginManager,
+        settings: LiveSettings,
+        scrt: ScrtClient,
+        chats: LiveChats,
+        cases: CaseService,
+    ) -> None:
+        self.host = host
+        self.pm = pm
+        self.settings = settings
+        self.scrt = scrt
+        self.chats = chats
+        self.cases = cases
+
+    async def handle(self, chat: LiveChat, event: LiveEvent) -> LiveChat | None:
+        """Handle one event; the chat as it is after it (None: it is over)."""
+        conversation = chat.conversation_id
+        if event.entry_id and await self.chats.delivered(conversation, event.entry_id):
+            return chat
+        current: LiveChat | None = chat
+        if isinstance(event, MessageEvent):
+            if not event.from_end_user and event.text:
+                await self.host.deliver_agent_message(
+                    chat.session_id,
+                    event.text,
+                    event.sender_name or chat.agent or "Agent",
+                    f"live:{event.entry_id}",
+                )
+        elif isinstance(event, ParticipantChanged):
+            current = await self._participant(chat, event)
+        elif isinstance(event, RoutingResult):
+            if event.failed:
+                log.warning(
+                    "session %s: routing failed (%s): %s",
+                    chat.session_id,
+                    event.failure_type,
+                    event.failure_reason,
+                )
+                await self.fallback(chat.session_id, "routing_failed")
+                current = None
+            else:
+                await self._activity(chat, "queued", _estimated_wait(event))
+        elif isinstance(event, SessionStatusChanged | ConversationClosed):
+            if isinstance(event, ConversationClosed) or event.ended:
+                await self.end(chat.session_id, close=isinstance(event, SessionStatusChanged))
+                current = None
+        elif isinstance(event, Typing) and not event.from_end_user:
+            kind = "typing_started" if event.started else "typing_stopped"
+            await self._activity(chat, kind, event.sender_name or chat.agent)
+        if event.entry_id:
+            await self.chats.mark_delivered(conversation, event.entry_id)
+        return current
+
+    async def _participant(self, chat: LiveChat, event: ParticipantChanged) -> LiveChat:
+        if event.participant_role not in AGENT_ROLES:
+            return chat
+        name = event.participant_name or "Agent"
+        if event.joined:
+            updated = await self.chats.transition(
+                chat.session_id, (WAITING, ACTIVE), state=ACTIVE, agent=name
+            )
+            await self._activity(chat, "agent_joined", name)
+            return updated or chat
+        await self._activity(chat, "agent_left", name)
+        return chat
+
+    async def _activity(self, chat: LiveChat, kind: str, detail: str) -> None:
+        if isinstance(self.host, LiveActivityHost):
+            try:
+                await self.host.show_live_activity(chat.session_id, kind, detail)
+            except Exception:  # the host's display must not stop the stream
+                log.exception("host show_live_activity failed for %s", chat.session_id)
+
+    # --- endings ------------------------------------------------------------------------------
+    async def end(self, session_id: str, *, close: bool) -> None:
+        """The agent ended the session, or the contact left: resolve the host's
+        session; close the conversation so that a later message opens no new
+        session without its pre-chat data [MIAW.md §5]."""
+        chat = await self.chats.transition(session_id, (STARTING, *OPEN_STATES), state=ENDED)
+        if chat is None:
+            return
+        if close and chat.token:
+            await self._close(chat)
+        await self.host.resolve_session(session_id)
+        log.info("session %s: live chat %s ended", session_id, chat.conversation_id)
+
+    async def fallback(self, session_id: str, reason: str) -> None:
+        """No agent can take the chat: the Case made at handoff carries on. The
+        contact is told, and what they wrote into the chat goes onto the Case."""
+        # Each step is idempotent and the state changes last, so an instance that
+        # dies half-way leaves the fallback to be taken again, not lost (the
+        # host dedupes the acknowledgement on its external id).
+        chat = await self.chats.get(session_id)
+        if chat is None or chat.state not in (STARTING, *OPEN_STATES):
+            return
+        if chat.token:
+            await self._close(chat)
+        session = await self.host.get_session(session_id) or Session(id=session_id)
+        text = await self._acknowledgement(session, reason)
+        await self.host.deliver_agent_message(
+            session_id, text, self.settings.team_name, f"live-fallback:{chat.conversation_id}"
+        )
+        if chat.sent:
+            messages = [Message.model_validate(m) for m in chat.sent]
+            await self.cases.submit_append(session, messages)
+        if (
+            await self.chats.transition(session_id, (STARTING, *OPEN_STATES), state=FALLBACK)
+            is None
+        ):
+            return  # another instance took it meanwhile
+        if self.settings.fallback == "resolve":
+            await self.host.resolve_session(session_id)
+        log.warning("session %s: live chat fell back to its Case (%s)", session_id, reason)
+
+    async def _acknowledgement(self, session: Session, reason: str) -> str:
+        def failed(plugin: str, hook: str, error: Exception) -> None:
+            log.error("plugin %r: %s failed", plugin, hook, exc_info=error)
+
+        answers: list[tuple[str, Any]] = await call_each(
+            self.pm,
+            "salesforce_live_acknowledgement",
+            {"session": session, "reason": reason},
+            failed,
+        )
+        for _, text in answers:
+            if isinstance(text, str) and text.strip():
+                return text
+        return self.settings.acknowledgement
+
+    async def _close(self, chat: LiveChat) -> None:
+        try:
+            await self.scrt.close_conversation(chat.token, chat.conversation_id)
+        except LiveError as error:  # closed already, or the token is gone: nothing to undo
+            log.info("closing conversation %s: %s", chat.conversation_id, error)
+
+
+def _estimated_wait(event: RoutingResult) -> str:
+    """The estimated wait in seconds when Omni-Channel gives one ("" otherwise;
+    the field is from public client code, UNCONFIRMED, MIAW.md §5)."""
+    wait = (event.payload.get("estimatedWaitTime") or {}).get("estimatedWaitTimeInSeconds")
+    return str(wait) if isinstance(wait, int) and wait >= 0 else ""

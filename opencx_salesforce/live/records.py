@@ -1,0 +1,139 @@
+"""What the plugin keeps in the store for each live chat: the conversation, its
+access token, the stream's ``Last-Event-Id``, its state; the entries already
+delivered to the contact; and the lease on each conversation's stream.
+
+Every host instance shares these (the store is the host's), so a stream picked
+up by another instance resumes where the last one stopped, and an entry is
+delivered once whichever instance reads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from opencx_salesforce.store import namespaces
+from opencx_salesforce.store.base import Store
+from opencx_salesforce.store.cells import read_json, update_json
+
+NS = namespaces.LIVE
+
+STARTING = "starting"  # queued: no conversation yet
+WAITING = "waiting"  # conversation created, in the queue
+ACTIVE = "active"  # an agent joined
+ENDED = "ended"  # the agent ended it, or the contact left
+FALLBACK = "fallback"  # no agent could take it: the Case carries on
+OPEN_STATES = (WAITING, ACTIVE)
+
+
+@dataclass(frozen=True)
+class LiveChat:
+    session_id: str
+    conversation_id: str
+    state: str = STARTING
+    token: str = ""
+    token_expires_at: float | None = None
+    verified: bool = False
+    subject: str = ""  # the verified user's identity JWT subject (the contact key)
+    last_event_id: str = ""
+    last_entry_ms: int = 0  # the newest entry handled: where a backfill starts
+    case_id: str | None = None
+    agent: str = ""
+    # The contact's messages sent into the conversation, for the Case should the
+    # fallback be taken before an agent read them.
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def with_(self, **changes: Any) -> LiveChat:
+        return replace(self, **changes)
+
+
+def _key(session_id: str) -> str:
+    return f"chat:{session_id}"
+
+
+class LiveChats:
+    """The live chats in the store, by session id."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def get(self, session_id: str) -> LiveChat | None:
+        raw = await read_json(self.store, NS, _key(session_id))
+        return None if raw is None else LiveChat(**raw)
+
+    async def create(self, chat: LiveChat) -> LiveChat:
+        """Store a new chat for the session, unless it has one going (a repeated
+        handoff): the chat the session has now. A chat that ended is replaced (a
+        new handoff after the last one was resolved)."""
+        new = asdict(chat)
+
+        def change(current: Any) -> Any:
+            if current is not None and current.get("state") not in (ENDED, FALLBACK):
+                return current
+            return new
+
+        stored = await update_json(self.store, NS, _key(chat.session_id), change)
+        return LiveChat(**stored)
+
+    async def update(self, session_id: str, **changes: Any) -> LiveChat | None:
+        def change(current: Any) -> Any:
+            if current is None:
+                return None
+            return {**current, **changes}
+
+        new = await update_json(self.store, NS, _key(session_id), change)
+        return None if new is None else LiveChat(**new)
+
+    async def transition(
+        self, session_id: str, from_states: tuple[str, ...], **changes: Any
+    ) -> LiveChat | None:
+        """Change the chat only if its state is one of ``from_states`` (atomic
+        across instances); the chat as it was changed, or None if it was not."""
+        acted = False
+
+        def change(current: Any) -> Any:
+            nonlocal acted
+            acted = current is not None and current.get("state") in from_states
+            return {**current, **changes} if acted else current
+
+        new = await update_json(self.store, NS, _key(session_id), change)
+        return LiveChat(**new) if acted and new is not None else None
+
+    async def add_sent(self, session_id: str, message: dict[str, Any]) -> None:
+        def change(current: Any) -> Any:
+            if current is None:
+                return None
+            sent = [m for m in current.get("sent", []) if m.get("id") != message.get("id")]
+            return {**current, "sent": [*sent, message][-200:]}
+
+        await update_json(self.store, NS, _key(session_id), change)
+
+    async def session_ids(self) -> list[str]:
+        return [key.removeprefix("chat:") for key in await self.store.keys(NS, "chat:")]
+
+    # --- entries delivered to the contact ---------------------------------------------------
+    async def delivered(self, conversation_id: str, entry_id: str) -> bool:
+        return await self.store.get(NS, f"entry:{conversation_id}:{entry_id}") is not None
+
+    async def mark_delivered(self, conversation_id: str, entry_id: str) -> None:
+        await self.store.set(NS, f"entry:{conversation_id}:{entry_id}", b"1")
+
+    # --- the lease on a conversation's stream -------------------------------------------------
+    async def take_lease(self, conversation_id: str, holder: str, ttl: float) -> bool:
+        """Hold the stream (or renew a hold): True while ``holder`` has it."""
+        key = f"lease:{conversation_id}"
+        mine = holder.encode()
+        if await self.store.set_if_absent(NS, key, mine, ttl=ttl):
+            return True
+        return await self.store.compare_and_set(NS, key, mine, mine, ttl=ttl)
+
+    async def release_lease(self, conversation_id: str, holder: str) -> None:
+        await self.store.compare_and_set(NS, f"lease:{conversation_id}", holder.encode(), None)
+
+    async def lease_holder(self, conversation_id: str) -> str | None:
+        raw = await self.store.get(NS, f"lease:{conversation_id}")
+        return None if raw is None else raw.decode()

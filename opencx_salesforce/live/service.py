@@ -1,0 +1,312 @@
+"""The live path of a handoff: a chat with a rep in the Salesforce console over
+Messaging for In-App and Web, beside the Case path.
+
+At handoff the Case is made first, with the whole transcript, by the existing
+Case path (one API call). The conversation is then created with routing
+attributes that carry the Case Id (so the agent opens the transcript from the
+routed work) and opened with one short summary message. Replaying the
+transcript into the chat is not an option: 22 inbound messages a minute per
+conversation, and every line would show as written by the customer [MIAW.md
+§6-7].
+
+Everything that talks to the SCRT endpoints runs as an outbox job, so a
+restart, an outage or the rate limit delays it and loses nothing:
+
+``live_start``    token, conversation, summary message (waits for the Case)
+``live_send``     the contact's messages, in the order written, each once
+``live_queue``    no agent joined in time: the fallback
+``live_close``    the contact left: the conversation is closed
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import aiohttp
+import pluggy
+
+from opencx_salesforce.cases.index import CaseIndex
+from opencx_salesforce.cases.service import CaseService
+from opencx_salesforce.clock import Clock
+from opencx_salesforce.errors import LockBusy, PermanentFailure, RetryLater
+from opencx_salesforce.hookspecs import Host
+from opencx_salesforce.live.client import ScrtClient, new_conversation_id
+from opencx_salesforce.live.errors import (
+    BadRequest,
+    Forbidden,
+    LiveError,
+    RateLimited,
+    Unauthorized,
+)
+from opencx_salesforce.live.inbound import LiveInbound
+from opencx_salesforce.live.records import (
+    ACTIVE,
+    ENDED,
+    FALLBACK,
+    STARTING,
+    WAITING,
+    LiveChat,
+    LiveChats,
+)
+from opencx_salesforce.live.routing import (
+    LIVE,
+    choose_path,
+    routing_attributes,
+    summary_message,
+)
+from opencx_salesforce.live.stream import Backoff
+from opencx_salesforce.live.streams import DEFAULT_BACKOFF, StreamKeeper
+from opencx_salesforce.live.tokens import LiveTokens, signer_for, subject_of
+from opencx_salesforce.models import HandoffReason, Message, Session
+from opencx_salesforce.outbox.queue import Job, Outbox
+from opencx_salesforce.settings.live import LiveSettings
+from opencx_salesforce.store.lock import store_lock
+
+log = logging.getLogger(__name__)
+
+START_KIND = "live_start"
+SEND_KIND = "live_send"
+QUEUE_KIND = "live_queue"
+CLOSE_KIND = "live_close"
+SEND_LOCK_TTL = 60.0
+# Message ids sent to the SCRT API are made from the host's message ids, so a
+# retried send carries the same id and is kept once.
+_IDS = uuid.UUID("6f1d7c0e-3b7a-4c51-9a57-0c3d2f6b8e11")
+
+
+class LiveService:
+    def __init__(
+        self,
+        *,
+        host: Host,
+        pm: pluggy.PluginManager,
+        settings: LiveSettings,
+        http: aiohttp.ClientSession,
+        outbox: Outbox,
+        cases: CaseService,
+        index: CaseIndex,
+        clock: Clock,
+        backoff: Backoff = DEFAULT_BACKOFF,
+    ) -> None:
+        self.host = host
+        self.pm = pm
+        self.settings = settings
+        self.outbox = outbox
+        self.cases = cases
+        self.index = index
+        self.clock = clock
+        self.chats = LiveChats(host.store)
+        self.scrt = ScrtClient(
+            http, settings.scrt_url or "", settings.org_id or "", settings.deployment or ""
+        )
+        self.signer = signer_for(settings)
+        self.tokens = LiveTokens(self.scrt, self.chats, self.signer, clock)
+        self.inbound = LiveInbound(
+            host=host, pm=pm, settings=settings, scrt=self.scrt, chats=self.chats, cases=cases
+        )
+        self.keeper = StreamKeeper(
+            http=http,
+            settings=settings,
+            scrt=self.scrt,
+            chats=self.chats,
+            inbound=self.inbound,
+            tokens=self.tokens,
+            backoff=backoff,
+        )
+
+    def register_jobs(self) -> None:
+        self.outbox.register(START_KIND, self._start_job)
+        self.outbox.register(SEND_KIND, self._send_job)
+        self.outbox.register(QUEUE_KIND, self._queue_job)
+        self.outbox.register(CLOSE_KIND, self._close_job)
+
+    # --- host events ----------------------------------------------------------------------------
+    async def takes(self, session: Session) -> bool:
+        """Whether this handoff goes to a live agent."""
+        return await choose_path(self.pm, self.settings, session) == LIVE
+
+    async def submit_handoff(self, session: Session, reason: HandoffReason) -> None:
+        """The Case first (the transcript, one call), then the chat."""
+        await self.cases.submit_handoff(session, reason)
+        chat = await self.chats.create(LiveChat(session.id, new_conversation_id()))
+        # Job ids name the conversation: a later handoff of the same session is
+        # another chat, with jobs of its own.
+        await self.outbox.submit(
+            START_KIND,
+            f"{START_KIND}:{session.id}:{chat.conversation_id}",
+            {"session": session.model_dump(mode="json"), "conversation_id": chat.conversation_id},
+        )
+
+    async def owns(self, session_id: str) -> bool:
+        """Whether the contact's messages go to the chat (else to the Case)."""
+        chat = await self.chats.get(session_id)
+        return chat is not None and chat.state in (STARTING, WAITING, ACTIVE)
+
+    async def submit_send(self, session: Session, messages: list[Message]) -> None:
+        for message in messages:
+            await self.outbox.submit(
+                SEND_KIND,
+                f"{SEND_KIND}:{session.id}:{message.id}",
+                {"session_id": session.id, "message": message.model_dump(mode="json")},
+            )
+
+    async def leave(self, session: Session) -> None:
+        """The contact left: the chat ends, the conversation is closed by a job."""
+        chat = await self.chats.transition(session.id, (STARTING, WAITING, ACTIVE), state=ENDED)
+        if chat is None:
+            return
+        payload = {"session_id": session.id, "conversation_id": chat.conversation_id}
+        await self.outbox.submit(
+            CLOSE_KIND, f"{CLOSE_KIND}:{session.id}:{chat.conversation_id}", payload
+        )
+        await self.host.resolve_session(session.id)
+
+    # --- jobs -----------------------------------------------------------------------------------
+    async def _start_job(self, job: Job) -> None:
+        session = Session.model_validate(job.payload["session"])
+        chat = await self.chats.get(session.id)
+        if chat is None or chat.state != STARTING:
+            return  # started already, or ended before it started
+        if chat.conversation_id != job.payload.get("conversation_id", chat.conversation_id):
+            return  # the job of an earlier chat of this session
+        ref = await self.index.session_case(session.id)
+        if ref is None and self.clock.time() - job.enqueued_at < self.settings.case_wait_seconds:
+            raise RetryLater("the session's Case is not made yet", delay=0.2)
+        case_id = ref.case_id if ref is not None else None
+        try:
+            if not chat.token:
+                # Kept before it is used: a retry must not make a second end user.
+                token = await self.tokens.first(session)
+                chat = (
+                    await self.chats.update(
+                        session.id,
+                        token=token.token,
+                        token_expires_at=token.expires_at,
+                        verified=token.verified,
+                        subject=(subject_of(session) or "") if token.verified else "",
+                        last_event_id=token.last_event_id,
+                    )
+                    or chat
+                )
+            await self._create(chat, session, case_id)
+            await self.scrt.send_message(
+                chat.token,
+                chat.conversation_id,
+                summary_message(session, case_id),
+                message_id=str(uuid.uuid5(_IDS, f"{chat.conversation_id}:summary")),
+            )
+        except (Unauthorized, Forbidden) as error:
+            log.warning("session %s: Messaging refused the chat: %s", session.id, error)
+            await self.inbound.fallback(session.id, "token_refused")
+            return
+        except LiveError as error:
+            raise _retry_or_fail(error, job) from error
+        await self.chats.transition(session.id, (STARTING,), state=WAITING, case_id=case_id)
+        await self.outbox.submit(
+            QUEUE_KIND,
+            f"{QUEUE_KIND}:{session.id}:{chat.conversation_id}",
+            {"session_id": session.id, "conversation_id": chat.conversation_id},
+            delay=self.settings.queue_timeout_seconds,
+        )
+        self.keeper.wake()
+        log.info("session %s: live chat %s created", session.id, chat.conversation_id)
+
+    async def _create(self, chat: LiveChat, session: Session, case_id: str | None) -> None:
+        try:
+            await self.scrt.create_conversation(
+                chat.token,
+                chat.conversation_id,
+                routing_attributes(session, case_id),
+                language=session.language,
+            )
+        except BadRequest as error:
+            if error.status != 409:  # 409: an earlier attempt created it
+                raise
+
+    async def _send_job(self, job: Job) -> None:
+        session_id = str(job.payload["session_id"])
+        message = Message.model_validate(job.payload["message"])
+        chat = await self.chats.get(session_id)
+        if chat is None:
+            raise PermanentFailure(f"session {session_id} has no live chat")
+        if chat.state == STARTING:
+            raise RetryLater("the chat's conversation is not created yet", delay=0.2)
+        if chat.state in (ENDED, FALLBACK):
+            # Nobody reads the chat: the words go onto the Case.
+            session = await self.host.get_session(session_id) or Session(id=session_id)
+            await self.cases.submit_append(session, [message])
+            return
+        try:
+            async with store_lock(self.host.store, f"live-send:{session_id}", SEND_LOCK_TTL):
+                await self._send_in_order(job, chat, message)
+        except LockBusy:
+            raise RetryLater("another worker is sending for this chat", delay=0.1) from None
+
+    async def _send_in_order(self, job: Job, chat: LiveChat, message: Message) -> None:
+        # The contact's order: an earlier message still queued goes first.
+        queued = await self.outbox.pending(f"{SEND_KIND}:{chat.session_id}:")
+        for other in queued:
+            if other.item_id == job.item_id:
+                continue
+            written = Message.model_validate(other.payload["message"]).created_at
+            if (written, other.enqueued_at) < (message.created_at, job.enqueued_at):
+                raise RetryLater("an earlier message of this chat is not sent yet", delay=0.1)
+        try:
+            await self.scrt.send_message(
+                chat.token,
+                chat.conversation_id,
+                message.text,
+                message_id=str(uuid.uuid5(_IDS, f"{chat.conversation_id}:{message.id}")),
+            )
+        except (Unauthorized, Forbidden) as error:
+            log.warning("session %s: the chat's token was refused: %s", chat.session_id, error)
+            await self.chats.add_sent(chat.session_id, message.model_dump(mode="json"))
+            await self.inbound.fallback(chat.session_id, "token_refused")
+            return
+        except LiveError as error:
+            raise _retry_or_fail(error, job) from error
+        await self.chats.add_sent(chat.session_id, message.model_dump(mode="json"))
+
+    async def _queue_job(self, job: Job) -> None:
+        chat = await self.chats.get(str(job.payload["session_id"]))
+        if (
+            chat is not None
+            and chat.state == WAITING
+            and chat.conversation_id == job.payload.get("conversation_id")
+        ):
+            await self.inbound.fallback(chat.session_id, "no_agent")
+
+    async def _close_job(self, job: Job) -> None:
+        chat = await self.chats.get(str(job.payload["session_id"]))
+        if chat is None or not chat.token:
+            return
+        if chat.conversation_id != job.payload.get("conversation_id"):
+            return  # a later chat of this session: not the one the contact left
+        try:
+            await self.scrt.close_conversation(chat.token, chat.conversation_id)
+        except (BadRequest, Unauthorized, Forbidden) as error:
+            log.info("closing %s: %s (nothing more to do)", chat.conversation_id, error)
+        except LiveError as error:
+            raise _retry_or_fail(error, job) from error
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.keeper.start()
+
+    async def stop(self) -> None:
+        await self.keeper.stop()
+
+    def jwks(self) -> dict[str, Any] | None:
+        """The public keys of the identity signer (None: no key configured)."""
+        return self.signer.jwks() if self.signer is not None else None
+
+
+def _retry_or_fail(error: LiveError, job: Job) -> Exception:
+    """Rate limited or unreachable: later (never dropped); a refusal: dead letter."""
+    if isinstance(error, RateLimited):
+        return RetryLater(f"rate limited: {error}", delay=error.retry_after)
+    if isinstance(error, BadRequest):
+        return PermanentFailure(str(error))
+    return RetryLater(f"Messaging unreachable: {error}", delay=min(30.0, 2.0**job.attempts))

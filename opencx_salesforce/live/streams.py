@@ -1,0 +1,194 @@
+"""Each open live chat's event stream, held by exactly one host instance.
+
+Every instance runs a :class:`StreamKeeper`. It looks at the open chats in the
+store and takes a lease on each chat's stream that nobody holds (a key with a
+TTL, set only if absent); it renews its leases while it reads; when an
+instance dies its leases run out and another instance takes the stream over,
+resuming from the ``Last-Event-Id`` kept in the store. Entries handled before
+are recognised by their ids (:mod:`.inbound`), so a takeover repeats nothing.
+
+A guest's token refused (401) ends the chat's live part: a new guest token would
+be a new end user who cannot see the conversation [MIAW.md §2], so the fallback is
+taken. A verified user's expired token is renewed with a fresh identity JWT
+[MIAW.md §2, "Renew token"].
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Sequence
+
+import aiohttp
+
+from opencx_salesforce.live.client import MAX_ENTRIES, ScrtClient
+from opencx_salesforce.live.errors import Forbidden, LiveError, Unauthorized
+from opencx_salesforce.live.inbound import LiveInbound
+from opencx_salesforce.live.models import LiveEvent
+from opencx_salesforce.live.records import LiveChat, LiveChats
+from opencx_salesforce.live.stream import Backfill, Backoff, EventStream, TokenSource
+from opencx_salesforce.live.tokens import LiveTokens
+from opencx_salesforce.settings.live import LiveSettings
+
+log = logging.getLogger(__name__)
+
+# The official sample's reconnect: 1 s ×1.5 up to 30 s [MIAW.md §4].
+DEFAULT_BACKOFF = Backoff()
+
+
+class StreamKeeper:
+    def __init__(
+        self,
+        *,
+        http: aiohttp.ClientSession,
+        settings: LiveSettings,
+        scrt: ScrtClient,
+        chats: LiveChats,
+        inbound: LiveInbound,
+        tokens: LiveTokens,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        instance_id: str | None = None,
+    ) -> None:
+        self.http = http
+        self.settings = settings
+        self.scrt = scrt
+        self.chats = chats
+        self.inbound = inbound
+        self.tokens = tokens
+        self.backoff = backoff
+        self.instance_id = instance_id or secrets.token_hex(6)
+        self._readers: dict[str, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def held(self) -> list[str]:
+        """The session ids whose streams this instance reads now."""
+        return [sid for sid, task in self._readers.items() if not task.done()]
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="live-streams")
+
+    def wake(self) -> None:
+        """Look at the chats now (a new one was created)."""
+        self._wake.set()
+
+    async def stop(self, *, release: bool = True) -> None:
+        """Stop reading. ``release=False`` leaves the leases to run out, as a
+        process killed at once would."""
+        tasks = [t for t in (self._task, *self._readers.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if release:
+            for session_id in list(self._readers):
+                chat = await self.chats.get(session_id)
+                if chat is not None:
+                    await self.chats.release_lease(chat.conversation_id, self.instance_id)
+        self._readers.clear()
+        self._task = None
+
+    async def _run(self) -> None:
+        interval = self.settings.stream_lease_seconds / 3
+        while True:
+            try:
+                await self.look_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a store hiccup must not end the keeper
+                log.exception("live streams: could not look at the chats")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)
+
+    async def look_once(self) -> None:
+        """Renew what is held, drop what was lost, take what nobody holds."""
+        ttl = self.settings.stream_lease_seconds
+        for session_id in await self.chats.session_ids():
+            chat = await self.chats.get(session_id)
+            reader = self._readers.get(session_id)
+            running = reader is not None and not reader.done()
+            if chat is None or not chat.is_open:
+                if running and reader is not None:
+                    reader.cancel()
+                continue
+            have = await self.chats.take_lease(chat.conversation_id, self.instance_id, ttl)
+            if running and not have and reader is not None:
+                log.warning("session %s: stream lease lost; another instance reads it", session_id)
+                reader.cancel()
+            elif have and not running:
+                self._readers[session_id] = asyncio.create_task(
+                    self._read(session_id), name=f"live-stream-{session_id}"
+                )
+
+    async def _read(self, session_id: str) -> None:
+        chat = await self.chats.get(session_id)
+        if chat is None or not chat.is_open:
+            return
+        conversation_id = chat.conversation_id
+
+        async def token() -> str:
+            current = await self.chats.get(session_id)
+            return current.token if current is not None else ""
+
+        async def renew() -> None:
+            await self.tokens.renew(session_id)
+
+        stream = EventStream(
+            self.http,
+            self.scrt.scrt_url,
+            self.scrt.org_id,
+            token,
+            last_event_id=chat.last_event_id,
+            backfill=self._backfill(session_id, conversation_id, token),
+            backoff=self.backoff,
+            renew=renew if chat.verified else None,
+            max_failures=None,
+        )
+        current: LiveChat | None = chat
+        try:
+            async for event in stream.events():
+                current = await self.inbound.handle(current or chat, event)
+                if event.event_id or event.timestamp_ms:
+                    current = await self.chats.update(
+                        session_id,
+                        last_event_id=event.event_id or stream.last_event_id,
+                        last_entry_ms=max(event.timestamp_ms, (current or chat).last_entry_ms),
+                    )
+                if current is None or not current.is_open:
+                    break
+        except (Unauthorized, Forbidden) as error:
+            log.warning("session %s: the chat's token was refused: %s", session_id, error)
+            await self.inbound.fallback(session_id, "token_refused")
+        except LiveError as error:
+            log.warning("session %s: stream stopped: %s; looking again later", session_id, error)
+            return
+        finally:
+            stream.close()
+        await self.chats.release_lease(conversation_id, self.instance_id)
+
+    def _backfill(self, session_id: str, conversation_id: str, token: TokenSource) -> Backfill:
+        """After each connect: the entries since the last one handled, oldest
+        first, page by page. Whether the platform replays from Last-Event-Id is
+        UNCONFIRMED [MIAW.md §4]; what both bring is handled once (.inbound)."""
+
+        async def backfill() -> Sequence[LiveEvent]:
+            chat = await self.chats.get(session_id)
+            start = chat.last_entry_ms if chat is not None else 0
+            current = await token()
+            found: list[LiveEvent] = []
+            while True:
+                page = await self.scrt.list_entries(
+                    current, conversation_id, direction="FromStart", start_timestamp=start or None
+                )
+                found.extend(page)
+                newest = max((event.timestamp_ms for event in page), default=start)
+                if len(page) < MAX_ENTRIES or newest <= start:
+                    return found
+                start = newest
+
+        return backfill
