@@ -110,7 +110,7 @@ async def measure(
 ) -> ReplyResult:
     settings = {"webhook_signing_secret": SIGNING_SECRET}
     async with plugin_host(org, settings) as under_test:
-        await control.deploy_package(org, under_test.services.webhook_url, SIGNING_SECRET)
+        await control.deploy_package(org, under_test.runtime.webhook_url, SIGNING_SECRET)
         case_ids = []
         for n in range(cases + 1):
             session_id = await under_test.add_conversation(conversation(n, 5, run="r"))
@@ -139,7 +139,7 @@ async def measure(
         burst_calls = await control.total_api_calls(org) - before
 
         # The sweep at idle: one to take in what just happened, then quiet ones.
-        sweeper = under_test.services.sweeper
+        sweeper = under_test.runtime.sweeper
         await sweeper.run_once()
         sweep_calls = []
         for _ in range(sweeps):

@@ -108,10 +108,8 @@ class PluginHost:
     sessions: SessionRepository
 
     @property
-    def services(self) -> Runtime:
-        if self.plugin.services is None:
-            raise RuntimeError("the plugin is not started")
-        return self.plugin.services
+    def runtime(self) -> Runtime:
+        return self.plugin.runtime
 
     async def add_conversation(self, session: Session) -> str:
         """Put a finished bot conversation in the host (not timed)."""
@@ -125,7 +123,7 @@ class PluginHost:
         return await future
 
     async def set_outbox_workers(self, workers: int) -> None:
-        outbox = self.services.outbox
+        outbox = self.runtime.outbox
         await outbox.stop()
         outbox.settings.concurrency = workers
         outbox.start()
@@ -146,7 +144,7 @@ async def plugin_host(
     )
     try:
         watched = PluginHost(host, plugin, url, watch_host(host), SessionRepository(store))
-        tokens = watched.services.tokens
+        tokens = watched.runtime.tokens
         await tokens.save_credentials(org.base_url, org.client_id, org.client_secret)
         await tokens.connect_client_credentials()
         yield watched

@@ -48,12 +48,6 @@ class SalesforcePlugin:
             raise PluginNotStarted("the Salesforce plugin is not started")
         return self._runtime
 
-    @property
-    def services(self) -> Runtime | None:
-        """The former name of :attr:`runtime` (``None`` when not running); kept so
-        code written against it goes on working."""
-        return self._runtime
-
     def _running(self) -> Runtime:
         if self._runtime is None:
             raise PluginNotStarted("the Salesforce plugin got an event before plugin_started")

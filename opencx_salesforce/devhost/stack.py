@@ -42,11 +42,6 @@ class Stack:
         """The plugin's runtime (:attr:`SalesforcePlugin.runtime`)."""
         return self.plugin.runtime
 
-    @property
-    def services(self) -> Runtime:
-        """The former name of :attr:`runtime`."""
-        return self.plugin.runtime
-
     async def connect_client_credentials(self) -> None:
         """Connect the plugin the headless way: save the Connected App's
         credentials, then the OAuth client-credentials flow (the app's Run As

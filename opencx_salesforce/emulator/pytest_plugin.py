@@ -176,7 +176,7 @@ def salesforce_handoff() -> Handoff:
             case = stack.org.get("Case", case_id) if case_id else None
             if case is not None:
                 return dict(case)
-            dead = await stack.services.outbox.items(ItemState.DEAD)
+            dead = await stack.runtime.outbox.items(ItemState.DEAD)
             if dead:
                 raise HandoffFailed(dead[0].last_error or "no error recorded")
             await asyncio.sleep(0.02)

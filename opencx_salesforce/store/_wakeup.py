@@ -44,6 +44,10 @@ class Wakeups:
             if not waiters:
                 del self._waiters[queue]
 
+    def waiting(self, queue: str) -> int:
+        """How many workers wait on ``queue`` now (tests wait for an idle worker)."""
+        return sum(not waiter.done() for waiter in self._waiters.get(queue, ()))
+
     def notify(self, queue: str) -> None:
         """One item may have become due: wake the longest-idle waiter."""
         waiters = self._waiters.get(queue)

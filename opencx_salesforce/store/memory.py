@@ -282,6 +282,11 @@ class MemoryStore:
                 )
         return found
 
+    def waiting(self, queue: str) -> int:
+        """How many callers of :meth:`wait` on ``queue`` are idle now (tests wait
+        for a worker to be idle instead of sleeping)."""
+        return self._wakeups.waiting(queue)
+
     async def wait(self, queue: str, timeout: float) -> None:
         await wait_until_due(self._wakeups, queue, timeout, lambda: self._until_due(queue))
 

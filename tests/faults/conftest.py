@@ -96,7 +96,7 @@ def fork_server() -> Iterator[ForkServer]:
 
 
 @pytest.fixture
-async def world(
+async def install(
     tmp_path: Path, http: aiohttp.ClientSession, fork_server: ForkServer
 ) -> AsyncIterator[Install]:
     """The emulator in this process with the default org, and a host install on a

@@ -86,12 +86,12 @@ def text_for(rng: random.Random, conversation: int, n: int) -> str:
 
 
 async def test_kill_9_during_handoffs_and_reengagements_loses_and_duplicates_nothing(
-    world: Install,
+    install: Install,
 ) -> None:
     # Slow enough that a kill often lands while a composite is on the wire.
-    world.org.faults.latency_ms, world.org.faults.latency_jitter_ms = 20.0, 60.0
+    install.org.faults.latency_ms, install.org.faults.latency_jitter_ms = 20.0, 60.0
     rng = random.Random(SEED)
-    hosts, http = world.hosts, world.http
+    hosts, http = install.hosts, install.http
     await hosts.connect()
     conversations: list[Conversation] = []
     cut_off: list[Op] = []
@@ -150,7 +150,7 @@ async def test_kill_9_during_handoffs_and_reengagements_loses_and_duplicates_not
             tally.in_flight += len(leased - seen_leases)
             tally.kills_mid_job += 1 if leased - seen_leases else 0
             seen_leases |= leased
-            await classify_cut_off(store, world.org, cut_off, tally)
+            await classify_cut_off(store, install.org, cut_off, tally)
         for op in cut_off:
             op.conversation.handed_off |= op.kind == "handoff"
 
@@ -162,7 +162,7 @@ async def test_kill_9_during_handoffs_and_reengagements_loses_and_duplicates_not
 
     problems: list[str] = []
     known: Counter[str] = Counter()
-    per_session = cases_by_session(world.org)
+    per_session = cases_by_session(install.org)
     for conversation in conversations:
         count = per_session[conversation.session_id]
         if conversation.lost:
@@ -174,7 +174,7 @@ async def test_kill_9_during_handoffs_and_reengagements_loses_and_duplicates_not
         if count != 1:
             problems.append(f"conversation {conversation.number}: {count} Cases")
             continue
-        case = case_for_session(world.org, conversation.session_id)
+        case = case_for_session(install.org, conversation.session_id)
         assert case is not None
         session = await api.session(conversation.session_id)
         if session["metadata"].get("salesforce_case_id") != case["Id"]:
@@ -189,7 +189,7 @@ async def test_kill_9_during_handoffs_and_reengagements_loses_and_duplicates_not
             and m["text"] not in conversation.initial
             and m["text"] not in tally.lost_texts
         ]
-        bodies = comment_bodies(world.org, case["Id"])
+        bodies = comment_bodies(install.org, case["Id"])
         for problem in transcript_problems(conversation.initial + later, bodies):
             if problem.kind == "out of order" and problem.text in later and not APPENDS_KEEP_ORDER:
                 known["re-engagement appended out of order"] += 1

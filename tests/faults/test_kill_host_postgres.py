@@ -50,7 +50,7 @@ MAX_KILL_DELAY = 0.3
 
 
 @pytest.fixture
-async def pg_world(
+async def pg_install(
     tmp_path: Path, http: aiohttp.ClientSession, fork_server: ForkServer
 ) -> AsyncIterator[Install]:
     schema = fresh_schema()
@@ -73,12 +73,12 @@ async def pg_world(
 
 
 async def test_kill_9_of_one_of_two_hosts_during_100_handoffs_on_postgres(
-    pg_world: Install,
+    pg_install: Install,
 ) -> None:
-    world = pg_world
-    world.org.faults.latency_ms, world.org.faults.latency_jitter_ms = 20.0, 60.0
+    install = pg_install
+    install.org.faults.latency_ms, install.org.faults.latency_jitter_ms = 20.0, 60.0
     rng = random.Random(SEED)
-    hosts, http = world.hosts, world.http
+    hosts, http = install.hosts, install.http
     await hosts.connect()
     a, b = await hosts.start(http), await hosts.start(http)
     api_b = HostApi(http, b.base_url, ADMIN_TOKEN)
@@ -128,19 +128,19 @@ async def test_kill_9_of_one_of_two_hosts_during_100_handoffs_on_postgres(
 
     await drain(api_b)
     problems: list[str] = []
-    per_session = cases_by_session(world.org)
+    per_session = cases_by_session(install.org)
     for session_id, lines in texts.items():
         if per_session[session_id] != 1:
             problems.append(f"{session_id}: {per_session[session_id]} Cases")
             continue
-        case = case_for_session(world.org, session_id)
+        case = case_for_session(install.org, session_id)
         assert case is not None
         session = await api_b.session(session_id)
         if session["metadata"].get("salesforce_case_id") != case["Id"]:
             problems.append(f"{session_id}: not linked to its Case")
         problems += [
             f"{session_id}: {problem}"
-            for problem in transcript_problems(lines, comment_bodies(world.org, case["Id"]))
+            for problem in transcript_problems(lines, comment_bodies(install.org, case["Id"]))
         ]
     status = await api_b.status()
     async with hosts.store() as store:

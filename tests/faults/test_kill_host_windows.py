@@ -47,9 +47,9 @@ async def cut_off(request: Awaitable[Any]) -> bool:
     return False
 
 
-async def idle(world: Install, life: HostLife) -> None:
+async def idle(install: Install, life: HostLife) -> None:
     """Until the host's outbox has nothing ready or leased (a dead letter aside)."""
-    api = HostApi(world.http, life.base_url, ADMIN_TOKEN)
+    api = HostApi(install.http, life.base_url, ADMIN_TOKEN)
 
     async def quiet() -> bool:
         return bool((await api.status())["outbox"]["pending"] == 0)
@@ -58,16 +58,16 @@ async def idle(world: Install, life: HostLife) -> None:
 
 
 async def test_a_kill_between_the_handoff_commit_and_the_plugin_hook_keeps_the_handoff(
-    world: Install,
+    install: Install,
 ) -> None:
-    await world.hosts.connect()
-    life = await world.hosts.start(world.http, crash_at="handoff_hook")
-    api = HostApi(world.http, life.base_url, ADMIN_TOKEN)
+    await install.hosts.connect()
+    life = await install.hosts.start(install.http, crash_at="handoff_hook")
+    api = HostApi(install.http, life.base_url, ADMIN_TOKEN)
     session_id = await start_conversation(api, "window1@example.com")
     assert await cut_off(api.handoff(session_id))
 
-    life = await world.hosts.start(world.http)
-    api = HostApi(world.http, life.base_url, ADMIN_TOKEN)
+    life = await install.hosts.start(install.http)
+    api = HostApi(install.http, life.base_url, ADMIN_TOKEN)
     session = await api.session(session_id)
     if session["status"] == "handed_off":
         # What a careful bot does after a cut-off handoff: the host says it is done.
@@ -76,69 +76,69 @@ async def test_a_kill_between_the_handoff_commit_and_the_plugin_hook_keeps_the_h
         assert refused.value.status == 409
     else:
         await api.handoff(session_id)
-    await idle(world, life)
-    assert case_for_session(world.org, session_id) is not None, "the handoff was lost"
+    await idle(install, life)
+    assert case_for_session(install.org, session_id) is not None, "the handoff was lost"
 
 
 async def test_a_kill_between_a_message_commit_and_the_plugin_hook_keeps_the_message(
-    world: Install,
+    install: Install,
 ) -> None:
-    await world.hosts.connect()
-    life = await world.hosts.start(world.http)
-    api = HostApi(world.http, life.base_url, ADMIN_TOKEN)
+    await install.hosts.connect()
+    life = await install.hosts.start(install.http)
+    api = HostApi(install.http, life.base_url, ADMIN_TOKEN)
     session_id = await start_conversation(api, "window2@example.com")
     await api.handoff(session_id)
 
     async def created() -> bool:
-        return case_for_session(world.org, session_id) is not None
+        return case_for_session(install.org, session_id) is not None
 
     await wait_for(created, what="the Case")
-    await world.hosts.kill(life)
+    await install.hosts.kill(life)
 
-    life = await world.hosts.start(world.http, crash_at="reengage_hook")
-    api = HostApi(world.http, life.base_url, ADMIN_TOKEN)
+    life = await install.hosts.start(install.http, crash_at="reengage_hook")
+    api = HostApi(install.http, life.base_url, ADMIN_TOKEN)
     later = "Any news? I still have nothing."
     assert await cut_off(api.post_message(session_id, "contact", later))
 
-    life = await world.hosts.start(world.http)
-    api = HostApi(world.http, life.base_url, ADMIN_TOKEN)
+    life = await install.hosts.start(install.http)
+    api = HostApi(install.http, life.base_url, ADMIN_TOKEN)
     texts = [m["text"] for m in (await api.session(session_id))["messages"]]
     assert later in texts  # the host has it: a careful bot does not send it again
-    await idle(world, life)
-    case = case_for_session(world.org, session_id)
+    await idle(install, life)
+    case = case_for_session(install.org, session_id)
     assert case is not None
-    assert any(later in body for body in comment_bodies(world.org, case["Id"])), (
+    assert any(later in body for body in comment_bodies(install.org, case["Id"])), (
         "the contact's message never reached the Case"
     )
 
 
 async def test_a_kill_between_the_pending_mark_and_the_queued_job_keeps_the_handoff(
-    world: Install,
+    install: Install,
 ) -> None:
-    await world.hosts.connect()
-    life = await world.hosts.start(world.http, crash_at="after_mark_pending")
-    api = HostApi(world.http, life.base_url, ADMIN_TOKEN)
+    await install.hosts.connect()
+    life = await install.hosts.start(install.http, crash_at="after_mark_pending")
+    api = HostApi(install.http, life.base_url, ADMIN_TOKEN)
     session_id = await start_conversation(api, "window3@example.com")
     assert await cut_off(api.handoff(session_id))
 
-    life = await world.hosts.start(world.http)
-    api = HostApi(world.http, life.base_url, ADMIN_TOKEN)
+    life = await install.hosts.start(install.http)
+    api = HostApi(install.http, life.base_url, ADMIN_TOKEN)
     assert (await api.session(session_id))["status"] == "handed_off"
     await api.post_message(session_id, "contact", "Hello? Is anyone there?")
     await asyncio.sleep(1.0)
-    async with world.hosts.store() as store:
+    async with install.hosts.store() as store:
         waiting = [i.item_id for i in await store.items(OUTBOX_QUEUE)]
-    assert case_for_session(world.org, session_id) is not None, (
+    assert case_for_session(install.org, session_id) is not None, (
         f"no Case; the outbox holds only {waiting}"
     )
 
 
 async def test_a_kill_after_the_index_link_still_puts_the_case_id_on_the_session(
-    world: Install,
+    install: Install,
 ) -> None:
-    await world.hosts.connect()
-    life = await world.hosts.start(world.http, crash_at="after_link_session")
-    api = HostApi(world.http, life.base_url, ADMIN_TOKEN)
+    await install.hosts.connect()
+    life = await install.hosts.start(install.http, crash_at="after_link_session")
+    api = HostApi(install.http, life.base_url, ADMIN_TOKEN)
     session_id = await start_conversation(api, "window4@example.com")
     await api.handoff(session_id)  # answered: the job runs after, and dies
 
@@ -150,10 +150,10 @@ async def test_a_kill_after_the_index_link_still_puts_the_case_id_on_the_session
         return False
 
     await wait_for(died, what="the worker to die after linking the Case")
-    life = await world.hosts.start(world.http)
-    api = HostApi(world.http, life.base_url, ADMIN_TOKEN)
-    await idle(world, life)
-    case = case_for_session(world.org, session_id)
+    life = await install.hosts.start(install.http)
+    api = HostApi(install.http, life.base_url, ADMIN_TOKEN)
+    await idle(install, life)
+    case = case_for_session(install.org, session_id)
     assert case is not None  # the Case itself is there, once
     session = await api.session(session_id)
     assert session["metadata"].get("salesforce_case_id") == case["Id"]

@@ -84,7 +84,7 @@ async def connect_admin(stack: Stack) -> None:
 
 
 @pytest.fixture
-async def world() -> AsyncIterator[tuple[FaultyStore, MemoryStore]]:
+async def stores() -> AsyncIterator[tuple[FaultyStore, MemoryStore]]:
     inner = MemoryStore()
     faulty = FaultyStore(inner)
     yield faulty, inner
@@ -130,11 +130,11 @@ async def crash_mid_rotation(stack: Stack, faulty: FaultyStore) -> None:
 
 
 async def test_a_crash_after_a_refresh_without_rotation_loses_nothing(
-    world: tuple[FaultyStore, MemoryStore],
+    stores: tuple[FaultyStore, MemoryStore],
     http: aiohttp.ClientSession,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    faulty, inner = world
+    faulty, inner = stores
     stack = await rotating_stack(faulty, rotating=False)
     try:
         await crash_mid_rotation(stack, faulty)
@@ -147,11 +147,11 @@ async def test_a_crash_after_a_refresh_without_rotation_loses_nothing(
 
 
 async def test_a_crash_between_rotation_and_its_write_needs_a_reconnect_and_keeps_the_work(
-    world: tuple[FaultyStore, MemoryStore],
+    stores: tuple[FaultyStore, MemoryStore],
     http: aiohttp.ClientSession,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    faulty, inner = world
+    faulty, inner = stores
     stack = await rotating_stack(faulty, rotating=True)
     try:
         await crash_mid_rotation(stack, faulty)
@@ -184,11 +184,11 @@ async def test_a_crash_between_rotation_and_its_write_needs_a_reconnect_and_keep
 
 
 async def test_a_rotated_refresh_token_is_kept_until_the_store_takes_it(
-    world: tuple[FaultyStore, MemoryStore],
+    stores: tuple[FaultyStore, MemoryStore],
     http: aiohttp.ClientSession,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    faulty, inner = world
+    faulty, inner = stores
     stack = await rotating_stack(faulty, rotating=True)
     try:
         faulty.down = True  # the store refuses the connection record's writes

@@ -54,7 +54,10 @@ async def test_submit_is_idempotent_and_a_worker_is_woken_not_polling() -> None:
     outbox = make(store, handler, idle_wait=30.0)
     outbox.start()
     try:
-        await asyncio.sleep(0.05)  # the worker is now waiting, for up to 30 s
+        deadline = time.monotonic() + 5
+        while store.waiting("test.outbox") == 0:  # until the worker waits, for up to 30 s
+            assert time.monotonic() < deadline, "the worker never went idle"
+            await asyncio.sleep(0.001)
         started = time.monotonic()
         assert await outbox.submit("work", "job-1", {"n": "one"})
         assert not await outbox.submit("work", "job-1", {"n": "again"})
@@ -176,8 +179,10 @@ async def test_a_crashed_worker_loses_nothing() -> None:
     await outbox.submit("work", "j", {"n": 1})
     [lease] = await store.lease("test.outbox", visibility_timeout=0.1)  # the "crashed" worker
     assert not await outbox.work_once()  # hidden while leased
-    await asyncio.sleep(0.15)
-    assert await outbox.work_once()
+    deadline = time.monotonic() + 5
+    while not await outbox.work_once():  # until the lease lapses, on the store's clock
+        assert time.monotonic() < deadline, "the lapsed lease never came back"
+        await asyncio.sleep(0.01)
     assert [j.attempts for j in jobs] == [2]
     assert jobs[0].is_retry
     assert not await store.ack(lease)  # the dead worker's lease is stale
