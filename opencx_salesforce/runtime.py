@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 import pluggy
@@ -62,7 +62,8 @@ class Runtime:
     index: CaseIndex
     cases: CaseService
     outbox: Outbox
-    webhook_token: str
+    # Secrets: kept out of repr (a failing assertion or a log of the runtime).
+    webhook_token: str = field(repr=False)
     replies: ReplyService
     sweeper: Sweeper
     reply_status: ReplyStatus
@@ -72,7 +73,7 @@ class Runtime:
     store_watch: StoreWatch | None = None
     # What webhook calls are signed with (the generated package carries it), or
     # None when the settings opt out (webhook_signing = false).
-    signing_secret: str | None = None
+    signing_secret: str | None = field(default=None, repr=False)
     workers_started: bool = False  # False for tools that only look (doctor)
     metrics_listener: MetricsListener | None = None
     # The live path (live/service.py); None when no Messaging deployment is set.

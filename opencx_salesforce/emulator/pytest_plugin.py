@@ -207,11 +207,17 @@ def salesforce_connect(salesforce_emulator: Emulator) -> ConnectHost:
 
     The org (``seed``, default :func:`default_org`) gets the plugin's Redirect
     URI as its Connected App's callback; the admin signs in on the emulator's
-    pages; with ``deploy`` the package is deployed pointing at the plugin's
-    webhook URL, so a rep's reply rings the host. Returns the org."""
+    pages; with ``deploy`` the package the settings page offers is deployed
+    (pointing at the plugin's webhook URL, signed with its secret), so a rep's
+    reply rings the host. Returns the org."""
     from opencx_salesforce.emulator.package import deploy_package
     from opencx_salesforce.emulator.seed import default_org
-    from opencx_salesforce.testing.connect import connect_through_settings, emulator_sign_in
+    from opencx_salesforce.testing.connect import (
+        connect_through_settings,
+        download_package,
+        emulator_sign_in,
+        package_signing_secret,
+    )
 
     async def connect(
         plugin_url: str,
@@ -242,7 +248,9 @@ def salesforce_connect(salesforce_emulator: Emulator) -> ConnectHost:
             timeout=30,
         )
         if deploy:
-            deploy_package(org, str(status["webhook_url"]))
+            # The package as the admin downloads it: its signing secret included.
+            package = await download_package(plugin_url, admin_headers=admin_headers)
+            deploy_package(org, str(status["webhook_url"]), package_signing_secret(package))
         return org
 
     return connect

@@ -22,12 +22,15 @@ class WriteProbe:
 
 
 async def probe_write(store: Store, ns: str) -> WriteProbe:
-    """Write a fresh value under ``ns`` (with a TTL, so probes leave nothing
-    behind) and read it back."""
-    value = secrets.token_hex(8).encode()
+    """Write a fresh value under ``ns`` and read it back, then delete it: a probe
+    leaves nothing behind (its own key, so concurrent probes of several instances
+    never read each other's; a TTL in case the delete is lost)."""
+    value = secrets.token_hex(8)
+    key = f"write-probe:{value}"
     try:
-        await store.set(ns, "write-probe", value, ttl=PROBE_TTL)
-        back = await store.get(ns, "write-probe")
+        await store.set(ns, key, value.encode(), ttl=PROBE_TTL)
+        back = await store.get(ns, key)
+        await store.delete(ns, key)
     except Exception as exc:  # any failure of the store is the answer
         return WriteProbe(error=exc)
-    return WriteProbe(lost=back != value)
+    return WriteProbe(lost=back != value.encode())

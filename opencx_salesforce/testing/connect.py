@@ -28,16 +28,22 @@ default org (see :mod:`opencx_salesforce.emulator.pytest_plugin`).
 from __future__ import annotations
 
 import asyncio
+import io
 import time
+import zipfile
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from xml.etree import ElementTree  # the package comes from the plugin under test
 
 import aiohttp
 
+from opencx_salesforce.apex import names
 from opencx_salesforce.demo.browser import Browser
 from opencx_salesforce.errors import OpenCXSalesforceError
 
 SignIn = Callable[[str], Awaitable[None]]
+METADATA_NS = "http://soap.sforce.com/2006/04/metadata"
+SETTINGS_RECORD_FILE = f"{names.SETTINGS_RECORD_FULL_NAME}.md-meta.xml"
 
 
 class ConnectFailed(OpenCXSalesforceError):
@@ -109,3 +115,30 @@ async def connect_through_settings(
             if time.monotonic() > deadline:
                 raise ConnectFailed(f"not connected after {timeout:.0f} s: {status.get('state')}")
             await asyncio.sleep(0.05)
+
+
+async def download_package(plugin_url: str, *, admin_headers: Mapping[str, str]) -> bytes:
+    """The generated Salesforce package (``GET {plugin}/admin/package.zip``), as an
+    admin downloads it from the settings page."""
+    url = f"{plugin_url.rstrip('/')}/admin/package.zip"
+    async with aiohttp.ClientSession() as http, http.get(url, headers=admin_headers) as r:
+        if r.status != 200:
+            raise ConnectFailed(f"downloading the package: HTTP {r.status}: {await r.text()}")
+        return await r.read()
+
+
+def package_signing_secret(package: bytes) -> str | None:
+    """The webhook signing secret a generated package carries (its
+    ``OpenCX_Settings`` custom metadata record), or None for an unsigned package."""
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        record = next(
+            (n for n in archive.namelist() if n.endswith(SETTINGS_RECORD_FILE)), None
+        )
+        if record is None:
+            return None
+        root = ElementTree.fromstring(archive.read(record))
+    for values in root.iter(f"{{{METADATA_NS}}}values"):
+        field = values.findtext(f"{{{METADATA_NS}}}field")
+        if field == names.SIGNING_SECRET_FIELD:
+            return values.findtext(f"{{{METADATA_NS}}}value")
+    return None

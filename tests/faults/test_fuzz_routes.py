@@ -932,6 +932,7 @@ def test_deeply_nested_json_is_a_400_not_a_500(target: Target, route: str) -> No
 # admin's Connect, Disconnect or Check setup is the action itself, whatever the
 # body (their refusals without the admin or the CSRF token are fuzzed above).
 EVERY_ROUTE: dict[tuple[str, str], bool] = {
+    ("GET", "/"): True,
     ("GET", "/healthz"): True,
     ("GET", "/api/sessions"): True,
     ("POST", "/api/sessions"): True,
@@ -956,6 +957,10 @@ EVERY_ROUTE: dict[tuple[str, str], bool] = {
     ("POST", f"{PREFIX}/admin/check"): False,
     ("GET", f"{PREFIX}/static/{{name}}"): True,
     ("POST", f"{PREFIX}/webhook/{{token}}"): True,
+    ("GET", f"{PREFIX}/healthz/live"): True,
+    ("GET", f"{PREFIX}/healthz/ready"): True,
+    ("GET", f"{PREFIX}/metrics"): True,
+    ("GET", f"{PREFIX}/live/jwks.json"): True,
 }
 
 HUGE_INT = b"1" * 5000  # past Python's 4,300-digit int conversion limit

@@ -26,7 +26,7 @@ import pytest
 import redis.asyncio as aioredis
 from faults_support import FAST_RETRIES, HostApi, talk
 from redis.exceptions import RedisError
-from test_two_instances_redis import Pair, ring, running_pair, settled
+from test_two_instances_redis import SECRET, Pair, ring, running_pair, settled
 
 from opencx_salesforce.apex import contract
 from opencx_salesforce.devhost.stack import start_host, start_stack
@@ -148,7 +148,10 @@ async def test_a_store_wiped_mid_run_is_noticed_reported_and_its_webhook_token_k
     prefix = stores[0].prefix  # type: ignore[attr-defined]
     stores.append(await RedisStore.open(own_redis.url, prefix=prefix))
     host_c, plugin_c, url_c = await start_host(
-        store=stores[2], emulator_url=pair.emulator.base_url, plugin_settings=FAST_RETRIES
+        store=stores[2],
+        emulator_url=pair.emulator.base_url,
+        # The same configuration as the others, its signing secret included.
+        plugin_settings={**FAST_RETRIES, "webhook_signing_secret": SECRET},
     )
     try:
         rc = runtime_of(plugin_c)
