@@ -4,14 +4,16 @@ crashes and host instances.
 Two things, both in the host store so that every instance shares them:
 
 * **A marker per record** (CaseComment or EmailMessage Id), claimed with
-  set-if-absent *before* delivering: ``delivering:<time>:<owner>``, then
-  ``delivered`` after. Two workers never both win the claim. A worker that dies
-  between claiming and delivering leaves ``delivering`` behind; once that is older
-  than :data:`STALE_CLAIM_SECONDS` another worker takes the claim over (a
-  compare-and-set, so again only one) and delivers: a claimed record is never
-  lost. The one window left is a crash after the host accepted the message and
-  before ``delivered`` was written; the takeover then delivers it a second time,
-  and the host's ``external_id`` dedupe is the second line for that instant.
+  set-if-absent *before* delivering: ``delivering:<owner>``, then ``delivered``
+  after. Two workers never both win the claim. The claim is written with a TTL
+  of :data:`STALE_CLAIM_SECONDS`: a worker that dies between claiming and
+  delivering leaves it behind until the *store* expires it (the store's clock,
+  never an instance's, so skewed instances cannot take a live claim, issue
+  #16.1); then another worker's set-if-absent wins (again only one) and
+  delivers: a claimed record is never lost. The one window left is a crash
+  after the host accepted the message and before ``delivered`` was written;
+  the takeover then delivers it a second time, and the host's ``external_id``
+  dedupe is the second line for that instant.
 * **A cursor per Case**: the (SystemModstamp, Ids at that SystemModstamp) of the
   last record handled, delivered or skipped. The next read asks Salesforce only
   for records changed from there on. SystemModstamp, not CreatedDate: a draft
@@ -99,9 +101,16 @@ class ClaimResult:
 
 
 class ReplyLedger:
-    def __init__(self, store: Store, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        claim_ttl: float = STALE_CLAIM_SECONDS,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._claim_ttl = claim_ttl
         self._owner = secrets.token_hex(6)
 
     # --- per-record markers ---------------------------------------------------------
@@ -112,27 +121,19 @@ class ReplyLedger:
     async def claim(self, record_id: str) -> ClaimResult:
         key = self._record_key(record_id)
         while True:
-            token = (
-                f"delivering:{self._clock.time():.3f}:{self._owner}:{secrets.token_hex(4)}".encode()
-            )
-            if await self._store.set_if_absent(NS, key, token):
+            token = f"delivering:{self._owner}:{secrets.token_hex(4)}".encode()
+            if await self._store.set_if_absent(NS, key, token, ttl=self._claim_ttl):
                 return ClaimResult(Claim.MINE, token)
             current = await self._store.get(NS, key)
             if current is None:
                 continue  # expired between the two calls: try again
             if current == DELIVERED:
                 return ClaimResult(Claim.DONE)
-            if not self._is_stale(current):
-                return ClaimResult(Claim.BUSY)
-            if await self._store.compare_and_set(NS, key, current, token):
-                return ClaimResult(Claim.MINE, token)
-
-    def _is_stale(self, value: bytes) -> bool:
-        try:
-            claimed_at = float(value.split(b":")[1])
-        except (IndexError, ValueError):
-            return True  # unreadable: nobody can be relying on it
-        return self._clock.time() - claimed_at > STALE_CLAIM_SECONDS
+            if _legacy_claim_is_stale(current, self._clock.time()):
+                if await self._store.compare_and_set(NS, key, current, token, ttl=self._claim_ttl):
+                    return ClaimResult(Claim.MINE, token)
+                continue
+            return ClaimResult(Claim.BUSY)
 
     async def mark_delivered(self, record_id: str, token: bytes) -> bool:
         """False if another worker took the claim over meanwhile (this worker was
@@ -231,3 +232,15 @@ def _not_after(new: Cursor, current: Cursor) -> bool:
     if new_at != current_at:
         return new_at < current_at
     return {i[:15] for i in new.ids} <= {i[:15] for i in current.ids}
+
+
+def _legacy_claim_is_stale(value: bytes, now: float) -> bool:
+    """A claim written before claims had a TTL (``delivering:<time>:<owner>:…``)
+    never expires by itself: judged by its time, as it was then."""
+    parts = value.split(b":")
+    if len(parts) != 4:
+        return False
+    try:
+        return now - float(parts[1]) > STALE_CLAIM_SECONDS
+    except ValueError:
+        return False

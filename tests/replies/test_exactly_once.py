@@ -4,7 +4,6 @@ each record to one delivery through replays, sweeps, crashes and failures."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from replies_support import (
@@ -20,8 +19,6 @@ from replies_support import (
 )
 
 from opencx_salesforce.apex import contract
-from opencx_salesforce.clock import ManualClock
-from opencx_salesforce.replies import ledger as reply_ledger
 from opencx_salesforce.replies.classify import strip_quoted
 from opencx_salesforce.replies.ledger import Claim, Cursor, ReplyLedger
 from opencx_salesforce.salesforce.ids import full_id
@@ -66,11 +63,11 @@ async def test_a_claim_left_by_a_crashed_worker_is_taken_over_and_delivered(
 ) -> None:
     session_id, case_id = await _case(world)
     comment_id = Rep(world.org).comment(case_id, "Your replacement ships today.")
-    # Another instance claimed the record longer ago than a live claim can be,
-    # and died before delivering it.
-    then = time.time() - reply_ledger.STALE_CLAIM_SECONDS - 1
-    crashed = ReplyLedger(world.store, clock=ManualClock(start=then))
+    # Another instance claimed the record and died before delivering it; its
+    # claim lapses on the store's clock (here after 0.2 s instead of 90 s).
+    crashed = ReplyLedger(world.store, claim_ttl=0.2)
     assert (await crashed.claim(comment_id)).claim is Claim.MINE
+    assert (await ReplyLedger(world.store).claim(comment_id)).claim is Claim.BUSY
 
     await ring(world, world.node, COMMENT, case_id, comment_id)
 
