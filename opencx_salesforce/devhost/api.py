@@ -189,4 +189,12 @@ def _fail(
     body: dict[str, Any] = {"error": error, "message": message}
     if problems is not None:
         body["problems"] = problems
-    raise kind(text=json.dumps(body), content_type="application/json", headers=headers)
+    raise kind(text=html_safe_json(body), content_type="application/json", headers=headers)
+
+
+def html_safe_json(value: Any) -> str:
+    """JSON with ``<``, ``>`` and ``&`` as ``\\u`` escapes (still the same JSON):
+    an error that names what the caller sent cannot become markup if a browser
+    ever renders it."""
+    text = json.dumps(value)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

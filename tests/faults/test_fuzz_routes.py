@@ -1089,6 +1089,8 @@ REQUIRED["test_every_route_answers_bad_input_with_a_4xx_and_changes_nothing"] = 
 )
 @example(call=any_call("/api/sessions", body=b'{"topic": ' + HUGE_INT + b"}"))
 @example(call=any_call("/api/sessions", body=b'{"topic": "\xff"}'))
+# A session id that is markup, in the reference host's JSON error (found by the fuzz).
+@example(call=any_call("/api/sessions/{session_id}", method="GET", fill=MARKER))
 @example(
     call=any_call(
         f"{PREFIX}/webhook/{{token}}",
