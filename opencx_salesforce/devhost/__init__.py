@@ -9,7 +9,8 @@ Start it with ``opencx-salesforce serve --config FILE``, or in-process::
 """
 
 from opencx_salesforce.devhost.config import HostSettings, load_config
-from opencx_salesforce.devhost.host import DevHost, HookError
+from opencx_salesforce.devhost.hook_errors import HookError
+from opencx_salesforce.devhost.host import DevHost
 from opencx_salesforce.devhost.plugins import PluginLoadError, make_plugin_manager
 from opencx_salesforce.devhost.sessions import SessionStateError, UnknownSessionError
 

@@ -12,14 +12,9 @@ store they are given.
 
 from __future__ import annotations
 
-import collections
 import copy
-import logging
 import secrets
-import socket
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -27,8 +22,11 @@ from aiohttp import web
 from opencx_salesforce.devhost.access_log import RedactingAccessLogger
 from opencx_salesforce.devhost.admin import AdminAuth
 from opencx_salesforce.devhost.config import HostSettings
-from opencx_salesforce.devhost.journal import HookJournal
+from opencx_salesforce.devhost.hook_errors import HookError, HookErrorLog
+from opencx_salesforce.devhost.journal import HookJournal, replay_unfinished
+from opencx_salesforce.devhost.listen import bind_socket, http_url
 from opencx_salesforce.devhost.pages import BODY_TIMEOUT_KEY
+from opencx_salesforce.devhost.plugin_routes import mount_plugin_routes
 from opencx_salesforce.devhost.plugins import make_plugin_manager
 from opencx_salesforce.devhost.sessions import SessionRepository, SessionStateError
 from opencx_salesforce.errors import ConfigError
@@ -46,21 +44,7 @@ from opencx_salesforce.settings.loader import did_you_mean
 from opencx_salesforce.store import open_store
 from opencx_salesforce.store.base import Store
 
-logger = logging.getLogger(__name__)
-
-INTEGRATIONS_PREFIX = "/integrations"
 HOST_KEY: web.AppKey[DevHost] = web.AppKey("devhost")
-_KEPT_HOOK_ERRORS = 100
-
-
-@dataclass(frozen=True, slots=True)
-class HookError:
-    """A hook implementation that raised. The host logs it and goes on."""
-
-    plugin: str
-    hook: str
-    error: Exception
-    at: float  # unix seconds
 
 
 class DevHost:
@@ -106,9 +90,7 @@ class DevHost:
             plugin_paths=lambda: [f"{p}/" for p in self.mounted_paths],
             store=lambda: self.store,
         )
-        self._hook_errors: collections.deque[HookError] = collections.deque(
-            maxlen=_KEPT_HOOK_ERRORS
-        )
+        self._hook_errors = HookErrorLog()
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
         self.mounted_paths: list[str] = []
@@ -134,7 +116,7 @@ class DevHost:
             return self.settings.public_url
         if self._base_url:
             return self._base_url
-        return _http_url(self.settings.listen_host, self.settings.listen_port)
+        return http_url(self.settings.listen_host, self.settings.listen_port)
 
     def unknown_tables(self) -> list[str]:
         """A problem for each plugin table of the config that no loaded plugin
@@ -296,22 +278,6 @@ class DevHost:
             raise SessionStateError(f"no session {session_id!r}")
         await self._call("on_contact_leave", session=session)
 
-    async def _replay_journal(self) -> None:
-        """Hook calls a previous run of this host committed the session change
-        for but may not have made (it died in between): make them again. The
-        plugin's hooks are idempotent, so a call that did happen is harmless."""
-        for key, entry in await self._journal.entries():
-            session = await self._sessions.get(entry["session_id"])
-            if session is not None and entry["hook"] == "on_handoff":
-                if session.status == SessionStatus.HANDED_OFF:
-                    reason = HandoffReason.model_validate(entry["reason"])
-                    await self._call("on_handoff", session=session, reason=reason)
-            elif session is not None and entry["hook"] == "on_contact_reengage":
-                found = [m for m in session.messages if m.id == entry["message_id"]]
-                if found and session.status == SessionStatus.HANDED_OFF:
-                    await self._call("on_contact_reengage", session=session, messages=found)
-            await self._journal.done(key)
-
     # --- hook errors ------------------------------------------------------------------
     @property
     def routes(self) -> list[tuple[str, str]]:
@@ -328,11 +294,10 @@ class DevHost:
     @property
     def hook_errors(self) -> list[HookError]:
         """The most recent hook failures, oldest first."""
-        return list(self._hook_errors)
+        return self._hook_errors.recent()
 
     def _record_hook_error(self, plugin: str, hook: str, error: Exception) -> None:
-        logger.error("plugin %r: hook %s failed", plugin, hook, exc_info=error)
-        self._hook_errors.append(HookError(plugin, hook, error, time.time()))
+        self._hook_errors.record(plugin, hook, error)
 
     async def _call(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
         return await call_each(self.plugin_manager, hook, kwargs, self._record_hook_error)
@@ -359,8 +324,8 @@ class DevHost:
         listen_host = host or self.settings.listen_host
         listen_port = self.settings.listen_port if port is None else port
         # Bind first, so public_url knows the real port before plugins start.
-        sock = _bind(listen_host, listen_port)
-        self._base_url = _http_url(listen_host, sock.getsockname()[1])
+        sock = bind_socket(listen_host, listen_port)
+        self._base_url = http_url(listen_host, sock.getsockname()[1])
         plugins_started = False
         try:
             if self._store is None:
@@ -381,7 +346,7 @@ class DevHost:
                 problems.append(str(exc))
             if problems:
                 raise ConfigError("\n".join(problems))
-            await self._replay_journal()
+            await replay_unfinished(self.store, self._call)
             runner = web.AppRunner(await self._build_app(), access_log_class=RedactingAccessLogger)
             await runner.setup()
             try:
@@ -423,32 +388,9 @@ class DevHost:
         app.add_routes(SessionApi(self).routes())
         app.add_routes(self._admin.routes())
         app.add_routes(Inbox(self.store, self._admin).routes())
-        self.mounted_paths = []
-        answers = await call_each(
-            self.plugin_manager,
-            "webhook_routes",
-            {},
-            self._record_hook_error,
-            await_results=False,
+        self.mounted_paths = await mount_plugin_routes(
+            app, self.plugin_manager, self._record_hook_error
         )
-        for name, routes in answers:
-            if routes is None:
-                continue
-            if not isinstance(routes, web.Application):
-                if hasattr(routes, "close"):  # a coroutine: close it, or Python warns
-                    routes.close()
-                self._record_hook_error(
-                    name,
-                    "webhook_routes",
-                    TypeError(
-                        f"webhook_routes returned {type(routes).__name__}; expected an "
-                        "aiohttp.web.Application or None (not a coroutine)"
-                    ),
-                )
-                continue
-            prefix = f"{INTEGRATIONS_PREFIX}/{name}"
-            app.add_subapp(prefix, routes)
-            self.mounted_paths.append(prefix)
         return app
 
 
@@ -457,28 +399,6 @@ async def _open_store(url: str) -> Store:
         return await open_store(url)
     except ValueError as exc:
         raise ConfigError(f"host.store_url: {exc}") from exc
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    sock.setblocking(False)
-    return sock
-
-
-def _http_url(host: str, port: int) -> str:
-    # A wildcard address is not somewhere to send a browser; loopback is.
-    if host in ("0.0.0.0", "", "::"):
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
 
 
 def _new_id(kind: str) -> str:

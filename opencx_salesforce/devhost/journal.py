@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from opencx_salesforce.devhost.sessions import SessionRepository
+from opencx_salesforce.models import HandoffReason, SessionStatus
 from opencx_salesforce.store.base import Store
 
 JOURNAL_NS = "host.hook_journal"
@@ -33,3 +36,23 @@ class HookJournal:
             if raw is not None:
                 found.append((key, json.loads(raw)))
         return found
+
+
+async def replay_unfinished(store: Store, call: Callable[..., Awaitable[Any]]) -> None:
+    """Hook calls a previous run of the host committed the session change for but
+    may not have made (it died in between): make them again through ``call``
+    (the host's hook caller). The plugin's hooks are idempotent, so a call that
+    did happen is harmless."""
+    journal = HookJournal(store)
+    sessions = SessionRepository(store)
+    for key, entry in await journal.entries():
+        session = await sessions.get(entry["session_id"])
+        if session is not None and entry["hook"] == "on_handoff":
+            if session.status == SessionStatus.HANDED_OFF:
+                reason = HandoffReason.model_validate(entry["reason"])
+                await call("on_handoff", session=session, reason=reason)
+        elif session is not None and entry["hook"] == "on_contact_reengage":
+            found = [m for m in session.messages if m.id == entry["message_id"]]
+            if found and session.status == SessionStatus.HANDED_OFF:
+                await call("on_contact_reengage", session=session, messages=found)
+        await journal.done(key)

@@ -48,9 +48,8 @@ from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, RetryLater
 from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.outbox.queue import Job, Outbox
+from opencx_salesforce.replies.case_read import case_query, names_missing_email_message
 from opencx_salesforce.replies.classify import (
-    CHILD_LIMIT,
-    EMAIL_STATUS_DRAFT,
     Item,
     Reply,
     children,
@@ -61,7 +60,7 @@ from opencx_salesforce.replies.classify import (
 from opencx_salesforce.replies.ending import CaseEnding
 from opencx_salesforce.replies.ledger import Claim, ReplyLedger
 from opencx_salesforce.replies.status import ReplyStatus
-from opencx_salesforce.salesforce import datetimes, soql
+from opencx_salesforce.salesforce import datetimes
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.errors import ApiError
 from opencx_salesforce.salesforce.ids import full_id
@@ -76,53 +75,6 @@ NOTIFY_KIND = "notify"
 CASE_KEY_PREFIX = "case:"
 # One worker reads and delivers a Case at a time, so replies arrive in order.
 CASE_LOCK_TTL = 60.0
-
-COMMENT_FIELDS = (
-    "Id, IsPublished, CommentBody, CreatedDate, SystemModstamp, CreatedById, "
-    "CreatedBy.Name, CreatedBy.UserType"
-)
-EMAIL_FIELDS = (
-    "Id, Incoming, Status, FromName, TextBody, CreatedDate, SystemModstamp, CreatedById, "
-    "CreatedBy.Name, CreatedBy.UserType"
-)
-CASE_FIELDS = "Id, IsClosed, Status, IsDeleted, MasterRecordId, SystemModstamp"
-# Drafts are left out of the read: a draft is not a reply, and sending it later
-# changes its SystemModstamp, which brings it into the next read.
-# [src: object_reference sforce_api_objects_emailmessage.htm, Status "5" Draft]
-REPLY_EMAILS = f"Incoming = false AND Status != '{EMAIL_STATUS_DRAFT}'"
-
-
-def case_query(case_ids: Sequence[str], since: str | None, *, emails: bool = True) -> str:
-    """The one read per notification (run with ``queryAll``): the Cases' state
-    and their replies changed from ``since`` (SystemModstamp, inclusive) on, in
-    the order they changed. Children of a deleted Case (deleted with it) are left
-    out: nothing on a Case the rep deleted is delivered. ``emails=False`` for an
-    org without EmailMessage."""
-    after = f" AND SystemModstamp >= {datetimes.soql_literal(since)}" if since else ""
-    order = f"ORDER BY SystemModstamp, Id LIMIT {CHILD_LIMIT}"
-    live = "IsDeleted = false"
-    email_read = (
-        f"(SELECT {EMAIL_FIELDS} FROM EmailMessages "
-        f"WHERE {REPLY_EMAILS} AND {live}{after} {order}), "
-        if emails
-        else ""
-    )
-    return (
-        f"SELECT {CASE_FIELDS}, "
-        f"(SELECT {COMMENT_FIELDS} FROM CaseComments "
-        f"WHERE IsPublished = true AND {live}{after} {order}), "
-        f"{email_read}"
-        f"FROM Case WHERE Id IN {soql.id_list(list(case_ids))}"
-    ).replace(", FROM Case", " FROM Case")
-
-
-def names_missing_email_message(error: ApiError) -> bool:
-    """Whether Salesforce refused a query because the org has no EmailMessage
-    (no Email-to-Case, no Enhanced Email: apex/org_features.py). The platform's
-    answer: INVALID_TYPE, "Didn't understand relationship 'EmailMessages'" or
-    "sObject type 'EmailMessage' is not supported"."""
-    return error.error_code == "INVALID_TYPE" and "EmailMessage" in error.message
-
 
 # --- the service -------------------------------------------------------------------
 

@@ -70,8 +70,9 @@ from typing import Any
 
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, RetryLater
+from opencx_salesforce.replies.case_read import names_missing_email_message
 from opencx_salesforce.replies.ledger import NS
-from opencx_salesforce.replies.service import ReplyService, names_missing_email_message
+from opencx_salesforce.replies.service import ReplyService
 from opencx_salesforce.replies.status import ReplyStatus, SweepReport
 from opencx_salesforce.replies.sweep_streams import STREAMS, CaseStream, Stream, StreamState, later
 from opencx_salesforce.salesforce import datetimes, subrequests

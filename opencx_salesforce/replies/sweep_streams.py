@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from opencx_salesforce.replies.service import REPLY_EMAILS
+from opencx_salesforce.replies.case_read import REPLY_EMAILS
 from opencx_salesforce.salesforce import datetimes, soql
 
 # How far behind the newest change each stream reads again on the next sweep.

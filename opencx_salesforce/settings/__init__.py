@@ -1,6 +1,9 @@
 """The plugin's settings.
 
 * :mod:`.model`  :class:`SalesforceSettings`, the ``[salesforce]`` table
+* :mod:`.checks` the checks of single values (URLs, scopes, keys, field names)
+* :mod:`.picklists` the default Case Origin per channel and Priority map
+* :mod:`.live`   the ``[salesforce.live]`` sub-table
 * :mod:`.loader` the TOML/env loader with actionable errors (the reference host
   loads its ``[host]`` table with it too)
 """

@@ -8,82 +8,26 @@ by ``OPENCX_SALESFORCE_*`` environment variables.
 Tests construct :class:`SalesforceSettings` directly
 (``SalesforceSettings(login_url=emulator_url, dev_mode=True)``).
 
+The field validators only call the checks in :mod:`.checks` (single values) and
+:mod:`.picklists` (Case picklist defaults and values).
 """
 
 from __future__ import annotations
 
-import re
-import types
 from collections.abc import Mapping
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import SettingsConfigDict
 
 from opencx_salesforce.cases.field_mapping import parse_mapping
-from opencx_salesforce.models import Channel
+from opencx_salesforce.settings import checks, picklists
 from opencx_salesforce.settings.live import LiveSettings
-from opencx_salesforce.settings.loader import (
-    LoadableSettings,
-    check_service_url,
-    did_you_mean,
-    load_section,
-)
+from opencx_salesforce.settings.loader import LoadableSettings, load_section
 
 SECTION = "salesforce"
 ENV_PREFIX = "OPENCX_SALESFORCE_"
-
-# The Origin picklist of a new org has only Phone, Email and Web
-# [src: SALESFORCE.md "Default Origin: Phone, Email, Web"; object_reference
-# sforce_api_objects_case.htm]. Each channel maps to the nearest of those three so
-# that a Case is accepted by an org nobody has customised: SMS is a phone-number
-# channel, chat and WhatsApp arrive through web widgets. Orgs with their own values
-# ("Chat", "WhatsApp", ...) override single channels in [salesforce.origin_by_channel].
-DEFAULT_ORIGIN_BY_CHANNEL: Mapping[str, str] = types.MappingProxyType(
-    {
-        "email": "Email",
-        "phone": "Phone",
-        "chat": "Web",
-        "web": "Web",
-        "sms": "Phone",
-        "whatsapp": "Web",
-    }
-)
-
-# A session's priority (free text set by the bot) to the Case Priority picklist;
-# High, Medium and Low are the values of a new org [src: SALESFORCE.md, Case fields].
-DEFAULT_PRIORITY_MAP: Mapping[str, str] = types.MappingProxyType(
-    {
-        "urgent": "High",
-        "high": "High",
-        "normal": "Medium",
-        "medium": "Medium",
-        "low": "Low",
-    }
-)
-
-_FERNET_HOWTO = (
-    "make one with: python -c 'from cryptography.fernet import Fernet; "
-    "print(Fernet.generate_key().decode())'"
-)
-# Longest value a picklist entry may hold [src: SALESFORCE.md, Case field reference:
-# picklist length 255 in newer API versions].
-_PICKLIST_MAX = 255
-_HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")
-_API_VERSION = re.compile(r"^\d{2,3}\.\d$")
-# A custom field's API name, optionally with a managed package namespace:
-# Name__c or ns__Name__c; letters, digits and single underscores.
-_NAME_PART = r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*"
-_CUSTOM_FIELD = re.compile(rf"^(?:{_NAME_PART}__)?{_NAME_PART}__c$")
-
-
-def _none_if_blank(value: Any) -> Any:
-    # An environment variable set to "" means "not set", as in most deployments.
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
 
 
 def _secret_text(value: SecretStr | None) -> str | None:
@@ -132,7 +76,7 @@ class SalesforceSettings(LoadableSettings):
         default=None,
         description=(
             "Fernet key that encrypts the client secret and OAuth tokens in the store. "
-            "Required unless dev_mode is on. " + _FERNET_HOWTO
+            "Required unless dev_mode is on. " + checks.FERNET_HOWTO
         ),
     )
     dev_mode: bool = Field(
@@ -203,14 +147,14 @@ class SalesforceSettings(LoadableSettings):
         ),
     )
     origin_by_channel: dict[str, str] = Field(
-        default_factory=lambda: dict(DEFAULT_ORIGIN_BY_CHANNEL),
+        default_factory=lambda: dict(picklists.DEFAULT_ORIGIN_BY_CHANNEL),
         description=(
             "Case Origin picklist value per channel (email, phone, chat, web, sms, "
             "whatsapp). Channels you leave out keep their default."
         ),
     )
     priority_map: dict[str, str] = Field(
-        default_factory=lambda: dict(DEFAULT_PRIORITY_MAP),
+        default_factory=lambda: dict(picklists.DEFAULT_PRIORITY_MAP),
         description=(
             "Case Priority picklist value per session priority (case-insensitive). "
             "Priorities you leave out keep their default; unknown ones leave Priority "
@@ -347,13 +291,7 @@ class SalesforceSettings(LoadableSettings):
     @field_validator("login_url")
     @classmethod
     def _check_login_url(cls, value: str) -> str:
-        url = check_service_url(value, example="https://login.salesforce.com")
-        if urlsplit(url).path not in ("", "/"):
-            # The plugin appends /services/oauth2/...; a path here would be doubled.
-            raise ValueError(
-                "expected the site root such as https://login.salesforce.com, without a path"
-            )
-        return url
+        return checks.check_login_url(value)
 
     @field_validator(
         "client_id",
@@ -365,7 +303,7 @@ class SalesforceSettings(LoadableSettings):
     )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
-        return _none_if_blank(value)
+        return checks.none_if_blank(value)
 
     @field_validator("case_fields")
     @classmethod
@@ -376,106 +314,57 @@ class SalesforceSettings(LoadableSettings):
     @field_validator("metrics_listen")
     @classmethod
     def _check_metrics_listen(cls, value: str | None) -> str | None:
-        if value is not None and not _HOST_PORT.match(value.strip()):
-            raise ValueError("expected host:port such as 127.0.0.1:9464")
-        return value.strip() if value else None
+        return checks.check_listen_address(value)
 
     @field_validator("scopes", mode="before")
     @classmethod
     def _scopes_from_list(cls, value: Any) -> Any:
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return " ".join(value)
-        return value
+        return checks.scopes_from_list(value)
 
     @field_validator("scopes")
     @classmethod
     def _check_scopes(cls, value: str) -> str:
-        scopes = value.split()
-        if not scopes:
-            raise ValueError("expected space-separated OAuth scopes such as 'full refresh_token'")
-        # refresh_token and offline_access name the same scope, "Perform requests at
-        # any time" [src: help.salesforce.com remoteaccess_oauth_tokens_scopes.htm].
-        if "refresh_token" not in scopes and "offline_access" not in scopes:
-            raise ValueError(
-                "expected the scopes to include refresh_token (or offline_access): without "
-                "a refresh token the plugin stops working when the access token expires"
-            )
-        return " ".join(scopes)
+        return checks.check_scopes(value)
 
     @field_validator("api_version", mode="before")
     @classmethod
     def _api_version_text(cls, value: Any) -> Any:
-        # `api_version = 62.0` without quotes is a TOML float; mean the same thing.
-        if isinstance(value, float):
-            return f"{value:.1f}"
-        if isinstance(value, str) and value.strip().lower().startswith("v"):
-            return value.strip()[1:]
-        return value
+        return checks.api_version_text(value)
 
     @field_validator("api_version")
     @classmethod
     def _check_api_version(cls, value: str) -> str:
-        if not _API_VERSION.match(value.strip()):
-            raise ValueError("expected an API version such as 62.0")
-        return value.strip()
+        return checks.check_api_version(value)
 
     @field_validator("encryption_key")
     @classmethod
     def _check_encryption_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
-            return None
-        from cryptography.fernet import Fernet
-
-        try:
-            Fernet(value.get_secret_value().strip().encode())
-        except (ValueError, TypeError):
-            raise ValueError(
-                "expected a Fernet key (32 url-safe base64-encoded bytes); " + _FERNET_HOWTO
-            ) from None
-        return SecretStr(value.get_secret_value().strip())
+        return checks.check_encryption_key(value)
 
     @field_validator("webhook_signing_secret")
     @classmethod
     def _check_signing_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 16:
-            raise ValueError("expected at least 16 characters (a long random string)")
-        return value
+        return checks.check_signing_secret(value)
 
     @field_validator("case_from_value")
     @classmethod
     def _check_case_from(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("expected a non-empty value such as 'opencx'")
-        if len(value) > _PICKLIST_MAX:
-            raise ValueError(f"expected at most {_PICKLIST_MAX} characters")
-        return value
+        return picklists.check_picklist_value(value)
 
     @field_validator("session_id_field")
     @classmethod
     def _check_session_id_field(cls, value: str) -> str:
-        if not _CUSTOM_FIELD.match(value):
-            raise ValueError("expected the API name of a custom field such as OpenCX_Session_Id__c")
-        return value
+        return checks.check_custom_field_name(value)
 
     @field_validator("origin_by_channel")
     @classmethod
     def _merge_origins(cls, value: dict[str, str]) -> dict[str, str]:
-        known = [c.value for c in Channel]
-        for channel in value:
-            if channel not in known:
-                raise ValueError(
-                    f"unknown channel {channel!r}{did_you_mean(channel, known)}; "
-                    f"expected channels among {', '.join(known)}"
-                )
-        _check_picklist_values(value)
-        return {**DEFAULT_ORIGIN_BY_CHANNEL, **value}
+        return picklists.merge_origins(value)
 
     @field_validator("priority_map")
     @classmethod
     def _merge_priorities(cls, value: dict[str, str]) -> dict[str, str]:
-        _check_picklist_values(value)
-        lowered = {k.strip().lower(): v for k, v in value.items()}
-        return {**DEFAULT_PRIORITY_MAP, **lowered}
+        return picklists.merge_priorities(value)
 
     @model_validator(mode="after")
     def _check_together(self) -> SalesforceSettings:
@@ -483,7 +372,7 @@ class SalesforceSettings(LoadableSettings):
             raise PydanticCustomError(
                 "encryption_key_required",
                 "required outside dev mode: it encrypts the client secret and OAuth tokens "
-                "in the store. Make" + _FERNET_HOWTO.removeprefix("make"),
+                "in the store. Make" + checks.FERNET_HOWTO.removeprefix("make"),
                 {"field": "encryption_key"},
             )
         if not self.webhook_signing and self.webhook_signing_secret is not None:
@@ -509,14 +398,6 @@ class SalesforceSettings(LoadableSettings):
 
     def webhook_signing_secret_value(self) -> str | None:
         return _secret_text(self.webhook_signing_secret)
-
-
-def _check_picklist_values(value: Mapping[str, str]) -> None:
-    for key, picklist_value in value.items():
-        if not picklist_value.strip():
-            raise ValueError(f"{key!r}: expected a picklist value, got an empty string")
-        if len(picklist_value) > _PICKLIST_MAX:
-            raise ValueError(f"{key!r}: expected at most {_PICKLIST_MAX} characters")
 
 
 def load_settings(

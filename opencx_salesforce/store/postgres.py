@@ -52,15 +52,13 @@ Cost
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from opencx_salesforce.store._pg_health import StoreHealth, check_writable
 from opencx_salesforce.store._pg_listen import Listener
-from opencx_salesforce.store._pg_retry import run_retrying
 from opencx_salesforce.store._pg_schema import migrate, quote_ident
+from opencx_salesforce.store._pg_statements import Statements, no_reset
 from opencx_salesforce.store._pg_url import PostgresSettings, parse_postgres_url
 from opencx_salesforce.store._rules import check_delay, check_lease, check_ttl, new_token
 from opencx_salesforce.store._wakeup import Wakeups, wait_until_due
@@ -71,22 +69,13 @@ _HELD = "queue = $1 AND item_id = $2 AND state = 'leased' AND lease_token = $3"
 _EXPIRES = "now() + make_interval(secs => $4::float8)"  # NULL ttl: NULL, never expires
 
 
-async def _no_reset(connection: asyncpg.Connection) -> None:
-    """The store leaves no session state (no LISTEN, no session locks, no SET) on
-    pooled connections, so the default reset's round trip is pure cost."""
-
-
-def _count(status: str) -> int:
-    """Rows affected, from a command tag such as ``DELETE 1`` or ``UPDATE 0``."""
-    return int(status.rsplit(" ", 1)[-1])
-
-
 class PostgresStore:
     """A :class:`~opencx_salesforce.store.base.Store` in a PostgreSQL schema.
     Open it with :meth:`open`."""
 
     def __init__(self, pool: asyncpg.Pool, settings: PostgresSettings) -> None:
         self._pool = pool
+        self._sql = Statements(pool, reconnect_timeout=settings.reconnect_timeout)
         self.settings = settings
         self.schema = settings.schema
         s = quote_ident(settings.schema)
@@ -97,7 +86,6 @@ class PostgresStore:
         self._wakeups = Wakeups()
         self._sender = new_token()[:12]  # tags this store's notifications
         self._listener = Listener(settings.dsn, self._channel, self._wakeups, self._sender)
-        self.round_trips = 0
         # Expired rows read as absent at once; they are deleted by a sweep run
         # on a write at most this often (seconds, monotonic).
         self.purge_interval = 60.0
@@ -111,7 +99,7 @@ class PostgresStore:
             settings.dsn,
             min_size=settings.pool_min,
             max_size=settings.pool_max,
-            reset=_no_reset,
+            reset=no_reset,
         )
         try:
             async with pool.acquire() as conn:
@@ -121,35 +109,9 @@ class PostgresStore:
             raise
         return cls(pool, settings)
 
-    # --- one statement, one round trip ---------------------------------------
-    def _count_round_trip(self) -> None:
-        self.round_trips += 1
-
-    async def _fetch(self, sql: str, *args: Any, retry: bool = True) -> list[Any]:
-        async def work(conn: PoolConnectionProxy) -> list[Any]:
-            return list(await conn.fetch(sql, *args))
-
-        return await run_retrying(
-            self._pool,
-            work,
-            reconnect_timeout=self.settings.reconnect_timeout if retry else 0.0,
-            on_attempt=self._count_round_trip,
-        )
-
-    async def _execute(self, sql: str, *args: Any) -> int:
-        async def work(conn: PoolConnectionProxy) -> int:
-            return _count(await conn.execute(sql, *args))
-
-        return await run_retrying(
-            self._pool,
-            work,
-            reconnect_timeout=self.settings.reconnect_timeout,
-            on_attempt=self._count_round_trip,
-        )
-
     # --- key/value -------------------------------------------------------------
     async def get(self, ns: str, key: str) -> bytes | None:
-        rows = await self._fetch(
+        rows = await self._sql.fetch(
             f"SELECT value FROM {self._kv} WHERE ns = $1 AND key = $2 AND {_LIVE}", ns, key
         )
         return bytes(rows[0][0]) if rows else None
@@ -161,7 +123,7 @@ class PostgresStore:
         # An expired row counts as absent: the upsert may overwrite it, under
         # the row lock ON CONFLICT takes, so exactly one racer wins.
         condition = "WHERE kv.expires_at <= now()" if only_if_absent else ""
-        rows = await self._fetch(
+        rows = await self._sql.fetch(
             f"""
             INSERT INTO {self._kv} AS kv (ns, key, value, expires_at)
             VALUES ($1, $2, $3, {_EXPIRES})
@@ -203,9 +165,10 @@ class PostgresStore:
         match = f"ns = $1 AND key = $2 AND value = $3 AND {_LIVE}"
         if new is None:
             return (
-                await self._execute(f"DELETE FROM {self._kv} WHERE {match}", ns, key, expected) == 1
+                await self._sql.execute(f"DELETE FROM {self._kv} WHERE {match}", ns, key, expected)
+                == 1
             )
-        changed = await self._execute(
+        changed = await self._sql.execute(
             f"""
             UPDATE {self._kv} SET value = $5, expires_at = {_EXPIRES}
             WHERE {match}
@@ -220,13 +183,13 @@ class PostgresStore:
 
     async def delete(self, ns: str, key: str) -> bool:
         # The expired row goes too, but only a live key counts as deleted.
-        rows = await self._fetch(
+        rows = await self._sql.fetch(
             f"DELETE FROM {self._kv} WHERE ns = $1 AND key = $2 RETURNING {_LIVE}", ns, key
         )
         return bool(rows and rows[0][0])
 
     async def keys(self, ns: str, prefix: str = "") -> list[str]:
-        rows = await self._fetch(
+        rows = await self._sql.fetch(
             f"""
             SELECT key FROM {self._kv}
             WHERE ns = $1 AND key >= $2 AND starts_with(key, $2) AND {_LIVE}
@@ -240,7 +203,7 @@ class PostgresStore:
     async def purge_expired(self) -> int:
         """Delete the rows of expired keys (they already read as absent); how many."""
         self._last_purge = time.monotonic()
-        return await self._execute(f"DELETE FROM {self._kv} WHERE expires_at <= now()")
+        return await self._sql.execute(f"DELETE FROM {self._kv} WHERE expires_at <= now()")
 
     async def _maybe_purge(self) -> None:
         if time.monotonic() - self._last_purge >= self.purge_interval:
@@ -251,7 +214,7 @@ class PostgresStore:
         self, queue: str, item_id: str, payload: bytes, *, delay: float = 0.0
     ) -> bool:
         check_delay(delay)
-        rows = await self._fetch(
+        rows = await self._sql.fetch(
             f"""
             WITH added AS (
                 INSERT INTO {self._q}
@@ -276,7 +239,7 @@ class PostgresStore:
 
     async def lease(self, queue: str, *, visibility_timeout: float, limit: int = 1) -> list[Lease]:
         check_lease(visibility_timeout, limit)
-        rows = await self._fetch(
+        rows = await self._sql.fetch(
             f"""
             WITH due AS (
                 SELECT seq, available_at AS was_due FROM {self._q}
@@ -306,14 +269,14 @@ class PostgresStore:
         ]
 
     async def ack(self, lease: Lease) -> bool:
-        changed = await self._execute(
+        changed = await self._sql.execute(
             f"DELETE FROM {self._q} WHERE {_HELD}", lease.queue, lease.item_id, lease.token
         )
         return changed == 1
 
     async def retry_in(self, lease: Lease, delay: float, *, error: str | None = None) -> bool:
         check_delay(delay)
-        rows = await self._fetch(
+        rows = await self._sql.fetch(
             f"""
             WITH back AS (
                 UPDATE {self._q}
@@ -337,7 +300,7 @@ class PostgresStore:
         return len(rows) == 1
 
     async def bury(self, lease: Lease, *, error: str) -> bool:
-        changed = await self._execute(
+        changed = await self._sql.execute(
             f"""
             UPDATE {self._q}
             SET state = 'dead', available_at = now(), lease_token = NULL, last_error = $4
@@ -351,7 +314,7 @@ class PostgresStore:
         return changed == 1
 
     async def revive(self, queue: str, item_id: str) -> bool:
-        rows = await self._fetch(
+        rows = await self._sql.fetch(
             f"""
             WITH revived AS (
                 UPDATE {self._q} SET state = 'ready', available_at = now(), enqueued_at = now()
@@ -370,7 +333,7 @@ class PostgresStore:
         return len(rows) == 1
 
     async def hurry(self, queue: str, item_id: str) -> bool:
-        rows = await self._fetch(
+        rows = await self._sql.fetch(
             f"""
             WITH hurried AS (
                 UPDATE {self._q} SET available_at = now()
@@ -390,7 +353,7 @@ class PostgresStore:
 
     async def items(self, queue: str, state: ItemState | None = None) -> list[QueueItem]:
         # A lease that ran out shows as ready, judged by the server's clock.
-        rows = await self._fetch(
+        rows = await self._sql.fetch(
             f"""
             SELECT item_id, payload,
                    CASE WHEN state = 'leased' AND available_at <= now() THEN 'ready'
@@ -420,7 +383,7 @@ class PostgresStore:
     async def _seconds_until_due(self, queue: str) -> float | None:
         """How long until the queue's next item is due, on the server's clock
         (<= 0: one is due now); ``None`` when nothing is waiting."""
-        rows = await self._fetch(
+        rows = await self._sql.fetch(
             f"""
             SELECT extract(epoch FROM min(available_at) - now())::float8
             FROM {self._q} WHERE queue = $1 AND state <> 'dead'
@@ -441,15 +404,24 @@ class PostgresStore:
         )
 
     # --- operations ------------------------------------------------------------
+    @property
+    def round_trips(self) -> int:
+        """Statements sent to the server so far, retries included."""
+        return self._sql.round_trips
+
     async def schema_version(self) -> int:
         """The highest migration applied to this store's schema."""
-        rows = await self._fetch(f"SELECT coalesce(max(version), 0) FROM {self._s}.schema_version")
+        rows = await self._sql.fetch(
+            f"SELECT coalesce(max(version), 0) FROM {self._s}.schema_version"
+        )
         return int(rows[0][0])
 
     async def check_writable(self) -> StoreHealth:
         """Commit one small write and report the schema version and the server's
         clock (see :mod:`._pg_health`): what ``doctor`` shows."""
-        return await check_writable(lambda sql: self._fetch(sql, retry=False), self.schema, self._s)
+        return await check_writable(
+            lambda sql: self._sql.fetch(sql, retry=False), self.schema, self._s
+        )
 
     async def close(self) -> None:
         await self._listener.close()

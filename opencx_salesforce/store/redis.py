@@ -18,11 +18,11 @@ namespace or queue name are percent-escaped, so ``("a:b", "c")`` and
     {prefix}q:{queue}:error     hash: item -> last error
     {prefix}wake                pub/sub channel: a queue's name, when work arrives
 
-Every read-modify-write is one Lua script, so it is atomic on the server. Every
-time is the server's (``TIME``, read inside the script): key expiry, the key
-index, when an item is due, a lease's deadline, an item's age. Callers pass
-delays, never instants, so an instance whose clock runs minutes ahead cannot
-take a live lease or see work due early.
+Every read-modify-write is one Lua script (:mod:`._redis_scripts`), so it is
+atomic on the server. Every time is the server's (``TIME``, read inside the
+script): key expiry, the key index, when an item is due, a lease's deadline, an
+item's age. Callers pass delays, never instants, so an instance whose clock runs
+minutes ahead cannot take a live lease or see work due early.
 
 Waking workers: enqueue, retry, revive and hurry publish the queue's name on the
 ``wake`` channel; each store subscribes (once, on its first ``wait``) and wakes
@@ -41,6 +41,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from opencx_salesforce.store import _redis_scripts as lua
 from opencx_salesforce.store._redis_persistence import Persistence, read_persistence
 from opencx_salesforce.store._rules import (
     check_delay,
@@ -53,224 +54,6 @@ from opencx_salesforce.store._wakeup import Wakeups, wait_until_due
 from opencx_salesforce.store.base import ItemState, Lease, QueueItem
 
 log = logging.getLogger(__name__)
-
-# --- key/value scripts: KEYS[1] = value key, KEYS[2] = namespace index --------------
-_KV_PRELUDE = """
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
--- Drop index entries whose keys Redis has already expired, so the index of a
--- namespace full of short-lived keys does not grow without bound.
-local function purge(index, now)
-  redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. now)
-end
-local function write(member, value, ttl_ms, now)
-  if ttl_ms == '' then
-    redis.call('SET', KEYS[1], value)
-    redis.call('ZADD', KEYS[2], '+inf', member)
-  else
-    redis.call('SET', KEYS[1], value, 'PX', ttl_ms)
-    redis.call('ZADD', KEYS[2], now + tonumber(ttl_ms), member)
-  end
-end
-"""
-
-# ARGV: key, value, ttl_ms ('' = none)
-_SET = (
-    _KV_PRELUDE
-    + """
-local now = now_ms()
-purge(KEYS[2], now)
-write(ARGV[1], ARGV[2], ARGV[3], now)
-return 1
-"""
-)
-
-# ARGV: key, value, ttl_ms
-_SET_IF_ABSENT = (
-    _KV_PRELUDE
-    + """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local now = now_ms()
-purge(KEYS[2], now)
-write(ARGV[1], ARGV[2], ARGV[3], now)
-return 1
-"""
-)
-
-# ARGV: key, has_expected ('0'/'1'), expected, has_new ('0'/'1'), new, ttl_ms
-_COMPARE_AND_SET = (
-    _KV_PRELUDE
-    + """
-local current = redis.call('GET', KEYS[1])
-if ARGV[2] == '1' then
-  if current ~= ARGV[3] then return 0 end
-elseif current then
-  return 0
-end
-local now = now_ms()
-purge(KEYS[2], now)
-if ARGV[4] == '1' then
-  write(ARGV[1], ARGV[5], ARGV[6], now)
-else
-  redis.call('DEL', KEYS[1])
-  redis.call('ZREM', KEYS[2], ARGV[1])
-end
-return 1
-"""
-)
-
-# ARGV: key. DEL counts only live keys: Redis treats an expired one as absent.
-_DELETE = """
-local deleted = redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-return deleted
-"""
-
-# KEYS[1] = namespace index. Returns its live keys.
-_KEYS = (
-    _KV_PRELUDE
-    + """
-local now = now_ms()
-purge(KEYS[1], now)
-return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
-"""
-)
-
-# --- queue scripts: KEYS are the queue's keys in _QUEUE_PARTS order ----------------
-_QUEUE_PARTS = ("due", "enq", "dead", "payload", "attempts", "token", "error")
-# Queue times are unix seconds (a double) on the server's clock.
-_QUEUE_PRELUDE = """
-local due, enq, dead, payload, attempts, token, err =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local function now_s()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
--- %.17g: a double's exact decimal, so a score round-trips.
-local function fmt(x) return string.format('%.17g', x) end
-"""
-
-# ARGV: item, payload, delay, channel, queue
-_ENQUEUE = (
-    _QUEUE_PRELUDE
-    + """
-if redis.call('ZSCORE', enq, ARGV[1]) then return 0 end
-local now = now_s()
-redis.call('ZADD', enq, fmt(now), ARGV[1])
-redis.call('ZADD', due, fmt(now + tonumber(ARGV[3])), ARGV[1])
-redis.call('HSET', payload, ARGV[1], ARGV[2])
-redis.call('HSET', attempts, ARGV[1], 0)
-redis.call('PUBLISH', ARGV[4], ARGV[5])
-return 1
-"""
-)
-
-# ARGV: visibility timeout, limit, token base. Returns id, payload, attempts,
-# token, age (a string: Lua numbers come back as integers) for each leased item,
-# flattened.
-_LEASE = (
-    _QUEUE_PRELUDE
-    + """
-local now = now_s()
-local ids = redis.call('ZRANGEBYSCORE', due, '-inf', fmt(now), 'LIMIT', 0, tonumber(ARGV[2]))
-local out = {}
-for i, id in ipairs(ids) do
-  local lease_token = ARGV[3] .. '.' .. i
-  redis.call('ZADD', due, fmt(now + tonumber(ARGV[1])), id)
-  redis.call('HSET', token, id, lease_token)
-  local n = redis.call('HINCRBY', attempts, id, 1)
-  table.insert(out, id)
-  table.insert(out, redis.call('HGET', payload, id))
-  table.insert(out, n)
-  table.insert(out, lease_token)
-  table.insert(out, fmt(now - tonumber(redis.call('ZSCORE', enq, id))))
-end
-return out
-"""
-)
-
-# Each of these first checks that the lease is still the current one.
-# ARGV: item, token
-_ACK = (
-    _QUEUE_PRELUDE
-    + """
-if redis.call('HGET', token, ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('ZREM', due, ARGV[1])
-redis.call('ZREM', enq, ARGV[1])
-redis.call('HDEL', payload, ARGV[1])
-redis.call('HDEL', attempts, ARGV[1])
-redis.call('HDEL', token, ARGV[1])
-redis.call('HDEL', err, ARGV[1])
-return 1
-"""
-)
-
-# ARGV: item, token, delay, has_error ('0'/'1'), error, channel, queue
-_RETRY_IN = (
-    _QUEUE_PRELUDE
-    + """
-if redis.call('HGET', token, ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('ZADD', due, fmt(now_s() + tonumber(ARGV[3])), ARGV[1])
-redis.call('HDEL', token, ARGV[1])
-if ARGV[4] == '1' then redis.call('HSET', err, ARGV[1], ARGV[5]) end
-redis.call('PUBLISH', ARGV[6], ARGV[7])
-return 1
-"""
-)
-
-# ARGV: item, token, error
-_BURY = (
-    _QUEUE_PRELUDE
-    + """
-if redis.call('HGET', token, ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('ZREM', due, ARGV[1])
-redis.call('HDEL', token, ARGV[1])
-redis.call('ZADD', dead, fmt(now_s()), ARGV[1])
-redis.call('HSET', err, ARGV[1], ARGV[3])
-return 1
-"""
-)
-
-# ARGV: item, channel, queue. The item's clock starts anew: enqueued now.
-_REVIVE = (
-    _QUEUE_PRELUDE
-    + """
-if not redis.call('ZSCORE', dead, ARGV[1]) then return 0 end
-local now = fmt(now_s())
-redis.call('ZREM', dead, ARGV[1])
-redis.call('ZADD', due, now, ARGV[1])
-redis.call('ZADD', enq, now, ARGV[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return 1
-"""
-)
-
-# ARGV: item, channel, queue. Only a ready item (no lease token) not due yet.
-_HURRY = (
-    _QUEUE_PRELUDE
-    + """
-local at = redis.call('ZSCORE', due, ARGV[1])
-local now = now_s()
-if not at or redis.call('HEXISTS', token, ARGV[1]) == 1 or tonumber(at) <= now then
-  return 0
-end
-redis.call('ZADD', due, fmt(now), ARGV[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return 1
-"""
-)
-
-# Returns seconds until the first item is due (a string; '' when none waits).
-_UNTIL_DUE = (
-    _QUEUE_PRELUDE
-    + """
-local first = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
-if #first == 0 then return '' end
-return fmt(tonumber(first[2]) - now_s())
-"""
-)
 
 
 def _escape(name: str) -> str:
@@ -301,19 +84,19 @@ class RedisStore:
         self._listener: asyncio.Task[None] | None = None
         self._listen_lock = asyncio.Lock()
         scripts = {
-            "set": _SET,
-            "set_if_absent": _SET_IF_ABSENT,
-            "compare_and_set": _COMPARE_AND_SET,
-            "delete": _DELETE,
-            "keys": _KEYS,
-            "enqueue": _ENQUEUE,
-            "lease": _LEASE,
-            "ack": _ACK,
-            "retry_in": _RETRY_IN,
-            "bury": _BURY,
-            "revive": _REVIVE,
-            "hurry": _HURRY,
-            "until_due": _UNTIL_DUE,
+            "set": lua.SET,
+            "set_if_absent": lua.SET_IF_ABSENT,
+            "compare_and_set": lua.COMPARE_AND_SET,
+            "delete": lua.DELETE,
+            "keys": lua.KEYS,
+            "enqueue": lua.ENQUEUE,
+            "lease": lua.LEASE,
+            "ack": lua.ACK,
+            "retry_in": lua.RETRY_IN,
+            "bury": lua.BURY,
+            "revive": lua.REVIVE,
+            "hurry": lua.HURRY,
+            "until_due": lua.UNTIL_DUE,
         }
         self._scripts = {name: client.register_script(body) for name, body in scripts.items()}
 
@@ -381,7 +164,7 @@ class RedisStore:
 
     # --- queue -----------------------------------------------------------------
     def _queue_keys(self, queue: str) -> list[str]:
-        return [f"{self.prefix}q:{_escape(queue)}:{part}" for part in _QUEUE_PARTS]
+        return [f"{self.prefix}q:{_escape(queue)}:{part}" for part in lua.QUEUE_PARTS]
 
     async def enqueue(
         self, queue: str, item_id: str, payload: bytes, *, delay: float = 0.0

@@ -7,7 +7,8 @@ POST /admin/credentials     Save Credentials (checked with Salesforce first)
 POST /admin/connect         start the OAuth web server flow: 303 to Salesforce,
                             or ``{"url": ...}`` for the page's popup (JSON)
 GET  /oauth/callback        where Salesforce sends the browser back (no admin
-                            check: the single-use, expiring ``state`` guards it)
+                            check: the single-use, expiring ``state`` guards it;
+                            in :mod:`.oauth_callback`)
 POST /admin/disconnect      revoke and forget the grant and saved credentials
 GET  /admin/status.json     the connection and outbox state, for scripts
 GET  /admin/package.zip     the Salesforce package of this install
@@ -37,12 +38,7 @@ from aiohttp import web
 from opencx_salesforce.doctor import diagnose
 from opencx_salesforce.errors import ConfigError
 from opencx_salesforce.runtime import Runtime
-from opencx_salesforce.salesforce.errors import (
-    AuthorizationError,
-    SalesforceError,
-    TransportError,
-)
-from opencx_salesforce.salesforce.oauth import CredentialCheckOutcome, callback_error
+from opencx_salesforce.salesforce.oauth import CredentialCheckOutcome
 from opencx_salesforce.salesforce.secrets import SecretsError
 from opencx_salesforce.salesforce.tokens import ConnectionState
 from opencx_salesforce.web.admin import access, connection, csrf, messages
@@ -53,6 +49,7 @@ from opencx_salesforce.web.admin.forms import (
     read_form,
 )
 from opencx_salesforce.web.admin.messages import Message
+from opencx_salesforce.web.admin.oauth_callback import oauth_callback
 from opencx_salesforce.web.admin.package import FILE_NAME, package_zip
 from opencx_salesforce.web.admin.page import (
     POPUP,
@@ -224,70 +221,6 @@ async def connect(request: web.Request, services: Runtime) -> web.StreamResponse
     )
     if isinstance(response, web.HTTPException):
         raise response
-    return response
-
-
-async def oauth_callback(request: web.Request) -> web.StreamResponse:
-    """Salesforce sends the browser here with ``code`` and ``state``, or with
-    ``error``. No admin check: the ``state`` made at Connect is the proof, good for
-    one use within ten minutes (the TokenManager keeps and deletes it)."""
-    services = running(request)
-    mode = request.cookies.get(RETURN_COOKIE, POPUP)
-    query = request.query
-    try:
-        if "error" in query:
-            raise callback_error(query["error"], query.get("error_description", ""))
-        code, state = query.get("code", ""), query.get("state", "")
-        if not code or not state:
-            raise AuthorizationError(
-                "invalid_request",
-                "the callback carries no code or state",
-                hint="Start from the settings page: click Connect to Salesforce.",
-            )
-        status = await services.tokens.complete_authorization(code, state)
-    except AuthorizationError as exc:
-        log.warning("Salesforce sign-in failed: %s", exc.error)
-        message = messages.callback_message(exc, services.redirect_uri)
-        return _callback_page(request, message, status=400)
-    except TransportError as exc:
-        log.warning("Salesforce sign-in failed: Salesforce unreachable (%s)", exc.message)
-        return _callback_page(request, messages.unreachable_message(exc.message), status=502)
-    except SalesforceError as exc:
-        log.warning("Salesforce sign-in failed: %s", exc)
-        message = Message(
-            messages.CONNECT_FAILS,
-            "Salesforce answered unexpectedly",
-            "Click Connect again; if it repeats, check the Connected App.",
-            detail=exc.message,
-        )
-        return _callback_page(request, message, status=502)
-    admin_url = urls(request).admin
-    done = StatusLine.of(status)
-    if mode in (SAME_WINDOW, POPUP_BLOCKED):
-        query_args = {"notice": "connected"}
-        if mode == POPUP_BLOCKED:
-            query_args["popup"] = "blocked"
-        response: web.StreamResponse = see_other(admin_url, **query_args)
-    else:
-        response = render(
-            "callback.html", ok=True, message=None, status_line=done, urls=urls(request)
-        )
-    response.del_cookie(RETURN_COOKIE, path=request.path)
-    if isinstance(response, web.HTTPException):
-        raise response
-    return response
-
-
-def _callback_page(request: web.Request, message: Message, *, status: int) -> web.Response:
-    response = render(
-        "callback.html",
-        status=status,
-        ok=False,
-        message=message,
-        status_line=None,
-        urls=urls(request),
-    )
-    response.del_cookie(RETURN_COOKIE, path=request.path)
     return response
 
 
