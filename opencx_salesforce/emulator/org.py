@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from opencx_salesforce.emulator.api_usage import ApiUsage
+from opencx_salesforce.emulator.datetimes import format_datetime
 from opencx_salesforce.emulator.faults import FaultConfig
 from opencx_salesforce.emulator.ids import is_valid_id, to18
 from opencx_salesforce.emulator.merge import MergeResult
@@ -28,7 +29,7 @@ from opencx_salesforce.emulator.org_seed import seed_records
 from opencx_salesforce.emulator.rest.errors import ApiError, not_found
 from opencx_salesforce.emulator.schema import FieldDef, Schema, build_schema
 from opencx_salesforce.emulator.soql_view import SoqlView
-from opencx_salesforce.emulator.validation import format_datetime, validate_write
+from opencx_salesforce.emulator.validation import validate_write
 
 if TYPE_CHECKING:
     from opencx_salesforce.emulator.rest.dispatch import Route
