@@ -12,62 +12,30 @@ The org is also the SOQL engine's data source for the data API (``/query``);
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from opencx_salesforce.emulator.api_usage import ApiUsage
+from opencx_salesforce.emulator.datetimes import format_datetime
 from opencx_salesforce.emulator.faults import FaultConfig
 from opencx_salesforce.emulator.ids import is_valid_id, to18
 from opencx_salesforce.emulator.merge import MergeResult
 from opencx_salesforce.emulator.merge import merge as merge_records
+from opencx_salesforce.emulator.org_changes import Change, Journals, Snapshot
+from opencx_salesforce.emulator.org_derived import CaseNumbers, derive
+from opencx_salesforce.emulator.org_indexes import LookupIndexes, normalise
 from opencx_salesforce.emulator.org_metadata import ToolingMetadata
 from opencx_salesforce.emulator.org_seed import seed_records
 from opencx_salesforce.emulator.rest.errors import ApiError, not_found
 from opencx_salesforce.emulator.schema import FieldDef, Schema, build_schema
 from opencx_salesforce.emulator.soql_view import SoqlView
-from opencx_salesforce.emulator.validation import format_datetime, validate_write
+from opencx_salesforce.emulator.validation import validate_write
 
 if TYPE_CHECKING:
     from opencx_salesforce.emulator.rest.dispatch import Route
     from opencx_salesforce.emulator.state import EmulatorState, OrgIdentity
 
 Record = dict[str, Any]
-
-# The first Case gets number 00001000: an eight-digit auto-number starting at 1000
-# (Salesforce's default Case Number display format). UNCONFIRMED start value.
-CASE_NUMBER_START = 1000
-CASE_NUMBER_DIGITS = 8
-
-
-
-@dataclass(frozen=True)
-class Change:
-    """A record write, as :attr:`Org.listeners` hear it once the org has stored it
-    (the simulated package's triggers listen here).
-
-    ``before`` is None for an insert; ``after`` is the record as stored (a delete
-    stores it with ``IsDeleted`` true). ``undone`` marks :meth:`Org.restore` putting
-    a record back: ``after`` is then the restored record (None when the undone write
-    was an insert) and ``user_id`` is None."""
-
-    sobject: str
-    record_id: str
-    before: Record | None
-    after: Record | None
-    user_id: str | None
-    undone: bool = False
-
-
-@dataclass(eq=False)
-class Snapshot:
-    """What :meth:`Org.restore` needs to undo every change made since
-    :meth:`Org.snapshot`: an undo journal (kept only while the snapshot is alive)
-    and the sequence values."""
-
-    case_number: int
-    undo: list[tuple[str, str, Record | None]] = field(default_factory=list)
 
 
 class Org:
@@ -91,10 +59,9 @@ class Org:
         self.listeners: list[Callable[[Change], None]] = []
         # Open query cursors by locator; see rest/query.py.
         self.query_cursors: dict[str, Any] = {}
-        self._case_number = CASE_NUMBER_START
-        self._journals: weakref.WeakSet[Snapshot] = weakref.WeakSet()
-        self._indexes: dict[tuple[str, str], dict[Any, dict[str, None]]] = {}
-        self._build_indexes()
+        self.case_numbers = CaseNumbers()
+        self._journals = Journals()
+        self._indexes = LookupIndexes(self.schema)
         self.metadata = ToolingMetadata(self)
         self.tooling = SoqlView(self, tooling=True)
         self.data = SoqlView(self, tooling=False)
@@ -165,18 +132,17 @@ class Org:
         if item.name == "Id":
             found = self.live(sobject, str(value))
             return [found] if found is not None else []
-        fold = item.is_text and not item.case_sensitive
-        wanted = _normalise(item, value, fold)
-        index = self._indexes.get((sobject, item.name))
-        if index is not None:
+        ids = self._indexes.ids(sobject, item, value)
+        if ids is not None:
             table = self.records[sobject]
-            return [table[record_id] for record_id in index.get(wanted, ())]
+            return [table[record_id] for record_id in ids]
+        wanted = normalise(item, value)
         return [
             record
             for record in self.records[sobject].values()
             if not record.get("IsDeleted")
             and record.get(item.name) is not None
-            and _normalise(item, record[item.name], fold) == wanted
+            and normalise(item, record[item.name]) == wanted
         ]
 
     # --- writing (validated; raise ApiError) ---------------------------------------------
@@ -269,7 +235,7 @@ class Org:
         )
         if "OwnerId" in obj.fields and record.get("OwnerId") is None:
             record["OwnerId"] = user_id
-        self._derive(sobject, record, None, now)
+        derive(self, sobject, record, None, now)
         comment = record.pop("Comments", None) if sobject == "Case" else None
         if sobject == "Case":
             record["Comments"] = None
@@ -286,7 +252,7 @@ class Org:
         now = self.now()
         record = {**existing, **values}
         record.update(LastModifiedDate=now, LastModifiedById=user_id, SystemModstamp=now)
-        self._derive(sobject, record, existing, now)
+        derive(self, sobject, record, existing, now)
         comment = record.get("Comments") if sobject == "Case" else None
         if sobject == "Case":
             record["Comments"] = None
@@ -355,39 +321,6 @@ class Org:
                         {**child, relation.field: None, "SystemModstamp": now},
                     )
 
-    def _derive(self, sobject: str, record: Record, before: Record | None, now: str) -> None:
-        """Fields the platform computes from others."""
-        if sobject == "Case":
-            self._derive_case(record, before, now)
-        elif sobject in {"Contact", "User"}:
-            parts = [record.get("FirstName"), record.get("LastName")]
-            record["Name"] = " ".join(part for part in parts if part) or None
-
-    def _derive_case(self, record: Record, before: Record | None, now: str) -> None:
-        if before is None:
-            record["CaseNumber"] = str(self._case_number).zfill(CASE_NUMBER_DIGITS)
-            self._case_number += 1
-        # IsClosed follows the CaseStatus of the Status value; ClosedDate is set when
-        # the case closes and cleared when it reopens.
-        # [src: object_reference sforce_api_objects_case.htm IsClosed, ClosedDate]
-        closed = self.status_is_closed(record.get("Status"))
-        record["IsClosed"] = closed
-        if before is None:
-            record["IsClosedOnCreate"] = closed
-            record["ClosedDate"] = now if closed else None
-        elif closed and not before.get("IsClosed"):
-            record["ClosedDate"] = now
-        elif not closed:
-            record["ClosedDate"] = None
-        contact = self.live("Contact", record["ContactId"]) if record.get("ContactId") else None
-        record["ContactEmail"] = contact.get("Email") if contact else None
-        record["ContactPhone"] = contact.get("Phone") if contact else None
-        record["ContactMobile"] = contact.get("MobilePhone") if contact else None
-        record["ContactFax"] = None
-
-    def status_is_closed(self, status: Any) -> bool:
-        return any(name == status and closed for name, closed in self.seed.case_statuses)
-
     # --- the journal behind snapshot/restore ---------------------------------------------
 
     def _put(self, sobject: str, record_id: str, record: Record | None) -> None:
@@ -395,9 +328,8 @@ class Org:
         snapshot's journal up to date."""
         table = self.records[sobject]
         previous = table.get(record_id)
-        for journal in self._journals:
-            journal.undo.append((sobject, record_id, previous))
-        self._reindex(sobject, record_id, previous, record)
+        self._journals.record(sobject, record_id, previous)
+        self._indexes.reindex(sobject, record_id, previous, record)
         if record is None:
             table.pop(record_id, None)
         else:
@@ -407,62 +339,18 @@ class Org:
         for listener in list(self.listeners):
             listener(change)
 
-    def _build_indexes(self) -> None:
-        """Live records by value for the fields records are looked up by (external
-        IDs, unique fields): upserts and uniqueness checks stay fast on big orgs."""
-        self._indexes = {}
-        for obj in self.schema.objects.values():
-            for item in obj.fields.values():
-                if item.name != "Id" and (item.external_id or item.unique or item.id_lookup):
-                    self._indexes[(obj.name, item.name)] = {}
-
-    def _reindex(
-        self, sobject: str, record_id: str, before: Record | None, after: Record | None
-    ) -> None:
-        obj = self.schema.objects[sobject]
-        for (indexed_object, name), index in self._indexes.items():
-            if indexed_object != sobject:
-                continue
-            item = obj.fields[name]
-            fold = item.is_text and not item.case_sensitive
-            for record, adding in ((before, False), (after, True)):
-                if record is None or record.get("IsDeleted") or record.get(name) is None:
-                    continue
-                key = _normalise(item, record[name], fold)
-                ids = index.setdefault(key, {})
-                if adding:
-                    ids[record_id] = None
-                else:
-                    ids.pop(record_id, None)
-                    if not ids:
-                        del index[key]
-
     def snapshot(self) -> Snapshot:
         """A point to roll back to with :meth:`restore` (composite allOrNone, graphs,
         trees). Cheap: changes are journalled while the snapshot is referenced."""
-        snap = Snapshot(case_number=self._case_number)
-        self._journals.add(snap)
-        return snap
+        return self._journals.open(self.case_numbers.next_value)
 
     def restore(self, snapshot: object) -> None:
         """Undo every record change since ``snapshot`` and rewind the sequences."""
-        if not isinstance(snapshot, Snapshot) or snapshot not in self._journals:
-            raise ValueError("not a live snapshot of this org")
-        undo = list(snapshot.undo)
+        snap = self._journals.live(snapshot)
+        undo = list(snap.undo)
         for sobject, record_id, previous in reversed(undo):
             current = self.records[sobject].get(record_id)
             self._put(sobject, record_id, previous)
             self._notify(Change(sobject, record_id, current, previous, None, undone=True))
-        snapshot.undo.clear()
-        self._case_number = snapshot.case_number
-
-
-def _normalise(item: FieldDef, value: Any, fold: bool) -> Any:
-    if isinstance(value, str):
-        return value.casefold() if fold else value
-    if item.is_text:
-        return str(value).casefold() if fold else str(value)
-    return value
-
-
-
+        snap.undo.clear()
+        self.case_numbers.next_value = snap.case_number

@@ -16,148 +16,25 @@ Every failure is an :class:`ApiError` with HTTP 400 and the documented body.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from opencx_salesforce.emulator.deserialise import BodyColumns, coerce, parser_error
 from opencx_salesforce.emulator.email_rules import update_allowed
-from opencx_salesforce.emulator.ids import is_valid_id, to18
+from opencx_salesforce.emulator.related_lookups import (
+    check_reference,
+    relationship_field,
+    resolve_related,
+)
 from opencx_salesforce.emulator.rest.errors import ApiError, error_item
 from opencx_salesforce.emulator.schema import FieldDef, SObjectDef
 
 if TYPE_CHECKING:
     from opencx_salesforce.emulator.org import Org
 
-SF_DATETIME = "%Y-%m-%dT%H:%M:%S"
-
-
-def format_datetime(moment: datetime) -> str:
-    """Salesforce's JSON dateTime: ``2013-05-20T20:49:32.000+0000`` (UTC).
-    [src: SALESFORCE.md §5 returned dateTime format]"""
-    moment = moment.astimezone(UTC)
-    return f"{moment.strftime(SF_DATETIME)}.{moment.microsecond // 1000:03d}+0000"
-
-
-_DATETIME_INPUT = re.compile(
-    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)"
-    r"(?P<tz>Z|[+-]\d{2}:?\d{2})?$"
-)
-
-
-def parse_datetime(text: str) -> datetime | None:
-    """An ISO-8601 dateTime as the API accepts it (``Z``, ``+0000`` or ``+00:00``;
-    no zone means UTC), or None."""
-    matched = _DATETIME_INPUT.match(text.strip())
-    if matched is None:
-        return None
-    zone = matched["tz"] or "Z"
-    if zone == "Z":
-        zone = "+00:00"
-    elif ":" not in zone:
-        zone = f"{zone[:3]}:{zone[3:]}"
-    clock = matched["time"]
-    if clock.count(":") == 1:
-        clock += ":00"
-    if "." in clock:
-        whole, fraction = clock.split(".")
-        clock = f"{whole}.{fraction[:6].ljust(6, '0')}"
-    try:
-        return datetime.fromisoformat(f"{matched['date']}T{clock}{zone}")
-    except ValueError:
-        return None
-
-
 # A practical e-mail check: something@domain.tld without spaces.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-class _Located:
-    """Finds where a field's value sits in the request body, for the
-    ``at [line:1, column:N]`` suffix of Salesforce's JSON_PARSER_ERROR messages
-    (positions are in the compact re-serialised body)."""
-
-    def __init__(self, body: Mapping[str, Any]) -> None:
-        self._text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-
-    def column(self, key: str) -> int:
-        marker = json.dumps(key, ensure_ascii=False) + ":"
-        position = self._text.find(marker)
-        return position + len(marker) + 1 if position >= 0 else 1
-
-
-def _token(value: Any) -> tuple[str, str]:
-    """Jackson's token name for a JSON value, and how it prints it."""
-    if isinstance(value, bool):
-        return ("VALUE_TRUE" if value else "VALUE_FALSE"), json.dumps(value)
-    if isinstance(value, int):
-        return "VALUE_NUMBER_INT", str(value)
-    if isinstance(value, float):
-        return "VALUE_NUMBER_FLOAT", repr(value)
-    if isinstance(value, str):
-        return "VALUE_STRING", value
-    if isinstance(value, list):
-        return "START_ARRAY", "["
-    return "START_OBJECT", "{"
-
-
-def _parser_error(type_name: str, value: Any, column: int) -> ApiError:
-    # e.g. "Cannot deserialize instance of boolean from VALUE_STRING value FALSE or
-    # request may be missing a required field at [line:1, column:17]"
-    # [src: JSON_PARSER_ERROR text recorded from real orgs (public code)]
-    token, shown = _token(value)
-    return ApiError.one(
-        400,
-        "JSON_PARSER_ERROR",
-        f"Cannot deserialize instance of {type_name} from {token} value {shown} "
-        f"or request may be missing a required field at [line:1, column:{column}]",
-    )
-
-
-def _coerce(item: FieldDef, value: Any, column: int) -> Any:
-    """The stored (JSON-ready) form of ``value`` for ``item``, or JSON_PARSER_ERROR."""
-    if value is None:
-        # A null for a primitive boolean deserialises to false.
-        return False if item.type == "boolean" else None
-    kind = item.type
-    if kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        raise _parser_error("boolean", value, column)
-    if kind in {"double", "int", "currency", "percent"}:
-        type_name = "int" if kind == "int" else "double"
-        if isinstance(value, (bool, list, dict)):
-            raise _parser_error(type_name, value, column)
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise _parser_error(type_name, value, column) from None
-        if kind == "int":
-            if not number.is_integer():
-                raise _parser_error(type_name, value, column)
-            return int(number)
-        return number
-    if kind == "datetime":
-        parsed = parse_datetime(value) if isinstance(value, str) else None
-        if parsed is None:
-            raise _parser_error("datetime", value, column)
-        return format_datetime(parsed)
-    if kind == "date":
-        if isinstance(value, str):
-            try:
-                return date.fromisoformat(value[:10]).isoformat()
-            except ValueError:
-                pass
-        raise _parser_error("date", value, column)
-    # Text-like and Id fields: scalars are read as their text.
-    if isinstance(value, (list, dict)):
-        raise _parser_error("string", value, column)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _text_size(item: FieldDef, text: str) -> int:
@@ -170,39 +47,6 @@ def _text_size(item: FieldDef, text: str) -> int:
     if item.limit_in_bytes:
         return len(text.encode("utf-8", "surrogatepass"))
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-def _id_label(item: FieldDef) -> str:
-    return item.label
-
-
-def check_reference(org: Org, item: FieldDef, value: str) -> tuple[dict[str, Any] | None, str]:
-    """``(error or None, normalised 18-character Id)`` for a lookup value.
-
-    Not an Id at all → MALFORMED_ID; an Id of another object → FIELD_INTEGRITY_EXCEPTION;
-    a deleted record → ENTITY_IS_DELETED; no such record → INVALID_CROSS_REFERENCE_KEY.
-    [src: salto.io "Demystifying 'Invalid Cross Reference Id'" (tests against a real
-    org: "NotReal" → MALFORMED_ID, an Opportunity Id in AccountId →
-    FIELD_INTEGRITY_EXCEPTION); message "Account ID: id value of incorrect type: <id>"
-    from recorded responses (public code); "invalid cross reference id" likewise]
-    """
-    if not is_valid_id(value):
-        message = f"{_id_label(item)}: id value of incorrect type: {value}"
-        return error_item("MALFORMED_ID", message, [item.name]), value
-    record_id = to18(value)
-    target = org.schema.object_of_id(record_id)
-    if target is None or target not in item.reference_to:
-        message = f"{_id_label(item)}: id value of incorrect type: {value}"
-        return error_item("FIELD_INTEGRITY_EXCEPTION", message, [item.name]), record_id
-    record = org.stored(target, record_id)
-    if record is None:
-        return (
-            error_item("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [item.name]),
-            record_id,
-        )
-    if record.get("IsDeleted"):
-        return error_item("ENTITY_IS_DELETED", "entity is deleted", [item.name]), record_id
-    return None, record_id
 
 
 def _check_value(org: Org, item: FieldDef, value: Any) -> tuple[dict[str, Any] | None, Any]:
@@ -233,65 +77,6 @@ def _check_value(org: Org, item: FieldDef, value: Any) -> tuple[dict[str, Any] |
             # Salesforce stores an empty text value as null.
             return None, None
     return None, value
-
-
-def _relationship_field(obj: SObjectDef, key: str) -> FieldDef | None:
-    lowered = key.lower()
-    for item in obj.fields.values():
-        if item.relationship_name and item.relationship_name.lower() == lowered:
-            return item
-    return None
-
-
-def _resolve_related(org: Org, item: FieldDef, value: Any) -> str:
-    """A lookup given as ``{"<ExternalIdField>": "<value>"}`` (relationship name as
-    the key) becomes the Id of the one matching record.
-    [src: api_rest dome_upsert.htm "upsert ... with a related object by external ID"]"""
-    if not isinstance(value, dict):
-        raise ApiError.one(
-            400,
-            "JSON_PARSER_ERROR",
-            f"Cannot deserialize instance of {item.reference_to[0]} from {_token(value)[0]}",
-        )
-    keys = [key for key in value if key != "attributes"]
-    target_name = item.reference_to[0]
-    if isinstance(value.get("attributes"), dict) and "type" in value["attributes"]:
-        target_name = str(value["attributes"]["type"])
-    target = org.schema.get(target_name)
-    if target is None or len(keys) != 1:
-        raise ApiError.one(
-            400,
-            "INVALID_FIELD",
-            f"Foreign key external ID: {value} not found for field {item.name} "
-            f"in entity {target_name}",
-        )
-    ext_field = target.field(keys[0])
-    if ext_field is None or not ext_field.id_lookup:
-        raise ApiError.one(
-            400,
-            "INVALID_FIELD",
-            f"No such column '{keys[0]}' on sobject of type {target.name}",
-        )
-    matches = org.find_by_field(target.name, ext_field.name, value[keys[0]])
-    if len(matches) != 1:
-        # [src: Salesforce's wording for a missing/ambiguous related external ID,
-        #  "Foreign key external ID: <v> not found for field <f> in entity <o>"]
-        if not matches:
-            raise ApiError.one(
-                400,
-                "INVALID_FIELD",
-                f"Foreign key external ID: {value[keys[0]]} not found for field "
-                f"{ext_field.name} in entity {target.name}",
-            )
-        # SOAP StatusCode DUPLICATE_EXTERNAL_ID: "The user-specified external ID
-        # matches more than one record". [src: api sforce_api_calls_concepts_core_data_objects.htm]
-        raise ApiError.one(
-            400,
-            "DUPLICATE_EXTERNAL_ID",
-            f"Foreign key external ID: {value[keys[0]]} matched more than one record for "
-            f"field {ext_field.name} in entity {target.name}",
-        )
-    return str(matches[0]["Id"])
 
 
 def reject_fields(body: Any, names: Iterable[str]) -> None:
@@ -327,9 +112,9 @@ def validate_write(
     """
     creating = existing is None
     if not isinstance(body, dict):
-        raise _parser_error(obj.name, body, 1)
+        raise parser_error(obj.name, body, 1)
     reject_fields(body, ["Id", *forbidden])
-    located = _Located(body)
+    located = BodyColumns(body)
     values: dict[str, Any] = {}
     no_access: list[str] = []
     for key, raw in body.items():
@@ -337,7 +122,7 @@ def validate_write(
             continue
         item = obj.field(key)
         if item is None:
-            related = _relationship_field(obj, key)
+            related = relationship_field(obj, key)
             if related is None:
                 # [src: recorded REST responses (public code): "No such column 'x'
                 #  on sobject of type Account", errorCode INVALID_FIELD]
@@ -346,10 +131,10 @@ def validate_write(
                     "INVALID_FIELD",
                     f"No such column '{key}' on sobject of type {obj.name}",
                 )
-            values[related.name] = _resolve_related(org, related, raw)
+            values[related.name] = resolve_related(org, related, raw)
             item = related
         else:
-            values[item.name] = _coerce(item, raw, located.column(key))
+            values[item.name] = coerce(item, raw, located.column(key))
         allowed = item.createable if creating else item.updateable
         if allowed and existing is not None:
             allowed = update_allowed(obj.name, item, existing, values[item.name])

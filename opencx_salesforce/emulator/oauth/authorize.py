@@ -24,17 +24,25 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from opencx_salesforce.emulator.oauth.directory import AppEntry, UserEntry
+from opencx_salesforce.emulator.oauth.outcomes import (
+    ApprovalPage,
+    ErrorPage,
+    LoginPage,
+    Outcome,
+    Redirect,
+)
+from opencx_salesforce.emulator.oauth.paths import APPROVAL_PATH, ERROR_PATH, LOGIN_PATH
 from opencx_salesforce.emulator.oauth.realms import Realm
 from opencx_salesforce.emulator.oauth.scopes import granted_scopes
+from opencx_salesforce.emulator.oauth.sessions import (
+    PENDING_LIFETIME,
+    LoginSession,
+    PendingAuthorization,
+)
 from opencx_salesforce.emulator.oauth.tokens import new_request_id, new_session_id
 
 if TYPE_CHECKING:
     from opencx_salesforce.emulator.oauth.server import AuthServer
-
-LOGIN_PATH = "/"
-APPROVAL_PATH = "/setup/secur/RemoteAccessAuthorizationPage.apexp"
-ERROR_PATH = "/setup/secur/RemoteAccessErrorPage.apexp"
-LOGOUT_PATH = "/secur/logout.jsp"
 
 # Salesforce's login page wording for a wrong username or password.
 LOGIN_FAILED = (
@@ -42,88 +50,6 @@ LOGIN_FAILED = (
     "contact your Salesforce administrator."
 )
 DISPLAYS = frozenset({"page", "popup", "touch", "mobile"})
-# An authorize request left half-way (login page never submitted) is forgotten.
-PENDING_LIFETIME = 30 * 60.0
-
-
-@dataclass
-class PendingAuthorization:
-    """An authorize request waiting for the user (login, account choice, approval)."""
-
-    request_id: str
-    realm: Realm
-    client_id: str
-    org_id: str
-    redirect_uri: str
-    state: str | None
-    scopes: tuple[str, ...]
-    code_challenge: str | None
-    prompts: frozenset[str]
-    immediate: bool
-    login_hint: str
-    display: str
-    created_at: float
-    # prompt=login / prompt=select_account are satisfied once, inside this request.
-    logged_in_here: bool = False
-    account_chosen: bool = False
-    consented: bool = False
-
-    @property
-    def start_url(self) -> str:
-        return f"{APPROVAL_PATH}?{urlencode({'source': self.request_id})}"
-
-
-@dataclass
-class LoginSession:
-    """The login host's own session (its cookie), not an API session."""
-
-    session_id: str
-    realm: Realm
-    org_id: str
-    user_id: str
-    expires_at: float
-
-
-# --- what a step of the flow answers ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Redirect:
-    location: str
-    new_session: LoginSession | None = None
-    end_session: bool = False
-
-
-@dataclass(frozen=True)
-class LoginPage:
-    realm: Realm
-    start_url: str
-    username: str = ""
-    error: str | None = None
-    # The signed-in user, offered as "Continue" (prompt=select_account) or shown.
-    remembered: str | None = None
-    display: str = "page"
-    app_name: str | None = None
-
-
-@dataclass(frozen=True)
-class ApprovalPage:
-    realm: Realm
-    request_id: str
-    app_name: str
-    scopes: tuple[str, ...]
-    username: str
-    display: str = "page"
-
-
-@dataclass(frozen=True)
-class ErrorPage:
-    error: str
-    description: str
-    state: str | None = None
-
-
-Outcome = Redirect | LoginPage | ApprovalPage | ErrorPage
 
 
 def with_query(url: str, params: Mapping[str, str | None]) -> str:

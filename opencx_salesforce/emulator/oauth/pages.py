@@ -11,14 +11,8 @@ from urllib.parse import quote
 
 import jinja2
 
-from opencx_salesforce.emulator.oauth.authorize import (
-    APPROVAL_PATH,
-    LOGIN_PATH,
-    LOGOUT_PATH,
-    ApprovalPage,
-    ErrorPage,
-    LoginPage,
-)
+from opencx_salesforce.emulator.oauth.outcomes import ApprovalPage, ErrorPage, LoginPage
+from opencx_salesforce.emulator.oauth.paths import APPROVAL_PATH, LOGIN_PATH, LOGOUT_PATH
 from opencx_salesforce.emulator.oauth.scopes import labelled
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"

@@ -28,28 +28,30 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from opencx_salesforce.emulator.oauth.authorize import (
-    APPROVAL_PATH,
-    ERROR_PATH,
-    LOGIN_PATH,
-    LOGOUT_PATH,
-    ApprovalPage,
-    ErrorPage,
-    LoginPage,
-    Outcome,
-    Redirect,
-)
 from opencx_salesforce.emulator.oauth.errors import (
     NO_STORE,
     IdentityRefused,
     OAuthError,
     RevokeRefused,
 )
+from opencx_salesforce.emulator.oauth.outcomes import (
+    ApprovalPage,
+    ErrorPage,
+    LoginPage,
+    Outcome,
+    Redirect,
+)
 from opencx_salesforce.emulator.oauth.pages import (
     PAGE_HEADERS,
     approval_html,
     error_html,
     login_html,
+)
+from opencx_salesforce.emulator.oauth.paths import (
+    APPROVAL_PATH,
+    ERROR_PATH,
+    LOGIN_PATH,
+    LOGOUT_PATH,
 )
 from opencx_salesforce.emulator.oauth.realms import Realm
 

@@ -34,7 +34,8 @@ from opencx_salesforce.emulator.package.triggers import (
 from opencx_salesforce.emulator.rest.dispatch import Route
 
 if TYPE_CHECKING:
-    from opencx_salesforce.emulator.org import Change, Org
+    from opencx_salesforce.emulator.org import Org
+    from opencx_salesforce.emulator.org_changes import Change
 
 _logger = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ from opencx_salesforce.apex import contract, names
 from opencx_salesforce.emulator.package.model import Doorbell, apex_equals, contract_time
 
 if TYPE_CHECKING:
-    from opencx_salesforce.emulator.org import Change, Org, Record
+    from opencx_salesforce.emulator.org import Org, Record
+    from opencx_salesforce.emulator.org_changes import Change
 
 TRIGGER_FOR: Final = {
     (table, event): trigger

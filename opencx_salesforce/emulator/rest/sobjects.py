@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from opencx_salesforce.emulator.datetimes import parse_datetime
 from opencx_salesforce.emulator.ids import is_valid_id, to18
 from opencx_salesforce.emulator.org import Org, Record
 from opencx_salesforce.emulator.rest.dispatch import (
@@ -275,8 +276,6 @@ async def upsert(request: RestRequest) -> RestResponse:
 
 def _http_date(stamp: Any) -> str:
     from email.utils import format_datetime as http_format
-
-    from opencx_salesforce.emulator.validation import parse_datetime
 
     moment = parse_datetime(stamp) if isinstance(stamp, str) else None
     return http_format(moment, usegmt=True) if moment is not None else ""

@@ -27,34 +27,28 @@ subquery only when the parent query has LIMIT 1, never in a semi-join
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from opencx_salesforce.emulator.ids import is_valid_id, to18
 from opencx_salesforce.emulator.soql.ast import (
-    And,
-    Comparison,
     Condition,
     CountItem,
     FieldItem,
-    FieldRef,
-    OrderItem,
     Query,
     SemiJoin,
-    StringValue,
     SubqueryItem,
-    ValueList,
 )
 from opencx_salesforce.emulator.soql.conditions import (
     ConditionCompiler,
     Predicate,
     family,
-    long_text,
     stored,
 )
 from opencx_salesforce.emulator.soql.errors import SoqlError, located
+from opencx_salesforce.emulator.soql.id_lookup import wanted_ids
+from opencx_salesforce.emulator.soql.ordering import OrderKey, order_key, sort_rows
 from opencx_salesforce.emulator.soql.resolve import Path, Record, Resolver, Scope
 from opencx_salesforce.emulator.soql.result import QueryResult
 from opencx_salesforce.emulator.soql.source import SoqlSource
@@ -89,13 +83,6 @@ def execute(
 # --- compiled queries ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _OrderKey:
-    path: Path
-    descending: bool
-    nulls_first: bool
-
-
 @dataclass
 class _Select:
     """A compiled select list, filter and ordering over one object."""
@@ -103,7 +90,7 @@ class _Select:
     scope: Scope
     outputs: list[Path | _Child]
     where: Predicate | None
-    order: list[_OrderKey]
+    order: list[OrderKey]
     limit: int | None
     offset: int | None
 
@@ -226,7 +213,7 @@ class _Run:
             else:
                 raise located("MALFORMED_QUERY", self.text, item.pos, "unexpected token: 'COUNT'")
         where = None if query.where is None else self.conditions.compile(scope, query.where)
-        order = [self._order_key(scope, item) for item in query.order_by]
+        order = [order_key(self.resolver, scope, item) for item in query.order_by]
         if query.offset is not None:
             if query.offset > MAX_OFFSET:
                 raise SoqlError(
@@ -250,20 +237,6 @@ class _Run:
             raise located("MALFORMED_QUERY", self.text, item.pos, "unexpected token: 'COUNT'")
         select = self._compile(scope, query, parent_limit=parent_limit, nested=True)
         return _Child(relationship, reference_field, select)
-
-    def _order_key(self, scope: Scope, item: OrderItem) -> _OrderKey:
-        path = self.resolver.path(scope, item.field)
-        if long_text(path) or path.field.type == "multipicklist":
-            raise located(
-                "INVALID_FIELD",
-                self.text,
-                item.field.pos,
-                f"field '{path.field.name}' can not be sorted in a query call",
-            )
-        # "By default, null values are sorted first."
-        # [src: soql_sosl sforce_api_calls_soql_select_orderby.htm]
-        nulls_first = item.nulls != "LAST"
-        return _OrderKey(path, item.descending, nulls_first)
 
     def _semi_join(self, scope: Scope, left: Path, join: SemiJoin, negate: bool) -> Predicate:
         inner = join.query
@@ -315,7 +288,7 @@ class _Run:
     def _candidates(self, scope: Scope, where: Condition | None) -> Iterable[Record]:
         """The rows a query must look at: those with the Ids the WHERE asks for
         when it does (``Id = '...'``, ``Id IN (...)``), else every row."""
-        wanted = _wanted_ids(scope, where)
+        wanted = wanted_ids(scope, where)
         if wanted is None:
             return self.resolver.source.rows(scope.sobject, self.include_deleted)
         found = (self.resolver.source.get(scope.sobject, record_id) for record_id in wanted)
@@ -327,25 +300,12 @@ class _Run:
 
     def _rows(self, select: _Select, rows: Iterable[Record]) -> list[Record]:
         matching = [row for row in rows if select.where is None or select.where(row)]
-        return self._page(self._sort(matching, select.order), select)
+        return self._page(sort_rows(self.resolver, matching, select.order), select)
 
     def _page(self, rows: list[Record], select: _Select) -> list[Record]:
         start = select.offset or 0
         end = None if select.limit is None else start + select.limit
         return rows[start:end]
-
-    def _sort(self, rows: list[Record], order: list[_OrderKey]) -> list[Record]:
-        # Stable sorts from the last key to the first give a multi-key order
-        # in which every key has its own direction and null placement.
-        for key in reversed(order):
-            sort_value = _sort_value(key.path)
-            keyed = [(row, sort_value(self.resolver.read(row, key.path))) for row in rows]
-            nulls = [row for row, value in keyed if value is None]
-            present = [(row, value) for row, value in keyed if value is not None]
-            present.sort(key=lambda pair: pair[1], reverse=key.descending)
-            ordered = [row for row, _ in present]
-            rows = nulls + ordered if key.nulls_first else ordered + nulls
-        return rows
 
     # --- building results ------------------------------------------------------
 
@@ -390,59 +350,9 @@ class _Run:
                 if child.select.where is None or child.select.where(record):
                     child.by_parent.setdefault(parent_id, []).append(record)
         matching = child.by_parent.get(str(row.get("Id")), [])
-        rows = self._page(self._sort(matching, child.select.order), child.select)
+        rows = self._page(sort_rows(self.resolver, matching, child.select.order), child.select)
         if not rows:
             return None
         sobject = child.select.scope.sobject
         records = [self._record(record, sobject, child.select) for record in rows]
         return {"totalSize": len(records), "done": True, "records": records}
-
-
-def _sort_value(path: Path) -> Callable[[Any], Any]:
-    """How ORDER BY compares a field's stored values: text case-insensitively,
-    picklists in their setup order ("Picklist sorting is defined by the picklist
-    sort determined during setup"), values not in the list after those that
-    are. [src: soql_sosl sforce_api_calls_soql_select_orderby.htm]"""
-    info = path.field
-    kind = family(info.type)
-    if info.type != "picklist" or not info.picklist_values:
-        return lambda value: stored(kind, value)
-    ranks = {entry.value.casefold(): rank for rank, entry in enumerate(info.picklist_values)}
-
-    def picklist(value: Any) -> tuple[int, str] | None:
-        if value is None:
-            return None
-        text = str(value).casefold()
-        return ranks.get(text, len(ranks)), text
-
-    return picklist
-
-
-def _wanted_ids(scope: Scope, where: Condition | None) -> list[str] | None:
-    """The Ids a WHERE restricts the query to, if it plainly does."""
-    if isinstance(where, And):
-        for item in where.items:
-            found = _wanted_ids(scope, item)
-            if found is not None:
-                return found
-        return None
-    if not isinstance(where, Comparison) or not _is_id(scope, where.field):
-        return None
-    values: list[Any]
-    if where.operator == "=":
-        values = [where.value]
-    elif where.operator == "IN" and isinstance(where.value, ValueList):
-        values = list(where.value.items)
-    else:
-        return None
-    ids = [value.value for value in values if isinstance(value, StringValue)]
-    if len(ids) != len(values) or not all(is_valid_id(text) for text in ids):
-        return None
-    return list(dict.fromkeys(to18(text) for text in ids))
-
-
-def _is_id(scope: Scope, ref: FieldRef) -> bool:
-    parts = [part.lower() for part in ref.parts]
-    if len(parts) == 2 and parts[0] in scope.prefixes:
-        parts = parts[1:]
-    return parts == ["id"]

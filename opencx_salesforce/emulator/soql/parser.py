@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal, NoReturn
+from typing import Literal
 
 from opencx_salesforce.emulator.soql import dates
 from opencx_salesforce.emulator.soql.ast import (
@@ -59,54 +59,15 @@ from opencx_salesforce.emulator.soql.ast import (
     ValueList,
 )
 from opencx_salesforce.emulator.soql.errors import located
-from opencx_salesforce.emulator.soql.lexer import Kind, Token, tokenize
-
-# Words that can't name a field or be an alias.
-# [src: soql_sosl sforce_api_calls_soql_alias.htm "Alias Notation"]
-RESERVED = frozenset(
-    {
-        "AND",
-        "ASC",
-        "DESC",
-        "EXCLUDES",
-        "FIRST",
-        "FROM",
-        "GROUP",
-        "HAVING",
-        "IN",
-        "INCLUDES",
-        "LAST",
-        "LIKE",
-        "LIMIT",
-        "NOT",
-        "NULL",
-        "NULLS",
-        "OR",
-        "SELECT",
-        "USING",
-        "WHERE",
-        "WITH",
-    }
+from opencx_salesforce.emulator.soql.keywords import (
+    CLAUSE_WORDS,
+    LIST_OPERATORS,
+    RESERVED,
+    UNSUPPORTED_CLAUSES,
+    WORD_OPERATORS,
 )
-# Words that start a clause after FROM, so are not an object alias.
-_CLAUSE_WORDS = RESERVED | {"ORDER", "OFFSET", "FOR", "UPDATE", "ALL"}
-# Valid clauses this emulator does not evaluate, by their first word.
-_UNSUPPORTED_CLAUSES = {
-    "USING": "USING SCOPE",
-    "WITH": "WITH",
-    "GROUP": "GROUP BY",
-    "HAVING": "HAVING",
-    "FOR": "FOR VIEW, FOR REFERENCE and FOR UPDATE",
-    "ALL": "ALL ROWS",
-    "UPDATE": "UPDATE TRACKING and UPDATE VIEWSTAT",
-}
-_WORD_OPERATORS: dict[str, Operator] = {
-    "LIKE": "LIKE",
-    "IN": "IN",
-    "INCLUDES": "INCLUDES",
-    "EXCLUDES": "EXCLUDES",
-}
-_LIST_OPERATORS = frozenset({"IN", "NOT IN", "INCLUDES", "EXCLUDES"})
+from opencx_salesforce.emulator.soql.lexer import Kind, Token, tokenize
+from opencx_salesforce.emulator.soql.token_stream import TokenStream
 
 
 def parse(text: str) -> Query:
@@ -117,58 +78,8 @@ def parse(text: str) -> Query:
     return query
 
 
-class _Parser:
-    def __init__(self, text: str, tokens: list[Token]) -> None:
-        self.text = text
-        self.tokens = tokens
-        self.index = 0
-        self.last = len(tokens) - 1  # the EOF token
-
-    # --- token helpers -----------------------------------------------------------
-
-    def peek(self, ahead: int = 0) -> Token:
-        at = self.index + ahead
-        return self.tokens[at if at < self.last else self.last]
-
-    def advance(self) -> Token:
-        token = self.peek()
-        if token.kind is not Kind.EOF:
-            self.index += 1
-        return token
-
-    def at_word(self, *words: str) -> bool:
-        return self.peek().upper in words
-
-    def take_word(self, word: str) -> bool:
-        if self.at_word(word):
-            self.advance()
-            return True
-        return False
-
-    def expect_word(self, word: str) -> Token:
-        if not self.at_word(word):
-            self.unexpected()
-        return self.advance()
-
-    def expect(self, kind: Kind) -> Token:
-        if self.peek().kind is not kind:
-            self.unexpected()
-        return self.advance()
-
-    def unexpected(self, token: Token | None = None) -> NoReturn:
-        token = token or self.peek()
-        raise located(
-            "MALFORMED_QUERY", self.text, token.start, f"unexpected token: '{token.text}'"
-        )
-
-    def unsupported(self, what: str, token: Token | None = None) -> NoReturn:
-        token = token or self.peek()
-        raise located(
-            "MALFORMED_QUERY",
-            self.text,
-            token.start,
-            f"{what} is valid SOQL but not supported by the opencx-salesforce emulator",
-        )
+class _Parser(TokenStream):
+    """Recursive descent over the grammar in this module's docstring."""
 
     def expect_end(self) -> None:
         self.refuse_unsupported_clause()
@@ -177,8 +88,8 @@ class _Parser:
 
     def refuse_unsupported_clause(self) -> None:
         word = self.peek().upper
-        if word in _UNSUPPORTED_CLAUSES:
-            self.unsupported(_UNSUPPORTED_CLAUSES[word])
+        if word in UNSUPPORTED_CLAUSES:
+            self.unsupported(UNSUPPORTED_CLAUSES[word])
 
     # --- query -------------------------------------------------------------------
 
@@ -192,7 +103,7 @@ class _Parser:
         sobject = self.object_name(dotted=nested)
         alias = None
         after = self.peek()
-        if after.kind is Kind.WORD and after.upper not in _CLAUSE_WORDS:
+        if after.kind is Kind.WORD and after.upper not in CLAUSE_WORDS:
             alias = self.advance().text
         self.refuse_unsupported_clause()
         where = None
@@ -260,7 +171,7 @@ class _Parser:
         self.expect(Kind.RPAREN)
         alias = None
         after = self.peek()
-        if field is not None and after.kind is Kind.WORD and after.upper not in _CLAUSE_WORDS:
+        if field is not None and after.kind is Kind.WORD and after.upper not in CLAUSE_WORDS:
             alias = self.advance().text
         return CountItem(field, alias, pos=name.start)
 
@@ -317,7 +228,7 @@ class _Parser:
             self.unsupported(f"{self.peek().text.upper()}() in WHERE")
         field = self.field_ref()
         operator = self.operator()
-        if operator in _LIST_OPERATORS:
+        if operator in LIST_OPERATORS:
             value: Value = self.list_value(semi_join=operator in ("IN", "NOT IN"))
         else:
             value = self.scalar()
@@ -331,9 +242,9 @@ class _Parser:
             for symbol in ("=", "!=", "<", ">", "<=", ">="):
                 if text == symbol:
                     return symbol
-        if token.upper in _WORD_OPERATORS:
+        if token.upper in WORD_OPERATORS:
             self.advance()
-            return _WORD_OPERATORS[token.upper]
+            return WORD_OPERATORS[token.upper]
         if token.upper == "NOT" and self.peek(1).upper == "IN":
             self.advance()
             self.advance()
@@ -403,4 +314,4 @@ class _Parser:
         return NumberValue(Decimal(digits.text) * sign, pos=start.start)
 
 
-__all__ = ["RESERVED", "parse"]
+__all__ = ["parse"]

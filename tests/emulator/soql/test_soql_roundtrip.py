@@ -36,7 +36,7 @@ from opencx_salesforce.emulator.soql.ast import (
     ValueList,
 )
 from opencx_salesforce.emulator.soql.dates import SIMPLE, WITH_NUMBER
-from opencx_salesforce.emulator.soql.parser import RESERVED
+from opencx_salesforce.emulator.soql.keywords import RESERVED
 
 _NOT_NAMES = RESERVED | {"TYPEOF", "ORDER", "OFFSET", "FOR", "UPDATE", "ALL"}
 
