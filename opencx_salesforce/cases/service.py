@@ -6,8 +6,9 @@ the session id, so a retried create can never make a second Case. CaseComment ha
 no custom fields, so nothing like that protects the comments: instead, the
 transcript is rendered deterministically, and an attempt after one whose outcome
 is unknown (a timeout, a crash after sending) first reads what landed on the Case
-(one query) and writes only the bodies that are missing. After attempts
-Salesforce refused whole, with an answer, nothing landed: no read.
+(one query) and writes only the bodies that are missing (:mod:`.comments`).
+After attempts Salesforce refused whole, with an answer, nothing landed: no read.
+What follows a closure is in :mod:`.closure`, the Contact link in :mod:`.contacts`.
 
 One call per handoff, less under load: :mod:`.plan` puts the Case upsert, its
 comments and the Contact lookup into one composite request, and :mod:`.batch`
@@ -17,28 +18,25 @@ sends the handoffs that are ready together as graphs of one composite/graph requ
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pluggy
 
 from opencx_salesforce.cases import plan
 from opencx_salesforce.cases.batch import HandoffBatcher, HandoffSend
+from opencx_salesforce.cases.closure import hand_back_to_bot
+from opencx_salesforce.cases.comments import TranscriptComments, raise_for
+from opencx_salesforce.cases.contacts import create_contact, remember_match
 from opencx_salesforce.cases.fields import CaseFields
 from opencx_salesforce.cases.index import CaseIndex, SessionCase
 from opencx_salesforce.cases.transcript import render
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, PermanentFailure, RetryLater
-from opencx_salesforce.hookspecs import HandsBackToBot, Host, set_metadata
+from opencx_salesforce.hookspecs import Host, set_metadata
 from opencx_salesforce.models import HandoffReason, Message, Session
 from opencx_salesforce.outbox.queue import Job, Outbox
 from opencx_salesforce.salesforce.client import SalesforceClient
-from opencx_salesforce.salesforce.errors import ApiError
-from opencx_salesforce.salesforce.subrequests import (
-    COLLECTIONS_MAX_RECORDS,
-    Subrequest,
-    SubResponse,
-)
+from opencx_salesforce.salesforce.subrequests import COLLECTIONS_MAX_RECORDS
 from opencx_salesforce.settings import SalesforceSettings
 from opencx_salesforce.store.lock import store_lock
 
@@ -86,6 +84,7 @@ class CaseService:
         self._outbox = outbox
         self._clock = clock
         self._fields = CaseFields(settings=settings, pm=pm, store=host.store, client=client)
+        self._comments = TranscriptComments(client=client, settings=settings, index=index)
         self.batcher = HandoffBatcher(client)
 
     def register_jobs(self) -> None:
@@ -199,7 +198,13 @@ class CaseService:
         if entry is not None and entry.closed:
             if session is None:
                 raise PermanentFailure(f"session {session_id} is gone from the host")
-            if await self._handed_back(session_id, ref):
+            if await hand_back_to_bot(
+                settings=self._settings,
+                host=self._host,
+                index=self._index,
+                session_id=session_id,
+                ref=ref,
+            ):
                 return None
             # The Case closed meanwhile: a new Case, linked to the old one.
             snapshot = session.model_copy(update={"messages": messages})
@@ -216,63 +221,24 @@ class CaseService:
         title = f"Customer wrote again · conversation {session_id} · {messages[0].id}"
         # The host may have dropped the session; its words are in the job.
         bodies = await render(self._pm, session or Session(id=session_id), messages, title)
-        written, closed = await self._append_and_read_state(ref.case_id, bodies, job.is_retry)
+        written, closed = await self._comments.append_and_read_state(
+            ref.case_id, bodies, job.is_retry
+        )
         if closed:
             # The rep closed the Case before (or while) these words landed: no one
             # reads a closed Case, so they go where a person will (issue #15.1).
             if session is None:
                 raise PermanentFailure(f"session {session_id} is gone from the host")
-            if await self._handed_back(session_id, ref):
+            if await hand_back_to_bot(
+                settings=self._settings,
+                host=self._host,
+                index=self._index,
+                session_id=session_id,
+                ref=ref,
+            ):
                 return None
             return await self._follow_up(job, session, messages, ref)
         return Outcome(ref.case_id, created=False, comments_written=written)
-
-    async def _append_and_read_state(
-        self, case_id: str, bodies: list[str], is_retry: bool
-    ) -> tuple[int, bool]:
-        """Write ``bodies`` on the Case and, in the same composite call, read
-        whether the Case is closed. The read comes after the write: when it says
-        open, the words were on the Case before any closure. Returns the comments
-        written and whether the Case was closed."""
-        if is_retry:
-            bodies = await self._not_yet_landed(bodies, await self._read_landed_comments(case_id))
-        last = (max(len(bodies) - 1, 0) // COLLECTIONS_MAX_RECORDS) * COLLECTIONS_MAX_RECORDS
-        # An append of more than 200 comments (rare) writes its leading batches first.
-        written = await self._append_bodies(case_id, bodies[:last], is_retry=False)
-        chunk = bodies[last:]
-        requests = plan.append_requests(case_id, chunk, published=self._settings.publish_transcript)
-        await self._index.remember_own_bodies(chunk)
-        # Not collated: collation may run unrelated subrequests in any order.
-        responses = await self._client.composite(requests, collate_subrequests=False)
-        by_ref = {r.reference_id: r for r in responses}
-        state = by_ref.get(plan.CASE_STATE_REF)
-        refs = [plan.APPEND_COMMENTS_REF] if chunk else []
-        written += await self._collect_comments(by_ref, refs)
-        if state is None:
-            raise plan.refusal(f"read Case {case_id}", [])
-        self._raise_for(state, f"read Case {case_id}")
-        records = state.body.get("records") or []
-        # No record: the Case was deleted; its words have no open Case either.
-        return written, not records or bool(records[0].get("IsClosed"))
-
-    async def _handed_back(self, session_id: str, ref: SessionCase) -> bool:
-        """``after_closure = "back_to_bot"``: give the session back to the bot, its
-        message unanswered, when the host can (else a follow-up Case)."""
-        if self._settings.after_closure != "back_to_bot":
-            return False
-        if not isinstance(self._host, HandsBackToBot):
-            log.warning(
-                "after_closure is back_to_bot but the host has no hand_back_to_bot: "
-                "session %s gets a follow-up Case instead",
-                session_id,
-            )
-            return False
-        reason = f"Salesforce Case {ref.case_id} was closed; the contact's message is unanswered"
-        # Written first: the closure handler must not resolve the session under it.
-        await self._index.mark_handed_back(session_id, ref.case_id)
-        await self._host.hand_back_to_bot(session_id, reason)
-        log.info("session %s wrote after Case %s closed: back to the bot", session_id, ref.case_id)
-        return True
 
     async def _follow_up(
         self, job: Job, session: Session, messages: list[Message], ref: SessionCase
@@ -332,7 +298,7 @@ class CaseService:
         """The same contact already has an open Case: this conversation goes there."""
         title = f"New conversation from this customer · conversation {session.id}"
         bodies = await render(self._pm, session, session.messages, title)
-        written = await self._append_bodies(case_id, bodies, is_retry)
+        written = await self._comments.append(case_id, bodies, is_retry)
         await self._link(session.id, SessionCase(case_id, None), key)
         await self._index.clear_pending(session.id)
         return Outcome(case_id, created=False, comments_written=written)
@@ -358,9 +324,9 @@ class CaseService:
         existing_case: str | None = None
         if attempt.read_first:
             # The last attempt may have landed, wholly or in part: look first.
-            existing_case, landed = await self._read_landed_by_external_id(external_id)
+            existing_case, landed = await self._comments.read_landed_by_external_id(external_id)
             if existing_case is not None:
-                bodies = await self._not_yet_landed(bodies, landed)
+                bodies = await self._comments.not_yet_landed(bodies, landed)
 
         lookup = (
             self._settings.match_contacts
@@ -403,136 +369,25 @@ class CaseService:
 
         case_response = by_ref.get("refCase")
         if case_response is not None:
-            self._raise_for(case_response, f"upsert Case {self._settings.session_id_field}")
+            raise_for(case_response, f"upsert Case {self._settings.session_id_field}")
             case_id = str(case_response.body["id"])
             created = bool(case_response.body.get("created", case_response.status == 201))
         else:
             assert existing_case is not None
             case_id, created = existing_case, False
 
-        written = await self._collect_comments(by_ref, comment_refs)
+        written = await self._comments.collect(by_ref, comment_refs)
         if lookup and key is not None:
-            matched = await self._remember_match(key, by_ref.get("refContact"))
+            matched = await remember_match(self._index, key, by_ref.get("refContact"))
             if matched is False and self._settings.create_contacts:
-                await self._create_contact(session, key, case_id)
+                await create_contact(self._client, self._index, session, key, case_id)
         if overflow:
-            written += await self._append_bodies(case_id, overflow, is_retry=False)
+            written += await self._comments.append(case_id, overflow, is_retry=False)
         await self._link(session.id, SessionCase(case_id, external_id, generation), key)
         log.info("session %s handed off as Case %s (%d comments)", session.id, case_id, written)
         return Outcome(case_id, created=created or existing_case is None, comments_written=written)
 
-    async def _remember_match(self, key: str, response: SubResponse | None) -> bool | None:
-        """Cache the lookup's answer. True: a Contact matched; False: none did;
-        None: the lookup failed (it is tried again next time)."""
-        if response is None or not response.ok:
-            return None
-        records = response.body.get("records") or []
-        await self._index.remember_contact_match(key, records[0]["Id"] if records else None)
-        return bool(records)
-
-    async def _create_contact(self, session: Session, key: str, case_id: str) -> None:
-        """``create_contacts``: no Contact matched, so make one and link the Case
-        to it, in one more composite call (a first-seen contact only). The
-        contact key is locked by the caller, so two handoffs of one person
-        never make two Contacts."""
-        responses = await self._composite(plan.new_contact_requests(session.contact, case_id))
-        created = responses[0] if responses else None
-        if created is not None and created.ok:
-            await self._index.remember_contact_match(key, str(created.body["id"]))
-        else:
-            log.warning(
-                "could not create a Contact for session %s: %s",
-                session.id,
-                plan.describe_error(created) if created else "no answer",
-            )
-
-    # --- appending ----------------------------------------------------------------------
-    async def _append_bodies(self, case_id: str, bodies: list[str], is_retry: bool) -> int:
-        if is_retry:
-            bodies = await self._not_yet_landed(bodies, await self._read_landed_comments(case_id))
-        written = 0
-        for start in range(0, len(bodies), COLLECTIONS_MAX_RECORDS):
-            chunk = bodies[start : start + COLLECTIONS_MAX_RECORDS]
-            records = plan.comment_records(
-                case_id, chunk, published=self._settings.publish_transcript
-            )
-            await self._index.remember_own_bodies(chunk)
-            results = await self._client.collections_create(records, all_or_none=True)
-            ids = [r.id for r in results if r.success and r.id]
-            await self._index.remember_own_comments(ids)
-            failures = [e for r in results if not r.success for e in r.errors]
-            if failures:
-                raise plan.refusal(
-                    f"Salesforce refused the comments on Case {case_id}",
-                    [{"message": e.message, "errorCode": e.error_code} for e in failures],
-                )
-            written += len(ids)
-        return written
-
-    async def _collect_comments(
-        self, by_ref: Mapping[str, SubResponse], refs: Sequence[str]
-    ) -> int:
-        written = 0
-        problem: ApiError | None = None
-        for ref in refs:
-            response = by_ref.get(ref)
-            if response is None:
-                continue
-            if not response.ok:
-                problem = problem or response.error("write the transcript comments")
-                continue
-            ids = [r["id"] for r in response.body if r.get("success") and r.get("id")]
-            await self._index.remember_own_comments(ids)
-            written += len(ids)
-            failed = [e for r in response.body if not r.get("success") for e in r["errors"]]
-            if failed:
-                problem = problem or plan.refusal(
-                    "some transcript comments were not written", failed
-                )
-        if problem:
-            # The Case exists. A retryable failure (a locked row) is retried and
-            # the retry reads what landed and writes the rest; a refusal
-            # (a validation rule) is dead-lettered with Salesforce's message.
-            raise problem
-        return written
-
-    # --- reading what landed ----------------------------------------------------------------
-    async def _read_landed_by_external_id(
-        self, external_id: str
-    ) -> tuple[str | None, list[tuple[str, str]]]:
-        query = plan.landed_by_external_id_query(self._settings.session_id_field, external_id)
-        records = await self._client.query_records(query)
-        if not records:
-            return None, []
-        case = records[0]
-        comments = (case.get("CaseComments") or {}).get("records") or []
-        return str(case["Id"]), [(str(c["Id"]), c["CommentBody"] or "") for c in comments]
-
-    async def _read_landed_comments(self, case_id: str) -> list[tuple[str, str]]:
-        records = await self._client.query_records(plan.landed_comments_query(case_id))
-        return [(str(r["Id"]), r["CommentBody"] or "") for r in records]
-
-    async def _not_yet_landed(
-        self, planned: list[str], landed: Sequence[tuple[str, str]]
-    ) -> list[str]:
-        """The planned bodies still missing from the Case. The landed comments
-        that are ours (their body is one we planned) are remembered as the
-        plugin's own; anyone else's comments on the Case are left alone."""
-        mine = set(planned)
-        await self._index.remember_own_comments([i for i, body in landed if body in mine])
-        return plan.missing(planned, [body for _, body in landed])
-
     # --- pieces ------------------------------------------------------------------------------
-    async def _composite(self, requests: list[Subrequest]) -> list[SubResponse]:
-        if not requests:
-            return []
-        return await self._client.composite(requests, all_or_none=False)
-
-    def _raise_for(self, response: SubResponse, what: str) -> None:
-        error = response.error(what)
-        if error is not None:
-            raise error
-
     async def _link(self, session_id: str, ref: SessionCase, key: str | None) -> None:
         await self._index.link_session(session_id, ref, key)
         await self._set_session_fields(session_id, ref.case_id)
