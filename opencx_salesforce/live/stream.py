@@ -105,6 +105,11 @@ class EventStream:
                 renewed = True
                 continue
             except (aiohttp.ClientError, TimeoutError, ScrtUnavailable, ConnectionError):
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # A cancellation that surfaced as a timeout or a broken read:
+                    # the reader is being stopped, not the stream failing.
+                    raise asyncio.CancelledError from None
                 failures += 1
                 if self.max_failures is not None and failures > self.max_failures:
                     raise ScrtUnavailable(

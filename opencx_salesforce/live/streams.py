@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 # The official sample's reconnect: 1 s ×1.5 up to 30 s [MIAW.md §4].
 DEFAULT_BACKOFF = Backoff()
+# How long stop() waits for the readers it cancelled.
+STOP_TIMEOUT = 5.0
 
 
 class StreamKeeper:
@@ -81,9 +83,17 @@ class StreamKeeper:
         tasks = [t for t in (self._task, *self._readers.values()) if t is not None]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            # Bounded: a reader stuck in a read that ignores its cancellation must
+            # not hold the host's shutdown (it was seen to wait minutes).
+            done, stuck = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+            for task in done:
+                if not task.cancelled():
+                    task.exception()  # retrieved: a reader's last error is not news
+            if stuck:
+                log.warning(
+                    "live streams: %d reader(s) did not stop in %.0f s", len(stuck), STOP_TIMEOUT
+                )
         if release:
             for session_id in list(self._readers):
                 chat = await self.chats.get(session_id)
