@@ -10,19 +10,13 @@ the Enhanced Chat API over HTTP, as it would against a real org.
 
 from __future__ import annotations
 
-import secrets
-import tempfile
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from opencx_salesforce.demo.scenario import Demo, DemoFailed, _until
-from opencx_salesforce.devhost.config import HostSettings
-from opencx_salesforce.devhost.host import DevHost
 from opencx_salesforce.emulator.messaging.deployment import DEFAULT_DEPLOYMENT
-from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, default_org
 from opencx_salesforce.live.records import LiveChat
 from opencx_salesforce.models import HandoffReason, Role, SessionStatus
 
@@ -47,33 +41,20 @@ class LiveDemo(Demo):
             ("The rep ends the session: the conversation resolves", self.rep_ends),
         ]
 
-    async def start(self) -> list[str]:
-        base = await self.emulator.start()
-        self.org = self.emulator.state.add_org(default_org())
-        if self._workdir is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="opencx-demo-")
-            self._workdir = Path(self._tmp.name)
-        db = self._workdir / "opencx-demo.db"
+    def plugin_section(self, base: str) -> dict[str, Any]:
         live = {
             "scrt_url": base,  # the emulator stands for the deployment's SCRT URL
-            "org_id": self.org.id,
+            "org_id": self.org.id if self.org is not None else "",
             "deployment": DEFAULT_DEPLOYMENT,
             "channels": ["chat", "sms", "whatsapp"],
         }
-        self.host = DevHost(
-            HostSettings(
-                admin_token=self.admin_token or secrets.token_urlsafe(24),
-                listen_port=0,
-                store_url=f"sqlite:///{db}",
-            ),
-            plugins={"salesforce": self.plugin},
-            plugin_sections={"salesforce": {"dev_mode": True, "login_url": base, "live": live}},
-        )
-        self.host_url = await self.host.start(port=0)
-        self.emulator.state.auth.set_callback_urls(DEMO_CLIENT_ID, [self._services.redirect_uri])
+        return {**super().plugin_section(base), "live": live}
+
+    async def start(self) -> list[str]:
+        lines = await super().start()
+        lines[0] += f" (agent console: {self._console()})"
         return [
-            f"Salesforce emulator: {base} (agent console: {self._console()})",
-            f"bot host: {self.host_url}",
+            *lines[:2],
             f"live channels: chat, sms, whatsapp → deployment {DEFAULT_DEPLOYMENT}",
         ]
 

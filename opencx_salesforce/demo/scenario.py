@@ -105,12 +105,16 @@ class Demo:
         self.host = DevHost(
             HostSettings(admin_token=self.admin_token, listen_port=0, store_url=f"sqlite:///{db}"),
             plugins={"salesforce": self.plugin},
-            plugin_sections={"salesforce": {"dev_mode": True, "login_url": base}},
+            plugin_sections={"salesforce": self.plugin_section(base)},
         )
         self.host_url = await self.host.start(port=0)
         # The admin registers the plugin's Redirect URI on the Connected App.
         self.emulator.state.auth.set_callback_urls(DEMO_CLIENT_ID, [self._services.redirect_uri])
         return [f"Salesforce emulator: {base}", f"bot host: {self.host_url}", f"store: {db}"]
+
+    def plugin_section(self, base: str) -> dict[str, Any]:
+        """The host's ``[salesforce]`` table for this story (``base``: the emulator)."""
+        return {"dev_mode": True, "login_url": base}
 
     @property
     def _services(self) -> Any:

@@ -115,17 +115,16 @@ async def test_two_hundred_handoffs_with_closures_and_lost_webhooks_lose_no_word
         case_id = await current_case(session_id)
         if action < 0.4:
             await contact_writes(session_id)
-        elif case_id is None:
-            pass  # no open Case for the rep to work on (yet, or any more)
-        elif action < 0.75:
-            trial.replies.append(rep.reply(case_id, f"rep reply {step} on {session_id}"))
-        else:
-            rep.close(case_id)
-            trial.closures += 1
-            if rng.random() < 0.35:
-                # The race: the contact writes before anyone heard of the closure.
-                trial.right_after_closure += 1
-                await contact_writes(session_id)
+        elif case_id is not None:  # else no open Case for the rep (yet, or any more)
+            if action < 0.75:
+                trial.replies.append(rep.reply(case_id, f"rep reply {step} on {session_id}"))
+            else:
+                rep.close(case_id)
+                trial.closures += 1
+                if rng.random() < 0.35:
+                    # The race: the contact writes before anyone heard of the closure.
+                    trial.right_after_closure += 1
+                    await contact_writes(session_id)
         if rng.random() < 0.3:
             await asyncio.sleep(rng.uniform(0, 0.02))
 
