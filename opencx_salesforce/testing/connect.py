@@ -33,16 +33,15 @@ import time
 import zipfile
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from xml.etree import ElementTree  # the package comes from the plugin under test
 
 import aiohttp
 
 from opencx_salesforce.apex import names
 from opencx_salesforce.demo.browser import Browser
+from opencx_salesforce.emulator.package.deploy import custom_metadata_value
 from opencx_salesforce.errors import OpenCXSalesforceError
 
 SignIn = Callable[[str], Awaitable[None]]
-METADATA_NS = "http://soap.sforce.com/2006/04/metadata"
 SETTINGS_RECORD_FILE = f"{names.SETTINGS_RECORD_FULL_NAME}.md-meta.xml"
 
 
@@ -131,14 +130,8 @@ def package_signing_secret(package: bytes) -> str | None:
     """The webhook signing secret a generated package carries (its
     ``OpenCX_Settings`` custom metadata record), or None for an unsigned package."""
     with zipfile.ZipFile(io.BytesIO(package)) as archive:
-        record = next(
-            (n for n in archive.namelist() if n.endswith(SETTINGS_RECORD_FILE)), None
-        )
+        record = next((n for n in archive.namelist() if n.endswith(SETTINGS_RECORD_FILE)), None)
         if record is None:
             return None
-        root = ElementTree.fromstring(archive.read(record))
-    for values in root.iter(f"{{{METADATA_NS}}}values"):
-        field = values.findtext(f"{{{METADATA_NS}}}field")
-        if field == names.SIGNING_SECRET_FIELD:
-            return values.findtext(f"{{{METADATA_NS}}}value")
-    return None
+        xml_source = archive.read(record).decode("utf-8")
+    return custom_metadata_value(xml_source, names.SIGNING_SECRET_FIELD)

@@ -70,3 +70,13 @@ def named_credential_url(xml_source: str) -> str:
         if parameter.findtext(f"{_MD}parameterType") == "Url":
             return parameter.findtext(f"{_MD}parameterValue") or ""
     raise ValueError("the Named Credential names no URL")
+
+
+def custom_metadata_value(xml_source: str, field: str) -> str | None:
+    """The value of ``field`` in a CustomMetadata record file (``<values>`` of
+    ``<field>``/``<value>``), or None. [src: api_meta meta_custommetadata.htm]"""
+    root = ET.fromstring(xml_source)
+    for values in root.findall(f"{_MD}values"):
+        if values.findtext(f"{_MD}field") == field:
+            return values.findtext(f"{_MD}value")
+    return None
