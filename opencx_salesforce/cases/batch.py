@@ -18,19 +18,25 @@ version, HTTP method, object type: ours are at most three, PATCH Case, POST
 CaseComment and PATCH Case by Id). A batch takes what fits; the rest waits for
 the next one.
 
-Graph nodes are record operations only, so the Contact lookup cannot ride in a
-graph. A handoff that waits and needs one looks its Contact up while it waits:
-the lookups group-commit the same way (one query in flight, for every Contact
-asked for meanwhile: ``Email IN (...)``), and the match goes into its graph's
-Case (``ContactId``). So a batch costs one graph call, plus about one query when
-its people are new, and that query overlaps the graph in flight.
+Graph nodes are record operations only (``sobjects/...`` URLs: no query), so
+the Contact lookup cannot ride in a graph. [src: api_rest
+resources_composite_graph_introduction.htm "Composite graph requests support only
+these URLs"] A handoff that waits and needs one looks its Contact up while it
+waits, off its critical path: the lookups group-commit the same way (a query for
+every Contact asked for meanwhile: ``Email IN (...)``), overlapping the graph in
+flight. When the line frees, the ready handoffs go without waiting for their
+lookups: a match already known rides in its graph's Case (``ContactId``); one
+known only later is linked by a PATCH of the Case that group-commits like any
+handoff (:meth:`HandoffBatcher.link_contact`), before the handoff is done. A
+loaded handoff so waits about two round trips (the graph in flight, its own),
+as a lone one waits one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,17 +64,24 @@ log = logging.getLogger(__name__)
 # Salesforce's code for the nodes of a graph that failed because another node of
 # it did. [src: api_rest resources_composite_graph_introduction.htm, graph response]
 _HALTED = "PROCESSING_HALTED"
-# Contacts asked for in one query: their emails and phones in ``IN`` lists keep
-# the query's URL well under the REST API's URI length limit.
-LOOKUP_MAX_CONTACTS = 50
+# Contacts asked for in one query: more than a payload's graphs, so one query
+# keeps up with the graph requests. The query goes in a composite request's body,
+# not the URL: a REST request's URI and headers may not pass 16,384 bytes, and
+# Salesforce advises a SOQL statement that long go in a composite subrequest.
+# [src: help.salesforce.com article 000386264 "Maximum number of rows returned by
+# SOQL queries over the REST API"] SOQL itself allows 100,000 characters.
+LOOKUP_MAX_CONTACTS = 200
+# Lookup queries in flight at once.
+LOOKUP_MAX_IN_FLIGHT = 1
 
 
 @dataclass(frozen=True)
 class HandoffSend:
-    """One handoff's writes, in both shapes: ``composite`` (alone) and ``graph``
-    (in a batch; ``None`` when it cannot be a graph, then it always goes alone)."""
+    """One handoff's writes, in both shapes: ``composite`` (alone; built only if
+    it goes alone) and ``graph`` (in a batch; ``None`` when it cannot be a graph,
+    then it always goes alone)."""
 
-    composite: list[Subrequest]
+    composite: Callable[[], list[Subrequest]]
     graph: list[Subrequest] | None
     lookup: Contact | None = None  # a Contact to look up and link to the Case
     existing_case: str | None = None  # the Case already there (a retry's read)
@@ -80,6 +93,16 @@ class HandoffSend:
 
 
 @dataclass(frozen=True)
+class Sent:
+    """What a handoff's request answered, in the composite shape (``refCase``,
+    ``refComments{n}``, ``refContact``), and, when it went before its Contact
+    lookup answered, that lookup (see :meth:`HandoffBatcher.link_contact`)."""
+
+    responses: list[SubResponse]
+    late_lookup: asyncio.Future[_Match | None] | None = None
+
+
+@dataclass(frozen=True)
 class _Match:
     contact_id: str | None  # None: no Contact matched
 
@@ -87,11 +110,10 @@ class _Match:
 @dataclass
 class _Waiting:
     send: HandoffSend
-    future: asyncio.Future[list[SubResponse]] = field(repr=False)
-    # The lookup's answer; None when it failed (no link now, tried next time).
-    match: _Match | None = None
-    ready: bool = True  # False while its Contact lookup is in flight
-    looked_up: bool = False  # its lookup was started (it goes as a graph)
+    future: asyncio.Future[Sent] = field(repr=False)
+    # Its Contact lookup, once started (it then goes as a graph); the answer is
+    # None when the lookup failed (no link now, tried next time).
+    lookup: asyncio.Future[_Match | None] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -99,6 +121,7 @@ class BatchStats:
     requests: int = 0  # API calls made for handoffs (graphs, composites, lookups)
     handoffs: int = 0
     batches: int = 0  # composite graph requests
+    late_links: int = 0  # Contacts linked after their handoff's graph went
 
 
 class HandoffBatcher:
@@ -120,45 +143,63 @@ class HandoffBatcher:
         self.stats = BatchStats()
         self._lookups = _Lookups(client, self.stats)
 
-    async def send(self, item: HandoffSend) -> list[SubResponse]:
-        """The handoff's answers in the composite shape (``refCase``,
-        ``refComments{n}``, ``refContact``), however it was sent. Raises the
-        error of the request, or of the handoff's own graph."""
-        if not item.composite:
-            return []
+    async def send(self, item: HandoffSend) -> Sent:
+        """The handoff's answers, however it was sent. Raises the error of the
+        request, or of the handoff's own graph."""
         self.stats.handoffs += 1
         if item.graph is None or (self._in_flight == 0 and not self._waiting):
-            return await self._alone(item)
-        future: asyncio.Future[list[SubResponse]] = asyncio.get_running_loop().create_future()
+            composite = item.composite()
+            if not composite:
+                return Sent([])
+            return Sent(await self._alone(composite))
+        future: asyncio.Future[Sent] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(item, future))
         if len(self._waiting) > 1:
             # A batch is forming: look its people up while they wait for the
             # line. (One handoff waiting alone goes as its composite, lookup
             # included: one call.)
             for waiting in self._waiting:
-                if waiting.send.lookup is not None and not waiting.looked_up:
-                    waiting.looked_up, waiting.ready = True, False
-                    answer = self._lookups.submit(waiting.send.lookup)
-                    self._spawn(self._look_up(waiting, answer))
+                if waiting.send.lookup is not None and waiting.lookup is None:
+                    waiting.lookup = self._lookups.submit(waiting.send.lookup)
             self._lookups.kick()  # all of them in one query
         self._flush_if_due()
         return await future
 
-    async def _look_up(self, waiting: _Waiting, answer: asyncio.Future[_Match | None]) -> None:
-        waiting.match = await answer
-        waiting.ready = True
-        self._flush_if_due()
+    async def link_contact(self, sent: Sent, case_id: str) -> SubResponse:
+        """The Contact lookup of a handoff that went before it answered: its
+        answer (as the composite's ``refContact``), the Case linked to the match
+        first. The link group-commits as a graph of one node."""
+        assert sent.late_lookup is not None
+        match = await sent.late_lookup
+        if match is None:  # the lookup failed: tried again next time
+            return SubResponse("refContact", 0, None, {})
+        if match.contact_id is not None:
+            self.stats.late_links += 1
+            link = subrequests.update(
+                "Case", case_id, {"ContactId": match.contact_id}, ref="refLink"
+            )
+            answer = await self.send(HandoffSend(lambda: [link], [link]))
+            for response in answer.responses:
+                if not response.ok:
+                    raise error_for_response(
+                        url=f"link Case {case_id} to its Contact",
+                        status=response.status,
+                        body=response.body,
+                        headers=response.headers,
+                    )
+        records = [{"Id": match.contact_id}] if match.contact_id else []
+        return SubResponse("refContact", 200, {"records": records}, {})
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _alone(self, item: HandoffSend) -> list[SubResponse]:
+    async def _alone(self, composite: list[Subrequest]) -> list[SubResponse]:
         self._in_flight += 1
         try:
             self.stats.requests += 1
-            return await self._client.composite(item.composite, all_or_none=False)
+            return await self._client.composite(composite, all_or_none=False)
         finally:
             self._in_flight -= 1
             self._flush_if_due()
@@ -176,33 +217,30 @@ class HandoffBatcher:
             self._spawn(self._send_batch(batch))
 
     def _full(self) -> bool:
-        ready = [w for w in self._waiting if w.ready]
-        nodes = sum(w.send.nodes for w in ready)
-        return len(ready) >= self._max_graphs or nodes >= self._max_nodes
+        nodes = sum(w.send.nodes for w in self._waiting)
+        return len(self._waiting) >= self._max_graphs or nodes >= self._max_nodes
 
     def _take(self) -> list[_Waiting]:
-        """The ready handoffs that fit in one payload, oldest first."""
+        """The handoffs that fit in one payload, oldest first."""
         batch: list[_Waiting] = []
         nodes = 0
         for waiting in self._waiting:
-            if not waiting.ready:
-                continue
             if len(batch) == self._max_graphs or (
                 batch and nodes + waiting.send.nodes > self._max_nodes
             ):
                 break
             batch.append(waiting)
             nodes += waiting.send.nodes
-        taken = {id(w) for w in batch}
-        self._waiting = [w for w in self._waiting if id(w) not in taken]
+        del self._waiting[: len(batch)]
         return batch
 
     async def _send_batch(self, batch: list[_Waiting]) -> None:
         try:
-            if len(batch) == 1 and not batch[0].looked_up:
+            if len(batch) == 1 and batch[0].lookup is None:
                 self.stats.requests += 1
-                answer = await self._client.composite(batch[0].send.composite, all_or_none=False)
-                _settle(batch[0], answer)
+                composite = batch[0].send.composite()
+                answer = await self._client.composite(composite, all_or_none=False)
+                _settle(batch[0], Sent(answer))
             else:
                 await self._send_graphs(batch)
         except Exception as exc:  # the request as a whole failed: every handoff in it did
@@ -214,12 +252,17 @@ class HandoffBatcher:
             self._flush_if_due()
 
     async def _send_graphs(self, batch: list[_Waiting]) -> None:
-        graphs = [Graph(f"h{n}", _with_contact(w.send, w.match)) for n, w in enumerate(batch)]
+        # A lookup answered by now rides in its graph; the others link later.
+        known = [_answer(w.lookup) for w in batch]
+        graphs = [
+            Graph(f"h{n}", _with_contact(w.send, match))
+            for n, (w, match) in enumerate(zip(batch, known, strict=True))
+        ]
         self.stats.requests += 1
         self.stats.batches += 1
         results = await self._client.composite_graph(graphs)
         by_id = {r.graph_id: r for r in results}
-        for n, waiting in enumerate(batch):
+        for n, (waiting, match) in enumerate(zip(batch, known, strict=True)):
             result = by_id.get(f"h{n}")
             if waiting.future.done():
                 continue
@@ -229,8 +272,12 @@ class HandoffBatcher:
                 )
             elif not result.is_successful:
                 waiting.future.set_exception(graph_error(result))
+            elif waiting.lookup is not None and match is _LATE:
+                answers = _as_composite(waiting.send, result, None, with_contact=False)
+                waiting.future.set_result(Sent(answers, waiting.lookup))
             else:
-                waiting.future.set_result(_as_composite(waiting.send, result, waiting.match))
+                answers = _as_composite(waiting.send, result, match, with_contact=True)
+                waiting.future.set_result(Sent(answers))
 
 
 class _Lookups:
@@ -240,7 +287,7 @@ class _Lookups:
     def __init__(self, client: SalesforceClient, stats: BatchStats) -> None:
         self._client = client
         self._stats = stats
-        self._busy = False
+        self._busy = 0  # queries in flight
         self._waiting: list[tuple[Contact, asyncio.Future[_Match | None]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -252,41 +299,66 @@ class _Lookups:
         return future
 
     def kick(self) -> None:
-        if self._busy or not self._waiting:
-            return
-        batch = self._waiting[:LOOKUP_MAX_CONTACTS]
-        del self._waiting[:LOOKUP_MAX_CONTACTS]
-        self._busy = True
-        task = asyncio.create_task(self._run(batch), name="contact-lookups")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        while self._waiting and self._busy < LOOKUP_MAX_IN_FLIGHT:
+            batch = self._waiting[:LOOKUP_MAX_CONTACTS]
+            del self._waiting[:LOOKUP_MAX_CONTACTS]
+            self._busy += 1
+            task = asyncio.create_task(self._run(batch), name="contact-lookups")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _run(self, batch: list[tuple[Contact, asyncio.Future[_Match | None]]]) -> None:
         answers: list[_Match | None] = [None] * len(batch)
         try:
-            self._stats.requests += 1
-            query = plan.contacts_query([contact for contact, _ in batch])
-            records = await self._client.query_records(query)
+            records = await self._query(plan.contacts_query([contact for contact, _ in batch]))
             answers = [_Match(plan.match_contact(contact, records)) for contact, _ in batch]
         except Exception as exc:
             # As a lone handoff's failed lookup: no link now, tried next time.
             log.warning("Contact lookup for %d handoffs failed: %s", len(batch), exc)
         finally:
-            self._busy = False
+            self._busy -= 1
             for (_, future), answer in zip(batch, answers, strict=True):
                 if not future.done():
                     future.set_result(answer)
             self.kick()
 
+    async def _query(self, soql: str) -> list[Any]:
+        """Every record of the query, its first page read through composite."""
+        self._stats.requests += 1
+        (answer,) = await self._client.composite([subrequests.query(soql, ref="refContacts")])
+        if not answer.ok:
+            raise error_for_response(
+                url="query", status=answer.status, body=answer.body, headers=answer.headers
+            )
+        page: dict[str, Any] = answer.body
+        records = list(page.get("records") or [])
+        while not page.get("done", True) and page.get("nextRecordsUrl"):
+            self._stats.requests += 1
+            page = await self._client.query_more(str(page["nextRecordsUrl"]))
+            records.extend(page.get("records") or [])
+        return records
 
-def _settle(waiting: _Waiting, answer: list[SubResponse]) -> None:
+
+def _settle(waiting: _Waiting, answer: Sent) -> None:
     if not waiting.future.done():
         waiting.future.set_result(answer)
 
 
+# A lookup still in flight when its graph went (its answer comes later).
+_LATE = _Match("(late)")
+
+
+def _answer(lookup: asyncio.Future[_Match | None] | None) -> _Match | None:
+    """A started lookup's answer if it has one (None: it failed), else :data:`_LATE`;
+    None for a handoff that needs no lookup."""
+    if lookup is None:
+        return None
+    return lookup.result() if lookup.done() else _LATE
+
+
 def _with_contact(item: HandoffSend, match: _Match | None) -> list[Subrequest]:
     nodes = list(item.graph or ())
-    if match is None or match.contact_id is None:
+    if match is None or match is _LATE or match.contact_id is None:
         return nodes
     link = {"ContactId": match.contact_id}
     if item.existing_case is None:
@@ -328,7 +400,7 @@ def graph_error(result: GraphResult) -> SalesforceError:
 
 
 def _as_composite(
-    item: HandoffSend, result: GraphResult, match: _Match | None
+    item: HandoffSend, result: GraphResult, match: _Match | None, *, with_contact: bool
 ) -> list[SubResponse]:
     """A successful graph's answers as the composite request would have given them,
     so the Case service reads one shape."""
@@ -341,7 +413,7 @@ def _as_composite(
         chunk = comments[start : start + COLLECTIONS_MAX_RECORDS]
         body = [{"id": r.body.get("id"), "success": True, "errors": []} for r in chunk]
         out.append(SubResponse(f"refComments{n}", 200, body, {}))
-    if item.lookup is not None:
+    if item.lookup is not None and with_contact:
         if match is None:  # the lookup failed: tried again next time
             out.append(SubResponse("refContact", 0, None, {}))
         else:

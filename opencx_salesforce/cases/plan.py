@@ -43,6 +43,13 @@ def external_id_for(session_id: str, generation: int) -> str:
     return session_id if generation == 1 else f"{session_id}~{generation}"
 
 
+def comment_batches(bodies: int, lookup: bool) -> int:
+    """How many sObject Collections of comments :func:`handoff_requests` plans
+    for ``bodies`` (the rest are appended by a later call)."""
+    slots = COMPOSITE_MAX_COLLECTIONS_OR_QUERIES - (1 if lookup else 0)
+    return min(slots, -(-bodies // COLLECTIONS_MAX_RECORDS))
+
+
 def handoff_requests(
     settings: SalesforceSettings,
     *,

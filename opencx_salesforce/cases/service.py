@@ -36,7 +36,7 @@ from opencx_salesforce.hookspecs import Host, set_metadata
 from opencx_salesforce.models import HandoffReason, Message, Session
 from opencx_salesforce.outbox.queue import Job, Outbox
 from opencx_salesforce.salesforce.client import SalesforceClient
-from opencx_salesforce.salesforce.subrequests import COLLECTIONS_MAX_RECORDS
+from opencx_salesforce.salesforce.subrequests import COLLECTIONS_MAX_RECORDS, Subrequest
 from opencx_salesforce.settings import SalesforceSettings
 from opencx_salesforce.store.lock import store_lock
 
@@ -334,17 +334,10 @@ class CaseService:
             and contact_id is None
             and bool(session.contact.email or session.contact.phone)
         )
-        requests, comment_refs = plan.handoff_requests(
-            self._settings,
-            external_id=external_id,
-            fields=fields,
-            bodies=bodies,
-            existing_case=existing_case,
-            lookup_for=session.contact if lookup else None,
-        )
-        overflow = bodies[len(comment_refs) * COLLECTIONS_MAX_RECORDS :] if comment_refs else []
-        if not comment_refs:
-            overflow = [] if existing_case else bodies
+        lookup_for = session.contact if lookup else None
+        comment_slots = plan.comment_batches(len(bodies), lookup_for is not None)
+        covered = comment_slots * COLLECTIONS_MAX_RECORDS
+        overflow = bodies[covered:]
         graph = None
         if not overflow:
             graph = plan.handoff_graph(
@@ -354,18 +347,29 @@ class CaseService:
                 bodies=bodies,
                 existing_case=existing_case,
             )
+
+        def composite() -> list[Subrequest]:
+            # Built only when the handoff goes alone (under load it is a graph).
+            return plan.handoff_requests(
+                self._settings,
+                external_id=external_id,
+                fields=fields,
+                bodies=bodies,
+                existing_case=existing_case,
+                lookup_for=lookup_for,
+            )[0]
+
         await self._index.remember_own_bodies(bodies)
-        send = HandoffSend(
-            requests, graph, session.contact if lookup else None, existing_case=existing_case
-        )
+        send = HandoffSend(composite, graph, lookup_for, existing_case=existing_case)
         try:
-            responses = await self.batcher.send(send)
+            sent = await self.batcher.send(send)
         except Exception as exc:
             if existing_case is None and plan.nothing_landed(exc):
                 # Refused whole, with an answer: the retry need not read first.
                 await self._index.mark_nothing_landed(attempt.job.item_id, attempt.job.attempts)
             raise
-        by_ref = {r.reference_id: r for r in responses}
+        by_ref = {r.reference_id: r for r in sent.responses}
+        comment_refs = [f"refComments{n}" for n in range(comment_slots)]
 
         case_response = by_ref.get("refCase")
         if case_response is not None:
@@ -378,7 +382,12 @@ class CaseService:
 
         written = await self._comments.collect(by_ref, comment_refs)
         if lookup and key is not None:
-            matched = await remember_match(self._index, key, by_ref.get("refContact"))
+            contact = by_ref.get("refContact")
+            if sent.late_lookup is not None:
+                # It went before its lookup answered: linked now, before the
+                # session is, so a crash in between leaves the retry to link it.
+                contact = await self.batcher.link_contact(sent, case_id)
+            matched = await remember_match(self._index, key, contact)
             if matched is False and self._settings.create_contacts:
                 await create_contact(self._client, self._index, session, key, case_id)
         if overflow:

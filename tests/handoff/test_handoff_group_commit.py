@@ -80,18 +80,55 @@ async def test_a_burst_of_100_concurrent_handoffs_reaches_salesforce_in_at_most_
     assert stack.runtime.cases.batcher.stats.batches >= 1
 
 
-async def test_a_failing_graph_leaves_the_others_of_its_batch_landed_and_is_retried(
+@pytest.fixture
+async def account_stack() -> AsyncIterator[Stack]:
+    """A stack whose Cases carry the session's ``account`` as ``AccountId``."""
+    settings = {**SETTINGS, "case_fields": {"AccountId": "{metadata.account}"}}
+    stack = await start_stack(store=MemoryStore(), plugin_settings=settings)
+    try:
+        yield stack
+    finally:
+        await stack.close()
+
+
+async def test_a_burst_goes_before_its_contact_lookups_answer_and_links_them_after(
     stack: Stack,
 ) -> None:
+    """The Contact lookups of a batch overlap the graph in flight and do not hold
+    the next graph back: a match that answers after its handoff's graph went is
+    linked by a later update, before the handoff is done."""
+    stack.org.faults.latency_ms = 20
+    sessions = await _people(stack, 60, prefix="known")
+    contacts = {
+        s.id: stack.org.create("Contact", {"LastName": f"Known {n}", "Email": s.contact.email})
+        for n, s in enumerate(sessions)
+    }
+    before = api_calls(stack)
+    await asyncio.gather(*(stack.host.handoff(s.id) for s in sessions))
+    ids = {s.id: await case_id_of(stack.host, s.id, timeout=60) for s in sessions}
+
+    assert api_calls(stack) - before <= 10, _endpoints(stack)
+    batcher = stack.runtime.cases.batcher
+    assert batcher.stats.batches >= 1 and batcher.stats.late_links >= 1
+    linked = {c["Id"]: c["ContactId"] for c in cases(stack)}
+    assert all(linked[ids[s.id]] == contacts[s.id] for s in sessions)
+
+
+async def test_a_failing_graph_leaves_the_others_of_its_batch_landed_and_is_retried(
+    account_stack: Stack,
+) -> None:
+    stack = account_stack
     stack.org.faults.latency_ms = 150  # the first handoff is in flight while the rest queue
+    held_account = stack.org.create("Account", {"Name": "Held"})
+    stack.org.faults.lock_record(held_account)  # another transaction holds it
     held_contact = stack.org.create("Contact", {"LastName": "Held", "Email": "held@example.com"})
-    stack.org.faults.lock_record(held_contact)  # another transaction holds it
     (pilot,) = await _people(stack, 1, prefix="pilot")
     others = await _people(stack, 5, prefix="other")
     held = await converse(
         stack.host,
         texts=["my parcel?", "checking"],
         contact=Contact(name="Held Person", email="held@example.com"),
+        metadata={"account": held_account},  # its Case looks up to the locked Account
     )
     batcher = stack.runtime.cases.batcher
 
@@ -114,10 +151,10 @@ async def test_a_failing_graph_leaves_the_others_of_its_batch_landed_and_is_retr
     await wait_for(retried, what="the held handoff to be retried")
     assert await stack.runtime.outbox.items(ItemState.DEAD) == []
 
-    stack.org.faults.unlock_record(held_contact)
+    stack.org.faults.unlock_record(held_account)
     case_id = await case_id_of(stack.host, held.id, timeout=30)
     case = next(c for c in cases(stack) if c["Id"] == case_id)
-    assert case["ContactId"] == held_contact
+    assert case["ContactId"] == held_contact and case["AccountId"] == held_account
     assert len(comments_of(stack, case_id)) == 1
     by_session = Counter(c["OpenCX_Session_Id__c"] for c in cases(stack))
     assert len(by_session) == 7 and set(by_session.values()) == {1}
