@@ -15,9 +15,10 @@ Calling rules (they hold for every hook below):
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 import pluggy
 
@@ -131,12 +132,20 @@ OPTIONAL_HOST_MEMBERS = (
 )
 
 
+@functools.cache
+def _type_offers_many(host_type: type) -> bool:
+    # A runtime-checkable Protocol's isinstance inspects the object each call;
+    # the host's class answers once (an instance's own attribute still counts,
+    # through the isinstance after it).
+    return callable(getattr(host_type, "set_session_metadata_many", None))
+
+
 async def set_metadata(host: Host, session_id: str, values: Mapping[str, Any]) -> None:
     """Write ``values`` to the session's metadata: in one call when the host
     offers :class:`HostMetadataMany`, else one :meth:`Host.set_session_metadata`
     per key."""
-    if isinstance(host, HostMetadataMany):
-        await host.set_session_metadata_many(session_id, values)
+    if _type_offers_many(type(host)) or isinstance(host, HostMetadataMany):
+        await cast(HostMetadataMany, host).set_session_metadata_many(session_id, values)
         return
     for key, value in values.items():
         await host.set_session_metadata(session_id, key, value)

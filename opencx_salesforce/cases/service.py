@@ -18,7 +18,9 @@ sends the handoffs that are ready together as graphs of one composite/graph requ
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pluggy
 
@@ -112,7 +114,9 @@ class CaseService:
         await self._outbox.submit(
             HANDOFF_KIND,
             f"{HANDOFF_KIND}:{session.id}",
-            {"session": session.model_dump(mode="json"), "reason": reason.model_dump()},
+            # The session as JSON text: one fast encoding each way (not a tree
+            # json.dumps walks again), since the transcript is most of the job.
+            {"session_json": session.model_dump_json(), "reason": reason.model_dump()},
         )
         await self._index.mark_pending(session.id)
 
@@ -134,7 +138,7 @@ class CaseService:
 
     # --- jobs --------------------------------------------------------------------------
     async def handle_handoff(self, job: Job) -> Outcome | None:
-        session = Session.model_validate(job.payload["session"])
+        session = _session_of(job.payload)
         key = session.contact.key()
         try:
             async with store_lock(self._host.store, f"contact:{key or session.id}", LOCK_TTL):
@@ -212,7 +216,7 @@ class CaseService:
                 Job(
                     HANDOFF_KIND,
                     job.item_id,
-                    {"session": snapshot.model_dump(mode="json")},
+                    {"session_json": snapshot.model_dump_json()},
                     job.attempts,
                     job.enqueued_at,
                     job.age,
@@ -406,3 +410,10 @@ class CaseService:
         # One write of the session when the host can (HostMetadataMany).
         values = {"salesforce_case_id": case_id, "salesforce_case_url": url}
         await set_metadata(self._host, session_id, values)
+
+
+def _session_of(payload: Mapping[str, Any]) -> Session:
+    """A handoff job's session (``session``: a job queued by an earlier version)."""
+    if "session_json" in payload:
+        return Session.model_validate_json(payload["session_json"])
+    return Session.model_validate(payload["session"])

@@ -67,7 +67,7 @@ class PlannedComment:
 
 
 def speaker_line(message: Message, *, continued: bool = False) -> str:
-    who = _ROLE_LABEL.get(message.role, str(message.role))
+    who = _ROLE_LABEL.get(message.role) or str(message.role)
     if message.author:
         # Bounded, so a speaker line always leaves room for text in a comment.
         author = message.author if len(message.author) <= 80 else message.author[:79] + "…"

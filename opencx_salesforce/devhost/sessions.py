@@ -5,19 +5,29 @@ conversations.
 Changes go through :meth:`SessionRepository.update`, a compare-and-set loop: two
 instances appending to one session at once both land, neither overwrites the
 other.
+
+Parsing a long conversation is the host's biggest cost per event, and most reads
+find the bytes this instance wrote or read last: those are not parsed again
+(:class:`_Parsed`). Whatever the store holds decides; the cache only skips
+parsing the very same bytes twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import random
+from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 from opencx_salesforce.models import Session
 from opencx_salesforce.store.base import Store
 
 SESSIONS_NAMESPACE = "devhost.sessions"
 _MAX_ATTEMPTS = 100
+# Sessions kept parsed: the conversations active at once on one instance.
+_MAX_PARSED = 256
 
 
 class UnknownSessionError(LookupError):
@@ -38,18 +48,71 @@ class SessionBusy(TimeoutError):
     tries the job again (``opencx_salesforce.outbox.policy``)."""
 
 
+class _Parsed:
+    """The session last read or written, by id, with the bytes it was read from
+    or written as. The sessions kept here are private: handed out as copies, and
+    otherwise only to an update's ``change``, which must not mutate."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[str, tuple[bytes, Session]] = OrderedDict()
+
+    def parse(self, session_id: str, raw: bytes) -> Session:
+        entry = self._entries.get(session_id)
+        if entry is not None and entry[0] == raw:
+            self._entries.move_to_end(session_id)
+            return entry[1]
+        session = Session.model_validate_json(raw)
+        self.keep(session_id, raw, session)
+        return session
+
+    def keep(self, session_id: str, raw: bytes, session: Session) -> None:
+        self._entries[session_id] = (raw, session)
+        self._entries.move_to_end(session_id)
+        if len(self._entries) > _MAX_PARSED:
+            self._entries.popitem(last=False)
+
+    def forget(self, session_id: str) -> None:
+        self._entries.pop(session_id, None)
+
+
+def _copy(session: Session) -> Session:
+    """A copy nothing done to it can change the original (messages and the
+    contact are frozen; the lists and the metadata are not)."""
+    return session.model_copy(
+        update={"messages": list(session.messages), "metadata": _thawed(session.metadata)}
+    )
+
+
+def _thawed(value: Any) -> Any:
+    """A copy of JSON-like data: its dicts and lists new, the rest shared (what
+    cannot change in place; ``copy.deepcopy`` costs as much as parsing)."""
+    if isinstance(value, dict):
+        return {k: _thawed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_thawed(v) for v in value]
+    if isinstance(value, (str, int, float, bool, type(None), tuple)):
+        return value
+    return copy.deepcopy(value)
+
+
 class SessionRepository:
     def __init__(self, store: Store, namespace: str = SESSIONS_NAMESPACE) -> None:
         self._store = store
         self._namespace = namespace
+        self._parsed = _Parsed()
 
     async def add(self, session: Session) -> None:
-        if not await self._store.set_if_absent(self._namespace, session.id, _dump(session)):
+        raw = _dump(session)
+        if not await self._store.set_if_absent(self._namespace, session.id, raw):
             raise SessionStateError(f"session {session.id!r} already exists")
+        self._parsed.keep(session.id, raw, _copy(session))
 
     async def get(self, session_id: str) -> Session | None:
         raw = await self._store.get(self._namespace, session_id)
-        return None if raw is None else Session.model_validate_json(raw)
+        if raw is None:
+            self._parsed.forget(session_id)
+            return None
+        return _copy(self._parsed.parse(session_id, raw))
 
     async def all(self) -> list[Session]:
         """Every session, oldest first."""
@@ -73,12 +136,15 @@ class SessionRepository:
         for _ in range(_MAX_ATTEMPTS):
             raw = await self._store.get(self._namespace, session_id)
             if raw is None:
+                self._parsed.forget(session_id)
                 raise UnknownSessionError(session_id)
-            current = Session.model_validate_json(raw)
+            current = self._parsed.parse(session_id, raw)
             new = change(current)
             if new is None:
-                return current, False
-            if await self._store.compare_and_set(self._namespace, session_id, raw, _dump(new)):
+                return _copy(current), False
+            written = _dump(new)
+            if await self._store.compare_and_set(self._namespace, session_id, raw, written):
+                self._parsed.keep(session_id, written, _copy(new))
                 return new, True
             # Someone else wrote in between: back off a little, read again.
             await asyncio.sleep(random.uniform(0, 0.005))

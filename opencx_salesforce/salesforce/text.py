@@ -33,7 +33,10 @@ _NICE_BREAKS: Final = ("\n", " ")
 def utf16_len(text: str) -> int:
     """The length Salesforce checks a text field against: UTF-16 code units
     (Java ``String.length()``); each code point above U+FFFF counts 2."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    if text.isascii():
+        return len(text)
+    # Two bytes a unit, four for a code point above U+FFFF; a lone surrogate one unit.
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def utf8_len(text: str) -> int:
@@ -59,6 +62,12 @@ def cut_to(text: str, max_utf16: int) -> str:
         raise ValueError("max_utf16 must be zero or more")
     if utf16_len(text) <= max_utf16:
         return text
+    if text.isascii():
+        # Every ASCII character is a cluster of its own but CR LF, one cluster.
+        end = max_utf16
+        if end > 1 and text[end - 1 : end + 1] == "\r\n":
+            end -= 1
+        return text[:end]
     used = 0
     end = 0
     for cluster in clusters(text):

@@ -122,6 +122,27 @@ def test_cut_to_refuses_a_negative_limit() -> None:
 @settings(max_examples=300)
 @given(TEXTS, st.integers(min_value=0, max_value=400))
 def test_cut_to_is_the_longest_fitting_cluster_prefix(text: str, limit: int) -> None:
+    _assert_longest_fitting_cluster_prefix(text, limit)
+
+
+# ASCII takes a shortcut (a character a cluster, but CR LF): the same answers.
+_ASCII_TEXTS = st.lists(st.sampled_from(["a", " ", "\n", "\r\n", "\r", "x."]), max_size=200).map(
+    "".join
+)
+
+
+@settings(max_examples=300)
+@given(_ASCII_TEXTS, st.integers(min_value=0, max_value=250))
+def test_cut_to_on_ascii_is_the_longest_fitting_cluster_prefix(text: str, limit: int) -> None:
+    _assert_longest_fitting_cluster_prefix(text, limit)
+
+
+def test_cut_to_never_cuts_ascii_between_cr_and_lf() -> None:
+    assert cut_to("ab\r\ncd", 3) == "ab"
+    assert cut_to("\r\nab", 1) == "\r"  # a first cluster over the limit: a code point
+
+
+def _assert_longest_fitting_cluster_prefix(text: str, limit: int) -> None:
     cut = cut_to(text, limit)
     assert text.startswith(cut)
     assert utf16_len(cut) <= limit
