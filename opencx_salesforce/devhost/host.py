@@ -94,6 +94,7 @@ class DevHost:
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
         self.mounted_paths: list[str] = []
+        self._session_repository: SessionRepository | None = None
 
     @property
     def _journal(self) -> HookJournal:
@@ -101,7 +102,11 @@ class DevHost:
 
     @property
     def _sessions(self) -> SessionRepository:
-        return SessionRepository(self.store)
+        # One repository per store: it keeps recent sessions parsed.
+        store = self.store
+        if self._session_repository is None or self._session_repository.store is not store:
+            self._session_repository = SessionRepository(store)
+        return self._session_repository
 
     # --- the Host protocol ------------------------------------------------------------
     @property

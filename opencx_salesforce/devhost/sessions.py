@@ -101,6 +101,10 @@ class SessionRepository:
         self._namespace = namespace
         self._parsed = _Parsed()
 
+    @property
+    def store(self) -> Store:
+        return self._store
+
     async def add(self, session: Session) -> None:
         raw = _dump(session)
         if not await self._store.set_if_absent(self._namespace, session.id, raw):
