@@ -157,7 +157,8 @@ def method(run: Run) -> str:
     external id, the transcript packed into CaseComments through sObject
     Collections referencing `@{{refCase.id}}`, the Contact lookup), and the
     handoffs that are ready while one is in flight together as graphs of one
-    composite graph request (their Contacts found in one query first). Timed from
+    composite graph request (their Contacts found in one query alongside, a late
+    match linked by a later graph). Timed from
     the host's `handoff` call until the session carries `salesforce_case_id` (the
     host's own write, observed without polling).
   - **aiohttp+collections** and **simple-salesforce+collections**: the competent
@@ -347,8 +348,8 @@ def latency_section(cells: Cells) -> str:
         "p50 / p95 / p99 and *n* timed handoffs. Plugin: host `handoff` call → "
         "`salesforce_case_id` on the session. Baselines: first call → last comment "
         "written and the Id stored. Under load a plugin handoff waits for the request "
-        "in flight and goes in the next batch: about two round trips, three when its "
-        "batch looks up Contacts first.\n"
+        "in flight and goes in the next batch: about two round trips (its Contact "
+        "lookup overlaps them).\n"
     )
     for latency in cells.latencies():
         floor = (

@@ -1,8 +1,8 @@
 """The Contact a Case is linked to: caching the handoff's Contact lookup and,
 with ``create_contacts``, making a Contact when none matched.
 
-The lookup itself rides in the handoff's composite call (:mod:`.plan`); this
-module reads its answer into the :class:`.index.CaseIndex` so the next handoff
+The lookup itself rides in the handoff's composite call (:mod:`.plan`), or, in a
+batch, goes beside the graphs (:mod:`.batch`); this module reads its answer into the :class:`.index.CaseIndex` so the next handoff
 of the same person needs no lookup.
 """
 
