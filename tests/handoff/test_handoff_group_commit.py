@@ -114,6 +114,37 @@ async def test_a_burst_goes_before_its_contact_lookups_answer_and_links_them_aft
     assert all(linked[ids[s.id]] == contacts[s.id] for s in sessions)
 
 
+async def test_a_contact_not_linkable_yet_retries_its_handoff_into_one_case(
+    stack: Stack,
+) -> None:
+    """A batched handoff whose Contact is held by another transaction fails,
+    whether the match rode in its graph or came late (its link then fails after
+    the Case landed): the retry finds the Case it made, links it, and writes no
+    comment twice; the others of the burst are not held back."""
+    stack.org.faults.latency_ms = 20
+    sessions = await _people(stack, 20, prefix="kin")
+    held = sessions[7]
+    held_contact = stack.org.create("Contact", {"LastName": "Held", "Email": held.contact.email})
+    stack.org.faults.lock_record(held_contact)
+    await asyncio.gather(*(stack.host.handoff(s.id) for s in sessions))
+    for session in sessions:
+        if session is not held:
+            await case_id_of(stack.host, session.id, timeout=60)
+
+    async def retried() -> bool:
+        items = await stack.runtime.outbox.items()
+        return any(i.item_id == f"handoff:{held.id}" and i.attempts >= 2 for i in items)
+
+    await wait_for(retried, what="the held handoff to be retried")
+    stack.org.faults.unlock_record(held_contact)
+    case_id = await case_id_of(stack.host, held.id, timeout=30)
+    case = next(c for c in cases(stack) if c["Id"] == case_id)
+    assert case["ContactId"] == held_contact
+    assert len(comments_of(stack, case_id)) == 1
+    by_session = Counter(c["OpenCX_Session_Id__c"] for c in cases(stack))
+    assert len(by_session) == 20 and set(by_session.values()) == {1}
+
+
 async def test_a_failing_graph_leaves_the_others_of_its_batch_landed_and_is_retried(
     account_stack: Stack,
 ) -> None:
