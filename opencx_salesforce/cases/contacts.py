@@ -2,8 +2,9 @@
 with ``create_contacts``, making a Contact when none matched.
 
 The lookup itself rides in the handoff's composite call (:mod:`.plan`), or, in a
-batch, goes beside the graphs (:mod:`.batch`); this module reads its answer into the :class:`.index.CaseIndex` so the next handoff
-of the same person needs no lookup.
+batch, goes beside the graphs (:mod:`.batch`); this module reads its answer into
+the :class:`.index.CaseIndex` so the next handoff of the same person needs no
+lookup.
 """
 
 from __future__ import annotations
