@@ -40,7 +40,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from opencx_salesforce.cases import plan
+from opencx_salesforce.cases.lookups import Lookups, Match
 from opencx_salesforce.models import Contact
 from opencx_salesforce.salesforce import subrequests
 from opencx_salesforce.salesforce.client import SalesforceClient
@@ -64,15 +64,6 @@ log = logging.getLogger(__name__)
 # Salesforce's code for the nodes of a graph that failed because another node of
 # it did. [src: api_rest resources_composite_graph_introduction.htm, graph response]
 _HALTED = "PROCESSING_HALTED"
-# Contacts asked for in one query: more than a payload's graphs, so one query
-# keeps up with the graph requests. The query goes in a composite request's body,
-# not the URL: a REST request's URI and headers may not pass 16,384 bytes, and
-# Salesforce advises a SOQL statement that long go in a composite subrequest.
-# [src: help.salesforce.com article 000386264 "Maximum number of rows returned by
-# SOQL queries over the REST API"] SOQL itself allows 100,000 characters.
-LOOKUP_MAX_CONTACTS = 200
-# Lookup queries in flight at once.
-LOOKUP_MAX_IN_FLIGHT = 1
 
 
 @dataclass(frozen=True)
@@ -99,12 +90,7 @@ class Sent:
     lookup answered, that lookup (see :meth:`HandoffBatcher.link_contact`)."""
 
     responses: list[SubResponse]
-    late_lookup: asyncio.Future[_Match | None] | None = None
-
-
-@dataclass(frozen=True)
-class _Match:
-    contact_id: str | None  # None: no Contact matched
+    late_lookup: asyncio.Future[Match | None] | None = None
 
 
 @dataclass
@@ -113,7 +99,7 @@ class _Waiting:
     future: asyncio.Future[Sent] = field(repr=False)
     # Its Contact lookup, once started (it then goes as a graph); the answer is
     # None when the lookup failed (no link now, tried next time).
-    lookup: asyncio.Future[_Match | None] | None = field(default=None, repr=False)
+    lookup: asyncio.Future[Match | None] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -141,12 +127,15 @@ class HandoffBatcher:
         self._waiting: list[_Waiting] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.stats = BatchStats()
-        self._lookups = _Lookups(client, self.stats)
+        self._lookups = Lookups(client, self.stats)
 
     async def send(self, item: HandoffSend) -> Sent:
         """The handoff's answers, however it was sent. Raises the error of the
         request, or of the handoff's own graph."""
         self.stats.handoffs += 1
+        return await self._submit(item)
+
+    async def _submit(self, item: HandoffSend) -> Sent:
         if item.graph is None or (self._in_flight == 0 and not self._waiting):
             composite = item.composite()
             if not composite:
@@ -178,7 +167,7 @@ class HandoffBatcher:
             link = subrequests.update(
                 "Case", case_id, {"ContactId": match.contact_id}, ref="refLink"
             )
-            answer = await self.send(HandoffSend(lambda: [link], [link]))
+            answer = await self._submit(HandoffSend(lambda: [link], [link]))
             for response in answer.responses:
                 if not response.ok:
                     raise error_for_response(
@@ -280,75 +269,16 @@ class HandoffBatcher:
                 waiting.future.set_result(Sent(answers))
 
 
-class _Lookups:
-    """Contact lookups, group-committed: the first goes at once, those asked for
-    while a query is in flight go together in the next one."""
-
-    def __init__(self, client: SalesforceClient, stats: BatchStats) -> None:
-        self._client = client
-        self._stats = stats
-        self._busy = 0  # queries in flight
-        self._waiting: list[tuple[Contact, asyncio.Future[_Match | None]]] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def submit(self, contact: Contact) -> asyncio.Future[_Match | None]:
-        """Ask for ``contact``'s Contact; it is looked up at the next :meth:`kick`
-        that finds no query in flight."""
-        future: asyncio.Future[_Match | None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((contact, future))
-        return future
-
-    def kick(self) -> None:
-        while self._waiting and self._busy < LOOKUP_MAX_IN_FLIGHT:
-            batch = self._waiting[:LOOKUP_MAX_CONTACTS]
-            del self._waiting[:LOOKUP_MAX_CONTACTS]
-            self._busy += 1
-            task = asyncio.create_task(self._run(batch), name="contact-lookups")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _run(self, batch: list[tuple[Contact, asyncio.Future[_Match | None]]]) -> None:
-        answers: list[_Match | None] = [None] * len(batch)
-        try:
-            records = await self._query(plan.contacts_query([contact for contact, _ in batch]))
-            answers = [_Match(plan.match_contact(contact, records)) for contact, _ in batch]
-        except Exception as exc:
-            # As a lone handoff's failed lookup: no link now, tried next time.
-            log.warning("Contact lookup for %d handoffs failed: %s", len(batch), exc)
-        finally:
-            self._busy -= 1
-            for (_, future), answer in zip(batch, answers, strict=True):
-                if not future.done():
-                    future.set_result(answer)
-            self.kick()
-
-    async def _query(self, soql: str) -> list[Any]:
-        """Every record of the query, its first page read through composite."""
-        self._stats.requests += 1
-        (answer,) = await self._client.composite([subrequests.query(soql, ref="refContacts")])
-        if not answer.ok:
-            raise error_for_response(
-                url="query", status=answer.status, body=answer.body, headers=answer.headers
-            )
-        page: dict[str, Any] = answer.body
-        records = list(page.get("records") or [])
-        while not page.get("done", True) and page.get("nextRecordsUrl"):
-            self._stats.requests += 1
-            page = await self._client.query_more(str(page["nextRecordsUrl"]))
-            records.extend(page.get("records") or [])
-        return records
-
-
 def _settle(waiting: _Waiting, answer: Sent) -> None:
     if not waiting.future.done():
         waiting.future.set_result(answer)
 
 
 # A lookup still in flight when its graph went (its answer comes later).
-_LATE = _Match("(late)")
+_LATE = Match("(late)")
 
 
-def _answer(lookup: asyncio.Future[_Match | None] | None) -> _Match | None:
+def _answer(lookup: asyncio.Future[Match | None] | None) -> Match | None:
     """A started lookup's answer if it has one (None: it failed), else :data:`_LATE`;
     None for a handoff that needs no lookup."""
     if lookup is None:
@@ -356,7 +286,7 @@ def _answer(lookup: asyncio.Future[_Match | None] | None) -> _Match | None:
     return lookup.result() if lookup.done() else _LATE
 
 
-def _with_contact(item: HandoffSend, match: _Match | None) -> list[Subrequest]:
+def _with_contact(item: HandoffSend, match: Match | None) -> list[Subrequest]:
     nodes = list(item.graph or ())
     if match is None or match is _LATE or match.contact_id is None:
         return nodes
@@ -400,7 +330,7 @@ def graph_error(result: GraphResult) -> SalesforceError:
 
 
 def _as_composite(
-    item: HandoffSend, result: GraphResult, match: _Match | None, *, with_contact: bool
+    item: HandoffSend, result: GraphResult, match: Match | None, *, with_contact: bool
 ) -> list[SubResponse]:
     """A successful graph's answers as the composite request would have given them,
     so the Case service reads one shape."""

@@ -1,0 +1,97 @@
+"""Contact lookups for batched handoffs, group-committed: the first goes at
+once, those asked for while a query is in flight go together in the next one
+(``Email IN (...)``). See :mod:`.batch` for how their answers reach the Cases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from opencx_salesforce.cases import plan
+from opencx_salesforce.models import Contact
+from opencx_salesforce.salesforce import subrequests
+from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.salesforce.errors import error_for_response
+
+log = logging.getLogger(__name__)
+
+# Contacts asked for in one query: more than a payload's graphs, so one query
+# keeps up with the graph requests. The query goes in a composite request's body,
+# not the URL: a REST request's URI and headers may not pass 16,384 bytes, and
+# Salesforce advises a SOQL statement that long go in a composite subrequest.
+# [src: help.salesforce.com article 000386264 "Maximum number of rows returned by
+# SOQL queries over the REST API"] SOQL itself allows 100,000 characters.
+LOOKUP_MAX_CONTACTS = 200
+# Lookup queries in flight at once.
+LOOKUP_MAX_IN_FLIGHT = 1
+
+
+@dataclass(frozen=True)
+class Match:
+    contact_id: str | None  # None: no Contact matched
+
+
+class _Counts(Protocol):
+    requests: int
+
+
+class Lookups:
+    """Contact lookups, group-committed: the first goes at once, those asked for
+    while a query is in flight go together in the next one."""
+
+    def __init__(self, client: SalesforceClient, stats: _Counts) -> None:
+        self._client = client
+        self._stats = stats
+        self._busy = 0  # queries in flight
+        self._waiting: list[tuple[Contact, asyncio.Future[Match | None]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, contact: Contact) -> asyncio.Future[Match | None]:
+        """Ask for ``contact``'s Contact; it is looked up at the next :meth:`kick`
+        that finds no query in flight."""
+        future: asyncio.Future[Match | None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((contact, future))
+        return future
+
+    def kick(self) -> None:
+        while self._waiting and self._busy < LOOKUP_MAX_IN_FLIGHT:
+            batch = self._waiting[:LOOKUP_MAX_CONTACTS]
+            del self._waiting[:LOOKUP_MAX_CONTACTS]
+            self._busy += 1
+            task = asyncio.create_task(self._run(batch), name="contact-lookups")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: list[tuple[Contact, asyncio.Future[Match | None]]]) -> None:
+        answers: list[Match | None] = [None] * len(batch)
+        try:
+            records = await self._query(plan.contacts_query([contact for contact, _ in batch]))
+            answers = [Match(plan.match_contact(contact, records)) for contact, _ in batch]
+        except Exception as exc:
+            # As a lone handoff's failed lookup: no link now, tried next time.
+            log.warning("Contact lookup for %d handoffs failed: %s", len(batch), exc)
+        finally:
+            self._busy -= 1
+            for (_, future), answer in zip(batch, answers, strict=True):
+                if not future.done():
+                    future.set_result(answer)
+            self.kick()
+
+    async def _query(self, soql: str) -> list[Any]:
+        """Every record of the query, its first page read through composite."""
+        self._stats.requests += 1
+        (answer,) = await self._client.composite([subrequests.query(soql, ref="refContacts")])
+        if not answer.ok:
+            raise error_for_response(
+                url="query", status=answer.status, body=answer.body, headers=answer.headers
+            )
+        page: dict[str, Any] = answer.body
+        records = list(page.get("records") or [])
+        while not page.get("done", True) and page.get("nextRecordsUrl"):
+            self._stats.requests += 1
+            page = await self._client.query_more(str(page["nextRecordsUrl"]))
+            records.extend(page.get("records") or [])
+        return records
