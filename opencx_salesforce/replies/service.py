@@ -48,6 +48,7 @@ from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, RetryLater
 from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.outbox.queue import Job, Outbox
+from opencx_salesforce.replies.activity import Activity
 from opencx_salesforce.replies.case_read import case_query, names_missing_email_message
 from opencx_salesforce.replies.classify import (
     Item,
@@ -109,6 +110,8 @@ class ReplyService:
         self._outbox = outbox
         self._clock = clock
         self._open_hint: str | None = None  # an open Case seen by has_open_case
+        # Webhooks, replies and the contact's messages keep the sweep hot.
+        self.activity = Activity(host.store, clock=clock)
         # False once the org said it has no EmailMessage: reads leave emails out.
         self.emails_available = True
         self.ending = CaseEnding(
@@ -325,6 +328,7 @@ class ReplyService:
         if not await self.ledger.mark_delivered(reply.record_id, claim.token):
             log.warning("reply %s: claim taken over while delivering it", reply.record_id)
         now = self._clock.time()
+        await self.activity.note()
         self.status.deliveries += 1
         self.status.delivered_by_sweep += 1 if by_sweep else 0
         self.status.last_delivery_at = now

@@ -113,9 +113,12 @@ async def test_the_idle_sweep_makes_no_call_with_no_open_case(world: World) -> N
 
 
 async def test_a_sweep_after_healthy_webhooks_costs_one_call_and_the_next_comes_later(
-    world: World,
+    make_world: WorldFactory,
 ) -> None:
-    node = world.node
+    # No hot spell here: the judgement of the webhooks alone (test_sweep_schedule
+    # covers the hot spell on the plugin's clock).
+    world = await make_world(sweep_hot_seconds=0)
+    node = await world.start_node()
     sessions = [await handed_off(node) for _ in range(3)]
     case_ids = [await case_of(node, s.id) for s in sessions]
     await sweep(node.runtime)
@@ -130,7 +133,10 @@ async def test_a_sweep_after_healthy_webhooks_costs_one_call_and_the_next_comes_
     report = await sweep(node.runtime)
     assert report.api_calls == 1 and world.api_calls() - calls == 1  # discovery only
     assert report.delivered == 0
-    assert node.runtime.sweeper.next_interval() == settings.sweep_healthy_interval_seconds
+    assert (
+        await node.runtime.sweeper.schedule.next_interval()
+        == settings.sweep_healthy_interval_seconds
+    )
 
     # A lost webhook: the sweep delivers it, and the next sweep comes promptly.
     world.emulator.state.clock.advance(1.0)
@@ -138,4 +144,4 @@ async def test_a_sweep_after_healthy_webhooks_costs_one_call_and_the_next_comes_
     report = await sweep(node.runtime)
     assert report.delivered == 1
     assert (await agent_messages(node, sessions[0].id))[-1][2] == lost
-    assert node.runtime.sweeper.next_interval() == settings.sweep_interval_seconds
+    assert await node.runtime.sweeper.schedule.next_interval() == settings.sweep_interval_seconds
