@@ -15,8 +15,10 @@ Three figures:
 * single replies, one at a time, round-robin over a few Cases;
 * a burst: several replies on one Case written back to back, which the plugin
   reads with one query (the notify job coalesces them);
-* the sweep at idle: API calls per sweep when nothing changed, times the sweeps a
-  day makes at the default ``sweep_interval_seconds``.
+* the sweep at idle: API calls per sweep when nothing changed;
+* the sweep over a simulated day at the default settings, on the plugin's own
+  clock (``sweep_day.py``): calls a day with no open Case and with quiet open
+  Cases, and how soon a reply whose webhook was lost arrives.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import aiohttp
 from contender_plugin import PluginHost, plugin_host
 from emulator_process import BenchOrg, EmulatorControl
 from handoff_workload import conversation, percentile
+from sweep_day import measure as measure_sweep_day
 
 from opencx_salesforce.settings import SalesforceSettings
 
@@ -56,6 +59,7 @@ class ReplyResult:
     sweep_interval_seconds: float  # the setting's default
     debounce_seconds: float
     webhooks: dict[str, Any] = field(default_factory=dict)
+    sweep_day: dict[str, Any] = field(default_factory=dict)  # sweep_day.SweepDay, as JSON
 
     @property
     def calls_per_reply(self) -> float:
@@ -66,13 +70,9 @@ class ReplyResult:
         calls = self.sweep_api_calls
         return sum(calls) / len(calls) if calls else float("nan")
 
-    @property
-    def sweeps_per_day(self) -> float:
-        return 86400.0 / self.sweep_interval_seconds
-
-    @property
-    def idle_calls_per_day(self) -> float:
-        return self.calls_per_idle_sweep * self.sweeps_per_day
+    def day(self, figure: str) -> float:
+        """A figure of the simulated day (NaN when this run did not measure it)."""
+        return float(self.sweep_day.get(figure, float("nan")))
 
     def p(self, q: float) -> float:
         return percentile(self.reply_latencies_ms, q)
@@ -170,9 +170,17 @@ async def run(base_url: str, latency_ms: float, replies: int) -> ReplyResult:
         control = EmulatorControl(base_url, http)
         org = await control.new_org()
         try:
-            return await measure(control, org, latency_ms=latency_ms, replies=replies)
+            result = await measure(control, org, latency_ms=latency_ms, replies=replies)
         finally:
             await control.drop_org(org)
+        # The simulated day on an org of its own, no injected latency (time is
+        # the plugin's clock there, not the wall's).
+        org = await control.new_org()
+        try:
+            result.sweep_day = (await measure_sweep_day(control, org, SIGNING_SECRET)).to_json()
+        finally:
+            await control.drop_org(org)
+        return result
 
 
 def main(argv: list[str]) -> int:
