@@ -125,7 +125,7 @@ def goals(get: Lookup, replies: Sequence[ReplyResult]) -> list[Goal]:
                 f"({_f(after_quiet, 0)} s on a Case quiet for hours)",
                 "0; ≤300; ≤60 s",
                 None if math.isnan(quiet) else none == 0 and quiet <= 300 and lost <= 60,
-                "0; 0 (the org cannot say a callout failed: one call per look); one sweep",
+                "0; 0 calls (any bound on a loss costs a look); one sweep's two round trips",
             )
         )
     return out

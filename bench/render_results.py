@@ -588,6 +588,7 @@ def sweep_section(replies: Sequence[ReplyResult]) -> str:
     r = replies[0]
     quiet = r.day("quiet_open_cases_calls_per_day")
     shares = ", ".join(f"{quiet / quota:.1%} of {label}" for quota, label in QUOTAS)
+    shares = "not measured in this run" if math.isnan(quiet) else shares
     calls = ", ".join(str(c) for r in replies for c in r.sweep_api_calls)
     settings = r.sweep_day.get("settings") or {}
 
@@ -595,9 +596,7 @@ def sweep_section(replies: Sequence[ReplyResult]) -> str:
         return _f(float(settings.get(name, float("nan"))), 0)
 
     return (
-        "## Reconciliation sweep at idle
-
-"
+        "## Reconciliation sweep at idle\n\n"
         f"A sweep when nothing changed costs {r.calls_per_idle_sweep:.1f} API calls (each "
         f"measured sweep, at every latency: {calls}): the discovery queries of its three "
         "streams (Cases, public CaseComments, outgoing EmailMessages) in one composite. "
