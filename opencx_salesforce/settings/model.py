@@ -208,14 +208,16 @@ class SalesforceSettings(LoadableSettings):
         ),
     )
     reply_read_min_interval_seconds: float = Field(
-        default=1.0,
+        default=0.0,
         ge=0,
         description=(
-            "The first webhook for a Case is read at once; a webhook arriving within "
-            "this long after a read of that Case began waits for the end of the "
-            "interval, and every other webhook for the Case meanwhile shares that one "
-            "read. Bounds what a burst or a replay of webhooks costs: at most one read "
-            "per Case per interval."
+            "Every webhook for a Case is read at once, except that webhooks arriving "
+            "while a read of that Case is in flight share one next read, which starts "
+            "when that read ends (a burst costs at most two reads). Set this to make "
+            "that next read wait until this long after the last one began: at most "
+            "one read per Case per interval, whatever a stream of webhooks with "
+            "nothing new (duplicates, retries) would cost, at the price of that much "
+            "delay for a reply that follows another within the interval."
         ),
     )
     outbox_concurrency: int = Field(

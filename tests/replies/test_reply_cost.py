@@ -145,3 +145,36 @@ async def test_a_sweep_after_healthy_webhooks_costs_one_call_and_the_next_comes_
     assert report.delivered == 1
     assert (await agent_messages(node, sessions[0].id))[-1][2] == lost
     assert await node.runtime.sweeper.schedule.next_interval() == settings.sweep_interval_seconds
+
+
+async def test_a_notification_during_a_read_is_queued_for_right_after_it(world: World) -> None:
+    """At the defaults nothing but the read in flight stands before the next read:
+    no minimum spacing between a Case's reads."""
+    assert world.node.runtime.settings.reply_read_min_interval_seconds == 0
+    session = await handed_off(world.node)
+    case_id = await case_of(world.node, session.id)
+    rep = Rep(world.org)
+    outbox = world.node.runtime.outbox
+    ledger = world.node.runtime.replies.ledger
+    delays: list[float] = []
+    submit = outbox.submit
+
+    async def spy(kind: str, item_id: str, payload: Any, *, delay: float = 0.0) -> bool:
+        if kind == NOTIFY_KIND:
+            delays.append(delay)
+        return await submit(kind, item_id, payload, delay=delay)
+
+    outbox.submit = spy  # type: ignore[method-assign]
+    world.org.faults.latency_ms = 300.0  # the first read stays in flight a while
+    queries = world.queries()
+    await ring(world, world.node, COMMENT, case_id, rep.comment(case_id, "First."))
+
+    async def reading() -> bool:
+        return await ledger.epoch(case_id) >= 1
+
+    await wait_for(reading, what="the first read in flight")
+    await ring(world, world.node, COMMENT, case_id, rep.comment(case_id, "Second."))
+    assert delays == [0.0, 0.0]
+    await idle(world)
+    assert world.queries() - queries == 2
+    assert [m[0] for m in await agent_messages(world.node, session.id)] == ["First.", "Second."]
