@@ -1,7 +1,9 @@
 """The reconciliation sweep: what the webhooks missed, found by reading.
 
 Apex callouts are not retried by the platform [src: SALESFORCE.md §7, "Callouts
-are NOT retried automatically"], and the host may be down when one comes. So a
+are NOT retried automatically"]; the generated package retries a failed one for
+about 18 minutes, but a doorbell may never be sent (the org's async limits) and
+the host may be down longer. So a
 background task reads, every ``sweep_interval_seconds``, what changed on the
 plugin's Cases since its last look, and hands it to the same code the webhook's
 notify job runs (:meth:`ReplyService.apply`), so a reply is delivered once and a
