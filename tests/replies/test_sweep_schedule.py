@@ -1,13 +1,20 @@
 """What the reconciliation sweep costs a day at the default settings, and how soon a
 reply whose webhook was lost still arrives (issue #18), on the plugin's own clock:
 the sweep's background loop runs on a ManualClock and a whole day passes in
-seconds. The emulator serves the sweep's reads over HTTP and counts them."""
+seconds. The emulator serves the sweep's reads over HTTP and counts them. And the
+package's own retry of a refused callout, which covers the quiet case the sweep
+bounds only by its quiet interval."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
+from aiohttp import web
 from replies_support import (
+    SECRET,
     Node,
     Rep,
     World,
@@ -22,6 +29,7 @@ from replies_support import (
 from opencx_salesforce.apex import contract
 from opencx_salesforce.clock import ManualClock
 from opencx_salesforce.devhost.waiting import wait_for
+from opencx_salesforce.emulator.package import deploy_package
 from opencx_salesforce.models import Role
 from opencx_salesforce.settings import SalesforceSettings
 
@@ -166,3 +174,57 @@ async def test_a_lost_webhook_on_a_case_quiet_for_long_arrives_within_the_health
     assert (
         await node.runtime.sweeper.schedule.next_interval() == (DEFAULTS["sweep_interval_seconds"])
     )
+
+
+@dataclass
+class Flaky:
+    """In front of the host's webhook: answers 503 while ``down`` (a host
+    restarting behind its load balancer), else passes the call on."""
+
+    target: str
+    http: aiohttp.ClientSession
+    down: bool = True
+    refused: int = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if self.down:
+            self.refused += 1
+            return web.Response(status=503, text="restarting")
+        headers = {k: v for k, v in request.headers.items() if k.lower().startswith("x-")}
+        headers["Content-Type"] = request.headers["Content-Type"]
+        async with self.http.post(self.target, data=await request.read(), headers=headers) as got:
+            return web.Response(status=got.status, body=await got.read())
+
+
+async def test_a_reply_whose_callout_failed_on_a_quiet_case_comes_with_the_packages_retry(
+    make_world: WorldFactory, aiohttp_server: Callable[..., Awaitable[Any]]
+) -> None:
+    """The quiet case the sweep bounds only by its quiet interval: when the webhook
+    was lost because the host refused it, the package's own retry brings the reply
+    a minute later (on the org's clock), with no sweep and no API call for it."""
+    world, clock = await started(make_world)
+    node = world.node
+    session = await handed_off(node)
+    case_id = await case_of(node, session.id)
+    await run_clock(node, clock, 3 * 3600)  # quiet: the next sweep is minutes away
+    flaky = Flaky(node.webhook_url, world.http)
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", flaky.handle)
+    server = await aiohttp_server(app)
+    apex = deploy_package(world.org, str(server.make_url("/webhook")), SECRET)
+    try:
+        sweeps = node.runtime.reply_status.sweeps
+        reply = Rep(world.org).comment(case_id, "Your refund is on its way.")
+        await apex.drain()
+        assert flaky.refused == 1 and apex.counters.retries == 1
+        flaky.down = False  # the host is back
+        world.emulator.state.clock.advance(60.0)  # the retry's delay, on the org's clock
+
+        async def delivered() -> bool:
+            return reply in [m[2] for m in await agent_messages(node, session.id)]
+
+        await wait_for(delivered, what="the retried webhook's reply")
+        assert node.runtime.reply_status.sweeps == sweeps  # the plugin's clock stood still
+        assert node.runtime.reply_status.delivered_by_sweep == 0
+    finally:
+        await apex.close()
