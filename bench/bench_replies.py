@@ -15,8 +15,10 @@ Three figures:
 * single replies, one at a time, round-robin over a few Cases;
 * a burst: several replies on one Case written back to back, which the plugin
   reads with one query (the notify job coalesces them);
-* the sweep at idle: API calls per sweep when nothing changed, times the sweeps a
-  day makes at the default ``sweep_interval_seconds``.
+* the sweep at idle: API calls per sweep when nothing changed;
+* the sweep over a simulated day at the default settings, on the plugin's own
+  clock (``sweep_day.py``): calls a day with no open Case and with quiet open
+  Cases, and how soon a reply whose webhook was lost arrives.
 """
 
 from __future__ import annotations
@@ -33,7 +35,10 @@ import aiohttp
 from contender_plugin import PluginHost, plugin_host
 from emulator_process import BenchOrg, EmulatorControl
 from handoff_workload import conversation, percentile
+from sweep_day import measure as measure_sweep_day
 
+from opencx_salesforce.devhost.waiting import wait_for
+from opencx_salesforce.replies.service import NOTIFY_KIND
 from opencx_salesforce.settings import SalesforceSettings
 
 RESULT = "RESULT "
@@ -56,6 +61,7 @@ class ReplyResult:
     sweep_interval_seconds: float  # the setting's default
     debounce_seconds: float
     webhooks: dict[str, Any] = field(default_factory=dict)
+    sweep_day: dict[str, Any] = field(default_factory=dict)  # sweep_day.SweepDay, as JSON
 
     @property
     def calls_per_reply(self) -> float:
@@ -66,13 +72,9 @@ class ReplyResult:
         calls = self.sweep_api_calls
         return sum(calls) / len(calls) if calls else float("nan")
 
-    @property
-    def sweeps_per_day(self) -> float:
-        return 86400.0 / self.sweep_interval_seconds
-
-    @property
-    def idle_calls_per_day(self) -> float:
-        return self.calls_per_idle_sweep * self.sweeps_per_day
+    def day(self, figure: str) -> float:
+        """A figure of the simulated day (NaN when this run did not measure it)."""
+        return float(self.sweep_day.get(figure, float("nan")))
 
     def p(self, q: float) -> float:
         return percentile(self.reply_latencies_ms, q)
@@ -96,6 +98,13 @@ async def _reply_and_wait(
     record_id = await control.rep_reply(org, case_id, text)
     await asyncio.wait_for(under_test.watch.expect_delivery(record_id), DELIVERY_TIMEOUT)
     return (time.perf_counter() - started) * 1000
+
+
+async def _notify_jobs_done(under_test: PluginHost) -> None:
+    async def done() -> bool:
+        return not await under_test.runtime.outbox.pending(f"{NOTIFY_KIND}:")
+
+    await wait_for(done, what="the notify jobs to finish", every=0.005)
 
 
 async def measure(
@@ -136,6 +145,9 @@ async def measure(
         waits = [under_test.watch.expect_delivery(r) for r in record_ids]
         await asyncio.wait_for(asyncio.gather(*waits), DELIVERY_TIMEOUT)
         burst_ms = (time.perf_counter() - started) * 1000
+        # The read that notifications arriving during the first one queued runs
+        # after the deliveries: it belongs to the burst, not to the sweep below.
+        await _notify_jobs_done(under_test)
         burst_calls = await control.total_api_calls(org) - before
 
         # The sweep at idle: one to take in what just happened, then quiet ones.
@@ -170,9 +182,17 @@ async def run(base_url: str, latency_ms: float, replies: int) -> ReplyResult:
         control = EmulatorControl(base_url, http)
         org = await control.new_org()
         try:
-            return await measure(control, org, latency_ms=latency_ms, replies=replies)
+            result = await measure(control, org, latency_ms=latency_ms, replies=replies)
         finally:
             await control.drop_org(org)
+        # The simulated day on an org of its own, no injected latency (time is
+        # the plugin's clock there, not the wall's).
+        org = await control.new_org()
+        try:
+            result.sweep_day = (await measure_sweep_day(control, org, SIGNING_SECRET)).to_json()
+        finally:
+            await control.drop_org(org)
+        return result
 
 
 def main(argv: list[str]) -> int:

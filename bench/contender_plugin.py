@@ -31,6 +31,7 @@ from handoff_workload import (
 )
 from store_choice import open_bench_store
 
+from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.devhost.host import DevHost
 from opencx_salesforce.devhost.sessions import SessionRepository
 from opencx_salesforce.devhost.stack import start_host
@@ -131,7 +132,11 @@ class PluginHost:
 
 @contextlib.asynccontextmanager
 async def plugin_host(
-    org: BenchOrg, settings: Mapping[str, Any] | None = None, *, store_kind: str = "memory"
+    org: BenchOrg,
+    settings: Mapping[str, Any] | None = None,
+    *,
+    store_kind: str = "memory",
+    clock: Clock = SYSTEM_CLOCK,
 ) -> AsyncIterator[PluginHost]:
     """A host with the plugin, connected to ``org`` (client credentials), on a
     fresh store of ``store_kind`` (memory, sqlite, redis, postgres)."""
@@ -141,6 +146,7 @@ async def plugin_host(
         store=store,  # type: ignore[arg-type]
         emulator_url=org.base_url,
         plugin_settings={**QUIET_SWEEP, **(settings or {})},
+        clock=clock,
     )
     try:
         watched = PluginHost(host, plugin, url, watch_host(host), SessionRepository(store))

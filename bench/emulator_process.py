@@ -183,6 +183,10 @@ class EmulatorControl:
     async def set_latency(self, org: BenchOrg, latency_ms: float) -> None:
         await self._post(f"{org.admin_url}/faults", {"api": {"latency_ms": latency_ms}})
 
+    async def set_webhook_faults(self, org: BenchOrg, knobs: dict[str, Any]) -> None:
+        """The simulated package's fault knobs (``drop_rate``: a doorbell never sent)."""
+        await self._post(f"{org.admin_url}/faults", {"webhooks": knobs})
+
     async def api_calls(self, org: BenchOrg) -> dict[str, int]:
         """API calls the org has served, by endpoint (the emulator's own count)."""
         async with self._http.get(f"{org.admin_url}/stats") as response:

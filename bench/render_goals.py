@@ -113,14 +113,19 @@ def goals(get: Lookup, replies: Sequence[ReplyResult]) -> list[Goal]:
                 f"{RTT_MS:.0f} ms (one read)",
             )
         )
+        none = reply.day("no_open_case_calls_per_day")
+        quiet = reply.day("quiet_open_cases_calls_per_day")
+        lost = reply.day("lost_reply_in_conversation_seconds")
+        after_quiet = reply.day("lost_reply_after_quiet_seconds")
         out.append(
             Goal(
-                "idle sweep calls/day at defaults",
-                f"{reply.idle_calls_per_day:,.0f} ({_f(reply.calls_per_idle_sweep, 1)} a sweep "
-                f"every {reply.sweep_interval_seconds:.0f} s)",
-                "0 with no open Case; ≤300 with open Cases",
-                reply.idle_calls_per_day == 0,
-                "0",
+                "idle sweep calls/day at defaults; a lost webhook's reply",
+                f"{_f(none, 0)} with no open Case; {_f(quiet, 0)} with quiet open Cases; "
+                f"lost webhook's reply after {_f(lost, 0)} s in a conversation in progress "
+                f"({_f(after_quiet, 0)} s on a Case quiet for hours)",
+                "0; ≤300; ≤60 s",
+                None if math.isnan(quiet) else none == 0 and quiet <= 300 and lost <= 60,
+                "0; 0 calls (any bound on a loss costs a look); one sweep's two round trips",
             )
         )
     return out

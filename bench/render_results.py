@@ -282,9 +282,9 @@ def summary_section(run: Run, cells: Cells) -> str:
             f"(p50) at {reply.latency_ms:.0f} ms round trip, {reply.debounce_seconds * 1000:.0f} "
             f"ms of it the notify debounce, with {_f(reply.calls_per_reply, 0)} API call per "
             f"reply; {reply.burst_size} replies written together cost "
-            f"{reply.burst_api_calls}. At idle the sweep spends "
-            f"{reply.idle_calls_per_day:,.0f} calls a day with its default "
-            f"{reply.sweep_interval_seconds:.0f} s interval."
+            f"{reply.burst_api_calls}. At the default settings the sweep spends "
+            f"{_f(reply.day('no_open_case_calls_per_day'), 0)} calls a day with no open Case "
+            f"and {_f(reply.day('quiet_open_cases_calls_per_day'), 0)} with quiet open Cases."
         )
     if run.profile is not None:
         cell = CellResult.from_json(run.profile.cell)
@@ -587,19 +587,33 @@ def sweep_section(replies: Sequence[ReplyResult]) -> str:
     if not replies:
         return ""
     r = replies[0]
-    per_day = r.idle_calls_per_day
-    shares = ", ".join(f"{per_day / quota:.0%} of {label}" for quota, label in QUOTAS)
+    quiet = r.day("quiet_open_cases_calls_per_day")
+    shares = ", ".join(f"{quiet / quota:.1%} of {label}" for quota, label in QUOTAS)
+    shares = "not measured in this run" if math.isnan(quiet) else shares
     calls = ", ".join(str(c) for r in replies for c in r.sweep_api_calls)
+    settings = r.sweep_day.get("settings") or {}
+
+    def setting(name: str) -> str:
+        return _f(float(settings.get(name, float("nan"))), 0)
+
     return (
         "## Reconciliation sweep at idle\n\n"
-        f"With the default settings the sweep runs every {r.sweep_interval_seconds:.0f} s "
-        f"(`sweep_interval_seconds`), {r.sweeps_per_day:,.0f} sweeps a day. Measured: a "
-        f"sweep when nothing changed costs {r.calls_per_idle_sweep:.1f} API calls (each "
-        f"measured sweep, at every latency: {calls}): one discovery query per stream "
-        "(Cases, public CaseComments, outgoing EmailMessages). So an idle install spends "
-        f"**{per_day:,.0f} API calls a day** on the sweep alone: {shares}. The webhook "
-        "makes the sweep a safety net, so its interval can be much longer than a reply's "
-        "acceptable delay (see the suggestions under Profile).\n"
+        f"A sweep when nothing changed costs {r.calls_per_idle_sweep:.1f} API calls (each "
+        f"measured sweep, at every latency: {calls}): the discovery queries of its three "
+        "streams (Cases, public CaseComments, outgoing EmailMessages) in one composite. "
+        "Over a simulated day at the default settings (the plugin on a manual clock, "
+        "every sweep a real read of the emulator, `bench/sweep_day.py`): "
+        f"**{_f(r.day('no_open_case_calls_per_day'), 0)} calls** with no open Case; "
+        f"**{_f(quiet, 0)} calls** with open Cases, healthy webhooks and nothing "
+        f"happening (a sweep every {setting('sweep_healthy_interval_seconds')} s): "
+        f"{shares}. While a conversation is in progress (activity in the last "
+        f"{setting('sweep_hot_seconds')} s) the sweep runs every "
+        f"{setting('sweep_interval_seconds')} s. A reply whose webhook was lost "
+        f"(the package's doorbell never sent) arrived after "
+        f"**{_f(r.day('lost_reply_in_conversation_seconds'), 0)} s** of clock time in a "
+        f"conversation in progress, and after "
+        f"{_f(r.day('lost_reply_after_quiet_seconds'), 0)} s on a Case quiet for hours "
+        "(the case bounded by the quiet interval, not by a minute: docs/design.md).\n"
     )
 
 

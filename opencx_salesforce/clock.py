@@ -73,6 +73,11 @@ class ManualClock:
         waiting here has finished its pass)."""
         return sum(1 for _, future in self._sleepers if not future.done())
 
+    def next_wake(self) -> float | None:
+        """Seconds until the earliest waiting sleep ends, or None if none waits."""
+        waiting = [at for at, future in self._sleepers if not future.done()]
+        return max(0.0, min(waiting) - self._monotonic) if waiting else None
+
     def advance(self, seconds: float) -> None:
         """Move time forward and wake every sleeper whose time has come."""
         if seconds < 0:

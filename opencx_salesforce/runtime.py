@@ -96,6 +96,7 @@ class Runtime:
             await self.live.submit_handoff(session, reason)
         else:
             await self.cases.submit_handoff(session, reason)
+            await self.replies.activity.note()  # a rep's reply may come soon
 
     async def reengage(self, session: Session, messages: list[Message]) -> None:
         """Persist the contact's new messages; a worker sends them into the live
@@ -104,6 +105,7 @@ class Runtime:
             await self.live.submit_send(session, messages)
         else:
             await self.cases.submit_append(session, messages)
+            await self.replies.activity.note()
 
     async def contact_left(self, session: Session) -> None:
         """The contact left: a live chat is closed (a Case stays as it is)."""

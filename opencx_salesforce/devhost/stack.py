@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.devhost.config import HostSettings
 from opencx_salesforce.devhost.host import DevHost
 from opencx_salesforce.emulator.app import Emulator
@@ -62,11 +63,12 @@ async def start_host(
     plugin_settings: Mapping[str, Any] | None = None,
     admin_token: str | None = None,
     extra_plugins: Mapping[str, object] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> tuple[DevHost, SalesforcePlugin, str]:
     """A reference host with its own Salesforce plugin instance (and any
     ``extra_plugins``, registered before it starts, as a host loads plugins), on
     a free port."""
-    plugin = SalesforcePlugin()
+    plugin = SalesforcePlugin(clock=clock)
     section = {"dev_mode": True, "login_url": emulator_url, **(plugin_settings or {})}
     host = DevHost(
         HostSettings(admin_token=admin_token or secrets.token_urlsafe(24), listen_port=0),

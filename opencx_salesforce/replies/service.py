@@ -27,9 +27,12 @@ where the epoch is a per-Case counter the job bumps (under the Case's lock)
 the bump joins the waiting job, whose read comes after it; one that arrives after
 the bump (while the read is in flight) gets the next epoch: one new job, which
 every further notification joins, so a burst costs at most one more read. That
-next read waits until ``reply_read_min_interval_seconds`` after the last one
-began, so a burst of notifications with nothing new (a replayed call, issue
-#16.10) costs at most one read per Case per interval. (A bare ``notify:<Case Id>``
+next read starts as soon as the one in flight ends (it polls the Case's lock
+every :data:`LOCK_POLL` seconds: store reads, no API call). An install that
+wants a bound on what a stream of notifications with nothing new can cost sets
+``reply_read_min_interval_seconds`` (0 by default): the next read then waits
+until that long after the last one began, at most one read per Case per
+interval (issue #16.10). (A bare ``notify:<Case Id>``
 would drop a notification that arrives while the job runs: the queue refuses an
 id it still holds.)
 """
@@ -48,6 +51,7 @@ from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, RetryLater
 from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.outbox.queue import Job, Outbox
+from opencx_salesforce.replies.activity import Activity
 from opencx_salesforce.replies.case_read import case_query, names_missing_email_message
 from opencx_salesforce.replies.classify import (
     Item,
@@ -75,6 +79,9 @@ NOTIFY_KIND = "notify"
 CASE_KEY_PREFIX = "case:"
 # One worker reads and delivers a Case at a time, so replies arrive in order.
 CASE_LOCK_TTL = 60.0
+# How soon a notification that came during a read looks again for the Case's
+# lock: a small part of a round trip, so the next read follows the last closely.
+LOCK_POLL = 0.02
 
 # --- the service -------------------------------------------------------------------
 
@@ -109,6 +116,8 @@ class ReplyService:
         self._outbox = outbox
         self._clock = clock
         self._open_hint: str | None = None  # an open Case seen by has_open_case
+        # Webhooks, replies and the contact's messages keep the sweep hot.
+        self.activity = Activity(host.store, clock=clock)
         # False once the org said it has no EmailMessage: reads leave emails out.
         self.emails_available = True
         self.ending = CaseEnding(
@@ -143,9 +152,10 @@ class ReplyService:
 
     # --- the doorbell ----------------------------------------------------------------
     async def ring(self, case_id: str, *, delay: float | None = None) -> bool:
-        """Queue a read of the Case: at once (leading edge) unless a read of it
-        began less than ``reply_read_min_interval_seconds`` ago, then when that
-        interval ends. False when it joined a read already waiting."""
+        """Queue a read of the Case: at once (leading edge; during a read in
+        flight, the next read, which starts when that one ends), or, with
+        ``reply_read_min_interval_seconds`` set, no sooner than that long after
+        the last read began. False when it joined a read already waiting."""
         case_id = full_id(case_id)
         state = await self.ledger.notify_state(case_id)
         now = self._clock.time()
@@ -182,7 +192,7 @@ class ReplyService:
                     return
                 applied = await self.apply(cases[0], by_sweep=False)
         except LockBusy:
-            raise RetryLater("another worker is reading this Case", delay=0.3) from None
+            raise RetryLater("another worker is reading this Case", delay=LOCK_POLL) from None
         if applied.more:
             raise RetryLater("more replies than one read returns", delay=0.0)
 
@@ -325,6 +335,7 @@ class ReplyService:
         if not await self.ledger.mark_delivered(reply.record_id, claim.token):
             log.warning("reply %s: claim taken over while delivering it", reply.record_id)
         now = self._clock.time()
+        await self.activity.note()
         self.status.deliveries += 1
         self.status.delivered_by_sweep += 1 if by_sweep else 0
         self.status.last_delivery_at = now

@@ -1,7 +1,9 @@
 """The reconciliation sweep: what the webhooks missed, found by reading.
 
 Apex callouts are not retried by the platform [src: SALESFORCE.md §7, "Callouts
-are NOT retried automatically"], and the host may be down when one comes. So a
+are NOT retried automatically"]; the generated package retries a failed one for
+about 18 minutes, but a doorbell may never be sent (the org's async limits) and
+the host may be down longer. So a
 background task reads, every ``sweep_interval_seconds``, what changed on the
 plugin's Cases since its last look, and hands it to the same code the webhook's
 notify job runs (:meth:`ReplyService.apply`), so a reply is delivered once and a
@@ -43,16 +45,18 @@ What it costs when there is nothing to find (issue #18):
   comment or email behind its Case's reply cursor, or a Case row whose
   SystemModstamp the last read of it already saw (or that was never touched after
   the plugin created it), costs no Case read. A sweep of a healthy org is one call.
-* **Healthy webhooks, rare sweeps.** A sweep that found nothing the webhooks had
-  missed says they are healthy: the next one comes after
-  ``sweep_healthy_interval_seconds`` (300 s: 288 calls a day). A sweep that
-  delivered, resolved or moved anything, a start, a refused webhook call or a
-  failed sweep bring it back to ``sweep_interval_seconds`` (60 s).
+* **Prompt while a conversation is in progress, rare when quiet.** Every
+  ``sweep_interval_seconds`` (60 s) while anything happened on the plugin's
+  Cases in the last ``sweep_hot_seconds`` or the webhooks are not known to be
+  healthy, else every ``sweep_healthy_interval_seconds`` (300 s: 288 calls a
+  day): :mod:`.sweep_schedule`.
 
-Where that leaves a lost webhook: found within 60 s while losses are being seen,
-within the healthy interval when it is the first loss after a quiet spell. A
-tighter bound at this cost needs the org to say it failed to call (the package
-cannot: an Apex callout that fails leaves no trace the plugin can read for free).
+Where that leaves a lost webhook: its reply arrives within
+``sweep_interval_seconds`` (plus the sweep's two round trips) when the Case, or
+any of the plugin's Cases, saw activity in the last ``sweep_hot_seconds``, or
+once a loss has been seen; within ``sweep_healthy_interval_seconds`` when it is
+the first event on an install quiet for longer than that. The generated package
+makes the second rarer, not impossible (docs/design.md, "The sweep's cost").
 """
 
 from __future__ import annotations
@@ -62,7 +66,6 @@ import contextlib
 import json
 import logging
 import math
-import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -74,6 +77,7 @@ from opencx_salesforce.replies.case_read import names_missing_email_message
 from opencx_salesforce.replies.ledger import NS
 from opencx_salesforce.replies.service import ReplyService
 from opencx_salesforce.replies.status import ReplyStatus, SweepReport
+from opencx_salesforce.replies.sweep_schedule import SweepSchedule
 from opencx_salesforce.replies.sweep_streams import STREAMS, CaseStream, Stream, StreamState, later
 from opencx_salesforce.salesforce import datetimes, subrequests
 from opencx_salesforce.salesforce.client import SalesforceClient
@@ -132,7 +136,9 @@ class Sweeper:
         self._status = status
         self.max_calls = max_calls
         self._task: asyncio.Task[None] | None = None
-        self._refused_seen = 0  # refused webhook calls counted at the last sweep
+        self.schedule = SweepSchedule(
+            settings=settings, status=status, activity=replies.activity, clock=clock
+        )
 
     # --- the background task ----------------------------------------------------------
     def start(self) -> None:
@@ -150,39 +156,20 @@ class Sweeper:
         # The first sweep runs at start: it catches what happened while the host
         # was down (replies and closures whose webhook found nobody).
         while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except NotConnectedYet:  # a fresh install: nothing to sweep, nothing to warn
-                self._status.sweeps_not_connected += 1
-            except Exception as exc:
-                self._status.last_sweep_error = f"{type(exc).__name__}: {exc}"
-                log.warning("reconciliation sweep failed: %s", self._status.last_sweep_error)
-            # A little jitter so host instances started together do not all wake
-            # at once only to find the lock taken.
-            interval = self.next_interval()
-            await self._clock.sleep(interval * random.uniform(0.9, 1.1))
+            started = self._clock.time()
+            await self._sweep_and_log()
+            await self.schedule.wait_after(started)
 
-    def next_interval(self) -> float:
-        """How long until the next sweep: the healthy interval when the last sweep
-        found nothing the webhooks had missed (and none was refused since), else
-        the prompt one."""
-        settings, status = self._settings, self._status
-        refused = sum(status.webhooks_refused.values())
-        refused_since, self._refused_seen = refused > self._refused_seen, refused
-        report = status.last_sweep
-        healthy = (
-            report is not None
-            and status.last_sweep_error is None
-            and not refused_since
-            and report.caught_up
-            and not report.idle
-            and report.delivered + report.resolved + report.moved == 0
-        )
-        if healthy:
-            return settings.sweep_healthy_interval_seconds
-        return settings.sweep_interval_seconds
+    async def _sweep_and_log(self) -> None:
+        try:
+            await self.run_once()
+        except asyncio.CancelledError:
+            raise
+        except NotConnectedYet:  # a fresh install: nothing to sweep, nothing to warn
+            self._status.sweeps_not_connected += 1
+        except Exception as exc:
+            self._status.last_sweep_error = f"{type(exc).__name__}: {exc}"
+            log.warning("reconciliation sweep failed: %s", self._status.last_sweep_error)
 
     # --- one sweep ---------------------------------------------------------------------
     async def run_once(self) -> SweepReport | None:

@@ -116,6 +116,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
         status.pings += 1
         return _answer(202, {"accepted": True, "event": event.event})
     assert event.case_id is not None  # the contract requires it outside a ping
+    await services.replies.activity.note()  # a conversation in progress: sweep often
     queued = await services.replies.ring(event.case_id)
     return _answer(202, {"accepted": True, "event": event.event, "coalesced": not queued})
 

@@ -175,32 +175,49 @@ class SalesforceSettings(LoadableSettings):
         ge=5,
         description=(
             "How often the reconciliation sweep reads what changed on the plugin's open "
-            "Cases, catching replies and closures whose webhook was lost, while the "
-            "webhooks are not known to be healthy: after a start, after a sweep that "
-            "found something a webhook had missed, after a refused webhook call. One API "
-            "call per sweep when nothing was missed (1,440 calls a day at 60 s). No call "
-            "at all while the plugin has no open Case."
+            "Cases, catching replies and closures whose webhook was lost, while a "
+            "conversation is in progress (activity in the last sweep_hot_seconds) or "
+            "the webhooks are not known to be healthy (after a start, after a sweep "
+            "that found something a webhook had missed, after a refused webhook call). "
+            "A reply whose webhook was lost then arrives within this interval. One API "
+            "call per sweep when nothing was missed. No call at all while the plugin "
+            "has no open Case."
+        ),
+    )
+    sweep_hot_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description=(
+            "How long after activity on the plugin's Cases (a handoff, the contact "
+            "writing to an open Case, a webhook, a reply delivered) the sweep stays "
+            "at sweep_interval_seconds. A conversation in progress is where replies "
+            "come; each spell costs about sweep_hot_seconds / sweep_interval_seconds "
+            "calls (10 at the defaults), whatever the number of Cases in it."
         ),
     )
     sweep_healthy_interval_seconds: float = Field(
         default=300.0,
         ge=5,
         description=(
-            "How often the sweep runs once webhooks are healthy (the last sweep found "
-            "nothing they had missed): one call per sweep, 288 calls a day at 300 s. A "
-            "reply whose webhook alone was lost then arrives within this interval; the "
-            "sweep goes back to sweep_interval_seconds as soon as a loss is seen."
+            "How often the sweep runs with open Cases, healthy webhooks (the last "
+            "sweep found nothing they had missed) and no activity in the last "
+            "sweep_hot_seconds: one call per sweep, 288 calls a day at 300 s. A reply "
+            "whose webhook alone was lost on such a quiet Case arrives within this "
+            "interval; the sweep goes back to sweep_interval_seconds as soon as a loss "
+            "is seen or anything happens."
         ),
     )
     reply_read_min_interval_seconds: float = Field(
-        default=1.0,
+        default=0.0,
         ge=0,
         description=(
-            "The first webhook for a Case is read at once; a webhook arriving within "
-            "this long after a read of that Case began waits for the end of the "
-            "interval, and every other webhook for the Case meanwhile shares that one "
-            "read. Bounds what a burst or a replay of webhooks costs: at most one read "
-            "per Case per interval."
+            "Every webhook for a Case is read at once, except that webhooks arriving "
+            "while a read of that Case is in flight share one next read, which starts "
+            "when that read ends (a burst costs at most two reads). Set this to make "
+            "that next read wait until this long after the last one began: at most "
+            "one read per Case per interval, whatever a stream of webhooks with "
+            "nothing new (duplicates, retries) would cost, at the price of that much "
+            "delay for a reply that follows another within the interval."
         ),
     )
     outbox_concurrency: int = Field(

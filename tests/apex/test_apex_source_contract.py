@@ -12,6 +12,7 @@ import pytest
 
 from opencx_salesforce.apex import contract, names
 from opencx_salesforce.apex.checker import ApexType, Method
+from opencx_salesforce.emulator.package.model import RETRY_DELAYS_MINUTES
 
 from .conftest import Rendered
 
@@ -261,3 +262,17 @@ def test_the_callout_budget_respects_the_governor_limits(package: Rendered) -> N
     assert "Limits.getCallouts() < Limits.getLimitCallouts()" in source
     assert "CALLOUT_TIME_BUDGET_MS = 120000;" in source
     assert "request.setTimeout(CALLOUT_TIMEOUT_MS);" in source
+
+
+def test_a_failed_callout_is_retried_later_as_the_emulator_mirrors(package: Rendered) -> None:
+    source = package.source(f"classes/{names.CALLOUT_CLASS}.cls").read_text()
+    found = re.search(r"RETRY_DELAYS_MINUTES = new List<Integer>\{([^}]*)\}", source)
+    assert found is not None
+    delays = tuple(int(d) for d in found.group(1).split(","))
+    assert delays == RETRY_DELAYS_MINUTES, "the emulator runs the retries the class makes"
+    assert all(d >= 1 for d in delays) and list(delays) == sorted(delays)
+    # The first job and its retries: five, the chain depth Developer Edition allows.
+    # [src: apexcode apex_queueing_jobs.htm]
+    assert len(delays) + 1 <= 5
+    assert "options.MinimumQueueableDelayInMinutes = delayMinutes;" in source
+    assert "System.enqueueJob(nextJob, options);" in source

@@ -134,10 +134,11 @@ async def test_replies_are_delivered_and_counted(emulator_url: str) -> None:
     assert result.reply_api_calls >= 2  # at least the one read per reply
     assert 1 <= result.burst_api_calls <= result.burst_size
     assert len(result.sweep_api_calls) == result.sweeps
-    assert result.sweep_interval_seconds > 0
-    assert result.idle_calls_per_day == pytest.approx(
-        result.calls_per_idle_sweep * 86400 / result.sweep_interval_seconds
-    )
+    day = result.sweep_day
+    assert day["no_open_case_calls_per_day"] == 0
+    assert 0 < day["quiet_open_cases_calls_per_day"] <= 300
+    assert day["lost_reply_in_conversation_seconds"] <= day["settings"]["sweep_interval_seconds"]
+    assert day["lost_reply_after_quiet_seconds"] > 0
     assert result.webhooks["delivered"] >= 2 + result.burst_size
     assert bench_replies.ReplyResult.from_json(json.loads(json.dumps(result.to_json()))) == result
 

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from opencx_salesforce.apex import contract
+from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.devhost.host import DevHost
 from opencx_salesforce.devhost.stack import start_host
 from opencx_salesforce.devhost.waiting import wait_for
@@ -76,11 +77,12 @@ class World:
     def node(self) -> Node:
         return self.nodes[0]
 
-    async def start_node(self, store: Store | None = None) -> Node:
+    async def start_node(self, store: Store | None = None, clock: Clock = SYSTEM_CLOCK) -> Node:
         host, plugin, url = await start_host(
             store=store or self.store,
             emulator_url=self.emulator.base_url,
             plugin_settings=self.settings,
+            clock=clock,
         )
         node = Node(host, plugin, url)
         self.nodes.append(node)

@@ -113,9 +113,12 @@ async def test_the_idle_sweep_makes_no_call_with_no_open_case(world: World) -> N
 
 
 async def test_a_sweep_after_healthy_webhooks_costs_one_call_and_the_next_comes_later(
-    world: World,
+    make_world: WorldFactory,
 ) -> None:
-    node = world.node
+    # No hot spell here: the judgement of the webhooks alone (test_sweep_schedule
+    # covers the hot spell on the plugin's clock).
+    world = await make_world(sweep_hot_seconds=0)
+    node = await world.start_node()
     sessions = [await handed_off(node) for _ in range(3)]
     case_ids = [await case_of(node, s.id) for s in sessions]
     await sweep(node.runtime)
@@ -130,7 +133,10 @@ async def test_a_sweep_after_healthy_webhooks_costs_one_call_and_the_next_comes_
     report = await sweep(node.runtime)
     assert report.api_calls == 1 and world.api_calls() - calls == 1  # discovery only
     assert report.delivered == 0
-    assert node.runtime.sweeper.next_interval() == settings.sweep_healthy_interval_seconds
+    assert (
+        await node.runtime.sweeper.schedule.next_interval()
+        == settings.sweep_healthy_interval_seconds
+    )
 
     # A lost webhook: the sweep delivers it, and the next sweep comes promptly.
     world.emulator.state.clock.advance(1.0)
@@ -138,4 +144,37 @@ async def test_a_sweep_after_healthy_webhooks_costs_one_call_and_the_next_comes_
     report = await sweep(node.runtime)
     assert report.delivered == 1
     assert (await agent_messages(node, sessions[0].id))[-1][2] == lost
-    assert node.runtime.sweeper.next_interval() == settings.sweep_interval_seconds
+    assert await node.runtime.sweeper.schedule.next_interval() == settings.sweep_interval_seconds
+
+
+async def test_a_notification_during_a_read_is_queued_for_right_after_it(world: World) -> None:
+    """At the defaults nothing but the read in flight stands before the next read:
+    no minimum spacing between a Case's reads."""
+    assert world.node.runtime.settings.reply_read_min_interval_seconds == 0
+    session = await handed_off(world.node)
+    case_id = await case_of(world.node, session.id)
+    rep = Rep(world.org)
+    outbox = world.node.runtime.outbox
+    ledger = world.node.runtime.replies.ledger
+    delays: list[float] = []
+    submit = outbox.submit
+
+    async def spy(kind: str, item_id: str, payload: Any, *, delay: float = 0.0) -> bool:
+        if kind == NOTIFY_KIND:
+            delays.append(delay)
+        return await submit(kind, item_id, payload, delay=delay)
+
+    outbox.submit = spy  # type: ignore[method-assign]
+    world.org.faults.latency_ms = 300.0  # the first read stays in flight a while
+    queries = world.queries()
+    await ring(world, world.node, COMMENT, case_id, rep.comment(case_id, "First."))
+
+    async def reading() -> bool:
+        return await ledger.epoch(case_id) >= 1
+
+    await wait_for(reading, what="the first read in flight")
+    await ring(world, world.node, COMMENT, case_id, rep.comment(case_id, "Second."))
+    assert delays == [0.0, 0.0]
+    await idle(world)
+    assert world.queries() - queries == 2
+    assert [m[0] for m in await agent_messages(world.node, session.id)] == ["First.", "Second."]

@@ -46,10 +46,13 @@ Salesforce bulkifies a collection or collated composite subrequests.
 **Jobs and callouts.** Each job waits (fault knobs), then POSTs one callout per
 doorbell, in order, to the Named Credential's Endpoint as it is at callout time:
 the contract's body and headers (:mod:`opencx_salesforce.apex.contract`), a 10 s
-timeout, redirects not followed, no retry. A job makes at most 100 callouts, and
-none that could overrun the 120 s callout budget; the rest go to a chained job.
-A failed callout is logged (``ApexRuntime.log``) and dropped: the Apex only writes
-it to the debug log. [src: apexcode apex_callouts_timeouts.htm; SALESFORCE.md §7]
+timeout, redirects not followed; the platform retries nothing. A job makes at
+most 100 callouts, and none that could overrun the 120 s callout budget; the rest
+go to a chained job. A failed callout (no answer, or not 2xx) is logged
+(``ApexRuntime.log``) and, as the class does, sent again by a job of its own 1, 2,
+5 and 10 minutes later on the org's clock (``RETRY_DELAYS_MINUTES``; a test moves
+the clock), then dropped. [src: apexcode apex_callouts_timeouts.htm; SALESFORCE.md
+§7; apexref apex_class_System_AsyncOptions.htm]
 
 **Anonymous Apex.** ``GET tooling/executeAnonymous/?anonymousBody=...`` is served
 for every org the runtime is installed on: ``OpenSalesforceCaseManagement.ping();``

@@ -1,6 +1,10 @@
 """The Queueable jobs' callouts: one POST per doorbell to the Named Credential's
-Endpoint, the contract's body and headers, a 10 s timeout, no redirects, no retry.
-[src: apexcode apex_callouts_timeouts.htm; SALESFORCE.md §7]"""
+Endpoint, the contract's body and headers, a 10 s timeout, no redirects; the
+platform retries nothing [src: apexcode apex_callouts_timeouts.htm; SALESFORCE.md
+§7], the generated class does: a doorbell whose callout failed goes to a job of its
+own, after 1, 2, 5, then 10 minutes, then to the plugin's sweep (its execute() and
+RETRY_DELAYS_MINUTES). A delayed job waits on the org's clock (so a test moves
+time instead of waiting minutes) and, as on the platform, holds up no other job."""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 
@@ -23,6 +27,7 @@ from opencx_salesforce.emulator.package.model import (
     DROPPED,
     FAILED,
     MAX_CALLOUTS_PER_JOB,
+    RETRY_DELAYS_MINUTES,
     CalloutRecord,
     Doorbell,
     PackageFaults,
@@ -48,6 +53,12 @@ TIMED_OUT: Final = "Read timed out"
 # Apex callouts identify themselves so. (UNCONFIRMED: observed, not documented.)
 USER_AGENT: Final = "SFDC-Callout/{version}"
 
+# How often a delayed job looks at the org's clock (which tests move by hand).
+DELAY_POLL_SECONDS: Final = 0.2
+
+# A doorbell, how many copies the duplicate knob sends, its failed callouts so far.
+Delivery = tuple[Doorbell, int, int]
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -71,26 +82,34 @@ class CalloutJobs:
     log: deque[CalloutRecord]
     signing_secret: str | None
     _tasks: set[asyncio.Task[None]]
+    _retry_tasks: set[asyncio.Task[None]]
     _last_job: asyncio.Task[None] | None
 
     def enqueue(self, bells: list[Doorbell]) -> None:
         delay = self.faults.draw_delay()
-        deliveries: list[tuple[Doorbell, int]] = []
+        deliveries: list[Delivery] = []
         for bell in bells:
             if self.faults.draw_drop():
                 self.counters.dropped += 1
                 self.record(bell, DROPPED)
                 continue
-            deliveries.append((bell, 2 if self.faults.draw_duplicate() else 1))
+            deliveries.append((bell, self._copies(), 0))
         previous = None if self.faults.reorder else self._last_job
-        task = asyncio.get_running_loop().create_task(self._run_job(deliveries, delay, previous))
+        task = self._start(self._run_job(deliveries, delay, previous))
         self._last_job = task
+
+    def _copies(self) -> int:
+        return 2 if self.faults.draw_duplicate() else 1
+
+    def _start(self, job: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(job)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _run_job(
         self,
-        deliveries: list[tuple[Doorbell, int]],
+        deliveries: list[Delivery],
         delay: float,
         previous: asyncio.Task[None] | None,
     ) -> None:
@@ -98,31 +117,69 @@ class CalloutJobs:
             await asyncio.wait({previous})  # FIFO, whatever became of the previous job
         if delay:
             await asyncio.sleep(delay)
-        self.counters.jobs += 1
+        await self._execute(deliveries)
+
+    async def _execute(self, deliveries: list[Delivery]) -> None:
+        """The Apex's execute(), its chained jobs run in line (they come next in
+        the queue anyway); a retry job is enqueued apart, for later."""
         secret = self.signing_secret  # execute() reads the secret once per job
         loop = asyncio.get_running_loop()
         async with callout_client() as session:
-            started, made = loop.time(), 0
-            for bell, copies in deliveries:
-                elapsed = loop.time() - started
-                if made >= MAX_CALLOUTS_PER_JOB or (
-                    elapsed + CALLOUT_TIMEOUT_SECONDS > CALLOUT_TIME_BUDGET_SECONDS
-                ):
-                    # mayCallOut() said no: the rest goes to a chained job.
-                    self.counters.jobs += 1
-                    started, made = loop.time(), 0
-                await self._deliver(session, bell, copies, secret)
-                made += 1
+            while deliveries:
+                self.counters.jobs += 1
+                started, failed, rest = loop.time(), list[Delivery](), list[Delivery]()
+                for made, (bell, copies, failures) in enumerate(deliveries):
+                    elapsed = loop.time() - started
+                    if made >= MAX_CALLOUTS_PER_JOB or (
+                        elapsed + CALLOUT_TIMEOUT_SECONDS > CALLOUT_TIME_BUDGET_SECONDS
+                    ):
+                        rest = deliveries[made:]  # mayCallOut() said no
+                        break
+                    ok = await self._deliver(session, bell, copies, secret)
+                    if not ok and failures < len(RETRY_DELAYS_MINUTES):
+                        failed.append((bell, 1, failures + 1))
+                # A running job chains one job: the failed ride along behind the rest.
+                deliveries = rest + failed if rest else []
+                if failed and not rest:
+                    self._retry_later(failed)
+
+    def _retry_later(self, failed: list[Delivery]) -> None:
+        """chain(job, retryDelayMinutes(failed)): the delay of the doorbell that
+        failed most often; the duplicate knob draws again for each retried call."""
+        minutes = RETRY_DELAYS_MINUTES[max(failures for _, _, failures in failed) - 1]
+        due = self.org.state.clock.now() + 60.0 * minutes
+        self.counters.retries += 1
+        retried = [(bell, self._copies(), failures) for bell, _, failures in failed]
+        self._delayed(self._run_retry(retried, due))
+
+    def _delayed(self, job: Coroutine[Any, Any, None]) -> None:
+        """A job that waits minutes: not one that draining the queue waits for."""
+        task = asyncio.get_running_loop().create_task(job)
+        self._retry_tasks.add(task)
+        task.add_done_callback(self._retry_tasks.discard)
+
+    async def _run_retry(self, deliveries: list[Delivery], due: float) -> None:
+        clock = self.org.state.clock
+        # Polled: the org's clock can be moved by hand, and says nothing when it is.
+        while (left := due - clock.now()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(min(left, DELAY_POLL_SECONDS))
+        # Due now: from here it is a job like any other (drain waits for it).
+        await self._start(self._execute(deliveries))
 
     async def _deliver(
         self, session: aiohttp.ClientSession, bell: Doorbell, copies: int, secret: str | None
-    ) -> None:
+    ) -> bool:
+        """Send the doorbell (twice under the duplicate knob); whether the Apex's
+        one callout, the first, succeeded."""
         endpoint, body, headers = self.request(bell, secret)
+        first_ok = False
         for copy in range(copies):
             answer = await post(session, endpoint, body, headers)
             self.counters.sent += 1
             if copy:
                 self.counters.duplicated += 1
+            else:
+                first_ok = answer.ok
             if answer.ok:
                 self.counters.delivered += 1
             else:
@@ -141,6 +198,7 @@ class CalloutJobs:
                 error=answer.error,
                 duplicate=bool(copy),
             )
+        return first_ok
 
     def request(self, bell: Doorbell, secret: str | None) -> tuple[str | None, str, dict[str, str]]:
         """The Apex's send(): endpoint ``callout:OpenCX_Integration`` resolved now,

@@ -18,6 +18,10 @@ CALLOUT_TIMEOUT_SECONDS: Final = 10.0
 CALLOUT_TIME_BUDGET_SECONDS: Final = 120.0
 MAX_CALLOUTS_PER_JOB: Final = 100
 MAX_JOBS_PER_TRANSACTION: Final = 50
+# The generated class's RETRY_DELAYS_MINUTES: a failed callout is tried again by a
+# job of its own after each of these delays (AsyncOptions.MinimumQueueableDelayInMinutes).
+# [src: apexref apex_class_System_AsyncOptions.htm]
+RETRY_DELAYS_MINUTES: Final = (1, 2, 5, 10)
 LOG_LENGTH: Final = 1000
 
 # Outcomes of a doorbell in the log.
@@ -76,6 +80,7 @@ class PackageFaults:
 @dataclass
 class WebhookCounters:
     jobs: int = 0  # Queueable jobs run, chained ones included
+    retries: int = 0  # retry jobs enqueued for failed callouts (run when their delay ends)
     sent: int = 0  # callouts made (duplicates included) = delivered + failed
     delivered: int = 0  # answered 2xx
     failed: int = 0  # no answer or not 2xx

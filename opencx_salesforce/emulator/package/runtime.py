@@ -76,6 +76,7 @@ class ApexRuntime(AnonymousApex):
         self._open: dict[int, Transaction] = {}
         self._commit_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._retry_tasks: set[asyncio.Task[None]] = set()  # waiting for their delay
         self._last_job: asyncio.Task[None] | None = None
         self._closed = False
         org.listeners.append(self)
@@ -182,7 +183,8 @@ class ApexRuntime(AnonymousApex):
                 self.enqueue(job.bells)
 
     async def drain(self) -> None:
-        """Commit what is pending and wait until every job has run (tests, shutdown)."""
+        """Commit what is pending and wait until every job has run (tests, shutdown);
+        not a retry job still waiting for its delay (the org's clock must reach it)."""
         while True:
             await asyncio.sleep(0)
             if self._open:
@@ -195,7 +197,7 @@ class ApexRuntime(AnonymousApex):
         """Stop the jobs still running and start no more (the emulator is shutting
         down)."""
         self._closed = True
-        tasks = set(self._tasks)
+        tasks = self._tasks | self._retry_tasks
         for task in tasks:
             task.cancel()
         if tasks:
