@@ -52,6 +52,7 @@ Cost
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import asyncpg
 
@@ -142,6 +143,28 @@ class PostgresStore:
 
     async def set(self, ns: str, key: str, value: bytes, *, ttl: float | None = None) -> None:
         await self._upsert(ns, key, value, ttl, only_if_absent=False)
+
+    async def set_many(
+        self, ns: str, values: Mapping[str, bytes], *, ttl: float | None = None
+    ) -> None:
+        check_ttl(ttl)
+        if not values:
+            return
+        # One statement: one round trip, one transaction for every pair.
+        await self._sql.execute(
+            f"""
+            INSERT INTO {self._kv} AS kv (ns, key, value, expires_at)
+            SELECT $1, pair.key, pair.value, {_EXPIRES}
+            FROM unnest($2::text[], $3::bytea[]) AS pair (key, value)
+            ON CONFLICT (ns, key) DO UPDATE
+                SET value = excluded.value, expires_at = excluded.expires_at
+            """,
+            ns,
+            list(values),
+            list(values.values()),
+            ttl,
+        )
+        await self._maybe_purge()
 
     async def set_if_absent(
         self, ns: str, key: str, value: bytes, *, ttl: float | None = None

@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -85,6 +85,7 @@ class RedisStore:
         self._listen_lock = asyncio.Lock()
         scripts = {
             "set": lua.SET,
+            "set_many": lua.SET_MANY,
             "set_if_absent": lua.SET_IF_ABSENT,
             "compare_and_set": lua.COMPARE_AND_SET,
             "delete": lua.DELETE,
@@ -128,6 +129,16 @@ class RedisStore:
 
     async def set(self, ns: str, key: str, value: bytes, *, ttl: float | None = None) -> None:
         await self._call("set", self._kv_keys(ns, key), [key, value, _ttl_ms(ttl)])
+
+    async def set_many(
+        self, ns: str, values: Mapping[str, bytes], *, ttl: float | None = None
+    ) -> None:
+        ttl_ms = _ttl_ms(ttl)
+        if not values:
+            return
+        names = list(values)
+        keys = [self._index(ns)] + [self._kv_keys(ns, key)[0] for key in names]
+        await self._call("set_many", keys, [ttl_ms, *names, *values.values()])
 
     async def set_if_absent(
         self, ns: str, key: str, value: bytes, *, ttl: float | None = None

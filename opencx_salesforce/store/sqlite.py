@@ -45,6 +45,7 @@ write that replaces them, and by a sweep of the whole table at most every
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import aiosqlite
@@ -166,6 +167,12 @@ class SQLiteStore:
         )
         return bytes(rows[0][0]) if rows else None
 
+    _UPSERT = """
+        INSERT INTO kv (ns, key, value, expires_at) VALUES (:ns, :key, :value, :expires_at)
+        ON CONFLICT (ns, key) DO UPDATE
+            SET value = excluded.value, expires_at = excluded.expires_at
+        """
+
     async def _upsert(
         self, ns: str, key: str, value: bytes, ttl: float | None, *, only_if_absent: bool
     ) -> bool:
@@ -174,12 +181,7 @@ class SQLiteStore:
         # An expired row counts as absent: the upsert may overwrite it.
         condition = "WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= :now"
         changed = await self._conn.run(
-            f"""
-            INSERT INTO kv (ns, key, value, expires_at) VALUES (:ns, :key, :value, :expires_at)
-            ON CONFLICT (ns, key) DO UPDATE
-                SET value = excluded.value, expires_at = excluded.expires_at
-                {condition if only_if_absent else ""}
-            """,
+            self._UPSERT + (condition if only_if_absent else ""),
             {
                 "ns": ns,
                 "key": key,
@@ -190,6 +192,26 @@ class SQLiteStore:
         )
         await self._maybe_purge(now)
         return changed == 1
+
+    async def set_many(
+        self, ns: str, values: Mapping[str, bytes], *, ttl: float | None = None
+    ) -> None:
+        check_ttl(ttl)
+        if not values:
+            return
+        now = time.time()
+        expires_at = None if ttl is None else now + ttl
+        rows = [
+            {"ns": ns, "key": key, "value": value, "expires_at": expires_at}
+            for key, value in values.items()
+        ]
+
+        async def upsert_all(db: aiosqlite.Connection) -> None:
+            await db.executemany(self._UPSERT, rows)
+
+        # Not bare: in autocommit, executemany would commit each row alone.
+        await self._conn.write(upsert_all)
+        await self._maybe_purge(now)
 
     async def set(self, ns: str, key: str, value: bytes, *, ttl: float | None = None) -> None:
         await self._upsert(ns, key, value, ttl, only_if_absent=False)
