@@ -262,29 +262,30 @@ class PostgresStore:
 
     async def lease(self, queue: str, *, visibility_timeout: float, limit: int = 1) -> list[Lease]:
         check_lease(visibility_timeout, limit)
-        rows = await self._sql.fetch(
-            f"""
-            WITH due AS (
-                SELECT seq, available_at AS was_due FROM {self._q}
-                WHERE queue = $1 AND state <> 'dead' AND available_at <= now()
-                ORDER BY available_at, seq
-                LIMIT $2
-                FOR UPDATE SKIP LOCKED
+        with self._wakeups.leasing(queue):
+            rows = await self._sql.fetch(
+                f"""
+                WITH due AS (
+                    SELECT seq, available_at AS was_due FROM {self._q}
+                    WHERE queue = $1 AND state <> 'dead' AND available_at <= now()
+                    ORDER BY available_at, seq
+                    LIMIT $2
+                    FOR UPDATE SKIP LOCKED
+                )
+                UPDATE {self._q} AS item
+                SET state = 'leased', attempts = item.attempts + 1,
+                    available_at = now() + make_interval(secs => $3::float8),
+                    lease_token = $4 || '.' || item.seq
+                FROM due WHERE item.seq = due.seq
+                RETURNING item.item_id, item.payload, item.attempts, item.lease_token,
+                          due.was_due, item.seq,
+                          extract(epoch FROM now() - item.enqueued_at)::float8
+                """,
+                queue,
+                limit,
+                visibility_timeout,
+                new_token(),
             )
-            UPDATE {self._q} AS item
-            SET state = 'leased', attempts = item.attempts + 1,
-                available_at = now() + make_interval(secs => $3::float8),
-                lease_token = $4 || '.' || item.seq
-            FROM due WHERE item.seq = due.seq
-            RETURNING item.item_id, item.payload, item.attempts, item.lease_token,
-                      due.was_due, item.seq,
-                      extract(epoch FROM now() - item.enqueued_at)::float8
-            """,
-            queue,
-            limit,
-            visibility_timeout,
-            new_token(),
-        )
         rows.sort(key=lambda row: (row[4], row[5]))  # RETURNING keeps no order
         return [
             Lease(queue, str(item_id), bytes(payload), int(attempts), str(token), float(age))

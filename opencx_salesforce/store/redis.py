@@ -187,7 +187,8 @@ class RedisStore:
     async def lease(self, queue: str, *, visibility_timeout: float, limit: int = 1) -> list[Lease]:
         check_lease(visibility_timeout, limit)
         args = [_seconds(visibility_timeout), limit, new_token()]
-        flat = await self._call("lease", self._queue_keys(queue), args)
+        with self._wakeups.leasing(queue):
+            flat = await self._call("lease", self._queue_keys(queue), args)
         return [
             Lease(
                 queue, item_id.decode(), bytes(payload), int(attempts), token.decode(), float(age)

@@ -344,7 +344,8 @@ class SQLiteStore:
 
         # One unit: the read and the update commit together (in a batch, its
         # savepoint; alone, BEGIN IMMEDIATE), so two processes never take one item.
-        return await self._conn.write(take)
+        with self._wakeups.leasing(queue):
+            return await self._conn.write(take)
 
     async def ack(self, lease: Lease) -> bool:
         return await self._conn.run(f"DELETE FROM queue_items WHERE {_HELD}", _held(lease)) == 1
