@@ -107,8 +107,11 @@ class SQLiteConnection:
         """One statement as a write unit; rows changed."""
 
         async def unit(db: aiosqlite.Connection) -> int:
-            async with db.execute(sql, params) as cursor:
-                return cursor.rowcount
+            # One hop to the connection's thread: a write's cursor holds
+            # nothing once executed, so it is left to the garbage collector
+            # rather than closed in a second hop.
+            cursor = await db.execute(sql, params)
+            return cursor.rowcount
 
         return await self.write(unit, one_statement=True)
 
@@ -195,8 +198,8 @@ class SQLiteConnection:
         """A read, between write batches (it never sees an uncommitted write)."""
 
         async def attempt() -> list[Any]:
-            async with self._db.execute(sql, params) as cursor:
-                return list(await cursor.fetchall())
+            # One hop to the connection's thread (not execute, fetch, close).
+            return list(await self._db.execute_fetchall(sql, params))
 
         async with self._lock:
             return await self.patiently(attempt)

@@ -60,15 +60,14 @@ class SQLiteQueue:
         now = time.time()
 
         async def take(db: aiosqlite.Connection) -> list[Lease]:
-            async with db.execute(
+            due = await db.execute_fetchall(
                 """
                 SELECT seq, item_id, payload, attempts, enqueued_at FROM queue_items
                 WHERE queue = ? AND state != 'dead' AND available_at <= ?
                 ORDER BY available_at, seq LIMIT ?
                 """,
                 (queue, now, limit),
-            ) as cursor:
-                due = await cursor.fetchall()
+            )
             leases = [
                 (
                     seq,
