@@ -9,7 +9,10 @@ Group commit
     * atomicity and isolation from the other units: each runs inside its own
       ``SAVEPOINT``, and one that fails is rolled back to it (``ROLLBACK TO``),
       which undoes only its own statements; the others commit and get their
-      results, the failing one gets its exception;
+      results, the failing one gets its exception. A one-statement unit needs
+      no savepoint: SQLite undoes a failed statement itself and the
+      transaction goes on (a failure that ends the transaction fails the
+      batch);
     * durability: a unit's caller gets its result only after the ``COMMIT``
       that holds it returned (``synchronous=FULL``: after its fsync), and every
       unit of a batch whose ``COMMIT`` failed gets that error;
@@ -163,6 +166,9 @@ class SQLiteConnection:
         try:
             await self.patiently(lambda: self._db.execute("BEGIN IMMEDIATE"))
             for n, pending in enumerate(batch):
+                if pending.bare:
+                    outcomes.append(await self._statement(pending))
+                    continue
                 savepoint = f"unit{n}"
                 await self._db.execute(f"SAVEPOINT {savepoint}")
                 try:
@@ -185,6 +191,18 @@ class SQLiteConnection:
                 _settle(pending, result=value)
             else:
                 _settle(pending, exc=value)
+
+    async def _statement(self, pending: _Pending[Any]) -> tuple[bool, Any]:
+        """A one-statement unit inside a batch, without a savepoint's round
+        trip: a statement that fails is undone by SQLite itself and the
+        transaction goes on (a constraint, say). A failure that ended the
+        transaction (I/O, a full disk) is raised: the whole batch fails."""
+        try:
+            return True, await pending.unit(self._db)
+        except Exception as exc:
+            if not self._db.in_transaction:
+                raise
+            return False, exc
 
     async def _rollback(self) -> None:
         # Shielded: after a cancellation a statement may still be queued on the

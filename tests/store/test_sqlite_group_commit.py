@@ -88,14 +88,19 @@ async def test_a_failing_unit_rolls_back_alone(tmp_path: Path) -> None:
             conn.write(inserting(4, 5, then="INSERT INTO nowhere VALUES (1)")),
             conn.write(inserting(6, 1)),  # 1 is taken by the first unit: its 6 goes too
             conn.write(inserting(7, 8)),
+            conn.run("INSERT INTO t (n) VALUES (9)", ()),  # one statement: no savepoint
+            conn.run("INSERT INTO t (n) VALUES (7)", ()),  # fails alone
+            conn.run("INSERT INTO t (n) VALUES (10)", ()),
             return_exceptions=True,
         )
         assert conn.commits == before + 1
         assert outcomes[0] == 1 and outcomes[4] == 15
+        assert outcomes[5] == 1 and outcomes[7] == 1
+        assert isinstance(outcomes[6], Exception) and "UNIQUE" in str(outcomes[6])
         assert isinstance(outcomes[1], ValueError)
         assert isinstance(outcomes[2], Exception) and "nowhere" in str(outcomes[2])
         assert isinstance(outcomes[3], Exception) and "UNIQUE" in str(outcomes[3])
-        assert await conn.rows("SELECT n FROM t ORDER BY n", ()) == [(1,), (7,), (8,)]
+        assert await conn.rows("SELECT n FROM t ORDER BY n", ()) == [(1,), (7,), (8,), (9,), (10,)]
     finally:
         await conn.close()
 
