@@ -33,8 +33,9 @@ The clock
 Waking workers
     ``enqueue``, ``retry_in``, ``revive`` and ``hurry`` call ``pg_notify`` in their own
     statement (sent on commit); each store ``LISTEN``s on one connection of its
-    own from its first ``wait`` (:mod:`._pg_listen`). ``wait`` also re-reads the
-    queue every ``poll`` seconds, so a lost notification only delays. A
+    own from its first ``wait`` (:mod:`._pg_listen`). One waiter per queue (the
+    watcher, :mod:`._wakeup`) also re-reads the queue every ``poll`` seconds,
+    so a lost notification only delays. A
     notification carries the sending store's id, so the sender, which has
     already woken one of its own waiters, does not wake a second one.
 

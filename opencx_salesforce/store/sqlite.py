@@ -33,9 +33,10 @@ Group commit
 Waking workers
     ``wait`` is woken at once by work added through this store object. Another
     process (or another store object on the same file) cannot signal it, so
-    ``wait`` also re-reads the queue's next due time every ``poll_interval``
-    seconds (0.1 s by default): one indexed query, and a wake-up from another
-    process is at most that late.
+    one of the store object's waiters on a queue (the watcher, see
+    ``_wakeup``) re-reads the queue's next due time every ``poll_interval``
+    seconds (0.1 s by default): one indexed query per queue, however many
+    workers idle, and a wake-up from another process is at most that late.
 
 Expired keys read as absent at once and their rows are deleted lazily: by a
 write that replaces them, and by a sweep of the whole table at most every
