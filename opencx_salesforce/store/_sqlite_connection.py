@@ -22,8 +22,10 @@ Group commit
 
     A batch holds the write lock from ``BEGIN IMMEDIATE`` to ``COMMIT``, as any
     transaction would, so other processes sharing the file see each unit whole.
-    Reads take the connection between batches, never inside one: a reader never
-    sees a write before it is durable.
+    Reads go to a second connection on the file (WAL: it reads the last
+    committed state, without waiting for a batch's fsync), or, for a private
+    ``:memory:`` database, take the one connection between batches: a reader
+    never sees a write before it is durable.
 
 Sharing the file with other processes
     An operation that finds another process holding the write lock is tried
@@ -67,6 +69,7 @@ class SQLiteConnection:
         self._db = db
         self._busy_timeout = busy_timeout
         self._lock = asyncio.Lock()  # one user of the connection at a time
+        self._reader: aiosqlite.Connection | None = None  # see read_with
         self._queue: list[_Pending[Any]] = []
         self._committer: asyncio.Task[None] | None = None
         # Transactions committed (a lone statement counts as one): tests check
@@ -212,19 +215,31 @@ class SQLiteConnection:
             await asyncio.shield(self._db.execute("ROLLBACK"))
 
     # --- reads and setup -------------------------------------------------------
+    def read_with(self, reader: aiosqlite.Connection) -> None:
+        """Send reads to ``reader``, a second connection on the same file: in
+        WAL mode it reads the last committed state while a batch commits, where
+        a read on the writing connection would wait for the batch's fsync."""
+        self._reader = reader
+
     async def rows(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
-        """A read, between write batches (it never sees an uncommitted write)."""
+        """A read of committed data only (never a write before it is durable)."""
+        reader = self._reader
 
         async def attempt() -> list[Any]:
             # One hop to the connection's thread (not execute, fetch, close).
-            return list(await self._db.execute_fetchall(sql, params))
+            db = self._db if reader is None else reader
+            return list(await db.execute_fetchall(sql, params))
 
-        async with self._lock:
+        if reader is not None:
+            return await self.patiently(attempt)
+        async with self._lock:  # between write batches
             return await self.patiently(attempt)
 
     async def close(self) -> None:
         if self._committer is not None:
             await asyncio.gather(self._committer, return_exceptions=True)
+        if self._reader is not None:
+            await self._reader.close()
         await self._db.close()
 
 

@@ -119,6 +119,10 @@ class SQLiteStore(SQLiteQueue):
         )
         try:
             await store._prepare()
+            if database != ":memory:":  # a second :memory: would be another database
+                store._conn.read_with(
+                    await aiosqlite.connect(database, isolation_level=None, timeout=0)
+                )
         except BaseException:
             await db.close()
             raise
