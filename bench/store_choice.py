@@ -30,6 +30,7 @@ POSTGRES_URL = os.environ.get(
 _PROTOCOL = (
     "get",
     "set",
+    "set_many",
     "set_if_absent",
     "compare_and_set",
     "delete",

@@ -61,7 +61,11 @@ class CaseIndex:
     async def link_session(
         self, session_id: str, ref: SessionCase, contact_key: str | None
     ) -> None:
-        await self._store.set(NS, f"session:{session_id}", json.dumps(asdict(ref)).encode())
+        # The session's Case and the contact's latest Case: one write.
+        links = {f"session:{session_id}": json.dumps(asdict(ref)).encode()}
+        if contact_key:
+            links[f"contact:{contact_key}"] = ref.case_id.encode()
+        await self._store.set_many(NS, links)
 
         def add(entry: Any) -> Any:
             entry = entry or asdict(CaseEntry(contact_key=contact_key))
@@ -71,8 +75,6 @@ class CaseIndex:
             return entry
 
         await self._update(f"case:{ref.case_id}", add)
-        if contact_key:
-            await self._store.set(NS, f"contact:{contact_key}", ref.case_id.encode())
 
     async def case(self, case_id: str) -> CaseEntry | None:
         data = await self._read(f"case:{case_id}")
@@ -116,8 +118,9 @@ class CaseIndex:
 
     # --- the plugin's own comments ----------------------------------------------------
     async def remember_own_comments(self, comment_ids: list[str]) -> None:
-        for comment_id in comment_ids:
-            await self._store.set(NS, f"own:{comment_id[:15]}", b"1")
+        await self._store.set_many(
+            NS, {f"own:{comment_id[:15]}": b"1" for comment_id in comment_ids}
+        )
 
     async def is_own_comment(self, comment_id: str, body: str | None = None) -> bool:
         """Whether the plugin wrote this comment: its Id is known, or its body is
@@ -131,8 +134,7 @@ class CaseIndex:
         )
 
     async def remember_own_bodies(self, bodies: list[str]) -> None:
-        for body in bodies:
-            await self._store.set(NS, f"own_body:{_digest(body)}", b"1")
+        await self._store.set_many(NS, {f"own_body:{_digest(body)}": b"1" for body in bodies})
 
     # --- the order of appends ----------------------------------------------------------
     async def append_seq(self, session_id: str, item_id: str) -> int:

@@ -402,8 +402,15 @@ class CaseService:
 
     # --- pieces ------------------------------------------------------------------------------
     async def _link(self, session_id: str, ref: SessionCase, key: str | None) -> None:
-        await self._index.link_session(session_id, ref, key)
+        # The host's write first: it is the moment the handoff is done for the
+        # user, and the index's writes need not delay it. A crash between the two
+        # is safe: the job is not acked, so it runs again, finds no Case in the
+        # index, upserts on the external id (no second Case), reads what landed
+        # (nothing written twice) and links both again. Until then a reply reader
+        # knows the Case's comments as the plugin's own by their bodies,
+        # remembered before sending.
         await self._set_session_fields(session_id, ref.case_id)
+        await self._index.link_session(session_id, ref, key)
 
     async def _set_session_fields(self, session_id: str, case_id: str) -> None:
         url = await self._client.record_url("Case", case_id)

@@ -39,6 +39,25 @@ return 1
 """
 )
 
+# KEYS[1] = namespace index, KEYS[2..n+1] = value keys;
+# ARGV: ttl_ms ('' = none), then the n keys' names, then their n values.
+SET_MANY = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl_ms, n = ARGV[1], #KEYS - 1
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+for i = 1, n do
+  if ttl_ms == '' then
+    redis.call('SET', KEYS[i + 1], ARGV[n + 1 + i])
+    redis.call('ZADD', KEYS[1], '+inf', ARGV[1 + i])
+  else
+    redis.call('SET', KEYS[i + 1], ARGV[n + 1 + i], 'PX', ttl_ms)
+    redis.call('ZADD', KEYS[1], now + tonumber(ttl_ms), ARGV[1 + i])
+  end
+end
+return 1
+"""
+
 # ARGV: key, value, ttl_ms
 SET_IF_ABSENT = (
     KV_PRELUDE

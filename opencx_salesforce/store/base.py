@@ -40,8 +40,10 @@ The rules in detail (each one a test of the conformance suite)
       pairs collide (``("x:y", "z")`` is not ``("x", "y:z")``).
     * ``keys`` lists live keys only, sorted by code point, filtered by a plain
       prefix.
+    * ``set_many`` writes every pair as ``set`` would, all at once (an empty
+      mapping writes nothing).
     * A ``ttl`` that is not a positive number raises ``ValueError`` (in ``set``,
-      ``set_if_absent`` and ``compare_and_set``) and writes nothing; a value
+      ``set_many``, ``set_if_absent`` and ``compare_and_set``) and writes nothing; a value
       written without a ``ttl`` lives until replaced, even if the value it
       replaced had one.
     * An expired key is absent for every operation: ``get`` reads ``None``,
@@ -84,6 +86,7 @@ The rules in detail (each one a test of the conformance suite)
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -129,6 +132,14 @@ class Store(Protocol):
     async def get(self, ns: str, key: str) -> bytes | None: ...
 
     async def set(self, ns: str, key: str, value: bytes, *, ttl: float | None = None) -> None: ...
+
+    async def set_many(
+        self, ns: str, values: Mapping[str, bytes], *, ttl: float | None = None
+    ) -> None:
+        """``set`` of every pair, all at once: one write (one round trip, one
+        commit), atomic (no reader sees some of the pairs without the others,
+        a failure writes none of them), each pair with ``ttl``."""
+        ...
 
     async def set_if_absent(
         self, ns: str, key: str, value: bytes, *, ttl: float | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from opencx_salesforce.store._rules import (
@@ -110,6 +111,14 @@ class MemoryStore:
     async def set(self, ns: str, key: str, value: bytes, *, ttl: float | None = None) -> None:
         check_ttl(ttl)
         self._write(ns, key, value, ttl, time.time())
+
+    async def set_many(
+        self, ns: str, values: Mapping[str, bytes], *, ttl: float | None = None
+    ) -> None:
+        check_ttl(ttl)
+        now = time.time()
+        for key, value in values.items():
+            self._write(ns, key, value, ttl, now)
 
     async def set_if_absent(
         self, ns: str, key: str, value: bytes, *, ttl: float | None = None

@@ -33,8 +33,9 @@ The clock
 Waking workers
     ``enqueue``, ``retry_in``, ``revive`` and ``hurry`` call ``pg_notify`` in their own
     statement (sent on commit); each store ``LISTEN``s on one connection of its
-    own from its first ``wait`` (:mod:`._pg_listen`). ``wait`` also re-reads the
-    queue every ``poll`` seconds, so a lost notification only delays. A
+    own from its first ``wait`` (:mod:`._pg_listen`). One waiter per queue (the
+    watcher, :mod:`._wakeup`) also re-reads the queue every ``poll`` seconds,
+    so a lost notification only delays. A
     notification carries the sending store's id, so the sender, which has
     already woken one of its own waiters, does not wake a second one.
 
@@ -52,24 +53,24 @@ Cost
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import asyncpg
 
 from opencx_salesforce.store._pg_health import StoreHealth, check_writable
 from opencx_salesforce.store._pg_listen import Listener
+from opencx_salesforce.store._pg_queue import PostgresQueue
 from opencx_salesforce.store._pg_schema import migrate, quote_ident
 from opencx_salesforce.store._pg_statements import Statements, no_reset
 from opencx_salesforce.store._pg_url import PostgresSettings, parse_postgres_url
-from opencx_salesforce.store._rules import check_delay, check_lease, check_ttl, new_token
-from opencx_salesforce.store._wakeup import Wakeups, wait_until_due
-from opencx_salesforce.store.base import ItemState, Lease, QueueItem
+from opencx_salesforce.store._rules import check_ttl, new_token
+from opencx_salesforce.store._wakeup import Wakeups
 
 _LIVE = "(expires_at IS NULL OR expires_at > now())"
-_HELD = "queue = $1 AND item_id = $2 AND state = 'leased' AND lease_token = $3"
 _EXPIRES = "now() + make_interval(secs => $4::float8)"  # NULL ttl: NULL, never expires
 
 
-class PostgresStore:
+class PostgresStore(PostgresQueue):
     """A :class:`~opencx_salesforce.store.base.Store` in a PostgreSQL schema.
     Open it with :meth:`open`."""
 
@@ -143,6 +144,28 @@ class PostgresStore:
     async def set(self, ns: str, key: str, value: bytes, *, ttl: float | None = None) -> None:
         await self._upsert(ns, key, value, ttl, only_if_absent=False)
 
+    async def set_many(
+        self, ns: str, values: Mapping[str, bytes], *, ttl: float | None = None
+    ) -> None:
+        check_ttl(ttl)
+        if not values:
+            return
+        # One statement: one round trip, one transaction for every pair.
+        await self._sql.execute(
+            f"""
+            INSERT INTO {self._kv} AS kv (ns, key, value, expires_at)
+            SELECT $1, pair.key, pair.value, {_EXPIRES}
+            FROM unnest($2::text[], $3::bytea[]) AS pair (key, value)
+            ON CONFLICT (ns, key) DO UPDATE
+                SET value = excluded.value, expires_at = excluded.expires_at
+            """,
+            ns,
+            list(values),
+            list(values.values()),
+            ttl,
+        )
+        await self._maybe_purge()
+
     async def set_if_absent(
         self, ns: str, key: str, value: bytes, *, ttl: float | None = None
     ) -> bool:
@@ -208,200 +231,6 @@ class PostgresStore:
     async def _maybe_purge(self) -> None:
         if time.monotonic() - self._last_purge >= self.purge_interval:
             await self.purge_expired()
-
-    # --- queue -----------------------------------------------------------------
-    async def enqueue(
-        self, queue: str, item_id: str, payload: bytes, *, delay: float = 0.0
-    ) -> bool:
-        check_delay(delay)
-        rows = await self._sql.fetch(
-            f"""
-            WITH added AS (
-                INSERT INTO {self._q}
-                    (queue, item_id, payload, state, attempts, available_at, enqueued_at)
-                VALUES ($1, $2, $3, 'ready', 0,
-                        now() + make_interval(secs => $4::float8), now())
-                ON CONFLICT (queue, item_id) DO NOTHING
-                RETURNING 1
-            )
-            SELECT pg_notify($5, $6 || ':' || $1) FROM added
-            """,
-            queue,
-            item_id,
-            payload,
-            delay,
-            self._channel,
-            self._sender,
-        )
-        if rows:
-            self._wakeups.notify(queue)
-        return len(rows) == 1
-
-    async def lease(self, queue: str, *, visibility_timeout: float, limit: int = 1) -> list[Lease]:
-        check_lease(visibility_timeout, limit)
-        rows = await self._sql.fetch(
-            f"""
-            WITH due AS (
-                SELECT seq, available_at AS was_due FROM {self._q}
-                WHERE queue = $1 AND state <> 'dead' AND available_at <= now()
-                ORDER BY available_at, seq
-                LIMIT $2
-                FOR UPDATE SKIP LOCKED
-            )
-            UPDATE {self._q} AS item
-            SET state = 'leased', attempts = item.attempts + 1,
-                available_at = now() + make_interval(secs => $3::float8),
-                lease_token = $4 || '.' || item.seq
-            FROM due WHERE item.seq = due.seq
-            RETURNING item.item_id, item.payload, item.attempts, item.lease_token,
-                      due.was_due, item.seq,
-                      extract(epoch FROM now() - item.enqueued_at)::float8
-            """,
-            queue,
-            limit,
-            visibility_timeout,
-            new_token(),
-        )
-        rows.sort(key=lambda row: (row[4], row[5]))  # RETURNING keeps no order
-        return [
-            Lease(queue, str(item_id), bytes(payload), int(attempts), str(token), float(age))
-            for item_id, payload, attempts, token, _, _, age in rows
-        ]
-
-    async def ack(self, lease: Lease) -> bool:
-        changed = await self._sql.execute(
-            f"DELETE FROM {self._q} WHERE {_HELD}", lease.queue, lease.item_id, lease.token
-        )
-        return changed == 1
-
-    async def retry_in(self, lease: Lease, delay: float, *, error: str | None = None) -> bool:
-        check_delay(delay)
-        rows = await self._sql.fetch(
-            f"""
-            WITH back AS (
-                UPDATE {self._q}
-                SET state = 'ready', available_at = now() + make_interval(secs => $4::float8),
-                    lease_token = NULL, last_error = coalesce($5, last_error)
-                WHERE {_HELD}
-                RETURNING 1
-            )
-            SELECT pg_notify($6, $7 || ':' || $1) FROM back
-            """,
-            lease.queue,
-            lease.item_id,
-            lease.token,
-            delay,
-            error,
-            self._channel,
-            self._sender,
-        )
-        if rows:
-            self._wakeups.notify(lease.queue)
-        return len(rows) == 1
-
-    async def bury(self, lease: Lease, *, error: str) -> bool:
-        changed = await self._sql.execute(
-            f"""
-            UPDATE {self._q}
-            SET state = 'dead', available_at = now(), lease_token = NULL, last_error = $4
-            WHERE {_HELD}
-            """,
-            lease.queue,
-            lease.item_id,
-            lease.token,
-            error,
-        )
-        return changed == 1
-
-    async def revive(self, queue: str, item_id: str) -> bool:
-        rows = await self._sql.fetch(
-            f"""
-            WITH revived AS (
-                UPDATE {self._q} SET state = 'ready', available_at = now(), enqueued_at = now()
-                WHERE queue = $1 AND item_id = $2 AND state = 'dead'
-                RETURNING 1
-            )
-            SELECT pg_notify($3, $4 || ':' || $1) FROM revived
-            """,
-            queue,
-            item_id,
-            self._channel,
-            self._sender,
-        )
-        if rows:
-            self._wakeups.notify(queue)
-        return len(rows) == 1
-
-    async def hurry(self, queue: str, item_id: str) -> bool:
-        rows = await self._sql.fetch(
-            f"""
-            WITH hurried AS (
-                UPDATE {self._q} SET available_at = now()
-                WHERE queue = $1 AND item_id = $2 AND state = 'ready' AND available_at > now()
-                RETURNING 1
-            )
-            SELECT pg_notify($3, $4 || ':' || $1) FROM hurried
-            """,
-            queue,
-            item_id,
-            self._channel,
-            self._sender,
-        )
-        if rows:
-            self._wakeups.notify(queue)
-        return len(rows) == 1
-
-    async def items(self, queue: str, state: ItemState | None = None) -> list[QueueItem]:
-        # A lease that ran out shows as ready, judged by the server's clock.
-        rows = await self._sql.fetch(
-            f"""
-            SELECT item_id, payload,
-                   CASE WHEN state = 'leased' AND available_at <= now() THEN 'ready'
-                        ELSE state END AS shown,
-                   attempts, extract(epoch FROM available_at)::float8,
-                   extract(epoch FROM enqueued_at)::float8, last_error
-            FROM {self._q} WHERE queue = $1 ORDER BY enqueued_at, seq
-            """,
-            queue,
-        )
-        found = []
-        for item_id, payload, shown, attempts, available_at, enqueued_at, last_error in rows:
-            if state is None or ItemState(shown) is state:
-                found.append(
-                    QueueItem(
-                        item_id=str(item_id),
-                        payload=bytes(payload),
-                        state=ItemState(shown),
-                        attempts=int(attempts),
-                        available_at=float(available_at),
-                        enqueued_at=float(enqueued_at),
-                        last_error=last_error,
-                    )
-                )
-        return found
-
-    async def _seconds_until_due(self, queue: str) -> float | None:
-        """How long until the queue's next item is due, on the server's clock
-        (<= 0: one is due now); ``None`` when nothing is waiting."""
-        rows = await self._sql.fetch(
-            f"""
-            SELECT extract(epoch FROM min(available_at) - now())::float8
-            FROM {self._q} WHERE queue = $1 AND state <> 'dead'
-            """,
-            queue,
-        )
-        due = rows[0][0]
-        return None if due is None else float(due)
-
-    async def wait(self, queue: str, timeout: float) -> None:
-        await self._listener.ensure_started()
-        await wait_until_due(
-            self._wakeups,
-            queue,
-            timeout,
-            lambda: self._seconds_until_due(queue),
-            poll=self.settings.poll,
-        )
 
     # --- operations ------------------------------------------------------------
     @property

@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -54,6 +54,9 @@ from opencx_salesforce.store._wakeup import Wakeups, wait_until_due
 from opencx_salesforce.store.base import ItemState, Lease, QueueItem
 
 log = logging.getLogger(__name__)
+
+MAX_CONNECTIONS = 50  # per store object, see RedisStore.open
+POOL_TIMEOUT = 10.0  # seconds a call waits for a free connection
 
 
 def _escape(name: str) -> str:
@@ -85,6 +88,7 @@ class RedisStore:
         self._listen_lock = asyncio.Lock()
         scripts = {
             "set": lua.SET,
+            "set_many": lua.SET_MANY,
             "set_if_absent": lua.SET_IF_ABSENT,
             "compare_and_set": lua.COMPARE_AND_SET,
             "delete": lua.DELETE,
@@ -103,12 +107,24 @@ class RedisStore:
     @classmethod
     async def open(cls, url: str, *, prefix: str = "opencx:") -> RedisStore:
         """Connect to ``url`` (``redis://host:port/db``, ``rediss://…``,
-        ``unix://…``) and check the server answers."""
-        client = aioredis.Redis.from_url(url)
+        ``unix://…``) and check the server answers.
+
+        The connections are a pool of at most ``max_connections`` (50; the URL's
+        ``?max_connections=`` sets it) that a call *waits* for when all are busy
+        (up to ``pool_timeout``, 10 s; ``?timeout=``). redis-py's default pool
+        raises "Too many connections" past 100 instead: under 100 concurrent
+        handoffs that failed store calls, and the retries made Redis the
+        slowest store (60 handoffs/s, #18)."""
+        # Options in the URL win over these defaults (redis-py's from_url).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=MAX_CONNECTIONS, timeout=POOL_TIMEOUT
+        )
+        client = aioredis.Redis(connection_pool=pool)
         try:
             await client.ping()
         except BaseException:
             await client.aclose()
+            await pool.disconnect()
             raise
         return cls(client, prefix=prefix)
 
@@ -128,6 +144,16 @@ class RedisStore:
 
     async def set(self, ns: str, key: str, value: bytes, *, ttl: float | None = None) -> None:
         await self._call("set", self._kv_keys(ns, key), [key, value, _ttl_ms(ttl)])
+
+    async def set_many(
+        self, ns: str, values: Mapping[str, bytes], *, ttl: float | None = None
+    ) -> None:
+        ttl_ms = _ttl_ms(ttl)
+        if not values:
+            return
+        names = list(values)
+        keys = [self._index(ns)] + [self._kv_keys(ns, key)[0] for key in names]
+        await self._call("set_many", keys, [ttl_ms, *names, *values.values()])
 
     async def set_if_absent(
         self, ns: str, key: str, value: bytes, *, ttl: float | None = None
@@ -176,7 +202,8 @@ class RedisStore:
     async def lease(self, queue: str, *, visibility_timeout: float, limit: int = 1) -> list[Lease]:
         check_lease(visibility_timeout, limit)
         args = [_seconds(visibility_timeout), limit, new_token()]
-        flat = await self._call("lease", self._queue_keys(queue), args)
+        with self._wakeups.leasing(queue):
+            flat = await self._call("lease", self._queue_keys(queue), args)
         return [
             Lease(
                 queue, item_id.decode(), bytes(payload), int(attempts), token.decode(), float(age)
@@ -313,6 +340,8 @@ class RedisStore:
             await _close(self._pubsub)
             self._pubsub = None
         await self._redis.aclose()
+        # A pool handed to the client is not the client's to close.
+        await self._redis.connection_pool.disconnect()
 
 
 async def _close(pubsub: PubSub) -> None:

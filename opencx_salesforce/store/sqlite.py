@@ -18,16 +18,25 @@ Sharing the file
     Conditional writes (``set_if_absent``, ``compare_and_set``, ``ack``, …) are
     single statements: SQLite takes the write lock before it reads the row it
     compares, so the check and the write are one atomic step. ``lease``, which
-    reads the due items and then updates them, runs in ``BEGIN IMMEDIATE`` so
-    two processes can never pick the same item. ``synchronous=FULL``: once
-    ``enqueue`` returns, the item survives a power cut.
+    reads the due items and then updates them, holds the write lock from its
+    read to its commit (``BEGIN IMMEDIATE``) so two processes can never pick
+    the same item. ``synchronous=FULL``: once a write returns (``enqueue``,
+    ``set``, …), it survives a power cut.
+
+Group commit
+    Writes that arrive while a commit is in progress go together in the next
+    transaction, each in its own savepoint: one fsync for many, each write still
+    atomic on its own, with its own result and its own error (see
+    ``_sqlite_connection``). A write that finds no commit in progress starts at
+    once. Other processes see each write whole, as before.
 
 Waking workers
     ``wait`` is woken at once by work added through this store object. Another
     process (or another store object on the same file) cannot signal it, so
-    ``wait`` also re-reads the queue's next due time every ``poll_interval``
-    seconds (0.1 s by default): one indexed query, and a wake-up from another
-    process is at most that late.
+    one of the store object's waiters on a queue (the watcher, see
+    ``_wakeup``) re-reads the queue's next due time every ``poll_interval``
+    seconds (0.1 s by default): one indexed query per queue, however many
+    workers idle, and a wake-up from another process is at most that late.
 
 Expired keys read as absent at once and their rows are deleted lazily: by a
 write that replaces them, and by a sweep of the whole table at most every
@@ -37,31 +46,19 @@ write that replaces them, and by a sweep of the whole table at most every
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping
 
 import aiosqlite
 
 # Imported for its side effect: statement parameters never reach the logs.
 import opencx_salesforce.store._sqlite_log  # noqa: F401
-from opencx_salesforce.store._rules import (
-    check_delay,
-    check_lease,
-    check_ttl,
-    new_token,
-    visible_state,
-)
+from opencx_salesforce.store._rules import check_ttl
 from opencx_salesforce.store._sqlite_connection import SQLiteConnection
+from opencx_salesforce.store._sqlite_queue import SQLiteQueue
 from opencx_salesforce.store._sqlite_schema import SCHEMA, SCHEMA_VERSION
-from opencx_salesforce.store._wakeup import Wakeups, wait_until_due
-from opencx_salesforce.store.base import ItemState, Lease, QueueItem
+from opencx_salesforce.store._wakeup import Wakeups
 
 _LIVE = "(expires_at IS NULL OR expires_at > :now)"
-# The item is still held by this lease (see _held for the parameters).
-_HELD = "queue = :queue AND item_id = :item_id AND state = 'leased' AND lease_token = :token"
-
-
-def _held(lease: Lease) -> dict[str, Any]:
-    return {"queue": lease.queue, "item_id": lease.item_id, "token": lease.token}
 
 
 def database_from_url(url: str) -> str:
@@ -76,7 +73,7 @@ def database_from_url(url: str) -> str:
     return rest[1:]
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteQueue):
     """A :class:`~opencx_salesforce.store.base.Store` in one SQLite file. Open it
     with :meth:`open`."""
 
@@ -122,6 +119,10 @@ class SQLiteStore:
         )
         try:
             await store._prepare()
+            if database != ":memory:":  # a second :memory: would be another database
+                store._conn.read_with(
+                    await aiosqlite.connect(database, isolation_level=None, timeout=0)
+                )
         except BaseException:
             await db.close()
             raise
@@ -136,10 +137,19 @@ class SQLiteStore:
                 "is the file on a network filesystem?"
             )
         await self._conn.run("PRAGMA synchronous = FULL", ())
-        async with self._conn.immediate() as db:
+
+        async def create(db: aiosqlite.Connection) -> None:
             for statement in SCHEMA:
                 await db.execute(statement)
             await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+        await self._conn.write(create)
+
+    @property
+    def commits(self) -> int:
+        """Write transactions committed so far (group commit makes it fewer
+        than the writes; tests count it)."""
+        return self._conn.commits
 
     # --- key/value -------------------------------------------------------------
     async def get(self, ns: str, key: str) -> bytes | None:
@@ -149,6 +159,12 @@ class SQLiteStore:
         )
         return bytes(rows[0][0]) if rows else None
 
+    _UPSERT = """
+        INSERT INTO kv (ns, key, value, expires_at) VALUES (:ns, :key, :value, :expires_at)
+        ON CONFLICT (ns, key) DO UPDATE
+            SET value = excluded.value, expires_at = excluded.expires_at
+        """
+
     async def _upsert(
         self, ns: str, key: str, value: bytes, ttl: float | None, *, only_if_absent: bool
     ) -> bool:
@@ -157,12 +173,7 @@ class SQLiteStore:
         # An expired row counts as absent: the upsert may overwrite it.
         condition = "WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= :now"
         changed = await self._conn.run(
-            f"""
-            INSERT INTO kv (ns, key, value, expires_at) VALUES (:ns, :key, :value, :expires_at)
-            ON CONFLICT (ns, key) DO UPDATE
-                SET value = excluded.value, expires_at = excluded.expires_at
-                {condition if only_if_absent else ""}
-            """,
+            self._UPSERT + (condition if only_if_absent else ""),
             {
                 "ns": ns,
                 "key": key,
@@ -173,6 +184,26 @@ class SQLiteStore:
         )
         await self._maybe_purge(now)
         return changed == 1
+
+    async def set_many(
+        self, ns: str, values: Mapping[str, bytes], *, ttl: float | None = None
+    ) -> None:
+        check_ttl(ttl)
+        if not values:
+            return
+        now = time.time()
+        expires_at = None if ttl is None else now + ttl
+        rows = [
+            {"ns": ns, "key": key, "value": value, "expires_at": expires_at}
+            for key, value in values.items()
+        ]
+
+        async def upsert_all(db: aiosqlite.Connection) -> None:
+            await db.executemany(self._UPSERT, rows)
+
+        # Not bare: in autocommit, executemany would commit each row alone.
+        await self._conn.write(upsert_all)
+        await self._maybe_purge(now)
 
     async def set(self, ns: str, key: str, value: bytes, *, ttl: float | None = None) -> None:
         await self._upsert(ns, key, value, ttl, only_if_absent=False)
@@ -234,171 +265,6 @@ class SQLiteStore:
             return
         self._last_purge = now
         await self._conn.run("DELETE FROM kv WHERE expires_at <= :now", {"now": now})
-
-    # --- queue -----------------------------------------------------------------
-    async def enqueue(
-        self, queue: str, item_id: str, payload: bytes, *, delay: float = 0.0
-    ) -> bool:
-        check_delay(delay)
-        now = time.time()
-        changed = await self._conn.run(
-            """
-            INSERT INTO queue_items
-                (queue, item_id, payload, state, attempts, available_at, enqueued_at)
-            VALUES (:queue, :item_id, :payload, :ready, 0, :available_at, :now)
-            ON CONFLICT (queue, item_id) DO NOTHING
-            """,
-            {
-                "queue": queue,
-                "item_id": item_id,
-                "payload": payload,
-                "ready": ItemState.READY.value,
-                "available_at": now + delay,
-                "now": now,
-            },
-        )
-        if changed:
-            self._wakeups.notify(queue)
-        return changed == 1
-
-    async def lease(self, queue: str, *, visibility_timeout: float, limit: int = 1) -> list[Lease]:
-        check_lease(visibility_timeout, limit)
-        now = time.time()
-        async with self._conn.immediate() as db:
-            async with db.execute(
-                """
-                SELECT seq, item_id, payload, attempts, enqueued_at FROM queue_items
-                WHERE queue = ? AND state != 'dead' AND available_at <= ?
-                ORDER BY available_at, seq LIMIT ?
-                """,
-                (queue, now, limit),
-            ) as cursor:
-                due = await cursor.fetchall()
-            leases = [
-                (
-                    seq,
-                    Lease(
-                        queue,
-                        str(item_id),
-                        bytes(payload),
-                        attempts + 1,
-                        new_token(),
-                        now - enqueued_at,
-                    ),
-                )
-                for seq, item_id, payload, attempts, enqueued_at in due
-            ]
-            await db.executemany(
-                """
-                UPDATE queue_items
-                SET state = 'leased', attempts = ?, available_at = ?, lease_token = ?
-                WHERE seq = ?
-                """,
-                [
-                    (lease.attempts, now + visibility_timeout, lease.token, seq)
-                    for seq, lease in leases
-                ],
-            )
-        return [lease for _, lease in leases]
-
-    async def ack(self, lease: Lease) -> bool:
-        return await self._conn.run(f"DELETE FROM queue_items WHERE {_HELD}", _held(lease)) == 1
-
-    async def retry_in(self, lease: Lease, delay: float, *, error: str | None = None) -> bool:
-        check_delay(delay)
-        changed = await self._conn.run(
-            f"""
-            UPDATE queue_items
-            SET state = 'ready', available_at = :available_at, lease_token = NULL,
-                last_error = coalesce(:error, last_error)
-            WHERE {_HELD}
-            """,
-            _held(lease) | {"available_at": time.time() + delay, "error": error},
-        )
-        if changed:
-            self._wakeups.notify(lease.queue)
-        return changed == 1
-
-    async def bury(self, lease: Lease, *, error: str) -> bool:
-        changed = await self._conn.run(
-            f"""
-            UPDATE queue_items
-            SET state = 'dead', available_at = :now, lease_token = NULL, last_error = :error
-            WHERE {_HELD}
-            """,
-            _held(lease) | {"now": time.time(), "error": error},
-        )
-        return changed == 1
-
-    async def revive(self, queue: str, item_id: str) -> bool:
-        changed = await self._conn.run(
-            """
-            UPDATE queue_items SET state = 'ready', available_at = :now, enqueued_at = :now
-            WHERE queue = :queue AND item_id = :item_id AND state = 'dead'
-            """,
-            {"queue": queue, "item_id": item_id, "now": time.time()},
-        )
-        if changed:
-            self._wakeups.notify(queue)
-        return changed == 1
-
-    async def hurry(self, queue: str, item_id: str) -> bool:
-        now = time.time()
-        changed = await self._conn.run(
-            """
-            UPDATE queue_items SET available_at = :now
-            WHERE queue = :queue AND item_id = :item_id AND state = 'ready'
-              AND available_at > :now
-            """,
-            {"queue": queue, "item_id": item_id, "now": now},
-        )
-        if changed:
-            self._wakeups.notify(queue)
-        return changed == 1
-
-    async def items(self, queue: str, state: ItemState | None = None) -> list[QueueItem]:
-        rows = await self._conn.rows(
-            """
-            SELECT item_id, payload, state, attempts, available_at, enqueued_at, last_error
-            FROM queue_items WHERE queue = ? ORDER BY enqueued_at, seq
-            """,
-            (queue,),
-        )
-        now = time.time()
-        found = []
-        for item_id, payload, stored, attempts, available_at, enqueued_at, last_error in rows:
-            shown = visible_state(ItemState(stored), available_at, now)
-            if state is None or shown is state:
-                found.append(
-                    QueueItem(
-                        item_id=str(item_id),
-                        payload=bytes(payload),
-                        state=shown,
-                        attempts=int(attempts),
-                        available_at=float(available_at),
-                        enqueued_at=float(enqueued_at),
-                        last_error=last_error,
-                    )
-                )
-        return found
-
-    async def _until_due(self, queue: str) -> float | None:
-        rows = await self._conn.rows(
-            "SELECT min(available_at) FROM queue_items WHERE queue = ? AND state != 'dead'",
-            (queue,),
-        )
-        due = rows[0][0]
-        # One host's files: its processes share this clock.
-        return None if due is None else float(due) - time.time()
-
-    async def wait(self, queue: str, timeout: float) -> None:
-        await wait_until_due(
-            self._wakeups,
-            queue,
-            timeout,
-            lambda: self._until_due(queue),
-            poll=self._poll_interval,
-        )
 
     async def close(self) -> None:
         await self._conn.close()

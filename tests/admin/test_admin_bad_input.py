@@ -4,6 +4,7 @@ the store."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -92,6 +93,10 @@ class WriteCountingStore(MemoryStore):
     async def set(self, ns: str, key: str, value: bytes, **kwargs: Any) -> None:
         self.writes.append((ns, key))
         await super().set(ns, key, value, **kwargs)
+
+    async def set_many(self, ns: str, values: Mapping[str, bytes], **kwargs: Any) -> None:
+        self.writes.extend((ns, key) for key in values)
+        await super().set_many(ns, values, **kwargs)
 
     async def set_if_absent(self, ns: str, key: str, value: bytes, **kwargs: Any) -> bool:
         self.writes.append((ns, key))

@@ -53,8 +53,9 @@ async def _idle(stack: Stack) -> bool:
 async def test_a_crash_after_salesforce_answered_neither_duplicates_nor_loses(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The composite reached Salesforce, then the worker died before writing down
-    the Case Id. The retry reads what landed (one query) and writes nothing twice."""
+    """The composite reached Salesforce, then the worker died before writing the
+    Case into its index (the host had it already). The retry reads what landed
+    (one query), writes nothing twice and links the Case again."""
     real_link = CaseIndex.link_session
     crashes = 0
 
@@ -70,9 +71,12 @@ async def test_a_crash_after_salesforce_answered_neither_duplicates_nor_loses(
     before = api_calls(stack)
     await stack.host.handoff(session.id)
     case_id = await case_id_of(stack.host, session.id)
+    await wait_for(lambda: _idle(stack), what="the retry to link the Case")
 
     assert crashes == 1
     assert [c["Id"] for c in cases(stack)] == [case_id]
+    ref = await CaseIndex(stack.host.store).session_case(session.id)
+    assert ref is not None and ref.case_id == case_id
     no_duplicate_comments(stack, case_id)
     # The first attempt's composite, then the retry's read; nothing else.
     assert api_calls(stack) - before == 2

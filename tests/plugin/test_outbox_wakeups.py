@@ -8,6 +8,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -19,6 +20,7 @@ from opencx_salesforce.store.base import Lease, Store
 from opencx_salesforce.store.memory import MemoryStore
 from opencx_salesforce.store.postgres import PostgresStore
 from opencx_salesforce.store.redis import RedisStore
+from opencx_salesforce.store.sqlite import SQLiteStore
 
 REDIS_URL = os.environ.get("OPENCX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get(
@@ -64,13 +66,21 @@ class CountingStore:
 @pytest.fixture(
     params=[
         "memory",
+        "sqlite",
         pytest.param("redis", marks=pytest.mark.redis),
         pytest.param("postgres", marks=pytest.mark.postgres),
     ]
 )
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     if request.param == "memory":
         yield MemoryStore()
+        return
+    if request.param == "sqlite":
+        lite = await SQLiteStore.open(f"sqlite:///{tmp_path / 'wake.db'}")
+        try:
+            yield lite
+        finally:
+            await lite.close()
         return
     if request.param == "redis":
         prefix = f"opencx-test:{uuid.uuid4().hex}:"
@@ -128,6 +138,35 @@ async def test_a_job_wakes_one_idle_worker_not_all_of_them(store: Store) -> None
     # them all.
     print(f"\n{type(store).__name__}: {per_job:.1f} store calls per job, {WORKERS} idle workers")
     assert per_job <= 5.0, f"{per_job:.1f} store calls per job with {WORKERS} idle workers"
+
+
+async def test_jobs_coming_due_wake_one_idle_worker_each(store: Store) -> None:
+    """Jobs queued for later: when each comes due, the one idle worker that
+    watches the clock takes it; the others, asleep, are not woken to find the
+    queue empty (before #18 every idle worker napped until the due time)."""
+    counting = CountingStore(store)
+    done: asyncio.Queue[str] = asyncio.Queue()
+
+    async def handler(job: Job) -> None:
+        await done.put(job.item_id)
+
+    outbox = outbox_on(counting, handler)  # type: ignore[arg-type]
+    outbox.start()
+    try:
+        await asyncio.sleep(0.3)  # every worker has looked once and now waits
+        leases = counting.leases
+        for n in range(5):
+            await outbox.submit("work", f"later-{n}", {}, delay=0.2 + 0.1 * n)
+        # Per job: the submit's poke wakes a worker that finds nothing due yet
+        # (1 lease), the watcher takes the job when due (1), and the worker done
+        # with it leases once more (1): 3, and now and then 4. When every idle
+        # worker napped to the due time, 6 to 10 here.
+        got = {await asyncio.wait_for(done.get(), 5) for _ in range(5)}
+        per_job = (counting.leases - leases) / 5
+    finally:
+        await outbox.stop()
+    assert got == {f"later-{n}" for n in range(5)}
+    assert per_job <= 5.0, f"{per_job:.1f} leases per job coming due, {WORKERS} idle workers"
 
 
 async def test_a_burst_of_jobs_gets_every_worker_busy_at_once(store: Store) -> None:

@@ -81,3 +81,16 @@ async def test_expired_keys_leave_nothing_behind(
         await store.close()
     # The key index of the namespace holds only the live key.
     assert await server.zrange(f"{prefix}kvidx:dedupe", 0, -1) == [b"live"]
+
+
+async def test_more_concurrent_calls_than_connections_wait_for_one(prefixes: list[str]) -> None:
+    """Past its pool's size a call waits for a free connection: redis-py's
+    default pool raised "Too many connections" past 100 (#18)."""
+    store = await RedisStore.open(f"{REDIS_URL}?max_connections=4", prefix=prefixes[0])
+    try:
+        await asyncio.gather(*[store.set("ns", f"k{n}", b"v") for n in range(150)])
+        values = await asyncio.gather(*[store.get("ns", f"k{n}") for n in range(150)])
+        assert values == [b"v"] * 150
+        assert len(await store.keys("ns")) == 150
+    finally:
+        await store.close()

@@ -3,7 +3,7 @@
 Every backend shipped here (memory, SQLite, PostgreSQL, Redis) passes it; a
 store you write for your own host should too. It checks the rules written in
 :mod:`opencx_salesforce.store.base`: key/value reads, writes, TTLs and listing;
-the queue's leases, retries and dead letters; ``wait`` waking for work; and
+``set_many``; the queue's leases, retries and dead letters; ``wait`` waking for work; and
 races of 50 store objects at once with exactly one winner.
 
 Use it from a test module of yours (pytest, with an asyncio runner such as
@@ -45,6 +45,11 @@ from opencx_salesforce.testing.store_conformance.kv import (
     test_set_then_get_and_overwrite,
     test_ttl_belongs_to_the_value_written,
     test_values_are_bytes_round_tripped_exactly,
+)
+from opencx_salesforce.testing.store_conformance.many import (
+    test_set_many_is_never_seen_in_part,
+    test_set_many_with_a_ttl,
+    test_set_many_writes_every_pair_as_set_would,
 )
 from opencx_salesforce.testing.store_conformance.queue import (
     test_a_forged_or_foreign_lease_does_nothing,
@@ -115,6 +120,9 @@ __all__ = [
     "test_revive_only_acts_on_dead_items",
     "test_set_if_absent_has_exactly_one_winner",
     "test_set_if_absent_stores_only_the_first_value",
+    "test_set_many_is_never_seen_in_part",
+    "test_set_many_with_a_ttl",
+    "test_set_many_writes_every_pair_as_set_would",
     "test_set_then_get_and_overwrite",
     "test_ttl_belongs_to_the_value_written",
     "test_values_are_bytes_round_tripped_exactly",
