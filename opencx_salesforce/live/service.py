@@ -106,8 +106,12 @@ class LiveService:
         self.inbound = LiveInbound(
             host=host, pm=pm, settings=settings, scrt=self.scrt, chats=self.chats, cases=cases
         )
+        # Streams get their own pool, unbounded: each open chat holds one
+        # connection for as long as it lasts, and in the shared pool (100
+        # connections) a hundred chats would starve every Salesforce call.
+        self.streams_http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         self.keeper = StreamKeeper(
-            http=http,
+            http=self.streams_http,
             settings=settings,
             scrt=self.scrt,
             chats=self.chats,
@@ -297,6 +301,7 @@ class LiveService:
 
     async def stop(self) -> None:
         await self.keeper.stop()
+        await self.streams_http.close()
 
     def jwks(self) -> dict[str, Any] | None:
         """The public keys of the identity signer (None: no key configured)."""
