@@ -42,6 +42,9 @@ class LiveChat:
     # The contact's messages sent into the conversation, for the Case should the
     # fallback be taken before an agent read them.
     sent: list[dict[str, Any]] = field(default_factory=list)
+    # The contact's messages queued for the conversation, in the order written:
+    # a send job sends them all, oldest first (no scan of the outbox for order).
+    outgoing: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
@@ -103,12 +106,29 @@ class LiveChats:
         new = await update_json(self.store, NS, _key(session_id), change)
         return LiveChat(**new) if acted and new is not None else None
 
-    async def add_sent(self, session_id: str, message: dict[str, Any]) -> None:
+    async def add_outgoing(self, session_id: str, message: dict[str, Any]) -> None:
+        """Queue a contact message for the conversation (once, after the others)."""
+
         def change(current: Any) -> Any:
             if current is None:
                 return None
-            sent = [m for m in current.get("sent", []) if m.get("id") != message.get("id")]
-            return {**current, "sent": [*sent, message][-200:]}
+            known = {m.get("id") for m in (*current.get("outgoing", []), *current.get("sent", []))}
+            if message.get("id") in known:
+                return current
+            return {**current, "outgoing": [*current.get("outgoing", []), message]}
+
+        await update_json(self.store, NS, _key(session_id), change)
+
+    async def add_sent(self, session_id: str, message: dict[str, Any]) -> None:
+        """The message went into the conversation: out of ``outgoing``, into ``sent``."""
+
+        def change(current: Any) -> Any:
+            if current is None:
+                return None
+            mid = message.get("id")
+            sent = [m for m in current.get("sent", []) if m.get("id") != mid]
+            outgoing = [m for m in current.get("outgoing", []) if m.get("id") != mid]
+            return {**current, "sent": [*sent, message][-200:], "outgoing": outgoing}
 
         await update_json(self.store, NS, _key(session_id), change)
 

@@ -150,6 +150,9 @@ class LiveService:
 
     async def submit_send(self, session: Session, messages: list[Message]) -> None:
         for message in messages:
+            # In the chat's queue first (its order), then the job that sends it:
+            # a crash between leaves it for the chat's next send job.
+            await self.chats.add_outgoing(session.id, message.model_dump(mode="json"))
             await self.outbox.submit(
                 SEND_KIND,
                 f"{SEND_KIND}:{session.id}:{message.id}",
@@ -238,9 +241,7 @@ class LiveService:
         if chat.state == STARTING:
             raise RetryLater("the chat's conversation is not created yet", delay=0.2)
         if chat.state in (ENDED, FALLBACK):
-            # Nobody reads the chat: the words go onto the Case.
-            session = await self.host.get_session(session_id) or Session(id=session_id)
-            await self.cases.submit_append(session, [message])
+            await self._to_case(session_id, message)
             return
         try:
             async with store_lock(self.host.store, f"live-send:{session_id}", SEND_LOCK_TTL):
@@ -248,30 +249,52 @@ class LiveService:
         except LockBusy:
             raise RetryLater("another worker is sending for this chat", delay=0.1) from None
 
+    async def _to_case(self, session_id: str, message: Message) -> None:
+        """Nobody reads the chat: the words go onto the Case."""
+        session = await self.host.get_session(session_id) or Session(id=session_id)
+        await self.cases.submit_append(session, [message])
+
     async def _send_in_order(self, job: Job, chat: LiveChat, message: Message) -> None:
-        # The contact's order: an earlier message still queued goes first.
-        queued = await self.outbox.pending(f"{SEND_KIND}:{chat.session_id}:")
-        for other in queued:
-            if other.item_id == job.item_id:
-                continue
-            written = Message.model_validate(other.payload["message"]).created_at
-            if (written, other.enqueued_at) < (message.created_at, job.enqueued_at):
-                raise RetryLater("an earlier message of this chat is not sent yet", delay=0.1)
+        """Under the chat's send lock: every message queued for the chat, oldest
+        first, this job's among them; a job whose message an earlier job sent has
+        nothing left to do. Messages queued meanwhile are sent before the lock goes."""
+        own = message.model_dump(mode="json")
+        current: LiveChat | None = chat
+        while current is not None:
+            sent = {m.get("id") for m in current.sent}
+            queue = list(current.outgoing)
+            if message.id not in sent and all(m.get("id") != message.id for m in queue):
+                queue.append(own)  # queued before the outgoing list existed
+            if not queue:
+                return
+            for item in queue:
+                if not await self._send_one(job, current, item):
+                    if message.id not in sent and item.get("id") != message.id:
+                        await self._to_case(chat.session_id, message)
+                    return
+            current = await self.chats.get(chat.session_id)
+            if current is not None and not current.is_open:
+                return
+
+    async def _send_one(self, job: Job, chat: LiveChat, item: dict[str, Any]) -> bool:
+        """Send one queued message; False when the chat's token was refused (the
+        fallback is taken, the message goes onto the Case with the others)."""
         try:
             await self.scrt.send_message(
                 chat.token,
                 chat.conversation_id,
-                message.text,
-                message_id=str(uuid.uuid5(_IDS, f"{chat.conversation_id}:{message.id}")),
+                str(item.get("text", "")),
+                message_id=str(uuid.uuid5(_IDS, f"{chat.conversation_id}:{item.get('id')}")),
             )
         except (Unauthorized, Forbidden) as error:
             log.warning("session %s: the chat's token was refused: %s", chat.session_id, error)
-            await self.chats.add_sent(chat.session_id, message.model_dump(mode="json"))
+            await self.chats.add_sent(chat.session_id, item)
             await self.inbound.fallback(chat.session_id, "token_refused")
-            return
+            return False
         except LiveError as error:
             raise _retry_or_fail(error, job) from error
-        await self.chats.add_sent(chat.session_id, message.model_dump(mode="json"))
+        await self.chats.add_sent(chat.session_id, item)
+        return True
 
     async def _queue_job(self, job: Job) -> None:
         chat = await self.chats.get(str(job.payload["session_id"]))
