@@ -268,33 +268,60 @@ class LiveService:
             if not queue:
                 return
             for item in queue:
-                if not await self._send_one(job, current, item):
+                after = await self._send_one(job, current, item)
+                if after is None:
                     if message.id not in sent and item.get("id") != message.id:
                         await self._to_case(chat.session_id, message)
                     return
+                current = after
             current = await self.chats.get(chat.session_id)
             if current is not None and not current.is_open:
                 return
 
-    async def _send_one(self, job: Job, chat: LiveChat, item: dict[str, Any]) -> bool:
-        """Send one queued message; False when the chat's token was refused (the
-        fallback is taken, the message goes onto the Case with the others)."""
-        try:
-            await self.scrt.send_message(
-                chat.token,
-                chat.conversation_id,
-                str(item.get("text", "")),
-                message_id=str(uuid.uuid5(_IDS, f"{chat.conversation_id}:{item.get('id')}")),
-            )
-        except (Unauthorized, Forbidden) as error:
-            log.warning("session %s: the chat's token was refused: %s", chat.session_id, error)
-            await self.chats.add_sent(chat.session_id, item)
-            await self.inbound.fallback(chat.session_id, "token_refused")
-            return False
-        except LiveError as error:
-            raise _retry_or_fail(error, job) from error
+    async def _send_one(self, job: Job, chat: LiveChat, item: dict[str, Any]) -> LiveChat | None:
+        """Send one queued message; the chat as it is after (its token renewed,
+        perhaps), or None when the token was refused (the fallback is taken,
+        the message goes onto the Case with the others)."""
+        message_id = str(uuid.uuid5(_IDS, f"{chat.conversation_id}:{item.get('id')}"))
+        renewed = False
+        while True:
+            try:
+                await self.scrt.send_message(
+                    chat.token,
+                    chat.conversation_id,
+                    str(item.get("text", "")),
+                    message_id=message_id,
+                )
+                break
+            except Unauthorized as error:
+                # A verified user's expired token is renewed and the send tried
+                # again, once [MIAW.md §2, "Renew token"]; a guest's cannot be.
+                fresh = None if renewed or not chat.verified else await self._renew(chat)
+                if fresh is None:
+                    await self._refused(chat, item, error)
+                    return None
+                chat, renewed = fresh, True
+            except Forbidden as error:
+                await self._refused(chat, item, error)
+                return None
+            except LiveError as error:
+                raise _retry_or_fail(error, job) from error
         await self.chats.add_sent(chat.session_id, item)
-        return True
+        return chat
+
+    async def _renew(self, chat: LiveChat) -> LiveChat | None:
+        try:
+            await self.tokens.renew(chat.session_id)
+        except LiveError as error:
+            log.warning("session %s: the token could not be renewed: %s", chat.session_id, error)
+            return None
+        fresh = await self.chats.get(chat.session_id)
+        return fresh if fresh is not None and fresh.token != chat.token else None
+
+    async def _refused(self, chat: LiveChat, item: dict[str, Any], error: LiveError) -> None:
+        log.warning("session %s: the chat's token was refused: %s", chat.session_id, error)
+        await self.chats.add_sent(chat.session_id, item)
+        await self.inbound.fallback(chat.session_id, "token_refused")
 
     async def _queue_job(self, job: Job) -> None:
         chat = await self.chats.get(str(job.payload["session_id"]))
