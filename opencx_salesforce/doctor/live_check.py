@@ -12,8 +12,6 @@ from typing import Any
 from opencx_salesforce.apex import names
 from opencx_salesforce.doctor.report import HANDOFF_WITHOUT_CASE, Context, Outcome, fail, ok, warn
 from opencx_salesforce.live.errors import BadRequest, LiveError, Unauthorized
-from opencx_salesforce.live.models import AccessToken
-from opencx_salesforce.live.service import LiveService
 from opencx_salesforce.salesforce.errors import SalesforceError
 
 CUSTOM_CLIENT = "api"
@@ -30,7 +28,7 @@ async def check_live(ctx: Context) -> Outcome:
         return ok("not configured: every handoff becomes a Case")
     settings = live.settings
     try:
-        token = await _token(live)
+        token = await live.tokens.prove()
     except BadRequest as error:
         return fail(
             f"the deployment refused a token request: {error}", _WHERE, HANDOFF_WITHOUT_CASE
@@ -61,13 +59,6 @@ async def check_live(ctx: Context) -> Outcome:
         )
     channels = ", ".join(settings.channels) or "none (set channels)"
     return ok(f"{where}; live channels: {channels}")
-
-
-async def _token(live: LiveService) -> AccessToken:
-    """A verified user's token when the plugin signs identities, else a guest's."""
-    if live.signer is not None:
-        return await live.scrt.verified_token(live.signer.sign("opencx-doctor"))
-    return await live.scrt.guest_token()
 
 
 async def check_live_field(ctx: Context) -> Outcome:
