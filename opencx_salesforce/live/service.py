@@ -237,7 +237,9 @@ class LiveService:
         message = Message.model_validate(job.payload["message"])
         chat = await self.chats.get(session_id)
         if chat is None:
-            raise PermanentFailure(f"session {session_id} has no live chat")
+            # Ended long ago and forgotten (records.KEEP_ENDED_SECONDS): the Case.
+            await self._to_case(session_id, message)
+            return
         if chat.state == STARTING:
             raise RetryLater("the chat's conversation is not created yet", delay=0.2)
         if chat.state in (ENDED, FALLBACK):

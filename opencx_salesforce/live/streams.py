@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 
 import aiohttp
@@ -27,7 +28,7 @@ from opencx_salesforce.live.client import MAX_ENTRIES, ScrtClient
 from opencx_salesforce.live.errors import Forbidden, LiveError, Unauthorized
 from opencx_salesforce.live.inbound import LiveInbound
 from opencx_salesforce.live.models import LiveEvent
-from opencx_salesforce.live.records import LiveChat, LiveChats
+from opencx_salesforce.live.records import KEEP_ENDED_SECONDS, LiveChat, LiveChats
 from opencx_salesforce.live.stream import Backfill, Backoff, EventStream, TokenSource
 from opencx_salesforce.live.tokens import LiveTokens
 from opencx_salesforce.settings.live import LiveSettings
@@ -125,6 +126,8 @@ class StreamKeeper:
             if chat is None or not chat.is_open:
                 if running and reader is not None:
                     reader.cancel()
+                if chat is not None:
+                    await self.chats.forget_if_ended(session_id, time.time() - KEEP_ENDED_SECONDS)
                 continue
             have = await self.chats.take_lease(chat.conversation_id, self.instance_id, ttl)
             if running and not have and reader is not None:

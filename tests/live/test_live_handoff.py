@@ -16,6 +16,7 @@ from live_support import Rep
 
 from opencx_salesforce.devhost.stack import Stack
 from opencx_salesforce.devhost.waiting import wait_for
+from opencx_salesforce.live import streams
 from opencx_salesforce.live.records import LiveChat
 from opencx_salesforce.models import Contact, Role, Session, SessionStatus
 
@@ -197,6 +198,30 @@ async def test_the_agent_ending_the_session_resolves_it(stack: Stack, rep: Rep) 
     assert await agent_texts(stack, session.id) == ["Refund issued. Anything else?"]
     await live_chat(stack, session.id, "ended")
     assert (await rep.conversation(chat.conversation_id))["closed"]
+
+
+async def test_an_ended_chat_is_kept_a_while_then_forgotten(
+    stack: Stack, rep: Rep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = await chat_session(stack)
+    await stack.host.handoff(session.id)
+    chat = await accepted(stack, rep, session.id)
+    await rep.act(chat.conversation_id, "end")
+    ended = await live_chat(stack, session.id, "ended")
+    assert ended.ended_at > 0
+    live = stack.runtime.live
+    assert live is not None
+    # Kept for KEEP_ENDED_SECONDS (a day) while queued sends may still need it;
+    # with that at zero the stream keeper forgets it on its next look.
+    monkeypatch.setattr(streams, "KEEP_ENDED_SECONDS", 0.0)
+    live.keeper.wake()
+
+    async def forgotten() -> bool:
+        return await live.chats.get(session.id) is None
+
+    await wait_for(forgotten, what="the ended chat gone from the store")
+    # A message the contact writes now goes to the Case path (no chat owns it).
+    assert not await live.owns(session.id)
 
 
 async def test_hook_on_contact_leave(stack: Stack, rep: Rep) -> None:
