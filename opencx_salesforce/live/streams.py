@@ -113,8 +113,12 @@ class StreamKeeper:
             except Exception:  # a store hiccup must not end the keeper
                 log.exception("live streams: could not look at the chats")
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a
+            # cancellation that lands as the wake is set (gh-86296), and the
+            # keeper would look on past its stop().
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), interval)
+                async with asyncio.timeout(interval):
+                    await self._wake.wait()
 
     async def look_once(self) -> None:
         """Renew what is held, drop what was lost, take what nobody holds."""

@@ -6,6 +6,7 @@ at the rate limit; the chat ends when the agent ends it or the contact leaves.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -285,3 +286,26 @@ async def test_a_host_with_show_live_activity_is_told_queue_join_typing_and_leav
     assert kinds[1:] == ["agent_joined", "typing_started", "typing_stopped", "agent_left"]
     names = {detail for kind, detail in seen if kind != "queued"}
     assert len(names) == 1 and names != {""}
+
+
+async def test_the_stream_keeper_stops_when_woken_as_it_is_stopped(stack: Stack) -> None:
+    """A wake and the stop at the same moment: on Python 3.11 asyncio.wait_for
+    returned the wake and lost the cancellation (gh-86296), so the keeper looked
+    on and stop() waited (a CI teardown stalled minutes on it)."""
+    live = stack.runtime.live
+    assert live is not None
+    keeper = live.keeper
+    running = keeper._task
+    assert running is not None
+    await wait_for(lambda: _idle(keeper), what="the keeper waiting for a wake")
+    keeper.wake()
+    started = asyncio.get_running_loop().time()
+    await keeper.stop()
+    assert running.done()
+    assert asyncio.get_running_loop().time() - started < streams.STOP_TIMEOUT
+    keeper.start()  # the fixture's teardown stops it again
+
+
+async def _idle(keeper: streams.StreamKeeper) -> bool:
+    await asyncio.sleep(0)
+    return not keeper._wake.is_set()
