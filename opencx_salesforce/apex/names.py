@@ -54,6 +54,17 @@ DEFAULT_CASE_FROM_VALUE: Final = "opencx"
 DEFAULT_SESSION_ID_FIELD: Final = "OpenCX_Session_Id__c"
 SESSION_ID_LENGTH: Final = 255
 
+# With live Messaging configured, the package adds the session-id field (same API
+# name as the Case's) to MessagingSession, "a session on a Messaging channel"
+# (API 47.0+) [src: object_reference sforce_api_objects_messagingsession.htm]. The
+# object exists only in orgs with Messaging (UNCONFIRMED: by analogy with
+# EmailMessage), so a package for other orgs leaves it out. The Omni-Channel flow
+# copies the routing attribute below into it [src: messaging-byoc-ccaas guide
+# add-custom-objects: "Use parameters, parameter mappings, and flows to route custom
+# data to Salesforce objects"].
+MESSAGING_SESSION: Final = "MessagingSession"
+MESSAGING_SESSION_ID_PARAMETER: Final = "OpencxSessionId"
+
 SETTINGS_TYPE: Final = "OpenCX_Settings__mdt"
 SETTINGS_RECORD: Final = "Default"
 SIGNING_SECRET_FIELD: Final = "Signing_Secret__c"

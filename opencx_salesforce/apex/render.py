@@ -52,6 +52,7 @@ class _Options:
     secret_visibility: SecretVisibility
     include_email: bool
     legacy_named_credential: bool
+    include_messaging: bool
 
 
 def render_package(
@@ -65,6 +66,7 @@ def render_package(
     secret_visibility: SecretVisibility = "Public",
     include_email: bool = True,
     legacy_named_credential: bool = False,
+    include_messaging: bool = False,
 ) -> list[Path]:
     """Write the Salesforce DX project into ``out_dir`` and return the files written.
 
@@ -78,6 +80,8 @@ def render_package(
     where EmailMessage doesn't exist and such code would not compile.
     ``legacy_named_credential=True`` writes the deprecated legacy Named Credential
     instead of the current Named Credential + External Credential + permission set.
+    ``include_messaging=True`` (live Messaging configured) adds the session-id field
+    to MessagingSession, which exists only in orgs with Messaging.
     Raises :class:`~opencx_salesforce.errors.ConfigError` naming the bad argument."""
     api_version = _check_api_version(api_version)
     if not legacy_named_credential and _major(api_version) < MIN_EXTERNAL_CREDENTIAL_API_VERSION:
@@ -95,6 +99,7 @@ def render_package(
         secret_visibility=_check_visibility(secret_visibility),
         include_email=bool(include_email),
         legacy_named_credential=bool(legacy_named_credential),
+        include_messaging=bool(include_messaging),
     )
     environment = _environment()
     context = _context(options)
@@ -170,6 +175,9 @@ def _plan(options: _Options) -> dict[Path, str]:
         plan[SOURCE_DIR / "permissionsets" / callout_set] = (
             "OpenCX_Webhook_Callout.permissionset-meta.xml.j2"
         )
+    if options.include_messaging:
+        field = f"{names.MESSAGING_SESSION}/fields/{options.session_id_field}.field-meta.xml"
+        plan[objects / field] = "MessagingSessionId.field-meta.xml.j2"
     if options.signing_secret is not None:
         plan[_settings_record_path()] = "OpenCX_Settings.Default.md-meta.xml.j2"
     return plan
@@ -190,6 +198,7 @@ def _context(options: _Options) -> dict[str, Any]:
         "triggers": list(names.triggers(include_email=options.include_email)),
         "include_email": options.include_email,
         "legacy_named_credential": options.legacy_named_credential,
+        "include_messaging": options.include_messaging,
         "external_credential_principal": (
             f"{names.EXTERNAL_CREDENTIAL}-{names.EXTERNAL_CREDENTIAL_PRINCIPAL}"
         ),

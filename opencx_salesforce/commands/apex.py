@@ -212,6 +212,7 @@ def write_package(
         session_id_field=settings.session_id_field,
         include_email=include_email,
         legacy_named_credential=legacy_named_credential,
+        include_messaging=settings.live.configured,
     )
 
 

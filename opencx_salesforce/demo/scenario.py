@@ -156,7 +156,12 @@ class Demo:
 
     async def deploy(self) -> list[str]:
         assert self.org is not None
-        deploy_package(self.org, self._services.webhook_url, self._services.signing_secret)
+        deploy_package(
+            self.org,
+            self._services.webhook_url,
+            self._services.signing_secret,
+            include_messaging=self._services.settings.live.configured,
+        )
         return [f"Named Credential OpenCX_Integration → {self._services.webhook_url}"]
 
     async def converse(self) -> list[str]:

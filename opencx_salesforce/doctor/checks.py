@@ -24,6 +24,7 @@ outbox             pending work and dead letters (the store only)          0
 store              the store takes a write; PostgreSQL: schema version;    0
                    Redis: persistence on; no wipe left unrecovered
 live               the Messaging deployment gives a token (Custom Client)  0
+live_field         the session-id field on MessagingSession (describe)     1
 =================  =====================================================  ====
 
 The checks talk to Salesforce through their own
@@ -39,7 +40,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opencx_salesforce.apex import names
-from opencx_salesforce.doctor.live_check import check_live
+from opencx_salesforce.doctor.live_check import check_live, check_live_field
 from opencx_salesforce.doctor.package_checks import (
     check_apex,
     check_email_message,
@@ -372,6 +373,13 @@ CHECKS: tuple[Check, ...] = (
     Check("outbox", "Outbox and dead letters", HANDOFF_WITHOUT_CASE, (), _check_outbox),
     Check("store", "The store answers writes", HANDOFF_WITHOUT_CASE, (), _check_store),
     Check("live", "Messaging deployment for live chats", HANDOFF_WITHOUT_CASE, (), check_live),
+    Check(
+        "live_field",
+        f"The session-id field on {names.MESSAGING_SESSION}",
+        HANDOFF_WITHOUT_CASE,
+        ("api",),
+        check_live_field,
+    ),
 )
 
 

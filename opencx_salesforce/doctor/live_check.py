@@ -6,10 +6,13 @@ answer says whether the deployment is a Custom Client (``deploymentType:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from opencx_salesforce.apex import names
 from opencx_salesforce.doctor.report import HANDOFF_WITHOUT_CASE, Context, Outcome, fail, ok, warn
 from opencx_salesforce.live.errors import BadRequest, LiveError, Unauthorized
-from opencx_salesforce.live.models import AccessToken
-from opencx_salesforce.live.service import LiveService
+from opencx_salesforce.salesforce.errors import SalesforceError
 
 CUSTOM_CLIENT = "api"
 _WHERE = (
@@ -25,7 +28,7 @@ async def check_live(ctx: Context) -> Outcome:
         return ok("not configured: every handoff becomes a Case")
     settings = live.settings
     try:
-        token = await _token(live)
+        token = await live.tokens.prove()
     except BadRequest as error:
         return fail(
             f"the deployment refused a token request: {error}", _WHERE, HANDOFF_WITHOUT_CASE
@@ -58,8 +61,34 @@ async def check_live(ctx: Context) -> Outcome:
     return ok(f"{where}; live channels: {channels}")
 
 
-async def _token(live: LiveService) -> AccessToken:
-    """A verified user's token when the plugin signs identities, else a guest's."""
-    if live.signer is not None:
-        return await live.scrt.verified_token(live.signer.sign("opencx-doctor"))
-    return await live.scrt.guest_token()
+async def check_live_field(ctx: Context) -> Outcome:
+    """The package's MessagingSession field for the OpenCX session id (generated
+    when live Messaging is configured): there, Text, External ID. Its absence
+    costs no chat, so a warning: the rep and reports just cannot find a live
+    chat's conversation by it."""
+    if ctx.services.live is None:
+        return ok("not configured: no MessagingSession field needed")
+    field = ctx.services.settings.session_id_field
+    where = f"{names.MESSAGING_SESSION}.{field}"
+    try:
+        describe = await ctx.client.describe(names.MESSAGING_SESSION)
+    except SalesforceError as error:
+        return warn(
+            f"no {names.MESSAGING_SESSION} object to describe ({error})",
+            "Turn on Messaging in the org (Setup → Messaging Settings), then deploy the package.",
+        )
+    fields: dict[str, Mapping[str, Any]] = {
+        str(f.get("name")): f for f in describe.get("fields", []) if isinstance(f, Mapping)
+    }
+    item = fields.get(field)
+    fix = (
+        "Deploy the package generated with [salesforce.live] configured "
+        "(`opencx-salesforce apex --config FILE --out DIR`), and in the Omni-Channel flow "
+        f"set {where} from the {names.MESSAGING_SESSION_ID_PARAMETER} parameter "
+        "(docs/admin-setup.md, 'Live Messaging')."
+    )
+    if item is None:
+        return warn(f"{where} is missing (or hidden from the connected user)", fix)
+    if item.get("type") != "string" or not item.get("externalId"):
+        return warn(f"{where} is not a Text External ID field", fix)
+    return ok(f"{where} (Text, External ID)")

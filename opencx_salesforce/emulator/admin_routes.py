@@ -235,8 +235,9 @@ class AdminApi:
         return web.json_response(deployment_of(self._org(request)).as_dict())
 
     async def deploy(self, request: web.Request) -> web.Response:
-        """``{"webhookUrl": "...", "signingSecret": "..." | null}``: deploy the
-        generated package, as an admin would."""
+        """``{"webhookUrl": "...", "signingSecret": "..." | null, "includeMessaging":
+        false}``: deploy the generated package, as an admin would (with the
+        MessagingSession field when ``includeMessaging``)."""
         org = self._org(request)
         try:
             body = await _json_object(request)
@@ -246,7 +247,10 @@ class AdminApi:
                 raise BadRequest("webhookUrl: required")
             if secret is not None and not isinstance(secret, str):
                 raise BadRequest("signingSecret: expected a string or null")
-            deploy_package(org, url, secret)
+            messaging = body.get("includeMessaging", False)
+            if not isinstance(messaging, bool):
+                raise BadRequest("includeMessaging: expected true or false")
+            deploy_package(org, url, secret, include_messaging=messaging)
         except (BadRequest, ConfigError) as error:
             return web.json_response({"error": str(error)}, status=400)
         return web.json_response(deployment_of(org).as_dict())

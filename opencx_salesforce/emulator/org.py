@@ -27,7 +27,7 @@ from opencx_salesforce.emulator.org_indexes import LookupIndexes, normalise
 from opencx_salesforce.emulator.org_metadata import ToolingMetadata
 from opencx_salesforce.emulator.org_seed import seed_records
 from opencx_salesforce.emulator.rest.errors import ApiError, not_found
-from opencx_salesforce.emulator.schema import FieldDef, Schema, build_schema
+from opencx_salesforce.emulator.schema import FieldDef, FieldMap, Schema, build_schema
 from opencx_salesforce.emulator.soql_view import SoqlView
 from opencx_salesforce.emulator.validation import validate_write
 
@@ -67,6 +67,14 @@ class Org:
         self.data = SoqlView(self, tooling=False)
         self.automated_process_user_id = ""
         self.automated_process_user_id = seed_records(self)
+
+    def add_custom_field(self, sobject: str, item: FieldDef) -> None:
+        """A custom field deployed onto ``sobject`` (a package deploy); describe
+        shows it from now on. One already there is left as it is."""
+        obj = self.schema.objects[sobject]
+        if obj.fields.get(item.name) is None:
+            obj.fields = FieldMap([*obj.fields.values(), item])
+            self.schema_modified = self.state.clock.now()
 
     # --- time and users ---------------------------------------------------------------
 

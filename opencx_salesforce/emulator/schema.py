@@ -471,7 +471,13 @@ def _object(
 
 
 # Standard key prefixes not (yet) in ids.KEY_PREFIXES.
-_MORE_KEY_PREFIXES = {"Profile": "00e", "Group": "00G", "Task": "00T"}
+_MORE_KEY_PREFIXES = {
+    "Profile": "00e",
+    "Group": "00G",
+    "Task": "00T",
+    # MessagingSession Ids start 0Mw (seen in public records; UNCONFIRMED).
+    "MessagingSession": "0Mw",
+}
 
 
 # --- the standard objects -------------------------------------------------------------
@@ -775,6 +781,28 @@ def _case_status() -> SObjectDef:
     )
 
 
+def _messaging_session() -> SObjectDef:
+    # "Represents a session on a Messaging channel", API 47.0+; the fields the
+    # package and doctor need. Its records are made by the platform as chats
+    # start (the emulator's Messaging side keeps its sessions apart).
+    # [src: object_reference sforce_api_objects_messagingsession.htm]
+    return _object(
+        "MessagingSession",
+        "Messaging Session",
+        "Messaging Sessions",
+        [
+            _read_only(_text("Name", "Messaging Session Name", 255, name_field=True)),
+            # Waiting → Active → Ended as the stream reports them (MIAW.md §4); the
+            # full value set is UNCONFIRMED.
+            _picklist("Status", "Status", ("New", "Waiting", "Active", "Paused", "Ended")),
+            _ref("CaseId", "Case ID", ("Case",), "Case"),
+            _text("ChannelIntent", "Intent", 255),
+            FieldDef("StartTime", "Start Time", "datetime"),
+            FieldDef("EndTime", "End Time", "datetime"),
+        ],
+    )
+
+
 def _apex_class() -> SObjectDef:
     # Apex is deployed (Metadata API / sf CLI), not written through the data API.
     # [src: SALESFORCE.md §8; object_reference sforce_api_objects_apexclass.htm]
@@ -906,6 +934,7 @@ def build_schema(seed: OrgSeed) -> Schema:
         _case(seed),
         _case_comment(),
         *([_email_message()] if seed.email_messages else []),
+        *([_messaging_session()] if seed.messaging else []),
         _contact(),
         _account(),
         _user(),

@@ -88,6 +88,9 @@ class OrgSeed:
     # Email" [src: object_reference sforce_api_objects_emailmessage.htm, Special
     # Access Rules]: False makes an org with neither (no EmailMessage object).
     email_messages: bool = True
+    # Messaging (MessagingSession) on: the org has a Messaging side. False makes an
+    # org without Messaging, where the object does not exist.
+    messaging: bool = True
     # Case Status picklist and which values count as closed (CaseStatus.IsClosed).
     case_statuses: tuple[tuple[str, bool], ...] = (
         ("New", False),

@@ -9,6 +9,7 @@ delivered once whichever instance reads it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -24,6 +25,13 @@ ACTIVE = "active"  # an agent joined
 ENDED = "ended"  # the agent ended it, or the contact left
 FALLBACK = "fallback"  # no agent could take it: the Case carries on
 OPEN_STATES = (WAITING, ACTIVE)
+CLOSED_STATES = (ENDED, FALLBACK)
+# How long an ended chat stays in the store: its queued send jobs still find it
+# (and put the contact's words on the Case); then the stream keeper forgets it.
+KEEP_ENDED_SECONDS = 86400.0
+# How long an entry's "delivered" mark stays: far past any replay or backfill,
+# which start from the stream's last event.
+ENTRY_MARK_SECONDS = 7 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,10 @@ class LiveChat:
     # The contact's messages sent into the conversation, for the Case should the
     # fallback be taken before an agent read them.
     sent: list[dict[str, Any]] = field(default_factory=list)
+    # The contact's messages queued for the conversation, in the order written:
+    # a send job sends them all, oldest first (no scan of the outbox for order).
+    outgoing: list[dict[str, Any]] = field(default_factory=list)
+    ended_at: float = 0.0  # wall clock, when it became ended or fallback
 
     @property
     def is_open(self) -> bool:
@@ -95,6 +107,9 @@ class LiveChats:
         across instances); the chat as it was changed, or None if it was not."""
         acted = False
 
+        if changes.get("state") in CLOSED_STATES:
+            changes = {"ended_at": time.time(), **changes}
+
         def change(current: Any) -> Any:
             nonlocal acted
             acted = current is not None and current.get("state") in from_states
@@ -103,14 +118,48 @@ class LiveChats:
         new = await update_json(self.store, NS, _key(session_id), change)
         return LiveChat(**new) if acted and new is not None else None
 
-    async def add_sent(self, session_id: str, message: dict[str, Any]) -> None:
+    async def add_outgoing(self, session_id: str, message: dict[str, Any]) -> None:
+        """Queue a contact message for the conversation (once, after the others)."""
+
         def change(current: Any) -> Any:
             if current is None:
                 return None
-            sent = [m for m in current.get("sent", []) if m.get("id") != message.get("id")]
-            return {**current, "sent": [*sent, message][-200:]}
+            known = {m.get("id") for m in (*current.get("outgoing", []), *current.get("sent", []))}
+            if message.get("id") in known:
+                return current
+            return {**current, "outgoing": [*current.get("outgoing", []), message]}
 
         await update_json(self.store, NS, _key(session_id), change)
+
+    async def add_sent(self, session_id: str, message: dict[str, Any]) -> None:
+        """The message went into the conversation: out of ``outgoing``, into ``sent``."""
+
+        def change(current: Any) -> Any:
+            if current is None:
+                return None
+            mid = message.get("id")
+            sent = [m for m in current.get("sent", []) if m.get("id") != mid]
+            outgoing = [m for m in current.get("outgoing", []) if m.get("id") != mid]
+            return {**current, "sent": [*sent, message][-200:], "outgoing": outgoing}
+
+        await update_json(self.store, NS, _key(session_id), change)
+
+    async def forget_if_ended(self, session_id: str, before: float) -> bool:
+        """Delete the chat if it ended before ``before`` (wall clock); True if it
+        did. A chat handed off again meanwhile is left alone."""
+        forgotten = False
+
+        def change(current: Any) -> Any:
+            nonlocal forgotten
+            if current is None or current.get("state") not in CLOSED_STATES:
+                return current
+            if not 0 < float(current.get("ended_at") or 0) < before:
+                return current
+            forgotten = True
+            return None
+
+        await update_json(self.store, NS, _key(session_id), change)
+        return forgotten
 
     async def session_ids(self) -> list[str]:
         return [key.removeprefix("chat:") for key in await self.store.keys(NS, "chat:")]
@@ -120,7 +169,8 @@ class LiveChats:
         return await self.store.get(NS, f"entry:{conversation_id}:{entry_id}") is not None
 
     async def mark_delivered(self, conversation_id: str, entry_id: str) -> None:
-        await self.store.set(NS, f"entry:{conversation_id}:{entry_id}", b"1")
+        key = f"entry:{conversation_id}:{entry_id}"
+        await self.store.set(NS, key, b"1", ttl=ENTRY_MARK_SECONDS)
 
     # --- the lease on a conversation's stream -------------------------------------------------
     async def take_lease(self, conversation_id: str, holder: str, ttl: float) -> bool:

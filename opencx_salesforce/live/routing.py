@@ -15,6 +15,7 @@ import logging
 
 import pluggy
 
+from opencx_salesforce.apex import names
 from opencx_salesforce.errors import ExtensionHookError
 from opencx_salesforce.hookcalls import call_each
 from opencx_salesforce.models import Session
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 LIVE = "live"
 CASE = "case"
 # Custom parameter names the admin maps in the channel (docs/admin-setup.md).
-SESSION_ID = "OpencxSessionId"
+SESSION_ID = names.MESSAGING_SESSION_ID_PARAMETER  # the package's MessagingSession field
 CHANNEL = "OpencxChannel"
 LANGUAGE = "OpencxLanguage"
 SUMMARY = "OpencxSummary"

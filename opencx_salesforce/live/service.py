@@ -106,8 +106,12 @@ class LiveService:
         self.inbound = LiveInbound(
             host=host, pm=pm, settings=settings, scrt=self.scrt, chats=self.chats, cases=cases
         )
+        # Streams get their own pool, unbounded: each open chat holds one
+        # connection for as long as it lasts, and in the shared pool (100
+        # connections) a hundred chats would starve every Salesforce call.
+        self.streams_http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         self.keeper = StreamKeeper(
-            http=http,
+            http=self.streams_http,
             settings=settings,
             scrt=self.scrt,
             chats=self.chats,
@@ -146,6 +150,9 @@ class LiveService:
 
     async def submit_send(self, session: Session, messages: list[Message]) -> None:
         for message in messages:
+            # In the chat's queue first (its order), then the job that sends it:
+            # a crash between leaves it for the chat's next send job.
+            await self.chats.add_outgoing(session.id, message.model_dump(mode="json"))
             await self.outbox.submit(
                 SEND_KIND,
                 f"{SEND_KIND}:{session.id}:{message.id}",
@@ -230,13 +237,13 @@ class LiveService:
         message = Message.model_validate(job.payload["message"])
         chat = await self.chats.get(session_id)
         if chat is None:
-            raise PermanentFailure(f"session {session_id} has no live chat")
+            # Ended long ago and forgotten (records.KEEP_ENDED_SECONDS): the Case.
+            await self._to_case(session_id, message)
+            return
         if chat.state == STARTING:
             raise RetryLater("the chat's conversation is not created yet", delay=0.2)
         if chat.state in (ENDED, FALLBACK):
-            # Nobody reads the chat: the words go onto the Case.
-            session = await self.host.get_session(session_id) or Session(id=session_id)
-            await self.cases.submit_append(session, [message])
+            await self._to_case(session_id, message)
             return
         try:
             async with store_lock(self.host.store, f"live-send:{session_id}", SEND_LOCK_TTL):
@@ -244,30 +251,79 @@ class LiveService:
         except LockBusy:
             raise RetryLater("another worker is sending for this chat", delay=0.1) from None
 
+    async def _to_case(self, session_id: str, message: Message) -> None:
+        """Nobody reads the chat: the words go onto the Case."""
+        session = await self.host.get_session(session_id) or Session(id=session_id)
+        await self.cases.submit_append(session, [message])
+
     async def _send_in_order(self, job: Job, chat: LiveChat, message: Message) -> None:
-        # The contact's order: an earlier message still queued goes first.
-        queued = await self.outbox.pending(f"{SEND_KIND}:{chat.session_id}:")
-        for other in queued:
-            if other.item_id == job.item_id:
-                continue
-            written = Message.model_validate(other.payload["message"]).created_at
-            if (written, other.enqueued_at) < (message.created_at, job.enqueued_at):
-                raise RetryLater("an earlier message of this chat is not sent yet", delay=0.1)
+        """Under the chat's send lock: every message queued for the chat, oldest
+        first, this job's among them; a job whose message an earlier job sent has
+        nothing left to do. Messages queued meanwhile are sent before the lock goes."""
+        own = message.model_dump(mode="json")
+        current: LiveChat | None = chat
+        while current is not None:
+            sent = {m.get("id") for m in current.sent}
+            queue = list(current.outgoing)
+            if message.id not in sent and all(m.get("id") != message.id for m in queue):
+                queue.append(own)  # queued before the outgoing list existed
+            if not queue:
+                return
+            for item in queue:
+                after = await self._send_one(job, current, item)
+                if after is None:
+                    if message.id not in sent and item.get("id") != message.id:
+                        await self._to_case(chat.session_id, message)
+                    return
+                current = after
+            current = await self.chats.get(chat.session_id)
+            if current is not None and not current.is_open:
+                return
+
+    async def _send_one(self, job: Job, chat: LiveChat, item: dict[str, Any]) -> LiveChat | None:
+        """Send one queued message; the chat as it is after (its token renewed,
+        perhaps), or None when the token was refused (the fallback is taken,
+        the message goes onto the Case with the others)."""
+        message_id = str(uuid.uuid5(_IDS, f"{chat.conversation_id}:{item.get('id')}"))
+        renewed = False
+        while True:
+            try:
+                await self.scrt.send_message(
+                    chat.token,
+                    chat.conversation_id,
+                    str(item.get("text", "")),
+                    message_id=message_id,
+                )
+                break
+            except Unauthorized as error:
+                # A verified user's expired token is renewed and the send tried
+                # again, once [MIAW.md §2, "Renew token"]; a guest's cannot be.
+                fresh = None if renewed or not chat.verified else await self._renew(chat)
+                if fresh is None:
+                    await self._refused(chat, item, error)
+                    return None
+                chat, renewed = fresh, True
+            except Forbidden as error:
+                await self._refused(chat, item, error)
+                return None
+            except LiveError as error:
+                raise _retry_or_fail(error, job) from error
+        await self.chats.add_sent(chat.session_id, item)
+        return chat
+
+    async def _renew(self, chat: LiveChat) -> LiveChat | None:
         try:
-            await self.scrt.send_message(
-                chat.token,
-                chat.conversation_id,
-                message.text,
-                message_id=str(uuid.uuid5(_IDS, f"{chat.conversation_id}:{message.id}")),
-            )
-        except (Unauthorized, Forbidden) as error:
-            log.warning("session %s: the chat's token was refused: %s", chat.session_id, error)
-            await self.chats.add_sent(chat.session_id, message.model_dump(mode="json"))
-            await self.inbound.fallback(chat.session_id, "token_refused")
-            return
+            await self.tokens.renew(chat.session_id)
         except LiveError as error:
-            raise _retry_or_fail(error, job) from error
-        await self.chats.add_sent(chat.session_id, message.model_dump(mode="json"))
+            log.warning("session %s: the token could not be renewed: %s", chat.session_id, error)
+            return None
+        fresh = await self.chats.get(chat.session_id)
+        return fresh if fresh is not None and fresh.token != chat.token else None
+
+    async def _refused(self, chat: LiveChat, item: dict[str, Any], error: LiveError) -> None:
+        log.warning("session %s: the chat's token was refused: %s", chat.session_id, error)
+        await self.chats.add_sent(chat.session_id, item)
+        await self.inbound.fallback(chat.session_id, "token_refused")
 
     async def _queue_job(self, job: Job) -> None:
         chat = await self.chats.get(str(job.payload["session_id"]))
@@ -297,6 +353,7 @@ class LiveService:
 
     async def stop(self) -> None:
         await self.keeper.stop()
+        await self.streams_http.close()
 
     def jwks(self) -> dict[str, Any] | None:
         """The public keys of the identity signer (None: no key configured)."""

@@ -142,7 +142,11 @@ class EventStream:
             parser = SseParser()
             parser.last_event_id = self.last_event_id or None
             while not self._closed:
-                chunk = await asyncio.wait_for(response.content.readany(), self.silence_limit)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a
+                # cancellation that lands as the read completes (gh-86296), and
+                # the reader would read on past its stop().
+                async with asyncio.timeout(self.silence_limit):
+                    chunk = await response.content.readany()
                 if not chunk:
                     return  # the server ended the stream
                 for raw in parser.feed(chunk):

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 
 import aiohttp
@@ -27,7 +28,7 @@ from opencx_salesforce.live.client import MAX_ENTRIES, ScrtClient
 from opencx_salesforce.live.errors import Forbidden, LiveError, Unauthorized
 from opencx_salesforce.live.inbound import LiveInbound
 from opencx_salesforce.live.models import LiveEvent
-from opencx_salesforce.live.records import LiveChat, LiveChats
+from opencx_salesforce.live.records import KEEP_ENDED_SECONDS, LiveChat, LiveChats
 from opencx_salesforce.live.stream import Backfill, Backoff, EventStream, TokenSource
 from opencx_salesforce.live.tokens import LiveTokens
 from opencx_salesforce.settings.live import LiveSettings
@@ -112,8 +113,12 @@ class StreamKeeper:
             except Exception:  # a store hiccup must not end the keeper
                 log.exception("live streams: could not look at the chats")
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a
+            # cancellation that lands as the wake is set (gh-86296), and the
+            # keeper would look on past its stop().
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), interval)
+                async with asyncio.timeout(interval):
+                    await self._wake.wait()
 
     async def look_once(self) -> None:
         """Renew what is held, drop what was lost, take what nobody holds."""
@@ -125,6 +130,8 @@ class StreamKeeper:
             if chat is None or not chat.is_open:
                 if running and reader is not None:
                     reader.cancel()
+                if chat is not None:
+                    await self.chats.forget_if_ended(session_id, time.time() - KEEP_ENDED_SECONDS)
                 continue
             have = await self.chats.take_lease(chat.conversation_id, self.instance_id, ttl)
             if running and not have and reader is not None:

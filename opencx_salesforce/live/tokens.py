@@ -9,8 +9,12 @@ renewed by exchanging a fresh identity JWT for the same subject.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from dataclasses import dataclass
+
 from opencx_salesforce.clock import Clock
 from opencx_salesforce.live.client import ScrtClient
+from opencx_salesforce.live.errors import LiveError
 from opencx_salesforce.live.identity import IdentityKey, IdentitySigner
 from opencx_salesforce.live.models import AccessToken
 from opencx_salesforce.live.records import LiveChats
@@ -34,6 +38,16 @@ def subject_of(session: Session) -> str | None:
     return session.contact.key()
 
 
+@dataclass(frozen=True)
+class TokenProof:
+    """The last token request of this instance: it proves (or not) the SCRT URL,
+    org id and deployment; shown on the settings page."""
+
+    at: float
+    ok: bool
+    detail: str  # the kind of token, or the error
+
+
 class LiveTokens:
     def __init__(
         self, scrt: ScrtClient, chats: LiveChats, signer: IdentitySigner | None, clock: Clock
@@ -42,6 +56,7 @@ class LiveTokens:
         self.chats = chats
         self.signer = signer
         self.clock = clock
+        self.last_proof: TokenProof | None = None
 
     async def first(self, session: Session) -> AccessToken:
         """A verified token for a known contact when the plugin has a key; a
@@ -49,8 +64,26 @@ class LiveTokens:
         subject = subject_of(session)
         if self.signer is not None and subject:
             jwt = self.signer.sign(subject, now=self.clock.time())
-            return await self.scrt.verified_token(jwt, device_id=None)
-        return await self.scrt.guest_token()
+            return await self._noted(self.scrt.verified_token(jwt, device_id=None))
+        return await self._noted(self.scrt.guest_token())
+
+    async def prove(self) -> AccessToken:
+        """A token for no contact (``doctor``): a verified user's when the plugin
+        signs identities, else a guest's."""
+        if self.signer is not None:
+            jwt = self.signer.sign("opencx-doctor", now=self.clock.time())
+            return await self._noted(self.scrt.verified_token(jwt))
+        return await self._noted(self.scrt.guest_token())
+
+    async def _noted(self, request: Awaitable[AccessToken]) -> AccessToken:
+        try:
+            token = await request
+        except LiveError as error:
+            self.last_proof = TokenProof(self.clock.time(), False, str(error))
+            raise
+        kind = "verified user token" if token.verified else "guest token"
+        self.last_proof = TokenProof(self.clock.time(), True, kind)
+        return token
 
     async def renew(self, session_id: str) -> None:
         """A verified user's new token for the same subject, kept with the chat."""
@@ -58,5 +91,5 @@ class LiveTokens:
         if chat is None or self.signer is None or not chat.subject:
             return
         jwt = self.signer.sign(chat.subject, now=self.clock.time())
-        token = await self.scrt.verified_token(jwt)
+        token = await self._noted(self.scrt.verified_token(jwt))
         await self.chats.update(session_id, token=token.token, token_expires_at=token.expires_at)

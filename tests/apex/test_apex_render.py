@@ -242,3 +242,27 @@ def test_protected_visibility_is_available_for_managed_packaging(tmp_path: Path)
     assert settings.findtext(f"{MD}visibility") == "Protected"
     record = ET.parse(tmp_path / RECORD).getroot()
     assert record.findtext(f"{MD}protected") == "true"
+
+
+def test_live_messaging_adds_the_session_id_field_to_messaging_session(tmp_path: Path) -> None:
+    field = "force-app/main/default/objects/MessagingSession/fields/OpenCX_Session_Id__c"
+    plain = render_package(tmp_path / "plain", webhook_url=WEBHOOK_URL, signing_secret=None)
+    assert not any("MessagingSession" in str(p) for p in plain)
+    assert "MessagingSession" not in (tmp_path / "plain/README.md").read_text()
+
+    out = tmp_path / "live"
+    render_package(out, webhook_url=WEBHOOK_URL, signing_secret=None, include_messaging=True)
+    root = ET.parse(out / f"{field}.field-meta.xml").getroot()
+    assert root.findtext(f"{MD}fullName") == "OpenCX_Session_Id__c"
+    assert root.findtext(f"{MD}type") == "Text"
+    assert root.findtext(f"{MD}externalId") == "true"
+    # One conversation may reach a live agent more than once: not unique.
+    assert root.findtext(f"{MD}unique") == "false"
+    assert names.MESSAGING_SESSION_ID_PARAMETER in (root.findtext(f"{MD}description") or "")
+    permissions = ET.parse(
+        out / "force-app/main/default/permissionsets/OpenCX_Integration.permissionset-meta.xml"
+    ).getroot()
+    granted = [p.findtext(f"{MD}field") for p in permissions.iter(f"{MD}fieldPermissions")]
+    assert "MessagingSession.OpenCX_Session_Id__c" in granted
+    readme = (out / "README.md").read_text()
+    assert "objects/MessagingSession/fields/OpenCX_Session_Id__c" in readme

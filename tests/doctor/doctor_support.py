@@ -49,8 +49,10 @@ CHECK_IDS = (
     "outbox",
     "store",
     "live",
+    "live_field",
 )
-SALESFORCE_CHECKS = CHECK_IDS[2:-3]  # everything that needs the API (not outbox, store, live)
+# Everything that needs the API (not outbox, store, live).
+SALESFORCE_CHECKS = (*CHECK_IDS[2:-4], "live_field")
 
 
 def statuses(report: DoctorReport) -> dict[str, Status]:

@@ -1,7 +1,9 @@
 """A live chat in real browsers (Debian's Chromium): the rep works it in the
 emulator's agent console, the contact's side shows in the host's inbox, and both
-directions arrive. Screenshots go to /tmp/live-console.png and /tmp/live-inbox.png
-for a human to look at."""
+directions arrive. The admin's settings page shows the Live Messaging card meanwhile.
+Screenshots go to /tmp/live-console.png, /tmp/live-inbox.png and
+/tmp/live-settings.png (the card alone: /tmp/live-settings-card.png) for a human
+to look at."""
 
 from __future__ import annotations
 
@@ -69,6 +71,19 @@ async def test_a_live_chat_in_the_agent_console_and_the_host_inbox(
 
     await wait_for(in_console, what="the contact's message in the console", every=0.3)
     await console.screenshot(path=tmp_path / "console.png", full_page=True)
+
+    # The admin's settings page, during the chat: the Live Messaging card.
+    settings = await context.new_page()
+    await settings.goto(f"{stack.host_url}/integrations/salesforce/admin")
+    card = settings.locator("#live-card")
+    await expect(card.get_by_role("heading", name="Live Messaging")).to_be_visible()
+    await expect(card).to_contain_text(stack.emulator.base_url)  # the SCRT URL
+    await expect(card).to_contain_text("OpenCX_Live_Chat")
+    await expect(settings.locator("#live-proof")).to_contain_text("ok, guest token")
+    await expect(settings.locator("#live-open")).to_contain_text("1 (0 waiting for a rep, 1 with")
+    await expect(settings.locator("#live-open")).to_contain_text("1 stream read by this instance")
+    await card.screenshot(path=tmp_path / "settings-live.png")
+    await settings.screenshot(path=tmp_path / "settings.png", full_page=True)
     await console.get_by_role("button", name="End session").click()
     await inbox.reload()
     await expect(inbox.locator("h2 .badge")).to_have_text("resolved")
@@ -76,3 +91,5 @@ async def test_a_live_chat_in_the_agent_console_and_the_host_inbox(
     await context.close()
     shutil.copy(tmp_path / "console.png", "/tmp/live-console.png")
     shutil.copy(tmp_path / "inbox.png", "/tmp/live-inbox.png")
+    shutil.copy(tmp_path / "settings-live.png", "/tmp/live-settings-card.png")
+    shutil.copy(tmp_path / "settings.png", "/tmp/live-settings.png")

@@ -6,6 +6,7 @@ at the rate limit; the chat ends when the agent ends it or the contact leaves.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from live_support import Rep
 
 from opencx_salesforce.devhost.stack import Stack
 from opencx_salesforce.devhost.waiting import wait_for
+from opencx_salesforce.live import streams
 from opencx_salesforce.live.records import LiveChat
 from opencx_salesforce.models import Contact, Role, Session, SessionStatus
 
@@ -199,6 +201,30 @@ async def test_the_agent_ending_the_session_resolves_it(stack: Stack, rep: Rep) 
     assert (await rep.conversation(chat.conversation_id))["closed"]
 
 
+async def test_an_ended_chat_is_kept_a_while_then_forgotten(
+    stack: Stack, rep: Rep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = await chat_session(stack)
+    await stack.host.handoff(session.id)
+    chat = await accepted(stack, rep, session.id)
+    await rep.act(chat.conversation_id, "end")
+    ended = await live_chat(stack, session.id, "ended")
+    assert ended.ended_at > 0
+    live = stack.runtime.live
+    assert live is not None
+    # Kept for KEEP_ENDED_SECONDS (a day) while queued sends may still need it;
+    # with that at zero the stream keeper forgets it on its next look.
+    monkeypatch.setattr(streams, "KEEP_ENDED_SECONDS", 0.0)
+    live.keeper.wake()
+
+    async def forgotten() -> bool:
+        return await live.chats.get(session.id) is None
+
+    await wait_for(forgotten, what="the ended chat gone from the store")
+    # A message the contact writes now goes to the Case path (no chat owns it).
+    assert not await live.owns(session.id)
+
+
 async def test_hook_on_contact_leave(stack: Stack, rep: Rep) -> None:
     session = await chat_session(stack)
     await stack.host.handoff(session.id)
@@ -260,3 +286,26 @@ async def test_a_host_with_show_live_activity_is_told_queue_join_typing_and_leav
     assert kinds[1:] == ["agent_joined", "typing_started", "typing_stopped", "agent_left"]
     names = {detail for kind, detail in seen if kind != "queued"}
     assert len(names) == 1 and names != {""}
+
+
+async def test_the_stream_keeper_stops_when_woken_as_it_is_stopped(stack: Stack) -> None:
+    """A wake and the stop at the same moment: on Python 3.11 asyncio.wait_for
+    returned the wake and lost the cancellation (gh-86296), so the keeper looked
+    on and stop() waited (a CI teardown stalled minutes on it)."""
+    live = stack.runtime.live
+    assert live is not None
+    keeper = live.keeper
+    running = keeper._task
+    assert running is not None
+    await wait_for(lambda: _idle(keeper), what="the keeper waiting for a wake")
+    keeper.wake()
+    started = asyncio.get_running_loop().time()
+    await keeper.stop()
+    assert running.done()
+    assert asyncio.get_running_loop().time() - started < streams.STOP_TIMEOUT
+    keeper.start()  # the fixture's teardown stops it again
+
+
+async def _idle(keeper: streams.StreamKeeper) -> bool:
+    await asyncio.sleep(0)
+    return not keeper._wake.is_set()

@@ -6,6 +6,8 @@ JWKS the plugin serves under its prefix."""
 
 from __future__ import annotations
 
+import time
+
 import aiohttp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -15,6 +17,7 @@ from test_live_handoff import accepted, agent_texts, chat_session, live_chat
 
 from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.emulator.messaging.deployment import DEFAULT_DEPLOYMENT
+from opencx_salesforce.models import Role
 from opencx_salesforce.runtime import ROUTE_PREFIX
 from opencx_salesforce.store.memory import MemoryStore
 
@@ -116,3 +119,82 @@ async def test_a_verified_users_identity_jwt_is_checked_against_the_plugins_jwks
             )
     finally:
         await stack.close()
+
+
+async def test_a_verified_users_token_expiring_mid_chat_is_renewed_and_messages_keep_flowing() -> (
+    None
+):
+    emulator, org = await new_emulator()
+    pem = _private_key_pem()
+    stack = await live_host(
+        emulator,
+        org,
+        live={"identity_private_key": pem, "identity_issuer": "https://helpdesk.example"},
+    )
+    try:
+        jwks_url = f"{stack.host_url}{ROUTE_PREFIX}/live/jwks.json"
+        async with aiohttp.ClientSession() as http:
+            rep = Rep(http, emulator.base_url, org)
+            # Setup → Messaging Settings: verified users' tokens last 2 s here.
+            await rep.deployment(
+                apiName=DEFAULT_DEPLOYMENT,
+                jwksUrl=jwks_url,
+                issuer="https://helpdesk.example",
+                allowGuests=False,
+                verifiedTokenSeconds=2,
+            )
+            session = await chat_session(stack)
+            await stack.host.handoff(session.id)
+            chat = await accepted(stack, rep, session.id)
+            assert chat.verified
+            live = stack.runtime.live
+            assert live is not None
+            await rep.act(chat.conversation_id, "message", text="before expiry")
+            await wait_for(lambda: _texts_are(stack, session.id, ["before expiry"]), what="one")
+
+            async def expired(token: str) -> bool:
+                current = await live.chats.get(session.id)
+                assert current is not None and current.token_expires_at is not None
+                # The JWT's exp is in whole seconds: past it by more than one.
+                return current.token == token and time.time() > current.token_expires_at + 1.1
+
+            # Agent → contact: the stream's token expires; its reconnect is refused
+            # (401) and the plugin renews with a freshly signed identity JWT.
+            await wait_for(lambda: expired(chat.token), what="the first token expired")
+            await rep.act(chat.conversation_id, "message", text="after expiry")
+            await wait_for(
+                lambda: _texts_are(stack, session.id, ["before expiry", "after expiry"]),
+                what="the message after the renewal",
+            )
+            renewed = await live.chats.get(session.id)
+            assert renewed is not None and renewed.token != chat.token
+            # Contact → agent: the send finds its token expired too, renews, sends.
+            await wait_for(lambda: expired(renewed.token), what="the second token expired")
+            await stack.host.post_message(session.id, Role.CONTACT, "Still here, thanks")
+
+            async def agent_saw() -> bool:
+                conversation = await rep.conversation(chat.conversation_id)
+                return any(
+                    e["entryPayload"]
+                    .get("abstractMessage", {})
+                    .get("staticContent", {})
+                    .get("text")
+                    == "Still here, thanks"
+                    for e in conversation["entries"]
+                )
+
+            await wait_for(agent_saw, what="the contact's message at the agent")
+            final = await live.chats.get(session.id)
+            assert final is not None and final.state == "active" and final.verified
+            assert final.token not in (chat.token, renewed.token)
+    finally:
+        await stack.close()
+
+
+def _private_key_pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()

@@ -12,6 +12,7 @@ shapes are from public client code (UNCONFIRMED, MIAW.md §4).
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,6 +126,8 @@ class Event:
     subject: str
     event_type: str
     data: dict[str, Any]
+    # When it happened (monotonic seconds): a network delay counts from here.
+    at: float = field(default_factory=time.monotonic, compare=False)
 
     def frame(self) -> bytes:
         """The event on the wire, per the SSE format (id, event, data, blank line)."""

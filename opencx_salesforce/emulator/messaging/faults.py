@@ -1,6 +1,7 @@
 """Trouble on the Messaging side, per org: the stream cut, events sent twice,
-routing failing, slow or finding no rep. All off by default; set from tests
-directly or through ``POST /_emulator/orgs/{orgId}/messaging/faults``."""
+routing failing, slow or finding no rep, a network between the end user's client
+and the SCRT host. All off by default; set from tests directly or through
+``POST /_emulator/orgs/{orgId}/messaging/faults``."""
 
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ class MessagingFaults:
     # platform's replay is UNCONFIRMED (MIAW.md §4); off lets a client prove its
     # list-entries backfill.
     replay_on_resume: bool = True
+    # Round-trip time (ms) between the end user's client and the SCRT host: a
+    # REST call waits half of it on the way in and half on the way out; an SSE
+    # event reaches the client half of it after it happened (latency.py).
+    latency_ms: float = 0.0
     seed: int = 0
     _random: random.Random = field(init=False, repr=False)
 
@@ -51,10 +56,13 @@ class MessagingFaults:
             self.sse_drops -= 1
         return self.sse_drop_after
 
+    def one_way_seconds(self) -> float:
+        return max(0.0, self.latency_ms) / 2000.0
+
     def reset(self) -> None:
         self.sse_drop_after = 0
         self.sse_drops = None
-        self.duplicate_rate = self.routing_delay = 0.0
+        self.duplicate_rate = self.routing_delay = self.latency_ms = 0.0
         self.routing_failure = None
         self.no_agent = False
         self.replay_on_resume = True
@@ -69,6 +77,7 @@ class MessagingFaults:
             "routing_delay": self.routing_delay,
             "no_agent": self.no_agent,
             "replay_on_resume": self.replay_on_resume,
+            "latency_ms": self.latency_ms,
             "seed": self.seed,
         }
 
@@ -83,7 +92,7 @@ class MessagingFaults:
                 _check(name, value is None or (isinstance(value, int) and value >= 0))
             elif name == "duplicate_rate":
                 _check(name, _number(value) and 0 <= value <= 1)
-            elif name == "routing_delay":
+            elif name in ("routing_delay", "latency_ms"):
                 _check(name, _number(value) and value >= 0)
             elif name == "routing_failure":
                 _check(name, value is None or value in ROUTING_FAILURE_TYPES)

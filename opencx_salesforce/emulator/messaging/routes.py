@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from opencx_salesforce.emulator.messaging.agent_routes import AgentRoutes
+from opencx_salesforce.emulator.messaging.latency import latency_middleware
 from opencx_salesforce.emulator.messaging.omni import Omni
 from opencx_salesforce.emulator.messaging.scrt_auth import TokenRoutes
 from opencx_salesforce.emulator.messaging.scrt_conversations import ConversationRoutes
@@ -23,6 +24,7 @@ def add_messaging_routes(app: web.Application, state: EmulatorState) -> Messagin
     """The SCRT endpoints and event stream (on the emulator's host, which stands for
     the deployment's SCRT URL), and the rep's routes under ``/_emulator/``."""
     side = MessagingSide(state)
+    app.middlewares.append(latency_middleware(side))  # the SCRT network (latency_ms)
     omni = Omni(side)
     tokens = TokenRoutes(side)
     tokens.add_to(app)

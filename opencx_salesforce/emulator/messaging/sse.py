@@ -15,6 +15,7 @@ data ``0``; 400 without ``X-Org-Id``; the stream ends when the token expires.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from aiohttp import web
 
@@ -66,6 +67,7 @@ class EventStream:
                 waiter = self.side.events.waiter(grant.subject)
                 pending = self.side.events.after(grant.subject, last)
                 for event in pending:
+                    await _network_delay(event.at + faults.one_way_seconds())
                     frame = event.frame()
                     await response.write(frame)
                     if faults.duplicate():
@@ -88,6 +90,14 @@ class EventStream:
                     return response  # expired: the reconnect gets its 401
         except ConnectionResetError:  # the client went away
             return response
+
+
+async def _network_delay(until: float) -> None:
+    """An event reaches the client half a round trip after it happened (the
+    latency knob, latency.py); one long past is not delayed again."""
+    wait = until - time.monotonic()
+    if wait > 0:
+        await asyncio.sleep(wait)
 
 
 def _last_event_id(value: str | None) -> int | None:

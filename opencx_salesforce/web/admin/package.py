@@ -35,6 +35,7 @@ def package_zip(
             api_version=settings.api_version,
             case_from_value=settings.case_from_value,
             session_id_field=settings.session_id_field,
+            include_messaging=settings.live.configured,
         )
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(files):

@@ -19,6 +19,7 @@ from opencx_salesforce.web.admin import access, connection, csrf, messages
 from opencx_salesforce.web.admin.forms import (
     CredentialsInput,
 )
+from opencx_salesforce.web.admin.live_card import live_card
 from opencx_salesforce.web.admin.messages import Message
 from opencx_salesforce.web.admin.views import (
     CredentialsForm,
@@ -153,6 +154,7 @@ async def settings_page(
         page=page,
         urls=link,
         replies=services.reply_status.to_json(),
+        live=await live_card(services),
     )
     if new_cookie is not None:
         secure = services.host.public_url.startswith("https://")

@@ -5,6 +5,7 @@ events, heartbeats, the rep ending the session, routing failures."""
 from __future__ import annotations
 
 import json
+import time
 
 from miaw_support import ATTRIBUTES, Agent, EndUser, read_events, wait_for_event
 
@@ -191,4 +192,33 @@ async def test_without_replay_a_client_backfills_with_list_entries(
         for e in listed.body["conversationEntries"]
     ]
     assert texts == ["sent while away", "sent after reconnect"]
+    stream.release()
+
+
+async def test_the_latency_knob_delays_scrt_calls_by_a_round_trip_and_events_by_half(
+    end_user: EndUser, agent: Agent
+) -> None:
+    rtt = 0.4
+    assert (await agent.faults(latency_ms=rtt * 1000)).body["latency_ms"] == rtt * 1000
+    started = time.perf_counter()
+    await end_user.guest()  # known by the orgId of its body
+    assert time.perf_counter() - started >= rtt
+    stream = await end_user.open_stream()
+    started = time.perf_counter()
+    await end_user.create(ATTRIBUTES)  # known by its token
+    assert time.perf_counter() - started >= rtt
+    await wait_for_event(stream, "CONVERSATION_ROUTING_RESULT")
+    cid = end_user.conversation_id
+    await agent.act(cid, "accept")  # the rep's console is inside Salesforce: no delay
+    await read_events(stream, 3)
+    sent = time.perf_counter()
+    for number in range(3):
+        await agent.act(cid, "message", text=f"burst {number}")
+    burst = await read_events(stream, 3)
+    arrived = time.perf_counter() - sent
+    assert [e.payload["abstractMessage"]["staticContent"]["text"] for e in burst] == [
+        f"burst {number}" for number in range(3)
+    ]
+    # Half a round trip after it happened, the burst together, not one after another.
+    assert rtt / 2 <= arrived < 3 * rtt / 2 - 0.05  # one after another: 3 × rtt / 2
     stream.release()
