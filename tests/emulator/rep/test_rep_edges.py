@@ -18,6 +18,9 @@ async def test_a_draft_is_saved_then_sent(rest: RestCaller) -> None:
     assert status == 200, body
     sent = await record(rest, "EmailMessage", draft["id"])
     assert sent["Status"] == "3" and sent["MessageDate"] is not None
+    # A second send would set a new MessageDate; within the same millisecond the
+    # value would be unchanged (accepted as no change), so let time pass.
+    rest.org.state.clock.advance(1)
     status, body = await act(rest, case_id, "send", emailId=draft["id"])
     assert status == 400, "a sent email can't be sent again"
     assert body["salesforce"][0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
