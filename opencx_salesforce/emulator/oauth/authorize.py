@@ -3,9 +3,8 @@ Access?" page, and the redirect back to the client. The login page it sends the
 browser to is :mod:`.login`.
 
 Pages and addresses follow Salesforce's, so a browser test written here also reads
-a real org: the approval page
-is ``/setup/secur/RemoteAccessAuthorizationPage.apexp`` with ``#oaapprove`` and
-``#oadeny``; errors that cannot go back to an untrusted callback land on
+a real org: the approval page is ``/setup/secur/RemoteAccessAuthorizationPage.apexp``
+with ``#oaapprove`` and ``#oadeny``; errors that cannot go back to an untrusted callback land on
 ``/setup/secur/RemoteAccessErrorPage.apexp?error=...&error_description=...``.
 [src: page addresses and element ids as public browser automation drives them, e.g.
 jsforce's test/helper/webauth.js and forcedotcom CumulusCI robot keywords]
