@@ -1,10 +1,11 @@
 """Calling extension hooks one plugin at a time, so every problem names the
 plugin that caused it (through :mod:`opencx_salesforce.hookcalls`, the one
-helper that calls hooks)."""
+helper that calls hooks). The plugin's own defaults answer through the same
+path, as the plugin named :data:`DEFAULTS_PLUGIN` (:mod:`opencx_salesforce.defaults`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 import pluggy
@@ -12,16 +13,22 @@ import pluggy
 from opencx_salesforce.errors import ExtensionHookError
 from opencx_salesforce.hookcalls import call_plugin, plugin_order
 
+# The name the plugin's default hook implementations are registered under.
+DEFAULTS_PLUGIN = "salesforce.defaults"
+
 
 async def answers(
-    pm: pluggy.PluginManager, hook: str, **offered: Any
+    pm: pluggy.PluginManager, hook: str, *, exclude: Collection[str] = (), **offered: Any
 ) -> AsyncIterator[tuple[str, Any]]:
     """``(plugin name, answer)`` for each implementation of ``hook`` that did not
     answer ``None``, in the order pluggy would call them (most recently
     registered first, ``tryfirst``/``trylast`` honoured), each plugin called only
     when the caller asks for the next answer. An exception from an
-    implementation becomes an :class:`ExtensionHookError` naming its plugin."""
+    implementation becomes an :class:`ExtensionHookError` naming its plugin.
+    Plugins named in ``exclude`` are not asked (the caller asked them already)."""
     for name in plugin_order(pm, hook):
+        if name in exclude:
+            continue
         try:
             found = await call_plugin(pm, hook, name, offered)
         except ExtensionHookError:

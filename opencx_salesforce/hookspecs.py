@@ -297,15 +297,22 @@ class ExtensionHooks:
         """
 
     @hookspec(firstresult=True)
-    def salesforce_transcript(self, session: Session, messages: list[Message]) -> Any:
+    def salesforce_transcript(self, session: Session, messages: list[Message], title: str) -> Any:
         """Render the transcript that becomes the Case's comments.
 
         :param session: the conversation being handed off or appended.
         :param messages: the messages to render, oldest first.
-        :return: a ``list[str]`` of comment bodies in order (the plugin still
-            splits each to the 4,000-byte CaseComment limit), or ``None`` to leave
-            it to the next plugin or the default renderer; may be a coroutine.
-            The first non-``None`` answer wins.
+        :param title: the title line the plugin puts above each body you return
+            (``Conversation transcript · conversation s_123``); most
+            implementations leave it out of their signature.
+        :return: a ``list[str]`` of comment bodies in order (the plugin puts
+            ``title`` and a blank line above each, then splits each to the
+            4,000-byte CaseComment limit), or ``None`` to leave it to the next
+            plugin or the default renderer; may be a coroutine. The first
+            non-``None`` answer wins. A
+            :class:`~opencx_salesforce.cases.transcript.TitledComments` (what the
+            default renderer, :mod:`opencx_salesforce.defaults`, answers) already
+            carries its titles: its bodies are written as they are.
 
         Example::
 

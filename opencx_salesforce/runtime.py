@@ -20,6 +20,7 @@ import pluggy
 from opencx_salesforce.cases.index import CaseIndex
 from opencx_salesforce.cases.service import CaseService
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
+from opencx_salesforce.defaults import DefaultHooks, register_defaults, unregister_defaults
 from opencx_salesforce.errors import ConfigError
 from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.live.service import LiveService
@@ -78,6 +79,9 @@ class Runtime:
     metrics_listener: MetricsListener | None = None
     # The live path (live/service.py); None when no Messaging deployment is set.
     live: LiveService | None = None
+    # The default Case fields and transcript (defaults.py), registered on ``pm``.
+    pm: pluggy.PluginManager | None = None
+    defaults: DefaultHooks | None = None
 
     @property
     def redirect_uri(self) -> str:
@@ -132,6 +136,8 @@ class Runtime:
                 self.signing_secret = secret.decode()
 
     async def stop(self) -> None:
+        if self.pm is not None and self.defaults is not None:
+            unregister_defaults(self.pm, self.defaults)
         if self.live is not None:
             await self.live.stop()
         if self.store_watch is not None:
@@ -260,6 +266,8 @@ async def start_runtime(
         workers_started=workers,
         metrics_listener=listener,
         live=live,
+        pm=pm,
+        defaults=register_defaults(pm, settings),
     )
     runtime.store_watch = StoreWatch(
         host.store, epoch, restore=runtime.restore_after_wipe, adopt=runtime.adopt_after_wipe

@@ -18,7 +18,8 @@ import pluggy
 
 from opencx_salesforce.cases import field_mapping
 from opencx_salesforce.errors import ExtensionHookError
-from opencx_salesforce.extensions import answers
+from opencx_salesforce.extensions import DEFAULTS_PLUGIN, answers
+from opencx_salesforce.hookcalls import call_plugin
 from opencx_salesforce.models import Session
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.text import cut_to, utf16_len
@@ -97,6 +98,16 @@ def base_fields(session: Session, settings: SalesforceSettings) -> dict[str, Any
     return {k: v for k, v in fields.items() if v is not None}
 
 
+async def default_fields(pm: pluggy.PluginManager, session: Session) -> dict[str, Any]:
+    """What the defaults plugin (:mod:`opencx_salesforce.defaults`) answers to
+    ``salesforce_case_fields``: asked before the extensions, through the same
+    path, so each of them sees the default fields in ``fields``."""
+    found = await call_plugin(
+        pm, "salesforce_case_fields", DEFAULTS_PLUGIN, {"session": session, "fields": {}}
+    )
+    return dict(found[0]) if found else {}
+
+
 async def hook_fields(
     pm: pluggy.PluginManager, session: Session, fields: Mapping[str, Any], protected: set[str]
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -113,7 +124,11 @@ async def hook_fields(
     protected_lower = {name.lower() for name in protected}
     owner_lower: dict[str, str] = {}
     async for name, answer in answers(
-        pm, "salesforce_case_fields", session=session, fields=dict(fields)
+        pm,
+        "salesforce_case_fields",
+        exclude=(DEFAULTS_PLUGIN,),  # asked already: default_fields
+        session=session,
+        fields=dict(fields),
     ):
         if not isinstance(answer, Mapping):
             raise ExtensionHookError(
@@ -227,9 +242,11 @@ class CaseFields:
         self._client = client
 
     async def build(self, session: Session) -> dict[str, Any]:
-        """The Case's fields for ``session``: the defaults, then the
-        ``[salesforce.case_fields]`` table's, then every hook's (the last wins)."""
-        fields = base_fields(session, self._settings)
+        """The Case's fields for ``session``: the defaults plugin's, then the
+        ``[salesforce.case_fields]`` table's, then every other hook's (the last wins)."""
+        fields = await default_fields(self._pm, session)
+        # The plugin finds its Cases by this field: set even without the defaults.
+        fields.setdefault("Case_From__c", self._settings.case_from_value)
         protected = {"Case_From__c", self._settings.session_id_field}
         mapped = configured_fields(self._settings, session, protected)
         fields.update(mapped)

@@ -66,6 +66,12 @@ class PlannedComment:
     pieces: tuple[Piece, ...]
 
 
+class TitledComments(list[str]):
+    """A ``salesforce_transcript`` answer whose bodies already carry their title
+    (the default's numbered parts, :func:`packed_transcript`): written as they
+    are, where a plain ``list[str]`` gets the title line put above each body."""
+
+
 def speaker_line(message: Message, *, continued: bool = False) -> str:
     who = _ROLE_LABEL.get(message.role) or str(message.role)
     if message.author:
@@ -155,6 +161,12 @@ def plan_transcript(
     return planned
 
 
+def packed_transcript(messages: Sequence[Message], title: str) -> TitledComments:
+    """The default rendering (:mod:`opencx_salesforce.defaults`): the comment
+    bodies of :func:`plan_transcript`."""
+    return TitledComments(c.body for c in plan_transcript(messages, title=title))
+
+
 def _header(title: str, number: int, total: int) -> str:
     return f"{title} — part {number} of {total}"
 
@@ -171,14 +183,21 @@ def split_bodies(bodies: Sequence[str], limit: int = COMMENT_BODY_MAX_BYTES) -> 
 async def render(
     pm: pluggy.PluginManager, session: Session, messages: Sequence[Message], title: str
 ) -> list[str]:
-    """The comment bodies for ``messages``: from the first plugin whose
-    ``salesforce_transcript`` answers, else the default packing."""
+    """The comment bodies for ``messages``, from the first plugin whose
+    ``salesforce_transcript`` answers: an extension's, or else the defaults'
+    (:mod:`opencx_salesforce.defaults`, ``trylast``). No answer at all (a host
+    blocked the defaults) writes no comment."""
     async for plugin, answer in answers(
-        pm, "salesforce_transcript", session=session, messages=list(messages)
+        pm, "salesforce_transcript", session=session, messages=list(messages), title=title
     ):
         if not isinstance(answer, list) or not all(isinstance(b, str) for b in answer):
             raise ExtensionHookError(
                 plugin, None, "salesforce_transcript must return a list of strings or None"
             )
+        if isinstance(answer, TitledComments):
+            # Bodies that fit are kept as they are (the defaults' always do).
+            if all(_utf8_len(body) <= COMMENT_BODY_MAX_BYTES for body in answer):
+                return [body for body in answer if body]
+            return split_bodies(answer)
         return split_bodies([f"{title}\n\n{body}" for body in answer])
-    return [c.body for c in plan_transcript(messages, title=title)]
+    return []

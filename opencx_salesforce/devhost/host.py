@@ -19,10 +19,13 @@ from typing import Any
 
 from aiohttp import web
 
+from opencx_salesforce.devhost import session_changes as changes
 from opencx_salesforce.devhost.access_log import RedactingAccessLogger
 from opencx_salesforce.devhost.admin import AdminAuth
+from opencx_salesforce.devhost.api import SessionApi
 from opencx_salesforce.devhost.config import HostSettings
 from opencx_salesforce.devhost.hook_errors import HookError, HookErrorLog
+from opencx_salesforce.devhost.inbox import Inbox
 from opencx_salesforce.devhost.journal import HookJournal, replay_unfinished
 from opencx_salesforce.devhost.listen import bind_socket, http_url
 from opencx_salesforce.devhost.pages import BODY_TIMEOUT_KEY
@@ -148,13 +151,7 @@ class DevHost:
     async def set_session_metadata_many(self, session_id: str, values: Mapping[str, Any]) -> None:
         """Several keys in one write of the session (the optional member of the
         Host contract, see ``hookspecs.HostMetadataMany``)."""
-
-        def change(session: Session) -> Session | None:
-            if all(k in session.metadata and session.metadata[k] == v for k, v in values.items()):
-                return None
-            return session.model_copy(update={"metadata": {**session.metadata, **values}})
-
-        await self._sessions.update(session_id, change)
+        await self._sessions.update(session_id, changes.set_metadata(values))
 
     async def deliver_agent_message(
         self, session_id: str, text: str, author: str, external_id: str
@@ -162,35 +159,15 @@ class DevHost:
         message = Message(
             id=_new_id("m"), role=Role.AGENT, text=text, author=author, external_id=external_id
         )
-
-        def change(session: Session) -> Session | None:
-            # The same Salesforce record is shown once, however often it is delivered
-            # (a webhook and the sweep may both bring it).
-            if any(m.external_id == external_id for m in session.messages):
-                return None
-            return session.model_copy(update={"messages": [*session.messages, message]})
-
-        await self._sessions.update(session_id, change)
+        await self._sessions.update(session_id, changes.add_agent_message(message))
 
     async def resolve_session(self, session_id: str) -> None:
-        def change(session: Session) -> Session | None:
-            if session.status == SessionStatus.RESOLVED:
-                return None
-            return session.model_copy(update={"status": SessionStatus.RESOLVED})
-
-        await self._sessions.update(session_id, change)
+        await self._sessions.update(session_id, changes.resolve)
 
     async def hand_back_to_bot(self, session_id: str, reason: str) -> None:
         """The bot is in charge again (status ``open``); ``reason`` is kept in the
         session's metadata as ``handed_back_reason``."""
-
-        def change(session: Session) -> Session | None:
-            if session.status != SessionStatus.HANDED_OFF:
-                return None
-            metadata = {**session.metadata, "handed_back_reason": reason}
-            return session.model_copy(update={"status": SessionStatus.OPEN, "metadata": metadata})
-
-        await self._sessions.update(session_id, change)
+        await self._sessions.update(session_id, changes.hand_back(reason))
 
     def is_admin(self, request: web.Request) -> bool:
         return self._admin.is_admin(request)
@@ -236,16 +213,12 @@ class DevHost:
             journal = await self._journal.add(
                 {"hook": "on_contact_reengage", "session_id": session_id, "message_id": message.id}
             )
+        append = changes.append_message(message)
 
         def change(session: Session) -> Session:
             nonlocal status_before
-            status_before = session.status
-            status = session.status
-            if message.role == Role.CONTACT and status == SessionStatus.RESOLVED:
-                status = SessionStatus.OPEN
-            return session.model_copy(
-                update={"messages": [*session.messages, message], "status": status}
-            )
+            status_before = session.status  # the status this write replaced
+            return append(session)
 
         try:
             session, _ = await self._sessions.update(session_id, change)
@@ -260,17 +233,11 @@ class DevHost:
         """Hand the conversation to a human: status ``handed_off``, then
         ``on_handoff``. Raises :class:`SessionStateError` if it already is."""
         reason = reason or HandoffReason()
-
-        def change(session: Session) -> Session:
-            if session.status == SessionStatus.HANDED_OFF:
-                raise SessionStateError(f"session {session.id!r} is already handed off")
-            return session.model_copy(update={"status": SessionStatus.HANDED_OFF})
-
         journal = await self._journal.add(
             {"hook": "on_handoff", "session_id": session_id, "reason": reason.model_dump()}
         )
         try:
-            session, _ = await self._sessions.update(session_id, change)
+            session, _ = await self._sessions.update(session_id, changes.hand_off)
             await self._call("on_handoff", session=session, reason=reason)
         finally:
             await self._journal.done(journal)
@@ -384,9 +351,6 @@ class DevHost:
             self._store = None
 
     async def _build_app(self) -> web.Application:
-        from opencx_salesforce.devhost.api import SessionApi
-        from opencx_salesforce.devhost.inbox import Inbox
-
         app = web.Application(middlewares=[self._admin.middleware])
         app[HOST_KEY] = self
         app[BODY_TIMEOUT_KEY] = self.settings.body_read_timeout_seconds

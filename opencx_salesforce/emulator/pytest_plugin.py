@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
+# The fixtures import the emulator and the host when a test asks for them, not
+# here: this module is a pytest11 entry point, loaded by every pytest run in an
+# environment that has the package installed, most of which use no fixture.
 if TYPE_CHECKING:
     from opencx_salesforce.devhost.stack import Stack
     from opencx_salesforce.emulator.app import Emulator

@@ -14,6 +14,8 @@ from opencx_salesforce.emulator.clock import Clock
 from opencx_salesforce.emulator.ids import IdFactory
 from opencx_salesforce.emulator.oauth.server import AuthServer
 from opencx_salesforce.emulator.org import Org
+from opencx_salesforce.emulator.rest.dispatch import Route
+from opencx_salesforce.emulator.rest.route_table import CORE_ROUTES
 from opencx_salesforce.emulator.seed import OrgSeed
 
 
@@ -32,6 +34,8 @@ class EmulatorState:
         self.base_url = ""
         self.orgs: dict[str, Org] = {}
         self.auth = AuthServer(self)
+        # The REST route table every org is served with (an org may add its own).
+        self.rest_routes: tuple[Route, ...] = CORE_ROUTES
 
     def add_org(self, seed: OrgSeed) -> Org:
         identity = OrgIdentity(

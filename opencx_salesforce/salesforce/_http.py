@@ -15,7 +15,8 @@ from typing import Any
 import aiohttp
 from multidict import CIMultiDictProxy
 
-from opencx_salesforce.salesforce.errors import TransportError, parse_body
+from opencx_salesforce.salesforce.error_bodies import parse_body
+from opencx_salesforce.salesforce.errors import TransportError
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,8 @@
 """The plugin's settings.
 
-* :mod:`.model`  :class:`SalesforceSettings`, the ``[salesforce]`` table
+* :mod:`.fields` every ``[salesforce]`` key: type, default, description
+* :mod:`.model`  :class:`SalesforceSettings`, the checks across those keys, and
+  :func:`load_settings`
 * :mod:`.checks` the checks of single values (URLs, scopes, keys, field names)
 * :mod:`.picklists` the default Case Origin per channel and Priority map
 * :mod:`.live`   the ``[salesforce.live]`` sub-table

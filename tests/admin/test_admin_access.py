@@ -61,6 +61,21 @@ async def test_a_browser_is_sent_to_the_hosts_login_and_back(stack: Stack) -> No
     assert "Not configured" in page.text
 
 
+async def test_host_admin_login_url_is_where_a_signed_out_browser_is_sent(stack: Stack) -> None:
+    asked: list[str] = []
+
+    def admin_login_url(next_path: str) -> str:
+        asked.append(next_path)
+        return f"https://sso.example.test/login?back={next_path}"
+
+    # What a host with its own sign-in offers (the optional Host member).
+    setattr(stack.host, "admin_login_url", admin_login_url)  # noqa: B010
+    first = await stack.browser().get(ADMIN_PATH, follow=False)
+    assert first.status == 303
+    assert first.headers["Location"] == f"https://sso.example.test/login?back={ADMIN_PATH}"
+    assert asked == [ADMIN_PATH]
+
+
 async def test_signing_in_with_a_wrong_token_does_not_open_the_page(stack: Stack) -> None:
     browser = stack.browser()
     login = await browser.get(ADMIN_PATH)

@@ -3,7 +3,8 @@
 Fails when an :class:`ExtensionHooks` hook has no section in docs/extending.md
 (or a :class:`HostHooks` hook none in docs/host-implementers.md) headed by its
 exact signature, when a hook of either kind has no test named
-``test_hook_<name>`` (datasette's rule), when the guide documents a hook that
+``test_hook_<name>`` (datasette's rule), when an optional Host member has no
+test named ``test_host_<name>``, when the guide documents a hook that
 does not exist, when an example in hooks/ has no test, no docstring, no ``plugin`` to load
 or no line in hooks/README.md, and when code the guide quotes from hooks/ no
 longer matches the file.
@@ -210,6 +211,17 @@ def test_every_hook_has_a_test_named_after_it(hook: str) -> None:
     assert any(name.startswith(f"test_hook_{hook}") for name in tests), (
         f"no test named test_hook_{hook}... in tests/ or hooks/: add one that shows "
         "the hook doing its job"
+    )
+
+
+@pytest.mark.parametrize("member", OPTIONAL_HOST_MEMBERS)
+def test_every_optional_host_member_has_a_test_named_after_it(member: str) -> None:
+    """The Host members a host may offer (``hand_back_to_bot``,
+    ``show_live_activity``…) change what the plugin does, so each has a test that
+    shows it, like the hooks."""
+    assert any(name.startswith(f"test_host_{member}") for name in names_of_tests()), (
+        f"no test named test_host_{member}... in tests/ or hooks/: add one that shows "
+        "the plugin using it"
     )
 
 

@@ -11,7 +11,7 @@ from opencx_salesforce.devhost.stack import Stack
 from opencx_salesforce.hookspecs import HostMetadataMany, set_metadata
 
 
-async def test_the_case_link_is_one_host_write_when_the_host_offers_many(stack: Stack) -> None:
+async def test_host_set_session_metadata_many_makes_the_case_link_one_write(stack: Stack) -> None:
     host = stack.host
     assert isinstance(host, HostMetadataMany)
     writes: list[tuple[str, dict[str, Any]]] = []

@@ -264,7 +264,7 @@ async def test_a_second_handoff_after_the_agent_ended_opens_a_new_conversation(
     )
 
 
-async def test_a_host_with_show_live_activity_is_told_queue_join_typing_and_leave(
+async def test_host_show_live_activity_is_told_queue_join_typing_and_leave(
     stack: Stack, rep: Rep
 ) -> None:
     seen: list[tuple[str, str]] = []

@@ -135,7 +135,7 @@ async def test_with_the_notification_lost_and_the_sweep_late_the_message_reaches
     assert node.runtime.reply_status.sessions_resolved == 0
 
 
-async def test_back_to_bot_hands_the_session_back_with_the_message_unanswered(
+async def test_host_hand_back_to_bot_after_closure_leaves_the_message_unanswered(
     make_world: WorldFactory,
 ) -> None:
     world = await make_world(after_closure="back_to_bot")

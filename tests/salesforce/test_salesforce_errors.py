@@ -8,6 +8,7 @@ import time
 import pytest
 
 from opencx_salesforce.errors import OpenCXSalesforceError
+from opencx_salesforce.salesforce.error_bodies import parse_retry_after
 from opencx_salesforce.salesforce.errors import (
     ApiError,
     AuthorizationError,
@@ -25,7 +26,6 @@ from opencx_salesforce.salesforce.errors import (
     Unavailable,
     ValidationFailed,
     error_for_response,
-    parse_retry_after,
 )
 
 URL = "https://acme.my.example.test/services/data/v62.0/sobjects/Case"

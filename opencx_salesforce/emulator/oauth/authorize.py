@@ -1,11 +1,10 @@
-"""The browser half of the web server flow: the authorize request, the login
-page, the "Allow Access?" page, and the redirect back to the client.
+"""The browser half of the web server flow: the authorize request, the "Allow
+Access?" page, and the redirect back to the client. The login page it sends the
+browser to is :mod:`.login`.
 
 Pages and addresses follow Salesforce's, so a browser test written here also reads
-a real org: the login page is the login host's root (``/?ec=302&startURL=...``)
-with ``#username``, ``#password`` (``name="pw"``) and ``#Login``; the approval page
-is ``/setup/secur/RemoteAccessAuthorizationPage.apexp`` with ``#oaapprove`` and
-``#oadeny``; errors that cannot go back to an untrusted callback land on
+a real org: the approval page is ``/setup/secur/RemoteAccessAuthorizationPage.apexp``
+with ``#oaapprove`` and ``#oadeny``; errors that cannot go back to an untrusted callback land on
 ``/setup/secur/RemoteAccessErrorPage.apexp?error=...&error_description=...``.
 [src: page addresses and element ids as public browser automation drives them, e.g.
 jsforce's test/helper/webauth.js and forcedotcom CumulusCI robot keywords]
@@ -19,36 +18,30 @@ later errors go to the callback as ``?error=...&error_description=...&state=...`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from opencx_salesforce.emulator.oauth.directory import AppEntry, UserEntry
 from opencx_salesforce.emulator.oauth.outcomes import (
     ApprovalPage,
     ErrorPage,
-    LoginPage,
     Outcome,
     Redirect,
 )
-from opencx_salesforce.emulator.oauth.paths import APPROVAL_PATH, ERROR_PATH, LOGIN_PATH
+from opencx_salesforce.emulator.oauth.paths import ERROR_PATH, LOGIN_PATH
 from opencx_salesforce.emulator.oauth.realms import Realm
 from opencx_salesforce.emulator.oauth.scopes import granted_scopes
 from opencx_salesforce.emulator.oauth.sessions import (
-    PENDING_LIFETIME,
+    LoginHostMemory,
     LoginSession,
     PendingAuthorization,
 )
-from opencx_salesforce.emulator.oauth.tokens import new_request_id, new_session_id
+from opencx_salesforce.emulator.oauth.tokens import new_request_id
 
 if TYPE_CHECKING:
     from opencx_salesforce.emulator.oauth.server import AuthServer
 
-# Salesforce's login page wording for a wrong username or password.
-LOGIN_FAILED = (
-    "Please check your username and password. If you still can't log in, "
-    "contact your Salesforce administrator."
-)
 DISPLAYS = frozenset({"page", "popup", "touch", "mobile"})
 
 
@@ -63,8 +56,7 @@ def with_query(url: str, params: Mapping[str, str | None]) -> str:
 @dataclass
 class AuthorizationFlow:
     server: AuthServer
-    _pending: dict[str, PendingAuthorization] = field(default_factory=dict)
-    _sessions: dict[str, LoginSession] = field(default_factory=dict)
+    memory: LoginHostMemory
 
     # --- GET /services/oauth2/authorize ---------------------------------------------
 
@@ -76,7 +68,7 @@ class AuthorizationFlow:
         self, realm: Realm, params: Mapping[str, str], session_id: str | None
     ) -> Outcome:
         now = self.server.now()
-        self._forget_stale(now)
+        self.memory.forget_stale(now)
         state = params.get("state")
         # Same answer for an unknown key, the other login host's app and an app
         # still propagating. [src: token_endpoint.py module docstring]
@@ -131,61 +123,8 @@ class AuthorizationFlow:
             display=display if display in DISPLAYS else "page",
             created_at=now,
         )
-        self._pending[pending.request_id] = pending
+        self.memory.pending[pending.request_id] = pending
         return self._advance(pending, self._session(realm, session_id, app.org_id), on_page=False)
-
-    # --- the login page at the login host's root ------------------------------------
-
-    def login_page(self, realm: Realm, start_url: str, session_id: str | None) -> LoginPage:
-        with self.server.lock:
-            pending = self._pending_for(realm, start_url)
-            org_id = pending.org_id if pending else None
-            session = self._session(realm, session_id, org_id)
-            remembered = None
-            if session is not None and (
-                pending is None
-                or ("select_account" in pending.prompts and "login" not in pending.prompts)
-            ):
-                remembered = self._username(session)
-            return self._login_page(realm, start_url, pending, remembered=remembered)
-
-    def login(self, realm: Realm, form: Mapping[str, str], session_id: str | None) -> Outcome:
-        """The login form's POST: a username and password, or "Continue" as the
-        account already signed in (the select_account chooser)."""
-        with self.server.lock:
-            start_url = form.get("startURL", "")
-            pending = self._pending_for(realm, start_url)
-            target = self.server.realm_url(realm, _safe_path(start_url))
-            if (
-                "continue" in form
-                and pending is not None
-                and self._session(realm, session_id, pending.org_id) is not None
-            ):
-                pending.account_chosen = True
-                return Redirect(target)
-            username = form.get("username", "").strip()
-            user = self._authenticate(realm, username, form.get("pw", ""), pending)
-            if user is None:
-                return self._login_page(realm, start_url, pending, username, LOGIN_FAILED)
-            org = self.server.org_of(user)
-            session = LoginSession(
-                session_id=new_session_id(),
-                realm=realm,
-                org_id=user.org_id,
-                user_id=user.user_id,
-                expires_at=self.server.now() + org.session_timeout,
-            )
-            self._sessions[session.session_id] = session
-            if pending is not None:
-                pending.logged_in_here = True
-                pending.account_chosen = True
-            return Redirect(target, new_session=session)
-
-    def logout(self, realm: Realm, session_id: str | None) -> Redirect:
-        with self.server.lock:
-            if session_id:
-                self._sessions.pop(session_id, None)
-            return Redirect(self.server.realm_url(realm, LOGIN_PATH), end_session=True)
 
     # --- the approval page ----------------------------------------------------------
 
@@ -288,7 +227,7 @@ class AuthorizationFlow:
             code_challenge=pending.code_challenge,
             now=self.server.now(),
         )
-        self._pending.pop(pending.request_id, None)
+        self.memory.pending.pop(pending.request_id, None)
         # <redirect_uri>?code=...&state=... [src: help remoteaccess_oauth_web_server_flow.htm]
         return Redirect(
             with_query(pending.redirect_uri, {"code": code.code, "state": pending.state})
@@ -297,7 +236,7 @@ class AuthorizationFlow:
     def _finish_with_error(
         self, pending: PendingAuthorization, error: str, description: str
     ) -> Redirect:
-        self._pending.pop(pending.request_id, None)
+        self.memory.pending.pop(pending.request_id, None)
         return Redirect(_callback_error(pending.redirect_uri, error, description, pending.state))
 
     # --- helpers --------------------------------------------------------------------
@@ -312,78 +251,13 @@ class AuthorizationFlow:
         query = urlencode({"ec": "302", "startURL": pending.start_url})
         return Redirect(self.server.realm_url(pending.realm, f"{LOGIN_PATH}?{query}"))
 
-    def _login_page(
-        self,
-        realm: Realm,
-        start_url: str,
-        pending: PendingAuthorization | None,
-        username: str | None = None,
-        error: str | None = None,
-        remembered: str | None = None,
-    ) -> LoginPage:
-        app = self.server.directory.apps.get(pending.client_id) if pending else None
-        return LoginPage(
-            realm=realm,
-            start_url=start_url,
-            username=username if username is not None else (pending.login_hint if pending else ""),
-            error=error,
-            remembered=remembered,
-            display=pending.display if pending else "page",
-            app_name=app.name if app else None,
-        )
-
-    def _authenticate(
-        self, realm: Realm, username: str, password: str, pending: PendingAuthorization | None
-    ) -> UserEntry | None:
-        """Usernames are matched without regard to case, passwords exactly. During
-        an authorize request, only the users of the app's own org can sign in."""
-        directory = self.server.directory
-        if pending is not None:
-            candidates = list(directory.org(pending.org_id).users.values())
-        else:
-            candidates = list(directory.users_in(realm))
-        for user in candidates:
-            if user.username.lower() == username.lower() and user.seed.password == password:
-                return user
-        return None
-
     def _session(
         self, realm: Realm, session_id: str | None, org_id: str | None
     ) -> LoginSession | None:
-        session = self._sessions.get(session_id) if session_id else None
-        if session is None or session.realm is not realm:
-            return None
-        if self.server.now() >= session.expires_at:
-            self._sessions.pop(session.session_id, None)
-            return None
-        if org_id is not None and session.org_id != org_id:
-            return None
-        return session
-
-    def _username(self, session: LoginSession) -> str | None:
-        user = self.server.directory.user(session.org_id, session.user_id)
-        return user.username if user else None
-
-    def _pending_for(self, realm: Realm, start_url: str) -> PendingAuthorization | None:
-        parts = urlsplit(start_url)
-        if parts.path != APPROVAL_PATH:
-            return None
-        source = parse_qs(parts.query).get("source", [""])[0]
-        return self._pending_by_id(realm, source)
+        return self.memory.session(realm, session_id, org_id, self.server.now())
 
     def _pending_by_id(self, realm: Realm, request_id: str) -> PendingAuthorization | None:
-        pending = self._pending.get(request_id)
-        if pending is None or pending.realm is not realm:
-            return None
-        if self.server.now() >= pending.created_at + PENDING_LIFETIME:
-            self._pending.pop(request_id, None)
-            return None
-        return pending
-
-    def _forget_stale(self, now: float) -> None:
-        stale = [rid for rid, p in self._pending.items() if now >= p.created_at + PENDING_LIFETIME]
-        for rid in stale:
-            del self._pending[rid]
+        return self.memory.pending_by_id(realm, request_id, self.server.now())
 
 
 def _callback_error(redirect_uri: str, error: str, description: str, state: str | None) -> str:
@@ -394,11 +268,3 @@ def _callback_error(redirect_uri: str, error: str, description: str, state: str 
 def _expired_request() -> ErrorPage:
     # The approval page for a request that is gone (used, denied or too old).
     return ErrorPage("invalid_request", "the authorization request has expired")
-
-
-def _safe_path(start_url: str) -> str:
-    """A startURL is a path on the login host; anything else goes to the root, so
-    the login form cannot redirect elsewhere."""
-    if start_url.startswith("/") and not start_url.startswith("//"):
-        return start_url
-    return LOGIN_PATH

@@ -151,12 +151,12 @@ class OAuthRoutes:
 
     async def login_page(self, realm: Realm, request: web.Request) -> web.StreamResponse:
         start_url = request.query.get("startURL", "")
-        page = self.auth.flow.login_page(realm, start_url, _sid(realm, request))
+        page = self.auth.login_form.login_page(realm, start_url, _sid(realm, request))
         return self._answer(realm, page)
 
     async def login(self, realm: Realm, request: web.Request) -> web.StreamResponse:
         params = await read_params(request)
-        return self._answer(realm, self.auth.flow.login(realm, params, _sid(realm, request)))
+        return self._answer(realm, self.auth.login_form.login(realm, params, _sid(realm, request)))
 
     async def approval(self, realm: Realm, request: web.Request) -> web.StreamResponse:
         source = request.query.get("source", "")
@@ -179,7 +179,7 @@ class OAuthRoutes:
         return self._answer(realm, page)
 
     async def logout(self, realm: Realm, request: web.Request) -> web.StreamResponse:
-        return self._answer(realm, self.auth.flow.logout(realm, _sid(realm, request)))
+        return self._answer(realm, self.auth.login_form.logout(realm, _sid(realm, request)))
 
     def _answer(self, realm: Realm, outcome: Outcome) -> web.Response:
         if isinstance(outcome, Redirect):

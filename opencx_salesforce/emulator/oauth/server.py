@@ -23,8 +23,10 @@ from opencx_salesforce.emulator.oauth.identity import (
     identity_document,
     userinfo_document,
 )
+from opencx_salesforce.emulator.oauth.login import LoginForm
 from opencx_salesforce.emulator.oauth.realms import Realm
 from opencx_salesforce.emulator.oauth.scopes import API_SCOPES
+from opencx_salesforce.emulator.oauth.sessions import LoginHostMemory
 from opencx_salesforce.emulator.oauth.store import AccessToken, TokenCounters, TokenStore
 from opencx_salesforce.emulator.oauth.token_endpoint import TokenEndpoint
 from opencx_salesforce.emulator.seed import ConnectedAppSeed
@@ -78,7 +80,11 @@ class AuthServer:
         self._approvals: set[tuple[str, str, str]] = set()
         self._registered_at: dict[str, float] = {}
         self.token_endpoint = TokenEndpoint(self)
-        self.flow = AuthorizationFlow(self)
+        # The authorize flow and the login form share what the login host
+        # remembers between browser requests.
+        memory = LoginHostMemory()
+        self.flow = AuthorizationFlow(self, memory)
+        self.login_form = LoginForm(self, memory)
 
     # --- context --------------------------------------------------------------------
 

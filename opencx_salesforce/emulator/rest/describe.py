@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
@@ -18,8 +19,6 @@ MAX_BATCH_SIZE = 200
 
 
 def _last_modified(org: Org) -> str:
-    from datetime import UTC, datetime
-
     return format_datetime(datetime.fromtimestamp(int(org.schema_modified), UTC), usegmt=True)
 
 

@@ -6,9 +6,9 @@ it never counts an API call and never raises for an API error (it returns the
 error response). Paths look like ``/services/data/v62.0/sobjects/Case/500...``
 with an optional ``?query``.
 
-Resources are matched against a route table. Core resources live in this
-package; the composite family contributes the ``ROUTES`` lists of the
-``rest/composite*.py`` modules;
+Resources are matched against the route table of :mod:`.route_table` (core
+resources, then the ``ROUTES`` of the composite family), which the emulator's
+state holds (``EmulatorState.rest_routes``);
 an org may carry extra routes (``Org.rest_routes``, checked first) so a test can
 simulate what a deployed package adds, e.g. ``tooling/executeAnonymous``::
 
@@ -103,88 +103,6 @@ class Route:
         return cls(re.compile(f"^{pattern}$"), {m.upper(): h for m, h in handlers.items()})
 
 
-def _core_routes() -> list[Route]:
-    # Imported here: the handler modules import this one for RestRequest/RestResponse.
-    from opencx_salesforce.emulator.rest import (
-        describe,
-        limits,
-        query,
-        sobjects,
-        tooling,
-        unsupported,
-        updated_deleted,
-        versions,
-    )
-
-    routes = [
-        Route.of("", GET=versions.resources),
-        Route.of("limits", GET=limits.get_limits),
-        Route.of("sobjects", GET=describe.describe_global),
-        Route.of("sobjects/(?P<sobject>[^/]+)/describe", GET=describe.describe_sobject),
-        Route.of(
-            "sobjects/(?P<sobject>[^/]+)",
-            GET=describe.basic_info,
-            POST=sobjects.create,
-        ),
-        # Before the record routes, which would read "updated" as an Id.
-        Route.of("sobjects/(?P<sobject>[^/]+)/updated", GET=updated_deleted.get_updated),
-        Route.of("sobjects/(?P<sobject>[^/]+)/deleted", GET=updated_deleted.get_deleted),
-        Route.of(
-            "sobjects/(?P<sobject>[^/]+)/(?P<record_id>[^/]+)",
-            GET=sobjects.retrieve,
-            PATCH=sobjects.update,
-            DELETE=sobjects.delete,
-            POST=sobjects.create_by_id_path,
-        ),
-        Route.of(
-            "sobjects/(?P<sobject>[^/]+)/(?P<ext_field>[^/]+)/(?P<ext_value>.+)",
-            GET=sobjects.retrieve_by_external_id,
-            PATCH=sobjects.upsert,
-            DELETE=sobjects.delete_by_external_id,
-        ),
-        Route.of("query", GET=query.query),
-        Route.of("queryAll", GET=query.query_all),
-        Route.of("(?:query|queryAll)/(?P<locator>[^/]+)", GET=query.query_more),
-        Route.of("tooling/query", GET=tooling.query),
-        Route.of("tooling/query/(?P<locator>[^/]+)", GET=query.query_more),
-        Route.of("tooling/sobjects", GET=tooling.describe_global),
-        Route.of("tooling/sobjects/(?P<sobject>[^/]+)/describe", GET=tooling.describe_sobject),
-        Route.of("tooling/sobjects/(?P<sobject>[^/]+)/(?P<record_id>[^/]+)", GET=tooling.retrieve),
-    ]
-    routes.extend(unsupported.ROUTES)
-    routes.extend(_composite_routes())
-    return routes
-
-
-def _composite_routes() -> list[Route]:
-    """Routes contributed by the composite family: every module of this package
-    whose name starts with ``composite`` may define ``ROUTES`` (a list of
-    :class:`Route`, patterns relative to the version like the core ones, e.g.
-    ``Route.of("composite/graph", POST=handler)``)."""
-    import importlib
-    import pkgutil
-
-    from opencx_salesforce.emulator import rest
-
-    routes: list[Route] = []
-    for module_info in sorted(pkgutil.iter_modules(rest.__path__), key=lambda m: m.name):
-        if not module_info.name.startswith("composite"):
-            continue
-        module = importlib.import_module(f"{rest.__name__}.{module_info.name}")
-        routes.extend(getattr(module, "ROUTES", []))
-    return routes
-
-
-_ROUTES: list[Route] | None = None
-
-
-def core_routes() -> list[Route]:
-    global _ROUTES
-    if _ROUTES is None:
-        _ROUTES = _core_routes()
-    return _ROUTES
-
-
 def split_url(url: str) -> tuple[str, str, dict[str, list[str]]]:
     """``(version, path, query)`` of a ``/services/data/vXX.X/...`` URL; raises
     :class:`ApiError` 404 when it is not one."""
@@ -230,7 +148,7 @@ async def dispatch(
     call; API errors come back as error responses, not exceptions."""
     try:
         version, path, query_params = split_url(url)
-        found = _find(org.rest_routes, path) or _find(core_routes(), path)
+        found = _find(org.rest_routes, path) or _find(org.state.rest_routes, path)
         if found is None:
             raise not_found()
         route, matched = found

@@ -7,6 +7,7 @@ retrieve, update, delete and upsert one record.
 
 from __future__ import annotations
 
+from email.utils import format_datetime as http_format
 from typing import Any
 
 from opencx_salesforce.emulator.datetimes import parse_datetime
@@ -275,7 +276,5 @@ async def upsert(request: RestRequest) -> RestResponse:
 
 
 def _http_date(stamp: Any) -> str:
-    from email.utils import format_datetime as http_format
-
     moment = parse_datetime(stamp) if isinstance(stamp, str) else None
     return http_format(moment, usegmt=True) if moment is not None else ""
