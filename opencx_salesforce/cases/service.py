@@ -8,7 +8,8 @@ transcript is rendered deterministically, and an attempt after one whose outcome
 is unknown (a timeout, a crash after sending) first reads what landed on the Case
 (one query) and writes only the bodies that are missing (:mod:`.comments`).
 After attempts Salesforce refused whole, with an answer, nothing landed: no read.
-What follows a closure is in :mod:`.closure`, the Contact link in :mod:`.contacts`.
+Making the Case and linking the session to it is :mod:`.create`; what follows a
+closure is in :mod:`.closure`, the Contact link in :mod:`.contacts`.
 
 One call per handoff, less under load: :mod:`.plan` puts the Case upsert, its
 comments and the Contact lookup into one composite request, and :mod:`.batch`
@@ -19,26 +20,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import pluggy
 
-from opencx_salesforce.cases import plan
-from opencx_salesforce.cases.batch import HandoffBatcher, HandoffSend
 from opencx_salesforce.cases.closure import hand_back_to_bot
-from opencx_salesforce.cases.comments import TranscriptComments, raise_for
-from opencx_salesforce.cases.contacts import create_contact, remember_match
-from opencx_salesforce.cases.fields import CaseFields
+from opencx_salesforce.cases.comments import TranscriptComments
+from opencx_salesforce.cases.create import Attempt, CaseCreator, Outcome
 from opencx_salesforce.cases.index import CaseIndex, SessionCase
 from opencx_salesforce.cases.transcript import render
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, PermanentFailure, RetryLater
-from opencx_salesforce.hookspecs import Host, set_metadata
+from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.models import HandoffReason, Message, Session
 from opencx_salesforce.outbox.queue import Job, Outbox
 from opencx_salesforce.salesforce.client import SalesforceClient
-from opencx_salesforce.salesforce.subrequests import COLLECTIONS_MAX_RECORDS, Subrequest
 from opencx_salesforce.settings import SalesforceSettings
 from opencx_salesforce.store.lock import store_lock
 
@@ -51,19 +47,6 @@ HANDOFF_KIND = "handoff"
 APPEND_KIND = "append"
 # How long an append waits for a Case whose handoff it cannot see queued.
 APPEND_GRACE = 300.0
-
-
-@dataclass(frozen=True)
-class _Attempt:
-    job: Job
-    read_first: bool  # an earlier attempt may have landed, wholly or in part
-
-
-@dataclass(frozen=True)
-class Outcome:
-    case_id: str
-    created: bool  # a new Case (False: appended to an existing one)
-    comments_written: int
 
 
 class CaseService:
@@ -85,9 +68,12 @@ class CaseService:
         self._pm = pm
         self._outbox = outbox
         self._clock = clock
-        self._fields = CaseFields(settings=settings, pm=pm, store=host.store, client=client)
         self._comments = TranscriptComments(client=client, settings=settings, index=index)
-        self.batcher = HandoffBatcher(client)
+        self._creator = CaseCreator(
+            host=host, client=client, settings=settings, index=index, pm=pm, comments=self._comments
+        )
+        # Handoffs ready while a request is in flight go together (cases/batch.py).
+        self.batcher = self._creator.batcher
 
     def register_jobs(self) -> None:
         """Register this area's job kinds on the outbox."""
@@ -145,7 +131,7 @@ class CaseService:
                 # Read what landed first only when an earlier attempt may have
                 # written something: not after attempts Salesforce refused whole.
                 clean = await self._index.nothing_landed_before(job.item_id, job.attempts)
-                return await self._handoff(session, key, _Attempt(job, read_first=not clean))
+                return await self._handoff(session, key, Attempt(job, read_first=not clean))
         except LockBusy:
             # Nothing was sent: this attempt leaves what the earlier ones did.
             if await self._index.nothing_landed_before(job.item_id, job.attempts):
@@ -255,12 +241,12 @@ class CaseService:
         key = session.contact.key()
         try:
             async with store_lock(self._host.store, f"contact:{key or session.id}", LOCK_TTL):
-                outcome = await self._create_case(
+                outcome = await self._creator.create(
                     snapshot,
                     key,
                     ref.generation + 1,
                     ref.case_id,
-                    _Attempt(job, read_first=job.is_retry),
+                    Attempt(job, read_first=job.is_retry),
                 )
         except LockBusy:
             raise RetryLater("another worker is handling this contact", delay=0.2) from None
@@ -273,16 +259,14 @@ class CaseService:
         return outcome
 
     # --- handoff -------------------------------------------------------------------------
-    async def _handoff(
-        self, session: Session, key: str | None, attempt: _Attempt
-    ) -> Outcome | None:
+    async def _handoff(self, session: Session, key: str | None, attempt: Attempt) -> Outcome | None:
         ref = await self._index.session_case(session.id)
         entry = await self._index.case(ref.case_id) if ref else None
         if ref is not None and not (entry and entry.closed):
             # Already done: a duplicate handoff changes nothing in Salesforce. The
             # session's fields are written again (idempotent): a worker that died
             # between the index and the host's session may have left them unset.
-            await self._set_session_fields(session.id, ref.case_id)
+            await self._creator.set_session_fields(session.id, ref.case_id)
             await self._index.clear_pending(session.id)
             return None
 
@@ -292,7 +276,7 @@ class CaseService:
 
         generation = ref.generation + 1 if ref is not None else 1
         parent = ref.case_id if ref is not None else (previous[0] if previous else None)
-        outcome = await self._create_case(session, key, generation, parent, attempt)
+        outcome = await self._creator.create(session, key, generation, parent, attempt)
         await self._index.clear_pending(session.id)
         return outcome
 
@@ -303,120 +287,9 @@ class CaseService:
         title = f"New conversation from this customer · conversation {session.id}"
         bodies = await render(self._pm, session, session.messages, title)
         written = await self._comments.append(case_id, bodies, is_retry)
-        await self._link(session.id, SessionCase(case_id, None), key)
+        await self._creator.link(session.id, SessionCase(case_id, None), key)
         await self._index.clear_pending(session.id)
         return Outcome(case_id, created=False, comments_written=written)
-
-    async def _create_case(
-        self,
-        session: Session,
-        key: str | None,
-        generation: int,
-        parent: str | None,
-        attempt: _Attempt,
-    ) -> Outcome:
-        external_id = plan.external_id_for(session.id, generation)
-        fields = await self._fields.build(session)
-        if parent:
-            fields["ParentId"] = parent
-        contact_id = await self._index.contact_match(key) if key else None
-        if contact_id:
-            fields["ContactId"] = contact_id
-        title = f"Conversation transcript · conversation {session.id}"
-        bodies = await render(self._pm, session, session.messages, title)
-
-        existing_case: str | None = None
-        if attempt.read_first:
-            # The last attempt may have landed, wholly or in part: look first.
-            existing_case, landed = await self._comments.read_landed_by_external_id(external_id)
-            if existing_case is not None:
-                bodies = await self._comments.not_yet_landed(bodies, landed)
-
-        lookup = (
-            self._settings.match_contacts
-            and key is not None
-            and contact_id is None
-            and bool(session.contact.email or session.contact.phone)
-        )
-        lookup_for = session.contact if lookup else None
-        comment_slots = plan.comment_batches(len(bodies), lookup_for is not None)
-        covered = comment_slots * COLLECTIONS_MAX_RECORDS
-        overflow = bodies[covered:]
-        graph = None
-        if not overflow:
-            graph = plan.handoff_graph(
-                self._settings,
-                external_id=external_id,
-                fields=fields,
-                bodies=bodies,
-                existing_case=existing_case,
-            )
-
-        def composite() -> list[Subrequest]:
-            # Built only when the handoff goes alone (under load it is a graph).
-            return plan.handoff_requests(
-                self._settings,
-                external_id=external_id,
-                fields=fields,
-                bodies=bodies,
-                existing_case=existing_case,
-                lookup_for=lookup_for,
-            )[0]
-
-        await self._index.remember_own_bodies(bodies)
-        send = HandoffSend(composite, graph, lookup_for, existing_case=existing_case)
-        try:
-            sent = await self.batcher.send(send)
-        except Exception as exc:
-            if existing_case is None and plan.nothing_landed(exc):
-                # Refused whole, with an answer: the retry need not read first.
-                await self._index.mark_nothing_landed(attempt.job.item_id, attempt.job.attempts)
-            raise
-        by_ref = {r.reference_id: r for r in sent.responses}
-        comment_refs = [f"refComments{n}" for n in range(comment_slots)]
-
-        case_response = by_ref.get("refCase")
-        if case_response is not None:
-            raise_for(case_response, f"upsert Case {self._settings.session_id_field}")
-            case_id = str(case_response.body["id"])
-            created = bool(case_response.body.get("created", case_response.status == 201))
-        else:
-            assert existing_case is not None
-            case_id, created = existing_case, False
-
-        written = await self._comments.collect(by_ref, comment_refs)
-        if lookup and key is not None:
-            contact = by_ref.get("refContact")
-            if sent.late_lookup is not None:
-                # It went before its lookup answered: linked now, before the
-                # session is, so a crash in between leaves the retry to link it.
-                contact = await self.batcher.link_contact(sent, case_id)
-            matched = await remember_match(self._index, key, contact)
-            if matched is False and self._settings.create_contacts:
-                await create_contact(self._client, self._index, session, key, case_id)
-        if overflow:
-            written += await self._comments.append(case_id, overflow, is_retry=False)
-        await self._link(session.id, SessionCase(case_id, external_id, generation), key)
-        log.info("session %s handed off as Case %s (%d comments)", session.id, case_id, written)
-        return Outcome(case_id, created=created or existing_case is None, comments_written=written)
-
-    # --- pieces ------------------------------------------------------------------------------
-    async def _link(self, session_id: str, ref: SessionCase, key: str | None) -> None:
-        # The host's write first: it is the moment the handoff is done for the
-        # user, and the index's writes need not delay it. A crash between the two
-        # is safe: the job is not acked, so it runs again, finds no Case in the
-        # index, upserts on the external id (no second Case), reads what landed
-        # (nothing written twice) and links both again. Until then a reply reader
-        # knows the Case's comments as the plugin's own by their bodies,
-        # remembered before sending.
-        await self._set_session_fields(session_id, ref.case_id)
-        await self._index.link_session(session_id, ref, key)
-
-    async def _set_session_fields(self, session_id: str, case_id: str) -> None:
-        url = await self._client.record_url("Case", case_id)
-        # One write of the session when the host can (HostMetadataMany).
-        values = {"salesforce_case_id": case_id, "salesforce_case_url": url}
-        await set_metadata(self._host, session_id, values)
 
 
 def _session_of(payload: Mapping[str, Any]) -> Session:
