@@ -16,7 +16,11 @@ Limits of one payload [src: api_rest resources_composite_graph_limits.htm
 "Composite Graph Limits"]: 75 graphs; 500 nodes; 15 different nodes (API
 version, HTTP method, object type: ours are at most three, PATCH Case, POST
 CaseComment and PATCH Case by Id). A batch takes what fits; the rest waits for
-the next one.
+the next one. Salesforce documents no size limit for the body that we could
+find, but servers and proxies on the way refuse large ones (413; aiohttp, under
+the emulator, past 1 MiB): a batch also stays under :data:`PAYLOAD_BUDGET`
+bytes, and a batch refused as too large (413) is sent again in halves, so a
+handoff never fails for the company it kept.
 
 Graph nodes are record operations only (``sobjects/...`` URLs: no query), so
 the Contact lookup cannot ride in a graph. [src: api_rest
@@ -64,6 +68,10 @@ log = logging.getLogger(__name__)
 # Salesforce's code for the nodes of a graph that failed because another node of
 # it did. [src: api_rest resources_composite_graph_introduction.htm, graph response]
 _HALTED = "PROCESSING_HALTED"
+# Bytes of JSON one batch's graphs may take (see the module docstring).
+PAYLOAD_BUDGET = 800_000
+# HTTP 413 Content Too Large. [src: RFC 9110 §15.5.14]
+_TOO_LARGE = 413
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,7 @@ class HandoffSend:
     graph: list[Subrequest] | None
     lookup: Contact | None = None  # a Contact to look up and link to the Case
     existing_case: str | None = None  # the Case already there (a retry's read)
+    size: int = 0  # about how many bytes its graph takes as JSON (plan.json_size)
 
     @property
     def nodes(self) -> int:
@@ -119,10 +128,12 @@ class HandoffBatcher:
         *,
         max_graphs: int = GRAPH_MAX_GRAPHS,
         max_nodes: int = GRAPH_MAX_NODES,
+        max_bytes: int = PAYLOAD_BUDGET,
     ) -> None:
         self._client = client
         self._max_graphs = max_graphs
         self._max_nodes = max_nodes
+        self.max_bytes = max_bytes
         self._in_flight = 0
         self._waiting: list[_Waiting] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -207,19 +218,29 @@ class HandoffBatcher:
 
     def _full(self) -> bool:
         nodes = sum(w.send.nodes for w in self._waiting)
-        return len(self._waiting) >= self._max_graphs or nodes >= self._max_nodes
+        size = sum(w.send.size for w in self._waiting)
+        return (
+            len(self._waiting) >= self._max_graphs
+            or nodes >= self._max_nodes
+            or size >= self.max_bytes
+        )
 
     def _take(self) -> list[_Waiting]:
         """The handoffs that fit in one payload, oldest first."""
         batch: list[_Waiting] = []
-        nodes = 0
+        nodes = size = 0
         for waiting in self._waiting:
             if len(batch) == self._max_graphs or (
-                batch and nodes + waiting.send.nodes > self._max_nodes
+                batch
+                and (
+                    nodes + waiting.send.nodes > self._max_nodes
+                    or size + waiting.send.size > self.max_bytes
+                )
             ):
                 break
             batch.append(waiting)
             nodes += waiting.send.nodes
+            size += waiting.send.size
         del self._waiting[: len(batch)]
         return batch
 
@@ -231,7 +252,7 @@ class HandoffBatcher:
                 answer = await self._client.composite(composite, all_or_none=False)
                 _settle(batch[0], Sent(answer))
             else:
-                await self._send_graphs(batch)
+                await self._send_halving(batch)
         except Exception as exc:  # the request as a whole failed: every handoff in it did
             for waiting in batch:
                 if not waiting.future.done():
@@ -239,6 +260,18 @@ class HandoffBatcher:
         finally:
             self._in_flight -= 1
             self._flush_if_due()
+
+    async def _send_halving(self, batch: list[_Waiting]) -> None:
+        """The batch's graphs in one request; refused as too large, in halves."""
+        try:
+            await self._send_graphs(batch)
+        except SalesforceError as exc:
+            if exc.status != _TOO_LARGE or len(batch) == 1:
+                raise
+            log.warning("a batch of %d handoffs was too large (413): sent in halves", len(batch))
+            half = len(batch) // 2
+            await self._send_halving(batch[:half])
+            await self._send_halving(batch[half:])
 
     async def _send_graphs(self, batch: list[_Waiting]) -> None:
         # A lookup answered by now rides in its graph; the others link later.

@@ -123,7 +123,8 @@ class CaseCreator:
             )[0]
 
         await self._index.remember_own_bodies(bodies)
-        send = HandoffSend(composite, graph, lookup_for, existing_case=existing_case)
+        size = plan.json_size(fields, bodies) if graph is not None else 0
+        send = HandoffSend(composite, graph, lookup_for, existing_case=existing_case, size=size)
         try:
             sent = await self.batcher.send(send)
         except Exception as exc:

@@ -116,6 +116,26 @@ def handoff_graph(
     return nodes or None
 
 
+# What a graph node costs in JSON besides its texts: method, URL, reference id,
+# the CaseComment's other fields.
+_NODE_OVERHEAD = 200
+
+
+def json_size(fields: Mapping[str, Any], bodies: Sequence[str]) -> int:
+    """About how many bytes a handoff's graph takes as JSON, erring large: JSON
+    escapes quotes, backslashes and line breaks in two bytes, and the client
+    writes any non-ASCII character as ``\\uXXXX`` per UTF-16 unit (six bytes a
+    unit: an emoji's surrogate pair takes twelve)."""
+    texts = [*bodies, *(v for v in fields.values() if isinstance(v, str))]
+    size = _NODE_OVERHEAD * (1 + len(bodies))
+    for text in texts:
+        if text.isascii():
+            size += len(text) + text.count("\n") + text.count('"') + text.count("\\")
+        else:
+            size += 3 * len(text.encode("utf-16-le"))  # 2 bytes a unit
+    return size
+
+
 def contacts_query(contacts: Sequence[Contact]) -> str:
     """One query for the Contacts of several people (by email, else phone), most
     recently changed first: what :func:`contact_query` asks for each, at once."""
