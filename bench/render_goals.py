@@ -124,7 +124,10 @@ def goals(get: Lookup, replies: Sequence[ReplyResult]) -> list[Goal]:
                 f"lost webhook's reply after {_f(lost, 0)} s in a conversation in progress "
                 f"({_f(after_quiet, 0)} s on a Case quiet for hours)",
                 "0; ≤300; ≤60 s",
-                None if math.isnan(quiet) else none == 0 and quiet <= 300 and lost <= 60,
+                # Every lost webhook within 60 s: the quiet Case's too.
+                None
+                if math.isnan(quiet)
+                else none == 0 and quiet <= 300 and max(lost, after_quiet) <= 60,
                 "0; 0 calls (any bound on a loss costs a look); one sweep's two round trips",
             )
         )
