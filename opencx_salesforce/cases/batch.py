@@ -42,9 +42,11 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from opencx_salesforce.cases.lookups import Lookups, Match
+from opencx_salesforce.cases.plan import json_size
 from opencx_salesforce.models import Contact
 from opencx_salesforce.salesforce import subrequests
 from opencx_salesforce.salesforce.client import SalesforceClient
@@ -84,7 +86,12 @@ class HandoffSend:
     graph: list[Subrequest] | None
     lookup: Contact | None = None  # a Contact to look up and link to the Case
     existing_case: str | None = None  # the Case already there (a retry's read)
-    size: int = 0  # about how many bytes its graph takes as JSON (plan.json_size)
+
+    @cached_property
+    def size(self) -> int:
+        """About how many bytes its graph takes as JSON: counted only for a
+        handoff that waits in a batch, once."""
+        return json_size(self.graph or ())
 
     @property
     def nodes(self) -> int:

@@ -123,8 +123,7 @@ class CaseCreator:
             )[0]
 
         await self._index.remember_own_bodies(bodies)
-        size = plan.json_size(fields, bodies) if graph is not None else 0
-        send = HandoffSend(composite, graph, lookup_for, existing_case=existing_case, size=size)
+        send = HandoffSend(composite, graph, lookup_for, existing_case=existing_case)
         try:
             sent = await self.batcher.send(send)
         except Exception as exc:

@@ -117,22 +117,24 @@ def handoff_graph(
 
 
 # What a graph node costs in JSON besides its texts: method, URL, reference id,
-# the CaseComment's other fields.
+# the field names.
 _NODE_OVERHEAD = 200
 
 
-def json_size(fields: Mapping[str, Any], bodies: Sequence[str]) -> int:
-    """About how many bytes a handoff's graph takes as JSON, erring large: JSON
+def json_size(nodes: Sequence[Subrequest]) -> int:
+    """About how many bytes graph ``nodes`` take as JSON, erring large: JSON
     escapes quotes, backslashes and line breaks in two bytes, and the client
-    writes any non-ASCII character as ``\\uXXXX`` per UTF-16 unit (six bytes a
-    unit: an emoji's surrogate pair takes twelve)."""
-    texts = [*bodies, *(v for v in fields.values() if isinstance(v, str))]
-    size = _NODE_OVERHEAD * (1 + len(bodies))
-    for text in texts:
-        if text.isascii():
-            size += len(text) + text.count("\n") + text.count('"') + text.count("\\")
-        else:
-            size += 3 * len(text.encode("utf-16-le"))  # 2 bytes a unit
+    escapes every non-ASCII character, six bytes per UTF-16 unit (an emoji's
+    surrogate pair takes twelve)."""
+    size = _NODE_OVERHEAD * len(nodes)
+    for node in nodes:
+        for value in (node.body or {}).values():
+            if not isinstance(value, str):
+                continue
+            if value.isascii():
+                size += len(value) + value.count("\n") + value.count('"') + value.count("\\")
+            else:
+                size += 3 * len(value.encode("utf-16-le"))  # 2 bytes a unit
     return size
 
 

@@ -132,33 +132,32 @@ class PostgresQueue:
         return changed == 1
 
     async def revive(self, queue: str, item_id: str) -> bool:
-        rows = await self._sql.fetch(
-            f"""
-            WITH revived AS (
-                UPDATE {self._q} SET state = 'ready', available_at = now(), enqueued_at = now()
-                WHERE queue = $1 AND item_id = $2 AND state = 'dead'
-                RETURNING 1
-            )
-            SELECT pg_notify($3, $4 || ':' || $1) FROM revived
-            """,
+        return await self._ready_now(
             queue,
             item_id,
-            self._channel,
-            self._sender,
+            set_sql="state = 'ready', available_at = now(), enqueued_at = now()",
+            where_sql="state = 'dead'",
         )
-        if rows:
-            self._wakeups.notify(queue)
-        return len(rows) == 1
 
     async def hurry(self, queue: str, item_id: str) -> bool:
+        return await self._ready_now(
+            queue,
+            item_id,
+            set_sql="available_at = now()",
+            where_sql="state = 'ready' AND available_at > now()",
+        )
+
+    async def _ready_now(self, queue: str, item_id: str, *, set_sql: str, where_sql: str) -> bool:
+        """One item made due now (``set_sql`` where ``where_sql``, both constants
+        of this class), and its queue's workers told, in one statement."""
         rows = await self._sql.fetch(
             f"""
-            WITH hurried AS (
-                UPDATE {self._q} SET available_at = now()
-                WHERE queue = $1 AND item_id = $2 AND state = 'ready' AND available_at > now()
+            WITH changed AS (
+                UPDATE {self._q} SET {set_sql}
+                WHERE queue = $1 AND item_id = $2 AND {where_sql}
                 RETURNING 1
             )
-            SELECT pg_notify($3, $4 || ':' || $1) FROM hurried
+            SELECT pg_notify($3, $4 || ':' || $1) FROM changed
             """,
             queue,
             item_id,
