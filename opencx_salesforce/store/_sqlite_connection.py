@@ -18,7 +18,7 @@ Group commit
       unit of a batch whose ``COMMIT`` failed gets that error;
     * no added wait when alone: a unit that finds no commit in progress starts
       at once, and a batch of one runs as it would alone (one statement, its
-      own transaction; no ``BEGIN`` and ``SAVEPOINT`` round trips).
+      own transaction; no ``BEGIN`` and ``SAVEPOINT``).
 
     A batch holds the write lock from ``BEGIN IMMEDIATE`` to ``COMMIT``, as any
     transaction would, so other processes sharing the file see each unit whole.
@@ -27,29 +27,35 @@ Group commit
     ``:memory:`` database, take the one connection between batches: a reader
     never sees a write before it is durable.
 
+One call to the connection's thread a batch
+    A batch goes to the connection's thread as one piece of work (``BEGIN``,
+    every unit, ``COMMIT``), so units are plain functions of a ``sqlite3``
+    connection, run on that thread (:mod:`._sqlite_thread`): a batch of fifty
+    writes costs two thread switches, not a hundred and fifty.
+
 Sharing the file with other processes
     An operation that finds another process holding the write lock is tried
-    again in short jittered pauses on the event loop until ``busy_timeout``
-    (then ``sqlite3.OperationalError`` is raised).
+    again in short jittered pauses until ``busy_timeout`` (then
+    ``sqlite3.OperationalError`` is raised); see :func:`._sqlite_thread.patiently`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import random
+import functools
 import sqlite3
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-import aiosqlite
+from opencx_salesforce.store._sqlite_thread import SQLiteThread, patiently
 
 _T = TypeVar("_T")
 
-# A unit of work: statements on the connection, atomic together.
-Unit = Callable[[aiosqlite.Connection], Awaitable[_T]]
+# A unit of work: statements on the connection (on its thread), atomic together.
+Unit = Callable[[sqlite3.Connection], _T]
+# What a unit gave: (True, its result) or (False, its exception).
+_Outcome = tuple[bool, Any]
 
 # Enough to amortise a commit, few enough that one batch's savepoints stay cheap.
 MAX_BATCH = 256
@@ -63,37 +69,38 @@ class _Pending(Generic[_T]):
 
 
 class SQLiteConnection:
-    """Statements and write units on one aiosqlite connection."""
+    """Write units and reads on one database: a writing connection, and for a
+    file a second one that reads (see :meth:`open`)."""
 
-    def __init__(self, db: aiosqlite.Connection, *, busy_timeout: float) -> None:
-        self._db = db
+    def __init__(
+        self, writer: SQLiteThread, reader: SQLiteThread | None, *, busy_timeout: float
+    ) -> None:
+        self._writer = writer
+        self._reader = reader
         self._busy_timeout = busy_timeout
-        self._lock = asyncio.Lock()  # one user of the connection at a time
-        self._reader: aiosqlite.Connection | None = None  # see read_with
         self._queue: list[_Pending[Any]] = []
         self._committer: asyncio.Task[None] | None = None
         # Transactions committed (a lone statement counts as one): tests check
         # that concurrent writes share them.
         self.commits = 0
 
-    async def patiently(self, attempt: Callable[[], Awaitable[_T]]) -> _T:
-        """Run ``attempt`` again while another connection holds the write lock.
+    @classmethod
+    async def open(cls, database: str, *, busy_timeout: float) -> SQLiteConnection:
+        """Connections to ``database``. A file gets a second connection for reads:
+        in WAL mode it reads the last committed state while a batch commits,
+        where a read on the writing connection would wait for the batch's fsync.
+        A private ``:memory:`` database has one (a second would be another
+        database); its reads take the thread between batches, so they too never
+        see a write before it is committed."""
+        writer = SQLiteThread(database, name="sqlite writer")
+        await writer.start()
+        return cls(writer, None, busy_timeout=busy_timeout)
 
-        SQLite's built-in busy handler sleeps in the connection's thread and backs
-        off to 100 ms naps, so under contention the lock sits free while everyone
-        sleeps (50 connections leasing 120 items: 4.1 s with it, 0.7 s with this).
-        Short jittered pauses on the event loop keep the lock busy instead."""
-        deadline = time.monotonic() + self._busy_timeout
-        pause = 0.0005
-        while True:
-            try:
-                return await attempt()
-            except sqlite3.OperationalError as exc:
-                busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
-                if not busy or time.monotonic() >= deadline:
-                    raise
-            await asyncio.sleep(random.uniform(0, pause))
-            pause = min(pause * 2, 0.01)
+    async def read_from_second_connection(self, database: str) -> None:
+        """Send reads to a connection of their own (call once WAL mode is on)."""
+        reader = SQLiteThread(database, name="sqlite reader")
+        await reader.start()
+        self._reader = reader
 
     # --- writes ----------------------------------------------------------------
     async def write(self, unit: Unit[_T], *, one_statement: bool = False) -> _T:
@@ -112,12 +119,8 @@ class SQLiteConnection:
     async def run(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> int:
         """One statement as a write unit; rows changed."""
 
-        async def unit(db: aiosqlite.Connection) -> int:
-            # One hop to the connection's thread: a write's cursor holds
-            # nothing once executed, so it is left to the garbage collector
-            # rather than closed in a second hop.
-            cursor = await db.execute(sql, params)
-            return cursor.rowcount
+        def unit(db: sqlite3.Connection) -> int:
+            return db.execute(sql, params).rowcount
 
         return await self.write(unit, one_statement=True)
 
@@ -125,135 +128,99 @@ class SQLiteConnection:
         try:
             while self._queue:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                async with self._lock:
-                    if len(batch) == 1:
-                        await self._alone(batch[0])
-                    else:
-                        await self._together(batch)
+                units = [(p.unit, p.bare) for p in batch]
+                try:
+                    outcomes = await self._writer.call(
+                        functools.partial(_commit, units=units, busy_timeout=self._busy_timeout)
+                    )
+                except Exception as exc:  # the batch failed as a whole
+                    for pending in batch:
+                        _settle(pending, (False, exc))
+                    continue
+                self.commits += 1
+                for pending, outcome in zip(batch, outcomes, strict=True):
+                    _settle(pending, outcome)
         finally:
             self._committer = None
             for pending in self._queue:  # only if this task itself was cancelled
-                if not pending.done.done():
-                    pending.done.set_exception(RuntimeError("the store is closing"))
+                _settle(pending, (False, RuntimeError("the store is closing")))
             self._queue = []
 
-    async def _alone(self, pending: _Pending[Any]) -> None:
-        try:
-            if pending.bare:
-                # One statement: SQLite makes it its own transaction.
-                result = await self.patiently(lambda: pending.unit(self._db))
-            else:
-                result = await self._transaction(pending.unit)
-        except BaseException as exc:
-            _settle(pending, exc=exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        self.commits += 1
-        _settle(pending, result=result)
-
-    async def _transaction(self, unit: Unit[_T]) -> _T:
-        """Several statements between BEGIN IMMEDIATE and COMMIT: the write lock
-        is held from the first, so nothing they read can change under them."""
-        try:
-            await self.patiently(lambda: self._db.execute("BEGIN IMMEDIATE"))
-            result = await unit(self._db)
-            await self.patiently(lambda: self._db.execute("COMMIT"))
-        except BaseException:
-            await self._rollback()
-            raise
-        return result
-
-    async def _together(self, batch: list[_Pending[Any]]) -> None:
-        outcomes: list[tuple[bool, Any]] = []
-        try:
-            await self.patiently(lambda: self._db.execute("BEGIN IMMEDIATE"))
-            for n, pending in enumerate(batch):
-                if pending.bare:
-                    outcomes.append(await self._statement(pending))
-                    continue
-                savepoint = f"unit{n}"
-                await self._db.execute(f"SAVEPOINT {savepoint}")
-                try:
-                    outcomes.append((True, await pending.unit(self._db)))
-                except Exception as exc:
-                    # Undo this unit's statements only; the others stand.
-                    await self._db.execute(f"ROLLBACK TO {savepoint}")
-                    outcomes.append((False, exc))
-            await self.patiently(lambda: self._db.execute("COMMIT"))
-        except BaseException as exc:
-            await self._rollback()
-            for pending in batch:
-                _settle(pending, exc=exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        self.commits += 1
-        for pending, (ok, value) in zip(batch, outcomes, strict=True):
-            if ok:
-                _settle(pending, result=value)
-            else:
-                _settle(pending, exc=value)
-
-    async def _statement(self, pending: _Pending[Any]) -> tuple[bool, Any]:
-        """A one-statement unit inside a batch, without a savepoint's round
-        trip: a statement that fails is undone by SQLite itself and the
-        transaction goes on (a constraint, say). A failure that ended the
-        transaction (I/O, a full disk) is raised: the whole batch fails."""
-        try:
-            return True, await pending.unit(self._db)
-        except Exception as exc:
-            if not self._db.in_transaction:
-                raise
-            return False, exc
-
-    async def _rollback(self) -> None:
-        # Shielded: after a cancellation a statement may still be queued on the
-        # connection's thread, and the next caller must not find this
-        # transaction open. Statements run in order, so the ROLLBACK lands last.
-        with contextlib.suppress(sqlite3.OperationalError):  # none was open
-            await asyncio.shield(self._db.execute("ROLLBACK"))
-
-    # --- reads and setup -------------------------------------------------------
-    def read_with(self, reader: aiosqlite.Connection) -> None:
-        """Send reads to ``reader``, a second connection on the same file: in
-        WAL mode it reads the last committed state while a batch commits, where
-        a read on the writing connection would wait for the batch's fsync."""
-        self._reader = reader
-
+    # --- reads -----------------------------------------------------------------
     async def rows(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
         """A read of committed data only (never a write before it is durable)."""
-        reader = self._reader
+        busy_timeout = self._busy_timeout
 
-        async def attempt() -> list[Any]:
-            # One hop to the connection's thread (not execute, fetch, close).
-            db = self._db if reader is None else reader
-            return list(await db.execute_fetchall(sql, params))
+        def read(db: sqlite3.Connection) -> list[Any]:
+            return patiently(lambda: db.execute(sql, params).fetchall(), busy_timeout)
 
-        if reader is not None:
-            return await self.patiently(attempt)
-        async with self._lock:  # between write batches
-            return await self.patiently(attempt)
+        return await (self._reader or self._writer).call(read)
 
     async def close(self) -> None:
         if self._committer is not None:
             await asyncio.gather(self._committer, return_exceptions=True)
         if self._reader is not None:
             await self._reader.close()
-        await self._db.close()
+        await self._writer.close()
 
 
-def _settle(
-    pending: _Pending[Any], *, result: Any = None, exc: BaseException | None = None
-) -> None:
+# --- on the connection's thread ---------------------------------------------------
+def _commit(
+    db: sqlite3.Connection, *, units: list[tuple[Unit[Any], bool]], busy_timeout: float
+) -> list[_Outcome]:
+    """One batch: its units' outcomes once committed. Raises when the batch
+    failed as a whole (then nothing of it was written)."""
+    if len(units) == 1 and units[0][1]:
+        # One statement alone: SQLite makes it its own transaction.
+        unit = units[0][0]
+        try:
+            return [(True, patiently(lambda: unit(db), busy_timeout))]
+        except Exception as exc:
+            return [(False, exc)]
+    # BEGIN IMMEDIATE: the write lock is held from the first statement, so
+    # nothing a unit reads can change under it.
+    patiently(lambda: db.execute("BEGIN IMMEDIATE"), busy_timeout)
+    try:
+        outcomes = [_unit(db, n, unit, bare) for n, (unit, bare) in enumerate(units)]
+        patiently(lambda: db.execute("COMMIT"), busy_timeout)
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return outcomes
+
+
+def _unit(db: sqlite3.Connection, n: int, unit: Unit[Any], bare: bool) -> _Outcome:
+    """A unit inside the batch's transaction. A one-statement unit needs no
+    savepoint: a statement that fails is undone by SQLite itself and the
+    transaction goes on (a constraint, say); a failure that ended the
+    transaction (I/O, a full disk) is raised: the whole batch fails. A unit of
+    several statements runs in its own savepoint, rolled back to on failure."""
+    if bare:
+        try:
+            return True, unit(db)
+        except Exception as exc:
+            if not db.in_transaction:
+                raise
+            return False, exc
+    db.execute(f"SAVEPOINT unit{n}")
+    try:
+        return True, unit(db)
+    except Exception as exc:
+        # Undo this unit's statements only; the others stand.
+        db.execute(f"ROLLBACK TO unit{n}")
+        return False, exc
+
+
+# --- on the loop ------------------------------------------------------------------
+def _settle(pending: _Pending[Any], outcome: _Outcome) -> None:
+    ok, value = outcome
     if pending.done.done():
         return
-    if exc is None:
-        pending.done.set_result(result)
-    elif isinstance(exc, asyncio.CancelledError):
-        pending.done.cancel()
+    if ok:
+        pending.done.set_result(value)
     else:
-        pending.done.set_exception(exc)
+        pending.done.set_exception(value)
 
 
 def _retrieve(done: asyncio.Future[Any]) -> None:

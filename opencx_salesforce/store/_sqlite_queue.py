@@ -5,10 +5,9 @@ process, by the watcher's poll (see :mod:`.sqlite` for the whole picture).
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from typing import Any
-
-import aiosqlite
 
 from opencx_salesforce.store._rules import check_delay, check_lease, new_token, visible_state
 from opencx_salesforce.store._sqlite_connection import SQLiteConnection
@@ -59,15 +58,15 @@ class SQLiteQueue:
         check_lease(visibility_timeout, limit)
         now = time.time()
 
-        async def take(db: aiosqlite.Connection) -> list[Lease]:
-            due = await db.execute_fetchall(
+        def take(db: sqlite3.Connection) -> list[Lease]:
+            due = db.execute(
                 """
                 SELECT seq, item_id, payload, attempts, enqueued_at FROM queue_items
                 WHERE queue = ? AND state != 'dead' AND available_at <= ?
                 ORDER BY available_at, seq LIMIT ?
                 """,
                 (queue, now, limit),
-            )
+            ).fetchall()
             leases = [
                 (
                     seq,
@@ -83,7 +82,7 @@ class SQLiteQueue:
                 for seq, item_id, payload, attempts, enqueued_at in due
             ]
             if leases:
-                await db.executemany(
+                db.executemany(
                     """
                     UPDATE queue_items
                     SET state = 'leased', attempts = ?, available_at = ?, lease_token = ?

@@ -12,9 +12,9 @@ URL to file
 Sharing the file
     The database runs in WAL mode (readers never block the writer), and an
     operation that finds the write lock taken waits for it (``busy_timeout``,
-    10 s by default) instead of failing; the waiting is done on the event loop
-    in short jittered pauses rather than by SQLite's own busy handler (see
-    ``_sqlite_connection``), and ``sqlite3.OperationalError`` is raised past it.
+    10 s by default) instead of failing; the waiting is done on the connection's
+    thread in short jittered pauses rather than by SQLite's own busy handler (see
+    ``_sqlite_thread``), and ``sqlite3.OperationalError`` is raised past it.
     Conditional writes (``set_if_absent``, ``compare_and_set``, ``ack``, …) are
     single statements: SQLite takes the write lock before it reads the row it
     compares, so the check and the write are one atomic step. ``lease``, which
@@ -45,13 +45,10 @@ write that replaces them, and by a sweep of the whole table at most every
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Mapping
 
-import aiosqlite
-
-# Imported for its side effect: statement parameters never reach the logs.
-import opencx_salesforce.store._sqlite_log  # noqa: F401
 from opencx_salesforce.store._rules import check_ttl
 from opencx_salesforce.store._sqlite_connection import SQLiteConnection
 from opencx_salesforce.store._sqlite_queue import SQLiteQueue
@@ -79,14 +76,13 @@ class SQLiteStore(SQLiteQueue):
 
     def __init__(
         self,
-        db: aiosqlite.Connection,
+        conn: SQLiteConnection,
         *,
         database: str,
-        busy_timeout: float,
         poll_interval: float,
         purge_interval: float,
     ) -> None:
-        self._conn = SQLiteConnection(db, busy_timeout=busy_timeout)
+        self._conn = conn
         self.database = database
         self._poll_interval = poll_interval
         self._purge_interval = purge_interval
@@ -107,24 +103,16 @@ class SQLiteStore(SQLiteQueue):
         ``busy_timeout``: how long an operation waits for another connection's
         write lock before it raises ``sqlite3.OperationalError``."""
         database = database_from_url(url)
-        # isolation_level=None: no implicit transactions, this class says when.
-        # timeout=0: SQLite's own busy handler is off, see SQLiteConnection.patiently.
-        db = await aiosqlite.connect(database, isolation_level=None, timeout=0)
+        conn = await SQLiteConnection.open(database, busy_timeout=busy_timeout)
         store = cls(
-            db,
-            database=database,
-            busy_timeout=busy_timeout,
-            poll_interval=poll_interval,
-            purge_interval=purge_interval,
+            conn, database=database, poll_interval=poll_interval, purge_interval=purge_interval
         )
         try:
             await store._prepare()
             if database != ":memory:":  # a second :memory: would be another database
-                store._conn.read_with(
-                    await aiosqlite.connect(database, isolation_level=None, timeout=0)
-                )
+                await conn.read_from_second_connection(database)
         except BaseException:
-            await db.close()
+            await conn.close()
             raise
         return store
 
@@ -138,10 +126,10 @@ class SQLiteStore(SQLiteQueue):
             )
         await self._conn.run("PRAGMA synchronous = FULL", ())
 
-        async def create(db: aiosqlite.Connection) -> None:
+        def create(db: sqlite3.Connection) -> None:
             for statement in SCHEMA:
-                await db.execute(statement)
-            await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
         await self._conn.write(create)
 
@@ -198,8 +186,8 @@ class SQLiteStore(SQLiteQueue):
             for key, value in values.items()
         ]
 
-        async def upsert_all(db: aiosqlite.Connection) -> None:
-            await db.executemany(self._UPSERT, rows)
+        def upsert_all(db: sqlite3.Connection) -> None:
+            db.executemany(self._UPSERT, rows)
 
         # Not bare: in autocommit, executemany would commit each row alone.
         await self._conn.write(upsert_all)

@@ -1,7 +1,7 @@
 """No client secret, access token, refresh token, webhook token or signing
 secret, CSRF key or encryption key in any log line (DEBUG) or any page the fault
 suite saw, on every store backend (issue 16 item 8: a store's driver may log
-its statements with their parameters, as aiosqlite does).
+its statements with their parameters, as aiosqlite did).
 
 Every test of the suite is scanned as it ends (``conftest.leak_watch``): its
 logs, the pages and answers it received, the host processes' output. This test

@@ -1,6 +1,6 @@
-"""Secrets in DEBUG logs with the SQLite store (issue #16, item 8): aiosqlite logs
-each call with its parameters; with the host's logging at DEBUG, nothing the store
-was given may appear in any record."""
+"""Secrets in DEBUG logs with the SQLite store (issue #16, item 8): a driver may log
+each call with its parameters (aiosqlite, which the store used before, did); with
+the host's logging at DEBUG, nothing the store was given may appear in any record."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ async def test_sqlite_debug_logs_carry_no_stored_value(
         await store.compare_and_set("salesforce.state", SECRET, None, SECRET.encode())
     finally:
         await store.close()
-    aiosqlite_records = [r for r in caplog.records if r.name == "aiosqlite"]
-    assert aiosqlite_records, "aiosqlite logged nothing at DEBUG: the test proves nothing"
+    assert caplog.handler.level <= logging.DEBUG  # every record reached the check
     for record in caplog.records:
         assert SECRET not in record.getMessage(), (record.name, record.getMessage()[:200])

@@ -4,9 +4,9 @@ fsync), each keeping its own result, its own atomicity and its own error."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from opencx_salesforce.store._sqlite_connection import SQLiteConnection, Unit
@@ -64,16 +64,15 @@ async def test_concurrent_leases_share_a_commit_and_take_each_item_once(tmp_path
 
 
 async def test_a_failing_unit_rolls_back_alone(tmp_path: Path) -> None:
-    db = await aiosqlite.connect(tmp_path / "units.db", isolation_level=None)
-    conn = SQLiteConnection(db, busy_timeout=1.0)
+    conn = await SQLiteConnection.open(str(tmp_path / "units.db"), busy_timeout=1.0)
     await conn.run("CREATE TABLE t (n INTEGER PRIMARY KEY)", ())
 
     def inserting(*numbers: int, then: str | None = None, fail: bool = False) -> Unit[int]:
-        async def unit(db: aiosqlite.Connection) -> int:
+        def unit(db: sqlite3.Connection) -> int:
             for n in numbers:
-                await db.execute("INSERT INTO t (n) VALUES (?)", (n,))
+                db.execute("INSERT INTO t (n) VALUES (?)", (n,))
             if then is not None:
-                await db.execute(then)
+                db.execute(then)
             if fail:
                 raise ValueError("the unit changed its mind")
             return sum(numbers)
