@@ -58,7 +58,9 @@ class TranscriptComments:
         by_ref = {r.reference_id: r for r in responses}
         state = by_ref.get(plan.CASE_STATE_REF)
         refs = [plan.APPEND_COMMENTS_REF] if chunk else []
-        written += await self.collect(by_ref, refs)
+        ids = await self.collect(by_ref, refs)
+        await self._index.remember_own_comments(ids)
+        written += len(ids)
         if state is None:
             raise plan.refusal(f"read Case {case_id}", [])
         raise_for(state, f"read Case {case_id}")
@@ -90,10 +92,12 @@ class TranscriptComments:
             written += len(ids)
         return written
 
-    async def collect(self, by_ref: Mapping[str, SubResponse], refs: Sequence[str]) -> int:
-        """Count and remember the comments a composite call wrote under ``refs``;
-        raise the first failure after reading them all."""
-        written = 0
+    async def collect(self, by_ref: Mapping[str, SubResponse], refs: Sequence[str]) -> list[str]:
+        """The Ids of the comments a composite call wrote under ``refs``, for the
+        caller to remember as the plugin's own (their bodies already are); raise
+        the first failure after reading them all (then the ones written are
+        remembered here: the retry reads what landed)."""
+        written: list[str] = []
         problem: ApiError | None = None
         for ref in refs:
             response = by_ref.get(ref)
@@ -102,9 +106,7 @@ class TranscriptComments:
             if not response.ok:
                 problem = problem or response.error("write the transcript comments")
                 continue
-            ids = [r["id"] for r in response.body if r.get("success") and r.get("id")]
-            await self._index.remember_own_comments(ids)
-            written += len(ids)
+            written += [r["id"] for r in response.body if r.get("success") and r.get("id")]
             failed = [e for r in response.body if not r.get("success") for e in r["errors"]]
             if failed:
                 problem = problem or plan.refusal(
@@ -114,6 +116,7 @@ class TranscriptComments:
             # The Case exists. A retryable failure (a locked row) is retried and
             # the retry reads what landed and writes the rest; a refusal
             # (a validation rule) is dead-lettered with Salesforce's message.
+            await self._index.remember_own_comments(written)
             raise problem
         return written
 

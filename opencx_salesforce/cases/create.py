@@ -9,6 +9,7 @@ Case by its external id and writes only the missing bodies (:mod:`.comments`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pluggy
@@ -143,7 +144,8 @@ class CaseCreator:
             assert existing_case is not None
             case_id, created = existing_case, False
 
-        written = await self._comments.collect(by_ref, comment_refs)
+        own_comments = await self._comments.collect(by_ref, comment_refs)
+        written = len(own_comments)
         if lookup and key is not None:
             contact = by_ref.get("refContact")
             if sent.late_lookup is not None:
@@ -155,20 +157,36 @@ class CaseCreator:
                 await create_contact(self._client, self._index, session, key, case_id)
         if overflow:
             written += await self._comments.append(case_id, overflow, is_retry=False)
-        await self.link(session.id, SessionCase(case_id, external_id, generation), key)
+        await self.link(
+            session.id,
+            SessionCase(case_id, external_id, generation),
+            key,
+            own_comments=own_comments,
+            new_case=created and existing_case is None,
+        )
         log.info("session %s handed off as Case %s (%d comments)", session.id, case_id, written)
         return Outcome(case_id, created=created or existing_case is None, comments_written=written)
 
-    async def link(self, session_id: str, ref: SessionCase, key: str | None) -> None:
+    async def link(
+        self,
+        session_id: str,
+        ref: SessionCase,
+        key: str | None,
+        *,
+        own_comments: Sequence[str] = (),
+        new_case: bool = False,
+    ) -> None:
         # The host's write first: it is the moment the handoff is done for the
         # user, and the index's writes need not delay it. A crash between the two
         # is safe: the job is not acked, so it runs again, finds no Case in the
         # index, upserts on the external id (no second Case), reads what landed
         # (nothing written twice) and links both again. Until then a reply reader
         # knows the Case's comments as the plugin's own by their bodies,
-        # remembered before sending.
+        # remembered before sending (their Ids go with the links).
         await self.set_session_fields(session_id, ref.case_id)
-        await self._index.link_session(session_id, ref, key)
+        await self._index.link_session(
+            session_id, ref, key, own_comments=own_comments, new_case=new_case
+        )
 
     async def set_session_fields(self, session_id: str, case_id: str) -> None:
         url = await self._client.record_url("Case", case_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -59,13 +59,30 @@ class CaseIndex:
         return None if data is None else SessionCase(**data)
 
     async def link_session(
-        self, session_id: str, ref: SessionCase, contact_key: str | None
+        self,
+        session_id: str,
+        ref: SessionCase,
+        contact_key: str | None,
+        *,
+        own_comments: Sequence[str] = (),
+        new_case: bool = False,
     ) -> None:
-        # The session's Case and the contact's latest Case: one write.
+        """The session's Case, the contact's latest Case, the comments the
+        plugin wrote on it and the Case's entry: one write where it can be.
+        ``new_case``: this handoff created the Case just now, so no other writer
+        can know its Id yet (the contact's link to it is in this same write,
+        under the contact's lock): its entry is written whole, not read and
+        compared first."""
         links = {f"session:{session_id}": json.dumps(asdict(ref)).encode()}
         if contact_key:
             links[f"contact:{contact_key}"] = ref.case_id.encode()
+        links |= _own_comment_keys(own_comments)
+        if new_case:
+            entry = CaseEntry(sessions=[session_id], contact_key=contact_key)
+            links[f"case:{ref.case_id}"] = json.dumps(asdict(entry), sort_keys=True).encode()
         await self._store.set_many(NS, links)
+        if new_case:
+            return
 
         def add(entry: Any) -> Any:
             entry = entry or asdict(CaseEntry(contact_key=contact_key))
@@ -117,10 +134,8 @@ class CaseIndex:
         await self._store.set(NS, f"match:{contact_key}", (contact_id or "").encode(), ttl=ttl)
 
     # --- the plugin's own comments ----------------------------------------------------
-    async def remember_own_comments(self, comment_ids: list[str]) -> None:
-        await self._store.set_many(
-            NS, {f"own:{comment_id[:15]}": b"1" for comment_id in comment_ids}
-        )
+    async def remember_own_comments(self, comment_ids: Sequence[str]) -> None:
+        await self._store.set_many(NS, _own_comment_keys(comment_ids))
 
     async def is_own_comment(self, comment_id: str, body: str | None = None) -> bool:
         """Whether the plugin wrote this comment: its Id is known, or its body is
@@ -194,6 +209,12 @@ class CaseIndex:
             return True
         raw = await self._store.get(NS, f"clean:{item_id}")
         return raw is not None and raw.decode() == str(attempt - 1)
+
+
+def _own_comment_keys(comment_ids: Sequence[str]) -> dict[str, bytes]:
+    # 15 characters: the Id as Salesforce's case-sensitive form, whichever form
+    # an answer gives.
+    return {f"own:{comment_id[:15]}": b"1" for comment_id in comment_ids}
 
 
 def _digest(body: str) -> str:

@@ -9,7 +9,8 @@ other.
 Parsing a long conversation is the host's biggest cost per event, and most reads
 find the bytes this instance wrote or read last: those are not parsed again
 (:class:`_Parsed`). Whatever the store holds decides; the cache only skips
-parsing the very same bytes twice.
+parsing the very same bytes twice, and lets an update try its compare-and-set
+on the bytes it knows before reading them again.
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ class _Parsed:
         session = Session.model_validate_json(raw)
         self.keep(session_id, raw, session)
         return session
+
+    def latest(self, session_id: str) -> tuple[bytes, Session] | None:
+        """The bytes and session this instance last read or wrote, if kept."""
+        return self._entries.get(session_id)
 
     def keep(self, session_id: str, raw: bytes, session: Session) -> None:
         self._entries[session_id] = (raw, session)
@@ -137,6 +142,24 @@ class SessionRepository:
 
         :return: the session as stored afterwards, and whether it changed.
         """
+        known = self._parsed.latest(session_id)
+        if known is not None:
+            # Optimistic: the bytes this instance wrote or read last are most
+            # likely still the stored ones, and the compare-and-set checks it.
+            # No read first; on a mismatch, or when ``change`` would leave it
+            # as it is or refuse (decisions taken on unverified bytes), read below.
+            known_raw, known_session = known
+            try:
+                guess = change(known_session)
+            except Exception:
+                guess = None
+            if guess is not None:
+                written = _dump(guess)
+                if await self._store.compare_and_set(
+                    self._namespace, session_id, known_raw, written
+                ):
+                    self._parsed.keep(session_id, written, _copy(guess))
+                    return guess, True
         for _ in range(_MAX_ATTEMPTS):
             raw = await self._store.get(self._namespace, session_id)
             if raw is None:

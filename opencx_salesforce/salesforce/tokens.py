@@ -9,6 +9,7 @@ how an expired token is refreshed exactly once across callers and instances is
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -95,6 +96,7 @@ class TokenManager:
         # waited for it (without this it would look again only after REAUTH_WAIT).
         self._on_connected = on_connected
         self._records = GrantRecords(store, box, configured=credentials, clock=clock)
+        self._reading: asyncio.Future[tuple[bytes | None, Connection | None]] | None = None
         self._refresher = SingleFlightRefresh(
             self._records,
             oauth,
@@ -138,7 +140,7 @@ class TokenManager:
     async def access_token(self) -> Connection:
         """The current token set. Raises :class:`NeedsReauthorization` when there
         is none to use."""
-        _, conn = await self._records.load()
+        _, conn = await self._load_shared()
         if conn is None:
             raise NotConnectedYet(NOT_CONNECTED)
         if conn.reauth_reason:
@@ -156,6 +158,20 @@ class TokenManager:
             except SalesforceError as exc:
                 log.warning("proactive token refresh failed, using the current token: %s", exc)
         return conn
+
+    async def _load_shared(self) -> tuple[bytes | None, Connection | None]:
+        """The stored grant. Callers that ask while a read is in flight share
+        it (every API call asks: under load, one read serves a crowd); what
+        they get is as fresh as a read of their own started a moment earlier."""
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(self._records.load())
+            self._reading.add_done_callback(self._read_done)
+        return await asyncio.shield(self._reading)
+
+    def _read_done(self, reading: asyncio.Future[tuple[bytes | None, Connection | None]]) -> None:
+        self._reading = None
+        if not reading.cancelled():
+            reading.exception()  # retrieved: every waiter may have been cancelled
 
     @staticmethod
     def _issued(conn: Connection) -> float:

@@ -10,7 +10,6 @@ passes, strict xfail fails the run, and the marker (and the matching flag in
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
 from typing import Any
 
@@ -25,7 +24,7 @@ from faults_support import (
     comment_bodies,
 )
 
-from opencx_salesforce.devhost.waiting import wait_for
+from opencx_salesforce.devhost.waiting import WaitTimedOut, wait_for
 from opencx_salesforce.runtime import OUTBOX_QUEUE
 
 MESSAGES = ["Where is my parcel?", "Let me check the tracking.", "It says delivered, it is not."]
@@ -125,12 +124,17 @@ async def test_a_kill_between_the_pending_mark_and_the_queued_job_keeps_the_hand
     api = HostApi(install.http, life.base_url, ADMIN_TOKEN)
     assert (await api.session(session_id))["status"] == "handed_off"
     await api.post_message(session_id, "contact", "Hello? Is anyone there?")
-    await asyncio.sleep(1.0)
-    async with install.hosts.store() as store:
-        waiting = [i.item_id for i in await store.items(OUTBOX_QUEUE)]
-    assert case_for_session(install.org, session_id) is not None, (
-        f"no Case; the outbox holds only {waiting}"
-    )
+
+    async def created() -> bool:
+        return case_for_session(install.org, session_id) is not None
+
+    try:
+        # Not a fixed pause: a loaded machine (the whole suite) restarts slower.
+        await wait_for(created, timeout=15, what="the Case")
+    except WaitTimedOut:
+        async with install.hosts.store() as store:
+            waiting = [i.item_id for i in await store.items(OUTBOX_QUEUE)]
+        raise AssertionError(f"no Case; the outbox holds only {waiting}") from None
 
 
 async def test_a_kill_after_the_index_link_still_puts_the_case_id_on_the_session(

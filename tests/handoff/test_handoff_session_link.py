@@ -1,14 +1,19 @@
 """The Case link reaches the host in one write when the host can take several
-metadata keys at once, and key by key when it cannot."""
+metadata keys at once, and key by key when it cannot; the plugin's index
+learns a new Case in one store write."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from handoff_support import case_id_of, converse
 
+from opencx_salesforce.cases.index import CaseIndex
 from opencx_salesforce.devhost.stack import Stack
+from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.hookspecs import HostMetadataMany, set_metadata
+from opencx_salesforce.store import namespaces
 
 
 async def test_host_set_session_metadata_many_makes_the_case_link_one_write(stack: Stack) -> None:
@@ -52,3 +57,38 @@ async def test_a_host_without_many_gets_one_write_per_key() -> None:
     assert not isinstance(host, HostMetadataMany)
     await set_metadata(host, "s1", {"a": 1, "b": "two"})  # type: ignore[arg-type]
     assert host.calls == [("s1", "a", 1), ("s1", "b", "two")]
+
+
+async def test_a_new_case_is_indexed_in_one_store_write(stack: Stack) -> None:
+    """The session's Case, the contact's Case, the comments' Ids and the Case's
+    entry: one ``set_many`` once the Case exists, no read-and-compare of an
+    entry nobody else can know yet."""
+    store = stack.host.store
+    cases_ns = namespaces.CASES
+    writes: list[tuple[str, list[str]]] = []
+    set_many, compare_and_set = store.set_many, store.compare_and_set
+
+    async def counted_set_many(ns: str, values: Mapping[str, bytes], **kw: Any) -> None:
+        if ns == cases_ns:
+            writes.append(("set_many", sorted(k.split(":")[0] for k in values)))
+        await set_many(ns, values, **kw)
+
+    async def counted_cas(ns: str, key: str, *args: Any, **kw: Any) -> bool:
+        if ns == cases_ns:
+            writes.append(("compare_and_set", [key.split(":")[0]]))
+        return await compare_and_set(ns, key, *args, **kw)
+
+    setattr(store, "set_many", counted_set_many)  # noqa: B010
+    setattr(store, "compare_and_set", counted_cas)  # noqa: B010
+    session = await converse(stack.host, texts=["hello", "hi"])
+    await stack.host.handoff(session.id)
+    case_id = await case_id_of(stack.host, session.id)
+
+    async def indexed() -> bool:
+        return await CaseIndex(store).session_case(session.id) is not None
+
+    await wait_for(indexed, what="the index to know the session's Case")
+    links = [w for w in writes if w[0] == "compare_and_set" or "session" in w[1]]
+    assert links == [("set_many", ["case", "contact", "own", "session"])]
+    entry = await CaseIndex(store).case(case_id)
+    assert entry is not None and entry.sessions == [session.id]
