@@ -27,7 +27,7 @@ CONTENDERS = (*PLUGINS, *BASELINES)
 # base of a production org's allocation [src: salesforce_app_limits_cheatsheet
 # "API Request Limits and Allocations": 100,000 plus an amount per user licence].
 QUOTAS = ((15_000, "15,000 (Developer Edition)"), (100_000, "100,000 (production base)"))
-OUTBOX_DEFAULT_WORKERS = 64
+OUTBOX_DEFAULT_WORKERS = 256
 
 Key = tuple[float, int, int]  # latency, messages, concurrency
 

@@ -9,7 +9,6 @@ Case by its external id and writes only the missing bodies (:mod:`.comments`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pluggy
@@ -146,18 +145,22 @@ class CaseCreator:
 
         own_comments = await self._comments.collect(by_ref, comment_refs)
         written = len(own_comments)
+        if overflow:
+            written += await self._comments.append(case_id, overflow, is_retry=False)
+        # The host's write first: the moment the handoff is done for the user;
+        # the Contact's link and the index's writes need not delay it (see link).
+        await self.set_session_fields(session.id, case_id)
         if lookup and key is not None:
             contact = by_ref.get("refContact")
             if sent.late_lookup is not None:
                 # It went before its lookup answered: linked now, before the
-                # session is, so a crash in between leaves the retry to link it.
+                # index learns the Case, so a crash in between leaves the retry
+                # (which finds no Case in the index) to link it.
                 contact = await self.batcher.link_contact(sent, case_id)
             matched = await remember_match(self._index, key, contact)
             if matched is False and self._settings.create_contacts:
                 await create_contact(self._client, self._index, session, key, case_id)
-        if overflow:
-            written += await self._comments.append(case_id, overflow, is_retry=False)
-        await self.link(
+        await self._index.link_session(
             session.id,
             SessionCase(case_id, external_id, generation),
             key,
@@ -167,26 +170,17 @@ class CaseCreator:
         log.info("session %s handed off as Case %s (%d comments)", session.id, case_id, written)
         return Outcome(case_id, created=created or existing_case is None, comments_written=written)
 
-    async def link(
-        self,
-        session_id: str,
-        ref: SessionCase,
-        key: str | None,
-        *,
-        own_comments: Sequence[str] = (),
-        new_case: bool = False,
-    ) -> None:
+    async def link(self, session_id: str, ref: SessionCase, key: str | None) -> None:
+        """The session's Case, on the host and in the index, in that order."""
         # The host's write first: it is the moment the handoff is done for the
         # user, and the index's writes need not delay it. A crash between the two
         # is safe: the job is not acked, so it runs again, finds no Case in the
         # index, upserts on the external id (no second Case), reads what landed
         # (nothing written twice) and links both again. Until then a reply reader
         # knows the Case's comments as the plugin's own by their bodies,
-        # remembered before sending (their Ids go with the links).
+        # remembered before sending (their Ids go with the index's links).
         await self.set_session_fields(session_id, ref.case_id)
-        await self._index.link_session(
-            session_id, ref, key, own_comments=own_comments, new_case=new_case
-        )
+        await self._index.link_session(session_id, ref, key)
 
     async def set_session_fields(self, session_id: str, case_id: str) -> None:
         url = await self._client.record_url("Case", case_id)

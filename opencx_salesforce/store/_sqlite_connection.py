@@ -79,7 +79,9 @@ class SQLiteConnection:
         self._reader = reader
         self._busy_timeout = busy_timeout
         self._queue: list[_Pending[Any]] = []
-        self._committer: asyncio.Task[None] | None = None
+        self._committing = False  # a batch is on the writer's thread
+        self._idle = asyncio.Event()  # no batch on the thread, none queued
+        self._idle.set()
         # Transactions committed (a lone statement counts as one): tests check
         # that concurrent writes share them.
         self.commits = 0
@@ -106,15 +108,17 @@ class SQLiteConnection:
     async def write(self, unit: Unit[_T], *, one_statement: bool = False) -> _T:
         """Run ``unit`` atomically and durably, in a commit it may share with
         the units of other callers (see the module docstring).
-        ``one_statement``: the unit is a single statement."""
+        ``one_statement``: the unit is a single statement.
+
+        A caller cancelled before its batch starts writes nothing; once the
+        batch has started, its unit is written with the others (as with any
+        statement in flight) and the caller does not hear of it."""
         done: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
         done.add_done_callback(_retrieve)  # a cancelled caller's error is not "never retrieved"
         self._queue.append(_Pending(unit, done, one_statement))
-        if self._committer is None:
-            self._committer = asyncio.create_task(self._commit_all(), name="sqlite group commit")
-        # Shielded: a cancelled caller does not cancel the batch it is part of
-        # (its unit may already be written; as with any statement in flight).
-        return await asyncio.shield(done)
+        if not self._committing:
+            self._commit_next()
+        return await done
 
     async def run(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> int:
         """One statement as a write unit; rows changed."""
@@ -124,27 +128,38 @@ class SQLiteConnection:
 
         return await self.write(unit, one_statement=True)
 
-    async def _commit_all(self) -> None:
-        try:
-            while self._queue:
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                units = [(p.unit, p.bare) for p in batch]
-                try:
-                    outcomes = await self._writer.call(
-                        functools.partial(_commit, units=units, busy_timeout=self._busy_timeout)
-                    )
-                except Exception as exc:  # the batch failed as a whole
-                    for pending in batch:
-                        _settle(pending, (False, exc))
-                    continue
-                self.commits += 1
-                for pending, outcome in zip(batch, outcomes, strict=True):
-                    _settle(pending, outcome)
-        finally:
-            self._committer = None
-            for pending in self._queue:  # only if this task itself was cancelled
-                _settle(pending, (False, RuntimeError("the store is closing")))
-            self._queue = []
+    def _commit_next(self) -> None:
+        """Hand the queued units to the writer's thread as one batch. Driven by
+        callbacks, not a task: a write that finds the line free is on its way
+        to the thread before its caller even yields, and the next batch leaves
+        in the same wake of the loop that settles the last one."""
+        batch = [p for p in self._queue[:MAX_BATCH] if not p.done.cancelled()]
+        del self._queue[:MAX_BATCH]
+        if not batch:
+            if self._queue:
+                self._commit_next()
+            else:
+                self._idle.set()
+            return
+        self._committing = True
+        self._idle.clear()
+        units = [(p.unit, p.bare) for p in batch]
+        self._writer.submit(
+            functools.partial(_commit, units=units, busy_timeout=self._busy_timeout),
+            functools.partial(self._committed, batch),
+        )
+
+    def _committed(self, batch: list[_Pending[Any]], ok: bool, value: Any) -> None:
+        """On the loop, once the batch is done: settle its callers, send the next."""
+        self._committing = False
+        if ok:
+            self.commits += 1
+            for pending, outcome in zip(batch, value, strict=True):
+                _settle(pending, outcome)
+        else:  # the batch failed as a whole
+            for pending in batch:
+                _settle(pending, (False, value))
+        self._commit_next()
 
     # --- reads -----------------------------------------------------------------
     async def rows(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
@@ -157,8 +172,7 @@ class SQLiteConnection:
         return await (self._reader or self._writer).call(read)
 
     async def close(self) -> None:
-        if self._committer is not None:
-            await asyncio.gather(self._committer, return_exceptions=True)
+        await self._idle.wait()  # the writes already handed over land
         if self._reader is not None:
             await self._reader.close()
         await self._writer.close()

@@ -24,6 +24,7 @@ queues behind the thread and goes in its next wake.
 from __future__ import annotations
 
 import asyncio
+import functools
 import queue
 import random
 import sqlite3
@@ -36,8 +37,9 @@ _T = TypeVar("_T")
 
 # What the thread runs: a function of the connection.
 Work = Callable[[sqlite3.Connection], _T]
-# (the caller's future, the work); None stops the thread.
-_Call = tuple["asyncio.Future[Any]", Work[Any]]
+# What to run on the loop with the outcome, and the work; None stops the thread.
+_Then = Callable[[bool, Any], None]
+_Call = tuple[_Then, Work[Any]]
 
 
 def patiently(attempt: Callable[[], _T], busy_timeout: float) -> _T:
@@ -77,12 +79,17 @@ class SQLiteThread:
         self._thread.start()
         await opened
 
+    def submit(self, work: Work[_T], then: Callable[[bool, Any], None]) -> None:
+        """Queue ``work(connection)`` for the thread; ``then(True, result)`` or
+        ``then(False, exception)`` runs on the loop once it is done."""
+        self._calls.put((then, work))
+
     async def call(self, work: Work[_T]) -> _T:
         """``work(connection)`` on the thread. Not cancellable once queued (it
         runs whatever the caller does; its result is then dropped)."""
         assert self._loop is not None, "start() first"
         done: asyncio.Future[_T] = self._loop.create_future()
-        self._calls.put((done, work))
+        self.submit(work, functools.partial(_resolve, done))
         return await done
 
     async def close(self) -> None:
@@ -102,9 +109,9 @@ class SQLiteThread:
             # timeout=0: SQLite's busy handler is off, see patiently.
             db = sqlite3.connect(self._database, isolation_level=None, timeout=0)
         except BaseException as exc:  # handed to the opener
-            loop.call_soon_threadsafe(_settle, [(opened, False, exc)])
+            loop.call_soon_threadsafe(_resolve, opened, False, exc)
             return
-        loop.call_soon_threadsafe(_settle, [(opened, True, None)])
+        loop.call_soon_threadsafe(_resolve, opened, True, None)
         try:
             running = True
             while running:
@@ -114,28 +121,32 @@ class SQLiteThread:
                         calls.append(self._calls.get_nowait())
                     except queue.Empty:
                         break
-                outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
+                outcomes: list[tuple[_Then, bool, Any]] = []
                 for call in calls:
                     if call is None:
                         running = False
                         continue
-                    done, work = call
+                    then, work = call
                     try:
-                        outcomes.append((done, True, work(db)))
+                        outcomes.append((then, True, work(db)))
                     except BaseException as exc:  # handed to the caller
-                        outcomes.append((done, False, exc))
+                        outcomes.append((then, False, exc))
                 if outcomes:
                     loop.call_soon_threadsafe(_settle, outcomes)
         finally:
             db.close()
 
 
-def _settle(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+def _settle(outcomes: list[tuple[_Then, bool, Any]]) -> None:
     """On the loop: hand each call its result or its error."""
-    for done, ok, value in outcomes:
-        if done.done():  # its caller was cancelled
-            continue
-        if ok:
-            done.set_result(value)
-        else:
-            done.set_exception(value)
+    for then, ok, value in outcomes:
+        then(ok, value)
+
+
+def _resolve(done: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if done.done():  # its caller was cancelled
+        return
+    if ok:
+        done.set_result(value)
+    else:
+        done.set_exception(value)

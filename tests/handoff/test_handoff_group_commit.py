@@ -48,6 +48,13 @@ async def _people(stack: Stack, count: int, prefix: str = "p") -> list[Session]:
     ]
 
 
+async def _jobs_done(stack: Stack) -> None:
+    async def done() -> bool:
+        return not await stack.runtime.outbox.items()
+
+    await wait_for(done, timeout=30, what="every handoff job to finish")
+
+
 def _endpoints(stack: Stack) -> Counter[str]:
     return Counter({k: v for k, v in stack.org.api_calls.by_endpoint.items() if v})
 
@@ -96,7 +103,8 @@ async def test_a_burst_goes_before_its_contact_lookups_answer_and_links_them_aft
 ) -> None:
     """The Contact lookups of a batch overlap the graph in flight and do not hold
     the next graph back: a match that answers after its handoff's graph went is
-    linked by a later update, before the handoff is done."""
+    linked by a later update, before its job is done (the session learns its
+    Case first: the link does not delay the handoff)."""
     stack.org.faults.latency_ms = 20
     sessions = await _people(stack, 60, prefix="known")
     contacts = {
@@ -106,6 +114,8 @@ async def test_a_burst_goes_before_its_contact_lookups_answer_and_links_them_aft
     before = api_calls(stack)
     await asyncio.gather(*(stack.host.handoff(s.id) for s in sessions))
     ids = {s.id: await case_id_of(stack.host, s.id, timeout=60) for s in sessions}
+
+    await _jobs_done(stack)
 
     assert api_calls(stack) - before <= 10, _endpoints(stack)
     batcher = stack.runtime.cases.batcher
@@ -138,6 +148,7 @@ async def test_a_contact_not_linkable_yet_retries_its_handoff_into_one_case(
     await wait_for(retried, what="the held handoff to be retried")
     stack.org.faults.unlock_record(held_contact)
     case_id = await case_id_of(stack.host, held.id, timeout=30)
+    await _jobs_done(stack)
     case = next(c for c in cases(stack) if c["Id"] == case_id)
     assert case["ContactId"] == held_contact
     assert len(comments_of(stack, case_id)) == 1
@@ -184,6 +195,7 @@ async def test_a_failing_graph_leaves_the_others_of_its_batch_landed_and_is_retr
 
     stack.org.faults.unlock_record(held_account)
     case_id = await case_id_of(stack.host, held.id, timeout=30)
+    await _jobs_done(stack)
     case = next(c for c in cases(stack) if c["Id"] == case_id)
     assert case["ContactId"] == held_contact and case["AccountId"] == held_account
     assert len(comments_of(stack, case_id)) == 1

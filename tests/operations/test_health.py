@@ -58,7 +58,7 @@ async def test_a_connected_plugin_is_live_and_ready(stacks: Any) -> None:
     stack = await stacks(store=MemoryStore())
     assert await probe(stack, "live") == (
         200,
-        {"status": "ok", "checks": {"outbox_workers": "64/64"}},  # outbox_concurrency
+        {"status": "ok", "checks": {"outbox_workers": "256/256"}},  # outbox_concurrency
     )
     status, body = await probe(stack, "ready")
     assert status == 200
@@ -105,7 +105,7 @@ async def test_readiness_fails_when_outbox_jobs_wait_longer_than_the_threshold(
     assert "1 job(s) ready for over 0 s" in body["detail"]["outbox"]
     # And liveness says why: the workers are not running.
     status, body = await probe(stack, "live")
-    assert status == 503 and body["checks"] == {"outbox_workers": "0/64"}
+    assert status == 503 and body["checks"] == {"outbox_workers": "0/256"}
 
 
 async def test_a_broken_grant_is_reported_not_failed(stacks: Any) -> None:
