@@ -143,6 +143,10 @@ class HandoffBatcher:
         self.max_bytes = max_bytes
         self._in_flight = 0
         self._waiting: list[_Waiting] = []
+        # What the waiting handoffs take in a payload, kept as they come and go
+        # (summed again on every arrival, a burst would cost its square).
+        self._waiting_nodes = 0
+        self._waiting_bytes = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self.stats = BatchStats()
         self._lookups = Lookups(client, self.stats)
@@ -161,11 +165,13 @@ class HandoffBatcher:
             return Sent(await self._alone(composite))
         future: asyncio.Future[Sent] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(item, future))
+        self._waiting_nodes += item.nodes
+        self._waiting_bytes += item.size
         if len(self._waiting) > 1:
             # A batch is forming: look its people up while they wait for the
             # line. (One handoff waiting alone goes as its composite, lookup
-            # included: one call.)
-            for waiting in self._waiting:
+            # included: one call.) Only the first two can lack one yet.
+            for waiting in self._waiting[:1] + self._waiting[-1:]:
                 if waiting.send.lookup is not None and waiting.lookup is None:
                     waiting.lookup = self._lookups.submit(waiting.send.lookup)
             self._lookups.kick()  # all of them in one query
@@ -215,7 +221,10 @@ class HandoffBatcher:
         """Send what waits when the line is free, or at once when a full payload
         waits (more waiting would not make it bigger)."""
         # A handoff whose job was cancelled while it waited goes nowhere.
-        self._waiting = [w for w in self._waiting if not w.future.done()]
+        if any(w.future.done() for w in self._waiting):
+            self._waiting = [w for w in self._waiting if not w.future.done()]
+            self._waiting_nodes = sum(w.send.nodes for w in self._waiting)
+            self._waiting_bytes = sum(w.send.size for w in self._waiting)
         while self._in_flight == 0 or self._full():
             batch = self._take()
             if not batch:
@@ -224,12 +233,10 @@ class HandoffBatcher:
             self._spawn(self._send_batch(batch))
 
     def _full(self) -> bool:
-        nodes = sum(w.send.nodes for w in self._waiting)
-        size = sum(w.send.size for w in self._waiting)
         return (
             len(self._waiting) >= self._max_graphs
-            or nodes >= self._max_nodes
-            or size >= self.max_bytes
+            or self._waiting_nodes >= self._max_nodes
+            or self._waiting_bytes >= self.max_bytes
         )
 
     def _take(self) -> list[_Waiting]:
@@ -249,6 +256,8 @@ class HandoffBatcher:
             nodes += waiting.send.nodes
             size += waiting.send.size
         del self._waiting[: len(batch)]
+        self._waiting_nodes -= nodes
+        self._waiting_bytes -= size
         return batch
 
     async def _send_batch(self, batch: list[_Waiting]) -> None:
