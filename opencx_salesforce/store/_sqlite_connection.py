@@ -114,7 +114,6 @@ class SQLiteConnection:
         batch has started, its unit is written with the others (as with any
         statement in flight) and the caller does not hear of it."""
         done: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
-        done.add_done_callback(_retrieve)  # a cancelled caller's error is not "never retrieved"
         self._queue.append(_Pending(unit, done, one_statement))
         if not self._committing:
             self._commit_next()
@@ -235,6 +234,10 @@ def _settle(pending: _Pending[Any], outcome: _Outcome) -> None:
         pending.done.set_result(value)
     else:
         pending.done.set_exception(value)
+        # Retrieved even if its caller is cancelled before it resumes: not
+        # "never retrieved". (Only here: a callback on every write would be one
+        # more turn of the loop each.)
+        pending.done.add_done_callback(_retrieve)
 
 
 def _retrieve(done: asyncio.Future[Any]) -> None:
