@@ -132,7 +132,10 @@ class SQLiteThread:
                     except BaseException as exc:  # handed to the caller
                         outcomes.append((then, False, exc))
                 if outcomes:
-                    loop.call_soon_threadsafe(_settle, outcomes)
+                    try:
+                        loop.call_soon_threadsafe(_settle, outcomes)
+                    except RuntimeError:  # the loop is closed: nobody waits any more
+                        return
         finally:
             db.close()
 

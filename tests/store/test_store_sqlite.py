@@ -161,3 +161,35 @@ async def test_separate_processes_share_one_file_safely(tmp_path: Path) -> None:
         assert await after.items("work") == []
     finally:
         await after.close()
+
+
+async def test_a_file_that_cannot_be_opened_is_an_error_at_open(tmp_path: Path) -> None:
+    # The connection opens on its own thread; its failure reaches the opener.
+    with pytest.raises(sqlite3.OperationalError, match="unable to open"):
+        await SQLiteStore.open(f"sqlite:///{tmp_path / 'no such dir' / 'store.db'}")
+
+
+async def test_the_store_stays_usable_while_another_process_holds_the_lock(
+    tmp_path: Path,
+) -> None:
+    """Waiting for the lock happens on the writer's thread: the event loop runs
+    on, reads answer meanwhile, and the writes queued behind the wait land."""
+    path = tmp_path / "store.db"
+    store = await SQLiteStore.open(f"sqlite:///{path}")
+    try:
+        await store.set("ns", "before", b"1")
+        locked = threading.Event()
+        holder = asyncio.create_task(asyncio.to_thread(_hold_write_lock, path, 0.3, locked))
+        await asyncio.to_thread(locked.wait)
+        writes = asyncio.gather(*(store.set("ns", f"k{n}", b"v") for n in range(5)))
+        ticks = 0
+        while not writes.done():
+            assert await store.get("ns", "before") == b"1"  # reads are not held up
+            ticks += 1
+            await asyncio.sleep(0.01)
+        await writes
+        await holder
+        assert ticks >= 10  # the loop ran on through the wait
+        assert [await store.get("ns", f"k{n}") for n in range(5)] == [b"v"] * 5
+    finally:
+        await store.close()
