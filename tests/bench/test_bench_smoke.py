@@ -26,6 +26,7 @@ import bench_replies  # noqa: E402
 import contender_aiohttp  # noqa: E402
 import contender_plugin  # noqa: E402
 import contender_simple_salesforce  # noqa: E402
+import cpu_split  # noqa: E402
 import machine_info  # noqa: E402
 import profile_handoff  # noqa: E402
 import render_results  # noqa: E402
@@ -150,6 +151,13 @@ async def test_profile_names_project_code(emulator_url: str, tmp_path: Path) -> 
     assert (tmp_path / "profile.txt").read_text() == result.tree != ""
     assert (tmp_path / "profile.html").exists()
     assert CellResult.from_json(result.cell).handoffs > 0
+
+
+async def test_cpu_split_charges_sqlite_threads_apart(emulator_url: str) -> None:
+    sqlite = await cpu_split.split(emulator_url, "plugin", 0.0, budget_seconds=0.2)
+    memory = await cpu_split.split(emulator_url, "plugin+memory", 0.0, budget_seconds=0.2)
+    other_threads = [float(row.split("|")[5].split()[0]) for row in (sqlite, memory)]
+    assert other_threads[0] > 0 and other_threads[1] < 0.05  # SQLite's own threads
 
 
 async def test_in_process_handoff_benchmark() -> None:
