@@ -74,7 +74,9 @@ from typing import Any
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, RetryLater
 from opencx_salesforce.replies.case_read import names_missing_email_message
+from opencx_salesforce.replies.digest import DigestInbox
 from opencx_salesforce.replies.ledger import NS
+from opencx_salesforce.replies.seen import already_read
 from opencx_salesforce.replies.service import ReplyService
 from opencx_salesforce.replies.status import ReplyStatus, SweepReport
 from opencx_salesforce.replies.sweep_schedule import SweepSchedule
@@ -136,8 +138,13 @@ class Sweeper:
         self._status = status
         self.max_calls = max_calls
         self._task: asyncio.Task[None] | None = None
+        self.digests = DigestInbox(store, replies, clock=clock)
         self.schedule = SweepSchedule(
-            settings=settings, status=status, activity=replies.activity, clock=clock
+            settings=settings,
+            status=status,
+            activity=replies.activity,
+            digests=self.digests,
+            clock=clock,
         )
 
     # --- the background task ----------------------------------------------------------
@@ -279,13 +286,10 @@ class Sweeper:
         """Whether a read of the Case already saw this change (a webhook's read,
         or it was never changed after the plugin created it): no read needed."""
         stamp = str(row["SystemModstamp"])
-        if stream.case_field == "Id":
-            if row.get("CreatedDate") == stamp:
-                return True
-            seen = await self._replies.ledger.case_stamp(str(row["Id"]))
-            return seen is not None and not later(stamp, seen)
-        cursor = await self._replies.ledger.cursor(str(row[stream.case_field]))
-        return not cursor.is_behind(stamp, str(row["Id"]))
+        if stream.case_field == "Id" and row.get("CreatedDate") == stamp:
+            return True
+        case_id = str(row[stream.case_field])
+        return await already_read(self._replies.ledger, case_id, str(row["Id"]), stamp)
 
     async def _discover(
         self,

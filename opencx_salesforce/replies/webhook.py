@@ -18,7 +18,8 @@ who does not hold the token:
       Content-Length says)
 408   the body did not arrive within ``webhook_body_timeout_seconds``
 409   a replay: this signature was already accepted (:mod:`.replay`)
-400   not the contract (the reason in a JSON body)
+400   not the contract (the reason in a JSON body): a doorbell, or a digest
+      (:mod:`opencx_salesforce.apex.digest_contract`, handled by :mod:`.digest`)
 ===== ================================================================
 
 A refused call changes nothing but a counter (and a 409 is refused before
@@ -36,7 +37,7 @@ from typing import Any
 
 from aiohttp import web
 
-from opencx_salesforce.apex import contract
+from opencx_salesforce.apex import contract, digest_contract
 from opencx_salesforce.replies import replay
 from opencx_salesforce.runtime import Runtime
 from opencx_salesforce.settings import SalesforceSettings
@@ -104,11 +105,24 @@ async def receive_webhook(request: web.Request) -> web.Response:
             return _refuse(services, 409, "replay", "this signed call was already received")
 
     try:
-        event = contract.parse_payload(body)
+        data = contract.decode_json(body)
+        if digest_contract.is_digest(data):
+            digest = digest_contract.parse_digest(data)
+        else:
+            event = contract.parse_event(data)
     except contract.ContractViolation as exc:
         return _refuse(services, 400, "malformed", str(exc))
 
     status = services.reply_status
+    if digest_contract.is_digest(data):
+        status.last_webhook_at = time.time()
+        status.last_webhook_event = digest_contract.EVENT_DIGEST
+        status.webhooks_accepted += 1
+        outcome = await services.digests.receive(digest)
+        return _answer(
+            202,
+            {"accepted": True, "event": digest_contract.EVENT_DIGEST, "rung": outcome.rung},
+        )
     status.last_webhook_at = time.time()
     status.last_webhook_event = event.event
     status.webhooks_accepted += 1
