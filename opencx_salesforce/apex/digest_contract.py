@@ -55,6 +55,11 @@ STAMP_STRFTIME: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
 STAMP_APEX_PATTERN: Final = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"
 _STAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
+# How far back each run of the digest looks: it runs about every minute, so a
+# change is listed by about five runs, and a run whose callout failed is covered by
+# the next ones.
+LOOKBACK_MINUTES: Final = 5
+
 # The most changes one digest lists (the Apex stops there and sets truncated):
 # 500 changes of about 90 bytes stay well under the webhook's 64 KiB body limit.
 MAX_CHANGES: Final = 500
