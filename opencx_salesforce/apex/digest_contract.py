@@ -108,42 +108,50 @@ def parse_digest(data: dict[str, Any]) -> Digest:
         raise contract.ContractViolation(f"{FIELD_CHANGES}: more than {MAX_CHANGES}")
     changes = []
     for index, item in enumerate(raw):
-        where = f"{FIELD_CHANGES}[{index}]."
+        where = f"{FIELD_CHANGES}[{index}]"
         if not isinstance(item, dict):
             raise contract.ContractViolation(f"{FIELD_CHANGES}[{index}]: expected an object")
         _exact_keys(item, CHANGE_FIELDS, where)
         case_id = _id(item, contract.FIELD_CASE_ID, (contract.CASE_ID_PREFIX,), where)
         record_id = _id(item, contract.FIELD_RECORD_ID, CHANGE_RECORD_PREFIXES, where)
         if record_id.startswith(contract.CASE_ID_PREFIX) and record_id[:15] != case_id[:15]:
-            raise contract.ContractViolation(f"{where}{contract.FIELD_RECORD_ID}: another Case")
+            raise contract.ContractViolation(f"{where}.{contract.FIELD_RECORD_ID}: another Case")
         _stamp(item, FIELD_STAMP, where)
         changes.append(DigestChange(case_id, record_id, str(item[FIELD_STAMP])))
     return Digest(org_id, since, until, truncated, tuple(changes))
 
 
 def _exact_keys(data: dict[str, Any], expected: tuple[str, ...], where: str) -> None:
+    inside = f"{where}: " if where else ""
     missing = [name for name in expected if name not in data]
     if missing:
-        raise contract.ContractViolation(f"{where}missing field(s): {', '.join(missing)}")
+        raise contract.ContractViolation(f"{inside}missing field(s): {', '.join(missing)}")
     unknown = sorted(set(data) - set(expected))
     if unknown:
-        raise contract.ContractViolation(f"{where}unknown field(s): {', '.join(unknown)}")
+        raise contract.ContractViolation(f"{inside}unknown field(s): {', '.join(unknown)}")
+
+
+def _field(where: str) -> str:
+    """The prefix naming a field of ``where`` (a change), or none at the top."""
+    return f"{where}." if where else ""
 
 
 def _id(data: dict[str, Any], name: str, prefixes: tuple[str, ...], where: str) -> str:
     try:
         return contract.require_id(data, name, prefixes)
     except contract.ContractViolation as exc:
-        raise contract.ContractViolation(f"{where}{exc}") from None
+        raise contract.ContractViolation(f"{_field(where)}{exc}") from None
 
 
 def _stamp(data: dict[str, Any], name: str, where: str) -> datetime:
     value = data[name]
     if not isinstance(value, str) or not _STAMP_RE.match(value):
         raise contract.ContractViolation(
-            f"{where}{name}: expected UTC with milliseconds like 2026-11-25T01:40:00.000Z"
+            f"{_field(where)}{name}: expected UTC with milliseconds like 2026-11-25T01:40:00.000Z"
         )
     try:
         return datetime.strptime(value, STAMP_STRFTIME).replace(tzinfo=UTC)
     except ValueError:
-        raise contract.ContractViolation(f"{where}{name}: not a real date and time") from None
+        raise contract.ContractViolation(
+            f"{_field(where)}{name}: not a real date and time"
+        ) from None
