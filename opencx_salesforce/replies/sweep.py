@@ -45,18 +45,23 @@ What it costs when there is nothing to find (issue #18):
   comment or email behind its Case's reply cursor, or a Case row whose
   SystemModstamp the last read of it already saw (or that was never touched after
   the plugin created it), costs no Case read. A sweep of a healthy org is one call.
-* **Prompt while a conversation is in progress, rare when quiet.** Every
-  ``sweep_interval_seconds`` (60 s) while anything happened on the plugin's
-  Cases in the last ``sweep_hot_seconds`` or the webhooks are not known to be
-  healthy, else every ``sweep_healthy_interval_seconds`` (300 s: 288 calls a
-  day): :mod:`.sweep_schedule`.
+* **Rarest while the package's digest arrives.** The org lists the changes on
+  the plugin's Cases every minute itself, at no API call (:mod:`.digest`); the
+  sweep then runs every ``sweep_digest_interval_seconds`` (1800 s: 48 calls a
+  day) as the last resort.
+* **Without the digest: prompt while a conversation is in progress, rare when
+  quiet.** Every ``sweep_interval_seconds`` (60 s) while anything happened on the
+  plugin's Cases in the last ``sweep_hot_seconds`` or the webhooks are not known
+  to be healthy, else every ``sweep_healthy_interval_seconds`` (300 s: 288 calls
+  a day): :mod:`.sweep_schedule`.
 
-Where that leaves a lost webhook: its reply arrives within
+Where that leaves a lost webhook: with the digest, its reply arrives with the
+next digest, within about a minute, wherever it is. Without it, within
 ``sweep_interval_seconds`` (plus the sweep's two round trips) when the Case, or
 any of the plugin's Cases, saw activity in the last ``sweep_hot_seconds``, or
 once a loss has been seen; within ``sweep_healthy_interval_seconds`` when it is
-the first event on an install quiet for longer than that. The generated package
-makes the second rarer, not impossible (docs/design.md, "The sweep's cost").
+the first event on an install quiet for longer than that (docs/design.md, "What
+the sweep costs per day").
 """
 
 from __future__ import annotations
