@@ -46,6 +46,15 @@ from opencx_salesforce.web.context import running
 log = logging.getLogger(__name__)
 
 WEBHOOK_ROUTE_NAME = "salesforce-webhook"
+# The events that ring for one reply (the record is a comment or an email).
+REPLY_EVENTS = frozenset(
+    {
+        contract.EVENT_CASE_COMMENT_CREATED,
+        contract.EVENT_CASE_COMMENT_PUBLISHED,
+        contract.EVENT_EMAIL_MESSAGE_CREATED,
+        contract.EVENT_EMAIL_MESSAGE_SENT,
+    }
+)
 
 
 def add_webhook_routes(app: web.Application) -> None:
@@ -131,6 +140,13 @@ async def receive_webhook(request: web.Request) -> web.Response:
         return _answer(202, {"accepted": True, "event": event.event})
     assert event.case_id is not None  # the contract requires it outside a ping
     await services.replies.activity.note()  # a conversation in progress: sweep often
+    if event.event in REPLY_EVENTS and await services.replies.ledger.is_delivered(
+        str(event.record_id)
+    ):
+        # The reply it rings for is already with the contact (a digest listed it
+        # before its doorbell came, or the call was sent twice): no read needed.
+        status.skipped_records["doorbell for a delivered reply"] += 1
+        return _answer(202, {"accepted": True, "event": event.event, "coalesced": True})
     queued = await services.replies.ring(event.case_id)
     return _answer(202, {"accepted": True, "event": event.event, "coalesced": not queued})
 

@@ -16,10 +16,15 @@ webhook's timestamp window is widened to days for these tests.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
+from aiohttp import web
 from replies_support import (
     SECRET,
     Node,
@@ -241,5 +246,59 @@ async def test_digests_that_stop_make_the_sweep_prompt_once_then_quiet(
         await minutes(world, clock, apex, 20)
         # Nothing was missed: the quiet interval (300 s), not a sweep a minute.
         assert 2 <= status.sweeps - before <= 5
+    finally:
+        await apex.close()
+
+
+@dataclass
+class SlowDoorbells:
+    """In front of the host's webhook: digests pass at once, doorbells wait until
+    ``open`` is set (a Queueable queue running late)."""
+
+    target: str
+    http: aiohttp.ClientSession
+    open: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if not digest_contract.is_digest(json.loads(body)):
+            await self.open.wait()
+        headers = {k: v for k, v in request.headers.items() if k.lower().startswith("x-")}
+        headers["Content-Type"] = request.headers["Content-Type"]
+        async with self.http.post(self.target, data=body, headers=headers) as got:
+            return web.Response(status=got.status, body=await got.read())
+
+
+async def test_a_doorbell_after_the_digest_delivered_its_reply_costs_no_read(
+    make_world: WorldFactory, aiohttp_server: Callable[..., Awaitable[Any]]
+) -> None:
+    """The digest and a doorbell cross: the doorbell comes late, the digest lists
+    the reply first and its read delivers it; the doorbell then costs nothing."""
+    world = await make_world(**SETTINGS)
+    clock = ManualClock()
+    node = await world.start_node(clock=clock)
+    slow = SlowDoorbells(node.webhook_url, world.http)
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", slow.handle)
+    server = await aiohttp_server(app)
+    apex = deploy_package(world.org, str(server.make_url("/webhook")), SECRET)
+    assert (await apex.execute_anonymous(f"{names.DIGEST_CLASS}.start();"))["success"]
+    try:
+        session = await handed_off(node)
+        case_id = await case_of(node, session.id)
+        slow.open.set()
+        await minutes(world, clock, apex, 10)
+        slow.open.clear()
+        calls = world.api_calls()
+        reply = Rep(world.org).comment(case_id, "On its way.")
+        await step(world, clock, apex, 60.0)  # the digest runs; the doorbell waits
+        assert reply in [m[2] for m in await agent_messages(node, session.id)]
+        assert world.api_calls() - calls == 1  # the digest's read
+        slow.open.set()  # now the doorbell arrives
+        await apex.drain()
+        await idle(world)
+        assert world.api_calls() - calls == 1, "the late doorbell read nothing"
+        skipped = node.runtime.reply_status.skipped_records
+        assert skipped["doorbell for a delivered reply"] == 1
     finally:
         await apex.close()
