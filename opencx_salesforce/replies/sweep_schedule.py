@@ -95,6 +95,8 @@ class SweepSchedule:
             overdue = self._settings.digest_overdue_seconds
             log.warning("no digest from the package for %.0f s: sweeping promptly", overdue)
             self._healthy = False
+        if self._status.digests_truncated > self._truncated_seen:
+            self._healthy = False  # a digest could not list everything: read the rest now
         self._digest_was_on_time = on_time
         return on_time
 

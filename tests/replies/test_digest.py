@@ -302,3 +302,21 @@ async def test_a_doorbell_after_the_digest_delivered_its_reply_costs_no_read(
         assert skipped["doorbell for a delivered reply"] == 1
     finally:
         await apex.close()
+
+
+async def test_a_truncated_digest_brings_a_sweep_within_a_minute(make_world: WorldFactory) -> None:
+    world, clock, apex = await with_digest(make_world)
+    node = world.node
+    status = node.runtime.reply_status
+    try:
+        session = await handed_off(node)
+        await case_of(node, session.id)
+        await minutes(world, clock, apex, 15)
+        before = status.sweeps
+        # More changes than one digest lists (as the org says it with truncated).
+        answer = await post(world.http, node.webhook_url, digest_body(world, [], truncated=True))
+        assert answer.status == 202
+        await minutes(world, clock, apex, 2)
+        assert status.sweeps - before >= 1, "the sweep reads what the digest could not list"
+    finally:
+        await apex.close()
