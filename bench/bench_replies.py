@@ -16,9 +16,10 @@ Three figures:
 * a burst: several replies on one Case written back to back, which the plugin
   reads with one query (the notify job coalesces them);
 * the sweep at idle: API calls per sweep when nothing changed;
-* the sweep over a simulated day at the default settings, on the plugin's own
-  clock (``sweep_day.py``): calls a day with no open Case and with quiet open
-  Cases, and how soon a reply whose webhook was lost arrives.
+* the sweep and the package's digest over a simulated day at the default
+  settings, on the plugin's own clock and the org's (``sweep_day.py``): calls a
+  day with no open Case and with quiet open Cases, and how soon a reply whose
+  webhook was lost arrives.
 """
 
 from __future__ import annotations

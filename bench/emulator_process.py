@@ -222,6 +222,11 @@ class EmulatorControl:
             f"{org.admin_url}/package", {"webhookUrl": webhook_url, "signingSecret": secret}
         )
 
+    async def digest(self, org: BenchOrg, action: str) -> dict[str, Any]:
+        """The package's digest: "start", "stop", or "run_due" (run it now if its
+        minute on the org's clock has come); its stats and whether it ran."""
+        return await self._post(f"{org.admin_url}/digest", {"action": action})
+
     async def rep_reply(self, org: BenchOrg, case_id: str, text: str) -> str:
         """A support rep's public comment on the Case; returns its Id."""
         body = await self._post(f"{org.admin_url}/cases/{case_id}/reply", {"text": text})

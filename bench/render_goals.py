@@ -128,7 +128,8 @@ def goals(get: Lookup, replies: Sequence[ReplyResult]) -> list[Goal]:
                 None
                 if math.isnan(quiet)
                 else none == 0 and quiet <= 300 and max(lost, after_quiet) <= 60,
-                "0; 0 calls (any bound on a loss costs a look); one sweep's two round trips",
+                "0; 0 calls (the package's digest looks from the org, at no API call); "
+                "the digest's minute and one read",
             )
         )
     return out

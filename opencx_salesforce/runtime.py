@@ -28,6 +28,7 @@ from opencx_salesforce.metrics.listener import MetricsListener
 from opencx_salesforce.metrics.registry import PluginMetrics
 from opencx_salesforce.models import HandoffReason, Message, Session
 from opencx_salesforce.outbox.queue import Outbox, OutboxSettings
+from opencx_salesforce.replies.digest import DigestInbox
 from opencx_salesforce.replies.ledger import ReplyLedger
 from opencx_salesforce.replies.service import ReplyService
 from opencx_salesforce.replies.status import ReplyStatus
@@ -87,6 +88,11 @@ class Runtime:
     def redirect_uri(self) -> str:
         """The OAuth callback URL to register on the Connected App."""
         return f"{self.host.public_url}{ROUTE_PREFIX}/oauth/callback"
+
+    @property
+    def digests(self) -> DigestInbox:
+        """Where the package's digests go (replies/digest.py)."""
+        return self.sweeper.digests
 
     @property
     def webhook_url(self) -> str:

@@ -26,7 +26,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 # -- events -----------------------------------------------------------------------------
 
@@ -218,8 +218,13 @@ def parse_payload(body: bytes) -> WebhookEvent:
     """Validate a raw webhook body against the contract.
 
     Raises :class:`ContractViolation` naming the first problem found."""
+    return parse_event(decode_json(body))
+
+
+def decode_json(body: bytes) -> Any:
+    """The body's JSON, or :class:`ContractViolation` saying why it is not."""
     try:
-        data = json.loads(body)
+        return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ContractViolation(f"body is not JSON: {exc}") from None
     except ValueError:
@@ -228,6 +233,10 @@ def parse_payload(body: bytes) -> WebhookEvent:
         raise ContractViolation("body is not JSON the contract allows: a number too long") from None
     except RecursionError:
         raise ContractViolation("body is not JSON the contract allows: nested too deep") from None
+
+
+def parse_event(data: Any) -> WebhookEvent:
+    """Validate a decoded doorbell body (see :func:`parse_payload`)."""
     if not isinstance(data, dict):
         raise ContractViolation("body must be a JSON object")
     if FIELD_EVENT not in data:
@@ -266,11 +275,17 @@ def parse_payload(body: bytes) -> WebhookEvent:
 
 
 def _require_id(data: dict[str, object], name: str, prefix: str) -> str:
+    return require_id(data, name, (prefix,))
+
+
+def require_id(data: dict[str, object], name: str, prefixes: tuple[str, ...]) -> str:
+    """``data[name]`` if it is a Salesforce Id starting with one of ``prefixes``."""
     value = data[name]
     if not isinstance(value, str) or not _ID_RE.match(value):
         raise ContractViolation(f"{name}: expected a 15- or 18-character Salesforce Id")
-    if not value.startswith(prefix):
-        raise ContractViolation(f"{name}: expected an Id starting with {prefix!r}")
+    if not value.startswith(prefixes):
+        wanted = " or ".join(repr(p) for p in prefixes)
+        raise ContractViolation(f"{name}: expected an Id starting with {wanted}")
     return value
 
 

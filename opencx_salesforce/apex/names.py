@@ -11,6 +11,12 @@ from typing import Final
 CALLOUT_CLASS: Final = "OpenSalesforceCaseManagement"
 TEST_CLASS: Final = "OpenSalesforceCaseManagementTest"
 
+# The digest (apex/digest_contract.py): a Schedulable that reschedules itself each
+# minute under a name starting with DIGEST_JOB_PREFIX (CronJobDetail.Name).
+DIGEST_CLASS: Final = "OpenCXDigest"
+DIGEST_TEST_CLASS: Final = "OpenCXDigestTest"
+DIGEST_JOB_PREFIX: Final = "OpenCX digest "
+
 CASE_COMMENT_TRIGGER: Final = "OpenCXCaseCommentTrigger"
 EMAIL_MESSAGE_TRIGGER: Final = "OpenCXEmailMessageTrigger"
 CASE_TRIGGER: Final = "OpenCXCaseTrigger"

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from opencx_salesforce.apex import contract, names
+from opencx_salesforce.apex import contract, digest_contract, names
 from opencx_salesforce.errors import ConfigError
 
 SecretVisibility = Literal["Public", "Protected"]
@@ -136,6 +136,8 @@ def _plan(options: _Options) -> dict[Path, str]:
         Path("sfdx-project.json"): "sfdx-project.json.j2",
         Path("README.md"): "README.md.j2",
         Path("scripts/apex/ping.apex"): "ping.apex.j2",
+        Path("scripts/apex/start-digest.apex"): "start-digest.apex.j2",
+        Path("scripts/apex/stop-digest.apex"): "stop-digest.apex.j2",
         Path("disconnect/package.xml"): "disconnect-package.xml.j2",
         Path("disconnect/destructiveChanges.xml"): "destructiveChanges.xml.j2",
         objects / "Case/fields" / f"{names.CASE_FROM_FIELD}.field-meta.xml": (
@@ -162,6 +164,10 @@ def _plan(options: _Options) -> dict[Path, str]:
         classes / f"{names.CALLOUT_CLASS}.cls-meta.xml": "ApexClass.cls-meta.xml.j2",
         classes / f"{names.TEST_CLASS}.cls": "OpenSalesforceCaseManagementTest.cls.j2",
         classes / f"{names.TEST_CLASS}.cls-meta.xml": "ApexClass.cls-meta.xml.j2",
+        classes / f"{names.DIGEST_CLASS}.cls": "OpenCXDigest.cls.j2",
+        classes / f"{names.DIGEST_CLASS}.cls-meta.xml": "ApexClass.cls-meta.xml.j2",
+        classes / f"{names.DIGEST_TEST_CLASS}.cls": "OpenCXDigestTest.cls.j2",
+        classes / f"{names.DIGEST_TEST_CLASS}.cls-meta.xml": "ApexClass.cls-meta.xml.j2",
     }
     for trigger in names.triggers(include_email=options.include_email):
         plan[triggers / f"{trigger}.trigger"] = f"{trigger}.trigger.j2"
@@ -186,6 +192,8 @@ def _plan(options: _Options) -> dict[Path, str]:
 def _context(options: _Options) -> dict[str, Any]:
     return {
         "c": contract,
+        "d": digest_contract,
+        "lookback_minutes": digest_contract.LOOKBACK_MINUTES,
         "n": names,
         "webhook_url": options.webhook_url,
         "signing_secret": options.signing_secret,

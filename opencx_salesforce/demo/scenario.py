@@ -156,13 +156,17 @@ class Demo:
 
     async def deploy(self) -> list[str]:
         assert self.org is not None
-        deploy_package(
+        apex = deploy_package(
             self.org,
             self._services.webhook_url,
             self._services.signing_secret,
             include_messaging=self._services.settings.live.configured,
         )
-        return [f"Named Credential OpenCX_Integration → {self._services.webhook_url}"]
+        apex.digest.start()  # scripts/apex/start-digest.apex
+        return [
+            f"Named Credential OpenCX_Integration → {self._services.webhook_url}",
+            "digest started: the org lists changed Cases to the webhook every minute",
+        ]
 
     async def converse(self) -> list[str]:
         assert self.host is not None

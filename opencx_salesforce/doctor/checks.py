@@ -20,6 +20,7 @@ email_message      the org has EmailMessage, else ``--no-email`` (global)  1
 apex               the class and the three triggers, Active (Tooling)      2
 named_credential   ``OpenCX_Integration`` points at this install (Tooling) 1
 ping               the org calls the webhook (executeAnonymous)            1
+digest             a digest arrived lately (the store only)                0
 outbox             pending work and dead letters (the store only)          0
 store              the store takes a write; PostgreSQL: schema version;    0
                    Redis: persistence on; no wipe left unrecovered
@@ -40,6 +41,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opencx_salesforce.apex import names
+from opencx_salesforce.doctor.digest_check import check_digest
 from opencx_salesforce.doctor.live_check import check_live, check_live_field
 from opencx_salesforce.doctor.package_checks import (
     check_apex,
@@ -369,6 +371,13 @@ CHECKS: tuple[Check, ...] = (
         REPLIES_LOST,
         ("apex", "named_credential"),
         check_ping,
+    ),
+    Check(
+        "digest",
+        "The package's digest arrives every minute",
+        REPLIES_LOST,
+        ("ping",),
+        check_digest,
     ),
     Check("outbox", "Outbox and dead letters", HANDOFF_WITHOUT_CASE, (), _check_outbox),
     Check("store", "The store answers writes", HANDOFF_WITHOUT_CASE, (), _check_store),

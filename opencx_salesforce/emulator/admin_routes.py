@@ -11,6 +11,8 @@ tests, not part of any Salesforce API.
 ``GET|POST /_emulator/orgs/{orgId}/faults``            read / set the API and webhook fault knobs
 ``GET|POST /_emulator/orgs/{orgId}/package``           the package's state / deploy it
 ``GET   /_emulator/orgs/{orgId}/webhooks``             the webhook log, newest last
+``POST  /_emulator/orgs/{orgId}/digest``               the digest: {"action": "start" |
+                                                       "stop" | "run_due"}
 =====================================================  =====================================
 
 No authentication: it is a local tool, and the CLI binds to loopback only. Form
@@ -77,6 +79,7 @@ def add_admin_routes(app: web.Application, state: EmulatorState) -> None:
     app.router.add_get(f"{PREFIX}/orgs/{{org_id}}/package", admin.package)
     app.router.add_post(f"{PREFIX}/orgs/{{org_id}}/package", admin.deploy)
     app.router.add_get(f"{PREFIX}/orgs/{{org_id}}/webhooks", admin.webhooks)
+    app.router.add_post(f"{PREFIX}/orgs/{{org_id}}/digest", admin.digest)
 
     async def stop_callouts(app: web.Application) -> None:
         for runtime in list(iter_runtimes(state.orgs)):
@@ -254,6 +257,32 @@ class AdminApi:
         except (BadRequest, ConfigError) as error:
             return web.json_response({"error": str(error)}, status=400)
         return web.json_response(deployment_of(org).as_dict())
+
+    async def digest(self, request: web.Request) -> web.Response:
+        """``{"action": "start" | "stop" | "run_due"}``: the package's digest, as the
+        admin's ``start-digest.apex`` / ``stop-digest.apex`` would; ``run_due`` runs
+        it now if its minute on the org's clock has come (a benchmark that moves
+        the clock need not wait for the poll). Answers the digest's stats and
+        whether it ran."""
+        org = self._org(request)
+        runtime = find_runtime(org)
+        try:
+            body = await _json_object(request)
+            action = body.get("action")
+            if action not in ("start", "stop", "run_due"):
+                raise BadRequest("action: expected start, stop or run_due")
+            if runtime is None or not deployment_of(org).apex_class:
+                raise BadRequest("the package is not deployed")
+        except BadRequest as error:
+            return web.json_response({"error": str(error)}, status=400)
+        ran = False
+        if action == "start":
+            runtime.digest.start()
+        elif action == "stop":
+            runtime.digest.stop()
+        else:
+            ran = await runtime.digest.run_due()
+        return web.json_response({"ran": ran, **runtime.digest.stats()})
 
     async def webhooks(self, request: web.Request) -> web.Response:
         runtime = find_runtime(self._org(request))

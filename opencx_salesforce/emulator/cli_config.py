@@ -66,10 +66,11 @@ async def start_emulator(options: EmulatorOptions) -> tuple[Emulator, Org]:
     emulator = Emulator()
     org = emulator.state.add_org(seed)
     org.faults.latency_ms = options.latency_ms
-    if options.webhook_url is not None:
-        deploy_package(org, options.webhook_url, options.signing_secret)
     ssl_context = options.tls.server_context() if options.tls is not None else None
     await emulator.start(host=options.host, port=options.port, ssl_context=ssl_context)
+    if options.webhook_url is not None:
+        # As the admin does: deploy, then start the digest (start-digest.apex).
+        deploy_package(org, options.webhook_url, options.signing_secret).digest.start()
     return emulator, org
 
 

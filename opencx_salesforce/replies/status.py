@@ -57,6 +57,10 @@ class ReplyStatus:
     sweeps_not_connected: int = 0  # passes before the first Connect: nothing to read
     last_sweep: SweepReport | None = None
     last_sweep_error: str | None = None
+    # --- the package's digest (replies/digest.py) ---------------------------------------
+    digests: int = 0  # digests received (heartbeats included)
+    digest_changes_unread: int = 0  # Cases a digest rang: their doorbell had not been read
+    digests_truncated: int = 0  # digests that could not list every change
 
     def note_delivery_latency(self, seconds: float) -> None:
         """One reply reached the host ``seconds`` after it was written."""
@@ -89,4 +93,7 @@ class ReplyStatus:
             "sweep_lag_seconds": None if sweep is None else sweep.lag_seconds,
             "calls_per_sweep": None if sweep is None else sweep.api_calls,
             "last_sweep_error": self.last_sweep_error,
+            "digests": self.digests,
+            "digest_changes_unread": self.digest_changes_unread,
+            "digests_truncated": self.digests_truncated,
         }

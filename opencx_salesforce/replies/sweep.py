@@ -45,18 +45,23 @@ What it costs when there is nothing to find (issue #18):
   comment or email behind its Case's reply cursor, or a Case row whose
   SystemModstamp the last read of it already saw (or that was never touched after
   the plugin created it), costs no Case read. A sweep of a healthy org is one call.
-* **Prompt while a conversation is in progress, rare when quiet.** Every
-  ``sweep_interval_seconds`` (60 s) while anything happened on the plugin's
-  Cases in the last ``sweep_hot_seconds`` or the webhooks are not known to be
-  healthy, else every ``sweep_healthy_interval_seconds`` (300 s: 288 calls a
-  day): :mod:`.sweep_schedule`.
+* **Rarest while the package's digest arrives.** The org lists the changes on
+  the plugin's Cases every minute itself, at no API call (:mod:`.digest`); the
+  sweep then runs every ``sweep_digest_interval_seconds`` (1800 s: 48 calls a
+  day) as the last resort.
+* **Without the digest: prompt while a conversation is in progress, rare when
+  quiet.** Every ``sweep_interval_seconds`` (60 s) while anything happened on the
+  plugin's Cases in the last ``sweep_hot_seconds`` or the webhooks are not known
+  to be healthy, else every ``sweep_healthy_interval_seconds`` (300 s: 288 calls
+  a day): :mod:`.sweep_schedule`.
 
-Where that leaves a lost webhook: its reply arrives within
+Where that leaves a lost webhook: with the digest, its reply arrives with the
+next digest, within about a minute, wherever it is. Without it, within
 ``sweep_interval_seconds`` (plus the sweep's two round trips) when the Case, or
 any of the plugin's Cases, saw activity in the last ``sweep_hot_seconds``, or
 once a loss has been seen; within ``sweep_healthy_interval_seconds`` when it is
-the first event on an install quiet for longer than that. The generated package
-makes the second rarer, not impossible (docs/design.md, "The sweep's cost").
+the first event on an install quiet for longer than that (docs/design.md, "What
+the sweep costs per day").
 """
 
 from __future__ import annotations
@@ -74,7 +79,9 @@ from typing import Any
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, RetryLater
 from opencx_salesforce.replies.case_read import names_missing_email_message
+from opencx_salesforce.replies.digest import DigestInbox
 from opencx_salesforce.replies.ledger import NS
+from opencx_salesforce.replies.seen import already_read
 from opencx_salesforce.replies.service import ReplyService
 from opencx_salesforce.replies.status import ReplyStatus, SweepReport
 from opencx_salesforce.replies.sweep_schedule import SweepSchedule
@@ -136,8 +143,13 @@ class Sweeper:
         self._status = status
         self.max_calls = max_calls
         self._task: asyncio.Task[None] | None = None
+        self.digests = DigestInbox(store, replies, clock=clock)
         self.schedule = SweepSchedule(
-            settings=settings, status=status, activity=replies.activity, clock=clock
+            settings=settings,
+            status=status,
+            activity=replies.activity,
+            digests=self.digests,
+            clock=clock,
         )
 
     # --- the background task ----------------------------------------------------------
@@ -279,13 +291,10 @@ class Sweeper:
         """Whether a read of the Case already saw this change (a webhook's read,
         or it was never changed after the plugin created it): no read needed."""
         stamp = str(row["SystemModstamp"])
-        if stream.case_field == "Id":
-            if row.get("CreatedDate") == stamp:
-                return True
-            seen = await self._replies.ledger.case_stamp(str(row["Id"]))
-            return seen is not None and not later(stamp, seen)
-        cursor = await self._replies.ledger.cursor(str(row[stream.case_field]))
-        return not cursor.is_behind(stamp, str(row["Id"]))
+        if stream.case_field == "Id" and row.get("CreatedDate") == stamp:
+            return True
+        case_id = str(row[stream.case_field])
+        return await already_read(self._replies.ledger, case_id, str(row["Id"]), stamp)
 
     async def _discover(
         self,

@@ -1,16 +1,23 @@
 """When the next reconciliation sweep runs (issue #18: cheap when quiet, prompt
 when it matters).
 
-* **Prompt** (``sweep_interval_seconds``, 60 s) while a conversation is in
-  progress, i.e. anything happened on the plugin's Cases in the last
-  ``sweep_hot_seconds`` (:mod:`.activity`), and while the webhooks are not known
+* **Rare** (``sweep_digest_interval_seconds``, 1800 s) while the package's
+  digest arrives on time (:mod:`.digest`): the org itself lists the changes on
+  the plugin's Cases once a minute, at no API call, so a lost doorbell's reply
+  comes with the next digest and the sweep is only the last resort.
+* **Prompt** (``sweep_interval_seconds``, 60 s) while the webhooks are not known
   to be healthy: after a start, a sweep that delivered, resolved or moved
-  anything (a webhook was missed), a refused webhook call, a failed sweep.
+  anything (a webhook was missed), a refused webhook call, a failed sweep, a
+  digest overdue (none for ``digest_overdue_seconds`` after one came); and,
+  with no digest arriving, while a conversation is in progress, i.e. anything
+  happened on the plugin's Cases in the last ``sweep_hot_seconds``
+  (:mod:`.activity`).
 * **Quiet** (``sweep_healthy_interval_seconds``, 300 s) otherwise.
 
 The wait between two sweeps wakes every prompt interval to look at the activity
-(one store read, no API call), so activity during a quiet wait brings the next
-sweep forward to at most a prompt interval after it.
+and the digest (store reads, no API call), so activity during a quiet wait, or
+a digest going overdue, brings the next sweep forward to at most a prompt
+interval after it.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import random
 
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.replies.activity import Activity
+from opencx_salesforce.replies.digest import DigestInbox
 from opencx_salesforce.replies.status import ReplyStatus
 from opencx_salesforce.settings import SalesforceSettings
 
@@ -33,14 +41,18 @@ class SweepSchedule:
         settings: SalesforceSettings,
         status: ReplyStatus,
         activity: Activity,
+        digests: DigestInbox | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._settings = settings
         self._status = status
         self._activity = activity
+        self._digests = digests
         self._clock = clock
         self._refused_seen = 0  # refused webhook calls counted at the last judgement
+        self._truncated_seen = 0  # truncated digests counted at the last judgement
         self._healthy = False  # what the last sweep said of the webhooks
+        self._digest_was_on_time = False  # at the last look: a loss when it stops
 
     def judge(self) -> bool:
         """Whether the last sweep says the webhooks are healthy: it found nothing
@@ -49,11 +61,15 @@ class SweepSchedule:
         status = self._status
         refused = sum(status.webhooks_refused.values())
         refused_since, self._refused_seen = refused > self._refused_seen, refused
+        # A digest that could not list everything: the sweep reads the rest.
+        truncated = status.digests_truncated
+        truncated_since, self._truncated_seen = truncated > self._truncated_seen, truncated
         report = status.last_sweep
         self._healthy = (
             report is not None
             and status.last_sweep_error is None
             and not refused_since
+            and not truncated_since
             and report.caught_up
             and not report.idle
             and report.delivered + report.resolved + report.moved == 0
@@ -64,16 +80,41 @@ class SweepSchedule:
         """Whether a conversation is in progress (activity in the hot window)."""
         return await self._activity.hot(self._settings.sweep_hot_seconds)
 
-    def interval(self, *, hot: bool) -> float:
+    async def digest_on_time(self) -> bool:
+        """Whether the package's digest came within ``digest_overdue_seconds``.
+        One that stops coming counts as a lost webhook, once (a prompt sweep
+        follows; if it finds nothing missed, the schedule goes on without the
+        digest until one arrives again)."""
+        if self._digests is None:
+            return False
+        last = await self._digests.last_at()
+        on_time = last is not None and (
+            self._clock.time() - last < self._settings.digest_overdue_seconds
+        )
+        if self._digest_was_on_time and not on_time:
+            overdue = self._settings.digest_overdue_seconds
+            log.warning("no digest from the package for %.0f s: sweeping promptly", overdue)
+            self._healthy = False
+        if self._status.digests_truncated > self._truncated_seen:
+            self._healthy = False  # a digest could not list everything: read the rest now
+        self._digest_was_on_time = on_time
+        return on_time
+
+    def interval(self, *, hot: bool, digest: bool = False) -> float:
         """Seconds from one sweep's start to the next one's."""
-        if hot or not self._healthy:
+        if not self._healthy:
+            return self._settings.sweep_interval_seconds
+        if digest:
+            return self._settings.sweep_digest_interval_seconds
+        if hot:
             return self._settings.sweep_interval_seconds
         return self._settings.sweep_healthy_interval_seconds
 
     async def next_interval(self) -> float:
         """The interval after the sweep that just ran, judged now."""
         self.judge()
-        return self.interval(hot=await self.is_hot())
+        digest = await self.digest_on_time()
+        return self.interval(hot=await self.is_hot(), digest=digest)
 
     async def wait_after(self, started: float) -> None:
         """Judge the sweep that began at ``started`` and sleep until the next."""
@@ -86,11 +127,12 @@ class SweepSchedule:
         prompt, quiet = random.uniform(0.9, 1.0), random.uniform(0.9, 1.1)
         while True:
             try:
+                digest = await self.digest_on_time()
                 hot = await self.is_hot()
             except Exception as exc:  # the store failing must not end the sweep
                 log.warning("sweep: could not read the activity: %s", exc)
-                hot = True
-            interval = self.interval(hot=hot)
+                digest, hot = False, True
+            interval = self.interval(hot=hot, digest=digest)
             due = interval * (prompt if interval == prompt_interval else quiet)
             wait = started + due - self._clock.time()
             if wait <= 0:

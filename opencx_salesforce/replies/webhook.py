@@ -18,7 +18,8 @@ who does not hold the token:
       Content-Length says)
 408   the body did not arrive within ``webhook_body_timeout_seconds``
 409   a replay: this signature was already accepted (:mod:`.replay`)
-400   not the contract (the reason in a JSON body)
+400   not the contract (the reason in a JSON body): a doorbell, or a digest
+      (:mod:`opencx_salesforce.apex.digest_contract`, handled by :mod:`.digest`)
 ===== ================================================================
 
 A refused call changes nothing but a counter (and a 409 is refused before
@@ -36,7 +37,7 @@ from typing import Any
 
 from aiohttp import web
 
-from opencx_salesforce.apex import contract
+from opencx_salesforce.apex import contract, digest_contract
 from opencx_salesforce.replies import replay
 from opencx_salesforce.runtime import Runtime
 from opencx_salesforce.settings import SalesforceSettings
@@ -45,6 +46,15 @@ from opencx_salesforce.web.context import running
 log = logging.getLogger(__name__)
 
 WEBHOOK_ROUTE_NAME = "salesforce-webhook"
+# The events that ring for one reply (the record is a comment or an email).
+REPLY_EVENTS = frozenset(
+    {
+        contract.EVENT_CASE_COMMENT_CREATED,
+        contract.EVENT_CASE_COMMENT_PUBLISHED,
+        contract.EVENT_EMAIL_MESSAGE_CREATED,
+        contract.EVENT_EMAIL_MESSAGE_SENT,
+    }
+)
 
 
 def add_webhook_routes(app: web.Application) -> None:
@@ -104,11 +114,24 @@ async def receive_webhook(request: web.Request) -> web.Response:
             return _refuse(services, 409, "replay", "this signed call was already received")
 
     try:
-        event = contract.parse_payload(body)
+        data = contract.decode_json(body)
+        if digest_contract.is_digest(data):
+            digest = digest_contract.parse_digest(data)
+        else:
+            event = contract.parse_event(data)
     except contract.ContractViolation as exc:
         return _refuse(services, 400, "malformed", str(exc))
 
     status = services.reply_status
+    if digest_contract.is_digest(data):
+        status.last_webhook_at = time.time()
+        status.last_webhook_event = digest_contract.EVENT_DIGEST
+        status.webhooks_accepted += 1
+        outcome = await services.digests.receive(digest)
+        return _answer(
+            202,
+            {"accepted": True, "event": digest_contract.EVENT_DIGEST, "rung": outcome.rung},
+        )
     status.last_webhook_at = time.time()
     status.last_webhook_event = event.event
     status.webhooks_accepted += 1
@@ -117,6 +140,13 @@ async def receive_webhook(request: web.Request) -> web.Response:
         return _answer(202, {"accepted": True, "event": event.event})
     assert event.case_id is not None  # the contract requires it outside a ping
     await services.replies.activity.note()  # a conversation in progress: sweep often
+    if event.event in REPLY_EVENTS and await services.replies.ledger.is_delivered(
+        str(event.record_id)
+    ):
+        # The reply it rings for is already with the contact (a digest listed it
+        # before its doorbell came, or the call was sent twice): no read needed.
+        status.skipped_records["doorbell for a delivered reply"] += 1
+        return _answer(202, {"accepted": True, "event": event.event, "coalesced": True})
     queued = await services.replies.ring(event.case_id)
     return _answer(202, {"accepted": True, "event": event.event, "coalesced": not queued})
 

@@ -184,6 +184,27 @@ class SalesforceFields(LoadableSettings):
             "is seen or anything happens."
         ),
     )
+    sweep_digest_interval_seconds: float = Field(
+        default=1800.0,
+        ge=5,
+        description=(
+            "How often the sweep runs while the package's digest arrives on time (the "
+            "org lists the changes on the plugin's Cases once a minute and calls the "
+            'webhook with them, at no API call: see the package README, "The '
+            "digest\"). The digest then catches a lost webhook's reply within about a "
+            "minute, so the sweep is only the last resort: 48 calls a day at 1800 s."
+        ),
+    )
+    digest_overdue_seconds: float = Field(
+        default=180.0,
+        ge=60,
+        description=(
+            "A digest not received for this long, after one was, counts as a lost "
+            "webhook: the sweep runs at sweep_interval_seconds until one finds nothing "
+            "missed, then as if no digest were scheduled (sweep_hot_seconds, "
+            "sweep_healthy_interval_seconds) until digests arrive again."
+        ),
+    )
     reply_read_min_interval_seconds: float = Field(
         default=0.0,
         ge=0,

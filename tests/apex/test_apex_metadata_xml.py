@@ -124,11 +124,12 @@ def xml_files(rendered: Rendered) -> list[Path]:
 
 def test_every_xml_file_is_documented_metadata(package: Rendered) -> None:
     files = xml_files(package)
-    # 4 field/object files, Named Credential, permission set, 2 class and 3 trigger
-    # meta files (2 without email), 2 disconnect manifests, the secret record when
-    # there is a secret, and with the current Named Credential model the External
-    # Credential and the callout permission set.
-    expected = 13 + (package.signing_secret is not None)
+    # 4 field/object files, Named Credential, permission set, 4 class (the callout
+    # class, the digest, their tests) and 3 trigger meta files (2 without email), 2
+    # disconnect manifests, the secret record when there is a secret, and with the
+    # current Named Credential model the External Credential and the callout
+    # permission set.
+    expected = 15 + (package.signing_secret is not None)
     expected -= not package.include_email
     expected += 2 * (not package.legacy_named_credential)
     assert len(files) == expected
@@ -256,7 +257,7 @@ def test_apex_meta_files_are_active_at_the_api_version(package: Rendered) -> Non
     metas = sorted(package.root.rglob("*.cls-meta.xml")) + sorted(
         package.root.rglob("*.trigger-meta.xml")
     )
-    assert len(metas) == 2 + len(names.triggers(include_email=package.include_email))
+    assert len(metas) == 4 + len(names.triggers(include_email=package.include_email))
     for path in metas:
         root = ET.parse(path).getroot()
         assert root.findtext(f"{MD}apiVersion") == "62.0"

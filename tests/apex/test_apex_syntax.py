@@ -21,11 +21,15 @@ def test_every_apex_file_parses(package: Rendered) -> None:
     assert kinds == {
         f"{names.CALLOUT_CLASS}.cls": "class",
         f"{names.TEST_CLASS}.cls": "class",
+        f"{names.DIGEST_CLASS}.cls": "class",
+        f"{names.DIGEST_TEST_CLASS}.cls": "class",
         **{
             f"{trigger}.trigger": "trigger"
             for trigger in names.triggers(include_email=package.include_email)
         },
         "ping.apex": "anonymous",
+        "start-digest.apex": "anonymous",
+        "stop-digest.apex": "anonymous",
     }
     problems = {
         p.path.name: [str(e) for e in p.errors] for p in package.parsed.values() if p.errors

@@ -139,7 +139,8 @@ async def test_replies_are_delivered_and_counted(emulator_url: str) -> None:
     assert day["no_open_case_calls_per_day"] == 0
     assert 0 < day["quiet_open_cases_calls_per_day"] <= 300
     assert day["lost_reply_in_conversation_seconds"] <= day["settings"]["sweep_interval_seconds"]
-    assert day["lost_reply_after_quiet_seconds"] > 0
+    # The package's digest: a minute at most, however long the Case was quiet.
+    assert 0 < day["lost_reply_after_quiet_seconds"] <= day["settings"]["sweep_interval_seconds"]
     assert result.webhooks["delivered"] >= 2 + result.burst_size
     assert bench_replies.ReplyResult.from_json(json.loads(json.dumps(result.to_json()))) == result
 

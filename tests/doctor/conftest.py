@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from doctor_support import PLUGIN_SETTINGS, SECRET, StackFactory
 
+from opencx_salesforce.apex import names
 from opencx_salesforce.devhost.stack import Stack, start_stack
 from opencx_salesforce.emulator.package import deploy_package, find_runtime
 from opencx_salesforce.emulator.seed import OrgSeed
@@ -33,6 +34,7 @@ async def make_stack() -> AsyncIterator[StackFactory]:
         store_url: str | None = None,
         connect: bool = True,
         deploy: bool = True,
+        digest: bool = True,
         **settings: Any,
     ) -> Stack:
         if store_url is not None:
@@ -46,7 +48,11 @@ async def make_stack() -> AsyncIterator[StackFactory]:
         )
         stacks.append(stack)
         if deploy:
-            deploy_package(stack.org, stack.runtime.webhook_url, SECRET)
+            apex = deploy_package(stack.org, stack.runtime.webhook_url, SECRET)
+            if digest:  # started as the README says, and a minute later its first run
+                await apex.execute_anonymous(f"{names.DIGEST_CLASS}.start();")
+                stack.org.state.clock.advance(60.0)
+                await apex.digest.run_due()
         return stack
 
     try:

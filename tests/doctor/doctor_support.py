@@ -46,12 +46,13 @@ CHECK_IDS = (
     "apex",
     "named_credential",
     "ping",
+    "digest",
     "outbox",
     "store",
     "live",
     "live_field",
 )
-# Everything that needs the API (not outbox, store, live).
+# Everything that needs the API or the package (not outbox, store, live).
 SALESFORCE_CHECKS = (*CHECK_IDS[2:-4], "live_field")
 
 

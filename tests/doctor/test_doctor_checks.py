@@ -110,7 +110,7 @@ async def test_a_trigger_inactive(make_stack: StackFactory) -> None:
     assert names.EMAIL_MESSAGE_TRIGGER not in failed.detail
     assert failed.symptom == REPLIES_LOST
     assert failed.fix is not None and "Activate the trigger" in failed.fix
-    assert skipped(report) == {"ping"}
+    assert skipped(report) == {"ping", "digest"}
 
 
 async def test_the_apex_class_missing(make_stack: StackFactory) -> None:
@@ -143,7 +143,7 @@ async def test_named_credential_pointing_elsewhere(make_stack: StackFactory) -> 
     assert stack.runtime.webhook_token not in str(report.to_json())
     assert failed.symptom == REPLIES_LOST
     assert failed.fix is not None and "opencx-salesforce apex" in failed.fix
-    assert skipped(report) == {"ping"}
+    assert skipped(report) == {"ping", "digest"}
 
 
 async def test_named_credential_written_differently_is_the_same_url(
@@ -362,3 +362,18 @@ async def test_an_org_with_email_message_expects_the_email_trigger(
     failed = only_failure(report)
     assert failed.id == "apex"
     assert f"trigger {names.EMAIL_MESSAGE_TRIGGER} is not deployed" in failed.detail
+
+
+async def test_a_digest_not_started_warns_with_the_start_script(make_stack: StackFactory) -> None:
+    stack = await make_stack(digest=False)
+    calls_before = org_api_calls(stack)
+
+    report = await diagnose(stack.runtime)
+
+    warned = [r for r in report.results if r.status is Status.WARN]
+    assert [r.id for r in warned] == ["digest"]
+    assert "no digest has reached this install" in warned[0].detail
+    assert warned[0].fix is not None and "scripts/apex/start-digest.apex" in warned[0].fix
+    assert warned[0].symptom == REPLIES_LOST
+    assert report.exit_code == 0, "a warning: replies still arrive, later"
+    assert org_api_calls(stack) - calls_before == 7, "the digest check costs no call"

@@ -108,7 +108,7 @@ async def test_doctor_json_exit_code_1_on_a_failure(
     assert by_id["named_credential"]["symptom"] == REPLIES_LOST
     assert "opencx-salesforce apex" in by_id["named_credential"]["fix"]
     assert by_id["ping"]["status"] == "skip"
-    assert report["summary"] == {"ok": 11, "warn": 0, "fail": 1, "skip": 1}
+    assert report["summary"] == {"ok": 11, "warn": 0, "fail": 1, "skip": 2}
 
 
 async def test_doctor_checklist_is_plain_ascii_off_a_terminal(
@@ -132,7 +132,7 @@ async def test_doctor_checklist_is_plain_ascii_off_a_terminal(
     assert lines[failed + 1].strip().startswith(f"fix ({REPLIES_LOST}):")
     assert sum(line.startswith("[ok]") for line in lines) == 11  # the live checks: not configured
     assert any(line.startswith("[skip]") and "test ping" in line for line in lines)
-    assert "11 ok, 1 failed, 1 skipped; 6 Salesforce API call(s) spent" in out
+    assert "11 ok, 1 failed, 2 skipped; 6 Salesforce API call(s) spent" in out
 
 
 async def test_doctor_on_a_terminal_marks_with_symbols(make_stack: StackFactory) -> None:

@@ -56,7 +56,10 @@ the clock), then dropped. [src: apexcode apex_callouts_timeouts.htm; SALESFORCE.
 
 **Anonymous Apex.** ``GET tooling/executeAnonymous/?anonymousBody=...`` is served
 for every org the runtime is installed on: ``OpenSalesforceCaseManagement.ping();``
-sends a ping synchronously, as ``doctor`` expects; a missing class is the
+sends a ping synchronously, as ``doctor`` expects; ``OpenCXDigest.start();`` and
+``stop();`` schedule and unschedule the digest (:mod:`.digest`: once a minute on the
+org's clock, the changes on OpenCX Cases of the last minutes in one callout); a
+missing class is the
 compiler's "Variable does not exist"; any other code is refused as unsupported.
 [src: api sforce_api_calls_executeanonymous_result.htm]
 """

@@ -1,5 +1,6 @@
 """Anonymous Apex: ``GET tooling/executeAnonymous/?anonymousBody=...`` runs
-``OpenSalesforceCaseManagement.ping();`` and nothing else.
+``OpenSalesforceCaseManagement.ping();``, ``OpenCXDigest.start();`` and
+``OpenCXDigest.stop();``, and nothing else.
 [src: api sforce_api_calls_executeanonymous_result.htm]"""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 from opencx_salesforce.apex import contract, names
 from opencx_salesforce.emulator.package.callouts import CalloutJobs, callout_client, post
 from opencx_salesforce.emulator.package.deployment import is_active, metadata_record
+from opencx_salesforce.emulator.package.digest import EmulatedDigest
 from opencx_salesforce.emulator.package.model import DELIVERED, FAILED, Doorbell, apex_equals
 from opencx_salesforce.emulator.rest.dispatch import RestRequest, RestResponse
 
@@ -17,6 +19,8 @@ from opencx_salesforce.emulator.rest.dispatch import RestRequest, RestResponse
 class AnonymousApex(CalloutJobs):
     """The executeAnonymous part of
     :class:`~opencx_salesforce.emulator.package.runtime.ApexRuntime`."""
+
+    digest: EmulatedDigest
 
     def _class_body(self) -> str:
         record = metadata_record(self.org, "ApexClass", "Name", names.CALLOUT_CLASS)
@@ -31,24 +35,31 @@ class AnonymousApex(CalloutJobs):
         code = _without_comments(source)
         if not code.strip():
             return _anonymous_result()
-        call = _PING_CALL.fullmatch(code)
-        if call is None:
+        call = _STATIC_CALL.fullmatch(code)
+        owner = None if call is None else _SUPPORTED.get(call["method"].lower())
+        if call is None or owner is None:
             return _anonymous_result(
                 compile_problem=(
                     "Not supported by the emulator: its anonymous Apex runs only "
-                    f"{names.CALLOUT_CLASS}.ping();"
+                    f"{names.CALLOUT_CLASS}.ping(); {names.DIGEST_CLASS}.start(); "
+                    f"and {names.DIGEST_CLASS}.stop();"
                 ),
                 at=_position(code, len(code) - len(code.lstrip())),
             )
         class_name = call["cls"]
-        if not apex_equals(class_name, names.CALLOUT_CLASS) or not is_active(
-            self.org, "ApexClass", names.CALLOUT_CLASS
-        ):
+        if not apex_equals(class_name, owner) or not is_active(self.org, "ApexClass", owner):
             # The compiler reads an unknown type in "X.ping()" as a variable.
             return _anonymous_result(
                 compile_problem=f"Variable does not exist: {class_name}",
                 at=_position(code, call.start("cls")),
             )
+        method = call["method"].lower()
+        if method == "start":
+            self.digest.start()
+            return _anonymous_result()
+        if method == "stop":
+            self.digest.stop()
+            return _anonymous_result()
         return await self._ping(statement_at=_position(code, call.start("cls")))
 
     async def _ping(self, statement_at: tuple[int, int]) -> dict[str, Any]:
@@ -95,7 +106,13 @@ class AnonymousApex(CalloutJobs):
 
 # --- anonymous Apex helpers ------------------------------------------------------------------
 
-_PING_CALL = re.compile(r"\s*(?P<cls>[A-Za-z_][A-Za-z0-9_]*)\s*\.\s*ping\s*\(\s*\)\s*;\s*", re.I)
+_STATIC_CALL = re.compile(
+    r"\s*(?P<cls>[A-Za-z_][A-Za-z0-9_]*)\s*\.\s*(?P<method>[A-Za-z_][A-Za-z0-9_]*)"
+    r"\s*\(\s*\)\s*;\s*"
+)
+# The static methods anonymous Apex may call here, and their class (Apex names are
+# case-insensitive).
+_SUPPORTED = {"ping": names.CALLOUT_CLASS, "start": names.DIGEST_CLASS, "stop": names.DIGEST_CLASS}
 _COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 
 

@@ -204,6 +204,11 @@ class CalloutJobs:
         """The Apex's send(): endpoint ``callout:OpenCX_Integration`` resolved now,
         the body, the timestamp and (with a secret) the signature headers."""
         body = bell.body(self.org.id)
+        endpoint, headers = self.request_for(body, secret)
+        return endpoint, body, headers
+
+    def request_for(self, body: str, secret: str | None) -> tuple[str | None, dict[str, str]]:
+        """send(body, secret): the endpoint resolved now, and the headers."""
         timestamp = str(int(self.org.state.clock.now()))
         headers = {
             contract.HEADER_CONTENT_TYPE: contract.CONTENT_TYPE_JSON,
@@ -212,7 +217,7 @@ class CalloutJobs:
         }
         if secret is not None and secret.strip():  # String.isNotBlank(secret)
             headers[contract.HEADER_SIGNATURE] = contract.sign(secret, timestamp, body)
-        return endpoint_of(self.org), body, headers
+        return endpoint_of(self.org), headers
 
     def record(
         self,

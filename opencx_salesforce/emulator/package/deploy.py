@@ -50,7 +50,12 @@ def deploy_package(
         sources = {path.name: path.read_text(encoding="utf-8") for path in written}
         fields = [p for p in written if p.parent.parent.name == names.MESSAGING_SESSION]
         messaging_fields = [p.read_text(encoding="utf-8") for p in fields]
-    for class_name in (names.CALLOUT_CLASS, names.TEST_CLASS):
+    for class_name in (
+        names.CALLOUT_CLASS,
+        names.TEST_CLASS,
+        names.DIGEST_CLASS,
+        names.DIGEST_TEST_CLASS,
+    ):
         org.metadata.set_apex_class(class_name, sources[f"{class_name}.cls"])
     for trigger, (table, _events) in names.triggers(include_email=include_email).items():
         org.metadata.set_apex_trigger(trigger, table, sources[f"{trigger}.trigger"])

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from opencx_salesforce.apex import names
 from opencx_salesforce.emulator.package.anonymous import AnonymousApex
 from opencx_salesforce.emulator.package.deployment import Deployment, deployment_of, is_active
+from opencx_salesforce.emulator.package.digest import EmulatedDigest
 from opencx_salesforce.emulator.package.model import (
     LOG_LENGTH,
     MAX_JOBS_PER_TRANSACTION,
@@ -79,6 +80,8 @@ class ApexRuntime(AnonymousApex):
         self._retry_tasks: set[asyncio.Task[None]] = set()  # waiting for their delay
         self._last_job: asyncio.Task[None] | None = None
         self._closed = False
+        # OpenCXDigest, once anonymous Apex starts it (emulator/package/digest.py).
+        self.digest = EmulatedDigest(self)
         org.listeners.append(self)
         org.add_rest_route(Route.of("tooling/executeAnonymous", GET=self._execute_anonymous))
 
@@ -197,6 +200,7 @@ class ApexRuntime(AnonymousApex):
         """Stop the jobs still running and start no more (the emulator is shutting
         down)."""
         self._closed = True
+        await self.digest.close()
         tasks = self._tasks | self._retry_tasks
         for task in tasks:
             task.cancel()
@@ -207,5 +211,6 @@ class ApexRuntime(AnonymousApex):
         return {
             "package": self.deployment().as_dict(),
             "webhooks": asdict(self.counters),
+            "digest": self.digest.stats(),
             "faults": self.faults.as_dict(),
         }
