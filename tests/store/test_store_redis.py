@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 from store_backends import REDIS_URL
 
 from opencx_salesforce.store.redis import RedisStore
@@ -92,5 +93,42 @@ async def test_more_concurrent_calls_than_connections_wait_for_one(prefixes: lis
         values = await asyncio.gather(*[store.get("ns", f"k{n}") for n in range(150)])
         assert values == [b"v"] * 150
         assert len(await store.keys("ns")) == 150
+    finally:
+        await store.close()
+
+
+async def test_a_failing_call_fails_alone_among_the_calls_sent_with_it(
+    server: aioredis.Redis, prefixes: list[str]
+) -> None:
+    """Calls issued together share one write (#18); each still gets its own
+    reply, so one script's error reaches only its caller."""
+    prefix = prefixes[0]
+    await server.set(f"{prefix}kvidx:broken", b"not a sorted set")
+    store = await RedisStore.open(REDIS_URL, prefix=prefix)
+    try:
+        results = await asyncio.gather(
+            store.set("ns", "before", b"1"),
+            store.set("broken", "k", b"v"),  # its script's ZADD meets a string: WRONGTYPE
+            store.set("ns", "after", b"2"),
+            store.get("ns", "before"),
+            return_exceptions=True,
+        )
+        assert results[0] is None and results[2] is None and results[3] == b"1"
+        assert isinstance(results[1], ResponseError) and "WRONGTYPE" in str(results[1])
+        assert await store.keys("ns") == ["after", "before"]
+    finally:
+        await store.close()
+
+
+async def test_a_call_cancelled_before_it_is_sent_never_runs(prefixes: list[str]) -> None:
+    store = await RedisStore.open(REDIS_URL, prefix=prefixes[0])
+    try:
+        call = asyncio.create_task(store.set("ns", "k", b"v"))
+        await asyncio.sleep(0)  # the call waits for its batch, not sent yet
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await asyncio.sleep(0.05)
+        assert await store.get("ns", "k") is None
     finally:
         await store.close()
