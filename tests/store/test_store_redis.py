@@ -7,12 +7,15 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection
 from redis.exceptions import ResponseError
 from store_backends import REDIS_URL
 
+from opencx_salesforce.store._redis_batch import pack
 from opencx_salesforce.store.redis import RedisStore
 
 pytestmark = pytest.mark.redis
@@ -132,3 +135,14 @@ async def test_a_call_cancelled_before_it_is_sent_never_runs(prefixes: list[str]
         assert await store.get("ns", "k") is None
     finally:
         await store.close()
+
+
+def test_the_batch_packer_writes_what_redis_py_writes() -> None:
+    connection = Connection()
+    commands: list[tuple[Any, ...]] = [
+        ("EVALSHA", "f" * 40, 2, "k:é", "idx", b"\x00\r\n" + bytes(range(256)), "", 17),
+        ("GET", "opencx:kv:ns:key"),
+        ("SET", "big", b"x" * 70_000),
+    ]
+    ours = b"".join(pack(commands, "utf-8", "strict"))
+    assert ours == b"".join(connection.pack_commands(commands))
