@@ -116,8 +116,9 @@ class RedisStore:
         ``unix://…``) and check the server answers.
 
         The connections are a pool of at most ``max_connections`` (50; the URL's
-        ``?max_connections=`` sets it) that a call *waits* for when all are busy
-        (up to ``pool_timeout``, 10 s; ``?timeout=``). redis-py's default pool
+        ``?max_connections=`` sets it) that a batch of calls (:mod:`._redis_batch`)
+        *waits* for when all are busy (up to ``pool_timeout``, 10 s;
+        ``?timeout=``). redis-py's default pool
         raises "Too many connections" past 100 instead: under 100 concurrent
         handoffs that failed store calls, and the retries made Redis the
         slowest store (60 handoffs/s, #18)."""
