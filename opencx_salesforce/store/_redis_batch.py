@@ -2,8 +2,8 @@
 connection taken from the pool, one write, the replies read in order (#18).
 
 redis-py sends each command on its own: a pool acquire (a condition, a lock and
-a check of the connection), a write under ``wait_for`` (a task) and a read
-under a timer, about 100 µs of this process's CPU each, while the plugin's
+a check of the connection), a write under ``wait_for`` and a read under a
+timer, 70-100 µs of this process's CPU each, while the plugin's
 concurrent handoffs issue their store calls in bursts. Here the calls made
 before the loop next runs the batch's task share all of that; each still has
 its own reply, so an error reply (a failed script, ``NOSCRIPT``) fails only

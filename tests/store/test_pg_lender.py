@@ -5,13 +5,15 @@ is replaced, and idle ones go back to the pool."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from store_backends import POSTGRES_URL
+from store_backends import POSTGRES_URL, drop_schema, fresh_schema, postgres_url
 
 from opencx_salesforce.store._pg_lender import Lender
+from opencx_salesforce.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.postgres
 
@@ -82,3 +84,28 @@ async def test_idle_connections_go_back_to_the_pool(pool: asyncpg.Pool) -> None:
     await asyncio.wait_for(_statement(lender, set()), 5)
     await lender.close()
     assert pool.get_idle_size() == 3
+
+
+async def test_a_statement_cancelled_midway_leaves_no_busy_connection_to_lend(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A connection the store keeps is lent again after a statement on it was
+    cancelled (asyncpg cancels it on the server): the next statement runs at
+    once, on it, and is not tried again."""
+    name = fresh_schema()
+    store = await PostgresStore.open(postgres_url(name, pool_max=1))
+    try:
+        await store.set("ns", "k", b"v")
+        sleeping = asyncio.create_task(store._sql.fetch("SELECT pg_sleep(5)"))
+        await asyncio.sleep(0.2)
+        sleeping.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sleeping
+        caplog.set_level(logging.WARNING, logger="opencx_salesforce.store")
+        before = store.round_trips
+        assert await asyncio.wait_for(store.get("ns", "k"), 2) == b"v"  # not after the sleep
+        assert store.round_trips == before + 1  # not tried again
+        assert not [r for r in caplog.records if "trying again" in r.getMessage()]
+    finally:
+        await store.close()
+        await drop_schema(name)
