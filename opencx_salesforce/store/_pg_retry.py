@@ -34,7 +34,9 @@ from typing import TypeVar
 
 import asyncpg
 from asyncpg import exceptions as pgx
-from asyncpg.pool import Pool, PoolConnectionProxy
+from asyncpg.pool import PoolConnectionProxy
+
+from opencx_salesforce.store._pg_lender import Lender
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ def never_sent(exc: BaseException) -> bool:
 
 
 async def run_retrying(
-    pool: Pool,
+    pool: Lender,
     work: Callable[[PoolConnectionProxy], Awaitable[_T]],
     *,
     reconnect_timeout: float,

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from opencx_salesforce.store._pg_lender import Lender
 from opencx_salesforce.store._pg_retry import run_retrying
 
 
@@ -25,10 +26,12 @@ def _count(status: str) -> int:
 
 
 class Statements:
-    """Fetch and execute on ``pool``, with reconnect retries and a round-trip count."""
+    """Fetch and execute on connections of ``pool`` (``size`` at most, kept and
+    lent by a :class:`~._pg_lender.Lender`), with reconnect retries and a
+    round-trip count."""
 
-    def __init__(self, pool: asyncpg.Pool, *, reconnect_timeout: float) -> None:
-        self._pool = pool
+    def __init__(self, pool: asyncpg.Pool, *, size: int, reconnect_timeout: float) -> None:
+        self._pool = Lender(pool, size=size)
         self._reconnect_timeout = reconnect_timeout
         self.round_trips = 0
 
@@ -56,3 +59,7 @@ class Statements:
             reconnect_timeout=self._reconnect_timeout,
             on_attempt=self._count_round_trip,
         )
+
+    async def close(self) -> None:
+        """Give the connections back to the pool (before it closes)."""
+        await self._pool.close()

@@ -24,6 +24,10 @@ script): key expiry, the key index, when an item is due, a lease's deadline, an
 item's age. Callers pass delays, never instants, so an instance whose clock runs
 minutes ahead cannot take a live lease or see work due early.
 
+Sending: the commands that concurrent callers issue in one turn of the event
+loop go out together, in one write on one pooled connection, each with its own
+reply (:mod:`._redis_batch`).
+
 Waking workers: enqueue, retry, revive and hurry publish the queue's name on the
 ``wake`` channel; each store subscribes (once, on its first ``wait``) and wakes
 its local waiters, so a worker in another process is woken at once.
@@ -39,9 +43,10 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from opencx_salesforce.store import _redis_scripts as lua
+from opencx_salesforce.store._redis_batch import CommandBatcher
 from opencx_salesforce.store._redis_persistence import Persistence, read_persistence
 from opencx_salesforce.store._rules import (
     check_delay,
@@ -80,6 +85,7 @@ class RedisStore:
 
     def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
         self._redis = client
+        self._batch = CommandBatcher(client.connection_pool)
         self.prefix = prefix
         self._wake_channel = f"{prefix}wake"
         self._wakeups = Wakeups()
@@ -110,8 +116,9 @@ class RedisStore:
         ``unix://…``) and check the server answers.
 
         The connections are a pool of at most ``max_connections`` (50; the URL's
-        ``?max_connections=`` sets it) that a call *waits* for when all are busy
-        (up to ``pool_timeout``, 10 s; ``?timeout=``). redis-py's default pool
+        ``?max_connections=`` sets it) that a batch of calls (:mod:`._redis_batch`)
+        *waits* for when all are busy (up to ``pool_timeout``, 10 s;
+        ``?timeout=``). redis-py's default pool
         raises "Too many connections" past 100 instead: under 100 concurrent
         handoffs that failed store calls, and the retries made Redis the
         slowest store (60 handoffs/s, #18)."""
@@ -129,7 +136,13 @@ class RedisStore:
         return cls(client, prefix=prefix)
 
     async def _call(self, script: str, keys: list[str], args: list[Any]) -> Any:
-        return await self._scripts[script](keys=keys, args=args)
+        code = self._scripts[script]
+        try:
+            return await self._batch.execute("EVALSHA", code.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            # The server has lost its scripts (a restart, SCRIPT FLUSH): the
+            # script object loads this one and runs it again.
+            return await code(keys=keys, args=args)
 
     # --- key/value -------------------------------------------------------------
     def _kv_keys(self, ns: str, key: str) -> list[str]:
@@ -140,7 +153,7 @@ class RedisStore:
 
     async def get(self, ns: str, key: str) -> bytes | None:
         # decode_responses is off: Redis hands back bytes.
-        return cast("bytes | None", await self._redis.get(self._kv_keys(ns, key)[0]))
+        return cast("bytes | None", await self._batch.execute("GET", self._kv_keys(ns, key)[0]))
 
     async def set(self, ns: str, key: str, value: bytes, *, ttl: float | None = None) -> None:
         await self._call("set", self._kv_keys(ns, key), [key, value, _ttl_ms(ttl)])
@@ -336,6 +349,7 @@ class RedisStore:
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
             self._listener = None
+        await self._batch.close()
         if self._pubsub is not None:
             await _close(self._pubsub)
             self._pubsub = None

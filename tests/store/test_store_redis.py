@@ -7,11 +7,15 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection
+from redis.exceptions import ResponseError
 from store_backends import REDIS_URL
 
+from opencx_salesforce.store._redis_batch import pack
 from opencx_salesforce.store.redis import RedisStore
 
 pytestmark = pytest.mark.redis
@@ -94,3 +98,51 @@ async def test_more_concurrent_calls_than_connections_wait_for_one(prefixes: lis
         assert len(await store.keys("ns")) == 150
     finally:
         await store.close()
+
+
+async def test_a_failing_call_fails_alone_among_the_calls_sent_with_it(
+    server: aioredis.Redis, prefixes: list[str]
+) -> None:
+    """Calls issued together share one write (#18); each still gets its own
+    reply, so one script's error reaches only its caller."""
+    prefix = prefixes[0]
+    await server.set(f"{prefix}kvidx:broken", b"not a sorted set")
+    store = await RedisStore.open(REDIS_URL, prefix=prefix)
+    try:
+        results = await asyncio.gather(
+            store.set("ns", "before", b"1"),
+            store.set("broken", "k", b"v"),  # its script's ZADD meets a string: WRONGTYPE
+            store.set("ns", "after", b"2"),
+            store.get("ns", "before"),
+            return_exceptions=True,
+        )
+        assert results[0] is None and results[2] is None and results[3] == b"1"
+        assert isinstance(results[1], ResponseError) and "WRONGTYPE" in str(results[1])
+        assert await store.keys("ns") == ["after", "before"]
+    finally:
+        await store.close()
+
+
+async def test_a_call_cancelled_before_it_is_sent_never_runs(prefixes: list[str]) -> None:
+    store = await RedisStore.open(REDIS_URL, prefix=prefixes[0])
+    try:
+        call = asyncio.create_task(store.set("ns", "k", b"v"))
+        await asyncio.sleep(0)  # the call waits for its batch, not sent yet
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await asyncio.sleep(0.05)
+        assert await store.get("ns", "k") is None
+    finally:
+        await store.close()
+
+
+def test_the_batch_packer_writes_what_redis_py_writes() -> None:
+    connection = Connection()
+    commands: list[tuple[Any, ...]] = [
+        ("EVALSHA", "f" * 40, 2, "k:é", "idx", b"\x00\r\n" + bytes(range(256)), "", 17),
+        ("GET", "opencx:kv:ns:key"),
+        ("SET", "big", b"x" * 70_000),
+    ]
+    ours = b"".join(pack(commands, "utf-8", "strict"))
+    assert ours == b"".join(connection.pack_commands(commands))
