@@ -117,6 +117,9 @@ async def test_a_changed_status_and_a_deleted_case_are_listed(deployed: Deployed
     await started(deployed)
     closed = await opencx_case(deployed.rest)
     gone = await opencx_case(deployed.rest)
+    # A change is a SystemModstamp past the CreatedDate: not in the same
+    # millisecond (a fast machine made both in one once).
+    deployed.rest.org.state.clock.advance(1.0)
     closing = await deployed.rest.patch(f"sobjects/Case/{closed}", {"Status": "Closed"})
     assert closing.status == 204
     assert (await deployed.rest.delete(f"sobjects/Case/{gone}")).status == 204
