@@ -187,7 +187,11 @@ async def measure(control: EmulatorControl, org: BenchOrg, secret: str) -> Sweep
     )
 
 
-async def _main() -> SweepDay:
+async def measure_on_own_emulator() -> SweepDay:
+    """The day on an emulator process of its own: it moves the emulator's clock
+    days ahead (one clock for every org of the process), which would leave any
+    measurement after it on the same process a day off (webhook timestamps
+    refused, tokens aged)."""
     async with aiohttp.ClientSession() as http:
         with EmulatorProcess() as emulator:
             control = EmulatorControl(emulator.base_url, http)
@@ -202,4 +206,4 @@ if __name__ == "__main__":
     # On its own: `cd bench && ../.venv/bin/python sweep_day.py` (run_all.py runs it
     # inside bench_replies.py).
     logging.basicConfig(level=logging.ERROR)
-    print(json.dumps(asyncio.run(_main()).to_json(), indent=2))
+    print(json.dumps(asyncio.run(measure_on_own_emulator()).to_json(), indent=2))
