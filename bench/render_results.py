@@ -125,12 +125,20 @@ one run recorded in `{results_file}` ({run.plan} plan, {run.seconds / 60:.1f} mi
 def _quick_note(run: Run) -> str:
     if run.plan != "quick":
         return ""
+    quiet = bool(run.cpu_probes) and all(
+        p.alone >= 0.95 and p.two_at_once >= 0.95 for p in run.cpu_probes
+    )
+    machine = (
+        "the busy-loop probe above got whole cores at its start and its end (no other "
+        "work competed then), yet figures at 0 ms are CPU-bound and move between runs"
+        if quiet
+        else "the machine was shared with other work while it ran (see the load and "
+        "the busy-loop probe above), so figures at 0 ms are CPU-bound and noisy"
+    )
     return (
         "\n**The quick plan.** This run is `--quick` (1 s a measurement, 5 and 20 "
-        "messages, 1 and 100 concurrent): the machine was shared with other work "
-        "while it ran (see the load and the busy-loop probe above), so figures at 0 ms "
-        "are CPU-bound and noisy; calls per handoff and ratios between contenders of "
-        "one condition (run back to back) are what to read.\n"
+        f"messages, 1 and 100 concurrent): {machine}; calls per handoff and ratios "
+        "between contenders of one condition (run back to back) are what to read.\n"
     )
 
 
