@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 from replies_support import (
     SECRET,
@@ -49,7 +50,11 @@ DIGEST_INTERVAL = 1800.0  # sweep_digest_interval_seconds' default
 SETTINGS = {**DEFAULTS, "webhook_timestamp_tolerance_seconds": 3 * DAY}
 
 
-async def with_digest(make_world: WorldFactory) -> tuple[World, ManualClock, ApexRuntime]:
+Digested = tuple[World, ManualClock, ApexRuntime]
+
+
+@pytest.fixture
+async def digested(make_world: WorldFactory) -> AsyncIterator[Digested]:
     """A host on a ManualClock, the package deployed to its webhook, the digest
     started by anonymous Apex (as the README's start-digest.apex does)."""
     world = await make_world(**SETTINGS)
@@ -58,7 +63,10 @@ async def with_digest(make_world: WorldFactory) -> tuple[World, ManualClock, Ape
     apex = deploy_package(world.org, node.webhook_url, SECRET)
     result = await apex.execute_anonymous(f"{names.DIGEST_CLASS}.start();")
     assert result["success"] is True, result
-    return world, clock, apex
+    try:
+        yield world, clock, apex
+    finally:
+        await apex.close()
 
 
 async def minutes(world: World, clock: ManualClock, apex: ApexRuntime, count: int) -> None:
@@ -86,102 +94,85 @@ async def delivered_within(
 
 
 async def test_a_lost_doorbells_reply_on_a_case_quiet_for_hours_arrives_within_a_minute(
-    make_world: WorldFactory,
+    digested: Digested,
 ) -> None:
-    world, clock, apex = await with_digest(make_world)
+    world, clock, apex = digested
     node = world.node
-    try:
-        session = await handed_off(node)
+    session = await handed_off(node)
+    case_id = await case_of(node, session.id)
+    await minutes(world, clock, apex, 3 * 60)  # hours of quiet
+    schedule = node.runtime.sweeper.schedule
+    assert await schedule.next_interval() == DIGEST_INTERVAL, "digests on time: rare sweeps"
+    # The reply comes just after the half-hourly sweep has run, so that its
+    # next turn (half an hour on, give or take its jitter) cannot bring it
+    # first: the minute measured is the digest's alone.
+    swept = node.runtime.reply_status.sweeps
+    for _ in range(int(DIGEST_INTERVAL / 60) * 2):
+        if node.runtime.reply_status.sweeps > swept:
+            break
+        await minutes(world, clock, apex, 1)
+    assert node.runtime.reply_status.sweeps > swept, "the rare sweep never came"
+
+    apex.faults.drop_rate = 1.0  # the reply's doorbell is never sent
+    calls, sweeps = world.api_calls(), node.runtime.reply_status.sweeps
+    reply = Rep(world.org).comment(case_id, "Sorry for the wait: refunded.")
+    await apex.drain()
+    assert apex.counters.dropped == 1
+    took = await delivered_within(world, clock, apex, session.id, reply)
+    assert took <= DEFAULTS["sweep_interval_seconds"]
+    status = node.runtime.reply_status
+    assert status.delivered_by_sweep == 0, "the digest brought it, not the sweep"
+    # One read of the Case, and no sweep meanwhile (its turn is half an hour on).
+    assert world.api_calls() - calls == 1
+    assert status.sweeps == sweeps
+    assert status.digest_changes_unread == 1
+
+
+async def test_a_quiet_day_with_open_cases_costs_the_rare_sweeps_only(digested: Digested) -> None:
+    world, clock, apex = digested
+    node = world.node
+    sessions = [await handed_off(node) for _ in range(3)]
+    rep = Rep(world.org)
+    for session in sessions:  # each reply's doorbell arrives
         case_id = await case_of(node, session.id)
-        await minutes(world, clock, apex, 3 * 60)  # hours of quiet
-        schedule = node.runtime.sweeper.schedule
-        assert await schedule.next_interval() == DIGEST_INTERVAL, "digests on time: rare sweeps"
-        # The reply comes just after the half-hourly sweep has run, so that its
-        # next turn (half an hour on, give or take its jitter) cannot bring it
-        # first: the minute measured is the digest's alone.
-        swept = node.runtime.reply_status.sweeps
-        for _ in range(int(DIGEST_INTERVAL / 60) * 2):
-            if node.runtime.reply_status.sweeps > swept:
-                break
-            await minutes(world, clock, apex, 1)
-        assert node.runtime.reply_status.sweeps > swept, "the rare sweep never came"
-
-        apex.faults.drop_rate = 1.0  # the reply's doorbell is never sent
-        calls, sweeps = world.api_calls(), node.runtime.reply_status.sweeps
-        reply = Rep(world.org).comment(case_id, "Sorry for the wait: refunded.")
-        await apex.drain()
-        assert apex.counters.dropped == 1
-        took = await delivered_within(world, clock, apex, session.id, reply)
-        assert took <= DEFAULTS["sweep_interval_seconds"]
-        status = node.runtime.reply_status
-        assert status.delivered_by_sweep == 0, "the digest brought it, not the sweep"
-        # One read of the Case; and the half-hourly sweep's call if its turn came
-        # meanwhile (it finds the reply already delivered).
-        assert world.api_calls() - calls == 1 + (status.sweeps - sweeps)
-        assert status.sweeps - sweeps <= 1
-        assert status.digest_changes_unread == 1
-    finally:
-        await apex.close()
+        await ring(world, node, COMMENT, case_id, rep.comment(case_id, "Looking into it."))
+    await idle(world)
+    await minutes(world, clock, apex, 15)  # the start's prompt sweeps
+    calls = world.api_calls()
+    await minutes(world, clock, apex, int(DAY / 60))
+    per_day = world.api_calls() - calls
+    assert per_day <= (DAY / DIGEST_INTERVAL) * 1.15  # 48, the sweep's jitter aside
+    assert per_day <= 300
+    assert apex.digest.counters.runs >= DAY / 60
+    assert node.runtime.reply_status.delivered_by_sweep == 0
+    assert node.runtime.reply_status.digest_changes_unread == 0
 
 
-async def test_a_quiet_day_with_open_cases_costs_the_rare_sweeps_only(
-    make_world: WorldFactory,
-) -> None:
-    world, clock, apex = await with_digest(make_world)
+async def test_a_day_of_digests_with_no_open_case_costs_no_call(digested: Digested) -> None:
+    world, clock, apex = digested
+    calls = world.api_calls()
+    await minutes(world, clock, apex, int(DAY / 60))
+    assert world.api_calls() == calls
+    assert world.node.runtime.reply_status.digests >= DAY / 60
+
+
+async def test_a_digest_repeating_a_reply_already_read_costs_no_call(digested: Digested) -> None:
+    world, clock, apex = digested
     node = world.node
-    try:
-        sessions = [await handed_off(node) for _ in range(3)]
-        rep = Rep(world.org)
-        for session in sessions:  # each reply's doorbell arrives
-            case_id = await case_of(node, session.id)
-            await ring(world, node, COMMENT, case_id, rep.comment(case_id, "Looking into it."))
-        await idle(world)
-        await minutes(world, clock, apex, 15)  # the start's prompt sweeps
-        calls = world.api_calls()
-        await minutes(world, clock, apex, int(DAY / 60))
-        per_day = world.api_calls() - calls
-        assert per_day <= (DAY / DIGEST_INTERVAL) * 1.15  # 48, the sweep's jitter aside
-        assert per_day <= 300
-        assert apex.digest.counters.runs >= DAY / 60
-        assert node.runtime.reply_status.delivered_by_sweep == 0
-        assert node.runtime.reply_status.digest_changes_unread == 0
-    finally:
-        await apex.close()
-
-
-async def test_a_day_of_digests_with_no_open_case_costs_no_call(make_world: WorldFactory) -> None:
-    world, clock, apex = await with_digest(make_world)
-    try:
-        calls = world.api_calls()
-        await minutes(world, clock, apex, int(DAY / 60))
-        assert world.api_calls() == calls
-        assert world.node.runtime.reply_status.digests >= DAY / 60
-    finally:
-        await apex.close()
-
-
-async def test_a_digest_repeating_a_reply_already_read_costs_no_call(
-    make_world: WorldFactory,
-) -> None:
-    world, clock, apex = await with_digest(make_world)
-    node = world.node
-    try:
-        session = await handed_off(node)
-        case_id = await case_of(node, session.id)
-        await minutes(world, clock, apex, 10)
-        calls = world.api_calls()
-        reply = Rep(world.org).comment(case_id, "Shipped today.")  # its doorbell rings
-        await apex.drain()
-        await idle(world)
-        assert reply in [m[2] for m in await agent_messages(node, session.id)]
-        assert world.api_calls() - calls == 1  # the doorbell's read
-        await minutes(world, clock, apex, 5)  # five digests list the reply
-        listed = [r for r in apex.log if r.event == digest_contract.EVENT_DIGEST]
-        assert len(listed) >= 5
-        assert world.api_calls() - calls == 1, "the digests cost nothing more"
-        assert node.runtime.reply_status.digest_changes_unread == 0
-    finally:
-        await apex.close()
+    session = await handed_off(node)
+    case_id = await case_of(node, session.id)
+    await minutes(world, clock, apex, 10)
+    calls = world.api_calls()
+    reply = Rep(world.org).comment(case_id, "Shipped today.")  # its doorbell rings
+    await apex.drain()
+    await idle(world)
+    assert reply in [m[2] for m in await agent_messages(node, session.id)]
+    assert world.api_calls() - calls == 1  # the doorbell's read
+    await minutes(world, clock, apex, 5)  # five digests list the reply
+    listed = [r for r in apex.log if r.event == digest_contract.EVENT_DIGEST]
+    assert len(listed) >= 5
+    assert world.api_calls() - calls == 1, "the digests cost nothing more"
+    assert node.runtime.reply_status.digest_changes_unread == 0
 
 
 def digest_body(world: World, changes: list[dict[str, Any]], **overrides: Any) -> bytes:
@@ -236,30 +227,25 @@ async def test_a_malformed_digest_is_refused_naming_the_problem_and_loses_nothin
     assert unsigned.status == 401
 
 
-async def test_digests_that_stop_make_the_sweep_prompt_once_then_quiet(
-    make_world: WorldFactory,
-) -> None:
-    world, clock, apex = await with_digest(make_world)
+async def test_digests_that_stop_make_the_sweep_prompt_once_then_quiet(digested: Digested) -> None:
+    world, clock, apex = digested
     node = world.node
     status = node.runtime.reply_status
-    try:
-        session = await handed_off(node)
-        await case_of(node, session.id)
-        await minutes(world, clock, apex, 15)
-        before = status.sweeps
-        await minutes(world, clock, apex, 25)
-        assert status.sweeps - before <= 1, "digests on time: the sweep is rare"
+    session = await handed_off(node)
+    await case_of(node, session.id)
+    await minutes(world, clock, apex, 15)
+    before = status.sweeps
+    await minutes(world, clock, apex, 25)
+    assert status.sweeps - before <= 1, "digests on time: the sweep is rare"
 
-        assert (await apex.execute_anonymous(f"{names.DIGEST_CLASS}.stop();"))["success"]
-        before = status.sweeps
-        await minutes(world, clock, apex, 5)  # overdue after 3 minutes
-        assert status.sweeps - before >= 1, "a missing digest counts as a lost webhook"
-        before = status.sweeps
-        await minutes(world, clock, apex, 20)
-        # Nothing was missed: the quiet interval (300 s), not a sweep a minute.
-        assert 2 <= status.sweeps - before <= 5
-    finally:
-        await apex.close()
+    assert (await apex.execute_anonymous(f"{names.DIGEST_CLASS}.stop();"))["success"]
+    before = status.sweeps
+    await minutes(world, clock, apex, 5)  # overdue after 3 minutes
+    assert status.sweeps - before >= 1, "a missing digest counts as a lost webhook"
+    before = status.sweeps
+    await minutes(world, clock, apex, 20)
+    # Nothing was missed: the quiet interval (300 s), not a sweep a minute.
+    assert 2 <= status.sweeps - before <= 5
 
 
 @dataclass
@@ -316,19 +302,16 @@ async def test_a_doorbell_after_the_digest_delivered_its_reply_costs_no_read(
         await apex.close()
 
 
-async def test_a_truncated_digest_brings_a_sweep_within_a_minute(make_world: WorldFactory) -> None:
-    world, clock, apex = await with_digest(make_world)
+async def test_a_truncated_digest_brings_a_sweep_within_a_minute(digested: Digested) -> None:
+    world, clock, apex = digested
     node = world.node
     status = node.runtime.reply_status
-    try:
-        session = await handed_off(node)
-        await case_of(node, session.id)
-        await minutes(world, clock, apex, 15)
-        before = status.sweeps
-        # More changes than one digest lists (as the org says it with truncated).
-        answer = await post(world.http, node.webhook_url, digest_body(world, [], truncated=True))
-        assert answer.status == 202
-        await minutes(world, clock, apex, 2)
-        assert status.sweeps - before >= 1, "the sweep reads what the digest could not list"
-    finally:
-        await apex.close()
+    session = await handed_off(node)
+    await case_of(node, session.id)
+    await minutes(world, clock, apex, 15)
+    before = status.sweeps
+    # More changes than one digest lists (as the org says it with truncated).
+    answer = await post(world.http, node.webhook_url, digest_body(world, [], truncated=True))
+    assert answer.status == 202
+    await minutes(world, clock, apex, 2)
+    assert status.sweeps - before >= 1, "the sweep reads what the digest could not list"
