@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -245,12 +246,7 @@ def parse_event(data: Any) -> WebhookEvent:
     if not isinstance(event, str) or event not in EVENTS:
         raise ContractViolation(f"{FIELD_EVENT}: unknown event {event!r}")
     expected = payload_fields(event)
-    missing = [name for name in expected if name not in data]
-    if missing:
-        raise ContractViolation(f"missing field(s): {', '.join(missing)}")
-    unknown = sorted(set(data) - set(expected))
-    if unknown:
-        raise ContractViolation(f"unknown field(s): {', '.join(unknown)}")
+    exact_keys(data, expected)
 
     org_id = _require_id(data, FIELD_ORG_ID, ORG_ID_PREFIX)
     if event == EVENT_PING:
@@ -272,6 +268,18 @@ def parse_event(data: Any) -> WebhookEvent:
         occurred_at=_require_occurred_at(data),
         master_record_id=master_record_id,
     )
+
+
+def exact_keys(data: dict[str, Any], expected: Sequence[str], where: str = "") -> None:
+    """``data`` has every key of ``expected`` and no other; ``where`` names the
+    object inside the body (a digest's change), none for the body itself."""
+    inside = f"{where}: " if where else ""
+    missing = [name for name in expected if name not in data]
+    if missing:
+        raise ContractViolation(f"{inside}missing field(s): {', '.join(missing)}")
+    unknown = sorted(set(data) - set(expected))
+    if unknown:
+        raise ContractViolation(f"{inside}unknown field(s): {', '.join(unknown)}")
 
 
 def _require_id(data: dict[str, object], name: str, prefix: str) -> str:

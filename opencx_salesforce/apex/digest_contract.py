@@ -92,7 +92,7 @@ def is_digest(data: Any) -> bool:
 def parse_digest(data: dict[str, Any]) -> Digest:
     """Validate a decoded digest body. Raises :class:`contract.ContractViolation`
     naming the first problem found."""
-    _exact_keys(data, DIGEST_FIELDS, "")
+    contract.exact_keys(data, DIGEST_FIELDS)
     org_id = _id(data, contract.FIELD_ORG_ID, (contract.ORG_ID_PREFIX,), "")
     since = _stamp(data, FIELD_SINCE, "")
     until = _stamp(data, FIELD_UNTIL, "")
@@ -111,7 +111,7 @@ def parse_digest(data: dict[str, Any]) -> Digest:
         where = f"{FIELD_CHANGES}[{index}]"
         if not isinstance(item, dict):
             raise contract.ContractViolation(f"{FIELD_CHANGES}[{index}]: expected an object")
-        _exact_keys(item, CHANGE_FIELDS, where)
+        contract.exact_keys(item, CHANGE_FIELDS, where)
         case_id = _id(item, contract.FIELD_CASE_ID, (contract.CASE_ID_PREFIX,), where)
         record_id = _id(item, contract.FIELD_RECORD_ID, CHANGE_RECORD_PREFIXES, where)
         if record_id.startswith(contract.CASE_ID_PREFIX) and record_id[:15] != case_id[:15]:
@@ -119,16 +119,6 @@ def parse_digest(data: dict[str, Any]) -> Digest:
         _stamp(item, FIELD_STAMP, where)
         changes.append(DigestChange(case_id, record_id, str(item[FIELD_STAMP])))
     return Digest(org_id, since, until, truncated, tuple(changes))
-
-
-def _exact_keys(data: dict[str, Any], expected: tuple[str, ...], where: str) -> None:
-    inside = f"{where}: " if where else ""
-    missing = [name for name in expected if name not in data]
-    if missing:
-        raise contract.ContractViolation(f"{inside}missing field(s): {', '.join(missing)}")
-    unknown = sorted(set(data) - set(expected))
-    if unknown:
-        raise contract.ContractViolation(f"{inside}unknown field(s): {', '.join(unknown)}")
 
 
 def _field(where: str) -> str:

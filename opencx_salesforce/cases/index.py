@@ -73,19 +73,15 @@ class CaseIndex:
         can know its Id yet (the contact's link to it is in this same write,
         under the contact's lock): its entry is written whole, not read and
         compared first."""
-        # Plain dicts, not dataclasses.asdict (a deep copy, on the hot path).
-        session = {
-            "case_id": ref.case_id,
-            "external_id": ref.external_id,
-            "generation": ref.generation,
-        }
-        links = {f"session:{session_id}": json.dumps(session).encode()}
+        # vars(), not dataclasses.asdict: the same dict of these flat records,
+        # without asdict's deep copy on the hot path.
+        links = {f"session:{session_id}": json.dumps(vars(ref)).encode()}
         if contact_key:
             links[f"contact:{contact_key}"] = ref.case_id.encode()
         links |= _own_comment_keys(own_comments)
         if new_case:
-            entry = {"closed": False, "contact_key": contact_key, "sessions": [session_id]}
-            links[f"case:{ref.case_id}"] = json.dumps(entry, sort_keys=True).encode()
+            entry = CaseEntry(sessions=[session_id], contact_key=contact_key)
+            links[f"case:{ref.case_id}"] = json.dumps(vars(entry), sort_keys=True).encode()
         await self._store.set_many(NS, links)
         if new_case:
             return

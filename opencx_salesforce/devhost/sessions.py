@@ -142,39 +142,38 @@ class SessionRepository:
 
         :return: the session as stored afterwards, and whether it changed.
         """
+        # The first try is on the bytes this instance wrote or read last, with no
+        # read: most likely still the stored ones, and the compare-and-set checks
+        # it. Decisions taken on them unverified (leave it as it is, refuse) and
+        # a mismatch go to a read.
         known = self._parsed.latest(session_id)
-        if known is not None:
-            # Optimistic: the bytes this instance wrote or read last are most
-            # likely still the stored ones, and the compare-and-set checks it.
-            # No read first; on a mismatch, or when ``change`` would leave it
-            # as it is or refuse (decisions taken on unverified bytes), read below.
-            known_raw, known_session = known
+        for _ in range(_MAX_ATTEMPTS + (known is not None)):
+            verified = known is None
+            if known is not None:
+                (raw, current), known = known, None
+            else:
+                stored = await self._store.get(self._namespace, session_id)
+                if stored is None:
+                    self._parsed.forget(session_id)
+                    raise UnknownSessionError(session_id)
+                raw, current = stored, self._parsed.parse(session_id, stored)
             try:
-                guess = change(known_session)
+                new = change(current)
             except Exception:
-                guess = None
-            if guess is not None:
-                written = _dump(guess)
-                if await self._store.compare_and_set(
-                    self._namespace, session_id, known_raw, written
-                ):
-                    self._parsed.keep(session_id, written, _copy(guess))
-                    return guess, True
-        for _ in range(_MAX_ATTEMPTS):
-            raw = await self._store.get(self._namespace, session_id)
-            if raw is None:
-                self._parsed.forget(session_id)
-                raise UnknownSessionError(session_id)
-            current = self._parsed.parse(session_id, raw)
-            new = change(current)
+                if verified:
+                    raise
+                continue
             if new is None:
-                return _copy(current), False
+                if verified:
+                    return _copy(current), False
+                continue
             written = _dump(new)
             if await self._store.compare_and_set(self._namespace, session_id, raw, written):
                 self._parsed.keep(session_id, written, _copy(new))
                 return new, True
-            # Someone else wrote in between: back off a little, read again.
-            await asyncio.sleep(random.uniform(0, 0.005))
+            if verified:
+                # Someone else wrote in between: back off a little, read again.
+                await asyncio.sleep(random.uniform(0, 0.005))
         raise SessionBusy(f"session {session_id!r}: too much contention to update it")
 
 

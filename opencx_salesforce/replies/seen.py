@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from opencx_salesforce.apex import contract
 from opencx_salesforce.replies.ledger import ReplyLedger
-from opencx_salesforce.salesforce import datetimes
+from opencx_salesforce.replies.sweep_streams import later
 
 
 async def already_read(ledger: ReplyLedger, case_id: str, record_id: str, stamp: str) -> bool:
@@ -15,6 +15,6 @@ async def already_read(ledger: ReplyLedger, case_id: str, record_id: str, stamp:
     comment or email is seen when the Case's reply cursor is past it."""
     if record_id.startswith(contract.CASE_ID_PREFIX):
         seen = await ledger.case_stamp(case_id)
-        return seen is not None and datetimes.parse(stamp) <= datetimes.parse(seen)
+        return seen is not None and not later(stamp, seen)
     cursor = await ledger.cursor(case_id)
     return not cursor.is_behind(stamp, record_id)

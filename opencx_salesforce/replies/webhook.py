@@ -113,6 +113,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
         if not fresh:
             return _refuse(services, 409, "replay", "this signed call was already received")
 
+    digest: digest_contract.Digest | None = None
     try:
         data = contract.decode_json(body)
         if digest_contract.is_digest(data):
@@ -123,18 +124,15 @@ async def receive_webhook(request: web.Request) -> web.Response:
         return _refuse(services, 400, "malformed", str(exc))
 
     status = services.reply_status
-    if digest_contract.is_digest(data):
-        status.last_webhook_at = time.time()
-        status.last_webhook_event = digest_contract.EVENT_DIGEST
-        status.webhooks_accepted += 1
+    status.last_webhook_at = time.time()
+    status.last_webhook_event = digest_contract.EVENT_DIGEST if digest else event.event
+    status.webhooks_accepted += 1
+    if digest is not None:
         outcome = await services.digests.receive(digest)
         return _answer(
             202,
             {"accepted": True, "event": digest_contract.EVENT_DIGEST, "rung": outcome.rung},
         )
-    status.last_webhook_at = time.time()
-    status.last_webhook_event = event.event
-    status.webhooks_accepted += 1
     if event.event == contract.EVENT_PING:
         status.pings += 1
         return _answer(202, {"accepted": True, "event": event.event})

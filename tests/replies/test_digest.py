@@ -227,13 +227,19 @@ async def test_a_malformed_digest_is_refused_naming_the_problem_and_loses_nothin
     assert unsigned.status == 401
 
 
+async def settled_with_an_open_case(digested: Digested) -> None:
+    """A handoff, then a quarter of an hour: the start's prompt sweeps are past."""
+    world, clock, apex = digested
+    session = await handed_off(world.node)
+    await case_of(world.node, session.id)
+    await minutes(world, clock, apex, 15)
+
+
 async def test_digests_that_stop_make_the_sweep_prompt_once_then_quiet(digested: Digested) -> None:
     world, clock, apex = digested
     node = world.node
     status = node.runtime.reply_status
-    session = await handed_off(node)
-    await case_of(node, session.id)
-    await minutes(world, clock, apex, 15)
+    await settled_with_an_open_case(digested)
     before = status.sweeps
     await minutes(world, clock, apex, 25)
     assert status.sweeps - before <= 1, "digests on time: the sweep is rare"
@@ -306,9 +312,7 @@ async def test_a_truncated_digest_brings_a_sweep_within_a_minute(digested: Diges
     world, clock, apex = digested
     node = world.node
     status = node.runtime.reply_status
-    session = await handed_off(node)
-    await case_of(node, session.id)
-    await minutes(world, clock, apex, 15)
+    await settled_with_an_open_case(digested)
     before = status.sweeps
     # More changes than one digest lists (as the org says it with truncated).
     answer = await post(world.http, node.webhook_url, digest_body(world, [], truncated=True))

@@ -28,10 +28,9 @@ from opencx_salesforce.replies.service import NOTIFY_KIND
 COMMENT = contract.EVENT_CASE_COMMENT_CREATED
 
 
-async def test_a_notification_read_starts_without_waiting_for_a_debounce(world: World) -> None:
-    session = await handed_off(world.node)
-    case_id = await case_of(world.node, session.id)
-    comment = Rep(world.org).comment(case_id, "On its way.")
+def notify_delays(world: World) -> list[float]:
+    """The delay of every read job the node queues from now on (the outbox's
+    ``submit`` spied on)."""
     outbox = world.node.runtime.outbox
     delays: list[float] = []
     submit = outbox.submit
@@ -42,6 +41,14 @@ async def test_a_notification_read_starts_without_waiting_for_a_debounce(world: 
         return await submit(kind, item_id, payload, delay=delay)
 
     outbox.submit = spy  # type: ignore[method-assign]
+    return delays
+
+
+async def test_a_notification_read_starts_without_waiting_for_a_debounce(world: World) -> None:
+    session = await handed_off(world.node)
+    case_id = await case_of(world.node, session.id)
+    comment = Rep(world.org).comment(case_id, "On its way.")
+    delays = notify_delays(world)
     assert (await ring(world, world.node, COMMENT, case_id, comment)).status == 202
     assert delays == [0.0]  # queued ready now: the leading edge
     await wait_for(lambda: agent_messages(world.node, session.id), what="the reply")
@@ -154,17 +161,8 @@ async def test_a_notification_during_a_read_is_queued_for_right_after_it(world: 
     session = await handed_off(world.node)
     case_id = await case_of(world.node, session.id)
     rep = Rep(world.org)
-    outbox = world.node.runtime.outbox
     ledger = world.node.runtime.replies.ledger
-    delays: list[float] = []
-    submit = outbox.submit
-
-    async def spy(kind: str, item_id: str, payload: Any, *, delay: float = 0.0) -> bool:
-        if kind == NOTIFY_KIND:
-            delays.append(delay)
-        return await submit(kind, item_id, payload, delay=delay)
-
-    outbox.submit = spy  # type: ignore[method-assign]
+    delays = notify_delays(world)
     world.org.faults.latency_ms = 300.0  # the first read stays in flight a while
     queries = world.queries()
     await ring(world, world.node, COMMENT, case_id, rep.comment(case_id, "First."))
