@@ -37,6 +37,7 @@ from opencx_salesforce.salesforce.grant_records import LOCK_KEY, GrantRecords
 from opencx_salesforce.salesforce.oauth import OAuthClient
 from opencx_salesforce.salesforce.rotation import Saved
 from opencx_salesforce.salesforce.secrets import NAMESPACE
+from opencx_salesforce.single_flight import SingleFlight
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class SingleFlightRefresh:
         self._wait_timeout = wait_timeout
         self._poll_interval = poll_interval
         self._clock = clock
-        self._inflight: asyncio.Task[Connection] | None = None
+        self._inflight: SingleFlight[Connection] = SingleFlight()
         self.refreshes = 0  # token requests this instance made to refresh
 
     async def refresh(self, stale_token: str | None = None) -> Connection:
@@ -88,19 +89,8 @@ class SingleFlightRefresh:
         across instances. If someone already replaced ``stale_token``, the stored
         token is returned without asking Salesforce. ``None`` forces a refresh.
         """
-        task = self._inflight
-        if task is None or task.done():
-            task = asyncio.get_running_loop().create_task(self._refresh_shared(stale_token))
-            self._inflight = task
-            task.add_done_callback(self._forget_task)
-        # shield: one caller giving up (cancelled) must not cancel the others' refresh.
-        return await asyncio.shield(task)
-
-    def _forget_task(self, task: asyncio.Task[Connection]) -> None:
-        if self._inflight is task:
-            self._inflight = None
-        if not task.cancelled():
-            task.exception()  # retrieved here so an unawaited failure is not reported twice
+        # One caller giving up (cancelled) does not cancel the others' refresh.
+        return await self._inflight.run(lambda: self._refresh_shared(stale_token))
 
     async def _refresh_shared(self, stale: str | None) -> Connection:
         deadline = self._clock() + self._wait_timeout

@@ -9,7 +9,6 @@ how an expired token is refreshed exactly once across callers and instances is
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -46,6 +45,7 @@ from opencx_salesforce.salesforce.oauth import (
 from opencx_salesforce.salesforce.refresh import NOT_CONNECTED, SingleFlightRefresh
 from opencx_salesforce.salesforce.rotation import CONNECTION_KEY, RotationKeeper
 from opencx_salesforce.salesforce.secrets import SecretBox, SecretsError
+from opencx_salesforce.single_flight import SingleFlight
 from opencx_salesforce.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class TokenManager:
         # waited for it (without this it would look again only after REAUTH_WAIT).
         self._on_connected = on_connected
         self._records = GrantRecords(store, box, configured=credentials, clock=clock)
-        self._reading: asyncio.Future[tuple[bytes | None, Connection | None]] | None = None
+        self._reading: SingleFlight[tuple[bytes | None, Connection | None]] = SingleFlight()
         self._refresher = SingleFlightRefresh(
             self._records,
             oauth,
@@ -163,15 +163,7 @@ class TokenManager:
         """The stored grant. Callers that ask while a read is in flight share
         it (every API call asks: under load, one read serves a crowd); what
         they get is as fresh as a read of their own started a moment earlier."""
-        if self._reading is None:
-            self._reading = asyncio.ensure_future(self._records.load())
-            self._reading.add_done_callback(self._read_done)
-        return await asyncio.shield(self._reading)
-
-    def _read_done(self, reading: asyncio.Future[tuple[bytes | None, Connection | None]]) -> None:
-        self._reading = None
-        if not reading.cancelled():
-            reading.exception()  # retrieved: every waiter may have been cancelled
+        return await self._reading.run(self._records.load)
 
     @staticmethod
     def _issued(conn: Connection) -> float:
