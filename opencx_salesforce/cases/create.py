@@ -9,6 +9,7 @@ Case by its external id and writes only the missing bodies (:mod:`.comments`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 import pluggy
@@ -66,6 +67,15 @@ class CaseCreator:
         self._fields = CaseFields(settings=settings, pm=pm, store=host.store, client=client)
         self.batcher = HandoffBatcher(client)
 
+    async def remember_transcript(self, session: Session) -> list[str]:
+        """The session's transcript as comment bodies, remembered as the
+        plugin's own (so a reply reader never takes them for a rep's) before
+        any of them is sent."""
+        title = f"Conversation transcript · conversation {session.id}"
+        bodies = await render(self._pm, session, session.messages, title)
+        await self._index.remember_own_bodies(bodies)
+        return bodies
+
     async def create(
         self,
         session: Session,
@@ -73,7 +83,10 @@ class CaseCreator:
         generation: int,
         parent: str | None,
         attempt: Attempt,
+        transcript: Awaitable[list[str]] | None = None,
     ) -> Outcome:
+        """``transcript``: :meth:`remember_transcript` of ``session``, already
+        under way (None: it is done here)."""
         external_id = plan.external_id_for(session.id, generation)
         fields = await self._fields.build(session)
         if parent:
@@ -81,8 +94,7 @@ class CaseCreator:
         contact_id = await self._index.contact_match(key) if key else None
         if contact_id:
             fields["ContactId"] = contact_id
-        title = f"Conversation transcript · conversation {session.id}"
-        bodies = await render(self._pm, session, session.messages, title)
+        bodies = await (transcript or self.remember_transcript(session))
 
         existing_case: str | None = None
         if attempt.read_first:
@@ -122,7 +134,6 @@ class CaseCreator:
                 lookup_for=lookup_for,
             )[0]
 
-        await self._index.remember_own_bodies(bodies)
         send = HandoffSend(composite, graph, lookup_for, existing_case=existing_case)
         try:
             sent = await self.batcher.send(send)

@@ -188,16 +188,6 @@ class CaseIndex:
         raw = await self._store.get(NS, f"handed_back:{session_id}")
         return None if raw is None else raw.decode()
 
-    # --- handoffs in flight --------------------------------------------------------------
-    async def mark_pending(self, session_id: str) -> None:
-        await self._store.set(NS, f"pending:{session_id}", b"1")
-
-    async def clear_pending(self, session_id: str) -> None:
-        await self._store.delete(NS, f"pending:{session_id}")
-
-    async def is_pending(self, session_id: str) -> bool:
-        return await self._store.get(NS, f"pending:{session_id}") is not None
-
     # --- what the earlier attempts of a job left in Salesforce --------------------
     async def mark_nothing_landed(self, item_id: str, attempt: int) -> None:
         """Attempts 1..``attempt`` of the job wrote nothing: each was refused

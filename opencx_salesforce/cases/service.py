@@ -18,8 +18,10 @@ sends the handoffs that are ready together as graphs of one composite/graph requ
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import pluggy
@@ -94,17 +96,15 @@ class CaseService:
 
     # --- host events: persisted, then done by a worker -----------------------------------
     async def submit_handoff(self, session: Session, reason: HandoffReason) -> None:
-        """Queue the handoff. The job first: a crash right after it leaves work
-        queued, never a "pending" mark with nothing behind it. The mark only tells
-        appends that arrive before the Case to wait for it."""
+        """Queue the handoff: one store write. While the job is in the outbox the
+        handoff is pending (see :meth:`_handoff_queued`); no mark of its own."""
         await self._outbox.submit(
             HANDOFF_KIND,
-            f"{HANDOFF_KIND}:{session.id}",
+            _handoff_item(session.id),
             # The session as JSON text: one fast encoding each way (not a tree
             # json.dumps walks again), since the transcript is most of the job.
             {"session_json": session.model_dump_json(), "reason": reason.model_dump()},
         )
-        await self._index.mark_pending(session.id)
 
     async def submit_append(self, session: Session, messages: list[Message]) -> None:
         """Queue the contact's new messages for the session's Case."""
@@ -126,17 +126,24 @@ class CaseService:
     async def handle_handoff(self, job: Job) -> Outcome | None:
         session = _session_of(job.payload)
         key = session.contact.key()
+        # The transcript is remembered as the plugin's own while the contact's
+        # lock is taken: two store writes in one wait, not one after the other
+        # (remembering bodies that end up not sent is harmless).
+        transcript = asyncio.ensure_future(self._creator.remember_transcript(session))
         try:
             async with store_lock(self._host.store, f"contact:{key or session.id}", LOCK_TTL):
                 # Read what landed first only when an earlier attempt may have
                 # written something: not after attempts Salesforce refused whole.
                 clean = await self._index.nothing_landed_before(job.item_id, job.attempts)
-                return await self._handoff(session, key, Attempt(job, read_first=not clean))
+                attempt = Attempt(job, read_first=not clean)
+                return await self._handoff(session, key, attempt, transcript)
         except LockBusy:
             # Nothing was sent: this attempt leaves what the earlier ones did.
             if await self._index.nothing_landed_before(job.item_id, job.attempts):
                 await self._index.mark_nothing_landed(job.item_id, job.attempts)
             raise RetryLater("another worker is handling this contact", delay=0.2) from None
+        finally:
+            await _settle(transcript)
 
     async def handle_append(self, job: Job) -> Outcome | None:
         session_id = job.payload["session_id"]
@@ -144,9 +151,9 @@ class CaseService:
         ref = await self._index.session_case(session_id)
         if ref is None:
             young = job.age < APPEND_GRACE  # the store's measure: no instance's clock
-            if young or await self._index.is_pending(session_id):
-                # The handoff may still be queued (or its pending mark not yet
-                # written when this append was): wait for its Case.
+            if young or await self._handoff_queued(session_id):
+                # The handoff is still queued (held by an outage, say), or may
+                # be: wait for its Case.
                 raise RetryLater("the session's Case is not created yet", delay=0.5)
             raise PermanentFailure(
                 f"session {session_id} has no Salesforce Case to append to "
@@ -170,6 +177,14 @@ class CaseService:
         if isinstance(seq, int):
             await self._index.mark_appended(session_id, seq)
         return outcome
+
+    async def _handoff_queued(self, session_id: str) -> bool:
+        """Whether the session's handoff is still in the outbox (ready, waiting
+        or in progress; not dead-lettered). Its job is the pending mark: it is
+        written with the handoff and removed only after the Case is linked. Read
+        only for an append older than APPEND_GRACE that finds no Case: rare."""
+        item_id = _handoff_item(session_id)
+        return any(job.item_id == item_id for job in await self._outbox.pending(item_id))
 
     async def _earlier_append_queued(self, session_id: str, seq: int, job: Job) -> bool:
         """Whether an earlier append of the session is still in the outbox. Only
@@ -259,7 +274,13 @@ class CaseService:
         return outcome
 
     # --- handoff -------------------------------------------------------------------------
-    async def _handoff(self, session: Session, key: str | None, attempt: Attempt) -> Outcome | None:
+    async def _handoff(
+        self,
+        session: Session,
+        key: str | None,
+        attempt: Attempt,
+        transcript: Awaitable[list[str]] | None = None,
+    ) -> Outcome | None:
         ref = await self._index.session_case(session.id)
         entry = await self._index.case(ref.case_id) if ref else None
         if ref is not None and not (entry and entry.closed):
@@ -267,7 +288,6 @@ class CaseService:
             # session's fields are written again (idempotent): a worker that died
             # between the index and the host's session may have left them unset.
             await self._creator.set_session_fields(session.id, ref.case_id)
-            await self._index.clear_pending(session.id)
             return None
 
         previous = await self._index.contact_case(key) if key else None
@@ -276,9 +296,7 @@ class CaseService:
 
         generation = ref.generation + 1 if ref is not None else 1
         parent = ref.case_id if ref is not None else (previous[0] if previous else None)
-        outcome = await self._creator.create(session, key, generation, parent, attempt)
-        await self._index.clear_pending(session.id)
-        return outcome
+        return await self._creator.create(session, key, generation, parent, attempt, transcript)
 
     async def _join_open_case(
         self, session: Session, key: str | None, case_id: str, is_retry: bool
@@ -288,8 +306,19 @@ class CaseService:
         bodies = await render(self._pm, session, session.messages, title)
         written = await self._comments.append(case_id, bodies, is_retry)
         await self._creator.link(session.id, SessionCase(case_id, None), key)
-        await self._index.clear_pending(session.id)
         return Outcome(case_id, created=False, comments_written=written)
+
+
+async def _settle(task: asyncio.Future[Any]) -> None:
+    """Let a side write finish, its outcome seen: whoever needed its result has
+    awaited it (and met its error); one nobody needed is only waited for."""
+    with contextlib.suppress(Exception):
+        await asyncio.shield(task)
+
+
+def _handoff_item(session_id: str) -> str:
+    """The outbox item id of a session's handoff: one at a time per session."""
+    return f"{HANDOFF_KIND}:{session_id}"
 
 
 def _session_of(payload: Mapping[str, Any]) -> Session:

@@ -30,7 +30,7 @@ from typing import Any
 RECOVERY_SECONDS = 2.0
 
 # Where a child may be told to SIGKILL itself (see install_crash_point).
-CRASH_POINTS = ("handoff_hook", "reengage_hook", "after_mark_pending", "after_link_session")
+CRASH_POINTS = ("handoff_hook", "reengage_hook", "after_queueing", "after_link_session")
 
 
 def compress_recovery_timeouts() -> None:
@@ -58,13 +58,14 @@ def install_crash_point(point: str) -> None:
 
     * ``handoff_hook`` / ``reengage_hook``: the host has committed the session
       change and calls the plugin's hook, which has persisted nothing yet;
-    * ``after_mark_pending``: the plugin marked the handoff pending, before it
-      queued the job;
+    * ``after_queueing``: the plugin's hook has queued the handoff job, before it
+      returns to the host (the host's hook journal still holds the call);
     * ``after_link_session``: the worker wrote the Case into its index, before it
       wrote the Case Id on the session.
     """
     from opencx_salesforce import runtime as services
     from opencx_salesforce.cases import index as case_index
+    from opencx_salesforce.cases import service as case_service
 
     def die() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -83,9 +84,9 @@ def install_crash_point(point: str) -> None:
         services.Runtime.handoff = dying_hook  # type: ignore[method-assign]
     elif point == "reengage_hook":
         services.Runtime.reengage = dying_hook  # type: ignore[method-assign]
-    elif point == "after_mark_pending":
-        index = case_index.CaseIndex
-        index.mark_pending = die_after(index.mark_pending)  # type: ignore[method-assign]
+    elif point == "after_queueing":
+        service = case_service.CaseService
+        service.submit_handoff = die_after(service.submit_handoff)  # type: ignore[method-assign]
     elif point == "after_link_session":
         index = case_index.CaseIndex
         index.link_session = die_after(index.link_session)  # type: ignore[method-assign]

@@ -111,11 +111,11 @@ async def test_a_kill_between_a_message_commit_and_the_plugin_hook_keeps_the_mes
     )
 
 
-async def test_a_kill_between_the_pending_mark_and_the_queued_job_keeps_the_handoff(
+async def test_a_kill_right_after_the_handoff_is_queued_keeps_the_handoff(
     install: Install,
 ) -> None:
     await install.hosts.connect()
-    life = await install.hosts.start(install.http, crash_at="after_mark_pending")
+    life = await install.hosts.start(install.http, crash_at="after_queueing")
     api = HostApi(install.http, life.base_url, ADMIN_TOKEN)
     session_id = await start_conversation(api, "window3@example.com")
     assert await cut_off(api.handoff(session_id))
