@@ -281,7 +281,11 @@ class CaseService:
         attempt: Attempt,
         transcript: Awaitable[list[str]] | None = None,
     ) -> Outcome | None:
-        ref = await self._index.session_case(session.id)
+        # Two independent reads of the index, at once (one wait, not two); the
+        # contact's is unused only when the session's Case is already made.
+        ref, previous = await asyncio.gather(
+            self._index.session_case(session.id), self._index.contact_case(key) if key else _no()
+        )
         entry = await self._index.case(ref.case_id) if ref else None
         if ref is not None and not (entry and entry.closed):
             # Already done: a duplicate handoff changes nothing in Salesforce. The
@@ -290,7 +294,6 @@ class CaseService:
             await self._creator.set_session_fields(session.id, ref.case_id)
             return None
 
-        previous = await self._index.contact_case(key) if key else None
         if previous is not None and not previous[1] and (ref is None or ref.case_id != previous[0]):
             return await self._join_open_case(session, key, previous[0], attempt.read_first)
 
@@ -307,6 +310,10 @@ class CaseService:
         written = await self._comments.append(case_id, bodies, is_retry)
         await self._creator.link(session.id, SessionCase(case_id, None), key)
         return Outcome(case_id, created=False, comments_written=written)
+
+
+async def _no() -> None:
+    return None
 
 
 async def _settle(task: asyncio.Future[Any]) -> None:
