@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from opencx_salesforce.errors import LockBusy
 from opencx_salesforce.store import namespaces
@@ -13,15 +16,47 @@ from opencx_salesforce.store.base import Store
 LOCKS_NS = namespaces.LOCKS
 
 
+@dataclass(frozen=True)
+class LockClaim:
+    """An attempt to take a lock, under way: started before the lock is needed,
+    so its write can share a wait with others (a store's group commit), and
+    then held with :func:`store_lock` (``claim=``) or given up with
+    :meth:`abandon`."""
+
+    store: Store
+    name: str
+    token: bytes
+    taken: asyncio.Future[bool]  # whether the lock was free and is now ours
+
+    @classmethod
+    def start(cls, store: Store, name: str, ttl: float) -> LockClaim:
+        token = secrets.token_hex(8).encode()
+        taken = asyncio.ensure_future(store.set_if_absent(LOCKS_NS, name, token, ttl=ttl))
+        return cls(store, name, token, taken)
+
+    async def release(self) -> None:
+        await self.store.compare_and_set(LOCKS_NS, self.name, self.token, None)
+
+    async def abandon(self) -> None:
+        """Not needed after all: released if it was taken (errors swallowed: a
+        claim nobody holds runs out with its ttl)."""
+        with contextlib.suppress(Exception):
+            if await self.taken:
+                await self.release()
+
+
 @asynccontextmanager
-async def store_lock(store: Store, name: str, ttl: float) -> AsyncIterator[None]:
+async def store_lock(
+    store: Store, name: str, ttl: float, *, claim: LockClaim | None = None
+) -> AsyncIterator[None]:
     """Hold the lock ``name``. ``ttl`` (seconds, on the store's clock) bounds how
     long a crashed holder can block the others. Raises :class:`LockBusy` at once
-    when held: callers reschedule rather than wait."""
-    token = secrets.token_hex(8).encode()
-    if not await store.set_if_absent(LOCKS_NS, name, token, ttl=ttl):
+    when held: callers reschedule rather than wait. ``claim``: the lock's
+    :class:`LockClaim`, already started (by default it starts here)."""
+    claim = claim or LockClaim.start(store, name, ttl)
+    if not await claim.taken:
         raise LockBusy(name)
     try:
         yield
     finally:
-        await store.compare_and_set(LOCKS_NS, name, token, None)
+        await claim.release()
