@@ -210,7 +210,7 @@ class DevHost:
         status_before: SessionStatus | None = None
         journal = None
         if message.role == Role.CONTACT:
-            journal = await self._journal.add(
+            journal = self._journal.add(
                 {"hook": "on_contact_reengage", "session_id": session_id, "message_id": message.id}
             )
         append = changes.append_message(message)
@@ -221,7 +221,8 @@ class DevHost:
             return append(session)
 
         try:
-            session, _ = await self._sessions.update(session_id, change)
+            written = journal.written if journal is not None else None
+            session, _ = await self._sessions.update(session_id, change, after=written)
             if message.role == Role.CONTACT and status_before == SessionStatus.HANDED_OFF:
                 await self._call("on_contact_reengage", session=session, messages=[message])
         finally:
@@ -233,11 +234,14 @@ class DevHost:
         """Hand the conversation to a human: status ``handed_off``, then
         ``on_handoff``. Raises :class:`SessionStateError` if it already is."""
         reason = reason or HandoffReason()
-        journal = await self._journal.add(
+        # Written down while the session is read; the change waits for it.
+        journal = self._journal.add(
             {"hook": "on_handoff", "session_id": session_id, "reason": reason.model_dump()}
         )
         try:
-            session, _ = await self._sessions.update(session_id, changes.hand_off)
+            session, _ = await self._sessions.update(
+                session_id, changes.hand_off, after=journal.written
+            )
             await self._call("on_handoff", session=session, reason=reason)
         finally:
             await self._journal.done(journal)

@@ -5,9 +5,12 @@ died in between are replayed at the next start (see ``DevHost.start``)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from opencx_salesforce.devhost.sessions import SessionRepository
@@ -17,16 +20,32 @@ from opencx_salesforce.store.base import Store
 JOURNAL_NS = "host.hook_journal"
 
 
+@dataclass(frozen=True)
+class JournalEntry:
+    key: str
+    written: asyncio.Future[None]
+
+
 class HookJournal:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def add(self, entry: dict[str, Any]) -> str:
+    def add(self, entry: dict[str, Any]) -> JournalEntry:
+        """Start writing ``entry`` down: the caller awaits :attr:`JournalEntry.written`
+        before the host change it announces (meanwhile it may read)."""
         key = uuid.uuid4().hex
-        await self._store.set(JOURNAL_NS, key, json.dumps(entry).encode())
-        return key
+        written = asyncio.ensure_future(
+            self._store.set(JOURNAL_NS, key, json.dumps(entry).encode())
+        )
+        return JournalEntry(key, written)
 
-    async def done(self, key: str) -> None:
+    async def done(self, entry: JournalEntry) -> None:
+        """Cross the entry out (once its write is over, so the two cannot cross)."""
+        with contextlib.suppress(Exception):  # a failed write raised to its awaiter
+            await entry.written
+        await self.cross_out(entry.key)
+
+    async def cross_out(self, key: str) -> None:
         await self._store.delete(JOURNAL_NS, key)
 
     async def entries(self) -> list[tuple[str, dict[str, Any]]]:
@@ -55,4 +74,4 @@ async def replay_unfinished(store: Store, call: Callable[..., Awaitable[Any]]) -
             found = [m for m in session.messages if m.id == entry["message_id"]]
             if found and session.status == SessionStatus.HANDED_OFF:
                 await call("on_contact_reengage", session=session, messages=found)
-        await journal.done(key)
+        await journal.cross_out(key)

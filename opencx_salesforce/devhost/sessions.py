@@ -19,7 +19,7 @@ import asyncio
 import copy
 import random
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from opencx_salesforce.models import Session
@@ -133,12 +133,18 @@ class SessionRepository:
         return sorted(found, key=lambda s: (s.created_at, s.id))
 
     async def update(
-        self, session_id: str, change: Callable[[Session], Session | None]
+        self,
+        session_id: str,
+        change: Callable[[Session], Session | None],
+        *,
+        after: Awaitable[Any] | None = None,
     ) -> tuple[Session, bool]:
         """Apply ``change`` atomically. ``change`` gets the current session and
         returns the new one, or ``None`` to leave it as it is; it may run several
         times under contention, so it must not have side effects. Exceptions it
-        raises propagate and nothing is written.
+        raises propagate and nothing is written. ``after``: a write that must be
+        over before the session's (the hook journal's entry); the read does not
+        wait for it, and its error stops the update.
 
         :return: the session as stored afterwards, and whether it changed.
         """
@@ -168,6 +174,9 @@ class SessionRepository:
                     return _copy(current), False
                 continue
             written = _dump(new)
+            if after is not None:
+                await after
+                after = None
             if await self._store.compare_and_set(self._namespace, session_id, raw, written):
                 self._parsed.keep(session_id, written, _copy(new))
                 return new, True
