@@ -54,6 +54,31 @@ class PostgresQueue:
             self._wakeups.notify(queue)
         return len(rows) == 1
 
+    async def enqueue_leased(
+        self, queue: str, item_id: str, payload: bytes, *, visibility_timeout: float
+    ) -> Lease | None:
+        check_lease(visibility_timeout, 1)
+        token = new_token()
+        # Leased to the caller (attempt 1) until now() + the timeout; nothing is
+        # ready, so nobody is woken (a lease running out is a due time).
+        changed = await self._sql.execute(
+            f"""
+            INSERT INTO {self._q} (
+                queue, item_id, payload, state, attempts, available_at, enqueued_at,
+                lease_token
+            )
+            VALUES ($1, $2, $3, 'leased', 1,
+                    now() + make_interval(secs => $4::float8), now(), $5)
+            ON CONFLICT (queue, item_id) DO NOTHING
+            """,
+            queue,
+            item_id,
+            payload,
+            visibility_timeout,
+            token,
+        )
+        return Lease(queue, item_id, payload, 1, token, 0.0) if changed == 1 else None
+
     async def lease(self, queue: str, *, visibility_timeout: float, limit: int = 1) -> list[Lease]:
         check_lease(visibility_timeout, limit)
         with self._wakeups.leasing(queue):

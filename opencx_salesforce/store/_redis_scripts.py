@@ -123,7 +123,9 @@ end
 local function fmt(x) return string.format('%.17g', x) end
 """
 
-# ARGV: item, payload, delay, channel, queue
+# ARGV: item, payload, delay, channel, queue, lease token ('': none). With a
+# token the item is leased to the caller (attempt 1) for ``delay`` seconds, and
+# nobody is woken: nothing is ready.
 ENQUEUE = (
     QUEUE_PRELUDE
     + """
@@ -132,8 +134,13 @@ local now = now_s()
 redis.call('ZADD', enq, fmt(now), ARGV[1])
 redis.call('ZADD', due, fmt(now + tonumber(ARGV[3])), ARGV[1])
 redis.call('HSET', payload, ARGV[1], ARGV[2])
-redis.call('HSET', attempts, ARGV[1], 0)
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+if ARGV[6] == '' then
+  redis.call('HSET', attempts, ARGV[1], 0)
+  redis.call('PUBLISH', ARGV[4], ARGV[5])
+else
+  redis.call('HSET', attempts, ARGV[1], 1)
+  redis.call('HSET', token, ARGV[1], ARGV[6])
+end
 return 1
 """
 )

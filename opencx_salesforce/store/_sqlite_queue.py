@@ -34,24 +34,53 @@ class SQLiteQueue:
     ) -> bool:
         check_delay(delay)
         now = time.time()
+        changed = await self._add(queue, item_id, payload, now, now + delay, None)
+        if changed:
+            self._wakeups.notify(queue)
+        return changed
+
+    async def enqueue_leased(
+        self, queue: str, item_id: str, payload: bytes, *, visibility_timeout: float
+    ) -> Lease | None:
+        check_lease(visibility_timeout, 1)
+        now = time.time()
+        token = new_token()
+        # Nothing is ready: no waiter to wake (a lease running out is a due time).
+        if not await self._add(queue, item_id, payload, now, now + visibility_timeout, token):
+            return None
+        return Lease(queue, item_id, payload, 1, token, 0.0)
+
+    async def _add(
+        self,
+        queue: str,
+        item_id: str,
+        payload: bytes,
+        now: float,
+        available_at: float,
+        token: str | None,
+    ) -> bool:
+        """One statement: a new item, ready, or leased to ``token``'s holder
+        (attempt 1). False if the id is taken."""
         changed = await self._conn.run(
             """
-            INSERT INTO queue_items
-                (queue, item_id, payload, state, attempts, available_at, enqueued_at)
-            VALUES (:queue, :item_id, :payload, :ready, 0, :available_at, :now)
+            INSERT INTO queue_items (
+                queue, item_id, payload, state, attempts, available_at, enqueued_at,
+                lease_token
+            )
+            VALUES (:queue, :item_id, :payload, :state, :attempts, :available_at, :now, :token)
             ON CONFLICT (queue, item_id) DO NOTHING
             """,
             {
                 "queue": queue,
                 "item_id": item_id,
                 "payload": payload,
-                "ready": ItemState.READY.value,
-                "available_at": now + delay,
+                "state": (ItemState.READY if token is None else ItemState.LEASED).value,
+                "attempts": 0 if token is None else 1,
+                "available_at": available_at,
                 "now": now,
+                "token": token,
             },
         )
-        if changed:
-            self._wakeups.notify(queue)
         return changed == 1
 
     async def lease(self, queue: str, *, visibility_timeout: float, limit: int = 1) -> list[Lease]:

@@ -81,6 +81,24 @@ The rules in detail (each one a test of the conformance suite)
       runs out, or after ``timeout`` seconds, whichever is first.
     * A durable backend (SQLite, PostgreSQL, Redis) keeps keys, TTLs, items and
       current leases across closing the store and opening another.
+
+Optional: ``enqueue_leased`` (:class:`LeasingEnqueue`)
+    A store may also offer to add an item already leased to the caller, in one
+    atomic write: the process that queues work it can start at once saves the
+    lease's write and the wait for a worker to wake. The outbox uses it when the
+    store has it (all four of ours do) and works without it. Its rules (tested
+    when a store offers it):
+
+    * it returns a :class:`Lease` (``attempts`` 1, a fresh token) and writes an
+      item that shows as leased, hidden for ``visibility_timeout`` seconds on
+      the store's clock; None, writing nothing, if the id is taken (any state);
+    * the lease acts as one from ``lease`` does: ``ack``, ``retry_in`` and
+      ``bury`` while current; once it runs out ``lease`` hands the item out
+      again (attempt 2) and the first lease is stale;
+    * it wakes no waiter (nothing is ready): a wait begun afterwards returns
+      when the lease runs out, one already asleep learns of it within its
+      ``timeout``; a ``visibility_timeout`` that is not positive raises
+      ``ValueError``.
 """
 
 from __future__ import annotations
@@ -221,3 +239,16 @@ class Store(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class LeasingEnqueue(Protocol):
+    """Optional for a store: an item added already leased to the caller (the
+    rules are in this module's docstring)."""
+
+    async def enqueue_leased(
+        self, queue: str, item_id: str, payload: bytes, *, visibility_timeout: float
+    ) -> Lease | None:
+        """Add the item and lease it to the caller, in one atomic write. None if
+        an item with this id is already in the queue (in any state)."""
+        ...

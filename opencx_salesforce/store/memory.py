@@ -171,25 +171,54 @@ class MemoryStore:
         self, queue: str, item_id: str, payload: bytes, *, delay: float = 0.0
     ) -> bool:
         check_delay(delay)
+        now = time.time()
+        if self._add(queue, item_id, payload, now, ItemState.READY, now + delay) is None:
+            return False
+        self._wakeups.notify(queue)
+        return True
+
+    async def enqueue_leased(
+        self, queue: str, item_id: str, payload: bytes, *, visibility_timeout: float
+    ) -> Lease | None:
+        check_lease(visibility_timeout, 1)
+        now = time.time()
+        item = self._add(queue, item_id, payload, now, ItemState.LEASED, now + visibility_timeout)
+        if item is None:
+            return None
+        # Nothing is ready: no waiter to wake (its lease running out is a due
+        # time in the schedule like any other).
+        assert item.token is not None
+        return Lease(queue, item_id, payload, item.attempts, item.token, 0.0)
+
+    def _add(
+        self,
+        queue: str,
+        item_id: str,
+        payload: bytes,
+        now: float,
+        state: ItemState,
+        available_at: float,
+    ) -> _Item | None:
+        """A new item (None if the id is taken); leased to the caller when
+        ``state`` is LEASED."""
         items = self._queues.setdefault(queue, {})
         if item_id in items:
-            return False
-        now = time.time()
+            return None
+        leased = state is ItemState.LEASED
         item = _Item(
             item_id=item_id,
             payload=payload,
-            state=ItemState.READY,
-            attempts=0,
-            available_at=now + delay,
+            state=state,
+            attempts=1 if leased else 0,
+            available_at=available_at,
             enqueued_at=now,
             seq=next(self._seq),
-            token=None,
+            token=new_token() if leased else None,
             last_error=None,
         )
         items[item_id] = item
         self._schedule(queue).push(item)
-        self._wakeups.notify(queue)
-        return True
+        return item
 
     def _schedule(self, queue: str) -> _Schedule:
         schedule = self._schedules.get(queue)

@@ -209,8 +209,18 @@ class RedisStore:
         self, queue: str, item_id: str, payload: bytes, *, delay: float = 0.0
     ) -> bool:
         check_delay(delay)
-        args = [item_id, payload, _seconds(delay), self._wake_channel, queue]
+        args = [item_id, payload, _seconds(delay), self._wake_channel, queue, ""]
         return bool(await self._call("enqueue", self._queue_keys(queue), args))
+
+    async def enqueue_leased(
+        self, queue: str, item_id: str, payload: bytes, *, visibility_timeout: float
+    ) -> Lease | None:
+        check_lease(visibility_timeout, 1)
+        token = new_token()
+        args = [item_id, payload, _seconds(visibility_timeout), self._wake_channel, queue, token]
+        if not await self._call("enqueue", self._queue_keys(queue), args):
+            return None
+        return Lease(queue, item_id, payload, 1, token, 0.0)
 
     async def lease(self, queue: str, *, visibility_timeout: float, limit: int = 1) -> list[Lease]:
         check_lease(visibility_timeout, limit)

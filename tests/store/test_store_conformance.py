@@ -6,5 +6,13 @@ PostgreSQL)."""
 
 from __future__ import annotations
 
+from opencx_salesforce.store.base import LeasingEnqueue
 from opencx_salesforce.testing.store_conformance import *  # noqa: F403
+from opencx_salesforce.testing.store_conformance import Backend
 from opencx_salesforce.testing.store_conformance.durability import *  # noqa: F403
+
+
+async def test_every_store_shipped_offers_enqueue_leased(backend: Backend) -> None:
+    # The conformance tests of enqueue_leased skip a store without it: none of
+    # ours may be one, or those tests would pass by skipping.
+    assert isinstance(await backend.open(), LeasingEnqueue)

@@ -3,7 +3,8 @@
 Every backend shipped here (memory, SQLite, PostgreSQL, Redis) passes it; a
 store you write for your own host should too. It checks the rules written in
 :mod:`opencx_salesforce.store.base`: key/value reads, writes, TTLs and listing;
-``set_many``; the queue's leases, retries and dead letters; ``wait`` waking for work; and
+``set_many``; the queue's leases, retries and dead letters; the optional
+``enqueue_leased`` (skipped for a store without it); ``wait`` waking for work; and
 races of 50 store objects at once with exactly one winner.
 
 Use it from a test module of yours (pytest, with an asyncio runner such as
@@ -45,6 +46,15 @@ from opencx_salesforce.testing.store_conformance.kv import (
     test_set_then_get_and_overwrite,
     test_ttl_belongs_to_the_value_written,
     test_values_are_bytes_round_tripped_exactly,
+)
+from opencx_salesforce.testing.store_conformance.leased import (
+    test_an_enqueue_leased_item_is_leased_again_only_after_its_lease_runs_out,
+    test_enqueue_leased_has_exactly_one_winner,
+    test_enqueue_leased_on_a_taken_id_writes_nothing,
+    test_enqueue_leased_returns_a_lease_and_shows_the_item_leased,
+    test_enqueue_leased_wakes_no_waiter_until_its_lease_runs_out,
+    test_its_lease_acks_retries_and_buries_like_any_other,
+    test_its_timeout_is_checked,
 )
 from opencx_salesforce.testing.store_conformance.many import (
     test_set_many_is_never_seen_in_part,
@@ -94,6 +104,7 @@ __all__ = [
     "test_a_retry_and_a_revive_on_another_store_wake_the_waiter",
     "test_a_stale_lease_cannot_ack_retry_or_bury",
     "test_a_ttl_that_is_not_positive_is_refused",
+    "test_an_enqueue_leased_item_is_leased_again_only_after_its_lease_runs_out",
     "test_an_enqueue_on_another_store_wakes_the_waiter",
     "test_an_expired_key_counts_as_absent_for_atomic_writes",
     "test_an_expired_lease_makes_the_item_ready_again",
@@ -105,10 +116,16 @@ __all__ = [
     "test_concurrent_workers_lease_each_item_exactly_once",
     "test_delete_reports_whether_a_key_was_there",
     "test_enqueue_is_idempotent_on_item_id",
+    "test_enqueue_leased_has_exactly_one_winner",
+    "test_enqueue_leased_on_a_taken_id_writes_nothing",
+    "test_enqueue_leased_returns_a_lease_and_shows_the_item_leased",
+    "test_enqueue_leased_wakes_no_waiter_until_its_lease_runs_out",
     "test_get_of_a_missing_key_is_none",
     "test_hurry_makes_only_a_waiting_item_due_now",
     "test_hurrying_on_another_store_wakes_the_waiter",
     "test_items_lists_each_state_oldest_first",
+    "test_its_lease_acks_retries_and_buries_like_any_other",
+    "test_its_timeout_is_checked",
     "test_keys_are_sorted_and_filtered_by_prefix",
     "test_lease_arguments_are_checked",
     "test_lease_reports_the_age_and_revive_starts_it_anew",

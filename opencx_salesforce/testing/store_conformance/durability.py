@@ -3,10 +3,14 @@ restart (a closed SQLite file reopened; a new Redis client)."""
 
 from __future__ import annotations
 
+import pytest
+
 from opencx_salesforce.store import ItemState
+from opencx_salesforce.store.base import LeasingEnqueue
 from opencx_salesforce.testing.store_conformance.backend import Backend
 
 __all__ = [
+    "test_an_item_enqueued_leased_survives_closing_and_reopening",
     "test_data_and_queue_items_survive_closing_and_reopening",
 ]
 
@@ -42,3 +46,19 @@ async def test_data_and_queue_items_survive_closing_and_reopening(
     assert await after.ack(held) is True
     [lease] = await after.lease("outbox", visibility_timeout=60)
     assert (lease.item_id, lease.payload, lease.attempts) == ("waiting", b"waiting", 1)
+
+
+async def test_an_item_enqueued_leased_survives_closing_and_reopening(
+    durable_backend: Backend,
+) -> None:
+    before = await durable_backend.open()
+    if not isinstance(before, LeasingEnqueue):
+        pytest.skip("this store does not offer enqueue_leased (optional)")
+    lease = await before.enqueue_leased("outbox", "held", b"p", visibility_timeout=60)
+    assert lease is not None
+    await durable_backend.close(before)
+
+    after = await durable_backend.open()
+    [item] = await after.items("outbox")
+    assert (item.item_id, item.state, item.attempts) == ("held", ItemState.LEASED, 1)
+    assert await after.ack(lease) is True  # still the current lease
