@@ -45,6 +45,8 @@ _PROTOCOL = (
     "items",
     "wait",
 )
+# The optional capabilities of a store (store/base.py).
+_OPTIONAL = ("enqueue_leased",)
 
 
 class StoreCount:
@@ -55,6 +57,9 @@ class StoreCount:
         self.calls: Counter[str] = Counter()
         for name in _PROTOCOL:
             setattr(self, name, self._counted(name, getattr(inner, name)))
+        for name in _OPTIONAL:  # offered only where the store offers it
+            if hasattr(inner, name):
+                setattr(self, name, self._counted(name, getattr(inner, name)))
 
     def _counted(self, name: str, method: Callable[..., Awaitable[Any]]) -> Any:
         async def call(*args: Any, **kwargs: Any) -> Any:

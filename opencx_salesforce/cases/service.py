@@ -29,16 +29,17 @@ import pluggy
 from opencx_salesforce.cases.closure import hand_back_to_bot
 from opencx_salesforce.cases.comments import TranscriptComments
 from opencx_salesforce.cases.create import Attempt, CaseCreator, Outcome
+from opencx_salesforce.cases.head_start import HeadStarts
 from opencx_salesforce.cases.index import CaseIndex, SessionCase
 from opencx_salesforce.cases.transcript import render
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, PermanentFailure, RetryLater
 from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.models import HandoffReason, Message, Session
-from opencx_salesforce.outbox.queue import Job, Outbox
+from opencx_salesforce.outbox.queue import Job, Outbox, Submitted
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.settings import SalesforceSettings
-from opencx_salesforce.store.lock import store_lock
+from opencx_salesforce.store.lock import LockClaim, store_lock
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class CaseService:
         )
         # Handoffs ready while a request is in flight go together (cases/batch.py).
         self.batcher = self._creator.batcher
+        self.head_starts = HeadStarts()
 
     def register_jobs(self) -> None:
         """Register this area's job kinds on the outbox."""
@@ -97,14 +99,30 @@ class CaseService:
     # --- host events: persisted, then done by a worker -----------------------------------
     async def submit_handoff(self, session: Session, reason: HandoffReason) -> None:
         """Queue the handoff: one store write. While the job is in the outbox the
-        handoff is pending (see :meth:`_handoff_queued`); no mark of its own."""
-        await self._outbox.submit(
-            HANDOFF_KIND,
-            _handoff_item(session.id),
-            # The session as JSON text: one fast encoding each way (not a tree
-            # json.dumps walks again), since the transcript is most of the job.
-            {"session_json": session.model_dump_json(), "reason": reason.model_dump()},
-        )
+        handoff is pending (see :meth:`_handoff_queued`); no mark of its own.
+        When the job will start in this process, its first writes begin beside
+        it (:mod:`.head_start`)."""
+        item_id = _handoff_item(session.id)
+        head = None
+        if self._outbox.may_run_here():
+            head = self.head_starts.begin(
+                item_id,
+                lambda: LockClaim.start(self._host.store, _lock_name(session), LOCK_TTL),
+                lambda: self._creator.remember_transcript(session),
+            )
+        submitted = None
+        try:
+            submitted = await self._outbox.submit_job(
+                HANDOFF_KIND,
+                item_id,
+                # The session as JSON text: one fast encoding each way (not a tree
+                # json.dumps walks again), since the transcript is most of the job.
+                {"session_json": session.model_dump_json(), "reason": reason.model_dump()},
+            )
+        finally:
+            if head is not None and submitted is not Submitted.STARTED_HERE:
+                # Not this submit's job to take it (queued, a duplicate, an error).
+                self.head_starts.give_up(item_id, head)
 
     async def submit_append(self, session: Session, messages: list[Message]) -> None:
         """Queue the contact's new messages for the session's Case."""
@@ -126,12 +144,22 @@ class CaseService:
     async def handle_handoff(self, job: Job) -> Outcome | None:
         session = _session_of(job.payload)
         key = session.contact.key()
-        # The transcript is remembered as the plugin's own while the contact's
-        # lock is taken: two store writes in one wait, not one after the other
-        # (remembering bodies that end up not sent is harmless).
-        transcript = asyncio.ensure_future(self._creator.remember_transcript(session))
+        head = self.head_starts.take(job.item_id)
+        if head is not None and job.attempts > 1:
+            # Its first attempt never began (stopped first): its claim may be
+            # older than the lock's ttl, so it is not trusted.
+            self.head_starts.abandon(head)
+            head = None
+        if head is not None:  # begun with the job by the host's hook call
+            claim, transcript = head.claim, head.transcript
+        else:
+            # The transcript is remembered as the plugin's own while the
+            # contact's lock is taken: two store writes in one wait, not one
+            # after the other (remembering bodies not sent after all is harmless).
+            claim = None
+            transcript = asyncio.ensure_future(self._creator.remember_transcript(session))
         try:
-            async with store_lock(self._host.store, f"contact:{key or session.id}", LOCK_TTL):
+            async with store_lock(self._host.store, _lock_name(session), LOCK_TTL, claim=claim):
                 # Read what landed first only when an earlier attempt may have
                 # written something: not after attempts Salesforce refused whole.
                 clean = await self._index.nothing_landed_before(job.item_id, job.attempts)
@@ -255,7 +283,7 @@ class CaseService:
         snapshot = session.model_copy(update={"messages": messages})
         key = session.contact.key()
         try:
-            async with store_lock(self._host.store, f"contact:{key or session.id}", LOCK_TTL):
+            async with store_lock(self._host.store, _lock_name(session), LOCK_TTL):
                 outcome = await self._creator.create(
                     snapshot,
                     key,
@@ -281,11 +309,7 @@ class CaseService:
         attempt: Attempt,
         transcript: Awaitable[list[str]] | None = None,
     ) -> Outcome | None:
-        # Two independent reads of the index, at once (one wait, not two); the
-        # contact's is unused only when the session's Case is already made.
-        ref, previous = await asyncio.gather(
-            self._index.session_case(session.id), self._index.contact_case(key) if key else _no()
-        )
+        ref = await self._index.session_case(session.id)
         entry = await self._index.case(ref.case_id) if ref else None
         if ref is not None and not (entry and entry.closed):
             # Already done: a duplicate handoff changes nothing in Salesforce. The
@@ -294,6 +318,7 @@ class CaseService:
             await self._creator.set_session_fields(session.id, ref.case_id)
             return None
 
+        previous = await self._index.contact_case(key) if key else None
         if previous is not None and not previous[1] and (ref is None or ref.case_id != previous[0]):
             return await self._join_open_case(session, key, previous[0], attempt.read_first)
 
@@ -312,15 +337,17 @@ class CaseService:
         return Outcome(case_id, created=False, comments_written=written)
 
 
-async def _no() -> None:
-    return None
-
-
 async def _settle(task: asyncio.Future[Any]) -> None:
     """Let a side write finish, its outcome seen: whoever needed its result has
     awaited it (and met its error); one nobody needed is only waited for."""
     with contextlib.suppress(Exception):
         await asyncio.shield(task)
+
+
+def _lock_name(session: Session) -> str:
+    """One worker at a time per contact (or per session, for one without a key),
+    so two instances never make two Cases for one person."""
+    return f"contact:{session.contact.key() or session.id}"
 
 
 def _handoff_item(session_id: str) -> str:

@@ -7,6 +7,14 @@
 
 from opencx_salesforce.errors import PermanentFailure, RetryLater
 from opencx_salesforce.outbox.policy import retry_hint
-from opencx_salesforce.outbox.queue import Job, Outbox, OutboxSettings
+from opencx_salesforce.outbox.queue import Job, Outbox, OutboxSettings, Submitted
 
-__all__ = ["Job", "Outbox", "OutboxSettings", "PermanentFailure", "RetryLater", "retry_hint"]
+__all__ = [
+    "Job",
+    "Outbox",
+    "OutboxSettings",
+    "PermanentFailure",
+    "RetryLater",
+    "Submitted",
+    "retry_hint",
+]

@@ -17,7 +17,10 @@ Each area registers the job kinds it handles (:meth:`Outbox.register`); a job's
 payload is JSON, and only the outbox reads its envelope (:meth:`Outbox.pending`).
 
 Workers are woken by the store when work arrives (``Store.wait``), not by
-polling on a timer; a job wakes one idle worker, not all of them.
+polling on a timer; a job wakes one idle worker, not all of them. A job
+submitted while this process has a free slot skips the wake and the lease: it
+is written already leased to this process and starts at once
+(:meth:`Outbox.submit`).
 
 Time: when a job is due and how old it is are the store's to measure (delays
 in, :attr:`Lease.age` out), so instances whose clocks disagree still agree on
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import json
 import logging
 import random
@@ -41,7 +45,7 @@ from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import PermanentFailure, RetryLater
 from opencx_salesforce.logs import log_context
 from opencx_salesforce.outbox.policy import OutageGate, RetryHint, retry_hint, waits_for_admin
-from opencx_salesforce.store.base import ItemState, Lease, QueueItem, Store
+from opencx_salesforce.store.base import ItemState, Lease, LeasingEnqueue, QueueItem, Store
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,14 @@ class Job:
 
 
 Handler = Callable[[Job], Awaitable[None]]
+
+
+class Submitted(enum.Enum):
+    """What :meth:`Outbox.submit_job` did with a job."""
+
+    STARTED_HERE = "started here"  # leased to this process and begun
+    QUEUED = "queued"  # for any worker
+    ALREADY_QUEUED = "already queued"  # an item with its id exists: nothing written
 
 
 @dataclass
@@ -142,6 +154,8 @@ class Outbox:
         self.stats = OutboxStats()
         self.gate = OutageGate()
         self._on_held: dict[str, Handler] = {}
+        self._slots: asyncio.Semaphore | None = None  # while started
+        self._here: dict[str, asyncio.Task[None]] = {}  # jobs started where submitted
 
     def register(self, kind: str, handler: Handler, *, on_held: Handler | None = None) -> None:
         """Do jobs of ``kind`` with ``handler``. Each area registers its own.
@@ -157,16 +171,87 @@ class Outbox:
 
     # --- producing --------------------------------------------------------------
     async def submit(
-        self, kind: str, item_id: str, payload: Mapping[str, Any], *, delay: float = 0.0
+        self,
+        kind: str,
+        item_id: str,
+        payload: Mapping[str, Any],
+        *,
+        delay: float = 0.0,
+        run_here: bool = True,
     ) -> bool:
-        """Persist a job. Idempotent on ``item_id``: False if it is already queued."""
+        """Persist a job. Idempotent on ``item_id``: False if it is already queued.
+
+        A job due now, submitted while this outbox runs with a free slot, is
+        written already leased to this process (``enqueue_leased``, when the
+        store offers it) and started at once: one store write, no worker to wake
+        and no lease to take (``run_here=False``: always queued for any worker).
+        It is as durable as any queued job: if this process dies, its lease runs
+        out and a worker anywhere takes it."""
+        submitted = await self.submit_job(kind, item_id, payload, delay=delay, run_here=run_here)
+        return submitted is not Submitted.ALREADY_QUEUED
+
+    async def submit_job(
+        self,
+        kind: str,
+        item_id: str,
+        payload: Mapping[str, Any],
+        *,
+        delay: float = 0.0,
+        run_here: bool = True,
+    ) -> Submitted:
+        """:meth:`submit`, saying how the job went (started here or queued)."""
         if kind not in self._handlers:
             raise ValueError(f"no handler for job kind {kind!r}")
-        queued = await self._store.enqueue(
-            self._queue, item_id, _encode(kind, payload, self._clock.time()), delay=delay
+        raw = _encode(kind, payload, self._clock.time())
+        if run_here and delay == 0 and self.may_run_here():
+            submitted = await self._submit_here(item_id, raw)
+        else:
+            queued = await self._store.enqueue(self._queue, item_id, raw, delay=delay)
+            submitted = Submitted.QUEUED if queued else Submitted.ALREADY_QUEUED
+        self.stats.outcomes[(kind, "submitted")] += submitted is not Submitted.ALREADY_QUEUED
+        return submitted
+
+    def may_run_here(self) -> bool:
+        """Whether a job submitted now would start in this process (see
+        :meth:`submit`)."""
+        return (
+            self._slots is not None
+            and not self._slots.locked()
+            and not self._stopping.is_set()
+            and isinstance(self._store, LeasingEnqueue)
         )
-        self.stats.outcomes[(kind, "submitted")] += queued
-        return queued
+
+    def running_here(self, item_id: str) -> bool:
+        """Whether ``item_id`` was started where it was submitted and is not done."""
+        return item_id in self._here
+
+    async def _submit_here(self, item_id: str, raw: bytes) -> Submitted:
+        slots, store = self._slots, self._store
+        assert slots is not None and isinstance(store, LeasingEnqueue)
+        await slots.acquire()  # free (may_run_here): taken without a pause
+        try:
+            lease = await store.enqueue_leased(
+                self._queue, item_id, raw, visibility_timeout=self.settings.visibility_timeout
+            )
+        except BaseException:
+            slots.release()
+            raise
+        if lease is None:
+            slots.release()
+            return Submitted.ALREADY_QUEUED
+        self._here[item_id] = asyncio.create_task(self._run_here(lease, slots))
+        return Submitted.STARTED_HERE
+
+    async def _run_here(self, lease: Lease, slots: asyncio.Semaphore) -> None:
+        try:
+            await self._do(lease)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a store error while settling the job: its lease runs out
+            log.exception("outbox: store error settling %s; it runs again later", lease.item_id)
+        finally:
+            self._here.pop(lease.item_id, None)
+            slots.release()
 
     # --- status -----------------------------------------------------------------
     async def items(self, state: ItemState | None = None) -> list[QueueItem]:
@@ -200,6 +285,9 @@ class Outbox:
     # --- working ----------------------------------------------------------------
     def start(self) -> None:
         self._stopping.clear()
+        # A slot a job in progress, whoever started it: the workers' pool and
+        # the jobs started where they were submitted share the ceiling.
+        self._slots = asyncio.Semaphore(self.settings.concurrency)
         for n in range(self.settings.concurrency):
             self._tasks.append(asyncio.create_task(self._worker(), name=f"outbox-{n}"))
 
@@ -209,12 +297,15 @@ class Outbox:
 
     async def stop(self) -> None:
         self._stopping.set()
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._here.values()]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self._here.clear()
+        self._slots = None
 
     async def run_until_idle(self, timeout: float = 30.0) -> None:
         """Work in the foreground until nothing is ready (tests and the CLI).
@@ -236,9 +327,13 @@ class Outbox:
         return True
 
     async def _worker(self) -> None:
+        slots = self._slots
+        assert slots is not None
         while not self._stopping.is_set():
             try:
-                if not await self.work_once():
+                async with slots:
+                    worked = await self.work_once()
+                if not worked:
                     await self._store.wait(self._queue, self.settings.idle_wait)
             except asyncio.CancelledError:
                 raise

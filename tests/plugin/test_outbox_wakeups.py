@@ -1,6 +1,8 @@
-"""A job wakes one idle worker, not every idle worker (#18): a handoff costs one
-worker's look at the queue. And no job waits while a worker idles: a burst of
-jobs gets every worker busy at once."""
+"""A job wakes one idle worker, not every idle worker (#18): a queued job costs
+one worker's look at the queue. And no job waits while a worker idles: a burst
+of jobs gets every worker busy at once, and no more jobs run at once than the
+outbox's concurrency, whether workers took them or they started where they were
+submitted."""
 
 from __future__ import annotations
 
@@ -125,7 +127,8 @@ async def test_a_job_wakes_one_idle_worker_not_all_of_them(store: Store) -> None
         assert counting.leases == WORKERS
         idle = counting.calls
         for n in range(JOBS):
-            await outbox.submit("work", f"job-{n}", {})
+            # Queued for any worker (not started where it was submitted).
+            await outbox.submit("work", f"job-{n}", {}, run_here=False)
             assert await asyncio.wait_for(done.get(), 5) == f"job-{n}"
         await asyncio.sleep(0.2)  # the worker that did the last job looks once more
         per_job = (counting.calls - idle) / JOBS
@@ -190,7 +193,8 @@ async def test_a_burst_of_jobs_gets_every_worker_busy_at_once(store: Store) -> N
         await asyncio.sleep(0.3)
         for n in range(WORKERS * 2):
             await outbox.submit("work", f"burst-{n}", {})
-        # Every worker took a job although each was woken by one job only.
+        # Every slot took a job: half started where they were submitted, the
+        # others went to workers, each woken by one job only.
         await asyncio.wait_for(all_busy.wait(), 5)
         release.set()
         await asyncio.sleep(0.1)
