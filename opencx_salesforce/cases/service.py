@@ -112,7 +112,7 @@ class CaseService:
             )
         submitted = None
         try:
-            submitted = await self._outbox.submit_job(
+            submitted = await self._outbox.submit(
                 HANDOFF_KIND,
                 item_id,
                 # The session as JSON text: one fast encoding each way (not a tree

@@ -71,11 +71,14 @@ Handler = Callable[[Job], Awaitable[None]]
 
 
 class Submitted(enum.Enum):
-    """What :meth:`Outbox.submit_job` did with a job."""
+    """What :meth:`Outbox.submit` did with a job: true when it was persisted."""
 
     STARTED_HERE = "started here"  # leased to this process and begun
     QUEUED = "queued"  # for any worker
     ALREADY_QUEUED = "already queued"  # an item with its id exists: nothing written
+
+    def __bool__(self) -> bool:
+        return self is not Submitted.ALREADY_QUEUED
 
 
 @dataclass
@@ -178,8 +181,9 @@ class Outbox:
         *,
         delay: float = 0.0,
         run_here: bool = True,
-    ) -> bool:
-        """Persist a job. Idempotent on ``item_id``: False if it is already queued.
+    ) -> Submitted:
+        """Persist a job. Idempotent on ``item_id``: :attr:`Submitted.ALREADY_QUEUED`
+        (false) if it is already queued.
 
         A job due now, submitted while this outbox runs with a free slot, is
         written already leased to this process (``enqueue_leased``, when the
@@ -187,19 +191,6 @@ class Outbox:
         and no lease to take (``run_here=False``: always queued for any worker).
         It is as durable as any queued job: if this process dies, its lease runs
         out and a worker anywhere takes it."""
-        submitted = await self.submit_job(kind, item_id, payload, delay=delay, run_here=run_here)
-        return submitted is not Submitted.ALREADY_QUEUED
-
-    async def submit_job(
-        self,
-        kind: str,
-        item_id: str,
-        payload: Mapping[str, Any],
-        *,
-        delay: float = 0.0,
-        run_here: bool = True,
-    ) -> Submitted:
-        """:meth:`submit`, saying how the job went (started here or queued)."""
         if kind not in self._handlers:
             raise ValueError(f"no handler for job kind {kind!r}")
         raw = _encode(kind, payload, self._clock.time())

@@ -164,11 +164,13 @@ class ReplyService:
             if state.read_at is not None:
                 spacing = self._settings.reply_read_min_interval_seconds
                 delay = max(0.0, min(spacing, state.read_at + spacing - now))
-        return await self._outbox.submit(
-            NOTIFY_KIND,
-            f"notify:{case_id}:{state.epoch}",
-            {"case_id": case_id, "rung_at": now},
-            delay=delay,
+        return bool(
+            await self._outbox.submit(
+                NOTIFY_KIND,
+                f"notify:{case_id}:{state.epoch}",
+                {"case_id": case_id, "rung_at": now},
+                delay=delay,
+            )
         )
 
     async def handle_notify(self, job: Job) -> None:

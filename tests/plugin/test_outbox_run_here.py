@@ -74,9 +74,9 @@ async def test_a_job_submitted_to_a_running_outbox_starts_here_without_a_lease(
         await asyncio.sleep(0.2)  # the workers looked once and wait
         before = dict(counted.calls)
         assert outbox.may_run_here()
-        assert await outbox.submit_job("work", "job-1", {"n": 1}) is Submitted.STARTED_HERE
+        assert await outbox.submit("work", "job-1", {"n": 1}) is Submitted.STARTED_HERE
         assert outbox.running_here("job-1")
-        assert await outbox.submit_job("work", "job-1", {}) is Submitted.ALREADY_QUEUED
+        assert await outbox.submit("work", "job-1", {}) is Submitted.ALREADY_QUEUED
         await asyncio.wait_for(finished.wait(), 5)
         for _ in range(50):  # its ack
             if not outbox.running_here("job-1"):
@@ -87,7 +87,7 @@ async def test_a_job_submitted_to_a_running_outbox_starts_here_without_a_lease(
         assert counted.calls.get("enqueue_leased") == 2  # the job, then its duplicate
         assert await store.items(Q) == []  # acked
         assert not outbox.running_here("job-1")
-        assert await outbox.submit("work", "job-1", {"n": 1}) is True  # its id freed
+        assert await outbox.submit("work", "job-1", {"n": 1})  # its id freed
     finally:
         await outbox.stop()
 
@@ -106,7 +106,7 @@ async def test_with_every_slot_busy_the_next_job_is_queued_for_a_worker(store: S
         await outbox.submit("work", "first", {})
         await asyncio.sleep(0.1)
         assert not outbox.may_run_here()
-        assert await outbox.submit_job("work", "second", {}) is Submitted.QUEUED
+        assert await outbox.submit("work", "second", {}) is Submitted.QUEUED
         assert not outbox.running_here("second")
         await asyncio.sleep(0.2)
         assert started == ["first"]  # the one slot is taken: "second" waits
