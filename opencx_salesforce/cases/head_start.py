@@ -59,8 +59,15 @@ class HeadStarts:
         self._by_item[item_id] = head
         return head
 
-    def take(self, item_id: str) -> HeadStart | None:
-        return self._by_item.pop(item_id, None)
+    def take(self, item_id: str, attempt: int) -> HeadStart | None:
+        """The head start begun for this job, for its first attempt. One left
+        for a later attempt (the first never began: the outbox stopped) is
+        released: its claim may be older than the lock's ttl."""
+        head = self._by_item.pop(item_id, None)
+        if head is not None and attempt > 1:
+            self.abandon(head)
+            return None
+        return head
 
     def __len__(self) -> int:
         """How many wait for their job."""

@@ -144,12 +144,7 @@ class CaseService:
     async def handle_handoff(self, job: Job) -> Outcome | None:
         session = _session_of(job.payload)
         key = session.contact.key()
-        head = self.head_starts.take(job.item_id)
-        if head is not None and job.attempts > 1:
-            # Its first attempt never began (stopped first): its claim may be
-            # older than the lock's ttl, so it is not trusted.
-            self.head_starts.abandon(head)
-            head = None
+        head = self.head_starts.take(job.item_id, job.attempts)
         if head is not None:  # begun with the job by the host's hook call
             claim, transcript = head.claim, head.transcript
         else:

@@ -157,6 +157,9 @@ class Outbox:
         self.stats = OutboxStats()
         self.gate = OutageGate()
         self._on_held: dict[str, Handler] = {}
+        # The store's enqueue_leased, if it has one (asked once: a runtime
+        # protocol check is not free on every submit).
+        self._leasing = store if isinstance(store, LeasingEnqueue) else None
         self._slots: asyncio.Semaphore | None = None  # while started
         self._here: dict[str, asyncio.Task[None]] = {}  # jobs started where submitted
 
@@ -209,7 +212,7 @@ class Outbox:
             self._slots is not None
             and not self._slots.locked()
             and not self._stopping.is_set()
-            and isinstance(self._store, LeasingEnqueue)
+            and self._leasing is not None
         )
 
     def running_here(self, item_id: str) -> bool:
@@ -217,8 +220,8 @@ class Outbox:
         return item_id in self._here
 
     async def _submit_here(self, item_id: str, raw: bytes) -> Submitted:
-        slots, store = self._slots, self._store
-        assert slots is not None and isinstance(store, LeasingEnqueue)
+        slots, store = self._slots, self._leasing
+        assert slots is not None and store is not None
         await slots.acquire()  # free (may_run_here): taken without a pause
         try:
             lease = await store.enqueue_leased(
