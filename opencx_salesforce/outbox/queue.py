@@ -302,12 +302,17 @@ class Outbox:
         self._slots = None
 
     async def run_until_idle(self, timeout: float = 30.0) -> None:
-        """Work in the foreground until nothing is ready (tests and the CLI).
-        ``timeout`` is real seconds: a guard against a job that never settles."""
+        """Work in the foreground until nothing is ready and no job started here
+        is still running (tests and the CLI). ``timeout`` is real seconds: a
+        guard against a job that never settles."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not await self.work_once():
+        while (left := deadline - time.monotonic()) > 0:
+            if await self.work_once():
+                continue
+            if not self._here:
                 return
+            # What they leave (a retry due now) is looked at again after.
+            await asyncio.wait(list(self._here.values()), timeout=left)
         raise TimeoutError("the outbox still had work after the timeout")
 
     async def work_once(self) -> bool:
