@@ -221,3 +221,21 @@ async def test_a_store_without_enqueue_leased_still_works(store: Store) -> None:
         await asyncio.wait_for(done.wait(), 5)
     finally:
         await outbox.stop()
+
+
+async def test_run_until_idle_waits_for_the_jobs_started_here(store: Store) -> None:
+    done: list[str] = []
+
+    async def handler(job: Job) -> None:
+        await asyncio.sleep(0.2)
+        done.append(job.item_id)
+
+    outbox = outbox_on(store, handler)
+    outbox.start()
+    try:
+        assert await outbox.submit("work", "job", {}) is Submitted.STARTED_HERE
+        await outbox.run_until_idle(timeout=10)
+        assert done == ["job"]  # nothing was ready, but the job was running
+        assert await store.items(Q) == []
+    finally:
+        await outbox.stop()
