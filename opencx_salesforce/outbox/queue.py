@@ -202,7 +202,7 @@ class Outbox:
         else:
             queued = await self._store.enqueue(self._queue, item_id, raw, delay=delay)
             submitted = Submitted.QUEUED if queued else Submitted.ALREADY_QUEUED
-        self.stats.outcomes[(kind, "submitted")] += submitted is not Submitted.ALREADY_QUEUED
+        self.stats.outcomes[(kind, "submitted")] += bool(submitted)
         return submitted
 
     def may_run_here(self) -> bool:

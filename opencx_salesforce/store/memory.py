@@ -172,7 +172,7 @@ class MemoryStore:
     ) -> bool:
         check_delay(delay)
         now = time.time()
-        if self._add(queue, item_id, payload, now, ItemState.READY, now + delay) is None:
+        if not self._add(queue, item_id, payload, now, now + delay, None):
             return False
         self._wakeups.notify(queue)
         return True
@@ -182,13 +182,12 @@ class MemoryStore:
     ) -> Lease | None:
         check_lease(visibility_timeout, 1)
         now = time.time()
-        item = self._add(queue, item_id, payload, now, ItemState.LEASED, now + visibility_timeout)
-        if item is None:
-            return None
+        token = new_token()
         # Nothing is ready: no waiter to wake (its lease running out is a due
         # time in the schedule like any other).
-        assert item.token is not None
-        return Lease(queue, item_id, payload, item.attempts, item.token, 0.0)
+        if not self._add(queue, item_id, payload, now, now + visibility_timeout, token):
+            return None
+        return Lease(queue, item_id, payload, 1, token, 0.0)
 
     def _add(
         self,
@@ -196,29 +195,28 @@ class MemoryStore:
         item_id: str,
         payload: bytes,
         now: float,
-        state: ItemState,
         available_at: float,
-    ) -> _Item | None:
-        """A new item (None if the id is taken); leased to the caller when
-        ``state`` is LEASED."""
+        token: str | None,
+    ) -> bool:
+        """A new item, ready, or leased to ``token``'s holder (attempt 1).
+        False if the id is taken."""
         items = self._queues.setdefault(queue, {})
         if item_id in items:
-            return None
-        leased = state is ItemState.LEASED
+            return False
         item = _Item(
             item_id=item_id,
             payload=payload,
-            state=state,
-            attempts=1 if leased else 0,
+            state=ItemState.READY if token is None else ItemState.LEASED,
+            attempts=0 if token is None else 1,
             available_at=available_at,
             enqueued_at=now,
             seq=next(self._seq),
-            token=new_token() if leased else None,
+            token=token,
             last_error=None,
         )
         items[item_id] = item
         self._schedule(queue).push(item)
-        return item
+        return True
 
     def _schedule(self, queue: str) -> _Schedule:
         schedule = self._schedules.get(queue)

@@ -3,11 +3,9 @@ restart (a closed SQLite file reopened; a new Redis client)."""
 
 from __future__ import annotations
 
-import pytest
-
 from opencx_salesforce.store import ItemState
-from opencx_salesforce.store.base import LeasingEnqueue
 from opencx_salesforce.testing.store_conformance.backend import Backend
+from opencx_salesforce.testing.store_conformance.leased import leasing
 
 __all__ = [
     "test_an_item_enqueued_leased_survives_closing_and_reopening",
@@ -52,9 +50,7 @@ async def test_an_item_enqueued_leased_survives_closing_and_reopening(
     durable_backend: Backend,
 ) -> None:
     before = await durable_backend.open()
-    if not isinstance(before, LeasingEnqueue):
-        pytest.skip("this store does not offer enqueue_leased (optional)")
-    lease = await before.enqueue_leased("outbox", "held", b"p", visibility_timeout=60)
+    lease = await leasing(before).enqueue_leased("outbox", "held", b"p", visibility_timeout=60)
     assert lease is not None
     await durable_backend.close(before)
 

@@ -31,6 +31,10 @@ PAST_SHORT = 0.2
 
 
 def leasing(store: Store) -> LeasingEnqueue:
+    """``store`` as a :class:`LeasingEnqueue`; the test is skipped for a store
+    without it (the method is optional: the outbox works without it). The
+    stores shipped here all have it, which tests/store asserts, so this skip
+    never hides one of ours."""
     if not isinstance(store, LeasingEnqueue):
         pytest.skip("this store does not offer enqueue_leased (optional)")
     return store
