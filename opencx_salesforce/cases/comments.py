@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from opencx_salesforce.cases import plan
+from opencx_salesforce.cases.append_batch import AppendBatcher
 from opencx_salesforce.cases.index import CaseIndex
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.errors import ApiError
@@ -37,6 +38,8 @@ class TranscriptComments:
         self._client = client
         self._settings = settings
         self._index = index
+        # Appends ready while one is in flight go together.
+        self.appends = AppendBatcher(client)
 
     async def append_and_read_state(
         self, case_id: str, bodies: list[str], is_retry: bool
@@ -51,11 +54,10 @@ class TranscriptComments:
         # An append of more than 200 comments (rare) writes its leading batches first.
         written = await self.append(case_id, bodies[:last], is_retry=False)
         chunk = bodies[last:]
-        requests = plan.append_requests(case_id, chunk, published=self._settings.publish_transcript)
+        records = plan.comment_records(case_id, chunk, published=self._settings.publish_transcript)
         await self._index.remember_own_bodies(chunk)
-        # Not collated: collation may run unrelated subrequests in any order.
-        responses = await self._client.composite(requests, collate_subrequests=False)
-        by_ref = {r.reference_id: r for r in responses}
+        # Alone, or with the other appends ready meanwhile (append_batch.py).
+        by_ref = await self.appends.send(case_id, records)
         state = by_ref.get(plan.CASE_STATE_REF)
         refs = [plan.APPEND_COMMENTS_REF] if chunk else []
         ids = await self.collect(by_ref, refs)

@@ -183,15 +183,15 @@ APPEND_COMMENTS_REF = "refAppend"
 CASE_STATE_REF = "refCaseState"
 
 
-def append_requests(case_id: str, bodies: Sequence[str], *, published: bool) -> list[Subrequest]:
-    """An append: the comments, then a read of whether the Case is closed, in one
-    composite call. Sent with ``collateSubrequests`` false, the subrequests run in
-    listed order, so the read sees the Case as it was after the write. [src:
-    api_rest requests_composite.htm collateSubrequests "If collation is disabled,
-    then the subrequests are executed in the order in which they are received"]"""
+def append_requests(case_id: str, records: Sequence[Mapping[str, Any]]) -> list[Subrequest]:
+    """An append: its comment ``records`` (all or none), then a read of whether
+    the Case is closed, in one composite call. Sent with ``collateSubrequests``
+    false, the subrequests run in listed order, so the read sees the Case as it
+    was after the write. [src: api_rest requests_composite.htm collateSubrequests
+    "If collation is disabled, then the subrequests are executed in the order in
+    which they are received"]"""
     requests: list[Subrequest] = []
-    if bodies:
-        records = comment_records(case_id, bodies, published=published)
+    if records:
         requests.append(
             subrequests.create_records(records, ref=APPEND_COMMENTS_REF, all_or_none=True)
         )
@@ -202,6 +202,12 @@ def append_requests(case_id: str, bodies: Sequence[str], *, published: bool) -> 
 def case_state_query(case_id: str) -> str:
     """Whether the Case is closed, and since when."""
     return f"SELECT Id, IsClosed, ClosedDate FROM Case WHERE Id = {soql.literal(case_id)}"
+
+
+def case_states_query(case_ids: Sequence[str]) -> str:
+    """Whether each of the Cases is closed, and since when (a batch of appends)."""
+    listed = ", ".join(soql.literal(case_id) for case_id in case_ids)
+    return f"SELECT Id, IsClosed, ClosedDate FROM Case WHERE Id IN ({listed})"
 
 
 def new_contact_requests(contact: Contact, case_id: str) -> list[Subrequest]:

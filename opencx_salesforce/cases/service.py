@@ -77,6 +77,8 @@ class CaseService:
         )
         # Handoffs ready while a request is in flight go together (cases/batch.py).
         self.batcher = self._creator.batcher
+        # Appends ready while one is in flight go together (cases/append_batch.py).
+        self.appends = self._comments.appends
         self.head_starts = HeadStarts()
 
     def register_jobs(self) -> None:
