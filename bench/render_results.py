@@ -11,6 +11,7 @@ from handoff_workload import CellResult, comment_body, conversation
 from render_goals import goals_section
 
 if TYPE_CHECKING:
+    from bench_appends import AppendResult
     from bench_replies import ReplyResult
     from profile_handoff import HotSpot, ProfileResult
     from run_all import Run
@@ -591,6 +592,45 @@ def replies_section(replies: Sequence[ReplyResult]) -> str:
     )
 
 
+def appends_section(appends: Sequence[AppendResult]) -> str:
+    if not appends:
+        return ""
+    rows = [
+        [
+            f"{a.latency_ms:.0f} ms",
+            str(a.concurrency),
+            a.store,
+            str(a.appends),
+            _f(a.per_second),
+            f"{_f(a.p(0.5))} / {_f(a.p(0.95))} / {_f(a.p(0.99))}",
+            f"{a.p(0.5) / a.latency_ms:.1f}×" if a.latency_ms else "—",
+            _f(a.calls_per_append, 3),
+            str(a.errors),
+        ]
+        for a in appends
+    ]
+    header = [
+        "RTT",
+        "contacts writing",
+        "store",
+        "appends",
+        "appends/s",
+        "post_message → on the Case p50 / p95 / p99 ms",
+        "p50 ÷ RTT",
+        "API calls per append",
+        "errors",
+    ]
+    return (
+        "## Appends\n\n"
+        "Contacts who write again while their Case is open "
+        "(`bench/bench_appends.py`): each writes, waits until the plugin's append job "
+        "for the message is done (the comment on the Case, its state read after it), "
+        "and writes again: a closed loop. A lone append is one composite call (the "
+        "comment, then the Case's state); appends ready while one is in flight go "
+        "together, up to 25 a call (`cases/append_batch.py`).\n\n" + _table(header, rows) + "\n"
+    )
+
+
 def sweep_section(replies: Sequence[ReplyResult]) -> str:
     if not replies:
         return ""
@@ -691,6 +731,7 @@ def render(run: Run, *, profile_notes: str = "", results_file: str = "bench/resu
         rss_section(cells),
         outbox_section(run.outbox_cells),
         replies_section(run.replies),
+        appends_section(run.appends),
         sweep_section(run.replies),
         profile_section(run.profile, profile_notes),
     ]

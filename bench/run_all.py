@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bench_appends import AppendResult
 from bench_replies import ReplyResult
 from emulator_process import EmulatorProcess
 from handoff_workload import (
@@ -59,6 +60,7 @@ class Plan:
     outbox_concurrency: int
     outbox_messages: int
     replies: int
+    append_seconds: float  # each appends measurement's closed loop
     profile_messages: int
     profile_seconds: float
 
@@ -109,6 +111,7 @@ FULL = Plan(
     outbox_concurrency=100,
     outbox_messages=20,
     replies=20,
+    append_seconds=4.0,
     profile_messages=20,
     profile_seconds=3.0,
 )
@@ -126,6 +129,7 @@ QUICK = replace(
     outbox_workers=(16, 64, 256),
     outbox_concurrency=100,
     replies=4,
+    append_seconds=2.0,
     profile_seconds=1.0,
 )
 
@@ -141,6 +145,7 @@ class Run:
     cells: list[CellResult] = field(default_factory=list)
     outbox_cells: list[CellResult] = field(default_factory=list)
     replies: list[ReplyResult] = field(default_factory=list)
+    appends: list[AppendResult] = field(default_factory=list)
     profile: ProfileResult | None = None
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -154,6 +159,7 @@ class Run:
             "cells": [c.to_json() for c in self.cells],
             "outbox_cells": [c.to_json() for c in self.outbox_cells],
             "replies": [r.to_json() for r in self.replies],
+            "appends": [a.to_json() for a in self.appends],
             "profile": self.profile.to_json() if self.profile else None,
             "failures": self.failures,
             "seconds": self.seconds,
@@ -169,6 +175,7 @@ class Run:
             cells=[CellResult.from_json(c) for c in data["cells"]],
             outbox_cells=[CellResult.from_json(c) for c in data["outbox_cells"]],
             replies=[ReplyResult.from_json(r) for r in data["replies"]],
+            appends=[AppendResult.from_json(a) for a in data.get("appends", [])],
             profile=ProfileResult.from_json(data["profile"]) if data["profile"] else None,
             failures=list(data["failures"]),
             seconds=float(data["seconds"]),
@@ -230,6 +237,25 @@ def measure(plan: Plan, command: str) -> Run:
                 run.replies.append(ReplyResult.from_json(child("bench_replies.py", base, asked)))
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 run.failures.append(f"replies at {latency:.0f} ms: {exc}")
+        log("appends (contacts writing again on open Cases)")
+        for latency in plan.latencies_ms:
+            for concurrency in plan.concurrencies:
+                asked = {
+                    "latency_ms": latency,
+                    "concurrency": concurrency,
+                    "budget_seconds": plan.append_seconds,
+                }
+                try:
+                    result = AppendResult.from_json(child("bench_appends.py", base, asked))
+                except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                    run.failures.append(f"appends at {latency:.0f} ms, {concurrency}: {exc}")
+                    continue
+                run.appends.append(result)
+                log(
+                    f"  appends {latency:.0f} ms, {concurrency} concurrent: {result.appends}, "
+                    f"{result.calls_per_append:.3f} calls each, p50 {result.p(0.5):.1f} ms, "
+                    f"{result.per_second:.1f}/s"
+                )
         log("profile")
         try:
             options = {

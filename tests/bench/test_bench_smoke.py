@@ -21,6 +21,7 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
+import bench_appends  # noqa: E402
 import bench_handoff  # noqa: E402
 import bench_replies  # noqa: E402
 import contender_aiohttp  # noqa: E402
@@ -149,6 +150,16 @@ async def test_replies_are_delivered_and_counted(emulator_url: str) -> None:
     assert len(again.reply_latencies_ms) == 1
 
 
+async def test_appends_land_and_are_counted(emulator_url: str) -> None:
+    result = await bench_appends.measure(
+        emulator_url, latency_ms=0.0, concurrency=3, budget_seconds=0.3, store="sqlite"
+    )
+    assert result.errors == 0
+    assert result.appends == len(result.latencies_ms) >= 3
+    # The calls the appends made are counted: one each at most (one alone, fewer together).
+    assert 1 <= result.api_calls <= result.appends
+
+
 async def test_profile_names_project_code(emulator_url: str, tmp_path: Path) -> None:
     result = await profile_handoff.run(emulator_url, MESSAGES, 0.2, tmp_path / "profile")
     assert result.by_self_time and result.plugin_by_own_time
@@ -237,6 +248,7 @@ def test_report_renders_every_section() -> None:
         outbox_cells=[
             replace(outbox, spec=replace(outbox.spec, outbox_workers=workers)) for workers in (1, 4)
         ],
+        appends=[bench_appends.AppendResult(50.0, 100, "sqlite", 400, 2.0, 16, [110.0] * 400, 0)],
     )
     again = run_all.Run.from_json(json.loads(json.dumps(run.to_json())))
     text = render_results.render(again, profile_notes="### Reading the profile\n")
@@ -249,10 +261,14 @@ def test_report_renders_every_section() -> None:
         "## CPU per handoff (ms)",
         "## Peak RSS (MB)",
         "## What the outbox's concurrency costs and gains",
+        "## Appends",
     ):
         assert heading in text
     # calls of the four plugins, the two competent and the two naive baselines; ratios
     row = "| 200 | " + "1.00 | " * 4 + "2.00 | 2.00 | 201.00 | 201.00 | 2.0× | 2.0× | 201× | 201× |"
     assert row in text
     assert again.machine.uname in text
+    assert (
+        "| 50 ms | 100 | sqlite | 400 | 200.0 | 110.0 / 110.0 / 110.0 | 2.2× | 0.040 | 0 |" in text
+    )
     assert percentile([1.0, 2.0, 3.0], 0.5) == 2.0
