@@ -24,6 +24,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from opencx_salesforce.models import Session
 from opencx_salesforce.store.lock import LockClaim
 
 
@@ -31,6 +32,8 @@ from opencx_salesforce.store.lock import LockClaim
 class HeadStart:
     claim: LockClaim  # the contact's lock, being taken
     transcript: asyncio.Future[list[str]]  # the bodies, being remembered
+    # The session as the job's payload holds it: the job need not parse it again.
+    session: Session
 
     async def abandon(self) -> None:
         await self.claim.abandon()
@@ -48,14 +51,16 @@ class HeadStarts:
     def begin(
         self,
         item_id: str,
+        session: Session,
         claim: Callable[[], LockClaim],
         transcript: Callable[[], Coroutine[Any, Any, list[str]]],
     ) -> HeadStart | None:
         """Start one for ``item_id`` (None, and nothing started, if one is
-        already waiting for that job)."""
+        already waiting for that job). ``session``: the job's, as its payload
+        has it (a copy the host's later changes cannot reach)."""
         if item_id in self._by_item:
             return None
-        head = HeadStart(claim(), asyncio.ensure_future(transcript()))
+        head = HeadStart(claim(), asyncio.ensure_future(transcript()), session)
         self._by_item[item_id] = head
         return head
 

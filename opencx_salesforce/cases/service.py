@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 from collections.abc import Awaitable, Mapping
 from typing import Any
@@ -107,10 +108,13 @@ class CaseService:
         item_id = _handoff_item(session.id)
         head = None
         if self._outbox.may_run_here():
+            # The job's session as queued: the host may change its object later.
+            queued = _own_copy(session)
             head = self.head_starts.begin(
                 item_id,
-                lambda: LockClaim.start(self._host.store, _lock_name(session), LOCK_TTL),
-                lambda: self._creator.remember_transcript(session),
+                queued,
+                lambda: LockClaim.start(self._host.store, _lock_name(queued), LOCK_TTL),
+                lambda: self._creator.remember_transcript(queued),
             )
         submitted = None
         try:
@@ -144,9 +148,9 @@ class CaseService:
 
     # --- jobs --------------------------------------------------------------------------
     async def handle_handoff(self, job: Job) -> Outcome | None:
-        session = _session_of(job.payload)
-        key = session.contact.key()
         head = self.head_starts.take(job.item_id, job.attempts)
+        session = head.session if head is not None else _session_of(job.payload)
+        key = session.contact.key()
         if head is not None:  # begun with the job by the host's hook call
             claim, transcript = head.claim, head.transcript
         else:
@@ -339,6 +343,14 @@ async def _settle(task: asyncio.Future[Any]) -> None:
     awaited it (and met its error); one nobody needed is only waited for."""
     with contextlib.suppress(Exception):
         await asyncio.shield(task)
+
+
+def _own_copy(session: Session) -> Session:
+    """A copy of the host's session that the host's later changes to it cannot
+    reach (its messages and contact are frozen; the lists and metadata are not)."""
+    return session.model_copy(
+        update={"messages": list(session.messages), "metadata": copy.deepcopy(session.metadata)}
+    )
 
 
 def _lock_name(session: Session) -> str:

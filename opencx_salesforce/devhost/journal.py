@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
-import uuid
+import os
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,18 @@ from opencx_salesforce.models import HandoffReason, SessionStatus
 from opencx_salesforce.store.base import Store
 
 JOURNAL_NS = "host.hook_journal"
+# Entry keys: this process's random prefix and a count (unique across the host
+# instances sharing the store, and a counter costs no system call per entry).
+_PROCESS = secrets.token_hex(8)
+_COUNT = itertools.count()
+
+
+def _new_process() -> None:
+    global _PROCESS
+    _PROCESS = secrets.token_hex(8)  # a forked child is a host instance of its own
+
+
+os.register_at_fork(after_in_child=_new_process)
 
 
 @dataclass(frozen=True)
@@ -33,7 +47,7 @@ class HookJournal:
     def add(self, entry: dict[str, Any]) -> JournalEntry:
         """Start writing ``entry`` down: the caller awaits :attr:`JournalEntry.written`
         before the host change it announces (meanwhile it may read)."""
-        key = uuid.uuid4().hex
+        key = f"{_PROCESS}-{next(_COUNT)}"
         written = asyncio.ensure_future(
             self._store.set(JOURNAL_NS, key, json.dumps(entry).encode())
         )

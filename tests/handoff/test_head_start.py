@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from handoff_support import case_id_of, cases, converse
+from handoff_support import case_id_of, cases, comments_of, converse
 
 from opencx_salesforce.devhost.stack import Stack, start_stack
 from opencx_salesforce.models import Contact, HandoffReason
@@ -86,3 +86,26 @@ async def test_a_hook_call_replayed_while_its_job_runs_gives_its_head_start_up(
         await asyncio.sleep(0.05)
     assert await store.keys(LOCKS_NS) == []  # neither the job's nor the replay's
     assert len(cases(stack)) == 1
+
+
+async def test_a_job_started_here_sends_the_session_as_queued_not_as_changed_later(
+    counted: tuple[Stack, CountingStore],
+) -> None:
+    """The job started here takes its session from the head start, not by
+    parsing its payload again: a copy, so a host that changes the object it
+    passed to the hook after the call (as a host reusing it may) changes
+    nothing of what goes to Salesforce; the Case is what was queued."""
+    stack, _ = counted
+    stack.org.faults.latency_ms = 200  # the job is in flight when the host changes it
+    session = await converse(stack.host, texts=["My parcel is missing."])
+    session.metadata["priority"] = "queued"
+    await stack.runtime.handoff(session, HandoffReason())
+    # The host's own object, changed after the hook returned.
+    session.messages.append(session.messages[0].model_copy(update={"text": "Added later."}))
+    session.metadata["priority"] = "changed"
+    session.topic = "Changed later"
+    case_id = await case_id_of(stack.host, session.id)
+    (case,) = cases(stack)
+    assert case["Id"] == case_id and case["Subject"] == "My order never arrived"
+    bodies = "\n".join(c["CommentBody"] for c in comments_of(stack, case_id))
+    assert "My parcel is missing." in bodies and "Added later." not in bodies
