@@ -75,6 +75,19 @@ async def _write(stack: Stack, session_ids: list[str], text: str) -> None:
     )
 
 
+async def _first_in_flight(stack: Stack, session_id: str) -> None:
+    """``session_id``'s contact writes ("First"); back once its append is in
+    flight (with latency injected, the appends written next wait for it)."""
+    appends = _appends(stack)
+    before = appends.stats.requests
+
+    async def in_flight() -> bool:
+        return appends.stats.requests > before
+
+    await _write(stack, [session_id], "First")
+    await wait_for(in_flight, what="the first append in flight")
+
+
 async def test_a_lone_append_is_one_composite_request(stack: Stack) -> None:
     ((session_id, case_id),) = (await _open_cases(stack, 1)).items()
     await _jobs_done(stack)
@@ -116,12 +129,7 @@ async def test_a_refused_append_leaves_the_others_of_its_batch_landed_and_is_ret
     stack.org.faults.latency_ms = 150  # the first append is in flight while the rest queue
     stack.org.faults.lock_record(by_session[held])  # its comments look up to a held Case
     appends = _appends(stack)
-
-    async def pilot_in_flight() -> bool:
-        return appends.stats.requests >= 1
-
-    await _write(stack, sessions[:1], "First")
-    await wait_for(pilot_in_flight, what="the first append in flight")
+    await _first_in_flight(stack, sessions[0])
     await _write(stack, sessions[1:], "Then")
 
     async def others_landed() -> bool:
@@ -159,12 +167,7 @@ async def test_a_case_closed_meanwhile_sends_only_its_append_to_a_follow_up(stac
     stack.org.update("Case", by_session[closed], {"Status": "Closed"})
     stack.org.faults.latency_ms = 150
     appends = _appends(stack)
-
-    async def pilot_in_flight() -> bool:
-        return appends.stats.requests >= 1
-
-    await _write(stack, sessions[:1], "First")
-    await wait_for(pilot_in_flight, what="the first append in flight")
+    await _first_in_flight(stack, sessions[0])
     await _write(stack, sessions[1:], "Then")
     await _jobs_done(stack)
     assert appends.stats.batches >= 1
@@ -197,12 +200,7 @@ async def test_a_batch_that_fails_whole_is_retried_and_lands_once(stack: Stack) 
     sessions = list(by_session)
     stack.org.faults.latency_ms = 150
     appends = _appends(stack)
-
-    async def pilot_in_flight() -> bool:
-        return appends.stats.requests >= 1
-
-    await _write(stack, sessions[:1], "First")
-    await wait_for(pilot_in_flight, what="the first append in flight")
+    await _first_in_flight(stack, sessions[0])
     stack.org.faults.fail_next("500")  # the batch that follows: a 500
     await _write(stack, sessions[1:], "Then")
     await _jobs_done(stack)
