@@ -46,7 +46,7 @@ _PROTOCOL = (
     "wait",
 )
 # The optional capabilities of a store (store/base.py).
-_OPTIONAL = ("enqueue_leased",)
+_OPTIONAL = ("enqueue_leased", "get_many")
 
 
 class StoreCount:

@@ -31,6 +31,13 @@ from opencx_salesforce.settings import SalesforceSettings
 log = logging.getLogger(__name__)
 
 
+class Unread:
+    """A value the caller has not read (as opposed to one it read as None)."""
+
+
+UNREAD = Unread()
+
+
 @dataclass(frozen=True)
 class Attempt:
     job: Job
@@ -84,14 +91,18 @@ class CaseCreator:
         parent: str | None,
         attempt: Attempt,
         transcript: Awaitable[list[str]] | None = None,
+        contact_match: str | Unread | None = UNREAD,
     ) -> Outcome:
         """``transcript``: :meth:`remember_transcript` of ``session``, already
-        under way (None: it is done here)."""
+        under way (None: it is done here); ``contact_match``: the index's cached
+        match for the contact, if the caller read it already."""
         external_id = plan.external_id_for(session.id, generation)
         fields = await self._fields.build(session)
         if parent:
             fields["ParentId"] = parent
-        contact_id = await self._index.contact_match(key) if key else None
+        if isinstance(contact_match, Unread):
+            contact_match = await self._index.contact_match(key) if key else None
+        contact_id = contact_match if key else None
         if contact_id:
             fields["ContactId"] = contact_id
         bodies = await (transcript or self.remember_transcript(session))

@@ -310,8 +310,9 @@ class CaseService:
         attempt: Attempt,
         transcript: Awaitable[list[str]] | None = None,
     ) -> Outcome | None:
-        ref = await self._index.session_case(session.id)
-        entry = await self._index.case(ref.case_id) if ref else None
+        # The index entries it needs, in one or two store calls (get_many).
+        reads = await self._index.handoff_reads(session.id, key)
+        ref, entry = reads.session_case, reads.session_case_entry
         if ref is not None and not (entry and entry.closed):
             # Already done: a duplicate handoff changes nothing in Salesforce. The
             # session's fields are written again (idempotent): a worker that died
@@ -319,13 +320,15 @@ class CaseService:
             await self._creator.set_session_fields(session.id, ref.case_id)
             return None
 
-        previous = await self._index.contact_case(key) if key else None
+        previous = reads.contact_case
         if previous is not None and not previous[1] and (ref is None or ref.case_id != previous[0]):
             return await self._join_open_case(session, key, previous[0], attempt.read_first)
 
         generation = ref.generation + 1 if ref is not None else 1
         parent = ref.case_id if ref is not None else (previous[0] if previous else None)
-        return await self._creator.create(session, key, generation, parent, attempt, transcript)
+        return await self._creator.create(
+            session, key, generation, parent, attempt, transcript, reads.contact_match
+        )
 
     async def _join_open_case(
         self, session: Session, key: str | None, case_id: str, is_retry: bool

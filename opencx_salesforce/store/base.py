@@ -82,6 +82,19 @@ The rules in detail (each one a test of the conformance suite)
     * A durable backend (SQLite, PostgreSQL, Redis) keeps keys, TTLs, items and
       current leases across closing the store and opening another.
 
+Optional: ``get_many`` (:class:`ReadsMany`)
+    A store may also read several keys of a namespace in one call (one
+    statement, one round trip): a handoff's job reads three index entries
+    before it can send, and on a database each read is a statement. The Case
+    service uses it when the store has it (all four of ours do) and reads one
+    key at a time without it. Its rules (tested when a store offers it):
+
+    * it returns the live keys among those asked, each with the value ``get``
+      would read; absent and expired keys are left out; a key asked twice is
+      answered once; no keys asked, an empty mapping;
+    * each value is one that ``get`` could have read during the call (no
+      snapshot across keys is promised).
+
 Optional: ``enqueue_leased`` (:class:`LeasingEnqueue`)
     A store may also offer to add an item already leased to the caller, in one
     atomic write: the process that queues work it can start at once saves the
@@ -104,7 +117,7 @@ Optional: ``enqueue_leased`` (:class:`LeasingEnqueue`)
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -239,6 +252,17 @@ class Store(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ReadsMany(Protocol):
+    """Optional for a store: several keys of a namespace read in one call (the
+    rules are in this module's docstring)."""
+
+    async def get_many(self, ns: str, keys: Sequence[str]) -> dict[str, bytes]:
+        """The live values of ``keys`` in ``ns`` (absent and expired keys left
+        out)."""
+        ...
 
 
 @runtime_checkable

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from opencx_salesforce.store._rules import (
@@ -107,6 +107,15 @@ class MemoryStore:
     async def get(self, ns: str, key: str) -> bytes | None:
         entry = self._live(ns, key, time.time())
         return None if entry is None else entry.value
+
+    async def get_many(self, ns: str, keys: Sequence[str]) -> dict[str, bytes]:
+        now = time.time()
+        found = {}
+        for key in keys:
+            entry = self._live(ns, key, now)
+            if entry is not None:
+                found[key] = entry.value
+        return found
 
     async def set(self, ns: str, key: str, value: bytes, *, ttl: float | None = None) -> None:
         check_ttl(ttl)

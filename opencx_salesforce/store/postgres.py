@@ -56,7 +56,7 @@ Cost
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import asyncpg
 
@@ -121,6 +121,18 @@ class PostgresStore(PostgresQueue):
             f"SELECT value FROM {self._kv} WHERE ns = $1 AND key = $2 AND {_LIVE}", ns, key
         )
         return bytes(rows[0][0]) if rows else None
+
+    async def get_many(self, ns: str, keys: Sequence[str]) -> dict[str, bytes]:
+        """One statement for any number of keys."""
+        if not keys:
+            return {}
+        rows = await self._sql.fetch(
+            f"SELECT key, value FROM {self._kv} WHERE ns = $1 AND key = ANY($2::text[]) "
+            f"AND {_LIVE}",
+            ns,
+            list(dict.fromkeys(keys)),
+        )
+        return {str(row[0]): bytes(row[1]) for row in rows}
 
     async def _upsert(
         self, ns: str, key: str, value: bytes, ttl: float | None, *, only_if_absent: bool

@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -154,6 +154,15 @@ class RedisStore:
     async def get(self, ns: str, key: str) -> bytes | None:
         # decode_responses is off: Redis hands back bytes.
         return cast("bytes | None", await self._batch.execute("GET", self._kv_keys(ns, key)[0]))
+
+    async def get_many(self, ns: str, keys: Sequence[str]) -> dict[str, bytes]:
+        """One MGET (in the round trip of this turn's other commands)."""
+        unique = list(dict.fromkeys(keys))
+        if not unique:
+            return {}
+        names = [self._kv_keys(ns, key)[0] for key in unique]
+        values = cast("list[bytes | None]", await self._batch.execute("MGET", *names))
+        return {key: value for key, value in zip(unique, values, strict=True) if value is not None}
 
     async def set(self, ns: str, key: str, value: bytes, *, ttl: float | None = None) -> None:
         await self._call("set", self._kv_keys(ns, key), [key, value, _ttl_ms(ttl)])

@@ -4,8 +4,8 @@ Every backend shipped here (memory, SQLite, PostgreSQL, Redis) passes it; a
 store you write for your own host should too. It checks the rules written in
 :mod:`opencx_salesforce.store.base`: key/value reads, writes, TTLs and listing;
 ``set_many``; the queue's leases, retries and dead letters; the optional
-``enqueue_leased`` (skipped for a store without it); ``wait`` waking for work; and
-races of 50 store objects at once with exactly one winner.
+``enqueue_leased`` and ``get_many`` (each skipped for a store without it);
+``wait`` waking for work; and races of 50 store objects at once with exactly one winner.
 
 Use it from a test module of yours (pytest, with an asyncio runner such as
 pytest-aiohttp or pytest-asyncio in auto mode)::
@@ -85,6 +85,11 @@ from opencx_salesforce.testing.store_conformance.races import (
     test_concurrent_workers_lease_each_item_exactly_once,
     test_set_if_absent_has_exactly_one_winner,
 )
+from opencx_salesforce.testing.store_conformance.read_many import (
+    test_get_many_leaves_out_expired_keys,
+    test_get_many_reads_each_key_as_get_does,
+    test_get_many_reads_many_keys_at_once,
+)
 from opencx_salesforce.testing.store_conformance.wait import (
     test_a_retry_and_a_revive_on_another_store_wake_the_waiter,
     test_an_enqueue_on_another_store_wakes_the_waiter,
@@ -120,6 +125,9 @@ __all__ = [
     "test_enqueue_leased_on_a_taken_id_writes_nothing",
     "test_enqueue_leased_returns_a_lease_and_shows_the_item_leased",
     "test_enqueue_leased_wakes_no_waiter_until_its_lease_runs_out",
+    "test_get_many_leaves_out_expired_keys",
+    "test_get_many_reads_each_key_as_get_does",
+    "test_get_many_reads_many_keys_at_once",
     "test_get_of_a_missing_key_is_none",
     "test_hurry_makes_only_a_waiting_item_due_now",
     "test_hurrying_on_another_store_wakes_the_waiter",
