@@ -21,7 +21,7 @@ find, but servers and proxies on the way refuse large ones (413; aiohttp, under
 the emulator, past 1 MiB): a batch also stays under :data:`PAYLOAD_BUDGET`
 bytes, and a batch refused as too large (413) is sent again in halves, so a
 handoff never fails for the company it kept. A batch takes at most
-:data:`BATCH_GRAPHS` graphs (40), fewer than the 75 allowed: a request's
+:data:`BATCH_GRAPHS` graphs (24), fewer than the 75 allowed: a request's
 handoffs all wait for its last graph, and a batch that is full goes at once.
 
 Graph nodes are record operations only (``sobjects/...`` URLs: no query), so
@@ -79,8 +79,12 @@ PAYLOAD_BUDGET = 800_000
 # for the server to do all its graphs, so the largest requests are not the
 # fastest: at 50 ms round trip, 100 concurrent 20-message handoffs on SQLite,
 # 75 graphs a request made 451-456 handoffs/s at 0.053 calls each, 40-odd
-# 566-573/s at 0.055, 25 558-570/s at 0.07, 15 571-595/s at 0.093.
-BATCH_GRAPHS = 40
+# 566-573/s at 0.055, 25 558-570/s at 0.07, 15 571-595/s at 0.093. Once the job's
+# reads and its CPU shrank (get_many, head start), smaller requests won on every
+# store (interleaved pairs): 40 against 24 graphs, SQLite 580-642 against
+# 603-675/s, Redis 675-678 against 699-772, PostgreSQL 354-386 against 388-410,
+# memory 838-861 against 1,045-1,087, at 0.05 against 0.06-0.08 calls a handoff.
+BATCH_GRAPHS = 24
 assert BATCH_GRAPHS <= GRAPH_MAX_GRAPHS
 # HTTP 413 Content Too Large. [src: RFC 9110 §15.5.14]
 _TOO_LARGE = 413
@@ -148,7 +152,7 @@ class HandoffBatcher:
         max_bytes: int = PAYLOAD_BUDGET,
     ) -> None:
         self._client = client
-        self._max_graphs = max_graphs
+        self.max_graphs = max_graphs
         self._max_nodes = max_nodes
         self.max_bytes = max_bytes
         self._in_flight = 0
@@ -244,7 +248,7 @@ class HandoffBatcher:
 
     def _full(self) -> bool:
         return (
-            len(self._waiting) >= self._max_graphs
+            len(self._waiting) >= self.max_graphs
             or self._waiting_nodes >= self._max_nodes
             or self._waiting_bytes >= self.max_bytes
         )
@@ -254,7 +258,7 @@ class HandoffBatcher:
         batch: list[_Waiting] = []
         nodes = size = 0
         for waiting in self._waiting:
-            if len(batch) == self._max_graphs or (
+            if len(batch) == self.max_graphs or (
                 batch
                 and (
                     nodes + waiting.send.nodes > self._max_nodes

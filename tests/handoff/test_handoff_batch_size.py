@@ -80,7 +80,9 @@ async def test_long_transcripts_under_load_go_in_batches_under_the_budget(
 async def test_a_batch_refused_as_too_large_is_sent_again_in_halves(
     stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
-    stack.runtime.cases.batcher.max_bytes = 10**9  # as if the budget were wrong
+    batcher = stack.runtime.cases.batcher
+    batcher.max_bytes = 10**9  # as if the budget were wrong
+    batcher.max_graphs = 75  # and requests as large as Salesforce takes
     sessions = await _long_conversations(stack)
     with caplog.at_level(logging.WARNING, logger="opencx_salesforce.cases.batch"):
         await _hand_off_all(stack, sessions)
