@@ -137,7 +137,7 @@ def _quick_note(run: Run) -> str:
         "the busy-loop probe above), so figures at 0 ms are CPU-bound and noisy"
     )
     return (
-        "\n**The quick plan.** This run is `--quick` (1 s a measurement, 5 and 20 "
+        "\n**The quick plan.** This run is `--quick` (2 s a measurement, 5 and 20 "
         f"messages, 1 and 100 concurrent): {machine}; calls per handoff and ratios "
         "between contenders of one condition (run back to back) are what to read.\n"
     )
