@@ -48,7 +48,8 @@ class HandoffReads:
 
     session_case: SessionCase | None
     session_case_entry: CaseEntry | None  # the entry of ``session_case``'s Case
-    contact_case: tuple[str, bool] | None  # as :meth:`CaseIndex.contact_case`
+    # The contact's latest Case (``contact:{key}``) and whether it is closed.
+    contact_case: tuple[str, bool] | None
     contact_match: str | None  # as :meth:`CaseIndex.contact_match`
 
 
@@ -155,15 +156,6 @@ class CaseIndex:
         return None if data is None else CaseEntry(**data)
 
     # --- contacts -------------------------------------------------------------------
-    async def contact_case(self, contact_key: str) -> tuple[str, bool] | None:
-        """The contact's latest Case and whether it is closed."""
-        raw = await self._store.get(NS, f"contact:{contact_key}")
-        if raw is None:
-            return None
-        case_id = raw.decode()
-        entry = await self.case(case_id)
-        return case_id, bool(entry and entry.closed)
-
     async def mark_closed(self, case_id: str, closed: bool = True) -> list[str] | None:
         """Record that the Case closed (or reopened). Returns its sessions if this
         changed anything, None if it was already so (so callers act once)."""
