@@ -7,6 +7,7 @@ them; what it needs to remember (the Case Id, for instance) goes into
 
 from __future__ import annotations
 
+import copy
 import enum
 from datetime import UTC, datetime
 from typing import Any
@@ -105,3 +106,25 @@ class HandoffReason(BaseModel):
 
     code: str = "requested"
     detail: str = ""
+
+
+def detached_copy(session: Session) -> Session:
+    """A copy of ``session`` that nothing done to the original can change, nor
+    the original to it (messages and the contact are frozen; the lists and the
+    metadata are not): what a host hands out and what the plugin keeps of a
+    hook call's session."""
+    return session.model_copy(
+        update={"messages": list(session.messages), "metadata": _thawed(session.metadata)}
+    )
+
+
+def _thawed(value: Any) -> Any:
+    """A copy of JSON-like data: its dicts and lists new, the rest shared (what
+    cannot change in place; ``copy.deepcopy`` costs as much as parsing)."""
+    if isinstance(value, dict):
+        return {k: _thawed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_thawed(v) for v in value]
+    if isinstance(value, (str, int, float, bool, type(None), tuple)):
+        return value
+    return copy.deepcopy(value)

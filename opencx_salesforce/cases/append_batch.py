@@ -28,8 +28,7 @@ reads what landed on the Case first, so nothing is written twice
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,8 +52,9 @@ BATCH_COLLECTIONS = COMPOSITE_MAX_COLLECTIONS_OR_QUERIES - 1
 # request: 100: 650-700/s; 50: 815/s; 35: 785/s; 25: 870-917/s, 0.04 calls an
 # append; 20: 820-890/s; 10: 910/s at 0.1 calls; one each: 790-820/s at 1 call.
 BATCH_APPENDS = 25
-# The part of a comment record's JSON besides its body, generously.
-_RECORD_OVERHEAD = 160
+# The part of a comment record's JSON besides its texts (its attributes, the
+# field names, IsPublished), generously.
+_RECORD_OVERHEAD = 140
 
 
 @dataclass
@@ -106,7 +106,8 @@ class AppendBatcher:
                 self._in_flight -= 1
                 self._flush_if_due()
         future: asyncio.Future[dict[str, SubResponse]] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(case_id, records, _records_size(records), future))
+        size = plan.bodies_json_size(records, _RECORD_OVERHEAD)
+        self._waiting.append(_Waiting(case_id, records, size, future))
         self._flush_if_due()
         return await future
 
@@ -122,19 +123,19 @@ class AppendBatcher:
     def _flush_if_due(self) -> None:
         # An append whose job was cancelled while it waited goes nowhere.
         self._waiting = [w for w in self._waiting if not w.future.done()]
-        while self._waiting and (self._in_flight == 0 or self._full()):
-            batch = self._take()
+        while self._waiting:
+            groups = self._next_groups()
+            # A free line: go. A busy one: go only when more wait than one
+            # request takes (waiting longer would not make it bigger).
+            if self._in_flight and sum(groups) == len(self._waiting):
+                return
+            batch = self._take(groups)
             self._in_flight += 1
             task = asyncio.create_task(self._send_batch(batch))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def _full(self) -> bool:
-        """Whether more wait than the next request takes (waiting longer would
-        not make it bigger)."""
-        return sum(self._take_count()) < len(self._waiting)
-
-    def _take_count(self) -> list[int]:
+    def _next_groups(self) -> list[int]:
         """How many of the waiting appends each collection of the next batch
         holds, oldest first (an append's comments stay in one collection)."""
         groups: list[int] = []
@@ -153,11 +154,12 @@ class AppendBatcher:
             size += waiting.size
         return groups
 
-    def _take(self) -> list[list[_Waiting]]:
-        """The appends of the next request, grouped by the collection they go in."""
+    def _take(self, groups: list[int]) -> list[list[_Waiting]]:
+        """The appends of the next request (``groups``: how many each collection
+        holds, from :meth:`_next_groups`), grouped by collection."""
         batch: list[list[_Waiting]] = []
         start = 0
-        for count in self._take_count():
+        for count in groups:
             batch.append(self._waiting[start : start + count])
             start += count
         del self._waiting[:start]
@@ -206,12 +208,6 @@ class AppendBatcher:
         finally:
             self._in_flight -= 1
             self._flush_if_due()
-
-
-def _records_size(records: Sequence[Mapping[str, Any]]) -> int:
-    """About how many bytes the records take as JSON: their bodies exactly as
-    the client encodes them, plus an allowance for the rest of each record."""
-    return sum(_RECORD_OVERHEAD + len(json.dumps(r.get("CommentBody") or "")) for r in records)
 
 
 def _answer_of(

@@ -123,14 +123,19 @@ _NODE_OVERHEAD = 200
 
 
 def json_size(nodes: Sequence[Subrequest]) -> int:
-    """About how many bytes graph ``nodes`` take as JSON: their texts exactly as
-    the client encodes them (``json.dumps``: quotes, backslashes and control
+    """About how many bytes graph ``nodes`` take as JSON (see :func:`bodies_json_size`)."""
+    return bodies_json_size([node.body or {} for node in nodes], _NODE_OVERHEAD)
+
+
+def bodies_json_size(bodies: Sequence[Mapping[str, Any]], overhead: int) -> int:
+    """About how many bytes ``bodies`` take as JSON: their texts exactly as the
+    client encodes them (``json.dumps``: quotes, backslashes and control
     characters escaped, every non-ASCII character six bytes a UTF-16 unit), plus
-    a generous allowance for the rest of each node. Exact for the texts, so a
-    body with one "·" counts 6 bytes for it, not six times its length."""
-    size = _NODE_OVERHEAD * len(nodes)
-    for node in nodes:
-        for value in (node.body or {}).values():
+    ``overhead`` for the rest of each. Exact for the texts, so a body with one
+    "·" counts 6 bytes for it, not six times its length."""
+    size = overhead * len(bodies)
+    for body in bodies:
+        for value in body.values():
             if isinstance(value, str):
                 size += len(json.dumps(value))
     return size

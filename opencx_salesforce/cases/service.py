@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 from collections.abc import Awaitable, Mapping
 from typing import Any
@@ -36,7 +35,7 @@ from opencx_salesforce.cases.transcript import render
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, PermanentFailure, RetryLater
 from opencx_salesforce.hookspecs import Host
-from opencx_salesforce.models import HandoffReason, Message, Session
+from opencx_salesforce.models import HandoffReason, Message, Session, detached_copy
 from opencx_salesforce.outbox.queue import Job, Outbox, Submitted
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.settings import SalesforceSettings
@@ -109,7 +108,7 @@ class CaseService:
         head = None
         if self._outbox.may_run_here():
             # The job's session as queued: the host may change its object later.
-            queued = _own_copy(session)
+            queued = detached_copy(session)
             head = self.head_starts.begin(
                 item_id,
                 queued,
@@ -346,14 +345,6 @@ async def _settle(task: asyncio.Future[Any]) -> None:
     awaited it (and met its error); one nobody needed is only waited for."""
     with contextlib.suppress(Exception):
         await asyncio.shield(task)
-
-
-def _own_copy(session: Session) -> Session:
-    """A copy of the host's session that the host's later changes to it cannot
-    reach (its messages and contact are frozen; the lists and metadata are not)."""
-    return session.model_copy(
-        update={"messages": list(session.messages), "metadata": copy.deepcopy(session.metadata)}
-    )
 
 
 def _lock_name(session: Session) -> str:

@@ -16,13 +16,12 @@ on the bytes it knows before reading them again.
 from __future__ import annotations
 
 import asyncio
-import copy
 import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from opencx_salesforce.models import Session
+from opencx_salesforce.models import Session, detached_copy
 from opencx_salesforce.store.base import Store
 
 SESSIONS_NAMESPACE = "devhost.sessions"
@@ -80,26 +79,6 @@ class _Parsed:
         self._entries.pop(session_id, None)
 
 
-def _copy(session: Session) -> Session:
-    """A copy nothing done to it can change the original (messages and the
-    contact are frozen; the lists and the metadata are not)."""
-    return session.model_copy(
-        update={"messages": list(session.messages), "metadata": _thawed(session.metadata)}
-    )
-
-
-def _thawed(value: Any) -> Any:
-    """A copy of JSON-like data: its dicts and lists new, the rest shared (what
-    cannot change in place; ``copy.deepcopy`` costs as much as parsing)."""
-    if isinstance(value, dict):
-        return {k: _thawed(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_thawed(v) for v in value]
-    if isinstance(value, (str, int, float, bool, type(None), tuple)):
-        return value
-    return copy.deepcopy(value)
-
-
 class SessionRepository:
     def __init__(self, store: Store, namespace: str = SESSIONS_NAMESPACE) -> None:
         self._store = store
@@ -114,14 +93,14 @@ class SessionRepository:
         raw = _dump(session)
         if not await self._store.set_if_absent(self._namespace, session.id, raw):
             raise SessionStateError(f"session {session.id!r} already exists")
-        self._parsed.keep(session.id, raw, _copy(session))
+        self._parsed.keep(session.id, raw, detached_copy(session))
 
     async def get(self, session_id: str) -> Session | None:
         raw = await self._store.get(self._namespace, session_id)
         if raw is None:
             self._parsed.forget(session_id)
             return None
-        return _copy(self._parsed.parse(session_id, raw))
+        return detached_copy(self._parsed.parse(session_id, raw))
 
     async def all(self) -> list[Session]:
         """Every session, oldest first."""
@@ -171,14 +150,14 @@ class SessionRepository:
                 continue
             if new is None:
                 if verified:
-                    return _copy(current), False
+                    return detached_copy(current), False
                 continue
             written = _dump(new)
             if after is not None:
                 await after
                 after = None
             if await self._store.compare_and_set(self._namespace, session_id, raw, written):
-                self._parsed.keep(session_id, written, _copy(new))
+                self._parsed.keep(session_id, written, detached_copy(new))
                 return new, True
             if verified:
                 # Someone else wrote in between: back off a little, read again.

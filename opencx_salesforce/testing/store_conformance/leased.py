@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import cast
 
 import pytest
 
 from opencx_salesforce.store import ItemState, Store
 from opencx_salesforce.store.base import LeasingEnqueue
 from opencx_salesforce.testing.store_conformance.backend import Backend
+from opencx_salesforce.testing.store_conformance.optional import require
 
 __all__ = [
     "test_an_enqueue_leased_item_is_leased_again_only_after_its_lease_runs_out",
@@ -31,13 +33,9 @@ PAST_SHORT = 0.2
 
 
 def leasing(store: Store) -> LeasingEnqueue:
-    """``store`` as a :class:`LeasingEnqueue`; the test is skipped for a store
-    without it (the method is optional: the outbox works without it). The
-    stores shipped here all have it, which tests/store asserts, so this skip
-    never hides one of ours."""
-    if not isinstance(store, LeasingEnqueue):
-        pytest.skip("this store does not offer enqueue_leased (optional)")
-    return store
+    """``store`` as a :class:`LeasingEnqueue` (skipped without it: :mod:`.optional`)."""
+    require(store, "enqueue_leased")
+    return cast("LeasingEnqueue", store)  # what isinstance(LeasingEnqueue) checks: the method
 
 
 async def test_enqueue_leased_returns_a_lease_and_shows_the_item_leased(store: Store) -> None:

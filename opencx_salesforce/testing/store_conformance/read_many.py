@@ -6,11 +6,11 @@ every store shipped here has it."""
 from __future__ import annotations
 
 import asyncio
-
-import pytest
+from typing import cast
 
 from opencx_salesforce.store import Store
 from opencx_salesforce.store.base import ReadsMany
+from opencx_salesforce.testing.store_conformance.optional import require
 
 __all__ = [
     "test_get_many_leaves_out_expired_keys",
@@ -23,12 +23,9 @@ PAST_SHORT_TTL = 0.25
 
 
 def reads_many(store: Store) -> ReadsMany:
-    """``store`` as a :class:`ReadsMany`; the test is skipped for a store without
-    it (the method is optional). The stores shipped here all have it, which
-    tests/store asserts, so this skip never hides one of ours."""
-    if not isinstance(store, ReadsMany):
-        pytest.skip("this store does not offer get_many (optional)")
-    return store
+    """``store`` as a :class:`ReadsMany` (skipped without it: :mod:`.optional`)."""
+    require(store, "get_many")
+    return cast("ReadsMany", store)  # what isinstance(ReadsMany) checks: the method
 
 
 async def test_get_many_reads_each_key_as_get_does(store: Store) -> None:
