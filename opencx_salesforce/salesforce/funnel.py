@@ -85,11 +85,18 @@ class RestFunnel:
         # For /metrics: calls by resource kind, error answers by Salesforce's code.
         self.calls_by_kind: Counter[str] = Counter()
         self.errors_by_code: Counter[str] = Counter()
+        # The instance the last answered request went to (record_url's answer
+        # for the records that request wrote, without reading the grant again).
+        self._answered_on: str | None = None
 
     async def record_url(self, sobject: str, record_id: str) -> str:
-        """Where a person opens the record in Salesforce (Lightning Experience)."""
-        token = await self._tokens.access_token()
-        return f"{token.instance_url.rstrip('/')}/lightning/r/{sobject}/{record_id}/view"
+        """Where a person opens the record in Salesforce (Lightning Experience):
+        on the instance that answered the last request (the one that wrote the
+        record, for a caller that just did), else the grant's."""
+        instance_url = self._answered_on
+        if instance_url is None:
+            instance_url = (await self._tokens.access_token()).instance_url
+        return f"{instance_url.rstrip('/')}/lightning/r/{sobject}/{record_id}/view"
 
     @property
     def api_root(self) -> str:
@@ -164,6 +171,7 @@ class RestFunnel:
             )
             self.errors_by_code[error.error_code or f"HTTP_{raw.status}"] += 1
             raise error
+        self._answered_on = token.instance_url
         return Response(status=raw.status, headers=raw.headers, data=data)
 
     def _url(self, instance_url: str, path: str) -> str:

@@ -13,6 +13,8 @@ from opencx_salesforce.cases.index import CaseIndex
 from opencx_salesforce.devhost.stack import Stack
 from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.hookspecs import HostMetadataMany, set_metadata
+from opencx_salesforce.salesforce.rotation import CONNECTION_KEY
+from opencx_salesforce.salesforce.secrets import NAMESPACE
 from opencx_salesforce.store import namespaces
 
 
@@ -92,3 +94,29 @@ async def test_a_new_case_is_indexed_in_one_store_write(stack: Stack) -> None:
     assert links == [("set_many", ["case", "contact", "own", "session"])]
     entry = await CaseIndex(store).case(case_id)
     assert entry is not None and entry.sessions == [session.id]
+
+
+async def test_the_case_url_costs_no_second_read_of_the_grant(stack: Stack) -> None:
+    """The Case's URL is on the instance that answered the request that wrote
+    the Case: a lone handoff reads the stored grant once, for that request,
+    not again for the URL (on PostgreSQL each read is a statement)."""
+    host = stack.host
+    store = host.store
+    session = await converse(host, texts=["hello", "hi"])
+    grant_reads = 0
+    get = store.get
+
+    async def counted_get(ns: str, key: str) -> bytes | None:
+        nonlocal grant_reads
+        grant_reads += (ns, key) == (NAMESPACE, CONNECTION_KEY)
+        return await get(ns, key)
+
+    setattr(store, "get", counted_get)  # noqa: B010
+    await host.handoff(session.id)
+    case_id = await case_id_of(host, session.id)
+    linked = await host.get_session(session.id)
+    assert linked is not None
+
+    assert grant_reads == 1
+    url = linked.metadata["salesforce_case_url"]
+    assert url == f"{stack.emulator.base_url}/lightning/r/Case/{case_id}/view"
