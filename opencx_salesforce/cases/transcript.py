@@ -82,8 +82,12 @@ def speaker_line(message: Message, *, continued: bool = False) -> str:
 
 
 def _when(moment: datetime) -> str:
-    """``2026-11-25 01:40:00 UTC`` (``isoformat`` to the second: half the time
-    ``strftime`` takes, and every message of a transcript has its own time)."""
+    """``2026-11-25 01:40:00 UTC``: a time with another offset is shown in UTC,
+    a naive one is taken as UTC already. (``isoformat`` to the second: half the
+    time ``strftime`` takes, and every message of a transcript has its own.)"""
+    offset = moment.utcoffset()
+    if offset:
+        moment = moment - offset
     return moment.isoformat(" ", "seconds")[:19] + " UTC"
 
 

@@ -6,7 +6,7 @@ is 4,000 bytes"; Salesforce knowledge article 000382141: bytes, not characters.]
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -121,3 +121,14 @@ def test_the_same_messages_plan_the_same_bodies() -> None:
 def test_hook_bodies_are_cut_to_the_limit() -> None:
     bodies = split_bodies(["a" * 9000, "", "short"])
     assert [len(b) for b in bodies] == [4000, 4000, 1000, 5]
+
+
+def test_a_time_with_another_offset_is_shown_in_utc() -> None:
+    """The speaker line says UTC, so a host's local time is converted, not
+    relabelled; a naive time is taken as UTC."""
+    paris = datetime(2026, 11, 25, 2, 40, tzinfo=timezone(timedelta(hours=1)))
+    naive = datetime(2026, 11, 25, 1, 40)
+    for when in (paris, naive, WHEN):
+        msg = Message(id="m1", role=Role.CONTACT, text="hi", created_at=when)
+        [comment] = plan_transcript([msg], title="T")
+        assert "Customer · 2026-11-25 01:40:00 UTC\nhi" in comment.body
