@@ -36,7 +36,7 @@ from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, PermanentFailure, RetryLater
 from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.models import HandoffReason, Message, Session, detached_copy
-from opencx_salesforce.outbox.queue import Job, Outbox, Submitted
+from opencx_salesforce.outbox.queue import EncodedJSON, Job, Outbox, Submitted
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.settings import SalesforceSettings
 from opencx_salesforce.store.lock import LockClaim, store_lock
@@ -120,9 +120,10 @@ class CaseService:
             submitted = await self._outbox.submit(
                 HANDOFF_KIND,
                 item_id,
-                # The session as JSON text: one fast encoding each way (not a tree
-                # json.dumps walks again), since the transcript is most of the job.
-                {"session_json": session.model_dump_json(), "reason": reason.model_dump()},
+                # The session in its own fast encoding, written into the job as
+                # it is: not a tree json.dumps walks, nor a string it escapes
+                # again (the transcript is most of the job).
+                {"session": _encoded(session), "reason": reason.model_dump()},
             )
         finally:
             if head is not None and submitted is not Submitted.STARTED_HERE:
@@ -358,8 +359,13 @@ def _handoff_item(session_id: str) -> str:
     return f"{HANDOFF_KIND}:{session_id}"
 
 
+def _encoded(session: Session) -> EncodedJSON:
+    return EncodedJSON(session.__pydantic_serializer__.to_json(session))
+
+
 def _session_of(payload: Mapping[str, Any]) -> Session:
-    """A handoff job's session (``session``: a job queued by an earlier version)."""
+    """A handoff job's session (``session_json``, the session as a string: a job
+    queued by an earlier version)."""
     if "session_json" in payload:
         return Session.model_validate_json(payload["session_json"])
     return Session.model_validate(payload["session"])

@@ -7,9 +7,10 @@
 
 from opencx_salesforce.errors import PermanentFailure, RetryLater
 from opencx_salesforce.outbox.policy import retry_hint
-from opencx_salesforce.outbox.queue import Job, Outbox, OutboxSettings, Submitted
+from opencx_salesforce.outbox.queue import EncodedJSON, Job, Outbox, OutboxSettings, Submitted
 
 __all__ = [
+    "EncodedJSON",
     "Job",
     "Outbox",
     "OutboxSettings",

@@ -105,10 +105,41 @@ class OutboxStats:
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
+@dataclass(frozen=True)
+class EncodedJSON:
+    """A payload value already encoded as JSON (a session's own fast encoding):
+    written into the job as it is, not escaped as a string, and read back as
+    the value it encodes."""
+
+    encoded: bytes
+
+
 def _encode(kind: str, payload: Mapping[str, Any], enqueued_at: float) -> bytes:
-    return json.dumps(
-        {"kind": kind, "payload": payload, "enqueued_at": enqueued_at}, separators=(",", ":")
-    ).encode()
+    if not any(isinstance(value, EncodedJSON) for value in payload.values()):
+        return json.dumps(
+            {"kind": kind, "payload": payload, "enqueued_at": enqueued_at}, separators=(",", ":")
+        ).encode()
+    members = [
+        json.dumps(key).encode()
+        + b":"
+        + (value.encoded if isinstance(value, EncodedJSON) else _compact(value))
+        for key, value in payload.items()
+    ]
+    return b"".join(
+        (
+            b'{"kind":',
+            _compact(kind),
+            b',"payload":{',
+            b",".join(members),
+            b'},"enqueued_at":',
+            _compact(enqueued_at),
+            b"}",
+        )
+    )
+
+
+def _compact(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def job_kind(item: QueueItem) -> str:

@@ -9,6 +9,7 @@ import time
 
 from opencx_salesforce.logs import current_context
 from opencx_salesforce.outbox import (
+    EncodedJSON,
     Job,
     Outbox,
     OutboxSettings,
@@ -215,3 +216,30 @@ async def test_a_job_runs_inside_a_log_context_naming_it() -> None:
     finally:
         await outbox.stop()
     assert seen == [{"job_id": "job-7", "session_id": "s_1", "case_id": "500A"}]
+
+
+async def test_a_pre_encoded_value_is_written_as_json_and_read_back_as_its_value() -> None:
+    """``EncodedJSON``: spliced into the job as it is (not escaped as a string),
+    read back by a worker as the value it encodes, next to plain values."""
+    store = MemoryStore()
+    seen: list[Job] = []
+    ran = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        seen.append(job)
+        ran.set()
+
+    outbox = make(store, handler)
+    encoded = EncodedJSON(b'{"text":"a \\"quoted\\" word \\u00e9","n":[1,2]}')
+    assert await outbox.submit("work", "job-1", {"value": encoded, "plain": {"k": "é"}})
+    [item] = await outbox.items()
+    assert b'"value":{"text":' in item.payload  # an object, not a string holding one
+    outbox.start()
+    try:
+        await asyncio.wait_for(ran.wait(), 2)
+    finally:
+        await outbox.stop()
+    assert seen[0].payload == {
+        "value": {"text": 'a "quoted" word é', "n": [1, 2]},
+        "plain": {"k": "é"},
+    }
