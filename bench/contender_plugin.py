@@ -140,7 +140,7 @@ async def plugin_host(
 ) -> AsyncIterator[PluginHost]:
     """A host with the plugin, connected to ``org`` (client credentials), on a
     fresh store of ``store_kind`` (memory, sqlite, redis, postgres)."""
-    opened = await open_bench_store(store_kind)
+    opened = await open_bench_store(store_kind, count=False)
     store = opened.store
     host, plugin, url = await start_host(
         store=store,  # type: ignore[arg-type]

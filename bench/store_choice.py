@@ -79,15 +79,28 @@ class StoreCount:
 
 @dataclass
 class OpenedStore:
-    store: StoreCount
+    store: StoreCount | Store
     cleanup: Callable[[], Awaitable[None]]
 
     def snapshot(self) -> tuple[int, int | None]:
         """(protocol calls, database round trips) so far."""
+        if not isinstance(self.store, StoreCount):
+            raise TypeError("the store was opened with count=False")
         return sum(self.store.calls.values()), self.store.round_trips()
 
 
-async def open_bench_store(kind: str) -> OpenedStore:
+async def open_bench_store(kind: str, *, count: bool = True) -> OpenedStore:
+    """A fresh store of ``kind``. ``count``: behind a :class:`StoreCount` (a
+    throughput cell passes False: the wrapper's own call per operation is
+    measurement, not the plugin's cost)."""
+    opened = await _open(kind)
+    if not count:
+        assert isinstance(opened.store, StoreCount)
+        return OpenedStore(opened.store.inner, opened.cleanup)
+    return opened
+
+
+async def _open(kind: str) -> OpenedStore:
     if kind == "memory":
         url = "memory://"
     elif kind == "sqlite":
