@@ -1,5 +1,5 @@
 """The store's own cost per handoff, operation by operation: the in-process
-handoff benchmark (``bench_handoff.run``) at 0 ms, 20 messages, 1 and 10
+handoff benchmark (``bench_handoff.run``) at 0 ms, 20 messages, 1, 10 and 100
 concurrent, on SQLite, Redis and PostgreSQL.
 
     .venv/bin/python bench/store_cost.py     # prints a Markdown table (bench/POSTGRES.md)
@@ -20,7 +20,7 @@ async def main() -> None:
     print("| store | concurrent | store calls/handoff | DB round trips/handoff | by operation |")
     print("|---|---|---|---|---|")
     for store in ("sqlite", "redis", "postgres"):
-        for concurrency, handoffs in ((1, 30), (10, 200)):
+        for concurrency, handoffs in ((1, 30), (10, 200), (100, 1000)):
             result = await bench_handoff.run(0.0, 20, concurrency, handoffs, store=store)
             by_operation = result.store_calls_by_operation or {}
             ops = ", ".join(f"{name} {count:.1f}" for name, count in by_operation.items())

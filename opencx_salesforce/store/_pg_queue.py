@@ -6,6 +6,9 @@ picture).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from opencx_salesforce.store._pg_combine import Combiner, columns, found, one_per_key, row_key
 from opencx_salesforce.store._pg_listen import Listener
 from opencx_salesforce.store._pg_statements import Statements
 from opencx_salesforce.store._pg_url import PostgresSettings
@@ -20,6 +23,9 @@ class PostgresQueue:
     """The queue half of :class:`~.postgres.PostgresStore`."""
 
     _sql: Statements
+    # Requests of ack and enqueue_leased, several a statement under load.
+    _acks: Combiner[tuple[str, str, str], bool]
+    _leased_adds: Combiner[tuple[str, str, bytes, float, str], bool]
     _q: str  # the queue table, schema-qualified
     _channel: str
     _sender: str
@@ -59,25 +65,36 @@ class PostgresQueue:
     ) -> Lease | None:
         check_lease(visibility_timeout, 1)
         token = new_token()
-        # Leased to the caller (attempt 1) until now() + the timeout; nothing is
-        # ready, so nobody is woken (a lease running out is a due time).
-        changed = await self._sql.execute(
-            f"""
-            INSERT INTO {self._q} (
-                queue, item_id, payload, state, attempts, available_at, enqueued_at,
-                lease_token
+        added = await self._leased_adds((queue, item_id, payload, visibility_timeout, token))
+        return Lease(queue, item_id, payload, 1, token, 0.0) if added else None
+
+    async def _add_leased_items(
+        self, requests: Sequence[tuple[str, str, bytes, float, str]]
+    ) -> list[bool]:
+        """Add the items leased to their callers (attempt 1) until now() + their
+        timeouts, one statement for the first request on each item
+        (:func:`._pg_combine.one_per_key`). Nothing is ready, so nobody is
+        woken (a lease running out is a due time)."""
+
+        async def add(distinct: Sequence[tuple[str, str, bytes, float, str]]) -> list[bool]:
+            rows = await self._sql.fetch(
+                f"""
+                INSERT INTO {self._q} (
+                    queue, item_id, payload, state, attempts, available_at, enqueued_at,
+                    lease_token
+                )
+                SELECT r.queue, r.item_id, r.payload, 'leased', 1,
+                       now() + make_interval(secs => r.timeout), now(), r.token
+                FROM unnest($1::text[], $2::text[], $3::bytea[], $4::float8[], $5::text[])
+                    AS r (queue, item_id, payload, timeout, token)
+                ON CONFLICT (queue, item_id) DO NOTHING
+                RETURNING queue, item_id
+                """,
+                *columns(distinct, 5),
             )
-            VALUES ($1, $2, $3, 'leased', 1,
-                    now() + make_interval(secs => $4::float8), now(), $5)
-            ON CONFLICT (queue, item_id) DO NOTHING
-            """,
-            queue,
-            item_id,
-            payload,
-            visibility_timeout,
-            token,
-        )
-        return Lease(queue, item_id, payload, 1, token, 0.0) if changed == 1 else None
+            return found(distinct, rows)
+
+        return await one_per_key(requests, row_key, add)
 
     async def lease(self, queue: str, *, visibility_timeout: float, limit: int = 1) -> list[Lease]:
         check_lease(visibility_timeout, limit)
@@ -112,10 +129,26 @@ class PostgresQueue:
         ]
 
     async def ack(self, lease: Lease) -> bool:
-        changed = await self._sql.execute(
-            f"DELETE FROM {self._q} WHERE {_HELD}", lease.queue, lease.item_id, lease.token
-        )
-        return changed == 1
+        return await self._acks((lease.queue, lease.item_id, lease.token))
+
+    async def _ack_items(self, requests: Sequence[tuple[str, str, str]]) -> list[bool]:
+        """Remove the held items, one statement for the first request on each
+        item (:func:`._pg_combine.one_per_key`)."""
+
+        async def ack(distinct: Sequence[tuple[str, str, str]]) -> list[bool]:
+            rows = await self._sql.fetch(
+                f"""
+                DELETE FROM {self._q} AS q
+                USING unnest($1::text[], $2::text[], $3::text[]) AS r (queue, item_id, token)
+                WHERE q.queue = r.queue AND q.item_id = r.item_id
+                    AND q.state = 'leased' AND q.lease_token = r.token
+                RETURNING q.queue, q.item_id
+                """,
+                *columns(distinct, 3),
+            )
+            return found(distinct, rows)
+
+        return await one_per_key(requests, row_key, ack)
 
     async def retry_in(self, lease: Lease, delay: float, *, error: str | None = None) -> bool:
         check_delay(delay)

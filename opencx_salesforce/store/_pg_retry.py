@@ -69,6 +69,17 @@ def did_not_commit(exc: BaseException) -> bool:
     return False
 
 
+def refused(exc: BaseException) -> bool:
+    """True if the server answered the statement with an error of its own (a
+    value it cannot take, a constraint), not a lost or ended connection: the
+    statement's data, not the way to the server, is at fault."""
+    return (
+        isinstance(exc, asyncpg.PostgresError)
+        and not isinstance(exc, pgx.PostgresConnectionError)
+        and not did_not_commit(exc)
+    )
+
+
 def never_sent(exc: BaseException) -> bool:
     """True for asyncpg's refusals to start a statement on a connection it finds
     closed or still busy (one the server dropped a moment ago): the statement
@@ -103,10 +114,7 @@ async def run_retrying(
                 on_attempt()
                 return await work(connection)
             except Exception as exc:
-                server_error = isinstance(exc, asyncpg.PostgresError) and not isinstance(
-                    exc, pgx.PostgresConnectionError
-                )
-                if not server_error or did_not_commit(exc):
+                if not refused(exc):
                     # The connection may be dead or mid-protocol: never reuse it.
                     # (One asyncpg already saw close is back in the pool's hands.)
                     with contextlib.suppress(asyncpg.InterfaceError):

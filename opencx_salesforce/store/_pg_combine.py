@@ -1,0 +1,184 @@
+"""Writes of many callers in one statement, for the PostgreSQL store (#18).
+
+Under load most of a handoff's store work is small writes that do not depend
+on each other (the host's journal entry and its removal, the plugin's index
+entries). Alone, each is a statement: a round trip, a parse, bind and execute,
+a commit with its WAL flush on the server, and about a tenth of a millisecond
+of this process's CPU in asyncpg. Those costs, not the rows, are what a busy
+host pays for.
+
+Requests of one kind that arrive while ``width`` statements of that kind are in
+flight wait for one of them to end, then go together, as one statement over
+arrays of their rows (``unnest``). Each caller keeps what it had alone:
+
+* no added wait when the store is not busy: a request that finds fewer than
+  ``width`` statements of its kind in flight is sent at once, alone;
+* the outcome: a caller hears back only once the statement holding its
+  request committed (each statement is its own transaction), with its own
+  result;
+* isolation from the others' failures: a statement of several requests that
+  the server refused (a value it cannot take, say) is run again request by
+  request, so only the request at fault gets the error. A failure of the
+  connection, which the store already retried through a restart
+  (:mod:`._pg_retry`), reaches every request of the statement, as it would
+  have reached each alone;
+* linearisability: a request takes effect between its call and its answer, as
+  before. Requests that are in flight together were concurrent, so any order
+  among them is one their callers could have seen; a combiner that needs an
+  order (the same key twice) keeps the order the requests came in.
+
+A caller cancelled before its statement is sent writes nothing; once sent,
+its request is written with the others and the caller does not hear of it,
+as with any statement in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+_Req = TypeVar("_Req")
+_Res = TypeVar("_Res")
+
+# A statement's arrays stay well below PostgreSQL's limits (a bind message of 1 GB).
+MAX_REQUESTS = 500
+
+
+class Combiner(Generic[_Req, _Res]):
+    """Runs requests through ``run_many`` (requests in, one result each out, in
+    order), several in one call when they queue up (see the module docstring)."""
+
+    def __init__(
+        self,
+        run_many: Callable[[Sequence[_Req]], Awaitable[Sequence[_Res]]],
+        *,
+        refused: Callable[[Exception], bool],
+        width: int = 2,
+        max_requests: int = MAX_REQUESTS,
+    ) -> None:
+        self._run_many = run_many
+        self._refused = refused  # the server refused the statement (not the connection)
+        self._width = width
+        self._max = max_requests
+        self._queue: list[tuple[_Req, asyncio.Future[_Res]]] = []
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.statements = 0  # statements sent, fallbacks included: tests count them
+
+    async def __call__(self, request: _Req) -> _Res:
+        done: asyncio.Future[_Res] = asyncio.get_running_loop().create_future()
+        self._queue.append((request, done))
+        if self._in_flight < self._width:
+            self._send_next()
+        return await done
+
+    def _send_next(self) -> None:
+        batch = [(r, f) for r, f in self._queue[: self._max] if not f.cancelled()]
+        del self._queue[: self._max]
+        if not batch:
+            if self._queue:
+                self._send_next()
+            return
+        self._in_flight += 1
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, batch: list[tuple[_Req, asyncio.Future[_Res]]]) -> None:
+        try:
+            try:
+                results = await self._statement([request for request, _ in batch])
+            except Exception as exc:
+                if len(batch) == 1 or not self._refused(exc):
+                    for _, done in batch:
+                        _settle(done, exc)
+                    return
+                # Which request is at fault? Each alone: only its caller hears of it.
+                for request, done in batch:
+                    try:
+                        [result] = await self._statement([request])
+                    except Exception as alone:
+                        _settle(done, alone)
+                    else:
+                        _settle(done, result)
+                return
+            for (_, done), result in zip(batch, results, strict=True):
+                _settle(done, result)
+        except BaseException as exc:  # cancelled (the store closing): nobody waits in vain
+            for _, done in batch:
+                _settle(done, exc)
+            raise
+        finally:
+            self._in_flight -= 1
+            if self._queue and self._in_flight < self._width:
+                self._send_next()
+
+    async def _statement(self, requests: Sequence[_Req]) -> Sequence[_Res]:
+        self.statements += 1
+        return await self._run_many(requests)
+
+    async def drain(self) -> None:
+        """Wait for the statements in flight and those queued behind them."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+Request = tuple[Any, ...]  # a request's fields; the row's key first (ns, key)
+
+
+def row_key(request: Request) -> tuple[str, str]:
+    return request[0], request[1]
+
+
+def columns(requests: Sequence[Request], width: int) -> list[list[Any]]:
+    """The first ``width`` fields of the requests as one array each, for ``unnest``."""
+    return [[request[n] for request in requests] for n in range(width)]
+
+
+def found(requests: Sequence[Request], rows: Sequence[Any]) -> list[bool]:
+    """For each request on a distinct row: whether its key is among the (key,
+    key) pairs that start ``rows``, the rows a statement changed."""
+    hit = {(str(row[0]), str(row[1])) for row in rows}
+    return [row_key(request) in hit for request in requests]
+
+
+async def one_per_key(
+    requests: Sequence[_Req],
+    key_of: Callable[[_Req], Any],
+    run: Callable[[Sequence[_Req]], Awaitable[Sequence[_Res]]],
+) -> list[_Res]:
+    """``run`` over requests on distinct rows, in key order: the first request
+    on each row together, then each later one on a row already asked for alone,
+    in the order they came (a statement's answer cannot say which of two
+    requests on one row changed it)."""
+    first: dict[Any, int] = {}
+    repeats: list[int] = []
+    for n, request in enumerate(requests):
+        key = key_of(request)
+        if key in first:
+            repeats.append(n)
+        else:
+            first[key] = n
+    order = [first[key] for key in sorted(first)]
+    results: dict[int, _Res] = dict(
+        zip(order, await run([requests[n] for n in order]), strict=True)
+    )
+    for n in repeats:
+        [results[n]] = await run([requests[n]])
+    return [results[n] for n in range(len(requests))]
+
+
+def _settle(done: asyncio.Future[_Res], outcome: _Res | BaseException) -> None:
+    if done.done():
+        return
+    if isinstance(outcome, BaseException):
+        done.set_exception(outcome)
+        done.add_done_callback(_retrieve)  # not "never retrieved" if its caller left
+    else:
+        done.set_result(outcome)
+
+
+def _retrieve(done: asyncio.Future[Any]) -> None:
+    if not done.cancelled():
+        done.exception()
