@@ -41,27 +41,39 @@ from typing import Any, Generic, TypeVar
 _Req = TypeVar("_Req")
 _Res = TypeVar("_Res")
 
+# A caller's request and the future its answer goes to.
+_Pending = tuple[_Req, "asyncio.Future[_Res]"]
+
 # A statement's arrays stay well below PostgreSQL's limits (a bind message of 1 GB).
 MAX_REQUESTS = 500
 
 
 class Combiner(Generic[_Req, _Res]):
     """Runs requests through ``run_many`` (requests in, one result each out, in
-    order), several in one call when they queue up (see the module docstring)."""
+    order), several in one call when they queue up (see the module docstring).
+
+    ``row``: for requests whose statement cannot say which of two requests on
+    one row changed it (a compare-and-set, a delete), the row a request is on.
+    Such requests go one per row a statement: the first request on each row
+    together, then the second ones, and so on, in the order they came; rows in
+    key order.
+    """
 
     def __init__(
         self,
         run_many: Callable[[Sequence[_Req]], Awaitable[Sequence[_Res]]],
         *,
         refused: Callable[[Exception], bool],
+        row: Callable[[_Req], Any] | None = None,
         width: int = 2,
         max_requests: int = MAX_REQUESTS,
     ) -> None:
         self._run_many = run_many
         self._refused = refused  # the server refused the statement (not the connection)
+        self._row = row
         self._width = width
         self._max = max_requests
-        self._queue: list[tuple[_Req, asyncio.Future[_Res]]] = []
+        self._queue: list[_Pending[_Req, _Res]] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self.statements = 0  # statements sent, fallbacks included: tests count them
@@ -85,26 +97,10 @@ class Combiner(Generic[_Req, _Res]):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, batch: list[tuple[_Req, asyncio.Future[_Res]]]) -> None:
+    async def _send(self, batch: list[_Pending[_Req, _Res]]) -> None:
         try:
-            try:
-                results = await self._statement([request for request, _ in batch])
-            except Exception as exc:
-                if len(batch) == 1 or not self._refused(exc):
-                    for _, done in batch:
-                        _settle(done, exc)
-                    return
-                # Which request is at fault? Each alone: only its caller hears of it.
-                for request, done in batch:
-                    try:
-                        [result] = await self._statement([request])
-                    except Exception as alone:
-                        _settle(done, alone)
-                    else:
-                        _settle(done, result)
-                return
-            for (_, done), result in zip(batch, results, strict=True):
-                _settle(done, result)
+            for statement in self._statements_of(batch):
+                await self._run(statement)
         except BaseException as exc:  # cancelled (the store closing): nobody waits in vain
             for _, done in batch:
                 _settle(done, exc)
@@ -113,6 +109,43 @@ class Combiner(Generic[_Req, _Res]):
             self._in_flight -= 1
             if self._queue and self._in_flight < self._width:
                 self._send_next()
+
+    def _statements_of(self, batch: list[_Pending[_Req, _Res]]) -> list[list[_Pending[_Req, _Res]]]:
+        """The batch as statements: one, or one per round of distinct rows."""
+        key_of = self._row
+        if key_of is None:
+            return [batch]
+        rounds: list[dict[Any, _Pending[_Req, _Res]]] = []
+        for pending in batch:
+            key = key_of(pending[0])
+            free = next((r for r in rounds if key not in r), None)
+            if free is None:
+                free = {}
+                rounds.append(free)
+            free[key] = pending
+        return [[r[key] for key in sorted(r)] for r in rounds]
+
+    async def _run(self, statement: list[_Pending[_Req, _Res]]) -> None:
+        """One statement; each caller settled with its own result or error."""
+        try:
+            results = await self._statement([request for request, _ in statement])
+        except Exception as exc:
+            if len(statement) == 1 or not self._refused(exc):
+                for _, done in statement:
+                    _settle(done, exc)
+                return
+            # Which request is at fault? Each alone: only its caller hears of it.
+            # (The statement was refused whole: nothing of it was written.)
+            for request, done in statement:
+                try:
+                    [result] = await self._statement([request])
+                except Exception as alone:
+                    _settle(done, alone)
+                else:
+                    _settle(done, result)
+            return
+        for (_, done), result in zip(statement, results, strict=True):
+            _settle(done, result)
 
     async def _statement(self, requests: Sequence[_Req]) -> Sequence[_Res]:
         self.statements += 1
@@ -137,36 +170,10 @@ def columns(requests: Sequence[Request], width: int) -> list[list[Any]]:
 
 
 def found(requests: Sequence[Request], rows: Sequence[Any]) -> list[bool]:
-    """For each request on a distinct row: whether its key is among the (key,
-    key) pairs that start ``rows``, the rows a statement changed."""
+    """For each request on a distinct row: whether its (ns, key) is among the
+    pairs that start ``rows``, the rows a statement changed."""
     hit = {(str(row[0]), str(row[1])) for row in rows}
     return [row_key(request) in hit for request in requests]
-
-
-async def one_per_key(
-    requests: Sequence[_Req],
-    key_of: Callable[[_Req], Any],
-    run: Callable[[Sequence[_Req]], Awaitable[Sequence[_Res]]],
-) -> list[_Res]:
-    """``run`` over requests on distinct rows, in key order: the first request
-    on each row together, then each later one on a row already asked for alone,
-    in the order they came (a statement's answer cannot say which of two
-    requests on one row changed it)."""
-    first: dict[Any, int] = {}
-    repeats: list[int] = []
-    for n, request in enumerate(requests):
-        key = key_of(request)
-        if key in first:
-            repeats.append(n)
-        else:
-            first[key] = n
-    order = [first[key] for key in sorted(first)]
-    results: dict[int, _Res] = dict(
-        zip(order, await run([requests[n] for n in order]), strict=True)
-    )
-    for n in repeats:
-        [results[n]] = await run([requests[n]])
-    return [results[n] for n in range(len(requests))]
 
 
 def _settle(done: asyncio.Future[_Res], outcome: _Res | BaseException) -> None:

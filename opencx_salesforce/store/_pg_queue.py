@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from opencx_salesforce.store._pg_combine import Combiner, columns, found, one_per_key, row_key
+from opencx_salesforce.store._pg_combine import Combiner, columns, found
 from opencx_salesforce.store._pg_listen import Listener
 from opencx_salesforce.store._pg_statements import Statements
 from opencx_salesforce.store._pg_url import PostgresSettings
@@ -72,29 +72,24 @@ class PostgresQueue:
         self, requests: Sequence[tuple[str, str, bytes, float, str]]
     ) -> list[bool]:
         """Add the items leased to their callers (attempt 1) until now() + their
-        timeouts, one statement for the first request on each item
-        (:func:`._pg_combine.one_per_key`). Nothing is ready, so nobody is
-        woken (a lease running out is a due time)."""
-
-        async def add(distinct: Sequence[tuple[str, str, bytes, float, str]]) -> list[bool]:
-            rows = await self._sql.fetch(
-                f"""
-                INSERT INTO {self._q} (
-                    queue, item_id, payload, state, attempts, available_at, enqueued_at,
-                    lease_token
-                )
-                SELECT r.queue, r.item_id, r.payload, 'leased', 1,
-                       now() + make_interval(secs => r.timeout), now(), r.token
-                FROM unnest($1::text[], $2::text[], $3::bytea[], $4::float8[], $5::text[])
-                    AS r (queue, item_id, payload, timeout, token)
-                ON CONFLICT (queue, item_id) DO NOTHING
-                RETURNING queue, item_id
-                """,
-                *columns(distinct, 5),
+        timeouts (one request an item). Nothing is ready, so nobody is woken (a
+        lease running out is a due time)."""
+        rows = await self._sql.fetch(
+            f"""
+            INSERT INTO {self._q} (
+                queue, item_id, payload, state, attempts, available_at, enqueued_at,
+                lease_token
             )
-            return found(distinct, rows)
-
-        return await one_per_key(requests, row_key, add)
+            SELECT r.queue, r.item_id, r.payload, 'leased', 1,
+                   now() + make_interval(secs => r.timeout), now(), r.token
+            FROM unnest($1::text[], $2::text[], $3::bytea[], $4::float8[], $5::text[])
+                AS r (queue, item_id, payload, timeout, token)
+            ON CONFLICT (queue, item_id) DO NOTHING
+            RETURNING queue, item_id
+            """,
+            *columns(requests, 5),
+        )
+        return found(requests, rows)
 
     async def lease(self, queue: str, *, visibility_timeout: float, limit: int = 1) -> list[Lease]:
         check_lease(visibility_timeout, limit)
@@ -132,23 +127,18 @@ class PostgresQueue:
         return await self._acks((lease.queue, lease.item_id, lease.token))
 
     async def _ack_items(self, requests: Sequence[tuple[str, str, str]]) -> list[bool]:
-        """Remove the held items, one statement for the first request on each
-        item (:func:`._pg_combine.one_per_key`)."""
-
-        async def ack(distinct: Sequence[tuple[str, str, str]]) -> list[bool]:
-            rows = await self._sql.fetch(
-                f"""
-                DELETE FROM {self._q} AS q
-                USING unnest($1::text[], $2::text[], $3::text[]) AS r (queue, item_id, token)
-                WHERE q.queue = r.queue AND q.item_id = r.item_id
-                    AND q.state = 'leased' AND q.lease_token = r.token
-                RETURNING q.queue, q.item_id
-                """,
-                *columns(distinct, 3),
-            )
-            return found(distinct, rows)
-
-        return await one_per_key(requests, row_key, ack)
+        """Remove the held items (one request an item)."""
+        rows = await self._sql.fetch(
+            f"""
+            DELETE FROM {self._q} AS q
+            USING unnest($1::text[], $2::text[], $3::text[]) AS r (queue, item_id, token)
+            WHERE q.queue = r.queue AND q.item_id = r.item_id
+                AND q.state = 'leased' AND q.lease_token = r.token
+            RETURNING q.queue, q.item_id
+            """,
+            *columns(requests, 3),
+        )
+        return found(requests, rows)
 
     async def retry_in(self, lease: Lease, delay: float, *, error: str | None = None) -> bool:
         check_delay(delay)

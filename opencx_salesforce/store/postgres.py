@@ -10,16 +10,17 @@ can share the host's database.
 How the protocol maps onto PostgreSQL
     Every operation is one SQL statement, so one transaction and one round trip:
     nothing it writes is visible before it commits, and a connection lost midway
-    leaves nothing half-done. Under load, the requests of one kind that queue
-    up while two statements of that kind are in flight go together in one
-    statement over arrays of their rows (:mod:`._pg_combine`: reads, writes,
-    deletes, compare-and-sets, ``set_if_absent``, ``enqueue_leased``, ``ack``),
-    each caller with its own answer; a lone request is its own statement. ``set_if_absent`` is ``INSERT … ON CONFLICT DO
-    UPDATE … WHERE <the old row expired>``; compare-and-set and the lease-checked
-    queue writes are conditional ``UPDATE``/``DELETE … RETURNING``, which
-    PostgreSQL re-checks against the newest row version under the row lock, so
-    racers get exactly one winner. ``lease`` picks due items with
-    ``SELECT … FOR UPDATE SKIP LOCKED`` and marks them in the same statement.
+    leaves nothing half-done. Under load, the requests of one kind that queue up
+    while two statements of that kind are in flight go together in one statement
+    over arrays of their rows (:mod:`._pg_combine`: reads, writes, deletes,
+    compare-and-sets, ``set_if_absent``, ``enqueue_leased``, ``ack``), each caller
+    with its own answer; a lone request is its own statement. ``set_if_absent`` is
+    ``INSERT … ON CONFLICT DO UPDATE … WHERE <the old row expired>``;
+    compare-and-set and the lease-checked queue writes are conditional
+    ``UPDATE``/``DELETE … RETURNING``, which PostgreSQL re-checks against the newest
+    row version under the row lock, so racers get exactly one winner. ``lease``
+    picks due items with ``SELECT … FOR UPDATE SKIP LOCKED`` and marks them in the
+    same statement.
 
 Riding out a restart
     A statement the server aborted (a restart, a terminated backend) or that
@@ -29,10 +30,9 @@ Riding out a restart
 
 The clock
     TTLs, lease deadlines, "is it due" and the enqueue time use the server's
-    ``now()`` (the statement's transaction start; each operation is its own
-    transaction), never the instance's clock, so an instance whose clock runs
-    ahead cannot expire a key or steal a live lease early. Callers pass
-    delays, which the statement adds to ``now()``.
+    ``now()`` (the start of the statement's transaction), never the instance's
+    clock, so an instance whose clock runs ahead cannot expire a key or steal a live
+    lease early. Callers pass delays, which the statement adds to ``now()``.
 
 Waking workers
     ``enqueue``, ``retry_in``, ``revive`` and ``hurry`` call ``pg_notify`` in their own
@@ -48,12 +48,12 @@ Expired keys
     at most every :attr:`PostgresStore.purge_interval` seconds (60).
 
 Cost
-    :attr:`PostgresStore.round_trips` counts the statements sent (one an
-    operation alone, fewer under load: a handoff's thirteen operations took
-    two statements at 100 concurrent handoffs; asyncpg prepares a statement
-    once per connection, one more round trip the first time). The pool does not reset connections on release (the
-    store leaves no session state), which would cost a round trip per operation,
-    and the store keeps the connections it took between statements
+    :attr:`PostgresStore.round_trips` counts the statements sent (one an operation
+    alone, fewer under load: a handoff's thirteen operations took two statements at
+    100 concurrent handoffs; asyncpg prepares a statement once per connection, one
+    more round trip the first time). The pool does not reset connections on release
+    (the store leaves no session state), which would cost a round trip per
+    operation, and the store keeps the connections it took between statements
     (:mod:`._pg_lender`): the pool's acquire and release cost more CPU than a
     statement.
 """
@@ -65,7 +65,7 @@ from collections.abc import Mapping, Sequence
 
 import asyncpg
 
-from opencx_salesforce.store._pg_combine import Combiner, columns, found, one_per_key, row_key
+from opencx_salesforce.store._pg_combine import Combiner, columns, found, row_key
 from opencx_salesforce.store._pg_health import StoreHealth, check_writable
 from opencx_salesforce.store._pg_listen import Listener
 from opencx_salesforce.store._pg_queue import PostgresQueue
@@ -102,14 +102,16 @@ class PostgresStore(PostgresQueue):
         self._sender = new_token()[:12]  # tags this store's notifications
         self._listener = Listener(settings.dsn, self._channel, self._wakeups, self._sender)
         # Concurrent callers' requests of one kind share statements (_pg_combine).
+        # Those whose statement cannot say which of two requests on one row
+        # changed it go one per row a statement (row=).
         self._writes = Combiner(self._write_rows, refused=refused)
-        self._claims = Combiner(self._claim_rows, refused=refused)
-        self._swaps = Combiner(self._swap_rows, refused=refused)
-        self._unsets = Combiner(self._unset_rows, refused=refused)
-        self._deletes = Combiner(self._delete_keys, refused=refused)
+        self._claims = Combiner(self._claim_rows, refused=refused, row=row_key)
+        self._swaps = Combiner(self._swap_rows, refused=refused, row=row_key)
+        self._unsets = Combiner(self._unset_rows, refused=refused, row=row_key)
+        self._deletes = Combiner(self._delete_keys, refused=refused, row=row_key)
         self._reads = Combiner(self._read_keys, refused=refused)
-        self._leased_adds = Combiner(self._add_leased_items, refused=refused)
-        self._acks = Combiner(self._ack_items, refused=refused)
+        self._leased_adds = Combiner(self._add_leased_items, refused=refused, row=row_key)
+        self._acks = Combiner(self._ack_items, refused=refused, row=row_key)
         # Expired rows read as absent at once; they are deleted by a sweep run
         # on a write at most this often (seconds, monotonic).
         self.purge_interval = 60.0
@@ -168,30 +170,24 @@ class PostgresStore(PostgresQueue):
         return await self._claims((ns, key, value, ttl))
 
     async def _claim_rows(self, requests: Sequence[_Row]) -> list[bool]:
-        """Write the keys that are absent, one statement for the first request
-        on each key (:func:`one_per_key`). An expired row counts as absent: the
-        upsert may overwrite it, under the row lock ON CONFLICT takes, so
-        exactly one racer wins."""
-
-        async def claim(distinct: Sequence[_Row]) -> list[bool]:
-            rows = await self._sql.fetch(
-                f"""
-                INSERT INTO {self._kv} AS kv (ns, key, value, expires_at)
-                SELECT r.ns, r.key, r.value, now() + make_interval(secs => r.ttl)
-                FROM unnest($1::text[], $2::text[], $3::bytea[], $4::float8[])
-                    AS r (ns, key, value, ttl)
-                ON CONFLICT (ns, key) DO UPDATE
-                    SET value = excluded.value, expires_at = excluded.expires_at
-                    WHERE kv.expires_at <= now()
-                RETURNING kv.ns, kv.key
-                """,
-                *columns(distinct, 4),
-            )
-            return found(distinct, rows)
-
-        claimed = await one_per_key(requests, row_key, claim)
+        """Write the keys that are absent (one request a key). An expired row
+        counts as absent: the upsert may overwrite it, under the row lock ON
+        CONFLICT takes, so exactly one racer wins."""
+        rows = await self._sql.fetch(
+            f"""
+            INSERT INTO {self._kv} AS kv (ns, key, value, expires_at)
+            SELECT r.ns, r.key, r.value, now() + make_interval(secs => r.ttl)
+            FROM unnest($1::text[], $2::text[], $3::bytea[], $4::float8[])
+                AS r (ns, key, value, ttl)
+            ON CONFLICT (ns, key) DO UPDATE
+                SET value = excluded.value, expires_at = excluded.expires_at
+                WHERE kv.expires_at <= now()
+            RETURNING kv.ns, kv.key
+            """,
+            *columns(requests, 4),
+        )
         await self._maybe_purge()
-        return claimed
+        return found(requests, rows)
 
     async def set(self, ns: str, key: str, value: bytes, *, ttl: float | None = None) -> None:
         check_ttl(ttl)
@@ -249,64 +245,49 @@ class PostgresStore(PostgresQueue):
         return await self._swaps((ns, key, expected, new, ttl))
 
     async def _swap_rows(self, requests: Sequence[_Swap]) -> list[bool]:
-        """Compare-and-set of live keys to new values, one statement for the
-        first request on each key (:func:`one_per_key`)."""
-
-        async def swap(distinct: Sequence[_Swap]) -> list[bool]:
-            rows = await self._sql.fetch(
-                f"""
-                UPDATE {self._kv} AS kv
-                SET value = r.new, expires_at = now() + make_interval(secs => r.ttl)
-                FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::float8[])
-                    AS r (ns, key, expected, new, ttl)
-                WHERE kv.ns = r.ns AND kv.key = r.key AND kv.value = r.expected AND {_LIVE}
-                RETURNING kv.ns, kv.key
-                """,
-                *columns(distinct, 5),
-            )
-            return found(distinct, rows)
-
-        return await one_per_key(requests, row_key, swap)
+        """Compare-and-set of live keys to new values (one request a key)."""
+        rows = await self._sql.fetch(
+            f"""
+            UPDATE {self._kv} AS kv
+            SET value = r.new, expires_at = now() + make_interval(secs => r.ttl)
+            FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::float8[])
+                AS r (ns, key, expected, new, ttl)
+            WHERE kv.ns = r.ns AND kv.key = r.key AND kv.value = r.expected AND {_LIVE}
+            RETURNING kv.ns, kv.key
+            """,
+            *columns(requests, 5),
+        )
+        return found(requests, rows)
 
     async def _unset_rows(self, requests: Sequence[tuple[str, str, bytes]]) -> list[bool]:
-        """Compare-and-delete of live keys, one statement for the first request
-        on each key (:func:`one_per_key`)."""
-
-        async def unset(distinct: Sequence[tuple[str, str, bytes]]) -> list[bool]:
-            rows = await self._sql.fetch(
-                f"""
-                DELETE FROM {self._kv} AS kv
-                USING unnest($1::text[], $2::text[], $3::bytea[]) AS r (ns, key, expected)
-                WHERE kv.ns = r.ns AND kv.key = r.key AND kv.value = r.expected AND {_LIVE}
-                RETURNING kv.ns, kv.key
-                """,
-                *columns(distinct, 3),
-            )
-            return found(distinct, rows)
-
-        return await one_per_key(requests, row_key, unset)
+        """Compare-and-delete of live keys (one request a key)."""
+        rows = await self._sql.fetch(
+            f"""
+            DELETE FROM {self._kv} AS kv
+            USING unnest($1::text[], $2::text[], $3::bytea[]) AS r (ns, key, expected)
+            WHERE kv.ns = r.ns AND kv.key = r.key AND kv.value = r.expected AND {_LIVE}
+            RETURNING kv.ns, kv.key
+            """,
+            *columns(requests, 3),
+        )
+        return found(requests, rows)
 
     async def delete(self, ns: str, key: str) -> bool:
         return await self._deletes((ns, key))
 
     async def _delete_keys(self, requests: Sequence[tuple[str, str]]) -> list[bool]:
-        """Delete the requested keys, one statement for the first request on
-        each key (:func:`one_per_key`). The expired row goes too, but only a
-        live key counts as deleted."""
-
-        async def delete(distinct: Sequence[tuple[str, str]]) -> list[bool]:
-            rows = await self._sql.fetch(
-                f"""
-                DELETE FROM {self._kv} AS kv
-                USING unnest($1::text[], $2::text[]) AS r (ns, key)
-                WHERE kv.ns = r.ns AND kv.key = r.key
-                RETURNING kv.ns, kv.key, {_LIVE}
-                """,
-                *columns(distinct, 2),
-            )
-            return found(distinct, [row for row in rows if row[2]])
-
-        return await one_per_key(requests, row_key, delete)
+        """Delete the requested keys (one request a key). The expired row goes
+        too, but only a live key counts as deleted."""
+        rows = await self._sql.fetch(
+            f"""
+            DELETE FROM {self._kv} AS kv
+            USING unnest($1::text[], $2::text[]) AS r (ns, key)
+            WHERE kv.ns = r.ns AND kv.key = r.key
+            RETURNING kv.ns, kv.key, {_LIVE}
+            """,
+            *columns(requests, 2),
+        )
+        return found(requests, [row for row in rows if row[2]])
 
     async def keys(self, ns: str, prefix: str = "") -> list[str]:
         rows = await self._sql.fetch(
