@@ -37,7 +37,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,6 +142,30 @@ def _compact(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
+class _AsSubmitted(Mapping[str, Any]):
+    """A payload as submitted, read as a worker would read it from the stored
+    job: an :class:`EncodedJSON` value is decoded when first read (once), so a
+    handler that does not read it costs nothing."""
+
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        self._payload = dict(payload)  # as it was when submitted
+        self._decoded: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._payload[key]
+        if not isinstance(value, EncodedJSON):
+            return value
+        if key not in self._decoded:
+            self._decoded[key] = json.loads(value.encoded)
+        return self._decoded[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._payload)
+
+    def __len__(self) -> int:
+        return len(self._payload)
+
+
 def job_kind(item: QueueItem) -> str:
     """The kind of a queued job, for a status page ("?" when unreadable). Only
     the kind: the payload holds the conversation itself."""
@@ -227,9 +251,12 @@ class Outbox:
         out and a worker anywhere takes it."""
         if kind not in self._handlers:
             raise ValueError(f"no handler for job kind {kind!r}")
-        raw = _encode(kind, payload, self._clock.time())
+        enqueued_at = self._clock.time()
+        raw = _encode(kind, payload, enqueued_at)
         if run_here and delay == 0 and self.may_run_here():
-            submitted = await self._submit_here(item_id, raw)
+            # The job as a worker would decode it, without decoding it.
+            job = Job(kind, item_id, _AsSubmitted(payload), 1, enqueued_at)
+            submitted = await self._submit_here(job, raw)
         else:
             queued = await self._store.enqueue(self._queue, item_id, raw, delay=delay)
             submitted = Submitted.QUEUED if queued else Submitted.ALREADY_QUEUED
@@ -250,7 +277,8 @@ class Outbox:
         """Whether ``item_id`` was started where it was submitted and is not done."""
         return item_id in self._here
 
-    async def _submit_here(self, item_id: str, raw: bytes) -> Submitted:
+    async def _submit_here(self, job: Job, raw: bytes) -> Submitted:
+        item_id = job.item_id
         slots, store = self._slots, self._leasing
         assert slots is not None and store is not None
         await slots.acquire()  # free (may_run_here): taken without a pause
@@ -264,12 +292,12 @@ class Outbox:
         if lease is None:
             slots.release()
             return Submitted.ALREADY_QUEUED
-        self._here[item_id] = asyncio.create_task(self._run_here(lease, slots))
+        self._here[item_id] = asyncio.create_task(self._run_here(lease, job, slots))
         return Submitted.STARTED_HERE
 
-    async def _run_here(self, lease: Lease, slots: asyncio.Semaphore) -> None:
+    async def _run_here(self, lease: Lease, job: Job, slots: asyncio.Semaphore) -> None:
         try:
-            await self._do(lease)
+            await self._do(lease, job)
         except asyncio.CancelledError:
             raise
         except Exception:  # a store error while settling the job: its lease runs out
@@ -371,8 +399,10 @@ class Outbox:
                 log.exception("outbox worker: store error; retrying in 1 s")
                 await self._clock.sleep(1.0)
 
-    async def _do(self, lease: Lease) -> None:
-        job = _decode(lease.item_id, lease.payload, lease.attempts, lease.age)
+    async def _do(self, lease: Lease, job: Job | None = None) -> None:
+        """Run the leased job (``job``: already known, begun where it was submitted)."""
+        if job is None:
+            job = _decode(lease.item_id, lease.payload, lease.attempts, lease.age)
         started = self._clock.monotonic()
         # Every record logged while the job runs names it (logs.JsonFormatter).
         ids = {k: job.payload.get(k) for k in ("session_id", "case_id")}

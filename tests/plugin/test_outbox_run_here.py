@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from opencx_salesforce.errors import RetryLater
-from opencx_salesforce.outbox import Job, Outbox, OutboxSettings, Submitted
+from opencx_salesforce.outbox import EncodedJSON, Job, Outbox, OutboxSettings, Submitted
 from opencx_salesforce.store.base import ItemState, Store
 from opencx_salesforce.store.memory import MemoryStore
 from opencx_salesforce.store.sqlite import SQLiteStore
@@ -239,3 +239,33 @@ async def test_run_until_idle_waits_for_the_jobs_started_here(store: Store) -> N
         assert await store.items(Q) == []
     finally:
         await outbox.stop()
+
+
+async def test_a_job_started_here_reads_as_a_worker_would_read_it_stored(
+    store: Store,
+) -> None:
+    """Begun where it was submitted, a job is not decoded from the store, yet
+    its handler sees what a worker decoding it would: the same kind, attempt and
+    payload (a pre-encoded value as the value it encodes)."""
+    seen: list[Job] = []
+    ran = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        seen.append(job)
+        if len(seen) == 2:
+            ran.set()
+
+    payload = {"value": EncodedJSON(b'{"a":[1,"\\u00e9"]}'), "plain": {"b": None}}
+    outbox = outbox_on(store, handler)
+    outbox.start()
+    try:
+        await asyncio.sleep(0.1)
+        assert await outbox.submit("work", "here", payload) is Submitted.STARTED_HERE
+        assert await outbox.submit("work", "queued", payload, run_here=False)
+        await asyncio.wait_for(ran.wait(), 5)
+    finally:
+        await outbox.stop()
+    here, queued = sorted(seen, key=lambda job: job.item_id)
+    expected = {"value": {"a": [1, "é"]}, "plain": {"b": None}}
+    assert dict(here.payload) == dict(queued.payload) == expected
+    assert (here.kind, here.attempts) == (queued.kind, queued.attempts) == ("work", 1)
