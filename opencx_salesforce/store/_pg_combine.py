@@ -44,6 +44,10 @@ _Res = TypeVar("_Res")
 # A caller's request and the future its answer goes to.
 _Pending = tuple[_Req, "asyncio.Future[_Res]"]
 
+# Statements of one kind in flight before requests queue: the second of two
+# concurrent requests need not wait either. At 100 concurrent handoffs, 50 ms,
+# widths 1, 2 and 4 did the same within the noise (475-585 handoffs/s).
+WIDTH = 2
 # A statement's arrays stay well below PostgreSQL's limits (a bind message of 1 GB).
 MAX_REQUESTS = 500
 
@@ -65,7 +69,7 @@ class Combiner(Generic[_Req, _Res]):
         *,
         refused: Callable[[Exception], bool],
         row: Callable[[_Req], Any] | None = None,
-        width: int = 2,
+        width: int = WIDTH,
         max_requests: int = MAX_REQUESTS,
     ) -> None:
         self._run_many = run_many
