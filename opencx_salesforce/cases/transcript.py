@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import pluggy
 
@@ -50,9 +51,9 @@ def split_utf8(text: str, limit: int) -> list[str]:
     return split_for_comments(text, limit)
 
 
-@dataclass(frozen=True)
-class Piece:
-    """A part of one message's text, as placed in a comment."""
+class Piece(NamedTuple):
+    """A part of one message's text, as placed in a comment (a tuple: a
+    transcript makes one a message)."""
 
     message_index: int
     text: str
@@ -112,48 +113,52 @@ def plan_transcript(
     if budget < 64:
         raise ValueError(f"title too long for a {limit}-byte comment: {title[:40]!r}…")
 
-    groups: list[list[tuple[str, Piece]]] = [[]]
+    groups: list[list[tuple[str, Piece]]] = []
+    group: list[tuple[str, Piece]] = []  # the comment being filled
     room = budget
-
-    def start_new_comment() -> None:
-        nonlocal room
-        groups.append([])
-        room = budget
+    sep_size = len(_SEPARATOR)
 
     for index, message in enumerate(messages):
         text = message.text
         size = _utf8_len(text)  # encoded once; kept up to date as pieces are cut off
         continued = False
+        line = speaker_line(message) + "\n"
+        line_size = _utf8_len(line)
         while True:
-            line = speaker_line(message, continued=continued) + "\n"
-            line_size = _utf8_len(line)
-            sep = len(_SEPARATOR) if groups[-1] else 0
-            fixed = sep + line_size
-            if room - fixed < 16 and groups[-1]:
-                start_new_comment()
+            fixed = (sep_size if group else 0) + line_size
+            if room - fixed < 16 and group:
+                groups.append(group)
+                group, room = [], budget
                 continue
             space = max(4, room - fixed)
             if size <= space:
-                groups[-1].append((line, Piece(index, text, continued)))
+                group.append((line, Piece(index, text, continued)))
                 room -= fixed + size
                 break
-            if groups[-1] and line_size + size <= budget:
+            if group and line_size + size <= budget:
                 # It fits whole in a comment of its own: don't cut it.
-                start_new_comment()
+                groups.append(group)
+                group, room = [], budget
                 continue
             head = split_utf8(text, space)[0]
-            if groups[-1] and len(head) < len(next(clusters(text))):
+            if group and len(head) < len(next(clusters(text))):
                 # The room left is smaller than the first thing a reader sees as
                 # one character (a family emoji): start a comment rather than cut it.
-                start_new_comment()
+                groups.append(group)
+                group, room = [], budget
                 continue
-            groups[-1].append((line, Piece(index, head, continued)))
+            group.append((line, Piece(index, head, continued)))
             text = text[len(head) :]
             size -= _utf8_len(head)
-            continued = True
-            start_new_comment()
+            if not continued:
+                continued = True
+                line = speaker_line(message, continued=True) + "\n"
+                line_size = _utf8_len(line)
+            groups.append(group)
+            group, room = [], budget
+    if group:
+        groups.append(group)
 
-    groups = [g for g in groups if g]
     total = len(groups)
     planned = []
     for number, group in enumerate(groups, start=1):

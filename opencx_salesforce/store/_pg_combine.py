@@ -1,11 +1,11 @@
-"""Writes of many callers in one statement, for the PostgreSQL store (#18).
+"""Requests of many callers in one statement, for the PostgreSQL store (#18).
 
-Under load most of a handoff's store work is small writes that do not depend
-on each other (the host's journal entry and its removal, the plugin's index
-entries). Alone, each is a statement: a round trip, a parse, bind and execute,
-a commit with its WAL flush on the server, and about a tenth of a millisecond
-of this process's CPU in asyncpg. Those costs, not the rows, are what a busy
-host pays for.
+Under load most of a handoff's store work is small reads and writes that do not
+depend on each other (the host's journal entry and its removal, the plugin's
+index entries, the job's row). Alone, each is a statement: a round trip, a
+parse, bind and execute, a commit with its WAL flush on the server, and about a
+tenth of a millisecond of this process's CPU in asyncpg. Those costs, not the
+rows, are what a busy host pays for.
 
 Requests of one kind that arrive while ``width`` statements of that kind are in
 flight wait for one of them to end, then go together, as one statement over
@@ -26,6 +26,10 @@ arrays of their rows (``unnest``). Each caller keeps what it had alone:
   before. Requests that are in flight together were concurrent, so any order
   among them is one their callers could have seen; a combiner that needs an
   order (the same key twice) keeps the order the requests came in.
+
+Rows go in key order, so two statements that lock rows lock them in the same
+order (two that still meet in a deadlock are rolled back by the server and
+retried, :mod:`._pg_retry`, after its ``deadlock_timeout``).
 
 A caller cancelled before its statement is sent writes nothing; once sent,
 its request is written with the others and the caller does not hear of it,

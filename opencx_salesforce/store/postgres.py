@@ -160,9 +160,9 @@ class PostgresStore(PostgresQueue):
             """,
             *columns(wanted, 2),
         )
-        found = {(str(row[0]), str(row[1])): bytes(row[2]) for row in rows}
+        live = {(str(row[0]), str(row[1])): bytes(row[2]) for row in rows}
         return [
-            {key: found[(ns, key)] for key in keys if (ns, key) in found} for ns, keys in requests
+            {key: live[(ns, key)] for key in keys if (ns, key) in live} for ns, keys in requests
         ]
 
     async def _insert_if_absent(self, ns: str, key: str, value: bytes, ttl: float | None) -> bool:

@@ -129,6 +129,23 @@ async def test_a_value_the_server_refuses_fails_only_its_own_caller(
     assert set(await store.get_many("ns", good)) == set(good)
 
 
+async def test_a_value_the_driver_cannot_send_fails_only_its_own_caller(
+    store: PostgresStore,
+) -> None:
+    """A value of the wrong type (text for a bytea) is refused before it is
+    sent: only its own caller hears of it, at once, not after retries."""
+    outcomes = await asyncio.gather(
+        *(store.set("ns", f"good{n}", b"v") for n in range(20)),
+        store.set("ns", "typed", "not bytes"),  # type: ignore[arg-type]
+        *(store.set("ns", f"later{n}", b"v") for n in range(20)),
+        return_exceptions=True,
+    )
+    assert [type(o) for o in outcomes if isinstance(o, Exception)] == [asyncpg.DataError]
+    assert isinstance(outcomes[20], asyncpg.DataError)
+    good = [f"good{n}" for n in range(20)] + [f"later{n}" for n in range(20)]
+    assert set(await store.get_many("ns", good)) == set(good)
+
+
 async def test_a_caller_cancelled_before_its_statement_left_writes_nothing(
     store: PostgresStore,
 ) -> None:
