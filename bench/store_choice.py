@@ -93,14 +93,11 @@ async def open_bench_store(kind: str, *, count: bool = True) -> OpenedStore:
     """A fresh store of ``kind``. ``count``: behind a :class:`StoreCount` (a
     throughput cell passes False: the wrapper's own call per operation is
     measurement, not the plugin's cost)."""
-    opened = await _open(kind)
-    if not count:
-        assert isinstance(opened.store, StoreCount)
-        return OpenedStore(opened.store.inner, opened.cleanup)
-    return opened
+    store, cleanup = await _open(kind)
+    return OpenedStore(StoreCount(store) if count else store, cleanup)
 
 
-async def _open(kind: str) -> OpenedStore:
+async def _open(kind: str) -> tuple[Store, Callable[[], Awaitable[None]]]:
     if kind == "memory":
         url = "memory://"
     elif kind == "sqlite":
@@ -111,7 +108,6 @@ async def _open(kind: str) -> OpenedStore:
 
         prefix = f"opencx-bench:{uuid.uuid4().hex}:"
         redis_store = await RedisStore.open(REDIS_URL, prefix=prefix)
-        counted = StoreCount(redis_store)
 
         async def forget_keys() -> None:
             import redis.asyncio as aioredis
@@ -124,13 +120,13 @@ async def _open(kind: str) -> OpenedStore:
             finally:
                 await client.aclose()
 
-        return OpenedStore(counted, forget_keys)
+        return redis_store, forget_keys
     elif kind == "postgres":
         import asyncpg
 
         schema = f"opencx_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         url = f"{POSTGRES_URL}?schema={schema}"
-        counted = StoreCount(await open_store(url))
+        opened = await open_store(url)
 
         async def drop_schema() -> None:
             conn = await asyncpg.connect(POSTGRES_URL)
@@ -139,12 +135,11 @@ async def _open(kind: str) -> OpenedStore:
             finally:
                 await conn.close()
 
-        return OpenedStore(counted, drop_schema)
+        return opened, drop_schema
     else:
         raise ValueError(f"unknown store {kind!r}: one of {', '.join(STORES)}")
-    counted = StoreCount(await open_store(url))
 
     async def nothing() -> None:
         return None
 
-    return OpenedStore(counted, nothing)
+    return await open_store(url), nothing

@@ -115,15 +115,10 @@ class EncodedJSON:
 
 
 def _encode(kind: str, payload: Mapping[str, Any], enqueued_at: float) -> bytes:
-    if not any(isinstance(value, EncodedJSON) for value in payload.values()):
-        return json.dumps(
-            {"kind": kind, "payload": payload, "enqueued_at": enqueued_at}, separators=(",", ":")
-        ).encode()
+    """The stored job: compact JSON, an :class:`EncodedJSON` value spliced in as it is."""
     members = [
-        json.dumps(key).encode()
-        + b":"
-        + (value.encoded if isinstance(value, EncodedJSON) else _compact(value))
-        for key, value in payload.items()
+        _compact(key) + b":" + (v.encoded if isinstance(v, EncodedJSON) else _compact(v))
+        for key, v in payload.items()
     ]
     return b"".join(
         (

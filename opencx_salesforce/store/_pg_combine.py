@@ -84,7 +84,6 @@ class Combiner(Generic[_Req, _Res]):
         self._queue: list[_Pending[_Req, _Res]] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        self.statements = 0  # statements sent, fallbacks included: tests count them
 
     async def __call__(self, request: _Req) -> _Res:
         done: asyncio.Future[_Res] = asyncio.get_running_loop().create_future()
@@ -136,7 +135,7 @@ class Combiner(Generic[_Req, _Res]):
     async def _run(self, statement: list[_Pending[_Req, _Res]]) -> None:
         """One statement; each caller settled with its own result or error."""
         try:
-            results = await self._statement([request for request, _ in statement])
+            results = await self._run_many([request for request, _ in statement])
         except Exception as exc:
             if len(statement) == 1 or not self._refused(exc):
                 for _, done in statement:
@@ -146,7 +145,7 @@ class Combiner(Generic[_Req, _Res]):
             # (The statement was refused whole: nothing of it was written.)
             for request, done in statement:
                 try:
-                    [result] = await self._statement([request])
+                    [result] = await self._run_many([request])
                 except Exception as alone:
                     _settle(done, alone)
                 else:
@@ -154,10 +153,6 @@ class Combiner(Generic[_Req, _Res]):
             return
         for (_, done), result in zip(statement, results, strict=True):
             _settle(done, result)
-
-    async def _statement(self, requests: Sequence[_Req]) -> Sequence[_Res]:
-        self.statements += 1
-        return await self._run_many(requests)
 
     async def drain(self) -> None:
         """Wait for the statements in flight and those queued behind them."""

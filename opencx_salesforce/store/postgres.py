@@ -77,7 +77,6 @@ from opencx_salesforce.store._rules import check_ttl, new_token
 from opencx_salesforce.store._wakeup import Wakeups
 
 _LIVE = "(expires_at IS NULL OR expires_at > now())"
-_EXPIRES = "now() + make_interval(secs => $4::float8)"  # NULL ttl: NULL, never expires
 _Row = tuple[str, str, bytes, float | None]  # ns, key, value, ttl
 _Swap = tuple[str, str, bytes, bytes, float | None]  # ns, key, expected, new, ttl
 
@@ -112,6 +111,16 @@ class PostgresStore(PostgresQueue):
         self._reads = Combiner(self._read_keys, refused=refused)
         self._leased_adds = Combiner(self._add_leased_items, refused=refused, row=row_key)
         self._acks = Combiner(self._ack_items, refused=refused, row=row_key)
+        self._combiners = (
+            self._writes,
+            self._claims,
+            self._swaps,
+            self._unsets,
+            self._deletes,
+            self._reads,
+            self._leased_adds,
+            self._acks,
+        )
         # Expired rows read as absent at once; they are deleted by a sweep run
         # on a write at most this often (seconds, monotonic).
         self.purge_interval = 60.0
@@ -331,16 +340,7 @@ class PostgresStore(PostgresQueue):
         )
 
     async def close(self) -> None:
-        for combiner in (
-            self._writes,
-            self._claims,
-            self._swaps,
-            self._unsets,
-            self._deletes,
-            self._reads,
-            self._leased_adds,
-            self._acks,
-        ):
+        for combiner in self._combiners:
             await combiner.drain()
         await self._listener.close()
         await self._sql.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -111,22 +112,30 @@ async def test_racing_claims_deletes_and_acks_have_exactly_one_winner(
     assert await store.items("q") == []
 
 
+GOOD = [f"good{n}" for n in range(20)] + [f"later{n}" for n in range(20)]
+
+
+async def among_good_writes(store: PostgresStore, key: str, value: Any) -> list[Any]:
+    """``set(key, value)`` sent with 20 good writes before it and 20 after, so
+    they share statements; every outcome, the odd one's at index 20."""
+    return await asyncio.gather(
+        *(store.set("ns", good, b"v") for good in GOOD[:20]),
+        store.set("ns", key, value),
+        *(store.set("ns", good, b"v") for good in GOOD[20:]),
+        return_exceptions=True,
+    )
+
+
 async def test_a_value_the_server_refuses_fails_only_its_own_caller(
     store: PostgresStore,
 ) -> None:
     """PostgreSQL text cannot hold NUL: that one key's write is refused, and the
     writes that shared its statement land."""
-    outcomes = await asyncio.gather(
-        *(store.set("ns", f"good{n}", b"v") for n in range(20)),
-        store.set("ns", "bad\x00key", b"v"),
-        *(store.set("ns", f"later{n}", b"v") for n in range(20)),
-        return_exceptions=True,
-    )
+    outcomes = await among_good_writes(store, "bad\x00key", b"v")
     failed = [o for o in outcomes if isinstance(o, Exception)]
     assert len(failed) == 1 and isinstance(failed[0], asyncpg.PostgresError)
     assert isinstance(outcomes[20], asyncpg.PostgresError)
-    good = [f"good{n}" for n in range(20)] + [f"later{n}" for n in range(20)]
-    assert set(await store.get_many("ns", good)) == set(good)
+    assert set(await store.get_many("ns", GOOD)) == set(GOOD)
 
 
 async def test_a_value_the_driver_cannot_send_fails_only_its_own_caller(
@@ -134,16 +143,10 @@ async def test_a_value_the_driver_cannot_send_fails_only_its_own_caller(
 ) -> None:
     """A value of the wrong type (text for a bytea) is refused before it is
     sent: only its own caller hears of it, at once, not after retries."""
-    outcomes = await asyncio.gather(
-        *(store.set("ns", f"good{n}", b"v") for n in range(20)),
-        store.set("ns", "typed", "not bytes"),  # type: ignore[arg-type]
-        *(store.set("ns", f"later{n}", b"v") for n in range(20)),
-        return_exceptions=True,
-    )
+    outcomes = await among_good_writes(store, "typed", "not bytes")
     assert [type(o) for o in outcomes if isinstance(o, Exception)] == [asyncpg.DataError]
     assert isinstance(outcomes[20], asyncpg.DataError)
-    good = [f"good{n}" for n in range(20)] + [f"later{n}" for n in range(20)]
-    assert set(await store.get_many("ns", good)) == set(good)
+    assert set(await store.get_many("ns", GOOD)) == set(GOOD)
 
 
 async def test_a_caller_cancelled_before_its_statement_left_writes_nothing(
