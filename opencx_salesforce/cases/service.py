@@ -38,6 +38,7 @@ from opencx_salesforce.hookspecs import Host
 from opencx_salesforce.models import HandoffReason, Message, Session, detached_copy
 from opencx_salesforce.outbox.queue import EncodedJSON, Job, Outbox, Submitted
 from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.session_json import session_json
 from opencx_salesforce.settings import SalesforceSettings
 from opencx_salesforce.store.lock import LockClaim, store_lock
 
@@ -360,7 +361,8 @@ def _handoff_item(session_id: str) -> str:
 
 
 def _encoded(session: Session) -> EncodedJSON:
-    return EncodedJSON(session.__pydantic_serializer__.to_json(session))
+    # The host wrote these very messages a moment ago: their JSON is kept.
+    return EncodedJSON(session_json(session))
 
 
 def _session_of(payload: Mapping[str, Any]) -> Session:

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from opencx_salesforce.models import Session, detached_copy
+from opencx_salesforce.session_json import session_json
 from opencx_salesforce.store.base import Store
 
 SESSIONS_NAMESPACE = "devhost.sessions"
@@ -166,4 +167,5 @@ class SessionRepository:
 
 
 def _dump(session: Session) -> bytes:
-    return session.model_dump_json().encode()
+    # A handoff writes the same messages twice (status, then the Case link).
+    return session_json(session)
