@@ -133,8 +133,12 @@ def _encode(kind: str, payload: Mapping[str, Any], enqueued_at: float) -> bytes:
     )
 
 
+# json.dumps with separators builds an encoder each call: one kept (the same text).
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def _compact(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+    return _COMPACT.encode(value).encode()
 
 
 class _AsSubmitted(Mapping[str, Any]):
