@@ -4,7 +4,7 @@ and as a ratio, with the physical floor beside it."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from handoff_workload import CellResult, comment_body, conversation
@@ -37,6 +37,12 @@ def _f(value: float, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     return f"{value:,.{digits}f}"
+
+
+def _span(values: Collection[float], digits: int, suffix: str = "") -> str:
+    """``low–high``, or one value where both read the same at ``digits``."""
+    low, high = _f(min(values), digits), _f(max(values), digits)
+    return f"{low}{suffix}" if low == high else f"{low}–{high}{suffix}"
 
 
 def _ratio(numerator: float, denominator: float) -> str:
@@ -225,7 +231,7 @@ def summary_section(run: Run, cells: Cells) -> str:
         plugin = {calls[("plugin", m)] for m in sizes}
         per_record = [calls.get(("simple-salesforce", m), math.nan) for m in sizes]
         bullets.append(
-            f"**API calls**: {_f(min(plugin), 2)}–{_f(max(plugin), 2)} per handoff "
+            f"**API calls**: {_span(plugin, 2)} per handoff "
             f"({sizes[0]} to {sizes[-1]} messages: 1 alone, less under load); the hand-written "
             f"integrations make one per record: {_f(per_record[0], 0)} to "
             f"{_f(per_record[-1], 0)}. A Developer Edition's 15,000 calls a day pay for "
@@ -239,7 +245,7 @@ def summary_section(run: Run, cells: Cells) -> str:
             multiples = {
                 c: [cells.value(c, k, lambda r: r.p(0.5)) / slow for k in alone] for c in CONTENDERS
             }
-            span = {c: f"{min(v):.1f}–{max(v):.1f}×" for c, v in multiples.items()}
+            span = {c: _span(v, 1, "×") for c, v in multiples.items()}
             bullets.append(
                 f"**Latency, one conversation at a time, {slow:.0f} ms round trip**: the "
                 f"plugin's p50 is {span['plugin']} the round trip (the floor is 1×) from "
