@@ -25,18 +25,21 @@ HookErrorHandler = Callable[[str, str, Exception], None]
 
 @dataclass(frozen=True)
 class _Plan:
-    """How a hook is called one plugin at a time, for one set of registrations."""
+    """How a hook is called one plugin at a time, for one set of implementations."""
 
-    registered: tuple[Any, ...]  # the hook's spec and the registrations it was made for
+    spec: Any  # the hook's spec when the plan was made
+    impls: list[Any]  # its implementations then (pluggy's HookImpl, compared by identity)
     order: list[str]
     callers: dict[str, Any]  # plugin name -> its subset hook caller
     firstresult: bool
 
 
-# Worked out once per plugin manager and hook, and again when the registrations
-# or the hook's spec change: pluggy's subset callers cost more than the hook
-# calls they make (a hook call a plugin, several a handoff). A plan holds the
-# plugins it was made for, so their ids cannot pass to others meanwhile.
+# Worked out once per plugin manager and hook, and again when the hook's
+# implementations or its spec change: pluggy's subset callers cost more than the
+# hook calls they make (a hook call a plugin, several a handoff). Registering or
+# removing a plugin that implements the hook changes its implementations (new
+# HookImpl objects); one that does not implement it changes nothing the plan
+# calls. A plan holds its implementations, so their ids cannot pass to others.
 _plans: weakref.WeakKeyDictionary[pluggy.PluginManager, dict[str, _Plan]] = (
     weakref.WeakKeyDictionary()
 )
@@ -44,16 +47,19 @@ _plans: weakref.WeakKeyDictionary[pluggy.PluginManager, dict[str, _Plan]] = (
 
 def _plan(pm: pluggy.PluginManager, hook_name: str) -> _Plan:
     caller = getattr(pm.hook, hook_name)
-    plugins = pm.list_name_plugin()
-    registered = (caller.spec, *plugins)
-    plans = _plans.setdefault(pm, {})
+    impls = caller.get_hookimpls()
+    plans = _plans.get(pm)
+    if plans is None:
+        plans = _plans[pm] = {}
     known = plans.get(hook_name)
-    if known is not None and _same(known.registered, registered):
+    # HookImpl has no __eq__ of its own: list equality is identity, item by item.
+    if known is not None and known.spec is caller.spec and known.impls == impls:
         return known
     order: list[str] = []
-    for impl in reversed(caller.get_hookimpls()):
+    for impl in reversed(impls):
         if impl.plugin_name not in order:
             order.append(impl.plugin_name)
+    plugins = pm.list_name_plugin()
     callers = {
         name: pm.subset_hook_caller(
             hook_name, remove_plugins=[p for n, p in plugins if n != name and p is not None]
@@ -61,16 +67,8 @@ def _plan(pm: pluggy.PluginManager, hook_name: str) -> _Plan:
         for name in order
     }
     firstresult = bool(caller.spec is not None and caller.spec.opts.get("firstresult"))
-    plans[hook_name] = plan = _Plan(registered, order, callers, firstresult)
+    plans[hook_name] = plan = _Plan(caller.spec, impls, order, callers, firstresult)
     return plan
-
-
-def _same(known: tuple[Any, ...], now: tuple[Any, ...]) -> bool:
-    """The same spec and (name, plugin) pairs, by identity."""
-    return len(known) == len(now) and all(
-        a is b or (isinstance(a, tuple) and a[0] == b[0] and a[1] is b[1])
-        for a, b in zip(known, now, strict=True)
-    )
 
 
 def plugin_order(pm: pluggy.PluginManager, hook_name: str) -> list[str]:

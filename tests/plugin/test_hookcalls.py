@@ -8,7 +8,7 @@ from typing import Any
 
 import pluggy
 
-from opencx_salesforce.hookcalls import call_each, call_plugin, plugin_order
+from opencx_salesforce.hookcalls import _plan, call_each, call_plugin, plugin_order
 
 NAME = "hookcalls-test"
 spec = pluggy.HookspecMarker(NAME)
@@ -98,3 +98,23 @@ async def test_a_firstresult_spec_added_later_is_honoured() -> None:
     assert await call_plugin(pm, "pick", "picker", {"n": 1}) == [2]  # no spec: a list
     pm.add_hookspecs(FirstResultSpecs)
     assert await call_plugin(pm, "pick", "picker", {"n": 21}) == [42]  # one value
+
+
+async def test_a_plugin_without_the_hook_leaves_its_plan_alone() -> None:
+    pm = pluggy.PluginManager(NAME)
+    pm.add_hookspecs(Specs)
+    pm.register(Early(), name="early")
+    plan = _plan(pm, "answer")
+
+    class Unrelated:
+        pass
+
+    pm.register(Unrelated(), name="unrelated")
+    assert _plan(pm, "answer") is plan  # nothing it calls changed: not worked out again
+    assert await call_each(pm, "answer", {"n": 1}, errors) == [("early", "early 1")]
+    pm.register(Late(), name="late")
+    assert _plan(pm, "answer") is not plan
+    assert await call_each(pm, "answer", {"n": 2}, errors) == [
+        ("late", "late 2"),
+        ("early", "early 2"),
+    ]
