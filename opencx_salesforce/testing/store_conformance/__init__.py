@@ -58,6 +58,7 @@ from opencx_salesforce.testing.store_conformance.leased import (
 )
 from opencx_salesforce.testing.store_conformance.many import (
     test_set_many_is_never_seen_in_part,
+    test_set_many_of_a_thousand_pairs,
     test_set_many_with_a_ttl,
     test_set_many_writes_every_pair_as_set_would,
 )
@@ -146,6 +147,7 @@ __all__ = [
     "test_set_if_absent_has_exactly_one_winner",
     "test_set_if_absent_stores_only_the_first_value",
     "test_set_many_is_never_seen_in_part",
+    "test_set_many_of_a_thousand_pairs",
     "test_set_many_with_a_ttl",
     "test_set_many_writes_every_pair_as_set_would",
     "test_set_then_get_and_overwrite",

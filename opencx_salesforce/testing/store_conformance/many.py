@@ -12,6 +12,7 @@ from opencx_salesforce.testing.store_conformance.backend import Backend
 
 __all__ = [
     "test_set_many_is_never_seen_in_part",
+    "test_set_many_of_a_thousand_pairs",
     "test_set_many_with_a_ttl",
     "test_set_many_writes_every_pair_as_set_would",
 ]
@@ -33,6 +34,18 @@ async def test_set_many_writes_every_pair_as_set_would(store: Store) -> None:
     # Written without a ttl: it outlives the ttl of the value it replaced.
     await asyncio.sleep(PAST_SHORT_TTL)
     assert await store.get("ns", "old") == b"after"
+
+
+async def test_set_many_of_a_thousand_pairs(store: Store) -> None:
+    # More than one statement's worth on a backend that bounds a statement's
+    # parameters (SQLite), replacing some pairs and adding others.
+    await store.set_many("ns", {f"k{n:04}": b"old" for n in range(0, 1000, 2)})
+    await store.set_many("ns", {f"k{n:04}": str(n).encode() for n in range(1000)})
+    keys = await store.keys("ns")
+    assert keys == [f"k{n:04}" for n in range(1000)]
+    assert [await store.get("ns", key) for key in keys[::97]] == [
+        str(n).encode() for n in range(0, 1000, 97)
+    ]
 
 
 @pytest.mark.parametrize("ttl", [0, -1.0, float("nan")])
