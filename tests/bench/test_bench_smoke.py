@@ -10,6 +10,7 @@ section, and that the full plan covers the conditions the report promises.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import sys
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ import contender_aiohttp  # noqa: E402
 import contender_plugin  # noqa: E402
 import contender_simple_salesforce  # noqa: E402
 import cpu_split  # noqa: E402
+import handoff_waits  # noqa: E402
 import machine_info  # noqa: E402
 import profile_handoff  # noqa: E402
 import render_results  # noqa: E402
@@ -174,6 +176,19 @@ async def test_cpu_split_charges_sqlite_threads_apart(emulator_url: str) -> None
     memory = await cpu_split.split(emulator_url, "plugin+memory", 0.0, budget_seconds=0.2)
     other_threads = [float(row.split("|")[5].split()[0]) for row in (sqlite, memory)]
     assert other_threads[0] > 0 and other_threads[1] < 0.05  # SQLite's own threads
+
+
+async def test_handoff_waits_times_every_phase_and_puts_the_timers_back(
+    emulator_url: str,
+) -> None:
+    original = handoff_waits.DevHost.handoff
+    report = await handoff_waits.measure(
+        emulator_url, "plugin", 0.0, budget_seconds=0.2, concurrency=2, conversations=4
+    )
+    for before, after in itertools.pairwise(handoff_waits.PHASES):
+        assert f"| {before} → {after} |" in report
+    assert "turns a handoff" in report and "SQLite writes" in report
+    assert handoff_waits.DevHost.handoff is original
 
 
 async def test_in_process_handoff_benchmark() -> None:
