@@ -201,11 +201,18 @@ def store_of(contender: str) -> str:
     return store or "sqlite"
 
 
-async def run_cell(spec: CellSpec, base_url: str) -> CellResult:
+async def run_cell(
+    spec: CellSpec,
+    base_url: str,
+    *,
+    around: Callable[[Awaitable[Any]], Awaitable[Any]] | None = None,
+) -> CellResult:
+    """One cell on a fresh org of the emulator at ``base_url``; ``around`` wraps
+    its timed part (see :func:`measure`)."""
     async with aiohttp.ClientSession() as http:
         control = EmulatorControl(base_url, http)
         org = await control.new_org()
         try:
-            return await measure(spec, control, org)
+            return await measure(spec, control, org, around=around)
         finally:
             await control.drop_org(org)

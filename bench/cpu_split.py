@@ -18,9 +18,8 @@ import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
-import aiohttp
 import contender_plugin
-from emulator_process import EmulatorControl, EmulatorProcess
+from emulator_process import EmulatorProcess
 from handoff_workload import CellSpec
 
 T = TypeVar("T")
@@ -43,13 +42,7 @@ async def split(
             clocks["process"] = time.process_time() - process
 
     spec = CellSpec(contender, latency_ms, 20, 100, budget_seconds, 700)
-    async with aiohttp.ClientSession() as http:
-        control = EmulatorControl(base_url, http)
-        org = await control.new_org()
-        try:
-            cell = await contender_plugin.measure(spec, control, org, around=timed)
-        finally:
-            await control.drop_org(org)
+    cell = await contender_plugin.run_cell(spec, base_url, around=timed)
     per = 1000 / max(cell.handoffs, 1)
     loop, process = clocks["loop"] * per, clocks["process"] * per
     return (

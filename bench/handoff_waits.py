@@ -28,10 +28,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import aiohttp
 import contender_plugin
-from emulator_process import EmulatorControl, EmulatorProcess
-from handoff_workload import CellSpec
+from emulator_process import EmulatorProcess
+from handoff_workload import CellSpec, percentile
 
 from opencx_salesforce.cases.create import CaseCreator
 from opencx_salesforce.cases.index import CaseIndex
@@ -163,8 +162,7 @@ def timers(waits: Waits) -> Iterator[None]:
 
 
 def _ms(values: list[float], q: float) -> str:
-    ordered = sorted(values)
-    return f"{1000 * ordered[min(len(ordered) - 1, int(len(ordered) * q))]:.1f}"
+    return f"{1000 * percentile(values, q):.1f}"
 
 
 def report(waits: Waits, handoffs: int, per_second: float, label: str) -> str:
@@ -227,13 +225,7 @@ async def measure(
 
     spec = CellSpec(contender, latency_ms, 20, concurrency, budget_seconds, conversations)
     with timers(waits):
-        async with aiohttp.ClientSession() as http:
-            control = EmulatorControl(base_url, http)
-            org = await control.new_org()
-            try:
-                cell = await contender_plugin.measure(spec, control, org, around=timed)
-            finally:
-                await control.drop_org(org)
+        cell = await contender_plugin.run_cell(spec, base_url, around=timed)
     return report(waits, cell.handoffs, cell.per_second, spec.label())
 
 

@@ -24,9 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiohttp
-from contender_plugin import measure
-from emulator_process import EmulatorControl
+from contender_plugin import run_cell
 from handoff_workload import CellResult, CellSpec
 from pyinstrument import Profiler
 from pyinstrument.frame import Frame
@@ -178,13 +176,7 @@ async def run(base_url: str, messages: int, budget_seconds: float, out: Path) ->
             cpu[0] = time.process_time() - cpu[0]
             gc.callbacks.remove(gc_clock)
 
-    async with aiohttp.ClientSession() as http:
-        control = EmulatorControl(base_url, http)
-        org = await control.new_org()
-        try:
-            cell: CellResult = await measure(spec, control, org, around=profiled)
-        finally:
-            await control.drop_org(org)
+    cell: CellResult = await run_cell(spec, base_url, around=profiled)
     session = profiler.last_session
     assert session is not None
     root = session.root_frame()
