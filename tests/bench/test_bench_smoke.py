@@ -34,6 +34,7 @@ import machine_info  # noqa: E402
 import profile_handoff  # noqa: E402
 import render_results  # noqa: E402
 import run_all  # noqa: E402
+import store_writes  # noqa: E402
 from emulator_process import EmulatorProcess  # noqa: E402
 from handoff_workload import (  # noqa: E402
     CONCURRENCIES,
@@ -189,6 +190,14 @@ async def test_handoff_waits_times_every_phase_and_puts_the_timers_back(
         assert f"| {before} → {after} |" in report
     assert "turns a handoff" in report and "SQLite writes" in report
     assert handoff_waits.DevHost.handoff is original
+
+
+async def test_store_writes_counts_whole_rounds_and_their_commits() -> None:
+    ceiling = await store_writes.measure(callers=3, seconds=0.05)
+    assert ceiling.writes > 0 and ceiling.writes % store_writes.WRITES_A_ROUND == 0
+    # Three callers in a row on one connection: never more commits than writes.
+    assert 0 < ceiling.commits <= ceiling.writes
+    assert "3 callers:" in ceiling.line() and "writes a commit" in ceiling.line()
 
 
 async def test_in_process_handoff_benchmark() -> None:
