@@ -32,6 +32,7 @@ import cpu_split  # noqa: E402
 import handoff_waits  # noqa: E402
 import machine_info  # noqa: E402
 import profile_handoff  # noqa: E402
+import render_goals  # noqa: E402
 import render_results  # noqa: E402
 import run_all  # noqa: E402
 import store_writes  # noqa: E402
@@ -252,6 +253,38 @@ def fake_cell(contender: str, latency: float, messages: int, concurrency: int) -
         client_cpu_seconds=0.02,
         server_cpu_seconds=0.01 * calls,
     )
+
+
+def test_goals_say_how_much_of_the_baseline_is_the_emulators_queue() -> None:
+    def cell(contender: str, concurrency: int, p50: float, per_second: float) -> CellResult:
+        calls = 2 if contender in render_results.COMPETENT else 0.1
+        return replace(
+            fake_cell(contender, 50.0, 20, concurrency),
+            handoffs=int(per_second),
+            api_calls=int(per_second * calls),
+            latencies_ms=[p50] * int(per_second),
+            server_cpu_seconds=0.5 if contender in render_results.COMPETENT else 0.25,
+        )
+
+    cells = {
+        ("aiohttp+collections", 1): cell("aiohttp+collections", 1, 100.0, 10),
+        ("aiohttp+collections", 100): cell("aiohttp+collections", 100, 200.0, 500),
+        ("plugin", 100): cell("plugin", 100, 120.0, 800),
+        ("plugin+redis", 100): cell("plugin+redis", 100, 110.0, 900),
+    }
+
+    def get(contender: str, key: tuple[float, int, int]) -> CellResult | None:
+        return cells.get((contender, key[2])) if key[:2] == (50.0, 20) else None
+
+    note = render_goals.baseline_queue_note(get)
+    # 100 clients at its lone 100 ms: 1,000/s without a queue.
+    assert "100 / 100.0 ms = 1,000 handoffs/s" in note
+    assert "SQLite 0.80×, Redis 0.90×." in note
+    assert "0.50 of a core busy answering 1,000 requests a second" in note
+    assert "0.31 ms of the emulator's CPU a handoff against 1.00 ms" in note
+    # Without the lone cell there is nothing to say.
+    del cells[("aiohttp+collections", 1)]
+    assert render_goals.baseline_queue_note(get) == ""
 
 
 def test_report_renders_every_section() -> None:
