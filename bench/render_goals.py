@@ -169,11 +169,13 @@ def baseline_queue_note(get: Lookup) -> str:
             f"{_f(plugin.calls_per_handoff, 3)} API calls against "
             f"{_f(loaded.calls_per_handoff, 0)}."
         )
+    # Past half a core, the emulator's one event loop queues: say so only then.
+    whose = "mostly the emulator's queue: " if busy >= 0.5 else "partly the emulator: "
     return (
         f"**What the throughput ratios measure.** Alone, a competent aiohttp handoff "
         f"takes {_f(lone_p50)} ms at p50 (two round trips of {RTT_MS:.0f} ms); at {LOAD} "
-        f"concurrent it takes {_f(loaded_p50)} ms. The difference is mostly the emulator's "
-        f"queue: one Python process, sharing this machine with the contender, "
+        f"concurrent it takes {_f(loaded_p50)} ms. The difference is {whose}"
+        f"one Python process, sharing this machine with the contender, "
         f"{_f(busy, 2)} of a core busy answering {_f(requests, 0)} requests a second. A "
         f"server whose time per request did not grow with the load would let that client "
         f"reach about {LOAD} / {_f(lone_p50)} ms = {_f(unqueued, 0)} handoffs/s; against "

@@ -282,6 +282,12 @@ def test_goals_say_how_much_of_the_baseline_is_the_emulators_queue() -> None:
     assert "SQLite 0.80×, Redis 0.90×." in note
     assert "0.50 of a core busy answering 1,000 requests a second" in note
     assert "0.31 ms of the emulator's CPU a handoff against 1.00 ms" in note
+    assert "mostly the emulator's queue" in note
+    # An emulator with room to spare is not called the cause.
+    cells[("aiohttp+collections", 100)] = replace(
+        cells[("aiohttp+collections", 100)], server_cpu_seconds=0.2
+    )
+    assert "partly the emulator: one Python process" in render_goals.baseline_queue_note(get)
     # Without the lone cell there is nothing to say.
     del cells[("aiohttp+collections", 1)]
     assert render_goals.baseline_queue_note(get) == ""
