@@ -20,6 +20,11 @@ MESSAGES = 20
 Key = tuple[float, int, int]  # latency, messages, concurrency
 Lookup = Callable[[str, Key], CellResult | None]
 
+LOADED: Key = (RTT_MS, MESSAGES, LOAD)
+ALONE: Key = (RTT_MS, MESSAGES, 1)
+# The plugin on each durable store, as the goals name them.
+DURABLE = (("plugin", "SQLite"), ("plugin+redis", "Redis"), ("plugin+postgres", "PostgreSQL"))
+
 
 @dataclass(frozen=True)
 class Goal:
@@ -38,23 +43,19 @@ def _v(cell: CellResult | None, what: Callable[[CellResult], float]) -> float:
     return what(cell) if cell is not None and cell.handoffs else math.nan
 
 
+def _rate(get: Lookup, contender: str) -> float:
+    """Handoffs a second at the goals' load (NaN when not measured)."""
+    return _v(get(contender, LOADED), lambda c: c.per_second)
+
+
 def goals(get: Lookup, replies: Sequence[ReplyResult]) -> list[Goal]:
-    load: Key = (RTT_MS, MESSAGES, LOAD)
-    alone: Key = (RTT_MS, MESSAGES, 1)
     idle: Key = (0.0, MESSAGES, LOAD)
-
-    def rate(contender: str) -> float:
-        return _v(get(contender, load), lambda c: c.per_second)
-
     out: list[Goal] = []
-    aio, ssf = rate("aiohttp+collections"), rate("simple-salesforce+collections")
+    aio = _rate(get, "aiohttp+collections")
+    ssf = _rate(get, "simple-salesforce+collections")
     ceiling = f"{LOAD / RTT_MS * 1000:,.0f}/s ({LOAD} clients, one round trip each per handoff)"
-    for plugin, store in (
-        ("plugin", "SQLite"),
-        ("plugin+redis", "Redis"),
-        ("plugin+postgres", "PostgreSQL"),
-    ):
-        mine = rate(plugin)
+    for plugin, store in DURABLE:
+        mine = _rate(get, plugin)
         to_aio, to_ssf = mine / aio, mine / ssf
         want_ssf = plugin == "plugin"
         met = None if math.isnan(to_aio) else to_aio >= 2 and (not want_ssf or to_ssf >= 3)
@@ -68,8 +69,8 @@ def goals(get: Lookup, replies: Sequence[ReplyResult]) -> list[Goal]:
                 f"ceiling {ceiling}",
             )
         )
-    calls = _v(get("plugin", load), lambda c: c.calls_per_handoff)
-    lone = _v(get("plugin", alone), lambda c: c.calls_per_handoff)
+    calls = _v(get("plugin", LOADED), lambda c: c.calls_per_handoff)
+    lone = _v(get("plugin", ALONE), lambda c: c.calls_per_handoff)
     out.append(
         Goal(
             "API calls per handoff at that load (SQLite); one at a time",
@@ -79,7 +80,7 @@ def goals(get: Lookup, replies: Sequence[ReplyResult]) -> list[Goal]:
             "1/75 = 0.013 (75 graphs a request); 1 alone",
         )
     )
-    p50 = _v(get("plugin", alone), lambda c: c.p(0.5))
+    p50 = _v(get("plugin", ALONE), lambda c: c.p(0.5))
     out.append(
         Goal(
             f"handoff → Case p50, one at a time, {RTT_MS:.0f} ms RTT, SQLite",
@@ -140,9 +141,7 @@ def baseline_queue_note(get: Lookup) -> str:
     client's time under load is the emulator queueing its requests, and the
     plugin's rates against what that client would do without the queue. ""
     when the run lacks the cells."""
-    load: Key = (RTT_MS, MESSAGES, LOAD)
-    alone: Key = (RTT_MS, MESSAGES, 1)
-    loaded, lone = get("aiohttp+collections", load), get("aiohttp+collections", alone)
+    loaded, lone = get("aiohttp+collections", LOADED), get("aiohttp+collections", ALONE)
     if loaded is None or lone is None or not loaded.handoffs or not lone.handoffs:
         return ""
     lone_p50, loaded_p50 = lone.p(0.5), loaded.p(0.5)
@@ -150,16 +149,11 @@ def baseline_queue_note(get: Lookup) -> str:
     requests = loaded.api_calls / loaded.elapsed_seconds
     unqueued = LOAD / lone_p50 * 1000
     rates = []
-    for plugin, store in (
-        ("plugin", "SQLite"),
-        ("plugin+redis", "Redis"),
-        ("plugin+postgres", "PostgreSQL"),
-        ("plugin+memory", "memory"),
-    ):
-        mine = _v(get(plugin, load), lambda c: c.per_second)
+    for plugin, store in (*DURABLE, ("plugin+memory", "memory")):
+        mine = _rate(get, plugin)
         if not math.isnan(mine):
             rates.append(f"{store} {_f(mine / unqueued, 2)}×")
-    plugin = get("plugin", load)
+    plugin = get("plugin", LOADED)
     spared = ""
     if plugin is not None and plugin.handoffs:
         spared = (
