@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from opencx_salesforce.logs import configure as configure_logs
 from opencx_salesforce.runtime import ROUTE_PREFIX
 
 if TYPE_CHECKING:
+    from opencx_salesforce.devhost.collector import Collector
     from opencx_salesforce.devhost.config import HostSettings
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -73,6 +75,8 @@ async def _serve(
     listen_host: str | None,
     port: int | None,
 ) -> int:
+    from opencx_salesforce.devhost.collector import restore as restore_collector
+    from opencx_salesforce.devhost.collector import settle_for_serving
     from opencx_salesforce.devhost.host import DevHost
 
     host = DevHost(settings, plugin_sections=sections)
@@ -81,6 +85,8 @@ async def _serve(
     except OSError as exc:
         print(f"cannot listen on {listen_host or settings.listen_host}: {exc.strerror or exc}")
         return 1
+    # Start-up is done: what it made is frozen out of the collector's walks.
+    collector = settle_for_serving(settings.gc_threshold)
     public = host.public_url
     plugins = sorted(name for name, _ in host.plugin_manager.list_name_plugin())
     lines = [
@@ -90,6 +96,7 @@ async def _serve(
         *(f"  routes:      {public}{path}/" for path in host.mounted_paths),
         *_salesforce_lines(public, host.mounted_paths),
         f"  admin login: {public}/admin/login",
+        f"  gc:          {_collector_line(collector)}",
         f"  JSON API:    {public}/api/sessions  (Authorization: Bearer <admin_token>)",
         "Press Ctrl-C to stop.",
     ]
@@ -99,8 +106,18 @@ async def _serve(
         await until_interrupted()
     finally:
         await host.stop()
+        restore_collector(collector)
     print("stopped", flush=True)
     return 0
+
+
+def _collector_line(collector: Collector | None) -> str:
+    if collector is None:
+        return "Python's defaults (gc_threshold = 0)"
+    return (
+        f"first threshold {gc.get_threshold()[0]:,}; "
+        f"{collector.frozen:,} objects of start-up frozen (docs/operations.md)"
+    )
 
 
 def _salesforce_lines(public: str, mounted: list[str]) -> list[str]:

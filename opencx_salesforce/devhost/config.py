@@ -60,6 +60,16 @@ class HostSettings(LoadableSettings):
         description="How long a client may take to send a request body before the host "
         "answers 408 (the host's own routes; a half-sent body must not hold a handler).",
     )
+    gc_threshold: int = Field(
+        default=50_000,
+        ge=0,
+        description=(
+            "Once started, the host collects, freezes what start-up made (gc.freeze) and "
+            "sets Python's first garbage-collector threshold to this (CPython's default is "
+            "700, at which a busy host spends a seventh of its time walking live objects: "
+            "docs/operations.md). 0 leaves the collector as Python set it."
+        ),
+    )
     plugins: list[str] | None = Field(
         default=None,
         description="Entry-point names of the plugins to load. Default: every installed one.",

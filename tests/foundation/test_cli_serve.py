@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -101,6 +102,8 @@ async def test_serve_runs_the_host_until_interrupted(tmp_path: Path) -> None:
         base_url = first.split()[-1]
         banner = (await asyncio.wait_for(process.stdout.readuntil(b"Ctrl-C"), 10)).decode()
         assert "salesforce" in banner and f"{base_url}/admin/login" in banner
+        # Start-up frozen out of the collector, its first threshold raised (gc_threshold).
+        assert re.search(r"gc: +first threshold 50,000; [\d,]+ objects of start-up frozen", banner)
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{base_url}/healthz") as response:
                 assert response.status == 200
