@@ -121,7 +121,9 @@ async def measure(
     setup_rss = peak_rss_mb()
     server_cpu = await control.cpu_seconds()
     work = Dispenser(sessions, spec.budget_seconds, max(spec.min_handoffs, spec.concurrency))
-    outcome = await closed_loop_async(work, spec.concurrency, integration.handoff)
+    outcome = await closed_loop_async(
+        work, spec.concurrency, integration.handoff, gc_threshold=spec.gc_threshold
+    )
     server_cpu = await control.cpu_seconds() - server_cpu
     after = await control.api_calls(org)
     return cell_result(

@@ -185,7 +185,7 @@ async def measure(
         async def handoff(session_id: str) -> None:
             await under_test.handoff(session_id)
 
-        timed = closed_loop_async(work, spec.concurrency, handoff)
+        timed = closed_loop_async(work, spec.concurrency, handoff, gc_threshold=spec.gc_threshold)
         outcome = await (around(timed) if around is not None else timed)
         server_cpu = await control.cpu_seconds() - server_cpu
         after = await control.api_calls(org)

@@ -128,7 +128,9 @@ def measure(
     setup_rss = peak_rss_mb()
     server_cpu = admin.cpu_seconds()
     work = Dispenser(sessions, spec.budget_seconds, max(spec.min_handoffs, spec.concurrency))
-    outcome = closed_loop_threads(work, spec.concurrency, integration.handoff)
+    outcome = closed_loop_threads(
+        work, spec.concurrency, integration.handoff, gc_threshold=spec.gc_threshold
+    )
     server_cpu = admin.cpu_seconds() - server_cpu
     after = admin.api_calls()
     return cell_result(

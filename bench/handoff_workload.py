@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+from opencx_salesforce.devhost.collector import SERVING_THRESHOLD, restore, settle_for_serving
 from opencx_salesforce.models import Contact, Message, Role, Session
 
 T = TypeVar("T")
@@ -126,12 +127,16 @@ class CellSpec:
     max_handoffs: int
     min_handoffs: int = 3
     outbox_workers: int | None = None  # plugin only; None: its default
+    # Every contender's process, once set up, settles Python's collector as the
+    # reference host's `serve` does (devhost/collector.py); 0: CPython's defaults.
+    gc_threshold: int = SERVING_THRESHOLD
 
     def label(self) -> str:
         workers = f", {self.outbox_workers} outbox workers" if self.outbox_workers else ""
+        collector = "" if self.gc_threshold else ", Python's default gc"
         return (
             f"{self.contender} {self.latency_ms:.0f} ms, {self.messages} messages, "
-            f"{self.concurrency} concurrent{workers}"
+            f"{self.concurrency} concurrent{workers}{collector}"
         )
 
 
@@ -180,7 +185,8 @@ class CellResult:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CellResult:
         values = dict(data)
-        values["spec"] = CellSpec(**values["spec"])
+        # A record from before the field: measured with CPython's default collector.
+        values["spec"] = CellSpec(**{"gc_threshold": 0, **values["spec"]})
         return cls(**values)
 
 
@@ -240,7 +246,11 @@ class LoopOutcome:
 
 
 async def closed_loop_async(
-    work: Dispenser[T], concurrency: int, handoff: Callable[[T], Awaitable[None]]
+    work: Dispenser[T],
+    concurrency: int,
+    handoff: Callable[[T], Awaitable[None]],
+    *,
+    gc_threshold: int = 0,
 ) -> LoopOutcome:
     latencies: list[float] = []
     errors: list[str] = []
@@ -255,15 +265,23 @@ async def closed_loop_async(
                 continue
             latencies.append((time.perf_counter() - started) * 1000)
 
+    collector = settle_for_serving(gc_threshold)  # set up: as `serve` once started
     work.start()
     started, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*[client() for _ in range(concurrency)])
+    try:
+        await asyncio.gather(*[client() for _ in range(concurrency)])
+    finally:
+        restore(collector)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     return LoopOutcome(latencies, elapsed, cpu, len(errors), errors[0] if errors else None)
 
 
 def closed_loop_threads(
-    work: Dispenser[T], concurrency: int, handoff: Callable[[T], None]
+    work: Dispenser[T],
+    concurrency: int,
+    handoff: Callable[[T], None],
+    *,
+    gc_threshold: int = 0,
 ) -> LoopOutcome:
     latencies: list[float] = []
     errors: list[str] = []
@@ -282,11 +300,15 @@ def closed_loop_threads(
             with lock:
                 latencies.append(took)
 
+    collector = settle_for_serving(gc_threshold)  # set up: as `serve` once started
     work.start()
     started, cpu = time.perf_counter(), time.process_time()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        for future in [pool.submit(client) for _ in range(concurrency)]:
-            future.result()
+    try:
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            for future in [pool.submit(client) for _ in range(concurrency)]:
+                future.result()
+    finally:
+        restore(collector)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     return LoopOutcome(latencies, elapsed, cpu, len(errors), errors[0] if errors else None)
 

@@ -23,6 +23,8 @@ PLUGINS = ("plugin", "plugin+redis", "plugin+postgres", "plugin+memory")
 COMPETENT = ("aiohttp+collections", "simple-salesforce+collections")
 BASELINES = (*COMPETENT, "aiohttp", "simple-salesforce")
 CONTENDERS = (*PLUGINS, *BASELINES)
+# Measured again at the goals' cell with CPython's default collector.
+COLLECTOR_CONTENDERS = (*COMPETENT, "plugin", "plugin+postgres", "plugin+redis")
 # Daily API request allocations to express calls in: a Developer Edition org's
 # [src: SALESFORCE.md, /limits sample "DailyApiRequests":{"Max":15000}] and the
 # base of a production org's allocation [src: salesforce_app_limits_cheatsheet
@@ -198,6 +200,11 @@ def method(run: Run) -> str:
   it is small, p95 and p99 are simply the slowest; an *n* equal to the prepared
   conversations means they ran out before the budget did). *handoffs/s* is
   completed handoffs over the loop's wall time.
+- **Python's collector**: every contender's process, once set up and before its
+  loop, collects, freezes what is alive and sets the collector's first threshold
+  to 50,000, as the reference host's `serve` does once started
+  (`opencx_salesforce/devhost/collector.py`); "Python's garbage collector" below
+  measures the goals' cell with CPython's defaults too.
 - **Peak RSS** is the contender process's `resource.getrusage(RUSAGE_SELF).ru_maxrss`
   (psutil is not installed), taken after the loop; in parentheses, the same
   right before the loop (libraries loaded, conversations prepared). The plugin's
@@ -552,6 +559,55 @@ def outbox_section(outbox: Sequence[CellResult]) -> str:
     )
 
 
+def collector_section(defaults: Sequence[CellResult], cells: Cells) -> str:
+    """The goals' cell measured twice: every process as the reference host's
+    ``serve`` settles it (the tables above), and left with CPython's defaults."""
+    if not defaults:
+        return ""
+    spec = defaults[0].spec
+    key = (spec.latency_ms, spec.messages, spec.concurrency)
+    default_base = next((c for c in defaults if c.spec.contender == COMPETENT[0]), None)
+    settled_base = cells.get(COMPETENT[0], key)
+
+    def rate(cell: CellResult, base: CellResult | None) -> str:
+        if base is None or not base.per_second:
+            return _f(cell.per_second)
+        return f"{_f(cell.per_second)} ({cell.per_second / base.per_second:.2f}×)"
+
+    rows = []
+    for default in defaults:
+        settled = cells.get(default.spec.contender, key)
+        if settled is None:
+            continue
+        rows.append(
+            [
+                default.spec.contender,
+                rate(settled, settled_base),
+                rate(default, default_base),
+                _f(settled.client_cpu_ms_per_handoff, 2),
+                _f(default.client_cpu_ms_per_handoff, 2),
+            ]
+        )
+    header = [
+        "contender",
+        "handoffs/s, settled (× competent aiohttp)",
+        "with CPython's defaults (×)",
+        "CPU ms/handoff, settled",
+        "with defaults",
+    ]
+    return (
+        "## Python's garbage collector\n\n"
+        "Every contender's process, once set up, settles CPython's cyclic collector as "
+        "the reference host's `serve` does (`opencx_salesforce/devhost/collector.py`: "
+        "collect, `gc.freeze`, first threshold 50,000; docs/operations.md): the tables "
+        f"above. Here the goals' cell ({spec.latency_ms:.0f} ms, {spec.messages} "
+        f"messages, {spec.concurrency} concurrent) again, each process left with "
+        "CPython's defaults (first threshold 700), measured after the tables' cells.\n\n"
+        + _table(header, rows)
+        + "\n"
+    )
+
+
 def replies_section(replies: Sequence[ReplyResult]) -> str:
     if not replies:
         return ""
@@ -736,6 +792,7 @@ def render(run: Run, *, profile_notes: str = "", results_file: str = "bench/resu
         cpu_section(cells),
         rss_section(cells),
         outbox_section(run.outbox_cells),
+        collector_section(run.collector_cells, cells),
         replies_section(run.replies),
         appends_section(run.appends),
         sweep_section(run.replies),

@@ -35,7 +35,7 @@ from handoff_workload import (
 )
 from machine_info import CpuProbe, Machine, describe, probe_cpu
 from profile_handoff import ProfileResult
-from render_results import CONTENDERS, render
+from render_results import COLLECTOR_CONTENDERS, CONTENDERS, render
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -79,6 +79,23 @@ class Plan:
             for messages in self.messages
             for concurrency in self.concurrencies
             for contender in CONTENDERS
+        ]
+
+    def collector_cells(self) -> list[CellSpec]:
+        """The goals' cell again, every competent baseline and durable plugin in a
+        process left with CPython's default collector (``gc_threshold=0``)."""
+        return [
+            CellSpec(
+                contender=contender,
+                latency_ms=max(self.latencies_ms),
+                messages=20,
+                concurrency=max(self.concurrencies),
+                budget_seconds=self.budget_seconds,
+                max_handoffs=self.max_handoffs[20],
+                min_handoffs=self.min_handoffs,
+                gc_threshold=0,
+            )
+            for contender in COLLECTOR_CONTENDERS
         ]
 
     def outbox_cells(self) -> list[CellSpec]:
@@ -147,6 +164,7 @@ class Run:
     cpu_probes: list[CpuProbe] = field(default_factory=list)
     cells: list[CellResult] = field(default_factory=list)
     outbox_cells: list[CellResult] = field(default_factory=list)
+    collector_cells: list[CellResult] = field(default_factory=list)
     replies: list[ReplyResult] = field(default_factory=list)
     appends: list[AppendResult] = field(default_factory=list)
     profile: ProfileResult | None = None
@@ -161,6 +179,7 @@ class Run:
             "cpu_probes": [asdict(p) for p in self.cpu_probes],
             "cells": [c.to_json() for c in self.cells],
             "outbox_cells": [c.to_json() for c in self.outbox_cells],
+            "collector_cells": [c.to_json() for c in self.collector_cells],
             "replies": [r.to_json() for r in self.replies],
             "appends": [a.to_json() for a in self.appends],
             "profile": self.profile.to_json() if self.profile else None,
@@ -177,6 +196,7 @@ class Run:
             cpu_probes=[CpuProbe(**p) for p in data["cpu_probes"]],
             cells=[CellResult.from_json(c) for c in data["cells"]],
             outbox_cells=[CellResult.from_json(c) for c in data["outbox_cells"]],
+            collector_cells=[CellResult.from_json(c) for c in data.get("collector_cells", [])],
             replies=[ReplyResult.from_json(r) for r in data["replies"]],
             appends=[AppendResult.from_json(a) for a in data.get("appends", [])],
             profile=ProfileResult.from_json(data["profile"]) if data["profile"] else None,
@@ -233,6 +253,10 @@ def measure(plan: Plan, command: str) -> Run:
         for spec in plan.outbox_cells():
             if (result := run_cell(base, spec, run)) is not None:
                 run.outbox_cells.append(result)
+        log("the goals' cell with CPython's default collector")
+        for spec in plan.collector_cells():
+            if (result := run_cell(base, spec, run)) is not None:
+                run.collector_cells.append(result)
         log("reply path and sweep")
         for latency in plan.latencies_ms:
             try:

@@ -10,6 +10,7 @@ section, and that the full plan covers the conditions the report promises.
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import sys
@@ -43,6 +44,8 @@ from handoff_workload import (  # noqa: E402
     MESSAGE_COUNTS,
     CellResult,
     CellSpec,
+    Dispenser,
+    closed_loop_async,
     percentile,
 )
 
@@ -125,6 +128,27 @@ async def test_competent_simple_salesforce_baseline_makes_two_calls_per_handoff(
     check_competent(
         await asyncio.to_thread(contender.run_cell, spec, emulator_url, contender.Collections)
     )
+
+
+async def test_the_loop_settles_the_collector_and_puts_it_back() -> None:
+    """As `serve` once started: during the timed loop only, and a record written
+    before the field existed reads as measured with CPython's defaults."""
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+
+    async def handoff(item: int) -> None:
+        seen.append(gc.get_threshold())
+        await asyncio.sleep(0)
+
+    work = Dispenser([1, 2, 3], 0.05, 2)
+    outcome = await closed_loop_async(work, 2, handoff, gc_threshold=12_345)
+    assert outcome.errors == 0 and len(outcome.latencies_ms) == len(seen) >= 2
+    assert {threshold[0] for threshold in seen} == {12_345}
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+    record = fake_cell("plugin", 50.0, 20, 100).to_json()
+    del record["spec"]["gc_threshold"]
+    assert CellResult.from_json(record).spec.gc_threshold == 0
 
 
 def test_a_cell_runs_in_its_own_process(emulator_url: str) -> None:
@@ -223,6 +247,14 @@ def test_full_plan_covers_every_condition() -> None:
         c.contender for c in run_all.QUICK.handoff_cells()
     }
     assert {c.outbox_workers for c in run_all.FULL.outbox_cells()} == {1, 16, 64, 256}
+    # The goals' cell again with CPython's default collector; every other cell settled.
+    for plan in (run_all.FULL, run_all.QUICK):
+        defaults = plan.collector_cells()
+        assert [c.contender for c in defaults] == list(render_results.COLLECTOR_CONTENDERS)
+        assert {(c.latency_ms, c.messages, c.concurrency, c.gc_threshold) for c in defaults} == {
+            (50.0, 20, 100, 0)
+        }
+        assert all(c.gc_threshold == 50_000 for c in plan.handoff_cells())
     assert len(run_all.QUICK.handoff_cells()) < len(cells)
 
 
@@ -312,6 +344,17 @@ def test_report_renders_every_section() -> None:
             replace(outbox, spec=replace(outbox.spec, outbox_workers=workers)) for workers in (1, 4)
         ],
         appends=[bench_appends.AppendResult(50.0, 100, "sqlite", 400, 2.0, 16, [110.0] * 400, 0)],
+        collector_cells=[
+            replace(
+                cell,
+                spec=replace(cell.spec, gc_threshold=0),
+                elapsed_seconds=1.0 if cell.spec.contender in render_results.COMPETENT else 2.0,
+            )
+            for cell in (
+                fake_cell(contender, 50.0, 200, 100)
+                for contender in render_results.COLLECTOR_CONTENDERS
+            )
+        ],
     )
     again = run_all.Run.from_json(json.loads(json.dumps(run.to_json())))
     text = render_results.render(again, profile_notes="### Reading the profile\n")
@@ -325,6 +368,7 @@ def test_report_renders_every_section() -> None:
         "## Peak RSS (MB)",
         "## What the outbox's concurrency costs and gains",
         "## Appends",
+        "## Python's garbage collector",
     ):
         assert heading in text
     # calls of the four plugins, the two competent and the two naive baselines; ratios
@@ -334,4 +378,7 @@ def test_report_renders_every_section() -> None:
     assert (
         "| 50 ms | 100 | sqlite | 400 | 200.0 | 110.0 / 110.0 / 110.0 | 2.2× | 0.040 | 0 |" in text
     )
+    # settled (the tables' cell) against CPython's defaults, each against its own baseline
+    assert "| plugin+redis | 10.0 (1.00×) | 5.0 (0.50×) | 2.00 | 2.00 |" in text
+    assert "| aiohttp+collections | 10.0 (1.00×) | 10.0 (1.00×) | 2.00 | 2.00 |" in text
     assert percentile([1.0, 2.0, 3.0], 0.5) == 2.0
