@@ -28,6 +28,7 @@ from handoff_workload import (
     case_fields,
     cell_result,
     closed_loop_async,
+    collector_as_served,
     comment_body,
     comment_collections,
     conversation,
@@ -121,9 +122,8 @@ async def measure(
     setup_rss = peak_rss_mb()
     server_cpu = await control.cpu_seconds()
     work = Dispenser(sessions, spec.budget_seconds, max(spec.min_handoffs, spec.concurrency))
-    outcome = await closed_loop_async(
-        work, spec.concurrency, integration.handoff, gc_threshold=spec.gc_threshold
-    )
+    with collector_as_served(spec.gc_threshold):
+        outcome = await closed_loop_async(work, spec.concurrency, integration.handoff)
     server_cpu = await control.cpu_seconds() - server_cpu
     after = await control.api_calls(org)
     return cell_result(

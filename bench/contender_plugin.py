@@ -26,6 +26,7 @@ from handoff_workload import (
     Dispenser,
     cell_result,
     closed_loop_async,
+    collector_as_served,
     conversation,
     peak_rss_mb,
 )
@@ -185,8 +186,9 @@ async def measure(
         async def handoff(session_id: str) -> None:
             await under_test.handoff(session_id)
 
-        timed = closed_loop_async(work, spec.concurrency, handoff, gc_threshold=spec.gc_threshold)
-        outcome = await (around(timed) if around is not None else timed)
+        with collector_as_served(spec.gc_threshold):  # outside `around`: not timed
+            timed = closed_loop_async(work, spec.concurrency, handoff)
+            outcome = await (around(timed) if around is not None else timed)
         server_cpu = await control.cpu_seconds() - server_cpu
         after = await control.api_calls(org)
     return cell_result(

@@ -36,6 +36,7 @@ from handoff_workload import (
     case_fields,
     cell_result,
     closed_loop_threads,
+    collector_as_served,
     comment_body,
     comment_collections,
     conversation,
@@ -128,9 +129,8 @@ def measure(
     setup_rss = peak_rss_mb()
     server_cpu = admin.cpu_seconds()
     work = Dispenser(sessions, spec.budget_seconds, max(spec.min_handoffs, spec.concurrency))
-    outcome = closed_loop_threads(
-        work, spec.concurrency, integration.handoff, gc_threshold=spec.gc_threshold
-    )
+    with collector_as_served(spec.gc_threshold):
+        outcome = closed_loop_threads(work, spec.concurrency, integration.handoff)
     server_cpu = admin.cpu_seconds() - server_cpu
     after = admin.api_calls()
     return cell_result(

@@ -11,11 +11,12 @@ so that even a handoff that takes seconds is measured).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import resource
 import statistics
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -246,11 +247,7 @@ class LoopOutcome:
 
 
 async def closed_loop_async(
-    work: Dispenser[T],
-    concurrency: int,
-    handoff: Callable[[T], Awaitable[None]],
-    *,
-    gc_threshold: int = 0,
+    work: Dispenser[T], concurrency: int, handoff: Callable[[T], Awaitable[None]]
 ) -> LoopOutcome:
     latencies: list[float] = []
     errors: list[str] = []
@@ -265,23 +262,15 @@ async def closed_loop_async(
                 continue
             latencies.append((time.perf_counter() - started) * 1000)
 
-    collector = settle_for_serving(gc_threshold)  # set up: as `serve` once started
     work.start()
     started, cpu = time.perf_counter(), time.process_time()
-    try:
-        await asyncio.gather(*[client() for _ in range(concurrency)])
-    finally:
-        restore(collector)
+    await asyncio.gather(*[client() for _ in range(concurrency)])
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     return LoopOutcome(latencies, elapsed, cpu, len(errors), errors[0] if errors else None)
 
 
 def closed_loop_threads(
-    work: Dispenser[T],
-    concurrency: int,
-    handoff: Callable[[T], None],
-    *,
-    gc_threshold: int = 0,
+    work: Dispenser[T], concurrency: int, handoff: Callable[[T], None]
 ) -> LoopOutcome:
     latencies: list[float] = []
     errors: list[str] = []
@@ -300,17 +289,27 @@ def closed_loop_threads(
             with lock:
                 latencies.append(took)
 
-    collector = settle_for_serving(gc_threshold)  # set up: as `serve` once started
     work.start()
     started, cpu = time.perf_counter(), time.process_time()
-    try:
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            for future in [pool.submit(client) for _ in range(concurrency)]:
-                future.result()
-    finally:
-        restore(collector)
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for future in [pool.submit(client) for _ in range(concurrency)]:
+            future.result()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     return LoopOutcome(latencies, elapsed, cpu, len(errors), errors[0] if errors else None)
+
+
+@contextlib.contextmanager
+def collector_as_served(gc_threshold: int) -> Iterator[None]:
+    """The process's garbage collector, for the timed loop, as the reference
+    host's ``serve`` settles it once started (``devhost/collector.py``; 0: left
+    as CPython set it); put back after. Set up before anything times the loop
+    (the profiler, ``cpu_split``): its ``gc.collect`` is start-up's, not a
+    handoff's."""
+    settled = settle_for_serving(gc_threshold)
+    try:
+        yield
+    finally:
+        restore(settled)
 
 
 def cell_result(
