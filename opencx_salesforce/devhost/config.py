@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from opencx_salesforce.devhost.collector import SERVING_THRESHOLD
 from opencx_salesforce.errors import ConfigError
 from opencx_salesforce.settings.loader import LoadableSettings, check_service_url, load_section
 
@@ -61,7 +62,7 @@ class HostSettings(LoadableSettings):
         "answers 408 (the host's own routes; a half-sent body must not hold a handler).",
     )
     gc_threshold: int = Field(
-        default=50_000,
+        default=SERVING_THRESHOLD,
         ge=0,
         description=(
             "Once started, the host collects, freezes what start-up made (gc.freeze) and "
