@@ -8,6 +8,7 @@ import ssl
 from aiohttp import web
 
 from opencx_salesforce.emulator.admin_routes import add_admin_routes
+from opencx_salesforce.emulator.client_gone import client_gone_middleware
 from opencx_salesforce.emulator.faults import faults_middleware
 from opencx_salesforce.emulator.messaging.routes import add_messaging_routes
 from opencx_salesforce.emulator.oauth.routes import add_oauth_routes
@@ -31,7 +32,8 @@ class Emulator:
         self._runner: web.AppRunner | None = None
 
     def _build_app(self) -> web.Application:
-        app = web.Application(middlewares=[faults_middleware(self.state)])
+        # Outermost: a client gone mid-request is not a fault's or a route's error.
+        app = web.Application(middlewares=[client_gone_middleware, faults_middleware(self.state)])
         app[STATE_KEY] = self.state
         add_oauth_routes(app, self.state)
         add_rest_routes(app, self.state)
