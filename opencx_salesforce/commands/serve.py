@@ -96,8 +96,8 @@ async def _serve(
         *(f"  routes:      {public}{path}/" for path in host.mounted_paths),
         *_salesforce_lines(public, host.mounted_paths),
         f"  admin login: {public}/admin/login",
-        f"  gc:          {_collector_line(collector)}",
         f"  JSON API:    {public}/api/sessions  (Authorization: Bearer <admin_token>)",
+        f"  gc:          {_collector_line(collector)}",
         "Press Ctrl-C to stop.",
     ]
     print("\n".join(lines), flush=True)
