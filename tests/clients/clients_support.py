@@ -88,7 +88,12 @@ class RunningEmulator:
             "XDG_CACHE_HOME": str(home / ".cache"),
             "XDG_STATE_HOME": str(home / ".local" / "state"),
             "SF_DISABLE_TELEMETRY": "true",
+            # Both spellings: with the documented SF_AUTOUPDATE_DISABLE alone, each
+            # command still left an orphaned `sf update --autoupdate` behind (the
+            # update plugin's hook reads SF_DISABLE_AUTOUPDATE; sf's env.js accepts
+            # either), still running after the tests.
             "SF_AUTOUPDATE_DISABLE": "true",
+            "SF_DISABLE_AUTOUPDATE": "true",
             "SF_SKIP_NEW_VERSION_CHECK": "true",
             "SF_USE_GENERIC_UNIX_KEYCHAIN": "true",
             "SF_DISABLE_DNS_CHECK": "true",

@@ -201,3 +201,27 @@ def test_plain_http_emulator_logs_in_and_queries(
     )
     assert code == 0, output
     assert output["result"]["done"] is True
+
+
+def _updaters_under(home: Path) -> list[int]:
+    """Processes running `sf update` with ``home`` as their HOME (Linux /proc)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone, or not ours to read
+            continue
+        if b"update" in args and f"HOME={home}".encode() in environ:
+            found.append(int(proc.name))
+    return found
+
+
+def test_commands_leave_no_updater_running(sf: SfCli) -> None:
+    """The CLI starts `sf update --autoupdate` in the background unless told not
+    to; the tests' environment tells it, so no such process outlives a command."""
+    sf.ok("org", "display", "--target-org", "emu")
+    sf.ok("data", "query", "--target-org", "emu", "--query", "SELECT Id FROM Case")
+    assert _updaters_under(sf.home) == []
