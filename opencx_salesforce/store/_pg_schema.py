@@ -61,6 +61,37 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             """,
         ),
     ),
+    (
+        2,
+        "lz4 for large values, where the server has it",
+        (
+            # A session is stored whole on every change (a 20-message one is
+            # several kB), so PostgreSQL compresses it (TOAST) on every write;
+            # lz4 costs the server less CPU than the default pglz (measured in
+            # bench/profile_notes.md, session 12). Only values written from now on
+            # use it: "This does not cause the table to be rewritten"
+            # (https://www.postgresql.org/docs/current/sql-altertable.html). lz4
+            # exists from PostgreSQL 14 in servers built --with-lz4; elsewhere
+            # nothing changes. EXECUTE, so an older server never parses it.
+            """
+            DO $opencx_migration$
+            BEGIN
+                IF EXISTS (
+                    SELECT 1 FROM pg_settings
+                    WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)
+                ) THEN
+                    EXECUTE $opencx_sql$
+                        ALTER TABLE {s}.kv ALTER COLUMN value SET COMPRESSION lz4
+                    $opencx_sql$;
+                    EXECUTE $opencx_sql$
+                        ALTER TABLE {s}.queue_items ALTER COLUMN payload SET COMPRESSION lz4
+                    $opencx_sql$;
+                END IF;
+            END
+            $opencx_migration$
+            """,
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -220,6 +220,40 @@ async def test_instances_starting_together_migrate_once(
             await store.close()
 
 
+async def test_large_values_go_lz4_where_the_server_has_it_and_old_ones_stay_readable(
+    schema: str, server: asyncpg.Connection
+) -> None:
+    """Migration 2: a session-sized value is compressed with lz4 from then on
+    (where the server was built with it); one an older release wrote (pglz)
+    reads back the same after the upgrade."""
+    big = b"".join(
+        b'{"role": "contact", "text": "order %d has not arrived"},' % n for n in range(200)
+    )
+    table = f'"{schema}".kv'
+    store = await PostgresStore.open(postgres_url(schema))
+    await store.close()
+    # The schema as version 1 left it, and a value written then.
+    await server.execute(f'DELETE FROM "{schema}".schema_version WHERE version = 2')
+    await server.execute(f"ALTER TABLE {table} ALTER COLUMN value SET COMPRESSION pglz")
+    await server.execute(f"INSERT INTO {table} (ns, key, value) VALUES ('ns', 'old', $1)", big)
+
+    store = await PostgresStore.open(postgres_url(schema))  # upgrades to version 2
+    try:
+        assert await store.schema_version() == LATEST == 2
+        await store.set("ns", "new", big)
+        assert await store.get("ns", "old") == big
+        assert await store.get("ns", "new") == big
+    finally:
+        await store.close()
+    has_lz4 = await server.fetchval(
+        "SELECT 'lz4' = ANY (enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+    )
+    methods = dict(
+        await server.fetch(f"SELECT key, pg_column_compression(value) FROM {table} WHERE ns = 'ns'")
+    )
+    assert methods == {"old": "pglz", "new": "lz4" if has_lz4 else "pglz"}
+
+
 async def test_a_schema_from_a_newer_release_is_refused(
     schema: str, server: asyncpg.Connection
 ) -> None:
