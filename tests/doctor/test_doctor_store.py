@@ -14,6 +14,7 @@ from doctor_support import StackFactory, result
 
 from opencx_salesforce.doctor import diagnose
 from opencx_salesforce.doctor.report import Status
+from opencx_salesforce.store._pg_schema import LATEST
 
 POSTGRES_URL = os.environ.get(
     "OPENCX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -36,7 +37,8 @@ async def test_doctor_names_the_postgres_schema_and_its_version(
         stack = await make_stack(store_url=f"{POSTGRES_URL}?schema={schema}")
         check = result(await diagnose(stack.plugin.runtime), "store")
         assert check.status is Status.OK, check.detail
-        assert f"PostgreSQL schema '{schema}', schema version 1, answers writes" in check.detail
+        expected = f"PostgreSQL schema '{schema}', schema version {LATEST}, answers writes"
+        assert expected in check.detail
 
     finally:
         conn = await asyncpg.connect(POSTGRES_URL)
