@@ -28,13 +28,13 @@ from handoff_workload import (
     case_fields,
     cell_result,
     closed_loop_async,
-    collector_as_served,
     comment_body,
     comment_collections,
     conversation,
     peak_rss_mb,
 )
 
+from opencx_salesforce.devhost.collector import settled_for_serving
 from opencx_salesforce.models import Session
 
 API_VERSION = "62.0"
@@ -122,7 +122,7 @@ async def measure(
     setup_rss = peak_rss_mb()
     server_cpu = await control.cpu_seconds()
     work = Dispenser(sessions, spec.budget_seconds, max(spec.min_handoffs, spec.concurrency))
-    with collector_as_served(spec.gc_threshold):
+    with settled_for_serving(spec.gc_threshold):
         outcome = await closed_loop_async(work, spec.concurrency, integration.handoff)
     server_cpu = await control.cpu_seconds() - server_cpu
     after = await control.api_calls(org)

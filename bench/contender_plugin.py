@@ -26,13 +26,13 @@ from handoff_workload import (
     Dispenser,
     cell_result,
     closed_loop_async,
-    collector_as_served,
     conversation,
     peak_rss_mb,
 )
 from store_choice import open_bench_store
 
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
+from opencx_salesforce.devhost.collector import settled_for_serving
 from opencx_salesforce.devhost.host import DevHost
 from opencx_salesforce.devhost.sessions import SessionRepository
 from opencx_salesforce.devhost.stack import start_host
@@ -186,7 +186,7 @@ async def measure(
         async def handoff(session_id: str) -> None:
             await under_test.handoff(session_id)
 
-        with collector_as_served(spec.gc_threshold):  # outside `around`: not timed
+        with settled_for_serving(spec.gc_threshold):  # outside `around`: not timed
             timed = closed_loop_async(work, spec.concurrency, handoff)
             outcome = await (around(timed) if around is not None else timed)
         server_cpu = await control.cpu_seconds() - server_cpu

@@ -36,7 +36,6 @@ from handoff_workload import (
     case_fields,
     cell_result,
     closed_loop_threads,
-    collector_as_served,
     comment_body,
     comment_collections,
     conversation,
@@ -45,6 +44,7 @@ from handoff_workload import (
 from requests.adapters import HTTPAdapter
 from simple_salesforce.api import Salesforce, SFType
 
+from opencx_salesforce.devhost.collector import settled_for_serving
 from opencx_salesforce.models import Session
 
 API_VERSION = "62.0"
@@ -129,7 +129,7 @@ def measure(
     setup_rss = peak_rss_mb()
     server_cpu = admin.cpu_seconds()
     work = Dispenser(sessions, spec.budget_seconds, max(spec.min_handoffs, spec.concurrency))
-    with collector_as_served(spec.gc_threshold):
+    with settled_for_serving(spec.gc_threshold):
         outcome = closed_loop_threads(work, spec.concurrency, integration.handoff)
     server_cpu = admin.cpu_seconds() - server_cpu
     after = admin.api_calls()

@@ -11,18 +11,17 @@ so that even a handoff that takes seconds is measured).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import resource
 import statistics
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from opencx_salesforce.devhost.collector import SERVING_THRESHOLD, restore, settle_for_serving
+from opencx_salesforce.devhost.collector import SERVING_THRESHOLD
 from opencx_salesforce.models import Contact, Message, Role, Session
 
 T = TypeVar("T")
@@ -296,20 +295,6 @@ def closed_loop_threads(
             future.result()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     return LoopOutcome(latencies, elapsed, cpu, len(errors), errors[0] if errors else None)
-
-
-@contextlib.contextmanager
-def collector_as_served(gc_threshold: int) -> Iterator[None]:
-    """The process's garbage collector, for the timed loop, as the reference
-    host's ``serve`` settles it once started (``devhost/collector.py``; 0: left
-    as CPython set it); put back after. Set up before anything times the loop
-    (the profiler, ``cpu_split``): its ``gc.collect`` is start-up's, not a
-    handoff's."""
-    settled = settle_for_serving(gc_threshold)
-    try:
-        yield
-    finally:
-        restore(settled)
 
 
 def cell_result(

@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from handoff_workload import CellResult, comment_body, conversation
-from render_goals import goals_section
+from render_goals import DURABLE, goals_section
 
 if TYPE_CHECKING:
     from bench_appends import AppendResult
@@ -24,7 +24,7 @@ COMPETENT = ("aiohttp+collections", "simple-salesforce+collections")
 BASELINES = (*COMPETENT, "aiohttp", "simple-salesforce")
 CONTENDERS = (*PLUGINS, *BASELINES)
 # Measured again at the goals' cell with CPython's default collector.
-COLLECTOR_CONTENDERS = (*COMPETENT, "plugin", "plugin+postgres", "plugin+redis")
+COLLECTOR_CONTENDERS = (*COMPETENT, *(plugin for plugin, _ in DURABLE))
 # Daily API request allocations to express calls in: a Developer Edition org's
 # [src: SALESFORCE.md, /limits sample "DailyApiRequests":{"Max":15000}] and the
 # base of a production org's allocation [src: salesforce_app_limits_cheatsheet

@@ -35,6 +35,7 @@ from handoff_workload import (
 )
 from machine_info import CpuProbe, Machine, describe, probe_cpu
 from profile_handoff import ProfileResult
+from render_goals import LOADED
 from render_results import COLLECTOR_CONTENDERS, CONTENDERS, render
 
 HERE = Path(__file__).resolve().parent
@@ -84,19 +85,12 @@ class Plan:
     def collector_cells(self) -> list[CellSpec]:
         """The goals' cell again, every competent baseline and durable plugin in a
         process left with CPython's default collector (``gc_threshold=0``)."""
-        return [
-            CellSpec(
-                contender=contender,
-                latency_ms=max(self.latencies_ms),
-                messages=20,
-                concurrency=max(self.concurrencies),
-                budget_seconds=self.budget_seconds,
-                max_handoffs=self.max_handoffs[20],
-                min_handoffs=self.min_handoffs,
-                gc_threshold=0,
-            )
-            for contender in COLLECTOR_CONTENDERS
-        ]
+        at_goal = {
+            spec.contender: spec
+            for spec in self.handoff_cells()
+            if (spec.latency_ms, spec.messages, spec.concurrency) == LOADED
+        }
+        return [replace(at_goal[name], gc_threshold=0) for name in COLLECTOR_CONTENDERS]
 
     def outbox_cells(self) -> list[CellSpec]:
         return [

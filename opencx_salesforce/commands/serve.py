@@ -75,8 +75,7 @@ async def _serve(
     listen_host: str | None,
     port: int | None,
 ) -> int:
-    from opencx_salesforce.devhost.collector import restore as restore_collector
-    from opencx_salesforce.devhost.collector import settle_for_serving
+    from opencx_salesforce.devhost.collector import settled_for_serving
     from opencx_salesforce.devhost.host import DevHost
 
     host = DevHost(settings, plugin_sections=sections)
@@ -86,27 +85,26 @@ async def _serve(
         print(f"cannot listen on {listen_host or settings.listen_host}: {exc.strerror or exc}")
         return 1
     # Start-up is done: what it made is frozen out of the collector's walks.
-    collector = settle_for_serving(settings.gc_threshold)
-    public = host.public_url
-    plugins = sorted(name for name, _ in host.plugin_manager.list_name_plugin())
-    lines = [
-        f"opencx-salesforce host listening on {base_url}",
-        f"  public URL:  {public}",
-        f"  plugins:     {', '.join(plugins) or 'none'}",
-        *(f"  routes:      {public}{path}/" for path in host.mounted_paths),
-        *_salesforce_lines(public, host.mounted_paths),
-        f"  admin login: {public}/admin/login",
-        f"  JSON API:    {public}/api/sessions  (Authorization: Bearer <admin_token>)",
-        f"  gc:          {_collector_line(collector)}",
-        "Press Ctrl-C to stop.",
-    ]
-    print("\n".join(lines), flush=True)
+    with settled_for_serving(settings.gc_threshold) as collector:
+        public = host.public_url
+        plugins = sorted(name for name, _ in host.plugin_manager.list_name_plugin())
+        lines = [
+            f"opencx-salesforce host listening on {base_url}",
+            f"  public URL:  {public}",
+            f"  plugins:     {', '.join(plugins) or 'none'}",
+            *(f"  routes:      {public}{path}/" for path in host.mounted_paths),
+            *_salesforce_lines(public, host.mounted_paths),
+            f"  admin login: {public}/admin/login",
+            f"  JSON API:    {public}/api/sessions  (Authorization: Bearer <admin_token>)",
+            f"  gc:          {_collector_line(collector)}",
+            "Press Ctrl-C to stop.",
+        ]
+        print("\n".join(lines), flush=True)
 
-    try:
-        await until_interrupted()
-    finally:
-        await host.stop()
-        restore_collector(collector)
+        try:
+            await until_interrupted()
+        finally:
+            await host.stop()
     print("stopped", flush=True)
     return 0
 

@@ -26,7 +26,9 @@ never touches the collector. A host that embeds the plugin makes its own
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 # Above the live young objects of several hundred requests in flight: a run
@@ -52,6 +54,17 @@ def settle_for_serving(threshold: int = SERVING_THRESHOLD) -> Collector | None:
     gc.freeze()
     gc.set_threshold(threshold, before[1], before[2])
     return Collector(thresholds=before, frozen=gc.get_freeze_count())
+
+
+@contextlib.contextmanager
+def settled_for_serving(threshold: int = SERVING_THRESHOLD) -> Iterator[Collector | None]:
+    """:func:`settle_for_serving` for the length of a ``with`` (a host's serving,
+    a benchmark's timed loop), :func:`restore` after."""
+    settled = settle_for_serving(threshold)
+    try:
+        yield settled
+    finally:
+        restore(settled)
 
 
 def restore(previous: Collector | None) -> None:

@@ -46,9 +46,10 @@ from handoff_workload import (  # noqa: E402
     CellSpec,
     Dispenser,
     closed_loop_async,
-    collector_as_served,
     percentile,
 )
+
+from opencx_salesforce.devhost.collector import settled_for_serving  # noqa: E402
 
 MESSAGES = 3
 
@@ -142,7 +143,7 @@ async def test_the_loop_settles_the_collector_and_puts_it_back() -> None:
         await asyncio.sleep(0)
 
     work = Dispenser([1, 2, 3], 0.05, 2)
-    with collector_as_served(12_345):
+    with settled_for_serving(12_345):
         outcome = await closed_loop_async(work, 2, handoff)
     assert outcome.errors == 0 and len(outcome.latencies_ms) == len(seen) >= 2
     assert {threshold[0] for threshold in seen} == {12_345}
