@@ -16,9 +16,10 @@ Group commit
     * durability: a unit's caller gets its result only after the ``COMMIT``
       that holds it returned (``synchronous=FULL``: after its fsync), and every
       unit of a batch whose ``COMMIT`` failed gets that error;
-    * no added wait when alone: a unit that finds no commit in progress starts
-      at once, and a batch of one runs as it would alone (one statement, its
-      own transaction; no ``BEGIN`` and ``SAVEPOINT``).
+    * next to no added wait when alone: a unit that finds no commit in
+      progress starts at the loop's next turn, and a batch of one runs as it
+      would alone (one statement, its own transaction; no ``BEGIN`` and
+      ``SAVEPOINT``).
 
     A batch holds the write lock from ``BEGIN IMMEDIATE`` to ``COMMIT``, as any
     transaction would, so other processes sharing the file see each unit whole.
@@ -27,15 +28,30 @@ Group commit
     ``:memory:`` database, take the one connection between batches: a reader
     never sees a write before it is durable.
 
-One call to the connection's thread a batch
-    A batch goes to the connection's thread as one piece of work (``BEGIN``,
-    every unit, ``COMMIT``), so units are plain functions of a ``sqlite3``
-    connection, run on that thread (:mod:`._sqlite_thread`): a batch of fifty
-    writes costs two thread switches, not a hundred and fifty.
+Where the work runs
+    While commits are quick (a fraction of a millisecond on a local disk, the
+    fsync included), the event loop runs each batch itself, and each read: the
+    units that arrived during one turn of the loop go as one batch at the start
+    of the next, so a lone write waits one turn, no more. Once commits run slow
+    (:mod:`._sqlite_pace`), batches go to the writer's thread instead, as one
+    piece of work (``BEGIN``, every unit, ``COMMIT``), and the loop runs on
+    meanwhile; units that arrive then wait for that batch and go together in
+    the next. Reads follow their own pace to the reader's thread the same way.
+    Units are plain functions of a ``sqlite3`` connection, so either place runs
+    them (:mod:`._sqlite_thread`).
+
+    The loop never waits for a lock or a checkpoint:
+
+    * a batch (or read) that finds another process holding the lock it needs
+      (``SQLITE_BUSY``) is rolled back, if it had begun, and handed to the
+      thread, which waits for the lock there (see below) and runs it whole;
+    * the writer's WAL checkpoints, which SQLite would run inside a ``COMMIT``,
+      run on the writer's thread right after the batch that falls due
+      (:mod:`._sqlite_checkpoints`).
 
 Sharing the file with other processes
     An operation that finds another process holding the write lock is tried
-    again in short jittered pauses until ``busy_timeout`` (then
+    again on the thread in short jittered pauses until ``busy_timeout`` (then
     ``sqlite3.OperationalError`` is raised); see :func:`._sqlite_thread.patiently`.
 """
 
@@ -43,19 +59,27 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from opencx_salesforce.store._sqlite_thread import SQLiteThread, patiently
+from opencx_salesforce.store._sqlite_checkpoints import CheckpointSchedule
+from opencx_salesforce.store._sqlite_pace import LOOP_LIMIT, Pace
+from opencx_salesforce.store._sqlite_thread import SQLiteThread, is_busy, patiently
+
+log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-# A unit of work: statements on the connection (on its thread), atomic together.
+# A unit of work: statements on the connection, atomic together.
 Unit = Callable[[sqlite3.Connection], _T]
 # What a unit gave: (True, its result) or (False, its exception).
 _Outcome = tuple[bool, Any]
+# How an operation that may find the lock taken is attempted.
+_Wait = Callable[[Callable[[], _T]], _T]
 
 # Enough to amortise a commit, few enough that one batch's savepoints stay cheap.
 MAX_BATCH = 256
@@ -66,6 +90,20 @@ class _Pending(Generic[_T]):
     unit: Unit[_T]
     done: asyncio.Future[_T]
     bare: bool  # one statement: alone, it needs no BEGIN/COMMIT of its own
+    last: bool  # runs after the batch's other units
+
+
+@dataclass
+class _Committed:
+    """What a batch gave, once committed."""
+
+    outcomes: list[_Outcome]
+    seconds: float  # the COMMIT's (a lone statement's) own time: its fsync's
+    wal_pages: int | None  # the WAL's size when the batch checkpointed, if it did
+
+
+class _LockTaken(Exception):
+    """On the loop: another connection holds the lock; nothing was written."""
 
 
 class SQLiteConnection:
@@ -73,50 +111,75 @@ class SQLiteConnection:
     file a second one that reads (see :meth:`open`)."""
 
     def __init__(
-        self, writer: SQLiteThread, reader: SQLiteThread | None, *, busy_timeout: float
+        self,
+        writer: SQLiteThread,
+        reader: SQLiteThread | None,
+        *,
+        busy_timeout: float,
+        loop_limit: float = LOOP_LIMIT,
     ) -> None:
         self._writer = writer
         self._reader = reader
         self._busy_timeout = busy_timeout
         self._queue: list[_Pending[Any]] = []
+        self._scheduled = False  # a batch will start at the loop's next turn
         self._committing = False  # a batch is on the writer's thread
         self._idle = asyncio.Event()  # no batch on the thread, none queued
         self._idle.set()
+        self._commit_pace = Pace(loop_limit)
+        self._read_pace = Pace(loop_limit)
+        self._checkpoints: CheckpointSchedule | None = None  # a file's, once attached
         # Transactions committed (a lone statement counts as one): tests check
         # that concurrent writes share them.
         self.commits = 0
 
     @classmethod
-    async def open(cls, database: str, *, busy_timeout: float) -> SQLiteConnection:
-        """Connections to ``database``. A file gets a second connection for reads:
-        in WAL mode it reads the last committed state while a batch commits,
-        where a read on the writing connection would wait for the batch's fsync.
-        A private ``:memory:`` database has one (a second would be another
-        database); its reads take the thread between batches, so they too never
-        see a write before it is committed."""
+    async def open(
+        cls, database: str, *, busy_timeout: float, loop_limit: float = LOOP_LIMIT
+    ) -> SQLiteConnection:
+        """The writing connection to ``database``. A file then gets a second
+        connection for reads (:meth:`attach_file`): in WAL mode it reads the
+        last committed state while a batch commits. A private ``:memory:``
+        database has one (a second would be another database); its reads use
+        it between batches, so they too never see a write before it is
+        committed."""
         writer = SQLiteThread(database, name="sqlite writer")
         await writer.start()
-        return cls(writer, None, busy_timeout=busy_timeout)
+        return cls(writer, None, busy_timeout=busy_timeout, loop_limit=loop_limit)
 
-    async def read_from_second_connection(self, database: str) -> None:
-        """Send reads to a connection of their own (call once WAL mode is on)."""
+    async def attach_file(self, database: str) -> None:
+        """For a file in WAL mode: reads get a connection of their own, and the
+        writer's checkpoints are taken off its commits (see
+        :mod:`._sqlite_checkpoints`)."""
+        await self.run("PRAGMA wal_autocheckpoint = 0", ())
+        self._checkpoints = CheckpointSchedule()
         reader = SQLiteThread(database, name="sqlite reader")
         await reader.start()
         self._reader = reader
 
+    @property
+    def checkpoints(self) -> int:
+        """WAL checkpoints run so far (tests count them)."""
+        return 0 if self._checkpoints is None else self._checkpoints.checkpoints
+
     # --- writes ----------------------------------------------------------------
-    async def write(self, unit: Unit[_T], *, one_statement: bool = False) -> _T:
+    async def write(self, unit: Unit[_T], *, one_statement: bool = False, last: bool = False) -> _T:
         """Run ``unit`` atomically and durably, in a commit it may share with
         the units of other callers (see the module docstring).
-        ``one_statement``: the unit is a single statement.
+        ``one_statement``: the unit is a single statement. ``last``: it runs
+        after the batch's other units (a lease: it takes the items they add,
+        where running first it would find none and a worker would look again).
+        Units of one batch are concurrent calls, so any order is one they
+        could have had.
 
         A caller cancelled before its batch starts writes nothing; once the
         batch has started, its unit is written with the others (as with any
         statement in flight) and the caller does not hear of it."""
-        done: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(unit, done, one_statement))
-        if not self._committing:
-            self._commit_next()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[_T] = loop.create_future()
+        self._queue.append(_Pending(unit, done, one_statement, last))
+        if not (self._committing or self._scheduled):
+            self._schedule(loop)
         return await done
 
     async def run(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> int:
@@ -127,11 +190,17 @@ class SQLiteConnection:
 
         return await self.write(unit, one_statement=True)
 
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The next batch starts at the loop's next turn: every unit written
+        until then goes in it."""
+        self._scheduled = True
+        self._idle.clear()
+        loop.call_soon(self._commit_next)
+
     def _commit_next(self) -> None:
-        """Hand the queued units to the writer's thread as one batch. Driven by
-        callbacks, not a task: a write that finds the line free is on its way
-        to the thread before its caller even yields, and the next batch leaves
-        in the same wake of the loop that settles the last one."""
+        """Commit the queued units as one batch: on the loop while commits are
+        quick, else on the writer's thread. Driven by callbacks, not a task."""
+        self._scheduled = False
         batch = [p for p in self._queue[:MAX_BATCH] if not p.done.cancelled()]
         del self._queue[:MAX_BATCH]
         if not batch:
@@ -140,35 +209,77 @@ class SQLiteConnection:
             else:
                 self._idle.set()
             return
-        self._committing = True
-        self._idle.clear()
+        batch.sort(key=_runs_last)  # stable: otherwise in the order they came
         units = [(p.unit, p.bare) for p in batch]
+        checkpoint = self._checkpoints is not None and self._checkpoints.due
+        if not checkpoint and self._commit_pace.quick and self._writer.idle:
+            try:
+                committed = _commit(self._writer.connection, units=units, wait=_at_once)
+            except _LockTaken:
+                pass  # rolled back: the thread waits for the lock
+            except Exception as exc:
+                self._committed(batch, False, exc)
+                return
+            else:
+                self._committed(batch, True, committed)
+                return
+        self._committing = True
+        wait = functools.partial(patiently, busy_timeout=self._busy_timeout)
         self._writer.submit(
-            functools.partial(_commit, units=units, busy_timeout=self._busy_timeout),
+            functools.partial(_commit, units=units, wait=wait, checkpoint=checkpoint),
             functools.partial(self._committed, batch),
         )
 
     def _committed(self, batch: list[_Pending[Any]], ok: bool, value: Any) -> None:
-        """On the loop, once the batch is done: settle its callers, send the next."""
+        """On the loop, once the batch is done: settle its callers; the units
+        that queued meanwhile go at the next turn, with those the settled
+        callers write on waking."""
         self._committing = False
         if ok:
+            committed: _Committed = value
             self.commits += 1
-            for pending, outcome in zip(batch, value, strict=True):
+            if self._commit_pace.took(committed.seconds):
+                _moved("commits", self._commit_pace)
+            if self._checkpoints is not None:
+                self._checkpoints.committed()
+                if committed.wal_pages is not None:
+                    self._checkpoints.checkpointed(committed.wal_pages)
+            for pending, outcome in zip(batch, committed.outcomes, strict=True):
                 _settle(pending, outcome)
         else:  # the batch failed as a whole
             for pending in batch:
                 _settle(pending, (False, value))
-        self._commit_next()
+        if self._queue:
+            self._schedule(asyncio.get_running_loop())
+        else:
+            self._idle.set()
 
     # --- reads -----------------------------------------------------------------
     async def rows(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
         """A read of committed data only (never a write before it is durable)."""
+        thread = self._reader or self._writer  # :memory:: the writer's, between batches
+        if self._read_pace.quick and thread.idle and not self._committing:
+            started = time.perf_counter()
+            try:
+                rows = thread.connection.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+            else:
+                if self._read_pace.took(time.perf_counter() - started):
+                    _moved("reads", self._read_pace)
+                return rows
         busy_timeout = self._busy_timeout
 
-        def read(db: sqlite3.Connection) -> list[Any]:
-            return patiently(lambda: db.execute(sql, params).fetchall(), busy_timeout)
+        def read(db: sqlite3.Connection) -> tuple[list[Any], float]:
+            started = time.perf_counter()
+            rows = patiently(lambda: db.execute(sql, params).fetchall(), busy_timeout)
+            return rows, time.perf_counter() - started
 
-        return await (self._reader or self._writer).call(read)
+        rows, seconds = await thread.call(read)
+        if self._read_pace.took(seconds):
+            _moved("reads", self._read_pace)
+        return rows
 
     async def close(self) -> None:
         await self._idle.wait()  # the writes already handed over land
@@ -177,30 +288,85 @@ class SQLiteConnection:
         await self._writer.close()
 
 
-# --- on the connection's thread ---------------------------------------------------
+def _runs_last(pending: _Pending[Any]) -> bool:
+    return pending.last
+
+
+def _moved(work: str, pace: Pace) -> None:
+    where = "the event loop" if pace.quick else "the store's threads"
+    log.info(
+        "SQLite %s took %.2f ms on average: they run on %s from now on",
+        work,
+        1000 * pace.average,
+        where,
+    )
+
+
+# --- wherever the batch runs: the loop or the writer's thread ---------------------
+def _at_once(attempt: Callable[[], _T]) -> _T:
+    """On the loop: ``attempt()``, or :class:`_LockTaken` if the lock is taken."""
+    try:
+        return attempt()
+    except sqlite3.OperationalError as exc:
+        if is_busy(exc):
+            raise _LockTaken from exc
+        raise
+
+
 def _commit(
-    db: sqlite3.Connection, *, units: list[tuple[Unit[Any], bool]], busy_timeout: float
-) -> list[_Outcome]:
+    db: sqlite3.Connection,
+    *,
+    units: list[tuple[Unit[Any], bool]],
+    wait: _Wait[Any],
+    checkpoint: bool = False,
+) -> _Committed:
     """One batch: its units' outcomes once committed. Raises when the batch
-    failed as a whole (then nothing of it was written)."""
+    failed as a whole (then nothing of it was written). ``checkpoint``: then
+    checkpoint the WAL (on the writer's thread only)."""
     if len(units) == 1 and units[0][1]:
         # One statement alone: SQLite makes it its own transaction.
         unit = units[0][0]
         try:
-            return [(True, patiently(lambda: unit(db), busy_timeout))]
+            result, seconds = wait(lambda: _timed(unit, db))
+            outcomes: list[_Outcome] = [(True, result)]
+        except _LockTaken:
+            raise
         except Exception as exc:
-            return [(False, exc)]
-    # BEGIN IMMEDIATE: the write lock is held from the first statement, so
-    # nothing a unit reads can change under it.
-    patiently(lambda: db.execute("BEGIN IMMEDIATE"), busy_timeout)
+            outcomes, seconds = [(False, exc)], 0.0
+    else:
+        # BEGIN IMMEDIATE: the write lock is held from the first statement, so
+        # nothing a unit reads can change under it.
+        wait(lambda: db.execute("BEGIN IMMEDIATE"))
+        try:
+            outcomes = [_unit(db, n, unit, bare) for n, (unit, bare) in enumerate(units)]
+            _, seconds = wait(lambda: _timed(_commit_transaction, db))
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+    return _Committed(outcomes, seconds, _checkpoint(db) if checkpoint else None)
+
+
+def _commit_transaction(db: sqlite3.Connection) -> None:
+    db.execute("COMMIT")
+
+
+def _timed(work: Unit[_T], db: sqlite3.Connection) -> tuple[_T, float]:
+    """``work(db)`` and how long it took: one attempt's time, not the waits
+    for a lock between attempts (the disk's pace, not another process's)."""
+    started = time.perf_counter()
+    result = work(db)
+    return result, time.perf_counter() - started
+
+
+def _checkpoint(db: sqlite3.Connection) -> int | None:
+    """Checkpoint the WAL; its size in pages. The batch is committed whatever
+    this does: a checkpoint that fails is tried again at the next one due."""
     try:
-        outcomes = [_unit(db, n, unit, bare) for n, (unit, bare) in enumerate(units)]
-        patiently(lambda: db.execute("COMMIT"), busy_timeout)
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
-    return outcomes
+        row = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    except sqlite3.Error:
+        return None
+    return int(row[1]) if row else None
 
 
 def _unit(db: sqlite3.Connection, n: int, unit: Unit[Any], bare: bool) -> _Outcome:

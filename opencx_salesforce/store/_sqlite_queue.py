@@ -126,8 +126,9 @@ class SQLiteQueue:
 
         # One unit: the read and the update commit together (in a batch, its
         # savepoint; alone, BEGIN IMMEDIATE), so two processes never take one item.
+        # Last in its batch: it takes what the batch's enqueues add.
         with self._wakeups.leasing(queue):
-            return await self._conn.write(take)
+            return await self._conn.write(take, last=True)
 
     async def ack(self, lease: Lease) -> bool:
         return await self._conn.run(f"DELETE FROM queue_items WHERE {_HELD}", _held(lease)) == 1

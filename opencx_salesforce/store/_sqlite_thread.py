@@ -1,7 +1,10 @@
-"""One SQLite connection and the thread that uses it, for the event loop.
+"""One SQLite connection and a thread that can use it, for the event loop.
 
-SQLite's calls block (a commit waits for its fsync), so they run on a thread of
-their own. What makes this cheaper than a thread hop per statement: a call is a
+SQLite's calls block (a commit waits for its fsync), so when they are slow they
+run on a thread of their own; when they are quick the event loop runs them
+itself on the same connection (:attr:`SQLiteThread.connection`, while the
+thread is :attr:`~SQLiteThread.idle`), see :mod:`._sqlite_connection`.
+What makes the thread cheaper than a thread hop per statement: a call is a
 whole piece of work (a group commit's batch: ``BEGIN``, every unit, ``COMMIT``),
 and the calls that queue up while the thread is busy run in one wake of the
 thread and come back in one wake of the event loop (one
@@ -9,9 +12,10 @@ thread and come back in one wake of the event loop (one
 operations so cost a few thread switches between them, not sixty; the thread
 releases the GIL while SQLite works, so the loop keeps running meanwhile.
 
-The connection is opened on the thread and used only there (sqlite3's
-``check_same_thread`` stays on). Nothing here logs a statement or its
-parameters: the store holds tokens and secrets.
+The connection is opened on the thread. It is used by one thread at a time:
+the thread while a call is queued or running, the loop only when none is
+(``check_same_thread`` is off for that hand-over alone). Nothing here logs a
+statement or its parameters: the store holds tokens and secrets.
 
 Waiting for a lock another process holds (``SQLITE_BUSY``) is done here, on the
 thread, in short jittered naps (:func:`patiently`): SQLite's own busy handler
@@ -42,6 +46,12 @@ _Then = Callable[[bool, Any], None]
 _Call = tuple[_Then, Work[Any]]
 
 
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` is SQLITE_BUSY (any extended code): another connection
+    holds a lock that this operation needs."""
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+
+
 def patiently(attempt: Callable[[], _T], busy_timeout: float) -> _T:
     """``attempt()``, again after a short jittered nap while another connection
     holds the lock, until ``busy_timeout`` seconds have passed (then SQLite's
@@ -52,8 +62,7 @@ def patiently(attempt: Callable[[], _T], busy_timeout: float) -> _T:
         try:
             return attempt()
         except sqlite3.OperationalError as exc:
-            busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
-            if not busy or time.monotonic() >= deadline:
+            if not is_busy(exc) or time.monotonic() >= deadline:
                 raise
         time.sleep(random.uniform(0, pause))
         pause = min(pause * 2, 0.01)
@@ -68,6 +77,8 @@ class SQLiteThread:
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._db: sqlite3.Connection | None = None
+        self._in_flight = 0  # calls submitted and not yet settled (counted on the loop)
 
     async def start(self) -> None:
         """Open the connection (on the thread): raises what opening raised."""
@@ -79,9 +90,23 @@ class SQLiteThread:
         self._thread.start()
         await opened
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection, for the loop to use itself: only while :attr:`idle`,
+        and only from the loop (the thread may take it back at the next
+        :meth:`submit`)."""
+        assert self._db is not None, "start() first"
+        return self._db
+
+    @property
+    def idle(self) -> bool:
+        """No call is queued for the thread or running there."""
+        return self._in_flight == 0
+
     def submit(self, work: Work[_T], then: Callable[[bool, Any], None]) -> None:
         """Queue ``work(connection)`` for the thread; ``then(True, result)`` or
         ``then(False, exception)`` runs on the loop once it is done."""
+        self._in_flight += 1
         self._calls.put((then, work))
 
     async def call(self, work: Work[_T]) -> _T:
@@ -107,10 +132,14 @@ class SQLiteThread:
         try:
             # isolation_level=None: no implicit transactions, the caller says when.
             # timeout=0: SQLite's busy handler is off, see patiently.
-            db = sqlite3.connect(self._database, isolation_level=None, timeout=0)
+            # check_same_thread=False: the loop uses it too, never at once (see above).
+            db = sqlite3.connect(
+                self._database, isolation_level=None, timeout=0, check_same_thread=False
+            )
         except BaseException as exc:  # handed to the opener
             loop.call_soon_threadsafe(_resolve, opened, False, exc)
             return
+        self._db = db
         loop.call_soon_threadsafe(_resolve, opened, True, None)
         try:
             running = True
@@ -133,17 +162,17 @@ class SQLiteThread:
                         outcomes.append((then, False, exc))
                 if outcomes:
                     try:
-                        loop.call_soon_threadsafe(_settle, outcomes)
+                        loop.call_soon_threadsafe(self._settle, outcomes)
                     except RuntimeError:  # the loop is closed: nobody waits any more
                         return
         finally:
             db.close()
 
-
-def _settle(outcomes: list[tuple[_Then, bool, Any]]) -> None:
-    """On the loop: hand each call its result or its error."""
-    for then, ok, value in outcomes:
-        then(ok, value)
+    def _settle(self, outcomes: list[tuple[_Then, bool, Any]]) -> None:
+        """On the loop: hand each call its result or its error."""
+        self._in_flight -= len(outcomes)
+        for then, ok, value in outcomes:
+            then(ok, value)
 
 
 def _resolve(done: asyncio.Future[Any], ok: bool, value: Any) -> None:

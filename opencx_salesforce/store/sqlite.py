@@ -13,8 +13,9 @@ Sharing the file
     The database runs in WAL mode (readers never block the writer), and an
     operation that finds the write lock taken waits for it (``busy_timeout``,
     10 s by default) instead of failing; the waiting is done on the connection's
-    thread in short jittered pauses rather than by SQLite's own busy handler (see
-    ``_sqlite_thread``), and ``sqlite3.OperationalError`` is raised past it.
+    thread, never on the event loop, in short jittered pauses rather than by
+    SQLite's own busy handler (see ``_sqlite_thread``), and
+    ``sqlite3.OperationalError`` is raised past it.
     Conditional writes (``set_if_absent``, ``compare_and_set``, ``ack``, …) are
     single statements: SQLite takes the write lock before it reads the row it
     compares, so the check and the write are one atomic step. ``lease``, which
@@ -24,11 +25,19 @@ Sharing the file
     ``set``, …), it survives a power cut.
 
 Group commit
-    Writes that arrive while a commit is in progress go together in the next
-    transaction, each in its own savepoint: one fsync for many, each write still
-    atomic on its own, with its own result and its own error (see
-    ``_sqlite_connection``). A write that finds no commit in progress starts at
-    once. Other processes see each write whole, as before.
+    Writes that arrive together (in one turn of the event loop, or while a
+    commit is in progress) go in one transaction, each in its own savepoint:
+    one fsync for many, each write still atomic on its own, with its own
+    result and its own error (see ``_sqlite_connection``). A write that finds
+    no commit in progress starts at the loop's next turn. Other processes see
+    each write whole, as before.
+
+Where SQLite runs
+    While commits and reads are quick (a local disk), the event loop runs them
+    itself: handing them to a thread costs more than they do. Once they run
+    slow, or find another process holding the lock, they go to the
+    connections' threads and the loop runs on; the WAL's checkpoints always
+    run there (see ``_sqlite_connection``).
 
 Waking workers
     ``wait`` is woken at once by work added through this store object. Another
@@ -51,6 +60,7 @@ from collections.abc import Mapping, Sequence
 
 from opencx_salesforce.store._rules import check_ttl
 from opencx_salesforce.store._sqlite_connection import SQLiteConnection
+from opencx_salesforce.store._sqlite_pace import LOOP_LIMIT
 from opencx_salesforce.store._sqlite_queue import SQLiteQueue
 from opencx_salesforce.store._sqlite_schema import SCHEMA, SCHEMA_VERSION
 from opencx_salesforce.store._wakeup import Wakeups
@@ -101,20 +111,26 @@ class SQLiteStore(SQLiteQueue):
         busy_timeout: float = 10.0,
         poll_interval: float = 0.1,
         purge_interval: float = 60.0,
+        loop_limit: float = LOOP_LIMIT,
     ) -> SQLiteStore:
         """Open (and create, if needed) the database named by ``url``.
 
         ``busy_timeout``: how long an operation waits for another connection's
-        write lock before it raises ``sqlite3.OperationalError``."""
+        write lock before it raises ``sqlite3.OperationalError``.
+        ``loop_limit``: commits and reads that take longer than this on average
+        (seconds) run on the connections' threads, quicker ones on the event
+        loop; 0 keeps them all on the threads."""
         database = database_from_url(url)
-        conn = await SQLiteConnection.open(database, busy_timeout=busy_timeout)
+        conn = await SQLiteConnection.open(
+            database, busy_timeout=busy_timeout, loop_limit=loop_limit
+        )
         store = cls(
             conn, database=database, poll_interval=poll_interval, purge_interval=purge_interval
         )
         try:
             await store._prepare()
             if database != ":memory:":  # a second :memory: would be another database
-                await conn.read_from_second_connection(database)
+                await conn.attach_file(database)
         except BaseException:
             await conn.close()
             raise
@@ -152,7 +168,7 @@ class SQLiteStore(SQLiteQueue):
         return bytes(rows[0][0]) if rows else None
 
     async def get_many(self, ns: str, keys: Sequence[str]) -> dict[str, bytes]:
-        """One SELECT (one hop to the reader's thread) for up to
+        """One SELECT for up to
         :data:`_KEYS_A_READ` keys; more in as many reads as it takes."""
         unique = list(dict.fromkeys(keys))
         found: dict[str, bytes] = {}

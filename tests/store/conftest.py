@@ -1,5 +1,6 @@
 """Fixtures of the store conformance suite: every test that takes ``store`` or
-``backend`` runs once per backend (memory, SQLite, Redis at 127.0.0.1:6379,
+``backend`` runs once per backend (memory, SQLite with its work on the event
+loop and on its threads, Redis at 127.0.0.1:6379,
 PostgreSQL at 127.0.0.1:5432 in a fresh schema)."""
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from opencx_salesforce.testing.store_conformance.backend import Backend
 ALL_BACKENDS = [
     "memory",
     "sqlite",
+    "sqlite-threads",
     pytest.param("redis", marks=pytest.mark.redis),
     pytest.param("postgres", marks=pytest.mark.postgres),
 ]
 # The backends whose data outlives the store object that wrote it.
 DURABLE_BACKENDS = [
     "sqlite",
+    "sqlite-threads",
     pytest.param("redis", marks=pytest.mark.redis),
     pytest.param("postgres", marks=pytest.mark.postgres),
 ]

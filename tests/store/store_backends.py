@@ -14,6 +14,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from opencx_salesforce.store import Store
+from opencx_salesforce.store._sqlite_pace import LOOP_LIMIT
 from opencx_salesforce.store.memory import MemoryStore
 from opencx_salesforce.store.postgres import PostgresStore
 from opencx_salesforce.store.redis import RedisStore
@@ -56,13 +57,15 @@ def memory_backend() -> Backend:
     return Backend("memory", opener)
 
 
-def sqlite_backend(directory: Path) -> Backend:
+def sqlite_backend(directory: Path, *, on_threads: bool = False) -> Backend:
+    """``on_threads``: every commit and read on the connections' threads, as
+    when the disk is slow (quick ones otherwise run on the event loop)."""
     url = f"sqlite:///{directory / 'store.db'}"  # absolute path: four slashes
 
     async def opener() -> Store:
-        return await SQLiteStore.open(url)
+        return await SQLiteStore.open(url, loop_limit=0.0 if on_threads else LOOP_LIMIT)
 
-    return Backend("sqlite", opener)
+    return Backend("sqlite-threads" if on_threads else "sqlite", opener)
 
 
 def redis_backend() -> Backend:
@@ -104,6 +107,8 @@ def make_backend(name: str, directory: Path) -> Backend:
         return memory_backend()
     if name == "sqlite":
         return sqlite_backend(directory)
+    if name == "sqlite-threads":
+        return sqlite_backend(directory, on_threads=True)
     if name == "redis":
         return redis_backend()
     if name == "postgres":
