@@ -1,5 +1,6 @@
 """Where a handoff's CPU is spent: the event loop's thread against the process
-(the difference is the store's own threads: SQLite's writer and reader).
+(the difference is the process's other threads: SQLite's writer and reader,
+when its commits and reads run there, and its checkpoints).
 
     .venv/bin/python bench/cpu_split.py            # the plugin on SQLite and memory, 0 ms
     .venv/bin/python bench/cpu_split.py --contender plugin+redis --latency-ms 50

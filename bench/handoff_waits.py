@@ -139,12 +139,12 @@ def timers(waits: Waits) -> Iterator[None]:
         return wrapped
 
     def commit(original: Any) -> Any:
-        def wrapped(db: Any, *, units: list[Any], busy_timeout: float) -> Any:
+        def wrapped(db: Any, *, units: list[Any], **kw: Any) -> Any:
             started = time.perf_counter()
             try:
-                return original(db, units=units, busy_timeout=busy_timeout)
+                return original(db, units=units, **kw)
             finally:
-                if waits.on:  # appended from the writer's thread: list.append is atomic
+                if waits.on:  # appended on the loop or the writer's thread: atomic
                     waits.batches.append((len(units), time.perf_counter() - started))
 
         return wrapped

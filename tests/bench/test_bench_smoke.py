@@ -14,6 +14,7 @@ import gc
 import itertools
 import json
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -200,11 +201,23 @@ async def test_profile_names_project_code(emulator_url: str, tmp_path: Path) -> 
     assert CellResult.from_json(result.cell).handoffs > 0
 
 
-async def test_cpu_split_charges_sqlite_threads_apart(emulator_url: str) -> None:
-    sqlite = await cpu_split.split(emulator_url, "plugin", 0.0, budget_seconds=0.2)
-    memory = await cpu_split.split(emulator_url, "plugin+memory", 0.0, budget_seconds=0.2)
-    other_threads = [float(row.split("|")[5].split()[0]) for row in (sqlite, memory)]
-    assert other_threads[0] > 0 and other_threads[1] < 0.05  # SQLite's own threads
+async def test_cpu_split_charges_other_threads_apart(emulator_url: str) -> None:
+    stop = threading.Event()
+
+    def spin() -> None:  # CPU spent on a thread that is not the loop's
+        while not stop.is_set():
+            sum(range(1000))
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        busy = await cpu_split.split(emulator_url, "plugin+memory", 0.0, budget_seconds=0.2)
+    finally:
+        stop.set()
+        spinner.join()
+    quiet = await cpu_split.split(emulator_url, "plugin+memory", 0.0, budget_seconds=0.2)
+    other_threads = [float(row.split("|")[5].split()[0]) for row in (busy, quiet)]
+    assert other_threads[0] > 0.1 and other_threads[1] < 0.05
 
 
 async def test_handoff_waits_times_every_phase_and_puts_the_timers_back(
