@@ -98,7 +98,7 @@ class _Committed:
     """What a batch gave, once committed."""
 
     outcomes: list[_Outcome]
-    seconds: float  # the COMMIT's (a lone statement's) own time: its fsync's
+    seconds: float  # the COMMIT's (a lone statement's) own time: its fsync's (on the loop)
     wal_pages: int | None  # the WAL's size when the batch checkpointed, if it did
 
 
@@ -212,7 +212,7 @@ class SQLiteConnection:
         batch.sort(key=_runs_last)  # stable: otherwise in the order they came
         units = [(p.unit, p.bare) for p in batch]
         checkpoint = self._checkpoints is not None and self._checkpoints.due
-        if not checkpoint and self._commit_pace.quick and self._writer.idle:
+        if not checkpoint and self._writer.idle and self._commit_pace.on_loop:
             try:
                 committed = _commit(self._writer.connection, units=units, wait=_at_once)
             except _LockTaken:
@@ -221,6 +221,8 @@ class SQLiteConnection:
                 self._committed(batch, False, exc)
                 return
             else:
+                if self._commit_pace.took(committed.seconds):
+                    _moved("commits", self._commit_pace)
                 self._committed(batch, True, committed)
                 return
         self._committing = True
@@ -238,8 +240,6 @@ class SQLiteConnection:
         if ok:
             committed: _Committed = value
             self.commits += 1
-            if self._commit_pace.took(committed.seconds):
-                _moved("commits", self._commit_pace)
             if self._checkpoints is not None:
                 self._checkpoints.committed()
                 if committed.wal_pages is not None:
@@ -258,7 +258,7 @@ class SQLiteConnection:
     async def rows(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
         """A read of committed data only (never a write before it is durable)."""
         thread = self._reader or self._writer  # :memory:: the writer's, between batches
-        if self._read_pace.quick and thread.idle and not self._committing:
+        if thread.idle and not self._committing and self._read_pace.on_loop:
             started = time.perf_counter()
             try:
                 rows = thread.connection.execute(sql, params).fetchall()
@@ -271,15 +271,10 @@ class SQLiteConnection:
                 return rows
         busy_timeout = self._busy_timeout
 
-        def read(db: sqlite3.Connection) -> tuple[list[Any], float]:
-            started = time.perf_counter()
-            rows = patiently(lambda: db.execute(sql, params).fetchall(), busy_timeout)
-            return rows, time.perf_counter() - started
+        def read(db: sqlite3.Connection) -> list[Any]:
+            return patiently(lambda: db.execute(sql, params).fetchall(), busy_timeout)
 
-        rows, seconds = await thread.call(read)
-        if self._read_pace.took(seconds):
-            _moved("reads", self._read_pace)
-        return rows
+        return await thread.call(read)
 
     async def close(self) -> None:
         await self._idle.wait()  # the writes already handed over land

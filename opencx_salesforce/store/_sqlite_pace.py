@@ -9,46 +9,76 @@ while commits (and reads) stay that quick the loop runs them itself; once
 they run slow (network block storage, a disk under other load, a large
 checkpoint) they go back to the thread, where the loop does not wait for them.
 
-Both places keep timing the work, so the choice follows the disk both ways.
+Only work run on the loop is timed: on a thread, a timing would include the
+wait for the GIL after each SQLite call (up to the interpreter's 5 ms switch
+interval while the loop is busy), so quick work would look slow there and never
+come back. Instead, while the work runs on the threads, one piece a second runs
+on the loop as a probe, and a quick probe brings the work back.
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 # On average, work slower than this runs on a thread (seconds). A local SSD's
 # fsync is 0.05-0.5 ms; cloud block storage's is 0.5-10 ms.
 LOOP_LIMIT = 0.001
 
-# Weight of the newest timing in the running average: one slow commit (a 10 ms
-# fsync) sends the next ones to the thread; about ten quick ones bring them back.
-_WEIGHT = 0.2
+# Weight of the newest timing in the running average (about the last twenty):
+# a lone slow fsync (local disks show one of several ms now and then) does not
+# send the work away; a run of them does (2 ms commits: after about a dozen).
+_WEIGHT = 0.05
+
+# While the work runs on the threads, how often one piece tries the loop.
+PROBE_EVERY = 1.0
 
 
 class Pace:
-    """A running average of how long one kind of SQLite work takes, and where
-    it runs: it leaves the loop once the average passes the limit and comes
-    back once it is under half of it (so an average near the limit does not
-    send the work back and forth)."""
+    """A running average of how long one kind of SQLite work takes on the
+    loop, and whether it runs there: it leaves once the average passes the
+    limit, and comes back when a probe takes under half of it."""
 
-    def __init__(self, limit: float = LOOP_LIMIT) -> None:
+    def __init__(
+        self,
+        limit: float = LOOP_LIMIT,
+        *,
+        probe_every: float = PROBE_EVERY,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
+        self._probe_every = probe_every
+        self._clock = clock
         self._average = 0.0
         self._quick = limit > 0
+        # A limit of 0: never on the loop, not even to probe.
+        self._next_probe = clock() + probe_every if limit > 0 else float("inf")
+
+    @property
+    def on_loop(self) -> bool:
+        """Whether the next piece of work runs on the loop (as a probe, when
+        the work runs on the threads and a probe is due)."""
+        return self._quick or self._clock() >= self._next_probe
 
     def took(self, seconds: float) -> bool:
-        """Record one timing, wherever the work ran; whether it now runs
-        somewhere else."""
+        """Record how long a piece of work took on the loop; whether the work
+        now runs somewhere else."""
+        if not self._quick:  # that was a probe
+            if seconds < self.limit / 2:
+                self._quick, self._average = True, seconds
+                return True
+            self._next_probe = self._clock() + self._probe_every
+            return False
         self._average += (seconds - self._average) * _WEIGHT
-        if self._quick and self._average > self.limit:
+        if self._average > self.limit:
             self._quick = False
-            return True
-        if not self._quick and self._average < self.limit / 2:
-            self._quick = True
+            self._next_probe = self._clock() + self._probe_every
             return True
         return False
 
     @property
     def quick(self) -> bool:
-        """The work may run on the loop (never with a limit of 0)."""
+        """The work runs on the loop (not only as a probe)."""
         return self._quick
 
     @property

@@ -48,21 +48,33 @@ async def test_quick_work_runs_on_the_loop_and_slow_work_on_threads(
         await conn.close()
 
 
-def test_one_slow_commit_sends_the_next_to_the_thread_and_quick_ones_bring_them_back() -> None:
-    pace = Pace(0.001)
+def test_slow_commits_leave_the_loop_and_a_quick_probe_brings_them_back() -> None:
+    now = [0.0]
+    pace = Pace(0.001, probe_every=1.0, clock=lambda: now[0])
     for _ in range(50):
         pace.took(0.0002)  # a local SSD's commit
+    assert pace.on_loop
+    assert not pace.took(0.007)  # a lone slow fsync, as local disks show now and then
     assert pace.quick
-    pace.took(0.010)  # one 10 ms fsync
-    assert not pace.quick
-    back = 0
-    while not pace.quick:
-        pace.took(0.0002)
-        back += 1
-    assert 3 <= back <= 15
-    for _ in range(50):
-        pace.took(0.002)  # a disk whose commits are all slow keeps them on the thread
-    assert not pace.quick
+    moved = [pace.took(0.002) for _ in range(20)]  # a disk whose commits run slow
+    assert moved.count(True) == 1 and 5 <= moved.index(True) <= 15
+    assert not pace.quick and not pace.on_loop  # the next ones go to the thread
+    now[0] += 0.5
+    assert not pace.on_loop
+    now[0] += 0.5
+    assert pace.on_loop  # a probe is due
+    assert not pace.took(0.002)  # a slow probe: the work stays on the thread
+    assert not pace.on_loop
+    now[0] += 1.0
+    assert pace.on_loop and pace.took(0.0002)  # a quick probe: back on the loop
+    assert pace.quick and pace.on_loop
+
+
+def test_a_limit_of_zero_never_tries_the_loop() -> None:
+    now = [0.0]
+    pace = Pace(0.0, clock=lambda: now[0])
+    now[0] += 3600
+    assert not pace.on_loop
 
 
 def test_checkpoints_fall_due_about_every_thousand_pages() -> None:
