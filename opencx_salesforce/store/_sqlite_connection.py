@@ -212,25 +212,33 @@ class SQLiteConnection:
         batch.sort(key=_runs_last)  # stable: otherwise in the order they came
         units = [(p.unit, p.bare) for p in batch]
         checkpoint = self._checkpoints is not None and self._checkpoints.due
-        if not checkpoint and self._writer.idle and self._commit_pace.on_loop:
-            try:
-                committed = _commit(self._writer.connection, units=units, wait=_at_once)
-            except _LockTaken:
-                pass  # rolled back: the thread waits for the lock
-            except Exception as exc:
-                self._committed(batch, False, exc)
-                return
-            else:
-                if self._commit_pace.took(committed.seconds):
-                    _moved("commits", self._commit_pace)
-                self._committed(batch, True, committed)
-                return
+        on_loop = not checkpoint and self._writer.idle and self._commit_pace.on_loop
+        if on_loop and self._commit_on_loop(batch, units):
+            return
+        # Slow commits, a checkpoint due, or the lock taken: the writer's thread.
         self._committing = True
         wait = functools.partial(patiently, busy_timeout=self._busy_timeout)
         self._writer.submit(
             functools.partial(_commit, units=units, wait=wait, checkpoint=checkpoint),
             functools.partial(self._committed, batch),
         )
+
+    def _commit_on_loop(
+        self, batch: list[_Pending[Any]], units: list[tuple[Unit[Any], bool]]
+    ) -> bool:
+        """Commit the batch here and settle it; False when another connection
+        holds the lock (the batch was rolled back, nothing of it written)."""
+        try:
+            committed = _commit(self._writer.connection, units=units, wait=_at_once)
+        except _LockTaken:
+            return False
+        except Exception as exc:
+            self._committed(batch, False, exc)
+            return True
+        if self._commit_pace.took(committed.seconds):
+            _moved("commits", self._commit_pace)
+        self._committed(batch, True, committed)
+        return True
 
     def _committed(self, batch: list[_Pending[Any]], ok: bool, value: Any) -> None:
         """On the loop, once the batch is done: settle its callers; the units
@@ -257,8 +265,10 @@ class SQLiteConnection:
     # --- reads -----------------------------------------------------------------
     async def rows(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
         """A read of committed data only (never a write before it is durable)."""
-        thread = self._reader or self._writer  # :memory:: the writer's, between batches
-        if thread.idle and not self._committing and self._read_pace.on_loop:
+        # A file's reader reads beside a batch on the writer's thread (WAL);
+        # :memory:'s one connection only between batches (the thread is busy).
+        thread = self._reader or self._writer
+        if thread.idle and self._read_pace.on_loop:
             started = time.perf_counter()
             try:
                 rows = thread.connection.execute(sql, params).fetchall()

@@ -2,12 +2,12 @@
 
 Handing each batch and each read to a thread costs the process more than the
 work: the loop and SQLite's threads pass the GIL back and forth, and the
-busier the loop the dearer each hand-over (measured: a sixth of the plugin's
-CPU per handoff, 8 % of its throughput; ``bench/profile_notes.md``). A commit
-on a local disk takes a fraction of a millisecond, its fsync included, so
-while commits (and reads) stay that quick the loop runs them itself; once
-they run slow (network block storage, a disk under other load, a large
-checkpoint) they go back to the thread, where the loop does not wait for them.
+busier the loop the dearer each hand-over (measured: 8 % of the plugin's CPU
+per handoff; ``bench/profile_notes.md``, session 13). A commit on a local disk
+takes a fraction of a millisecond, its fsync included, so while commits (and
+reads) stay that quick the loop runs them itself; once they run slow (network
+block storage, a disk under other load) they go back to the thread, where the
+loop does not wait for them.
 
 Only work run on the loop is timed: on a thread, a timing would include the
 wait for the GIL after each SQLite call (up to the interpreter's 5 ms switch
