@@ -14,7 +14,7 @@ from opencx_salesforce.cases import plan
 from opencx_salesforce.models import Contact
 from opencx_salesforce.salesforce import subrequests
 from opencx_salesforce.salesforce.client import SalesforceClient
-from opencx_salesforce.salesforce.errors import error_for_response
+from opencx_salesforce.salesforce.errors import TransportError, error_for_response
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,9 @@ class Lookups:
     async def _run(self, batch: list[tuple[Contact, asyncio.Future[Match | None]]]) -> None:
         answers: list[Match | None] = [None] * len(batch)
         try:
-            records = await self._query(plan.contacts_query([contact for contact, _ in batch]))
+            records = await self._query_once_more(
+                plan.contacts_query([contact for contact, _ in batch])
+            )
             answers = [Match(plan.match_contact(contact, records)) for contact, _ in batch]
         except Exception as exc:
             # As a lone handoff's failed lookup: no link now, tried next time.
@@ -79,6 +81,19 @@ class Lookups:
                 if not future.done():
                     future.set_result(answer)
             self.kick()
+
+    async def _query_once_more(self, soql: str) -> list[Any]:
+        """:meth:`_query`, sent again at once when the connection broke with no
+        answer (a server or proxy closing a kept-alive connection as the query
+        went out on it): a query changes nothing, and a Case created without
+        its Contact stays so. Not after a timeout: that query has waited long enough."""
+        try:
+            return await self._query(soql)
+        except TransportError as exc:
+            if isinstance(exc.__cause__, TimeoutError):
+                raise
+            log.info("Contact lookup got no answer (%s); sending it again", exc)
+            return await self._query(soql)
 
     async def _query(self, soql: str) -> list[Any]:
         """Every record of the query, its first page read through composite."""

@@ -31,7 +31,10 @@ if TYPE_CHECKING:
 SERVER_ERROR = "500"
 UNAVAILABLE = "503"
 LOCK = "lock"
-FAULT_KINDS = (SERVER_ERROR, UNAVAILABLE, LOCK)
+# The connection closes with no answer at all: what a client meets when a server
+# or a load balancer drops a kept-alive connection as a request goes out on it.
+DISCONNECT = "disconnect"
+FAULT_KINDS = (SERVER_ERROR, UNAVAILABLE, LOCK, DISCONNECT)
 
 _WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
@@ -251,6 +254,10 @@ def faults_middleware(state: EmulatorState) -> Any:
             retry = None if config.outage_end is None else max(1, int(config.outage_end - now))
             return unavailable_response(config, retry)
         kind = config.draw(is_write=request.method in _WRITE_METHODS)
+        if kind == DISCONNECT and request.transport is not None:
+            # Before the handler: the request is not applied.
+            request.transport.close()
+            return web.Response(status=500)  # written to a closed transport: never seen
         if kind is not None:
             return injected_response(config, kind)
         return await handler(request)
