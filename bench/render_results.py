@@ -783,7 +783,7 @@ def render(run: Run, *, profile_notes: str = "", results_file: str = "bench/resu
     cells = Cells(run.cells)
     parts = [
         header(run, results_file),
-        goals_section(cells.get, run.replies),
+        goals_section(cells.get, run.replies, run.goal_cells),
         summary_section(run, cells),
         method(run),
         calls_section(cells),

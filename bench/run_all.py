@@ -1,7 +1,7 @@
 """Every benchmark in one run, written to bench/RESULTS.md (and bench/results.json).
 
     .venv/bin/python bench/run_all.py            # the full run (about 10 minutes)
-    .venv/bin/python bench/run_all.py --quick    # a smaller run (about five minutes)
+    .venv/bin/python bench/run_all.py --quick    # a smaller run (about eight minutes)
     .venv/bin/python bench/run_all.py --render bench/results.json   # RESULTS.md again
 
 One emulator process serves the whole run; each measurement runs in a process of
@@ -35,7 +35,7 @@ from handoff_workload import (
 )
 from machine_info import CpuProbe, Machine, describe, probe_cpu
 from profile_handoff import ProfileResult
-from render_goals import LOADED
+from render_goals import GOAL_CONTENDERS, LOADED
 from render_results import COLLECTOR_CONTENDERS, CONTENDERS, render
 
 HERE = Path(__file__).resolve().parent
@@ -64,6 +64,9 @@ class Plan:
     append_seconds: float  # each appends measurement's closed loop
     profile_messages: int
     profile_seconds: float
+    # The goals' cell again, this many rounds of its throughput contenders, each
+    # round in another order: the goals' ratios are medians over the rounds.
+    goal_rounds: int = 4
 
     def handoff_cells(self) -> list[CellSpec]:
         return [
@@ -82,15 +85,32 @@ class Plan:
             for contender in CONTENDERS
         ]
 
-    def collector_cells(self) -> list[CellSpec]:
-        """The goals' cell again, every competent baseline and durable plugin in a
-        process left with CPython's default collector (``gc_threshold=0``)."""
-        at_goal = {
+    def _at_goal(self) -> dict[str, CellSpec]:
+        """Each contender's goals' cell (50 ms, 20 messages, 100 concurrent)."""
+        return {
             spec.contender: spec
             for spec in self.handoff_cells()
             if (spec.latency_ms, spec.messages, spec.concurrency) == LOADED
         }
+
+    def collector_cells(self) -> list[CellSpec]:
+        """The goals' cell again, every competent baseline and durable plugin in a
+        process left with CPython's default collector (``gc_threshold=0``)."""
+        at_goal = self._at_goal()
         return [replace(at_goal[name], gc_threshold=0) for name in COLLECTOR_CONTENDERS]
+
+    def goal_rounds_cells(self) -> list[list[CellSpec]]:
+        """The goals' cell for :data:`GOAL_CONTENDERS`, :attr:`goal_rounds`
+        times; each round starts one contender later, so none always runs first
+        or beside the same neighbour."""
+        at_goal = self._at_goal()
+        rounds = []
+        for n in range(self.goal_rounds):
+            shift = (n + 1) % len(GOAL_CONTENDERS)
+            rounds.append(
+                [at_goal[name] for name in GOAL_CONTENDERS[shift:] + GOAL_CONTENDERS[:shift]]
+            )
+        return rounds
 
     def outbox_cells(self) -> list[CellSpec]:
         return [
@@ -159,6 +179,7 @@ class Run:
     cells: list[CellResult] = field(default_factory=list)
     outbox_cells: list[CellResult] = field(default_factory=list)
     collector_cells: list[CellResult] = field(default_factory=list)
+    goal_cells: list[CellResult] = field(default_factory=list)
     replies: list[ReplyResult] = field(default_factory=list)
     appends: list[AppendResult] = field(default_factory=list)
     profile: ProfileResult | None = None
@@ -174,6 +195,7 @@ class Run:
             "cells": [c.to_json() for c in self.cells],
             "outbox_cells": [c.to_json() for c in self.outbox_cells],
             "collector_cells": [c.to_json() for c in self.collector_cells],
+            "goal_cells": [c.to_json() for c in self.goal_cells],
             "replies": [r.to_json() for r in self.replies],
             "appends": [a.to_json() for a in self.appends],
             "profile": self.profile.to_json() if self.profile else None,
@@ -191,6 +213,7 @@ class Run:
             cells=[CellResult.from_json(c) for c in data["cells"]],
             outbox_cells=[CellResult.from_json(c) for c in data["outbox_cells"]],
             collector_cells=[CellResult.from_json(c) for c in data.get("collector_cells", [])],
+            goal_cells=[CellResult.from_json(c) for c in data.get("goal_cells", [])],
             replies=[ReplyResult.from_json(r) for r in data["replies"]],
             appends=[AppendResult.from_json(a) for a in data.get("appends", [])],
             profile=ProfileResult.from_json(data["profile"]) if data["profile"] else None,
@@ -243,6 +266,13 @@ def measure(plan: Plan, command: str) -> Run:
         for spec in plan.handoff_cells():
             if (result := run_cell(base, spec, run)) is not None:
                 run.cells.append(result)
+        log(f"the goals' cell again: {plan.goal_rounds} rounds")
+        for specs in plan.goal_rounds_cells():
+            measured = [run_cell(base, spec, run) for spec in specs]
+            # A round is whole or left out (its failure is in run.failures):
+            # its ratios pair the contenders of one round.
+            if all(result is not None for result in measured):
+                run.goal_cells += [result for result in measured if result is not None]
         log("outbox workers")
         for spec in plan.outbox_cells():
             if (result := run_cell(base, spec, run)) is not None:
@@ -302,7 +332,7 @@ def write(run: Run, results_md: Path, results_json: Path, notes: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a smaller run (about five minutes)")
+    parser.add_argument("--quick", action="store_true", help="a smaller run (about eight minutes)")
     parser.add_argument(
         "--render", type=Path, metavar="JSON", help="write RESULTS.md from a results.json"
     )

@@ -274,6 +274,45 @@ def test_full_plan_covers_every_condition() -> None:
     assert len(run_all.QUICK.handoff_cells()) < len(cells)
 
 
+def test_goal_rounds_interleave_every_throughput_contender() -> None:
+    rounds = run_all.QUICK.goal_rounds_cells()
+    assert len(rounds) == run_all.QUICK.goal_rounds >= 3
+    for specs in rounds:
+        assert sorted(s.contender for s in specs) == sorted(render_goals.GOAL_CONTENDERS)
+        assert {(s.latency_ms, s.messages, s.concurrency) for s in specs} == {(50.0, 20, 100)}
+    # Each round starts with another contender.
+    assert len({specs[0].contender for specs in rounds}) == len(rounds)
+
+
+RATE = "handoffs/s, 100 concurrent, 20-msg, 50 ms RTT, SQLite"
+
+
+def test_goal_ratios_are_medians_of_the_rounds() -> None:
+    def at(contender: str, per_second: float) -> CellResult:
+        cell = fake_cell(contender, 50.0, 20, 100)
+        return replace(cell, handoffs=int(per_second), latencies_ms=[100.0] * int(per_second))
+
+    first = {"plugin": at("plugin", 900), "aiohttp+collections": at("aiohttp+collections", 500)}
+
+    def get(contender: str, key: tuple[float, int, int]) -> CellResult | None:
+        return first.get(contender) if key == render_goals.LOADED else None
+
+    # Round by round: 900/500 = 1.8, 800/400 = 2.0, 1050/500 = 2.1; a lucky or
+    # unlucky round alone does not decide.
+    again = [
+        at("plugin", 800),
+        at("aiohttp+collections", 400),
+        at("aiohttp+collections", 500),
+        at("plugin", 1050),
+    ]
+    [sqlite] = [g for g in render_goals.goals(get, [], again) if g.figure.startswith(RATE)]
+    assert sqlite.measured.startswith("900.0/s = 2.00× aiohttp+collections (500.0/s)")
+    assert "(median of 3 rounds: 1.80–2.10×)" in sqlite.measured
+    # Without rounds, the one cell is the figure.
+    [alone] = [g for g in render_goals.goals(get, []) if g.figure.startswith(RATE)]
+    assert alone.measured.startswith("900.0/s = 1.80× aiohttp+collections (500.0/s), ")
+
+
 def test_machine_description_and_cpu_probe() -> None:
     machine = machine_info.describe()
     assert machine.nproc > 0 and machine.python and machine.date
