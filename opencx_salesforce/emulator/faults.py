@@ -254,9 +254,10 @@ def faults_middleware(state: EmulatorState) -> Any:
             retry = None if config.outage_end is None else max(1, int(config.outage_end - now))
             return unavailable_response(config, retry)
         kind = config.draw(is_write=request.method in _WRITE_METHODS)
-        if kind == DISCONNECT and request.transport is not None:
+        if kind == DISCONNECT:
             # Before the handler: the request is not applied.
-            request.transport.close()
+            if request.transport is not None:
+                request.transport.close()
             return web.Response(status=500)  # written to a closed transport: never seen
         if kind is not None:
             return injected_response(config, kind)
