@@ -47,31 +47,30 @@ def _v(cell: CellResult | None, what: Callable[[CellResult], float]) -> float:
     return what(cell) if cell is not None and cell.handoffs else math.nan
 
 
-def _rate(get: Lookup, contender: str) -> float:
-    """Handoffs a second at the goals' load (NaN when not measured)."""
-    return _v(get(contender, LOADED), lambda c: c.per_second)
-
-
 class Rounds:
     """The goals' cell of each contender in every round: the run's own cell,
     then the rounds measured again (``goal_cells``). A ratio is taken within a
     round, between cells measured minutes apart at most, and its median over
     the rounds is the figure: one round's luck (a busy neighbour, a slow disk)
-    does not decide it."""
+    does not decide it. A contender not measured again has its one cell."""
 
     def __init__(self, get: Lookup, again: Sequence[CellResult]) -> None:
-        self.rates: dict[str, list[float]] = {}
-        for name in GOAL_CONTENDERS:
-            cells = [get(name, LOADED), *(c for c in again if c.spec.contender == name)]
-            self.rates[name] = [_v(c, lambda c: c.per_second) for c in cells]
+        self._get = get
+        self._again = again
+
+    def rates(self, contender: str) -> list[float]:
+        """Handoffs a second, round by round (NaN where not measured)."""
+        cells = [self._get(contender, LOADED)]
+        cells += [c for c in self._again if c.spec.contender == contender]
+        return [_v(c, lambda c: c.per_second) for c in cells]
 
     def rate(self, contender: str) -> float:
         """The median handoffs a second (NaN when not measured)."""
-        return _median(self.rates.get(contender, []))
+        return _median(self.rates(contender))
 
     def ratios(self, contender: str, to: str) -> list[float]:
         """``contender``'s rate over ``to``'s, round by round."""
-        pairs = zip(self.rates.get(contender, []), self.rates.get(to, []), strict=False)
+        pairs = zip(self.rates(contender), self.rates(to), strict=False)
         return [mine / theirs for mine, theirs in pairs]
 
 
@@ -179,7 +178,7 @@ def goals(
     return out
 
 
-def baseline_queue_note(get: Lookup) -> str:
+def baseline_queue_note(get: Lookup, again: Sequence[CellResult] = ()) -> str:
     """What the throughput ratios measure: how much of the competent aiohttp
     client's time under load is the emulator queueing its requests, and the
     plugin's rates against what that client would do without the queue. ""
@@ -192,8 +191,9 @@ def baseline_queue_note(get: Lookup) -> str:
     requests = loaded.api_calls / loaded.elapsed_seconds
     unqueued = LOAD / lone_p50 * 1000
     rates = []
+    rounds = Rounds(get, again)
     for plugin, store in (*DURABLE, ("plugin+memory", "memory")):
-        mine = _rate(get, plugin)
+        mine = rounds.rate(plugin)
         if not math.isnan(mine):
             rates.append(f"{store} {_f(mine / unqueued, 2)}×")
     plugin = get("plugin", LOADED)
@@ -241,5 +241,5 @@ def goals_section(
     lines += [
         f"| {g.figure} | {g.measured} | {g.goal} | {verdict[g.met]} | {g.floor} |" for g in rows
     ]
-    note = baseline_queue_note(get)
+    note = baseline_queue_note(get, again)
     return "\n".join(lines) + "\n" + (f"\n{note}" if note else "")
