@@ -1,7 +1,7 @@
 """Every benchmark in one run, written to bench/RESULTS.md (and bench/results.json).
 
     .venv/bin/python bench/run_all.py            # the full run (about 10 minutes)
-    .venv/bin/python bench/run_all.py --quick    # a smaller run (about eight minutes)
+    .venv/bin/python bench/run_all.py --quick    # a smaller run (about seven minutes)
     .venv/bin/python bench/run_all.py --render bench/results.json   # RESULTS.md again
 
 One emulator process serves the whole run; each measurement runs in a process of
@@ -332,7 +332,7 @@ def write(run: Run, results_md: Path, results_json: Path, notes: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a smaller run (about eight minutes)")
+    parser.add_argument("--quick", action="store_true", help="a smaller run (about seven minutes)")
     parser.add_argument(
         "--render", type=Path, metavar="JSON", help="write RESULTS.md from a results.json"
     )
