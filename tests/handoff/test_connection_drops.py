@@ -3,8 +3,9 @@ kept-alive connection as a request goes out on it): the handoff still lands
 once, linked to its Contact.
 
 The emulator drops the connection itself (``fail_next(DISCONNECT)``); the
-batched Contact lookup's retry is driven with aioresponses, since which request
-of a burst meets the drop cannot be scripted against the emulator."""
+batched Contact lookup's retry is driven with aioresponses on the stack's own
+connected client, since which request of a burst meets the drop cannot be
+scripted against the emulator."""
 
 from __future__ import annotations
 
@@ -18,10 +19,7 @@ from opencx_salesforce.cases.lookups import Lookups, Match
 from opencx_salesforce.devhost.stack import Stack
 from opencx_salesforce.emulator.faults import DISCONNECT
 from opencx_salesforce.models import Contact
-from opencx_salesforce.salesforce.client import SalesforceClient
 
-INSTANCE = "https://acme.my.salesforce.test"
-COMPOSITE = f"{INSTANCE}/services/data/v62.0/composite"
 JANE = Contact(name="Jane Doe", email="jane@example.com")
 
 
@@ -46,49 +44,39 @@ class _Stats:
     requests: int = 0
 
 
-@dataclass(frozen=True)
-class _Token:
-    access_token: str = "00Dxx!fake-access-token"
-    instance_url: str = INSTANCE
-
-
-class _Tokens:
-    async def access_token(self) -> _Token:
-        return _Token()
-
-    async def refresh(self, stale_token: str | None = None) -> _Token:
-        return _Token()
-
-
 def _found(contact_id: str, email: str) -> dict[str, object]:
     page = {"totalSize": 1, "done": True, "records": [{"Id": contact_id, "Email": email}]}
     item = {"body": page, "httpHeaders": {}, "httpStatusCode": 200, "referenceId": "refContacts"}
     return {"compositeResponse": [item]}
 
 
-async def _look_up() -> tuple[Match | None, int]:
-    async with aiohttp.ClientSession() as session:
-        stats = _Stats()
-        lookups = Lookups(SalesforceClient(_Tokens(), session=session, timeout=2.0), stats)
-        answer = lookups.submit(JANE)
-        lookups.kick()
-        return await answer, stats.requests
+def _composite_url(stack: Stack) -> str:
+    return f"{stack.emulator.base_url}/services/data/v62.0/composite"
 
 
-async def test_a_batched_lookup_whose_connection_drops_is_asked_again() -> None:
+async def _look_up(stack: Stack) -> tuple[Match | None, int]:
+    """One batched lookup of Jane, on the stack's connected client."""
+    stats = _Stats()
+    lookups = Lookups(stack.runtime.client, stats)
+    answer = lookups.submit(JANE)
+    lookups.kick()
+    return await answer, stats.requests
+
+
+async def test_a_batched_lookup_whose_connection_drops_is_asked_again(stack: Stack) -> None:
     with aioresponses() as mock:
-        mock.post(COMPOSITE, exception=aiohttp.ServerDisconnectedError())
-        mock.post(COMPOSITE, payload=_found("003000000000001AAA", JANE.email or ""))
-        match, requests = await _look_up()
+        mock.post(_composite_url(stack), exception=aiohttp.ServerDisconnectedError())
+        mock.post(_composite_url(stack), payload=_found("003000000000001AAA", JANE.email or ""))
+        match, requests = await _look_up(stack)
     assert match == Match("003000000000001AAA")
     assert requests == 2
 
 
-async def test_a_batched_lookup_that_timed_out_is_not_asked_again() -> None:
+async def test_a_batched_lookup_that_timed_out_is_not_asked_again(stack: Stack) -> None:
     with aioresponses() as mock:
-        mock.post(COMPOSITE, exception=TimeoutError())
-        mock.post(COMPOSITE, payload=_found("003000000000001AAA", JANE.email or ""))
-        match, requests = await _look_up()
+        mock.post(_composite_url(stack), exception=TimeoutError())
+        mock.post(_composite_url(stack), payload=_found("003000000000001AAA", JANE.email or ""))
+        match, requests = await _look_up(stack)
     # No link now (the Case goes without its Contact); the query waited its time.
     assert match is None
     assert requests == 1
