@@ -71,7 +71,8 @@ class Lookups:
             records = await self._query_once_more(
                 plan.contacts_query([contact for contact, _ in batch])
             )
-            answers = [Match(plan.match_contact(contact, records)) for contact, _ in batch]
+            matches = plan.match_contacts([contact for contact, _ in batch], records)
+            answers = [Match(contact_id) for contact_id in matches]
         except Exception as exc:
             # As a lone handoff's failed lookup: no link now, tried next time.
             log.warning("Contact lookup for %d handoffs failed: %s", len(batch), exc)

@@ -158,16 +158,27 @@ def contacts_query(contacts: Sequence[Contact]) -> str:
     )
 
 
-def match_contact(contact: Contact, records: Sequence[Mapping[str, Any]]) -> str | None:
-    """The Id :func:`contact_query` would find for ``contact`` among ``records``
-    (ordered most recent first). Email comparisons ignore case, as SOQL's do."""
-    if contact.email:
-        email = contact.email.strip().lower()
-        hits = [r for r in records if str(r.get("Email") or "").lower() == email]
-    else:
-        phone = (contact.phone or "").strip()
-        hits = [r for r in records if phone in (r.get("Phone"), r.get("MobilePhone"))]
-    return str(hits[0]["Id"]) if hits else None
+def match_contacts(
+    contacts: Sequence[Contact], records: Sequence[Mapping[str, Any]]
+) -> list[str | None]:
+    """For each contact, the Id :func:`contact_query` would find among
+    ``records`` (ordered most recent first): the first record with its email
+    (ignoring case, as SOQL does), or for a contact without one, with its phone
+    as Phone or MobilePhone. One pass over the records, however many contacts:
+    a batch's query answers for up to 200 people."""
+    by_email: dict[str, Mapping[str, Any]] = {}
+    by_phone: dict[Any, Mapping[str, Any]] = {}
+    for record in records:
+        by_email.setdefault(str(record.get("Email") or "").lower(), record)
+        by_phone.setdefault(record.get("Phone"), record)
+        by_phone.setdefault(record.get("MobilePhone"), record)
+    found = [
+        by_email.get(contact.email.strip().lower())
+        if contact.email
+        else by_phone.get((contact.phone or "").strip())
+        for contact in contacts
+    ]
+    return [None if record is None else str(record["Id"]) for record in found]
 
 
 def comment_records(parent: str, bodies: Sequence[str], *, published: bool) -> list[dict[str, Any]]:
