@@ -67,12 +67,10 @@ class Lookups:
 
     async def _run(self, batch: list[tuple[Contact, asyncio.Future[Match | None]]]) -> None:
         answers: list[Match | None] = [None] * len(batch)
+        contacts = [contact for contact, _ in batch]
         try:
-            records = await self._query_once_more(
-                plan.contacts_query([contact for contact, _ in batch])
-            )
-            matches = plan.match_contacts([contact for contact, _ in batch], records)
-            answers = [Match(contact_id) for contact_id in matches]
+            records = await self._query_once_more(plan.contacts_query(contacts))
+            answers = [Match(found) for found in plan.match_contacts(contacts, records)]
         except Exception as exc:
             # As a lone handoff's failed lookup: no link now, tried next time.
             log.warning("Contact lookup for %d handoffs failed: %s", len(batch), exc)
@@ -87,7 +85,7 @@ class Lookups:
         """:meth:`_query`, sent again at once when the connection broke with no
         answer (a server or proxy closing a kept-alive connection as the query
         went out on it): a query changes nothing, and a Case created without
-        its Contact stays so. Not after a timeout: that query has waited long enough."""
+        its Contact stays so. Not after a timeout: that query waited long enough."""
         try:
             return await self._query(soql)
         except TransportError as exc:
