@@ -50,12 +50,12 @@ _Pending = tuple[_Req, "asyncio.Future[_Res]"]
 
 # Statements of one kind in flight before requests queue. Each statement costs
 # this process and the server a round trip's CPU whatever its rows, so the
-# fewest statements win once the store is busy: at 100 concurrent handoffs, 50
-# ms, eight interleaved pairs (session 14) gave width 1 705-738 handoffs/s
-# against width 2's 653-701 (about +5 %, 7 pairs of 8), 0.91-1.06 ms of CPU a
-# handoff against 1.01-1.07; width 8 made 512-557/s. At 10 concurrent the two
-# were alike (p50 115-116 ms). (Before the job's reads shrank, widths 1, 2 and
-# 4 had measured alike, 475-585/s.)
+# fewest statements win once the store is busy: at 100 concurrent handoffs,
+# 50 ms, eight interleaved pairs (session 14) gave width 1 662-738 handoffs/s
+# (mean 708) against width 2's 653-701 (mean 675), +5 % and 7 pairs of 8, with
+# 0.91-1.06 ms of CPU a handoff against 1.01-1.07; width 8 made 512-557/s. At
+# 10 concurrent the two were alike (p50 115-116 ms). (Before the job's reads
+# shrank, widths 1, 2 and 4 had measured alike, 475-585/s.)
 WIDTH = 1
 # A statement's arrays stay well below PostgreSQL's limits (a bind message of 1 GB).
 MAX_REQUESTS = 500
