@@ -83,7 +83,7 @@ def _spread(ratios: Sequence[float]) -> str:
     known = sorted(r for r in ratios if not math.isnan(r))
     if len(known) < 2:
         return ""
-    return f" (median of {len(known)} rounds: {_f(known[0], 2)}–{_f(known[-1], 2)}×)"
+    return f"; median of {len(known)} rounds, {_f(known[0], 2)}–{_f(known[-1], 2)}×"
 
 
 def goals(
@@ -104,8 +104,8 @@ def goals(
             Goal(
                 f"handoffs/s, {LOAD} concurrent, {MESSAGES}-msg, {RTT_MS:.0f} ms RTT, {store}",
                 f"{_f(rounds.rate(plugin))}/s = {_f(to_aio, 2)}× aiohttp+collections "
-                f"({_f(aio)}/s){_spread(to_aio_rounds)}, {_f(to_ssf, 2)}× "
-                f"simple-salesforce+collections ({_f(ssf)}/s){_spread(to_ssf_rounds)}",
+                f"({_f(aio)}/s{_spread(to_aio_rounds)}), {_f(to_ssf, 2)}× "
+                f"simple-salesforce+collections ({_f(ssf)}/s{_spread(to_ssf_rounds)})",
                 "≥2× aiohttp" + ("; ≥3× simple-salesforce" if want_ssf else ""),
                 met,
                 f"ceiling {ceiling}",
