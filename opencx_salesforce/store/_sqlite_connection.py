@@ -265,26 +265,30 @@ class SQLiteConnection:
     # --- reads -----------------------------------------------------------------
     async def rows(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
         """A read of committed data only (never a write before it is durable)."""
+
+        def fetch(db: sqlite3.Connection) -> list[Any]:
+            return db.execute(sql, params).fetchall()
+
         # A file's reader reads beside a batch on the writer's thread (WAL);
         # :memory:'s one connection only between batches (the thread is busy).
         thread = self._reader or self._writer
         if thread.idle and self._read_pace.on_loop:
-            started = time.perf_counter()
-            try:
-                rows = thread.connection.execute(sql, params).fetchall()
-            except sqlite3.OperationalError as exc:
-                if not is_busy(exc):
-                    raise
-            else:
-                if self._read_pace.took(time.perf_counter() - started):
-                    _moved("reads", self._read_pace)
+            rows = self._read_on_loop(thread.connection, fetch)
+            if rows is not None:
                 return rows
         busy_timeout = self._busy_timeout
+        return await thread.call(lambda db: patiently(lambda: fetch(db), busy_timeout))
 
-        def read(db: sqlite3.Connection) -> list[Any]:
-            return patiently(lambda: db.execute(sql, params).fetchall(), busy_timeout)
-
-        return await thread.call(read)
+    def _read_on_loop(self, db: sqlite3.Connection, fetch: Unit[list[Any]]) -> list[Any] | None:
+        """``fetch`` run here; None when another connection holds the lock it
+        needs (then the reader's thread waits for it)."""
+        try:
+            rows, seconds = _at_once(lambda: _timed(fetch, db))
+        except _LockTaken:
+            return None
+        if self._read_pace.took(seconds):
+            _moved("reads", self._read_pace)
+        return rows
 
     async def close(self) -> None:
         await self._idle.wait()  # the writes already handed over land
