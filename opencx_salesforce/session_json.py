@@ -42,6 +42,12 @@ class _MessagesJSON:
         self._entries: dict[tuple[int, ...], tuple[list[Message], bytes]] = {}
         self._lock = threading.Lock()  # the host and a plugin may run on other threads
 
+    def kept(self, messages: list[Message]) -> bytes | None:
+        """The JSON of these very messages, if kept (they are then plain
+        :class:`Message` objects: only those are kept)."""
+        entry = self._entries.get(tuple(map(id, messages)))
+        return None if entry is None else entry[1]
+
     def __call__(self, messages: list[Message]) -> bytes:
         key = tuple(map(id, messages))
         entry = self._entries.get(key)
@@ -61,8 +67,13 @@ messages_json = _MessagesJSON(_KEPT)
 def session_json(session: Session) -> bytes:
     """``session.model_dump_json().encode()``, its messages' JSON reused when the
     same messages were written lately."""
-    if type(session) is not Session or not all(type(m) is Message for m in session.messages):
+    if type(session) is not Session:
         return session.model_dump_json().encode()  # a subclass: its own fields and order
+    messages = messages_json.kept(session.messages)
+    if messages is None:
+        if not all(type(m) is Message for m in session.messages):
+            return session.model_dump_json().encode()  # a subclass: its own fields and order
+        messages = messages_json(session.messages)
     rest = session.__pydantic_serializer__.to_json(session, exclude={"messages"})
     at = rest.index(_METADATA)
-    return b"".join((rest[:at], b',"messages":', messages_json(session.messages), rest[at:]))
+    return b"".join((rest[:at], b',"messages":', messages, rest[at:]))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import pluggy
@@ -84,21 +84,28 @@ def speaker_line(message: Message, *, continued: bool = False) -> str:
 
 def _when(moment: datetime) -> str:
     """``2026-11-25 01:40:00 UTC``: a time with another offset is shown in UTC,
-    a naive one is taken as UTC already. (Formatted from its fields with ``%``:
-    1.4 µs against 1.9 for ``isoformat``, which asks the time zone for its
-    offset again, and 2.3 for an f-string; every message of a transcript has
-    its own time.)"""
-    offset = moment.utcoffset()
-    if offset:
-        moment = moment - offset
-    return "%04d-%02d-%02d %02d:%02d:%02d UTC" % (  # noqa: UP031 (speed, above)
-        moment.year,
-        moment.month,
-        moment.day,
-        moment.hour,
-        moment.minute,
-        moment.second,
-    )
+    a naive one is taken as UTC already. Every message of a transcript has its
+    own time, and most of a conversation's share their minute: the text up to
+    the minute is kept by minute since the epoch (0.55 µs a time against 1.5
+    for formatting all six fields, which was the transcript's largest cost).
+    Exact integer arithmetic on the ``timedelta``: no float to round."""
+    since = moment - (_NAIVE_EPOCH if moment.tzinfo is None else _EPOCH)
+    minute_of_day, second = divmod(since.seconds, 60)
+    minute = since.days * 1440 + minute_of_day
+    head = _MINUTES.get(minute)
+    if head is None:
+        if len(_MINUTES) >= _MINUTES_KEPT:
+            _MINUTES.clear()
+        at = _EPOCH + timedelta(minutes=minute)
+        head = "%04d-%02d-%02d %02d:%02d:" % (at.year, at.month, at.day, at.hour, at.minute)  # noqa: UP031
+        _MINUTES[minute] = head
+    return "%s%02d UTC" % (head, second)  # noqa: UP031 (faster than an f-string here)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = _EPOCH.replace(tzinfo=None)
+_MINUTES: dict[int, str] = {}  # "2026-11-25 01:40:" by minute since the epoch
+_MINUTES_KEPT = 4096
 
 
 def plan_transcript(

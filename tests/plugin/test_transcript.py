@@ -132,3 +132,31 @@ def test_a_time_with_another_offset_is_shown_in_utc() -> None:
         msg = Message(id="m1", role=Role.CONTACT, text="hi", created_at=when)
         [comment] = plan_transcript([msg], title="T")
         assert "Customer · 2026-11-25 01:40:00 UTC\nhi" in comment.body
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.one_of(
+            st.none(),
+            st.builds(timezone, st.timedeltas(timedelta(hours=-23), timedelta(hours=23))),
+        ),
+    )
+)
+def test_every_time_reads_as_its_utc_second(moment: datetime) -> None:
+    """The speaker line's time is the moment in UTC to the second (the
+    fraction cut, not rounded), whatever the offset, before 1970 too."""
+    utc = moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+    msg = Message(id="m1", role=Role.CONTACT, text="hi", created_at=moment)
+    [comment] = plan_transcript([msg], title="T")
+    expected = "%04d-%02d-%02d %02d:%02d:%02d UTC" % (  # noqa: UP031 (four-digit year)
+        utc.year,
+        utc.month,
+        utc.day,
+        utc.hour,
+        utc.minute,
+        utc.second,
+    )
+    assert f"Customer · {expected}\nhi" in comment.body
