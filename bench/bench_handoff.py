@@ -29,7 +29,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -38,7 +37,6 @@ from store_choice import STORES, open_bench_store
 
 from opencx_salesforce.devhost.stack import Stack, start_stack
 from opencx_salesforce.models import Contact, HandoffReason, Role
-from opencx_salesforce.store import Store
 
 
 @dataclass
@@ -95,7 +93,7 @@ async def run(
     opened = await open_bench_store(store)
     # The sweep's own queries are not handoffs: it runs on its own timer.
     # StoreCount forwards the whole protocol (its methods are set per instance).
-    stack = await start_stack(store=cast(Store, opened.store), plugin_settings=QUIET_SWEEP)
+    stack = await start_stack(store=opened.store, plugin_settings=QUIET_SWEEP)
     watch = watch_host(stack.host)
     try:
         # Conversations are made first: only the handoffs are timed.
@@ -104,7 +102,7 @@ async def run(
         stack.org.faults.latency_ms = latency_ms
         before = sum(stack.org.api_calls.by_endpoint.values())
         store_before, trips_before = opened.snapshot()
-        by_operation_before = opened.store.calls.copy()
+        by_operation_before = opened.counted().calls.copy()
         latencies: list[float] = []
         queue = iter(sessions)
         started = time.perf_counter()
@@ -135,7 +133,7 @@ async def run(
             trips,
             {
                 name: count / handoffs
-                for name, count in sorted((opened.store.calls - by_operation_before).items())
+                for name, count in sorted((opened.counted().calls - by_operation_before).items())
             },
         )
     finally:

@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +174,7 @@ async def _latencies(
         text = f"contact {number}"
         sent = time.time()
         await host.post_message(session_id, Role.CONTACT, text)
-        seen_ms = await wait_for(lambda t=text: _entry_time(http, rep, t), every=0.005, timeout=30)
+        seen_ms = await wait_for(partial(_entry_time, http, rep, text), every=0.005, timeout=30)
         if number:
             to_agent.append(seen_ms - sent * 1000)
         # Each on its own: the plugin sends a chat's messages one at a time (their

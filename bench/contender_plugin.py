@@ -144,7 +144,7 @@ async def plugin_host(
     opened = await open_bench_store(store_kind, count=False)
     store = opened.store
     host, plugin, url = await start_host(
-        store=store,  # type: ignore[arg-type]
+        store=store,
         emulator_url=org.base_url,
         plugin_settings={**QUIET_SWEEP, **(settings or {})},
         clock=clock,

@@ -113,7 +113,7 @@ class Collections(HandWritten):
         case_id = str(case["id"])
         for body in comment_collections(case_id, session):
             answer = self.sf.restful("composite/sobjects", method="POST", json=body)
-            if not all(r.get("success") for r in answer):
+            if not answer or not all(r.get("success") for r in answer):
                 raise RuntimeError(f"comments refused: {answer}")
         self.case_ids[session.id] = case_id
 

@@ -192,8 +192,8 @@ def baseline_queue_note(get: Lookup, again: Sequence[CellResult] = ()) -> str:
     unqueued = LOAD / lone_p50 * 1000
     rates = []
     rounds = Rounds(get, again)
-    for plugin, store in (*DURABLE, ("plugin+memory", "memory")):
-        mine = rounds.rate(plugin)
+    for contender, store in (*DURABLE, ("plugin+memory", "memory")):
+        mine = rounds.rate(contender)
         if not math.isnan(mine):
             rates.append(f"{store} {_f(mine / unqueued, 2)}×")
     plugin = get("plugin", LOADED)

@@ -265,14 +265,14 @@ def summary_section(run: Run, cells: Cells) -> str:
         if crowd and max(cells.concurrencies()) > 1:
             parts = []
             for k in crowd:
-                mine = {p: cells.value(p, k, lambda r: r.per_second) for p in PLUGINS}
+                rates = {p: cells.value(p, k, lambda r: r.per_second) for p in PLUGINS}
                 best = cells.value("aiohttp+collections", k, lambda r: r.per_second)
-                calls = cells.value("plugin", k, lambda r: r.calls_per_handoff)
+                plugin_calls = cells.value("plugin", k, lambda r: r.calls_per_handoff)
                 parts.append(
                     f"{k[1]} messages: "
-                    + ", ".join(f"{p} {_f(v, 0)}/s" for p, v in mine.items())
+                    + ", ".join(f"{p} {_f(v, 0)}/s" for p, v in rates.items())
                     + f" against aiohttp+collections {_f(best, 0)}/s "
-                    f"({_ratio(mine['plugin'], best)}), {_f(calls, 3)} calls per handoff"
+                    f"({_ratio(rates['plugin'], best)}), {_f(plugin_calls, 3)} calls per handoff"
                 )
             bullets.append(
                 f"**Throughput, {crowd[0][2]} conversations at {slow:.0f} ms**: "

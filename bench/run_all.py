@@ -297,15 +297,15 @@ def measure(plan: Plan, command: str) -> Run:
                     "budget_seconds": plan.append_seconds,
                 }
                 try:
-                    result = AppendResult.from_json(child("bench_appends.py", base, asked))
+                    appended = AppendResult.from_json(child("bench_appends.py", base, asked))
                 except (RuntimeError, subprocess.TimeoutExpired) as exc:
                     run.failures.append(f"appends at {latency:.0f} ms, {concurrency}: {exc}")
                     continue
-                run.appends.append(result)
+                run.appends.append(appended)
                 log(
-                    f"  appends {latency:.0f} ms, {concurrency} concurrent: {result.appends}, "
-                    f"{result.calls_per_append:.3f} calls each, p50 {result.p(0.5):.1f} ms, "
-                    f"{result.per_second:.1f}/s"
+                    f"  appends {latency:.0f} ms, {concurrency} concurrent: {appended.appends}, "
+                    f"{appended.calls_per_append:.3f} calls each, p50 {appended.p(0.5):.1f} ms, "
+                    f"{appended.per_second:.1f}/s"
                 )
         log("profile")
         try:

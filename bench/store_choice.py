@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from opencx_salesforce.store import Store, open_store
 
@@ -79,14 +79,19 @@ class StoreCount:
 
 @dataclass
 class OpenedStore:
-    store: StoreCount | Store
+    store: Store  # what the host and the plugin are given: the counter, when counting
+    counter: StoreCount | None
     cleanup: Callable[[], Awaitable[None]]
+
+    def counted(self) -> StoreCount:
+        if self.counter is None:
+            raise TypeError("the store was opened with count=False")
+        return self.counter
 
     def snapshot(self) -> tuple[int, int | None]:
         """(protocol calls, database round trips) so far."""
-        if not isinstance(self.store, StoreCount):
-            raise TypeError("the store was opened with count=False")
-        return sum(self.store.calls.values()), self.store.round_trips()
+        counter = self.counted()
+        return sum(counter.calls.values()), counter.round_trips()
 
 
 async def open_bench_store(kind: str, *, count: bool = True) -> OpenedStore:
@@ -94,7 +99,11 @@ async def open_bench_store(kind: str, *, count: bool = True) -> OpenedStore:
     throughput cell passes False: the wrapper's own call per operation is
     measurement, not the plugin's cost)."""
     store, cleanup = await _open(kind)
-    return OpenedStore(StoreCount(store) if count else store, cleanup)
+    if not count:
+        return OpenedStore(store, None, cleanup)
+    counter = StoreCount(store)
+    # The counter offers the protocol's methods, set on each instance.
+    return OpenedStore(cast(Store, counter), counter, cleanup)
 
 
 async def _open(kind: str) -> tuple[Store, Callable[[], Awaitable[None]]]:
