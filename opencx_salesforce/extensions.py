@@ -5,7 +5,7 @@ path, as the plugin named :data:`DEFAULTS_PLUGIN` (:mod:`opencx_salesforce.defau
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncGenerator, Collection
 from typing import Any
 
 import pluggy
@@ -19,7 +19,7 @@ DEFAULTS_PLUGIN = "salesforce.defaults"
 
 async def answers(
     pm: pluggy.PluginManager, hook: str, *, exclude: Collection[str] = (), **offered: Any
-) -> AsyncIterator[tuple[str, Any]]:
+) -> AsyncGenerator[tuple[str, Any], None]:
     """``(plugin name, answer)`` for each implementation of ``hook`` that did not
     answer ``None``, in the order pluggy would call them (most recently
     registered first, ``tryfirst``/``trylast`` honoured), each plugin called only

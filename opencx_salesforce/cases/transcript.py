@@ -17,6 +17,7 @@ missing ones.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
@@ -211,17 +212,20 @@ async def render(
     ``salesforce_transcript`` answers: an extension's, or else the defaults'
     (:mod:`opencx_salesforce.defaults`, ``trylast``). No answer at all (a host
     blocked the defaults) writes no comment."""
-    async for plugin, answer in answers(
-        pm, "salesforce_transcript", session=session, messages=list(messages), title=title
-    ):
-        if not isinstance(answer, list) or not all(isinstance(b, str) for b in answer):
-            raise ExtensionHookError(
-                plugin, None, "salesforce_transcript must return a list of strings or None"
-            )
-        if isinstance(answer, TitledComments):
-            # Bodies that fit are kept as they are (the defaults' always do).
-            if all(_utf8_len(body) <= COMMENT_BODY_MAX_BYTES for body in answer):
-                return [body for body in answer if body]
-            return split_bodies(answer)
-        return split_bodies([f"{title}\n\n{body}" for body in answer])
+    # Closed here on the first answer, not later by the loop's finaliser (a task
+    # of its own for every handoff).
+    async with aclosing(
+        answers(pm, "salesforce_transcript", session=session, messages=list(messages), title=title)
+    ) as found:
+        async for plugin, answer in found:
+            if not isinstance(answer, list) or not all(isinstance(b, str) for b in answer):
+                raise ExtensionHookError(
+                    plugin, None, "salesforce_transcript must return a list of strings or None"
+                )
+            if isinstance(answer, TitledComments):
+                # Bodies that fit are kept as they are (the defaults' always do).
+                if all(_utf8_len(body) <= COMMENT_BODY_MAX_BYTES for body in answer):
+                    return [body for body in answer if body]
+                return split_bodies(answer)
+            return split_bodies([f"{title}\n\n{body}" for body in answer])
     return []
