@@ -20,14 +20,13 @@ from opencx_salesforce.salesforce.subrequests import SubResponse
 log = logging.getLogger(__name__)
 
 
-async def remember_match(index: CaseIndex, key: str, response: SubResponse | None) -> bool | None:
-    """Cache the lookup's answer. True: a Contact matched; False: none did;
-    None: the lookup failed (it is tried again next time)."""
+def looked_up(response: SubResponse | None) -> str | None:
+    """The lookup's answer: the matching Contact's Id, ``""`` when none
+    matched, ``None`` when the lookup failed (it is tried again next time)."""
     if response is None or not response.ok:
         return None
     records = response.body.get("records") or []
-    await index.remember_contact_match(key, records[0]["Id"] if records else None)
-    return bool(records)
+    return str(records[0]["Id"]) if records else ""
 
 
 async def create_contact(

@@ -17,7 +17,7 @@ import pluggy
 from opencx_salesforce.cases import plan
 from opencx_salesforce.cases.batch import HandoffBatcher, HandoffSend
 from opencx_salesforce.cases.comments import TranscriptComments, raise_for
-from opencx_salesforce.cases.contacts import create_contact, remember_match
+from opencx_salesforce.cases.contacts import create_contact, looked_up
 from opencx_salesforce.cases.fields import CaseFields
 from opencx_salesforce.cases.index import CaseIndex, SessionCase
 from opencx_salesforce.cases.transcript import render
@@ -172,6 +172,7 @@ class CaseCreator:
         # The host's write first: the moment the handoff is done for the user;
         # the Contact's link and the index's writes need not delay it (see link).
         await self.set_session_fields(session.id, case_id)
+        found: str | None = None  # a Contact the lookup found, cached with the link
         if lookup and key is not None:
             contact = by_ref.get("refContact")
             if sent.late_lookup is not None:
@@ -179,15 +180,19 @@ class CaseCreator:
                 # index learns the Case, so a crash in between leaves the retry
                 # (which finds no Case in the index) to link it.
                 contact = await self.batcher.link_contact(sent, case_id)
-            matched = await remember_match(self._index, key, contact)
-            if matched is False and self._settings.create_contacts:
-                await create_contact(self._client, self._index, session, key, case_id)
+            found = looked_up(contact)
+            if found == "":
+                # A miss is cached on its own (for a day: see the index).
+                await self._index.remember_contact_match(key, None)
+                if self._settings.create_contacts:
+                    await create_contact(self._client, self._index, session, key, case_id)
         await self._index.link_session(
             session.id,
             SessionCase(case_id, external_id, generation),
             key,
             own_comments=own_comments,
             new_case=created and existing_case is None,
+            contact_match=found or None,
         )
         log.info("session %s handed off as Case %s (%d comments)", session.id, case_id, written)
         return Outcome(case_id, created=created or existing_case is None, comments_written=written)

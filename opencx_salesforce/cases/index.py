@@ -122,18 +122,22 @@ class CaseIndex:
         *,
         own_comments: Sequence[str] = (),
         new_case: bool = False,
+        contact_match: str | None = None,
     ) -> None:
         """The session's Case, the contact's latest Case, the comments the
-        plugin wrote on it and the Case's entry: one write where it can be.
-        ``new_case``: this handoff created the Case just now, so no other writer
-        can know its Id yet (the contact's link to it is in this same write,
-        under the contact's lock): its entry is written whole, not read and
-        compared first."""
+        plugin wrote on it, the Contact its lookup found (``contact_match``, as
+        :meth:`remember_contact_match` would keep it) and the Case's entry: one
+        write where it can be. ``new_case``: this handoff created the Case just
+        now, so no other writer can know its Id yet (the contact's link to it is
+        in this same write, under the contact's lock): its entry is written
+        whole, not read and compared first."""
         # vars(), not dataclasses.asdict: the same dict of these flat records,
         # without asdict's deep copy on the hot path.
         links = {f"session:{session_id}": json.dumps(vars(ref)).encode()}
         if contact_key:
             links[f"contact:{contact_key}"] = ref.case_id.encode()
+            if contact_match:
+                links[f"match:{contact_key}"] = contact_match.encode()
         links |= _own_comment_keys(own_comments)
         if new_case:
             entry = CaseEntry(sessions=[session_id], contact_key=contact_key)

@@ -52,8 +52,12 @@ async def test_a_known_contact_is_linked_to_the_case(stack: Stack) -> None:
     session = await converse(stack.host, texts=["hello"])
     case_id = await handoff_and_wait(stack.host, session.id)
     assert stack.org.get("Case", case_id)["ContactId"] == contact_id  # type: ignore[index]
+    # The match is cached (written with the session's link to its Case).
+    key = session.contact.key()
+    assert key is not None
+    assert await stack.runtime.index.contact_match(key) == contact_id
 
-    # The match is cached: the next conversation of that contact costs no lookup.
+    # The next conversation of that contact costs no lookup.
     before = api_calls(stack)
     other = await converse(
         stack.host, texts=["again"], contact=Contact(name="Jane", email="JANE@example.com")
