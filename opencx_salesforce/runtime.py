@@ -152,6 +152,9 @@ class Runtime:
             await self.metrics_listener.stop()
         await self.sweeper.stop()
         await self.outbox.stop()
+        # The jobs are gone: their batched requests go with them, before the
+        # session they would be sent on closes.
+        await self.cases.close()
         await self.http.close()
 
 

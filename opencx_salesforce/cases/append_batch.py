@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from opencx_salesforce.background import Background
 from opencx_salesforce.cases import plan
 from opencx_salesforce.cases.batch import PAYLOAD_BUDGET
 from opencx_salesforce.salesforce import subrequests
@@ -87,8 +88,23 @@ class AppendBatcher:
         self._max_bytes = max_bytes
         self._in_flight = 0
         self._waiting: list[_Waiting] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background()
         self.stats = AppendStats()
+        self._closed = False
+
+    def running(self) -> bool:
+        """Whether a batch request is still running."""
+        return self._background.running()
+
+    async def close(self) -> None:
+        """Stop, once the appends that were waiting are gone (the outbox has
+        stopped): nothing more is sent; a request in flight is abandoned, as a
+        crash would, and its jobs run again at the next start."""
+        self._closed = True
+        for waiting in self._waiting:
+            waiting.future.cancel()
+        self._waiting.clear()
+        await self._background.cancel()
 
     async def send(self, case_id: str, records: list[dict[str, Any]]) -> dict[str, SubResponse]:
         """Write ``records`` (CaseComments of one Case, at most 200) and read the
@@ -123,7 +139,7 @@ class AppendBatcher:
     def _flush_if_due(self) -> None:
         # An append whose job was cancelled while it waited goes nowhere.
         self._waiting = [w for w in self._waiting if not w.future.done()]
-        while self._waiting:
+        while self._waiting and not self._closed:
             groups = self._next_groups()
             # A free line: go. A busy one: go only when more wait than one
             # request takes (waiting longer would not make it bigger).
@@ -131,9 +147,7 @@ class AppendBatcher:
                 return
             batch = self._take(groups)
             self._in_flight += 1
-            task = asyncio.create_task(self._send_batch(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._background.spawn(self._send_batch(batch))
 
     def _next_groups(self) -> list[int]:
         """How many of the waiting appends each collection of the next batch

@@ -42,11 +42,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
+from opencx_salesforce.background import Background
 from opencx_salesforce.cases.lookups import Lookups, Match
 from opencx_salesforce.cases.plan import json_size
 from opencx_salesforce.models import Contact
@@ -161,9 +161,32 @@ class HandoffBatcher:
         # (summed again on every arrival, a burst would cost its square).
         self._waiting_nodes = 0
         self._waiting_bytes = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background()
         self.stats = BatchStats()
         self._lookups = Lookups(client, self.stats)
+        self._closed = False
+
+    @property
+    def lookups(self) -> Lookups:
+        return self._lookups
+
+    def running(self) -> bool:
+        """Whether a request of its own (a batch, a lookup) is still running."""
+        return self._background.running() or self._lookups.running()
+
+    async def close(self) -> None:
+        """Stop, once the handoffs that were waiting are gone (the outbox has
+        stopped): nothing more is sent, and the requests in flight are
+        abandoned, as a crash would. Their jobs run again at the next start,
+        which reads what landed first."""
+        self._closed = True
+        for waiting in self._waiting:
+            waiting.future.cancel()
+            if waiting.lookup is not None:
+                waiting.lookup.cancel()
+        self._waiting.clear()
+        await self._background.cancel()
+        await self._lookups.close()
 
     async def send(self, item: HandoffSend) -> Sent:
         """The handoff's answers, however it was sent. Raises the error of the
@@ -217,11 +240,6 @@ class HandoffBatcher:
         records = [{"Id": match.contact_id}] if match.contact_id else []
         return SubResponse("refContact", 200, {"records": records}, {})
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def _alone(self, composite: list[Subrequest]) -> list[SubResponse]:
         self._in_flight += 1
         try:
@@ -234,17 +252,21 @@ class HandoffBatcher:
     def _flush_if_due(self) -> None:
         """Send what waits when the line is free, or at once when a full payload
         waits (more waiting would not make it bigger)."""
-        # A handoff whose job was cancelled while it waited goes nowhere.
+        # A handoff whose job was cancelled while it waited goes nowhere, and
+        # its lookup, if not yet sent, is not asked for.
         if any(w.future.done() for w in self._waiting):
+            for waiting in self._waiting:
+                if waiting.future.done() and waiting.lookup is not None:
+                    waiting.lookup.cancel()
             self._waiting = [w for w in self._waiting if not w.future.done()]
             self._waiting_nodes = sum(w.send.nodes for w in self._waiting)
             self._waiting_bytes = sum(w.send.size for w in self._waiting)
-        while self._in_flight == 0 or self._full():
+        while (self._in_flight == 0 or self._full()) and not self._closed:
             batch = self._take()
             if not batch:
                 return
             self._in_flight += 1
-            self._spawn(self._send_batch(batch))
+            self._background.spawn(self._send_batch(batch))
 
     def _full(self) -> bool:
         return (

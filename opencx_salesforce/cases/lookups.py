@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from opencx_salesforce.background import Background
 from opencx_salesforce.cases import plan
 from opencx_salesforce.models import Contact
 from opencx_salesforce.salesforce import subrequests
@@ -47,23 +48,47 @@ class Lookups:
         self._stats = stats
         self._busy = 0  # queries in flight
         self._waiting: list[tuple[Contact, asyncio.Future[Match | None]]] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background()
+        self._closed = False
+
+    @property
+    def in_flight(self) -> int:
+        """Queries sent and not yet answered."""
+        return self._busy
+
+    @property
+    def queued(self) -> int:
+        """Lookups waiting for the next query."""
+        return sum(1 for _, future in self._waiting if not future.done())
+
+    def running(self) -> bool:
+        return self._background.running()
 
     def submit(self, contact: Contact) -> asyncio.Future[Match | None]:
         """Ask for ``contact``'s Contact; it is looked up at the next :meth:`kick`
-        that finds no query in flight."""
+        that finds no query in flight. Cancel the future to take it back."""
         future: asyncio.Future[Match | None] = asyncio.get_running_loop().create_future()
         self._waiting.append((contact, future))
         return future
 
+    async def close(self) -> None:
+        """Stop: the queries in flight are abandoned (a query changes nothing)
+        and no other is sent; every lookup not yet answered is cancelled."""
+        self._closed = True
+        for _, future in self._waiting:
+            future.cancel()
+        self._waiting.clear()
+        await self._background.cancel()
+
     def kick(self) -> None:
-        while self._waiting and self._busy < LOOKUP_MAX_IN_FLIGHT:
-            batch = self._waiting[:LOOKUP_MAX_CONTACTS]
+        while self._waiting and self._busy < LOOKUP_MAX_IN_FLIGHT and not self._closed:
+            # A lookup taken back (its handoff left the line) is not asked for.
+            batch = [(c, f) for c, f in self._waiting[:LOOKUP_MAX_CONTACTS] if not f.done()]
             del self._waiting[:LOOKUP_MAX_CONTACTS]
+            if not batch:
+                continue
             self._busy += 1
-            task = asyncio.create_task(self._run(batch), name="contact-lookups")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._background.spawn(self._run(batch), name="contact-lookups")
 
     async def _run(self, batch: list[tuple[Contact, asyncio.Future[Match | None]]]) -> None:
         answers: list[Match | None] = [None] * len(batch)

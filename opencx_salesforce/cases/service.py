@@ -82,6 +82,12 @@ class CaseService:
         self.appends = self._comments.appends
         self.head_starts = HeadStarts()
 
+    async def close(self) -> None:
+        """Once the outbox has stopped: the batched requests stop too (see
+        :meth:`.batch.HandoffBatcher.close`), before the HTTP session closes."""
+        await self.batcher.close()
+        await self.appends.close()
+
     def register_jobs(self) -> None:
         """Register this area's job kinds on the outbox."""
         self._outbox.register(HANDOFF_KIND, self._handoff_job, on_held=self._handoff_held)
