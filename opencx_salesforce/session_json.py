@@ -43,8 +43,8 @@ class _MessagesJSON:
         self._lock = threading.Lock()  # the host and a plugin may run on other threads
 
     def kept(self, messages: list[Message]) -> bytes | None:
-        """The JSON of these very messages, if kept (they are then plain
-        :class:`Message` objects: only those are kept)."""
+        """The JSON of these very messages, if kept (then they are plain
+        :class:`Message` objects, whose JSON cannot change)."""
         entry = self._entries.get(tuple(map(id, messages)))
         return None if entry is None else entry[1]
 
@@ -54,6 +54,8 @@ class _MessagesJSON:
         if entry is not None:
             return entry[1]
         raw = _MESSAGES.dump_json(messages)
+        if not all(type(m) is Message for m in messages):
+            return raw  # only plain messages are kept (what :meth:`kept` promises)
         with self._lock:
             self._entries[key] = (list(messages), raw)
             if len(self._entries) > self._kept:

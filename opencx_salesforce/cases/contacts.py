@@ -1,10 +1,11 @@
-"""The Contact a Case is linked to: caching the handoff's Contact lookup and,
+"""The Contact a Case is linked to: reading the handoff's Contact lookup and,
 with ``create_contacts``, making a Contact when none matched.
 
 The lookup itself rides in the handoff's composite call (:mod:`.plan`), or, in a
-batch, goes beside the graphs (:mod:`.batch`); this module reads its answer into
-the :class:`.index.CaseIndex` so the next handoff of the same person needs no
-lookup.
+batch, goes beside the graphs (:mod:`.batch`); :func:`looked_up` reads its
+answer, which the handoff keeps in the :class:`.index.CaseIndex` (a match with
+the session's link, a miss for a day) so the next handoff of the same person
+needs no lookup.
 """
 
 from __future__ import annotations
