@@ -98,3 +98,17 @@ def test_a_subclass_and_a_stray_item_are_dumped_whole() -> None:
     first = session_json(loose)
     stray["text"] = "two"
     assert session_json(loose) != first
+
+
+def test_only_plain_messages_are_kept() -> None:
+    """A subclass's JSON is not kept, whoever asks: a later session of the
+    same objects is dumped whole, its bytes pydantic's."""
+
+    class Marked(Message):
+        mark: str = "m"
+
+    messages: list[Message] = [Marked(id="m1", role=Role.BOT, text="hi")]
+    messages_json(messages)
+    assert messages_json.kept(messages) is None
+    session = Session(id="s", messages=messages)
+    assert session_json(session) == session.model_dump_json().encode()
