@@ -14,6 +14,13 @@ from typing import Any
 class Background:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Closed: its owner starts no more work (it checks, before it takes
+        any from its callers)."""
+        return self._closed
 
     def spawn(self, work: Coroutine[Any, Any, None], *, name: str | None = None) -> None:
         task = asyncio.create_task(work, name=name)
@@ -23,8 +30,9 @@ class Background:
     def running(self) -> bool:
         return bool(self._tasks)
 
-    async def cancel(self) -> None:
-        """Cancel every task and wait until each has ended."""
+    async def close(self) -> None:
+        """Closed from now on; every task cancelled, and ended when this returns."""
+        self._closed = True
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

@@ -48,19 +48,21 @@ class _MessagesJSON:
         entry = self._entries.get(tuple(map(id, messages)))
         return None if entry is None else entry[1]
 
-    def __call__(self, messages: list[Message]) -> bytes:
-        key = tuple(map(id, messages))
-        entry = self._entries.get(key)
-        if entry is not None:
-            return entry[1]
-        raw = _MESSAGES.dump_json(messages)
+    def keep(self, messages: list[Message]) -> bytes | None:
+        """Their JSON, serialised now and kept; None (nothing serialised) when
+        one of them is not a plain :class:`Message`: only those are kept."""
         if not all(type(m) is Message for m in messages):
-            return raw  # only plain messages are kept (what :meth:`kept` promises)
+            return None
+        raw = _MESSAGES.dump_json(messages)
         with self._lock:
-            self._entries[key] = (list(messages), raw)
+            self._entries[tuple(map(id, messages))] = (list(messages), raw)
             if len(self._entries) > self._kept:
                 del self._entries[next(iter(self._entries))]  # the oldest
         return raw
+
+    def __call__(self, messages: list[Message]) -> bytes:
+        found = self.kept(messages) or self.keep(messages)
+        return _MESSAGES.dump_json(messages) if found is None else found
 
 
 messages_json = _MessagesJSON(_KEPT)
@@ -71,11 +73,9 @@ def session_json(session: Session) -> bytes:
     same messages were written lately."""
     if type(session) is not Session:
         return session.model_dump_json().encode()  # a subclass: its own fields and order
-    messages = messages_json.kept(session.messages)
+    messages = messages_json.kept(session.messages) or messages_json.keep(session.messages)
     if messages is None:
-        if not all(type(m) is Message for m in session.messages):
-            return session.model_dump_json().encode()  # a subclass: its own fields and order
-        messages = messages_json(session.messages)
+        return session.model_dump_json().encode()  # not all plain messages: pydantic's own
     rest = session.__pydantic_serializer__.to_json(session, exclude={"messages"})
     at = rest.index(_METADATA)
     return b"".join((rest[:at], b',"messages":', messages, rest[at:]))

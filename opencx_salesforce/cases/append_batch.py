@@ -90,7 +90,6 @@ class AppendBatcher:
         self._waiting: list[_Waiting] = []
         self._background = Background()
         self.stats = AppendStats()
-        self._closed = False
 
     def running(self) -> bool:
         """Whether a batch request is still running."""
@@ -100,11 +99,10 @@ class AppendBatcher:
         """Stop, once the appends that were waiting are gone (the outbox has
         stopped): nothing more is sent; a request in flight is abandoned, as a
         crash would, and its jobs run again at the next start."""
-        self._closed = True
         for waiting in self._waiting:
             waiting.future.cancel()
         self._waiting.clear()
-        await self._background.cancel()
+        await self._background.close()
 
     async def send(self, case_id: str, records: list[dict[str, Any]]) -> dict[str, SubResponse]:
         """Write ``records`` (CaseComments of one Case, at most 200) and read the
@@ -139,7 +137,7 @@ class AppendBatcher:
     def _flush_if_due(self) -> None:
         # An append whose job was cancelled while it waited goes nowhere.
         self._waiting = [w for w in self._waiting if not w.future.done()]
-        while self._waiting and not self._closed:
+        while self._waiting and not self._background.closed:
             groups = self._next_groups()
             # A free line: go. A busy one: go only when more wait than one
             # request takes (waiting longer would not make it bigger).

@@ -164,7 +164,6 @@ class HandoffBatcher:
         self._background = Background()
         self.stats = BatchStats()
         self._lookups = Lookups(client, self.stats)
-        self._closed = False
 
     @property
     def lookups(self) -> Lookups:
@@ -179,14 +178,14 @@ class HandoffBatcher:
         stopped): nothing more is sent, and the requests in flight are
         abandoned, as a crash would. Their jobs run again at the next start,
         which reads what landed first."""
-        self._closed = True
         for waiting in self._waiting:
             waiting.future.cancel()
-            if waiting.lookup is not None:
-                waiting.lookup.cancel()
         self._waiting.clear()
-        await self._background.cancel()
+        # The lookups first, every one not answered with them (those of the
+        # batches in flight too): a query ending while the batches' tasks end
+        # would otherwise send the next one.
         await self._lookups.close()
+        await self._background.close()
 
     async def send(self, item: HandoffSend) -> Sent:
         """The handoff's answers, however it was sent. Raises the error of the
@@ -261,7 +260,7 @@ class HandoffBatcher:
             self._waiting = [w for w in self._waiting if not w.future.done()]
             self._waiting_nodes = sum(w.send.nodes for w in self._waiting)
             self._waiting_bytes = sum(w.send.size for w in self._waiting)
-        while (self._in_flight == 0 or self._full()) and not self._closed:
+        while (self._in_flight == 0 or self._full()) and not self._background.closed:
             batch = self._take()
             if not batch:
                 return

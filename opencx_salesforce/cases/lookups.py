@@ -49,7 +49,6 @@ class Lookups:
         self._busy = 0  # queries in flight
         self._waiting: list[tuple[Contact, asyncio.Future[Match | None]]] = []
         self._background = Background()
-        self._closed = False
 
     @property
     def in_flight(self) -> int:
@@ -74,14 +73,13 @@ class Lookups:
     async def close(self) -> None:
         """Stop: the queries in flight are abandoned (a query changes nothing)
         and no other is sent; every lookup not yet answered is cancelled."""
-        self._closed = True
         for _, future in self._waiting:
             future.cancel()
         self._waiting.clear()
-        await self._background.cancel()
+        await self._background.close()
 
     def kick(self) -> None:
-        while self._waiting and self._busy < LOOKUP_MAX_IN_FLIGHT and not self._closed:
+        while self._waiting and self._busy < LOOKUP_MAX_IN_FLIGHT and not self._background.closed:
             # A lookup taken back (its handoff left the line) is not asked for.
             batch = [(c, f) for c, f in self._waiting[:LOOKUP_MAX_CONTACTS] if not f.done()]
             del self._waiting[:LOOKUP_MAX_CONTACTS]
