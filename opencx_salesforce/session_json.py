@@ -7,8 +7,14 @@ Messages are frozen, so the JSON of a list of the same message objects is the
 same bytes: :func:`session_json` keeps it for recent lists, by the identity of
 their messages, and writes the rest of the session around it.
 
-The bytes are exactly pydantic's (``Session.model_dump_json()``, same key order),
-so whatever was stored before reads and compares the same.
+A session read from the store (:func:`read_session`) keeps the stored bytes of
+its messages the same way, so writing it back with a new status or new metadata
+does not serialise its messages again: they are written as they were read.
+
+The bytes are exactly pydantic's (``Session.model_dump_json()``, same key order)
+for a session built here, and for one read from bytes pydantic wrote (every
+writer of the reference host's sessions): whatever was stored before reads and
+compares the same. Either way they read back as the same session.
 """
 
 from __future__ import annotations
@@ -54,11 +60,20 @@ class _MessagesJSON:
         if not all(type(m) is Message for m in messages):
             return None
         raw = _MESSAGES.dump_json(messages)
+        self._put(messages, raw)
+        return raw
+
+    def adopt(self, messages: list[Message], raw: bytes) -> None:
+        """Keep ``raw``, the JSON these very messages were parsed from, as
+        theirs (plain :class:`Message` objects only)."""
+        if all(type(m) is Message for m in messages):
+            self._put(messages, raw)
+
+    def _put(self, messages: list[Message], raw: bytes) -> None:
         with self._lock:
             self._entries[tuple(map(id, messages))] = (list(messages), raw)
             if len(self._entries) > self._kept:
                 del self._entries[next(iter(self._entries))]  # the oldest
-        return raw
 
     def __call__(self, messages: list[Message]) -> bytes:
         found = self.kept(messages) or self.keep(messages)
@@ -76,6 +91,26 @@ def session_json(session: Session) -> bytes:
     messages = messages_json.kept(session.messages) or messages_json.keep(session.messages)
     if messages is None:
         return session.model_dump_json().encode()  # not all plain messages: pydantic's own
+    head, tail = _around_messages(session)
+    return b"".join((head, messages, tail))
+
+
+def read_session(raw: bytes) -> Session:
+    """``Session.model_validate_json(raw)``, its messages' JSON kept as the
+    slice of ``raw`` that holds them. Kept only when everything around that
+    slice is byte for byte what :func:`session_json` writes for the session
+    parsed: then the slice is exactly the value of ``"messages"``, whoever wrote
+    it, and the session written back later carries it unchanged."""
+    session = Session.model_validate_json(raw)
+    head, tail = _around_messages(session)
+    if len(raw) > len(head) + len(tail) and raw.startswith(head) and raw.endswith(tail):
+        messages_json.adopt(session.messages, raw[len(head) : len(raw) - len(tail)])
+    return session
+
+
+def _around_messages(session: Session) -> tuple[bytes, bytes]:
+    """The session's JSON before its messages' value (ending ``"messages":``)
+    and after it (from ``,"metadata":``)."""
     rest = session.__pydantic_serializer__.to_json(session, exclude={"messages"})
     at = rest.index(_METADATA)
-    return b"".join((rest[:at], b',"messages":', messages, rest[at:]))
+    return rest[:at] + b',"messages":', rest[at:]

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from opencx_salesforce.models import Session, detached_copy
-from opencx_salesforce.session_json import session_json
+from opencx_salesforce.session_json import read_session, session_json
 from opencx_salesforce.store.base import Store
 
 SESSIONS_NAMESPACE = "devhost.sessions"
@@ -62,7 +62,7 @@ class _Parsed:
         if entry is not None and entry[0] == raw:
             self._entries.move_to_end(session_id)
             return entry[1]
-        session = Session.model_validate_json(raw)
+        session = read_session(raw)  # its messages' bytes kept for the write back
         self.keep(session_id, raw, session)
         return session
 

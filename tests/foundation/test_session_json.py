@@ -2,11 +2,13 @@
 
 What is stored (the host's session, the plugin's job) must not depend on whether
 the messages' JSON was kept: the bytes are compared with ``model_dump_json`` for
-any content, before and after the cache holds them.
+any content, before and after the cache holds them, and for a session read back
+from them (read_session keeps its messages' stored bytes).
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -14,8 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from opencx_salesforce import session_json as session_json_module
 from opencx_salesforce.models import Contact, Message, Role, Session, detached_copy
-from opencx_salesforce.session_json import messages_json, session_json
+from opencx_salesforce.session_json import messages_json, read_session, session_json
 
 # Texts that could fool a splice: the marker itself, quotes, backslashes.
 texts = st.one_of(
@@ -112,3 +115,52 @@ def test_only_plain_messages_are_kept() -> None:
     assert messages_json.kept(messages) is None
     session = Session(id="s", messages=messages)
     assert session_json(session) == session.model_dump_json().encode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(session=sessions(), extra=st.dictionaries(texts, json_values, max_size=2))
+def test_a_session_read_back_writes_pydantics_bytes_without_serialising_its_messages(
+    session: Session, extra: dict[str, Any]
+) -> None:
+    stored = session.model_dump_json().encode()
+    read = read_session(stored)
+    assert read == session
+    # Its messages' JSON is the stored slice: no serialisation on the way back.
+    assert messages_json.kept(read.messages) is not None
+    changed = read.model_copy(update={"metadata": {**read.metadata, **extra}})
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(session_json_module, "_MESSAGES", None)  # any use would fail
+        written = session_json(changed)
+    assert written == changed.model_dump_json().encode()
+
+
+def test_messages_stored_in_another_format_are_written_back_as_they_were() -> None:
+    """Stored messages' JSON another way (escaped non-ASCII, spaces): written
+    back unchanged with the session's new status, and read the same."""
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    session = Session(
+        id="s", messages=[Message(id="m1", role=Role.CONTACT, text="café", created_at=when)]
+    )
+    canonical = session.model_dump_json().encode()
+    head, _, tail = canonical.partition(b'"messages":')
+    tail = tail[tail.index(b',"metadata":') :]
+    messages = [m.model_dump(mode="json") for m in session.messages]
+    foreign = json.dumps(messages, ensure_ascii=True, indent=1).encode()  # "caf\u00e9"
+    stored = head + b'"messages":' + foreign + tail
+    read = read_session(stored)
+    assert read == session
+    handed_off = read.model_copy(update={"metadata": {"k": "v"}})
+    written = session_json(handed_off)
+    assert foreign in written
+    assert Session.model_validate_json(written) == handed_off
+
+
+def test_a_session_stored_in_another_format_is_written_as_pydantics() -> None:
+    """Bytes around the messages unlike pydantic's (spaces after the colons):
+    nothing is kept from them; the session is written as pydantic writes it."""
+    session = Session(id="s", messages=[Message(id="m1", role=Role.CONTACT, text="hello")])
+    stored = json.dumps(session.model_dump(mode="json")).encode()
+    read = read_session(stored)
+    assert read == session
+    assert messages_json.kept(read.messages) is None
+    assert session_json(read) == read.model_dump_json().encode()
