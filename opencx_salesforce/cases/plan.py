@@ -11,13 +11,12 @@ making sense of what Salesforce refused.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opencx_salesforce.models import Contact
-from opencx_salesforce.salesforce import soql, subrequests
+from opencx_salesforce.salesforce import json_body, soql, subrequests
 from opencx_salesforce.salesforce.errors import ApiError, error_for_response
 from opencx_salesforce.salesforce.subrequests import (
     COLLECTIONS_MAX_RECORDS,
@@ -129,15 +128,14 @@ def json_size(nodes: Sequence[Subrequest]) -> int:
 
 def bodies_json_size(bodies: Sequence[Mapping[str, Any]], overhead: int) -> int:
     """About how many bytes ``bodies`` take as JSON: their texts exactly as the
-    client encodes them (``json.dumps``: quotes, backslashes and control
-    characters escaped, every non-ASCII character six bytes a UTF-16 unit), plus
-    ``overhead`` for the rest of each. Exact for the texts, so a body with one
-    "·" counts 6 bytes for it, not six times its length."""
+    client encodes them (:func:`~opencx_salesforce.salesforce.json_body.json_size`:
+    UTF-8, quotes, backslashes and control characters escaped), plus
+    ``overhead`` for the rest of each."""
     size = overhead * len(bodies)
     for body in bodies:
         for value in body.values():
             if isinstance(value, str):
-                size += len(json.dumps(value))
+                size += json_body.json_size(value)
     return size
 
 

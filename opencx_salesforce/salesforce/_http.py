@@ -8,17 +8,16 @@ endpoints answer differently); this module only separates "no answer" from
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import pydantic_core
 from multidict import CIMultiDictProxy
 
 from opencx_salesforce.salesforce.error_bodies import parse_body
 from opencx_salesforce.salesforce.errors import TransportError
+from opencx_salesforce.salesforce.json_body import json_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,18 +33,6 @@ class RawResponse:
 
 def timeout_for(total: float, connect: float | None = None) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=total, connect=connect)
-
-
-def json_bytes(value: Any) -> bytes:
-    """``value`` (JSON-like data) as a UTF-8 JSON body. pydantic-core's encoder
-    writes a composite request of 60 handoffs' transcripts in a quarter of the
-    time ``json.dumps`` takes (343 against 1,462 µs). A text that UTF-8 cannot
-    carry (a lone surrogate, which a transcript keeps as it was written) stops
-    it: ``json.dumps`` then writes that one body, escaping it as before."""
-    try:
-        return pydantic_core.to_json(value)
-    except pydantic_core.PydanticSerializationError:
-        return json.dumps(value).encode()
 
 
 def display_url(url: str) -> str:

@@ -9,7 +9,6 @@ it was dead-lettered."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
 
@@ -20,6 +19,7 @@ from opencx_salesforce.cases import plan
 from opencx_salesforce.devhost.stack import Stack, start_stack
 from opencx_salesforce.models import Contact, Session
 from opencx_salesforce.salesforce import subrequests
+from opencx_salesforce.salesforce.json_body import json_bytes
 from opencx_salesforce.salesforce.subrequests import subrequests_json
 from opencx_salesforce.store.base import ItemState
 from opencx_salesforce.store.memory import MemoryStore
@@ -91,8 +91,10 @@ async def test_a_batch_refused_as_too_large_is_sent_again_in_halves(
 
 def test_a_graphs_size_is_counted_as_the_client_sends_it() -> None:
     # A transcript is mostly ASCII with a "·" in its title: it is counted at
-    # its real size (plus a node's allowance), not six bytes a character.
+    # its real size (plus a node's allowance), not six bytes a character; a
+    # lone surrogate, escaped, counts the six it takes.
     body = "Conversation transcript · conversation s1\n" + 'He said "hi" \\ 🇯🇵\tok\n' * 150
+    body += "half a pair \ud83d"
     nodes = [
         subrequests.upsert(
             "Case", "Session_Id__c", "s1", {"Subject": "Parcel · late"}, ref="refCase"
@@ -101,5 +103,5 @@ def test_a_graphs_size_is_counted_as_the_client_sends_it() -> None:
             "CaseComment", {"ParentId": "@{refCase.id}", "CommentBody": body}, ref="refComment0"
         ),
     ]
-    sent = len(json.dumps(subrequests_json(nodes, "/services/data/v62.0")))
+    sent = len(json_bytes(subrequests_json(nodes, "/services/data/v62.0")))
     assert sent <= plan.json_size(nodes) <= sent + 200 * len(nodes)
