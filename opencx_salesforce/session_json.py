@@ -99,8 +99,10 @@ def read_session(raw: bytes) -> Session:
     """``Session.model_validate_json(raw)``, its messages' JSON kept as the
     slice of ``raw`` that holds them. Kept only when everything around that
     slice is byte for byte what :func:`session_json` writes for the session
-    parsed: then the slice is exactly the value of ``"messages"``, whoever wrote
-    it, and the session written back later carries it unchanged."""
+    parsed: then the slice is what the stored session's ``"messages"`` was
+    read from, whoever wrote it, and the session written back later, between
+    the same kind of bytes, carries it unchanged and reads as the same
+    messages."""
     session = Session.model_validate_json(raw)
     head, tail = _around_messages(session)
     if len(raw) > len(head) + len(tail) and raw.startswith(head) and raw.endswith(tail):
