@@ -136,7 +136,7 @@ def test_a_session_read_back_writes_pydantics_bytes_without_serialising_its_mess
 
 def test_messages_stored_in_another_format_are_written_back_as_they_were() -> None:
     """Stored messages' JSON another way (escaped non-ASCII, spaces): written
-    back unchanged with the session's new status, and read the same."""
+    back unchanged with the session's new metadata, and read the same."""
     when = datetime(2026, 1, 1, tzinfo=UTC)
     session = Session(
         id="s", messages=[Message(id="m1", role=Role.CONTACT, text="café", created_at=when)]
