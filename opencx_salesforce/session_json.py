@@ -54,26 +54,20 @@ class _MessagesJSON:
         entry = self._entries.get(tuple(map(id, messages)))
         return None if entry is None else entry[1]
 
-    def keep(self, messages: list[Message]) -> bytes | None:
-        """Their JSON, serialised now and kept; None (nothing serialised) when
-        one of them is not a plain :class:`Message`: only those are kept."""
+    def keep(self, messages: list[Message], raw: bytes | None = None) -> bytes | None:
+        """Their JSON, kept: ``raw`` when given (the JSON these very messages
+        were parsed from), else serialised now. None (nothing kept or
+        serialised) when one of them is not a plain :class:`Message`: only
+        those are kept."""
         if not all(type(m) is Message for m in messages):
             return None
-        raw = _MESSAGES.dump_json(messages)
-        self._put(messages, raw)
-        return raw
-
-    def adopt(self, messages: list[Message], raw: bytes) -> None:
-        """Keep ``raw``, the JSON these very messages were parsed from, as
-        theirs (plain :class:`Message` objects only)."""
-        if all(type(m) is Message for m in messages):
-            self._put(messages, raw)
-
-    def _put(self, messages: list[Message], raw: bytes) -> None:
+        if raw is None:
+            raw = _MESSAGES.dump_json(messages)
         with self._lock:
             self._entries[tuple(map(id, messages))] = (list(messages), raw)
             if len(self._entries) > self._kept:
                 del self._entries[next(iter(self._entries))]  # the oldest
+        return raw
 
     def __call__(self, messages: list[Message]) -> bytes:
         found = self.kept(messages) or self.keep(messages)
@@ -106,7 +100,7 @@ def read_session(raw: bytes) -> Session:
     session = Session.model_validate_json(raw)
     head, tail = _around_messages(session)
     if len(raw) > len(head) + len(tail) and raw.startswith(head) and raw.endswith(tail):
-        messages_json.adopt(session.messages, raw[len(head) : len(raw) - len(tail)])
+        messages_json.keep(session.messages, raw[len(head) : len(raw) - len(tail)])
     return session
 
 

@@ -4,9 +4,10 @@ pydantic-core's encoder (already a dependency) writes UTF-8 JSON in a quarter
 of the time ``json.dumps`` takes: a composite request carrying 60 handoffs'
 transcripts in 343 µs against 1,462. A text that UTF-8 cannot carry, a lone
 surrogate, which a transcript keeps as it was written, stops it; such a body is
-written by ``json.dumps`` instead, every lone surrogate escaped (``\\udXXX``)
-and the rest as UTF-8, so each text takes the same bytes whichever writes it
-and :func:`json_size` of its parts adds up exactly.
+written by ``json.dumps`` instead, compact, each lone surrogate as its six-byte
+escape (U+D83D as ``\\ud83d``) and the rest as UTF-8, so each text takes the
+same bytes whichever encoder writes it and :func:`json_size` of its parts adds
+up exactly.
 """
 
 from __future__ import annotations
