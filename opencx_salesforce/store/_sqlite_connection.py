@@ -33,12 +33,22 @@ Where the work runs
     fsync included), the event loop runs each batch itself, and each read: the
     units that arrived during one turn of the loop go as one batch at the start
     of the next, so a lone write waits one turn, no more. Once commits run slow
-    (:mod:`._sqlite_pace`), batches go to the writer's thread instead, as one
-    piece of work (``BEGIN``, every unit, ``COMMIT``), and the loop runs on
-    meanwhile; units that arrive then wait for that batch and go together in
-    the next. Reads follow their own pace to the reader's thread the same way.
-    Units are plain functions of a ``sqlite3`` connection, so either place runs
-    them (:mod:`._sqlite_thread`).
+    (:mod:`._sqlite_pace`), or a checkpoint is due, the batch is split: the
+    loop runs ``BEGIN`` and the units' statements, quick work on pages in
+    memory, and hands the ``COMMIT`` (the WAL's writes and their fsync) to the
+    writer's thread; the loop runs on meanwhile, and units that arrive wait for
+    that commit and go together in the next batch. A statement alone is its
+    own commit and goes to the thread whole; so do whole batches (``BEGIN``,
+    every unit, ``COMMIT`` as one piece of work) once statements run slow
+    themselves (they wait for the disk to read a page).
+    A unit run on the thread gives up the GIL in every statement and waits for
+    it back after each while the loop is busy: a batch of fifty there took
+    several times the CPU of the same batch run on the loop (0 ms round trip,
+    100 concurrent handoffs: the writer's thread 0.45-0.51 ms of CPU a handoff
+    against 0.15-0.16 with the split; ``bench/profile_notes.md``, session 17).
+    Reads follow their own pace to the reader's thread the same way. Units are
+    plain functions of a ``sqlite3`` connection, so either place runs them
+    (:mod:`._sqlite_thread`).
 
     The loop never waits for a lock or a checkpoint:
 
@@ -83,6 +93,10 @@ _Wait = Callable[[Callable[[], _T]], _T]
 
 # Enough to amortise a commit, few enough that one batch's savepoints stay cheap.
 MAX_BATCH = 256
+# A batch's statements run on the loop while each takes under the loop's limit
+# divided by this, on average (0.1 ms for 1 ms): a statement on pages in memory
+# takes microseconds; one that takes a tenth of a millisecond reads the disk.
+STATEMENTS_A_LIMIT = 10
 
 
 @dataclass
@@ -117,6 +131,7 @@ class SQLiteConnection:
         *,
         busy_timeout: float,
         loop_limit: float = LOOP_LIMIT,
+        statement_limit: float | None = None,
     ) -> None:
         self._writer = writer
         self._reader = reader
@@ -127,6 +142,9 @@ class SQLiteConnection:
         self._idle = asyncio.Event()  # no batch on the thread, none queued
         self._idle.set()
         self._commit_pace = Pace(loop_limit)
+        self._statement_pace = Pace(
+            loop_limit / STATEMENTS_A_LIMIT if statement_limit is None else statement_limit
+        )
         self._read_pace = Pace(loop_limit)
         self._checkpoints: CheckpointSchedule | None = None  # a file's, once attached
         # Transactions committed (a lone statement counts as one): tests check
@@ -135,7 +153,12 @@ class SQLiteConnection:
 
     @classmethod
     async def open(
-        cls, database: str, *, busy_timeout: float, loop_limit: float = LOOP_LIMIT
+        cls,
+        database: str,
+        *,
+        busy_timeout: float,
+        loop_limit: float = LOOP_LIMIT,
+        statement_limit: float | None = None,
     ) -> SQLiteConnection:
         """The writing connection to ``database``. A file then gets a second
         connection for reads (:meth:`attach_file`): in WAL mode it reads the
@@ -145,7 +168,13 @@ class SQLiteConnection:
         committed."""
         writer = SQLiteThread(database, name="sqlite writer")
         await writer.start()
-        return cls(writer, None, busy_timeout=busy_timeout, loop_limit=loop_limit)
+        return cls(
+            writer,
+            None,
+            busy_timeout=busy_timeout,
+            loop_limit=loop_limit,
+            statement_limit=statement_limit,
+        )
 
     async def attach_file(self, database: str) -> None:
         """For a file in WAL mode: reads get a connection of their own, and the
@@ -212,16 +241,51 @@ class SQLiteConnection:
         batch.sort(key=_runs_last)  # stable: otherwise in the order they came
         units = [(p.unit, p.bare) for p in batch]
         checkpoint = self._checkpoints is not None and self._checkpoints.due
-        on_loop = not checkpoint and self._writer.idle and self._commit_pace.on_loop
-        if on_loop and self._commit_on_loop(batch, units):
-            return
-        # Slow commits, a checkpoint due, or the lock taken: the writer's thread.
+        # One statement alone is its own commit: nothing to split.
+        alone = len(units) == 1 and units[0][1]
+        if self._writer.idle:
+            if not checkpoint and self._commit_pace.on_loop:
+                if self._commit_on_loop(batch, units):
+                    return
+            elif (
+                not alone
+                and self._statement_pace.on_loop
+                and self._statements_on_loop(batch, units, checkpoint)
+            ):
+                return
+        # Slow statements, one alone, or the lock taken: the whole batch on the
+        # writer's thread.
         self._committing = True
         wait = functools.partial(patiently, busy_timeout=self._busy_timeout)
         self._writer.submit(
             functools.partial(_commit, units=units, wait=wait, checkpoint=checkpoint),
             functools.partial(self._committed, batch),
         )
+
+    def _statements_on_loop(
+        self, batch: list[_Pending[Any]], units: list[tuple[Unit[Any], bool]], checkpoint: bool
+    ) -> bool:
+        """Run the batch's statements here and hand its ``COMMIT`` (and the
+        checkpoint, if due) to the writer's thread; False when another
+        connection holds the lock (nothing of the batch was written)."""
+        db = self._writer.connection
+        started = time.perf_counter()
+        try:
+            outcomes = _statements(db, units, _at_once)
+        except _LockTaken:
+            return False
+        except Exception as exc:
+            self._committed(batch, False, exc)
+            return True
+        if self._statement_pace.took((time.perf_counter() - started) / len(units)):
+            _moved("statements", self._statement_pace)
+        self._committing = True
+        wait = functools.partial(patiently, busy_timeout=self._busy_timeout)
+        self._writer.submit(
+            functools.partial(_finish, outcomes=outcomes, wait=wait, checkpoint=checkpoint),
+            functools.partial(self._committed, batch),
+        )
+        return True
 
     def _commit_on_loop(
         self, batch: list[_Pending[Any]], units: list[tuple[Unit[Any], bool]]
@@ -343,16 +407,40 @@ def _commit(
         except Exception as exc:
             outcomes, seconds = [(False, exc)], 0.0
     else:
-        # BEGIN IMMEDIATE: the write lock is held from the first statement, so
-        # nothing a unit reads can change under it.
-        wait(lambda: db.execute("BEGIN IMMEDIATE"))
-        try:
-            outcomes = [_unit(db, n, unit, bare) for n, (unit, bare) in enumerate(units)]
-            _, seconds = wait(lambda: _timed(_commit_transaction, db))
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
+        outcomes = _statements(db, units, wait)
+        return _finish(db, outcomes=outcomes, wait=wait, checkpoint=checkpoint)
+    return _Committed(outcomes, seconds, _checkpoint(db) if checkpoint else None)
+
+
+def _statements(
+    db: sqlite3.Connection, units: list[tuple[Unit[Any], bool]], wait: _Wait[Any]
+) -> list[_Outcome]:
+    """A batch up to its ``COMMIT``: ``BEGIN`` and its units' outcomes, the
+    transaction left open. Raises (nothing written, no transaction left open)
+    when the batch failed as a whole."""
+    # BEGIN IMMEDIATE: the write lock is held from the first statement, so
+    # nothing a unit reads can change under it.
+    wait(lambda: db.execute("BEGIN IMMEDIATE"))
+    try:
+        return [_unit(db, n, unit, bare) for n, (unit, bare) in enumerate(units)]
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def _finish(
+    db: sqlite3.Connection, *, outcomes: list[_Outcome], wait: _Wait[Any], checkpoint: bool
+) -> _Committed:
+    """Commit the open transaction of a batch whose units gave ``outcomes``;
+    then checkpoint the WAL if ``checkpoint`` (on the writer's thread only).
+    Raises (the transaction rolled back) when the ``COMMIT`` failed."""
+    try:
+        _, seconds = wait(lambda: _timed(_commit_transaction, db))
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
     return _Committed(outcomes, seconds, _checkpoint(db) if checkpoint else None)
 
 

@@ -34,10 +34,11 @@ Group commit
 
 Where SQLite runs
     While commits and reads are quick (a local disk), the event loop runs them
-    itself: handing them to a thread costs more than they do. Once they run
-    slow, or find another process holding the lock, they go to the
-    connections' threads and the loop runs on; the WAL's checkpoints always
-    run there (see ``_sqlite_connection``).
+    itself: handing them to a thread costs more than they do. Once commits run
+    slow, the loop still runs a batch's statements and hands its ``COMMIT`` to
+    the writer's thread; once reads or statements run slow, or find another
+    process holding the lock, they go to the connections' threads and the loop
+    runs on; the WAL's checkpoints always run there (see ``_sqlite_connection``).
 
 Waking workers
     ``wait`` is woken at once by work added through this store object. Another
@@ -112,6 +113,7 @@ class SQLiteStore(SQLiteQueue):
         poll_interval: float = 0.1,
         purge_interval: float = 60.0,
         loop_limit: float = LOOP_LIMIT,
+        statement_limit: float | None = None,
     ) -> SQLiteStore:
         """Open (and create, if needed) the database named by ``url``.
 
@@ -119,10 +121,16 @@ class SQLiteStore(SQLiteQueue):
         write lock before it raises ``sqlite3.OperationalError``.
         ``loop_limit``: commits and reads that take longer than this on average
         (seconds) run on the connections' threads, quicker ones on the event
-        loop; 0 keeps them all on the threads."""
+        loop; 0 keeps them all on the threads. ``statement_limit``: a batch
+        whose commit runs on the writer's thread still runs its statements on
+        the loop while they take less than this each on average (by default a
+        tenth of ``loop_limit``; 0 sends them to the thread with the commit)."""
         database = database_from_url(url)
         conn = await SQLiteConnection.open(
-            database, busy_timeout=busy_timeout, loop_limit=loop_limit
+            database,
+            busy_timeout=busy_timeout,
+            loop_limit=loop_limit,
+            statement_limit=statement_limit,
         )
         store = cls(
             conn, database=database, poll_interval=poll_interval, purge_interval=purge_interval

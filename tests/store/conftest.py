@@ -1,7 +1,7 @@
 """Fixtures of the store conformance suite: every test that takes ``store`` or
-``backend`` runs once per backend (memory, SQLite with its work on the event
-loop and on its threads, Redis at 127.0.0.1:6379,
-PostgreSQL at 127.0.0.1:5432 in a fresh schema)."""
+``backend`` runs once per backend (memory; SQLite with its work on the event
+loop, on its threads, and with only its commits on the writer's thread; Redis
+at 127.0.0.1:6379; PostgreSQL at 127.0.0.1:5432 in a fresh schema)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ ALL_BACKENDS = [
     "memory",
     "sqlite",
     "sqlite-threads",
+    "sqlite-split",
     pytest.param("redis", marks=pytest.mark.redis),
     pytest.param("postgres", marks=pytest.mark.postgres),
 ]
@@ -25,6 +26,7 @@ ALL_BACKENDS = [
 DURABLE_BACKENDS = [
     "sqlite",
     "sqlite-threads",
+    "sqlite-split",
     pytest.param("redis", marks=pytest.mark.redis),
     pytest.param("postgres", marks=pytest.mark.postgres),
 ]

@@ -57,15 +57,22 @@ def memory_backend() -> Backend:
     return Backend("memory", opener)
 
 
-def sqlite_backend(directory: Path, *, on_threads: bool = False) -> Backend:
-    """``on_threads``: every commit and read on the connections' threads, as
-    when the disk is slow (quick ones otherwise run on the event loop)."""
+def sqlite_backend(directory: Path, *, where: str = "loop") -> Backend:
+    """``where`` SQLite's work runs: ``loop``, quick work on the event loop (a
+    local disk); ``threads``, every commit, statement and read on the
+    connections' threads (a slow disk); ``split``, every commit on the writer's
+    thread and the statements before it on the loop (slow fsyncs)."""
     url = f"sqlite:///{directory / 'store.db'}"  # absolute path: four slashes
+    limits = {
+        "loop": {"loop_limit": LOOP_LIMIT},
+        "threads": {"loop_limit": 0.0},
+        "split": {"loop_limit": 0.0, "statement_limit": LOOP_LIMIT},
+    }[where]
 
     async def opener() -> Store:
-        return await SQLiteStore.open(url, loop_limit=0.0 if on_threads else LOOP_LIMIT)
+        return await SQLiteStore.open(url, **limits)
 
-    return Backend("sqlite-threads" if on_threads else "sqlite", opener)
+    return Backend("sqlite" if where == "loop" else f"sqlite-{where}", opener)
 
 
 def redis_backend() -> Backend:
@@ -107,8 +114,8 @@ def make_backend(name: str, directory: Path) -> Backend:
         return memory_backend()
     if name == "sqlite":
         return sqlite_backend(directory)
-    if name == "sqlite-threads":
-        return sqlite_backend(directory, on_threads=True)
+    if name in ("sqlite-threads", "sqlite-split"):
+        return sqlite_backend(directory, where=name.removeprefix("sqlite-"))
     if name == "redis":
         return redis_backend()
     if name == "postgres":

@@ -64,11 +64,18 @@ async def test_concurrent_leases_share_a_commit_and_take_each_item_once(tmp_path
         await store.close()
 
 
-@pytest.mark.parametrize("on_threads", [False, True])
-async def test_a_failing_unit_rolls_back_alone(tmp_path: Path, on_threads: bool) -> None:
-    conn = await SQLiteConnection.open(
-        str(tmp_path / "units.db"), busy_timeout=1.0, loop_limit=0.0 if on_threads else LOOP_LIMIT
-    )
+# Where the batch runs: all on the loop, all on the writer's thread, or its
+# statements on the loop and its COMMIT on the thread.
+WHERE = {
+    "loop": {"loop_limit": LOOP_LIMIT},
+    "threads": {"loop_limit": 0.0},
+    "split": {"loop_limit": 0.0, "statement_limit": LOOP_LIMIT},
+}
+
+
+@pytest.mark.parametrize("where", list(WHERE))
+async def test_a_failing_unit_rolls_back_alone(tmp_path: Path, where: str) -> None:
+    conn = await SQLiteConnection.open(str(tmp_path / "units.db"), busy_timeout=1.0, **WHERE[where])
     await conn.run("CREATE TABLE t (n INTEGER PRIMARY KEY)", ())
 
     def inserting(*numbers: int, then: str | None = None, fail: bool = False) -> Unit[int]:

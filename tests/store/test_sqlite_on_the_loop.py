@@ -112,16 +112,38 @@ async def test_the_wal_stays_bounded_with_commits_on_the_loop(tmp_path: Path) ->
         await reopened.close()
 
 
-async def test_commits_that_run_slow_move_to_the_thread_and_say_so(
+async def test_slow_commits_leave_the_loop_first_and_slow_statements_after(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A commit slower than the limit sends the next batches' ``COMMIT`` to
+    the writer's thread while their statements stay on the loop; statements
+    slower than their own limit send whole batches there, and each move is
+    logged."""
     caplog.set_level(logging.INFO, logger="opencx_salesforce.store._sqlite_connection")
-    # A limit no commit meets: the first, timed on the loop, sends the rest away.
+    # A limit no commit or statement meets: each timing on the loop moves work.
     conn = await SQLiteConnection.open(str(tmp_path / "slow.db"), busy_timeout=1.0, loop_limit=1e-9)
+    commits: list[int] = []
+
+    def traced(statement: str) -> None:
+        if statement == "COMMIT":
+            commits.append(threading.get_ident())
+
+    conn._writer.connection.set_trace_callback(traced)
+    loop = threading.get_ident()
     try:
-        first, second = await conn.write(_thread), await conn.write(_thread)
-        assert first == threading.get_ident() != second
+        # Alone on the loop, timed there: commits run slow.
+        assert await conn.write(_thread) == loop
+        assert commits == [loop]
+        assert "SQLite commits took" in caplog.text
+        assert "statements" not in caplog.text
+        # Its statements on the loop (timed: slow too), its COMMIT on the thread.
+        assert await conn.write(_thread) == loop
+        writer = commits[-1]
+        assert commits == [loop, writer] and writer != loop
+        assert "SQLite statements took" in caplog.text
+        # Now the whole batch runs on the writer's thread.
+        assert await conn.write(_thread) == writer
+        assert commits == [loop, writer, writer]
     finally:
         await conn.close()
-    assert "SQLite commits took" in caplog.text
     assert "they run on the store's threads from now on" in caplog.text
