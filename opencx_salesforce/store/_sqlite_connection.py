@@ -42,10 +42,12 @@ Where the work runs
     every unit, ``COMMIT`` as one piece of work) once statements run slow
     themselves (they wait for the disk to read a page).
     A unit run on the thread gives up the GIL in every statement and waits for
-    it back after each while the loop is busy: a batch of fifty there took
-    several times the CPU of the same batch run on the loop (0 ms round trip,
-    100 concurrent handoffs: the writer's thread 0.45-0.51 ms of CPU a handoff
-    against 0.15-0.16 with the split; ``bench/profile_notes.md``, session 17).
+    it back after each while the loop is busy, which costs more CPU than the
+    statements: at 0 ms round trip and 100 concurrent handoffs, where the
+    batches (about fifty units) had gone to the thread whole, the writer's
+    thread took 0.37-0.40 ms of CPU a handoff, 0.09-0.13 with the split, and the
+    process 1.31-1.44 ms against 1.12-1.25 (``bench/profile_notes.md``,
+    session 17).
     Reads follow their own pace to the reader's thread the same way. Units are
     plain functions of a ``sqlite3`` connection, so either place runs them
     (:mod:`._sqlite_thread`).

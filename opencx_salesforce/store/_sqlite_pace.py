@@ -7,7 +7,9 @@ per handoff; ``bench/profile_notes.md``, session 13). A commit on a local disk
 takes a fraction of a millisecond, its fsync included, so while commits (and
 reads) stay that quick the loop runs them itself; once they run slow (network
 block storage, a disk under other load) they go back to the thread, where the
-loop does not wait for them.
+loop does not wait for them. Each kind of work keeps its own pace: commits,
+reads, and the statements of a batch whose commit has left the loop (timed
+each, see :mod:`._sqlite_connection`).
 
 Only work run on the loop is timed: on a thread, a timing would include the
 wait for the GIL after each SQLite call (up to the interpreter's 5 ms switch
