@@ -408,10 +408,9 @@ def _commit(
             raise
         except Exception as exc:
             outcomes, seconds = [(False, exc)], 0.0
-    else:
-        outcomes = _statements(db, units, wait)
-        return _finish(db, outcomes=outcomes, wait=wait, checkpoint=checkpoint)
-    return _Committed(outcomes, seconds, _checkpoint(db) if checkpoint else None)
+        return _Committed(outcomes, seconds, _checkpoint(db) if checkpoint else None)
+    outcomes = _statements(db, units, wait)
+    return _finish(db, outcomes=outcomes, wait=wait, checkpoint=checkpoint)
 
 
 def _statements(

@@ -61,7 +61,8 @@ def sqlite_backend(directory: Path, *, where: str = "loop") -> Backend:
     """``where`` SQLite's work runs: ``loop``, quick work on the event loop (a
     local disk); ``threads``, every commit, statement and read on the
     connections' threads (a slow disk); ``split``, every commit on the writer's
-    thread and the statements before it on the loop (slow fsyncs)."""
+    thread, the statements before it on the loop and every read on the
+    reader's thread (slow fsyncs)."""
     url = f"sqlite:///{directory / 'store.db'}"  # absolute path: four slashes
     limits = {
         "loop": {"loop_limit": LOOP_LIMIT},

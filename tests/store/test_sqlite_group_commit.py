@@ -135,3 +135,42 @@ async def test_a_cancelled_caller_leaves_the_others_alone(tmp_path: Path, alone:
             assert await store.get("ns", "b") == b"2"
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("where", list(WHERE))
+async def test_a_failing_commit_fails_every_unit_and_writes_nothing(
+    tmp_path: Path, where: str
+) -> None:
+    """A ``COMMIT`` refused (here a deferred foreign key left dangling, which
+    SQLite checks at the commit and then leaves the transaction open
+    [src: sqlite.org foreignkeys.html "Deferred Foreign Key Constraints"])
+    fails each unit of its batch, wherever the commit ran, and nothing of
+    the batch is written; the next batch commits."""
+    conn = await SQLiteConnection.open(
+        str(tmp_path / "commit.db"), busy_timeout=1.0, **WHERE[where]
+    )
+    await conn.run("PRAGMA foreign_keys = ON", ())
+    await conn.run("CREATE TABLE parent (id INTEGER PRIMARY KEY)", ())
+    await conn.run(
+        "CREATE TABLE child (id INTEGER PRIMARY KEY,"
+        " parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)",
+        (),
+    )
+    try:
+        outcomes = await asyncio.gather(
+            conn.run("INSERT INTO parent (id) VALUES (1)", ()),
+            conn.run("INSERT INTO child (id, parent) VALUES (1, 99)", ()),  # no parent 99
+            return_exceptions=True,
+        )
+        assert all(
+            isinstance(o, sqlite3.IntegrityError) and "FOREIGN KEY" in str(o) for o in outcomes
+        ), outcomes
+        assert await conn.rows("SELECT count(*) FROM parent", ()) == [(0,)]
+        assert await conn.rows("SELECT count(*) FROM child", ()) == [(0,)]
+        await asyncio.gather(
+            conn.run("INSERT INTO parent (id) VALUES (2)", ()),
+            conn.run("INSERT INTO child (id, parent) VALUES (2, 2)", ()),
+        )
+        assert await conn.rows("SELECT id, parent FROM child", ()) == [(2, 2)]
+    finally:
+        await conn.close()
