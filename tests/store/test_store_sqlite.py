@@ -100,6 +100,45 @@ async def test_a_locked_file_is_waited_for_until_busy_timeout(tmp_path: Path) ->
         await hasty.close()
 
 
+@pytest.mark.parametrize(
+    "limits",
+    [{}, {"loop_limit": 0.0, "statement_limit": 1.0}, {"loop_limit": 0.0}],
+    ids=["on the loop", "split", "on the threads"],
+)
+async def test_a_batch_that_finds_the_lock_taken_waits_off_the_loop(
+    tmp_path: Path, limits: dict[str, float]
+) -> None:
+    """Writes that go together while another process holds the write lock
+    wait for it on the writer's thread, wherever their batch was to run: the
+    loop keeps turning meanwhile, and both land once the lock is free."""
+    path = tmp_path / "store.db"
+    store = await SQLiteStore.open(f"sqlite:///{path}", **limits)
+    try:
+        await store.set("ns", "warm", b"up")
+        locked = threading.Event()
+        holder = asyncio.create_task(asyncio.to_thread(_hold_write_lock, path, 0.3, locked))
+        await asyncio.to_thread(locked.wait)
+        ticks = 0
+
+        async def ticking() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(ticking())
+        started = time.monotonic()
+        await asyncio.gather(store.set("ns", "a", b"1"), store.set("ns", "b", b"2"))
+        waited = time.monotonic() - started
+        ticker.cancel()
+        await holder
+        assert waited > 0.15  # they waited for the lock
+        assert ticks >= 10  # and the loop did not
+        assert await store.get("ns", "a") == b"1" and await store.get("ns", "b") == b"2"
+    finally:
+        await store.close()
+
+
 async def test_expired_rows_are_purged_lazily(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     store = await SQLiteStore.open(f"sqlite:///{path}", purge_interval=0)
