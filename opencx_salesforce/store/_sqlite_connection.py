@@ -95,10 +95,10 @@ _Wait = Callable[[Callable[[], _T]], _T]
 
 # Enough to amortise a commit, few enough that one batch's savepoints stay cheap.
 MAX_BATCH = 256
-# A batch's statements run on the loop while each takes under the loop's limit
-# divided by this, on average (0.1 ms for 1 ms): a statement on pages in memory
+# A batch's statements run on the loop while each takes under this share of
+# the loop's limit, on average (0.1 ms for 1 ms): a statement on pages in memory
 # takes microseconds; one that takes a tenth of a millisecond reads the disk.
-STATEMENTS_A_LIMIT = 10
+STATEMENT_SHARE_OF_LIMIT = 0.1
 
 
 @dataclass
@@ -145,7 +145,7 @@ class SQLiteConnection:
         self._idle.set()
         self._commit_pace = Pace(loop_limit)
         self._statement_pace = Pace(
-            loop_limit / STATEMENTS_A_LIMIT if statement_limit is None else statement_limit
+            loop_limit * STATEMENT_SHARE_OF_LIMIT if statement_limit is None else statement_limit
         )
         self._read_pace = Pace(loop_limit)
         self._checkpoints: CheckpointSchedule | None = None  # a file's, once attached
