@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from opencx_salesforce.salesforce.error_bodies import parse_body
 from opencx_salesforce.salesforce.errors import TransportError
@@ -55,11 +55,12 @@ async def send(
     """Send one request and read the whole answer. Raises :class:`TransportError`
     when there is no complete answer; returns any status otherwise."""
     shown = display_url(url)
-    sent_headers = dict(headers or {})
+    sent_headers = CIMultiDict(headers or {})
     body: Mapping[str, str] | bytes | None = data
     if json_body is not None:
         body = json_bytes(json_body)
-        sent_headers["Content-Type"] = "application/json"
+        # As aiohttp's json= does: a content type the caller set stands.
+        sent_headers.setdefault("Content-Type", "application/json")
     try:
         async with session.request(
             method,

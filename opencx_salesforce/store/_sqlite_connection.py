@@ -243,25 +243,27 @@ class SQLiteConnection:
         batch.sort(key=_runs_last)  # stable: otherwise in the order they came
         units = [(p.unit, p.bare) for p in batch]
         checkpoint = self._checkpoints is not None and self._checkpoints.due
-        # One statement alone is its own commit: nothing to split.
-        alone = len(units) == 1 and units[0][1]
         if self._writer.idle:
             if not checkpoint and self._commit_pace.on_loop:
                 if self._commit_on_loop(batch, units):
                     return
             elif (
-                not alone
+                not _alone(units)  # its own commit: nothing to split
                 and self._statement_pace.on_loop
                 and self._statements_on_loop(batch, units, checkpoint)
             ):
                 return
         # Slow statements, one alone, or the lock taken: the whole batch on the
         # writer's thread.
+        self._on_writer(batch, functools.partial(_commit, units=units, checkpoint=checkpoint))
+
+    def _on_writer(self, batch: list[_Pending[Any]], work: Callable[..., _Committed]) -> None:
+        """Run ``work(connection, wait=…)`` on the writer's thread, waiting there
+        for a lock another process holds, and settle the batch with what it gives."""
         self._committing = True
         wait = functools.partial(patiently, busy_timeout=self._busy_timeout)
         self._writer.submit(
-            functools.partial(_commit, units=units, wait=wait, checkpoint=checkpoint),
-            functools.partial(self._committed, batch),
+            functools.partial(work, wait=wait), functools.partial(self._committed, batch)
         )
 
     def _statements_on_loop(
@@ -281,12 +283,7 @@ class SQLiteConnection:
             return True
         if self._statement_pace.took((time.perf_counter() - started) / len(units)):
             _moved("statements", self._statement_pace)
-        self._committing = True
-        wait = functools.partial(patiently, busy_timeout=self._busy_timeout)
-        self._writer.submit(
-            functools.partial(_finish, outcomes=outcomes, wait=wait, checkpoint=checkpoint),
-            functools.partial(self._committed, batch),
-        )
+        self._on_writer(batch, functools.partial(_finish, outcomes=outcomes, checkpoint=checkpoint))
         return True
 
     def _commit_on_loop(
@@ -398,7 +395,7 @@ def _commit(
     """One batch: its units' outcomes once committed. Raises when the batch
     failed as a whole (then nothing of it was written). ``checkpoint``: then
     checkpoint the WAL (on the writer's thread only)."""
-    if len(units) == 1 and units[0][1]:
+    if _alone(units):
         # One statement alone: SQLite makes it its own transaction.
         unit = units[0][0]
         try:
@@ -411,6 +408,11 @@ def _commit(
         return _Committed(outcomes, seconds, _checkpoint(db) if checkpoint else None)
     outcomes = _statements(db, units, wait)
     return _finish(db, outcomes=outcomes, wait=wait, checkpoint=checkpoint)
+
+
+def _alone(units: list[tuple[Unit[Any], bool]]) -> bool:
+    """One statement alone: its own transaction, needing no BEGIN or COMMIT."""
+    return len(units) == 1 and units[0][1]
 
 
 def _statements(

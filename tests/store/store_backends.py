@@ -57,18 +57,22 @@ def memory_backend() -> Backend:
     return Backend("memory", opener)
 
 
+# Where SQLite's work runs, as the limits that put it there: ``loop``, quick
+# work on the event loop (a local disk); ``threads``, every commit, statement
+# and read on the connections' threads (a slow disk); ``split``, every commit
+# on the writer's thread, the statements before it on the loop and every read
+# on the reader's thread (slow fsyncs).
+SQLITE_PLACEMENTS: dict[str, dict[str, float]] = {
+    "loop": {"loop_limit": LOOP_LIMIT},
+    "threads": {"loop_limit": 0.0},
+    "split": {"loop_limit": 0.0, "statement_limit": LOOP_LIMIT},
+}
+
+
 def sqlite_backend(directory: Path, *, where: str = "loop") -> Backend:
-    """``where`` SQLite's work runs: ``loop``, quick work on the event loop (a
-    local disk); ``threads``, every commit, statement and read on the
-    connections' threads (a slow disk); ``split``, every commit on the writer's
-    thread, the statements before it on the loop and every read on the
-    reader's thread (slow fsyncs)."""
+    """A file's store with its work placed ``where`` (:data:`SQLITE_PLACEMENTS`)."""
     url = f"sqlite:///{directory / 'store.db'}"  # absolute path: four slashes
-    limits = {
-        "loop": {"loop_limit": LOOP_LIMIT},
-        "threads": {"loop_limit": 0.0},
-        "split": {"loop_limit": 0.0, "statement_limit": LOOP_LIMIT},
-    }[where]
+    limits = SQLITE_PLACEMENTS[where]
 
     async def opener() -> Store:
         return await SQLiteStore.open(url, **limits)

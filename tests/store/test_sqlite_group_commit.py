@@ -8,9 +8,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from store_backends import SQLITE_PLACEMENTS
 
 from opencx_salesforce.store._sqlite_connection import SQLiteConnection, Unit
-from opencx_salesforce.store._sqlite_pace import LOOP_LIMIT
 from opencx_salesforce.store.sqlite import SQLiteStore
 
 
@@ -64,18 +64,11 @@ async def test_concurrent_leases_share_a_commit_and_take_each_item_once(tmp_path
         await store.close()
 
 
-# Where the batch runs: all on the loop, all on the writer's thread, or its
-# statements on the loop and its COMMIT on the thread.
-WHERE = {
-    "loop": {"loop_limit": LOOP_LIMIT},
-    "threads": {"loop_limit": 0.0},
-    "split": {"loop_limit": 0.0, "statement_limit": LOOP_LIMIT},
-}
-
-
-@pytest.mark.parametrize("where", list(WHERE))
+@pytest.mark.parametrize("where", list(SQLITE_PLACEMENTS))
 async def test_a_failing_unit_rolls_back_alone(tmp_path: Path, where: str) -> None:
-    conn = await SQLiteConnection.open(str(tmp_path / "units.db"), busy_timeout=1.0, **WHERE[where])
+    conn = await SQLiteConnection.open(
+        str(tmp_path / "units.db"), busy_timeout=1.0, **SQLITE_PLACEMENTS[where]
+    )
     await conn.run("CREATE TABLE t (n INTEGER PRIMARY KEY)", ())
 
     def inserting(*numbers: int, then: str | None = None, fail: bool = False) -> Unit[int]:
@@ -137,7 +130,7 @@ async def test_a_cancelled_caller_leaves_the_others_alone(tmp_path: Path, alone:
         await store.close()
 
 
-@pytest.mark.parametrize("where", list(WHERE))
+@pytest.mark.parametrize("where", list(SQLITE_PLACEMENTS))
 async def test_a_failing_commit_fails_every_unit_and_writes_nothing(
     tmp_path: Path, where: str
 ) -> None:
@@ -147,7 +140,7 @@ async def test_a_failing_commit_fails_every_unit_and_writes_nothing(
     fails each unit of its batch, wherever the commit ran, and nothing of
     the batch is written; the next batch commits."""
     conn = await SQLiteConnection.open(
-        str(tmp_path / "commit.db"), busy_timeout=1.0, **WHERE[where]
+        str(tmp_path / "commit.db"), busy_timeout=1.0, **SQLITE_PLACEMENTS[where]
     )
     await conn.run("PRAGMA foreign_keys = ON", ())
     await conn.run("CREATE TABLE parent (id INTEGER PRIMARY KEY)", ())

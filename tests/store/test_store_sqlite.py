@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlite_race_worker import INCREMENTS
+from store_backends import SQLITE_PLACEMENTS
 
 from opencx_salesforce.store import open_store
 from opencx_salesforce.store.sqlite import SQLiteStore, database_from_url
@@ -100,19 +101,15 @@ async def test_a_locked_file_is_waited_for_until_busy_timeout(tmp_path: Path) ->
         await hasty.close()
 
 
-@pytest.mark.parametrize(
-    "limits",
-    [{}, {"loop_limit": 0.0, "statement_limit": 1.0}, {"loop_limit": 0.0}],
-    ids=["on the loop", "split", "on the threads"],
-)
+@pytest.mark.parametrize("where", list(SQLITE_PLACEMENTS))
 async def test_a_batch_that_finds_the_lock_taken_waits_off_the_loop(
-    tmp_path: Path, limits: dict[str, float]
+    tmp_path: Path, where: str
 ) -> None:
     """Writes that go together while another process holds the write lock
     wait for it on the writer's thread, wherever their batch was to run: the
     loop keeps turning meanwhile, and both land once the lock is free."""
     path = tmp_path / "store.db"
-    store = await SQLiteStore.open(f"sqlite:///{path}", **limits)
+    store = await SQLiteStore.open(f"sqlite:///{path}", **SQLITE_PLACEMENTS[where])
     try:
         await store.set("ns", "warm", b"up")
         locked = threading.Event()
