@@ -12,6 +12,7 @@ For PostgreSQL it also reads the store's own count of statements sent
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections import Counter
@@ -108,11 +109,17 @@ async def open_bench_store(kind: str, *, count: bool = True) -> OpenedStore:
 
 async def _open(kind: str) -> tuple[Store, Callable[[], Awaitable[None]]]:
     if kind == "memory":
-        url = "memory://"
-    elif kind == "sqlite":
+        return await open_store("memory://"), _nothing
+    if kind == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix="opencx-bench-"))
-        url = f"sqlite:///{folder / 'bench.db'}"
-    elif kind == "redis":
+        sqlite_store = await open_store(f"sqlite:///{folder / 'bench.db'}")
+
+        async def remove_folder() -> None:
+            # The database and its WAL: tens of MB a cell, hundreds in a run.
+            shutil.rmtree(folder, ignore_errors=True)
+
+        return sqlite_store, remove_folder
+    if kind == "redis":
         from opencx_salesforce.store.redis import RedisStore
 
         prefix = f"opencx-bench:{uuid.uuid4().hex}:"
@@ -130,7 +137,7 @@ async def _open(kind: str) -> tuple[Store, Callable[[], Awaitable[None]]]:
                 await client.aclose()
 
         return redis_store, forget_keys
-    elif kind == "postgres":
+    if kind == "postgres":
         import asyncpg
 
         schema = f"opencx_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
@@ -145,10 +152,8 @@ async def _open(kind: str) -> tuple[Store, Callable[[], Awaitable[None]]]:
                 await conn.close()
 
         return opened, drop_schema
-    else:
-        raise ValueError(f"unknown store {kind!r}: one of {', '.join(STORES)}")
+    raise ValueError(f"unknown store {kind!r}: one of {', '.join(STORES)}")
 
-    async def nothing() -> None:
-        return None
 
-    return await open_store(url), nothing
+async def _nothing() -> None:
+    return None

@@ -14,6 +14,7 @@ import gc
 import itertools
 import json
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict, replace
@@ -37,6 +38,7 @@ import profile_handoff  # noqa: E402
 import render_goals  # noqa: E402
 import render_results  # noqa: E402
 import run_all  # noqa: E402
+import store_choice  # noqa: E402
 import store_writes  # noqa: E402
 from emulator_process import EmulatorProcess  # noqa: E402
 from handoff_workload import (  # noqa: E402
@@ -239,6 +241,20 @@ async def test_store_writes_counts_whole_rounds_and_their_commits() -> None:
     # Three callers in a row on one connection: never more commits than writes.
     assert 0 < ceiling.commits <= ceiling.writes
     assert "3 callers:" in ceiling.line() and "writes a commit" in ceiling.line()
+
+
+async def test_a_bench_sqlite_store_leaves_no_file_behind() -> None:
+    def folders() -> set[Path]:
+        return set(Path(tempfile.gettempdir()).glob("opencx-bench-*"))
+
+    before = folders()
+    opened = await store_choice.open_bench_store("sqlite", count=False)
+    await opened.store.set("ns", "k", b"v")
+    made = folders() - before
+    assert len(made) == 1 and any(next(iter(made)).iterdir())  # the database is there
+    await opened.store.close()
+    await opened.cleanup()
+    assert not any(folder.exists() for folder in made)
 
 
 async def test_in_process_handoff_benchmark() -> None:
