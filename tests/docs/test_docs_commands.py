@@ -494,6 +494,31 @@ def test_documented_command(key: str, outcomes: dict[str, Outcome]) -> None:
     assert outcome.wrote, f"{key} did not write {plan.expect_file}"
 
 
+# A step of the demo as it prints it: its title and the API calls it cost (the
+# time varies from run to run; the calls do not).
+DEMO_STEP = re.compile(r"^✓ (?P<title>.+?)  \(\d+ ms, (?P<calls>\d+) API calls?\)$", re.MULTILINE)
+
+
+def demo_steps(text: str) -> list[tuple[str, int]]:
+    return [(m["title"], int(m["calls"])) for m in DEMO_STEP.finditer(text)]
+
+
+def test_the_readme_shows_the_demo_as_it_runs(outcomes: dict[str, Outcome]) -> None:
+    """README.md's sample of the demo names the steps the demo plays, each with
+    the API calls it costs there (it had said two for a step that costs one)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    demo = [
+        key
+        for key, plan in PLANS.items()
+        if key.startswith("README.md:") and plan.argv is not None and "demo" in plan.argv
+    ]
+    assert len(demo) == 1, f"README.md's demo command: {demo}"
+    ran = demo_steps(outcomes[demo[0]].stdout)
+    assert ran, f"the demo printed no step:\n{outcomes[demo[0]].stdout[-2000:]}"
+    section = readme.split("## What the demo shows", 1)[1].split("\n## ", 1)[0]
+    assert demo_steps(section) == ran
+
+
 def test_every_not_run_entry_is_still_needed() -> None:
     texts = [normalized(p.command) for p in PLANS.values() if p.not_run_reason is not None]
     unused = [pattern for pattern, _ in NOT_RUN if not any(re.search(pattern, t) for t in texts)]
