@@ -21,10 +21,15 @@ async def check_digest(ctx: Context) -> Outcome:
     last = await services.digests.last_at()
     overdue = services.settings.digest_overdue_seconds
     if last is None:
+        # The first digest comes a minute after ``start()``: an admin who runs the
+        # doctor right after starting it (as admin-setup.md's steps go) is told so,
+        # not only that it may not be started.
         return warn(
-            "no digest has reached this install: the package's digest is not started, or its "
-            "calls fail. Replies still arrive, but one whose webhook call is lost waits for the "
-            "plugin's sweep (minutes, and API calls) instead of the next minute's digest",
+            "no digest has reached this install yet. The first one comes about a minute "
+            "after the digest is started: if you started it just now, run the check again "
+            "in a minute. Otherwise it is not started, or its calls fail. Replies still "
+            "arrive, but one whose webhook call is lost waits for the plugin's sweep "
+            "(minutes, and API calls) instead of the next minute's digest",
             _START_FIX,
         )
     age = max(0.0, services.clock.time() - last)

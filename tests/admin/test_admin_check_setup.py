@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from admin_support import ADMIN_PATH, Stack, connect_through_page, text_of
 
+from opencx_salesforce.apex import names
 from opencx_salesforce.emulator.package import deploy_package
+from opencx_salesforce.web.admin.views import code_spans
 
 
 async def test_check_setup_lists_each_check_and_says_what_to_fix(stack: Stack) -> None:
@@ -17,9 +19,24 @@ async def test_check_setup_lists_each_check_and_says_what_to_fix(stack: Stack) -
     assert "Something needs fixing" in text
     assert "✗" in text and "Apex" in text
 
-    # Deployed, pointing at this install: all green.
+    # Deployed, pointing at this install, the digest not started yet: nothing is
+    # broken, and the page does not say "everything" while a warning stands.
     assert stack.org is not None
-    deploy_package(stack.org, stack.runtime.webhook_url, stack.runtime.signing_secret)
+    apex = deploy_package(stack.org, stack.runtime.webhook_url, stack.runtime.signing_secret)
+    page = await browser.get(ADMIN_PATH)
+    result = await browser.submit(page, "/admin/check")
+    text = text_of(result.text)
+    assert "Nothing is broken. 1 warning below says what to look at." in text, text
+    assert "Everything checks out." not in text
+    # The fix is written for a terminal: its `command` is set as code here.
+    assert "<code>sf apex run --file scripts/apex/start-digest.apex" in result.text
+    assert "`sf apex run" not in result.text
+    assert "(troubleshooting: “Rep replies don't reach the contact”)" in text
+
+    # The digest started, and its first run a minute later: all green.
+    await apex.execute_anonymous(f"{names.DIGEST_CLASS}.start();")
+    stack.org.state.clock.advance(60.0)
+    assert await apex.digest.run_due()
     page = await browser.get(ADMIN_PATH)
     result = await browser.submit(page, "/admin/check")
     assert "Everything checks out." in text_of(result.text), text_of(result.text)
@@ -29,3 +46,11 @@ async def test_check_setup_needs_the_csrf_token(stack: Stack) -> None:
     browser, _ = await connect_through_page(stack)
     answer = await browser.post("/integrations/salesforce/admin/check", {"csrf_token": "forged"})
     assert answer.status == 403
+
+
+def test_code_spans_escape_the_text_and_set_its_backquoted_parts_as_code() -> None:
+    fix = "Run `sf apex run --target-org <alias>` as <b>you</b>; a lone ` stays"
+    assert str(code_spans(fix)) == (
+        "Run <code>sf apex run --target-org &lt;alias&gt;</code> as &lt;b&gt;you&lt;/b&gt;;"
+        " a lone ` stays"
+    )

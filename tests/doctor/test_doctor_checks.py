@@ -4,6 +4,9 @@ green, and each way an org gets broken reports exactly that failure and its fix.
 from __future__ import annotations
 
 import dataclasses
+import io
+import re
+from pathlib import Path
 
 from doctor_support import (
     CHECK_IDS,
@@ -19,8 +22,10 @@ from doctor_support import (
 )
 
 from opencx_salesforce.apex import names
+from opencx_salesforce.commands.doctor import print_report
 from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.doctor import (
+    CHECKS,
     HANDOFF_WITHOUT_CASE,
     REPLIES_LOST,
     Status,
@@ -35,6 +40,8 @@ from opencx_salesforce.store.base import ItemState
 from opencx_salesforce.web.admin.messages import CONNECT_FAILS, CREDENTIALS_WONT_SAVE
 
 SESSION_FIELD = names.DEFAULT_SESSION_ID_FIELD
+ROOT = Path(__file__).resolve().parents[2]
+CHECK_TITLES = [check.title for check in CHECKS]
 
 
 async def test_a_complete_org_is_all_green_and_the_ping_reaches_the_host(
@@ -372,8 +379,35 @@ async def test_a_digest_not_started_warns_with_the_start_script(make_stack: Stac
 
     warned = [r for r in report.results if r.status is Status.WARN]
     assert [r.id for r in warned] == ["digest"]
-    assert "no digest has reached this install" in warned[0].detail
+    assert "no digest has reached this install yet" in warned[0].detail
+    assert "if you started it just now, run the check again in a minute" in warned[0].detail
     assert warned[0].fix is not None and "scripts/apex/start-digest.apex" in warned[0].fix
     assert warned[0].symptom == REPLIES_LOST
     assert report.exit_code == 0, "a warning: replies still arrive, later"
     assert org_api_calls(stack) - calls_before == 7, "the digest check costs no call"
+
+
+# A check's line as the doctor prints it without Unicode: its mark, its title, its detail.
+CHECK_LINE = re.compile(r"^\[(?P<mark>ok|warn|FAIL|skip)\]\s+(?P<title>[^:]+): ", re.MULTILINE)
+SUMMARY_LINE = re.compile(r"^\d+ ok, .*Salesforce API call\(s\) spent$", re.MULTILINE)
+
+
+async def test_admin_setup_shows_a_healthy_install_as_the_doctor_prints_it(
+    make_stack: StackFactory,
+) -> None:
+    """docs/admin-setup.md's sample of a healthy install lists every check the
+    doctor runs, in its order, and the summary it ends with (it had missed four
+    checks added later)."""
+    stack = await make_stack()
+    out = io.StringIO()
+    print_report(out, await diagnose(stack.runtime), unicode=False)
+    printed = out.getvalue()
+
+    doc = (ROOT / "docs" / "admin-setup.md").read_text(encoding="utf-8")
+    sample = doc.split("A healthy install prints", 1)[1].split("```text", 1)[1].split("```", 1)[0]
+    lines = [(m["mark"], m["title"]) for m in CHECK_LINE.finditer(printed)]
+    assert lines == [("ok", title) for title in CHECK_TITLES], printed
+    assert [(m["mark"], m["title"]) for m in CHECK_LINE.finditer(sample)] == lines, printed
+    summary = SUMMARY_LINE.search(printed)
+    assert summary is not None, printed
+    assert SUMMARY_LINE.findall(sample) == [summary[0]]

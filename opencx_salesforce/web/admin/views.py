@@ -10,12 +10,14 @@ never do (``ConnectionStatus`` does not carry them).
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 from aiohttp import web
 
 from opencx_salesforce.apex import names
@@ -55,7 +57,18 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = format_time
+    env.filters["code_spans"] = code_spans
     return env
+
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def code_spans(text: str) -> markupsafe.Markup:
+    """``text`` escaped, with its `backquoted` commands and names set as code:
+    the doctor's fixes are written for a terminal, in Markdown's one mark."""
+    escaped = str(markupsafe.escape(text))
+    return markupsafe.Markup(_CODE_SPAN.sub(r"<code>\1</code>", escaped))
 
 
 def format_time(value: float | None) -> str:
