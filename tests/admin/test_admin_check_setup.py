@@ -1,12 +1,17 @@
-"""The settings page's "Check setup": the doctor's checks, from the browser."""
+"""The settings page's "Check setup" (the doctor's checks, from the browser) and its
+word on the package's digest."""
 
 from __future__ import annotations
 
-from admin_support import ADMIN_PATH, Stack, connect_through_page, text_of
+import json
+
+from admin_support import ADMIN_PATH, PREFIX, Stack, connect_through_page, text_of
 
 from opencx_salesforce.apex import names
 from opencx_salesforce.emulator.package import deploy_package
-from opencx_salesforce.web.admin.views import code_spans
+from opencx_salesforce.web.admin.views import code_spans, digest_line, format_time
+
+STATUS_PATH = f"{PREFIX}/admin/status.json"
 
 
 async def test_check_setup_lists_each_check_and_says_what_to_fix(stack: Stack) -> None:
@@ -53,4 +58,31 @@ def test_code_spans_escape_the_text_and_set_its_backquoted_parts_as_code() -> No
     assert str(code_spans(fix)) == (
         "Run <code>sf apex run --target-org &lt;alias&gt;</code> as &lt;b&gt;you&lt;/b&gt;;"
         " a lone ` stays"
+    )
+
+
+async def test_the_settings_page_says_when_the_last_digest_came(stack: Stack) -> None:
+    browser, page = await connect_through_page(stack)
+    assert "Last digest none yet" in text_of(page.text), text_of(page.text)
+    assert json.loads((await browser.get(STATUS_PATH)).text)["last_digest_at"] is None
+
+    assert stack.org is not None
+    apex = deploy_package(stack.org, stack.runtime.webhook_url, stack.runtime.signing_secret)
+    await apex.execute_anonymous(f"{names.DIGEST_CLASS}.start();")
+    stack.org.state.clock.advance(60.0)
+    assert await apex.digest.run_due()
+
+    arrived = await stack.runtime.digests.last_at()
+    assert arrived is not None
+    page = await browser.get(ADMIN_PATH)
+    assert f"Last digest {format_time(arrived)}" in text_of(page.text), text_of(page.text)
+    assert json.loads((await browser.get(STATUS_PATH)).text)["last_digest_at"] == arrived
+
+
+def test_a_late_digest_says_so_and_where_to_look() -> None:
+    assert digest_line(None, 1000.0, 180.0).startswith("none yet")
+    assert digest_line(1000.0, 1179.0, 180.0) == format_time(1000.0)
+    assert digest_line(1000.0, 1600.0, 180.0) == (
+        f"{format_time(1000.0)} · late: it comes every minute, none for 10 min"
+        " (Check setup says why)"
     )

@@ -29,6 +29,7 @@ from opencx_salesforce.web.admin.views import (
     SettingsPage,
     StatusLine,
     Urls,
+    digest_line,
     render,
 )
 
@@ -154,6 +155,11 @@ async def settings_page(
         page=page,
         urls=link,
         replies=services.reply_status.to_json(),
+        digest=digest_line(
+            await services.digests.last_at(),
+            services.clock.time(),
+            services.settings.digest_overdue_seconds,
+        ),
         live=await live_card(services),
     )
     if new_cookie is not None:

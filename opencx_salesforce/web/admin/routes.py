@@ -282,6 +282,8 @@ async def _status_json(services: Runtime) -> dict[str, Any]:
         },
         # Rep replies coming back: last webhook, deliveries, sweep lag and cost.
         "replies": services.reply_status.to_json(),
+        # When the package's last digest arrived (any instance), or None: never.
+        "last_digest_at": await services.digests.last_at(),
         # A wipe of the store not recovered from yet (store/epoch.py), or None.
         "store_wiped": store_wiped(services, current.connected_at),
     }

@@ -78,6 +78,23 @@ def format_time(value: float | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def digest_line(last_at: float | None, now: float, overdue: float) -> str:
+    """The settings page's word on the package's digest: when the last one came,
+    and whether it is late (the doctor's digest check says what to do)."""
+    if last_at is None:
+        return (
+            "none yet: the first comes a minute after the digest is started"
+            " (the package's README, “Start the digest”)"
+        )
+    line = format_time(last_at)
+    age = max(0.0, now - last_at)
+    if age >= overdue:
+        line += (
+            f" · late: it comes every minute, none for {age / 60:.0f} min (Check setup says why)"
+        )
+    return line
+
+
 def render(template: str, *, status: int = 200, **context: Any) -> web.Response:
     text = environment().get_template(template).render(**context)
     return web.Response(
