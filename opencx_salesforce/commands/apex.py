@@ -86,12 +86,12 @@ class UsageError(Exception):
 
 
 def run(args: argparse.Namespace) -> int:
-    from opencx_salesforce.devhost.config import load_config
+    from opencx_salesforce.commands.config_file import load_install_config
     from opencx_salesforce.settings import load_settings
 
     try:
         check_out_dir(args.out, force=args.force)
-        host_settings, sections = load_config(args.config)
+        host_settings, sections = load_install_config(args.config)
         settings = load_settings(sections.get("salesforce", {}))
         public_url = install_public_url(host_settings, allow_local=args.allow_local)
     except UsageError as exc:

@@ -107,10 +107,10 @@ def add_parser(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from opencx_salesforce.devhost.config import load_config
+    from opencx_salesforce.commands.config_file import load_install_config
     from opencx_salesforce.settings import load_settings
 
-    host_settings, sections = load_config(args.config)
+    host_settings, sections = load_install_config(args.config)
     settings = load_settings(sections.get("salesforce", {}))
     redirect_uri = args.redirect_uri or default_redirect_uri(host_settings)
     return asyncio.run(

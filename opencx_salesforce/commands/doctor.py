@@ -55,9 +55,9 @@ def add_parser(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from opencx_salesforce.devhost.config import load_config
+    from opencx_salesforce.commands.config_file import load_install_config
 
-    host_settings, sections = load_config(args.config)
+    host_settings, sections = load_install_config(args.config)
     report = asyncio.run(doctor_report(host_settings, sections))
     if args.json:
         print(json.dumps(report.to_json(), indent=2), flush=True)

@@ -9,7 +9,7 @@ mistakes are reported as in the plugin's settings (see
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -104,11 +104,22 @@ class HostSettings(LoadableSettings):
         return self.admin_token.get_secret_value()
 
 
+# A plugin's own check of its table (the table, or {} when the file has none):
+# raises ConfigError naming each key at fault.
+SectionCheck = Callable[[dict[str, Any]], object]
+
+
 def load_config(
-    path: str | Path, env: Mapping[str, str] | None = None
+    path: str | Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    checks: Mapping[str, SectionCheck] | None = None,
 ) -> tuple[HostSettings, dict[str, dict[str, Any]]]:
     """Read the host's TOML file: its ``[host]`` settings (environment variables
-    applied) and the raw table of every plugin, by plugin name.
+    applied) and the raw table of every plugin, by plugin name. ``checks``: the
+    plugins' own checks of their tables, by plugin name, run here so that one
+    error lists every problem of the file, not the host's first and the
+    plugin's after they are fixed.
 
     Raises :class:`ConfigError` naming the file, the line, or the key at fault.
     """
@@ -144,6 +155,11 @@ def load_config(
         settings = load_section(HostSettings, host_table, env, table=HOST_TABLE)
     except ConfigError as exc:
         problems.append(str(exc))
+    for name, check in (checks or {}).items():
+        try:
+            check(sections.get(name, {}))
+        except ConfigError as exc:
+            problems.append(str(exc))
     if problems or settings is None:
         lines = "\n".join(problems).splitlines()
         raise ConfigError(f"{path}:\n" + "\n".join("  " + line for line in lines))

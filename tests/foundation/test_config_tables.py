@@ -1,6 +1,7 @@
 """A plugin table no loaded plugin reads is an error with did-you-mean, reported
 with the plugins' own configuration errors in one pass (issue #20): the sample
-config promises that nothing is silently ignored."""
+config promises that nothing is silently ignored. The install commands (doctor,
+apex, connect) report the `[host]` table's mistakes with `[salesforce]`'s."""
 
 from __future__ import annotations
 
@@ -47,3 +48,23 @@ def test_serve_names_the_misspelt_table_and_exits_2(
     )
     assert main(["serve", "--config", str(config)]) == 2
     assert "[salesforc]: no loaded plugin is called 'salesforc'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["doctor"], ["apex", "--out", "package"], ["connect"]])
+def test_an_install_command_names_every_mistake_of_host_and_plugin_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    config = tmp_path / "host.toml"
+    config.write_text(
+        '[host]\nadmin_token = "short"\nstore_url = "memory://"\n'
+        '[salesforce]\noutbox_concurrency = -3\nlogn_url = "https://login.salesforce.com"\n'
+    )
+    out = tmp_path / "package"
+    argv = [word if word != "package" else str(out) for word in command]
+    assert main([*argv, "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    # One error, under the file's name, with the host's mistake and the plugin's.
+    assert f"{config}:\n  host.admin_token: expected at least 16 characters" in err
+    assert "\n  salesforce.outbox_concurrency: expected a number >= 1, got -3" in err
+    assert "\n  salesforce.logn_url: unknown key (did you mean 'login_url'?)" in err
+    assert not out.exists()
