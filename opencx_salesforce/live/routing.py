@@ -47,8 +47,11 @@ async def choose_path(pm: pluggy.PluginManager, settings: LiveSettings, session:
         pm, "salesforce_live_path", {"session": session}, hook_failed
     ):
         if value not in (LIVE, CASE):
+            # A wrong answer is that hook failing, like one that raised: raised to
+            # the host instead, it lost the handoff (no Case, nothing queued).
             problem = f"expected 'live', 'case' or None, got {value!r}"
-            raise ExtensionHookError(plugin, None, problem)
+            hook_failed(plugin, "salesforce_live_path", ExtensionHookError(plugin, None, problem))
+            break
         answer = str(value)
         break
     if answer is None:

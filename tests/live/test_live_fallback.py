@@ -30,8 +30,9 @@ class French:
         return f"Personne n'est disponible ({reason})." if session.language == "fr" else None
 
     @hookimpl
-    def salesforce_live_path(self, session: Session) -> str | None:
-        return "case" if session.metadata.get("vip") else None
+    def salesforce_live_path(self, session: Session) -> Any:
+        # A path set on the session is answered as it is, right or wrong.
+        return "case" if session.metadata.get("vip") else session.metadata.get("path")
 
 
 async def _stack(**live: Any) -> Stack:
@@ -123,6 +124,27 @@ async def test_hook_salesforce_live_path(stack: Stack) -> None:
     assert await live.chats.get(session.id) is None  # a chat, yet a Case only
     found = await stack.host.get_session(session.id)
     assert found is not None and found.metadata["salesforce_case_id"]
+
+
+async def test_a_wrong_live_path_answer_is_logged_and_the_channel_decides(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Raised to the host, the wrong answer lost the handoff: no Case, no chat,
+    # nothing queued, while the contact had been told a person would come.
+    session = await chat_session(stack, metadata={"path": "agent"})
+    await stack.host.handoff(session.id)
+    await stack.runtime.outbox.run_until_idle()
+    live = stack.runtime.live
+    assert live is not None
+    chat = await live.chats.get(session.id)
+    assert chat is not None, "the chat channel is live: the channel setting decided"
+    found = await stack.host.get_session(session.id)
+    assert found is not None and found.metadata["salesforce_case_id"]
+    logged = [r for r in caplog.records if "salesforce_live_path failed" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].exc_info is not None, "the wrong answer is logged"
+    assert str(logged[0].exc_info[1]) == (
+        "plugin 'french': its answer: expected 'live', 'case' or None, got 'agent'"
+    )
 
 
 async def test_hook_salesforce_live_acknowledgement(stack: Stack, rep: Rep) -> None:
