@@ -5,6 +5,7 @@ path, as the plugin named :data:`DEFAULTS_PLUGIN` (:mod:`opencx_salesforce.defau
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncGenerator, Collection
 from typing import Any
 
@@ -18,19 +19,27 @@ DEFAULTS_PLUGIN = "salesforce.defaults"
 
 
 async def answers(
-    pm: pluggy.PluginManager, hook: str, *, exclude: Collection[str] = (), **offered: Any
+    pm: pluggy.PluginManager,
+    hook: str,
+    *,
+    exclude: Collection[str] = (),
+    copied: Collection[str] = (),
+    **offered: Any,
 ) -> AsyncGenerator[tuple[str, Any], None]:
     """``(plugin name, answer)`` for each implementation of ``hook`` that did not
     answer ``None``, in the order pluggy would call them (most recently
     registered first, ``tryfirst``/``trylast`` honoured), each plugin called only
     when the caller asks for the next answer. An exception from an
     implementation becomes an :class:`ExtensionHookError` naming its plugin.
-    Plugins named in ``exclude`` are not asked (the caller asked them already)."""
+    Plugins named in ``exclude`` are not asked (the caller asked them already).
+    Each plugin gets its own (shallow) copy of the arguments named in
+    ``copied``: one that changes its copy changes nothing for the next."""
     for name in plugin_order(pm, hook):
         if name in exclude:
             continue
+        kwargs = {**offered, **{key: copy.copy(offered[key]) for key in copied}}
         try:
-            found = await call_plugin(pm, hook, name, offered)
+            found = await call_plugin(pm, hook, name, kwargs)
         except ExtensionHookError:
             raise
         except Exception as exc:

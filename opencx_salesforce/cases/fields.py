@@ -127,6 +127,7 @@ async def hook_fields(
         pm,
         "salesforce_case_fields",
         exclude=(DEFAULTS_PLUGIN,),  # asked already: default_fields
+        copied=("fields",),  # what one plugin does to it, the next does not see
         session=session,
         fields=dict(fields),
     ):

@@ -75,3 +75,38 @@ async def test_without_an_extension_the_defaults_write_the_numbered_parts() -> N
         assert case["Case_From__c"] == "opencx"  # a default the extension left alone
     finally:
         await stack.close()
+
+
+class Mutator:
+    """Changes the ``fields`` it is given, and answers nothing."""
+
+    @hookimpl(tryfirst=True)
+    def salesforce_case_fields(self, fields: dict[str, Any]) -> None:
+        fields["Subject"] = "MUTATED"
+        fields["Injected"] = 1
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.seen: dict[str, Any] | None = None
+
+    @hookimpl
+    def salesforce_case_fields(self, fields: dict[str, Any]) -> None:
+        self.seen = dict(fields)
+
+
+async def test_a_plugin_that_changes_fields_changes_nothing_for_the_next() -> None:
+    observer = Observer()
+    stack = await start_stack(
+        store=MemoryStore(), extra_plugins={"observer": observer, "mutator": Mutator()}
+    )
+    try:
+        assert plugin_order(stack.host.plugin_manager, "salesforce_case_fields")[0] == "mutator"
+        session = await converse(stack.host, texts=["Where is my parcel?"])
+        case_id = await handoff_and_wait(stack.host, session.id)
+        [case] = [c for c in cases(stack) if c["Id"] == case_id]
+        assert observer.seen is not None
+        assert observer.seen["Subject"] == case["Subject"] != "MUTATED"
+        assert "Injected" not in observer.seen
+    finally:
+        await stack.close()
