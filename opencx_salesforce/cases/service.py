@@ -320,7 +320,11 @@ class CaseService:
         # The index entries it needs, in one or two store calls (get_many).
         reads = await self._index.handoff_reads(session.id, key)
         ref, entry = reads.session_case, reads.session_case_entry
-        if ref is not None and not (entry and entry.closed):
+        if (
+            ref is not None
+            and not (entry and entry.closed)
+            and not await self._handed_back(session.id, ref)
+        ):
             # Already done: a duplicate handoff changes nothing in Salesforce. The
             # session's fields are written again (idempotent): a worker that died
             # between the index and the host's session may have left them unset.
@@ -336,6 +340,13 @@ class CaseService:
         return await self._creator.create(
             session, key, generation, parent, attempt, transcript, reads.contact_match
         )
+
+    async def _handed_back(self, session_id: str, ref: SessionCase) -> bool:
+        """Whether the session was given back to the bot from its Case
+        (``after_closure``): that Case is closed even when its closure's
+        notification has not come (the append's own read found it), so a new
+        handoff makes a new Case. Read only for a session that has a Case."""
+        return await self._index.handed_back_from(session_id) == ref.case_id
 
     async def _join_open_case(
         self, session: Session, key: str | None, case_id: str, is_retry: bool

@@ -26,7 +26,7 @@ from replies_support import (
 )
 
 from opencx_salesforce.apex import contract
-from opencx_salesforce.models import Role, Session, SessionStatus
+from opencx_salesforce.models import HandoffReason, Role, Session, SessionStatus
 
 UPDATED = contract.EVENT_CASE_UPDATED
 LATE_WORDS = "Wait, one more thing: the parcel had a second box."
@@ -157,6 +157,38 @@ async def test_host_hand_back_to_bot_after_closure_leaves_the_message_unanswered
     current = await node.host.get_session(session.id)
     assert current is not None and current.status == SessionStatus.OPEN  # never resolved
     assert len(list(world.org.rows("Case", False))) == cases_before  # no follow-up Case
+
+
+async def test_a_handoff_after_being_given_back_to_the_bot_makes_a_new_case(
+    make_world: WorldFactory,
+) -> None:
+    # The closure's notification is lost: the plugin learns of it only from the
+    # append's read. The bot then hands the conversation off again; that handoff
+    # had been taken for a duplicate of the first (its Case not known closed), so
+    # the new words reached no Case.
+    world = await make_world(after_closure="back_to_bot")
+    node = await world.start_node()
+    session, case_id = await closed_by_rep(world)
+    await node.host.post_message(session.id, Role.CONTACT, LATE_WORDS)
+
+    async def handed_back() -> bool:
+        current = await node.host.get_session(session.id)
+        assert current is not None
+        return current.status == SessionStatus.OPEN
+
+    await wait_for(handed_back, timeout=10.0, what="the session back with the bot")
+    await node.host.post_message(session.id, Role.CONTACT, "A second problem: the invoice.")
+    await node.host.handoff(session.id, HandoffReason(code="requested"))
+
+    new_case = await follow_up_of(node, session.id, case_id)
+    case = world.org.get("Case", new_case)
+    assert case is not None and case["ParentId"] == case_id and not case["IsClosed"]
+    bodies = [
+        c["CommentBody"] for c in world.org.rows("CaseComment", False) if c["ParentId"] == new_case
+    ]
+    assert any("A second problem: the invoice." in b for b in bodies)
+    current = await node.host.get_session(session.id)
+    assert current is not None and current.status == SessionStatus.HANDED_OFF
 
 
 async def test_an_append_on_an_open_case_still_costs_one_api_call(world: World) -> None:
