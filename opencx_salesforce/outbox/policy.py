@@ -25,6 +25,7 @@ import aiohttp
 
 from opencx_salesforce.salesforce.errors import (
     NeedsReauthorization,
+    NotConnectedYet,
     SalesforceError,
     Unavailable,
 )
@@ -49,10 +50,15 @@ def retry_hint(exc: BaseException) -> tuple[bool, float | None]:
     return False, None
 
 
+# The errors of a job that waits for an admin to connect, as the outbox records
+# them (``"<type>: <message>"``): a grant lost, and none given yet (a handoff
+# queued before the first Connect waited out REAUTH_WAIT after it).
+_ADMIN_WAITS = tuple(f"{kind.__name__}:" for kind in (NeedsReauthorization, NotConnectedYet))
+
+
 def waits_for_admin(last_error: str | None) -> bool:
-    """Whether a queued job's last error says it waits for an admin to connect
-    (the outbox records errors as ``"<type>: <message>"``)."""
-    return bool(last_error) and str(last_error).startswith(f"{NeedsReauthorization.__name__}:")
+    """Whether a queued job's last error says it waits for an admin to connect."""
+    return bool(last_error) and str(last_error).startswith(_ADMIN_WAITS)
 
 
 def announced_outage(exc: BaseException) -> float | None:

@@ -11,8 +11,10 @@ from operations_support import PREFIX
 
 from opencx_salesforce.clock import ManualClock
 from opencx_salesforce.devhost import DevHost, HostSettings
+from opencx_salesforce.devhost.stack import start_stack
 from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.emulator.app import Emulator
+from opencx_salesforce.models import Contact, HandoffReason, Role
 from opencx_salesforce.plugin import SalesforcePlugin
 from opencx_salesforce.store.memory import MemoryStore
 
@@ -70,3 +72,30 @@ async def test_a_fresh_install_sweeps_quietly_and_its_page_says_not_connected_ye
         assert "error-text" not in page
     finally:
         await host.stop()
+
+
+async def test_a_handoff_queued_before_the_first_connect_goes_when_the_admin_connects() -> None:
+    # Its wait for the admin (REAUTH_WAIT, two minutes) ended at once on a
+    # reconnect, but not on the first Connect: the error then is NotConnectedYet.
+    stack = await start_stack(store=MemoryStore(), connect=False)
+    try:
+        session = await stack.host.create_session(
+            contact=Contact(name="Jane Doe", email="jane@example.com"), topic="My parcel"
+        )
+        await stack.host.post_message(session.id, Role.CONTACT, "Where is my parcel?")
+        await stack.host.handoff(session.id, HandoffReason(code="requested"))
+
+        async def waiting() -> bool:
+            items = await stack.runtime.outbox.items()
+            return any((item.last_error or "").startswith("NotConnectedYet:") for item in items)
+
+        await wait_for(waiting, what="the handoff waiting for the first Connect")
+        await stack.connect_client_credentials()
+
+        async def linked() -> bool:
+            current = await stack.host.get_session(session.id)
+            return current is not None and "salesforce_case_id" in current.metadata
+
+        await wait_for(linked, timeout=10.0, what="the Case, once connected")
+    finally:
+        await stack.close()
