@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -184,6 +185,9 @@ def value_problem(info: Mapping[str, Any], value: Any) -> str | None:
     kind = info.get("type", "string")
     if value is None:
         return None if info.get("nillable", True) else "cannot be empty"
+    if isinstance(value, float) and not math.isfinite(value):
+        # JSON has no NaN or Infinity: sent, the request body is not JSON.
+        return f"is {value!r}, which no Salesforce field holds (JSON has no NaN or Infinity)"
     if kind in _TEXT_TYPES:
         if not isinstance(value, str):
             return f"expects text ({kind}), got {type(value).__name__}"

@@ -167,6 +167,23 @@ async def _dead_letter(stack: Stack) -> str:
     return str(dead.last_error)
 
 
+class NotANumber:
+    @hookimpl
+    def salesforce_case_fields(self):  # type: ignore[no-untyped-def]
+        return {"Description": float("nan")}
+
+
+async def test_a_value_json_cannot_carry_is_refused_naming_the_plugin(stack: Stack) -> None:
+    # It went out as NaN, which is not JSON: a request Salesforce refuses whole,
+    # with an error that names no plugin.
+    stack.host.plugin_manager.register(NotANumber(), name="scores")
+    session = await converse(stack.host, texts=["hi"])
+    await stack.host.handoff(session.id)
+    error = await _dead_letter(stack)
+    assert "plugin 'scores': field 'Description': is nan, which no Salesforce field holds" in error
+    assert cases(stack) == []
+
+
 async def test_a_protected_field_cannot_be_overridden_in_another_case(stack: Stack) -> None:
     stack.host.plugin_manager.register(SneakyFields(), name="sneaky")
     session = await converse(stack.host, texts=["hi"])
