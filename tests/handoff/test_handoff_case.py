@@ -13,6 +13,8 @@ from handoff_support import api_calls, cases, comments_of, converse, handoff_and
 from opencx_salesforce import hookimpl
 from opencx_salesforce.cases.transcript import COMMENT_BODY_MAX_BYTES
 from opencx_salesforce.devhost.stack import Stack
+from opencx_salesforce.emulator.schema import custom_field
+from opencx_salesforce.emulator.seed import CustomFieldSeed
 from opencx_salesforce.models import Channel, Contact
 
 
@@ -170,17 +172,18 @@ async def _dead_letter(stack: Stack) -> str:
 class NotANumber:
     @hookimpl
     def salesforce_case_fields(self):  # type: ignore[no-untyped-def]
-        return {"Description": float("nan")}
+        return {"Score__c": float("nan")}
 
 
-async def test_a_value_json_cannot_carry_is_refused_naming_the_plugin(stack: Stack) -> None:
-    # It went out as NaN, which is not JSON: a request Salesforce refuses whole,
-    # with an error that names no plugin.
+async def test_a_number_json_cannot_carry_is_refused_naming_the_plugin(stack: Stack) -> None:
+    # It passed the number check and went out as NaN, which is not JSON: a
+    # request Salesforce refuses whole, with an error that names no plugin.
+    stack.org.add_custom_field("Case", custom_field(CustomFieldSeed("Case", "Score__c", "double")))
     stack.host.plugin_manager.register(NotANumber(), name="scores")
     session = await converse(stack.host, texts=["hi"])
     await stack.host.handoff(session.id)
     error = await _dead_letter(stack)
-    assert "plugin 'scores': field 'Description': is nan, which no Salesforce field holds" in error
+    assert "plugin 'scores': field 'Score__c': is nan, which no Salesforce field holds" in error
     assert cases(stack) == []
 
 

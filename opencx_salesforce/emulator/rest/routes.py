@@ -75,7 +75,7 @@ def parse_body(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_non_standard)
     except UnicodeDecodeError:
         raise ApiError.one(400, "JSON_PARSER_ERROR", "Invalid UTF-8 in request body") from None
     except json.JSONDecodeError as error:
@@ -89,6 +89,19 @@ def parse_body(raw: bytes) -> Any:
             "array, object, 'true', 'false' or 'null') at "
             f"[line:{error.lineno}, column:{error.colno}]",
         ) from None
+
+
+def _non_standard(token: str) -> Any:
+    """NaN, Infinity and -Infinity, which Python's json reads and JSON has not
+    ("Numeric values that cannot be represented in the grammar below (such as
+    Infinity and NaN) are not permitted" [src: RFC 8259 §6]): a parse error, in
+    the words of Jackson, the parser Salesforce's messages come from."""
+    raise ApiError.one(
+        400,
+        "JSON_PARSER_ERROR",
+        f"Non-standard token '{token}': enable JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS "
+        "to allow",
+    )
 
 
 class RestApi:

@@ -215,6 +215,12 @@ async def test_wrong_json_types_are_parser_errors(rest: RestCaller) -> None:
     assert _only_error(broken.body)["errorCode"] == "JSON_PARSER_ERROR"
     # Scalars are read as text for a text field.
     assert (await rest.post("sobjects/Case", {"Subject": 42})).status == 201
+    # JSON has no NaN or Infinity (RFC 8259 §6), though Python's json reads them.
+    for token in ("NaN", "Infinity", "-Infinity"):
+        odd = await rest.post("sobjects/Case", raw=f'{{"Subject": "x", "Score": {token}}}')
+        assert odd.status == 400, token
+        assert _only_error(odd.body)["errorCode"] == "JSON_PARSER_ERROR", token
+        assert f"Non-standard token '{token}'" in str(_only_error(odd.body)["message"])
 
 
 async def test_invalid_email(rest: RestCaller) -> None:
