@@ -88,6 +88,9 @@ BATCH_GRAPHS = 24
 assert BATCH_GRAPHS <= GRAPH_MAX_GRAPHS
 # HTTP 413 Content Too Large. [src: RFC 9110 §15.5.14]
 _TOO_LARGE = 413
+# A whole request refused as malformed (400: "the JSON or XML body contains an
+# error" [src: api_rest errorcodes.htm]) rather than graph by graph.
+_SPLIT_ON = (_TOO_LARGE, 400)
 
 
 @dataclass(frozen=True)
@@ -313,13 +316,21 @@ class HandoffBatcher:
             self._flush_if_due()
 
     async def _send_halving(self, batch: list[_Waiting]) -> None:
-        """The batch's graphs in one request; refused as too large, in halves."""
+        """The batch's graphs in one request; refused as too large, or refused
+        whole as malformed, in halves: a request-level refusal is most likely
+        one handoff's doing, and halving finds it in a few requests instead of
+        failing every handoff of the batch with it."""
         try:
             await self._send_graphs(batch)
         except SalesforceError as exc:
-            if exc.status != _TOO_LARGE or len(batch) == 1:
+            if exc.status not in _SPLIT_ON:
                 raise
-            log.warning("a batch of %d handoffs was too large (413): sent in halves", len(batch))
+            if len(batch) == 1:  # the handoff at fault: it fails alone
+                if not batch[0].future.done():
+                    batch[0].future.set_exception(exc)
+                return
+            why = "too large (413)" if exc.status == _TOO_LARGE else f"refused whole ({exc})"
+            log.warning("a batch of %d handoffs was %s: sent in halves", len(batch), why)
             half = len(batch) // 2
             await self._send_halving(batch[:half])
             await self._send_halving(batch[half:])

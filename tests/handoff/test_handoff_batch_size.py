@@ -17,8 +17,10 @@ from handoff_support import case_id_of, comments_of, converse
 
 from opencx_salesforce.cases import plan
 from opencx_salesforce.devhost.stack import Stack, start_stack
+from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.models import Contact, Session
 from opencx_salesforce.salesforce import subrequests
+from opencx_salesforce.salesforce.errors import ValidationFailed
 from opencx_salesforce.salesforce.json_body import json_bytes
 from opencx_salesforce.salesforce.subrequests import subrequests_json
 from opencx_salesforce.store.base import ItemState
@@ -105,3 +107,44 @@ def test_a_graphs_size_is_counted_as_the_client_sends_it() -> None:
     ]
     sent = len(json_bytes(subrequests_json(nodes, "/services/data/v62.0")))
     assert sent <= plan.json_size(nodes) <= sent + 200 * len(nodes)
+
+
+async def test_a_batch_refused_whole_is_halved_until_only_the_handoff_at_fault_fails(
+    stack: Stack, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A request-level 400 (a body Salesforce cannot parse, say) failed every
+    # handoff of the batch with the one at fault. Injected at the client: the
+    # request fails whole whenever it carries the poisoned conversation.
+    client = stack.runtime.client
+    send_graphs = client.composite_graph
+
+    async def refusing(graphs: list[subrequests.Graph]) -> list[subrequests.GraphResult]:
+        if any("POISON" in str(node.body) for graph in graphs for node in graph.requests):
+            raise ValidationFailed(
+                "Unexpected character", status=400, error_code="JSON_PARSER_ERROR"
+            )
+        return await send_graphs(graphs)
+
+    monkeypatch.setattr(client, "composite_graph", refusing)
+    sessions = [
+        await converse(
+            stack.host,
+            texts=["POISON" if n == 7 else f"hello {n}"],
+            contact=Contact(name=f"Person {n}", email=f"batch{n}@example.com"),
+        )
+        for n in range(20)
+    ]
+    stack.org.faults.latency_ms = 20  # a request in flight, so the rest go together
+    with caplog.at_level(logging.WARNING, logger="opencx_salesforce.cases.batch"):
+        await asyncio.gather(*(stack.host.handoff(s.id) for s in sessions))
+        for n, session in enumerate(sessions):
+            if n != 7:
+                await case_id_of(stack.host, session.id, timeout=30)
+    assert "refused whole" in caplog.text and "sent in halves" in caplog.text
+
+    async def buried() -> list[object]:
+        return await stack.runtime.outbox.items(ItemState.DEAD)
+
+    [dead] = await wait_for(buried, what="the one dead letter")
+    assert dead.item_id == f"handoff:{sessions[7].id}"
+    assert stack.runtime.cases.batcher.stats.batches >= 2
