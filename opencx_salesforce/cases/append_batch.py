@@ -28,13 +28,14 @@ reads what landed on the Case first, so nothing is written twice
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from opencx_salesforce.background import Background
 from opencx_salesforce.cases import plan
-from opencx_salesforce.cases.batch import PAYLOAD_BUDGET
+from opencx_salesforce.cases.batch import PAYLOAD_BUDGET, REFUSED_WHOLE
 from opencx_salesforce.salesforce import subrequests
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.errors import SalesforceError
@@ -43,6 +44,8 @@ from opencx_salesforce.salesforce.subrequests import (
     COMPOSITE_MAX_COLLECTIONS_OR_QUERIES,
     SubResponse,
 )
+
+log = logging.getLogger(__name__)
 
 # Collections a batch takes: the composite's five heavy subrequests, less the query.
 BATCH_COLLECTIONS = COMPOSITE_MAX_COLLECTIONS_OR_QUERIES - 1
@@ -180,39 +183,7 @@ class AppendBatcher:
     async def _send_batch(self, batch: list[list[_Waiting]]) -> None:
         appends = [w for group in batch for w in group]
         try:
-            if len(appends) == 1:
-                (waiting,) = appends
-                _settle(waiting, await self._alone(waiting.case_id, waiting.records))
-                return
-            requests = [
-                subrequests.create_records(
-                    [r for w in group for r in w.records],
-                    ref=f"{plan.APPEND_COMMENTS_REF}{n}",
-                    all_or_none=False,
-                )
-                for n, group in enumerate(batch)
-                if any(w.records for w in group)
-            ]
-            case_ids = sorted({w.case_id for w in appends})
-            requests.append(
-                subrequests.query(plan.case_states_query(case_ids), ref=plan.CASE_STATE_REF)
-            )
-            self.stats.requests += 1
-            self.stats.batches += 1
-            responses = await self._client.composite(requests, collate_subrequests=False)
-            by_ref = {r.reference_id: r for r in responses}
-            state = by_ref.get(plan.CASE_STATE_REF)
-            states = _by_case(state)
-            for n, group in enumerate(batch):
-                collection = by_ref.get(f"{plan.APPEND_COMMENTS_REF}{n}")
-                start = 0
-                for waiting in group:
-                    end = start + len(waiting.records)
-                    if waiting.records and collection is None:
-                        _fail(waiting, "Salesforce did not answer for this append's comments")
-                    else:
-                        _settle(waiting, _answer_of(waiting, collection, start, end, state, states))
-                    start = end
+            await self._send_halving(appends, batch)
         except Exception as exc:  # the request as a whole failed: every append in it did
             for waiting in appends:
                 if not waiting.future.done():
@@ -220,6 +191,75 @@ class AppendBatcher:
         finally:
             self._in_flight -= 1
             self._flush_if_due()
+
+    async def _send_halving(self, appends: list[_Waiting], batch: list[list[_Waiting]]) -> None:
+        """The appends in one request; refused whole (too large, or malformed),
+        in halves until only the append at fault fails, as handoffs do
+        (:meth:`.batch.HandoffBatcher._send_halving`)."""
+        try:
+            await self._send(appends, batch)
+        except SalesforceError as exc:
+            if exc.status not in REFUSED_WHOLE:
+                raise
+            if len(appends) == 1:  # the append at fault: it fails alone
+                if not appends[0].future.done():
+                    appends[0].future.set_exception(exc)
+                return
+            log.warning(
+                "a batch of %d appends was refused whole (%s): sent in halves", len(appends), exc
+            )
+            half = len(appends) // 2
+            for part in (appends[:half], appends[half:]):
+                await self._send_halving(part, _grouped(part))
+
+    async def _send(self, appends: list[_Waiting], batch: list[list[_Waiting]]) -> None:
+        if len(appends) == 1:
+            (waiting,) = appends
+            _settle(waiting, await self._alone(waiting.case_id, waiting.records))
+            return
+        requests = [
+            subrequests.create_records(
+                [r for w in group for r in w.records],
+                ref=f"{plan.APPEND_COMMENTS_REF}{n}",
+                all_or_none=False,
+            )
+            for n, group in enumerate(batch)
+            if any(w.records for w in group)
+        ]
+        case_ids = sorted({w.case_id for w in appends})
+        requests.append(
+            subrequests.query(plan.case_states_query(case_ids), ref=plan.CASE_STATE_REF)
+        )
+        self.stats.requests += 1
+        self.stats.batches += 1
+        responses = await self._client.composite(requests, collate_subrequests=False)
+        by_ref = {r.reference_id: r for r in responses}
+        state = by_ref.get(plan.CASE_STATE_REF)
+        states = _by_case(state)
+        for n, group in enumerate(batch):
+            collection = by_ref.get(f"{plan.APPEND_COMMENTS_REF}{n}")
+            start = 0
+            for waiting in group:
+                end = start + len(waiting.records)
+                if waiting.records and collection is None:
+                    _fail(waiting, "Salesforce did not answer for this append's comments")
+                else:
+                    _settle(waiting, _answer_of(waiting, collection, start, end, state, states))
+                start = end
+
+
+def _grouped(appends: list[_Waiting]) -> list[list[_Waiting]]:
+    """``appends`` in collections of up to 200 records, in order (part of a
+    batch that fitted, so it fits)."""
+    groups: list[list[_Waiting]] = []
+    records = 0
+    for waiting in appends:
+        if not groups or records + len(waiting.records) > COLLECTIONS_MAX_RECORDS:
+            groups.append([])
+            records = 0
+        groups[-1].append(waiting)
+        records += len(waiting.records)
+    return groups
 
 
 def _answer_of(

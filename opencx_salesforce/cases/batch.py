@@ -90,7 +90,7 @@ assert BATCH_GRAPHS <= GRAPH_MAX_GRAPHS
 _TOO_LARGE = 413
 # A whole request refused as malformed (400: "the JSON or XML body contains an
 # error" [src: api_rest errorcodes.htm]) rather than graph by graph.
-_SPLIT_ON = (_TOO_LARGE, 400)
+REFUSED_WHOLE = (_TOO_LARGE, 400)
 
 
 @dataclass(frozen=True)
@@ -323,7 +323,7 @@ class HandoffBatcher:
         try:
             await self._send_graphs(batch)
         except SalesforceError as exc:
-            if exc.status not in _SPLIT_ON:
+            if exc.status not in REFUSED_WHOLE:
                 raise
             if len(batch) == 1:  # the handoff at fault: it fails alone
                 if not batch[0].future.done():

@@ -6,8 +6,10 @@ one append's trouble stays its own."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from handoff_support import api_calls, case_id_of, cases, comments_of, converse
@@ -17,6 +19,8 @@ from opencx_salesforce.cases.append_batch import AppendBatcher
 from opencx_salesforce.devhost.stack import Stack, start_stack
 from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.models import Contact, Role
+from opencx_salesforce.salesforce.errors import ValidationFailed
+from opencx_salesforce.salesforce.subrequests import Subrequest, SubResponse
 from opencx_salesforce.store.base import ItemState
 from opencx_salesforce.store.memory import MemoryStore
 
@@ -256,3 +260,47 @@ async def test_a_batch_keeps_to_the_composite_limits_and_its_byte_budget(stack: 
     bodies = Counter(b for case_id in case_ids for b in _bodies(stack, case_id))
     assert sum(1 for b in bodies if b.startswith(("wide ", "narrow "))) == 360 * 8
     assert set(bodies.values()) == {1}
+
+
+async def test_a_batch_of_appends_refused_whole_is_halved_until_only_the_one_at_fault_fails(
+    stack: Stack, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A request-level 400 failed every append of the batch with the one at
+    # fault: the contacts' words dead-lettered. Injected at the client: the
+    # request fails whole whenever it carries the poisoned words.
+    by_session = await _open_cases(stack, 12)
+    await _jobs_done(stack)
+    client = stack.runtime.client
+    send = client.composite
+
+    async def refusing(requests: list[Subrequest], **options: Any) -> list[SubResponse]:
+        if any("POISON" in str(r.body) for r in requests):
+            raise ValidationFailed(
+                "Unexpected character", status=400, error_code="JSON_PARSER_ERROR"
+            )
+        return await send(requests, **options)
+
+    monkeypatch.setattr(client, "composite", refusing)
+    sessions = list(by_session)
+    stack.org.faults.latency_ms = 20  # a round trip, so the rest meet a request in flight
+    await _first_in_flight(stack, sessions[0])
+    with caplog.at_level(logging.WARNING, logger="opencx_salesforce.cases.append_batch"):
+        await asyncio.gather(
+            *(
+                stack.host.post_message(s, Role.CONTACT, "POISON" if n == 5 else f"Any news? ({s})")
+                for n, s in enumerate(sessions[1:], start=1)
+            )
+        )
+
+        async def settled() -> bool:
+            items = await stack.runtime.outbox.items()
+            return all(item.state is ItemState.DEAD for item in items)
+
+        await wait_for(settled, timeout=30, what="every append landed or dead")
+    assert "appends was refused whole" in caplog.text
+    [dead] = await stack.runtime.outbox.items(ItemState.DEAD)
+    assert dead.item_id.startswith(f"append:{sessions[5]}:")
+    for n, session_id in enumerate(sessions[1:], start=1):
+        if n != 5:
+            bodies = _bodies(stack, by_session[session_id])
+            assert sum(f"Any news? ({session_id})" in b for b in bodies) == 1, bodies
