@@ -21,6 +21,20 @@ class PluginNotStarted(RuntimeError):
     """A host event arrived before ``plugin_started`` (a host bug)."""
 
 
+class PluginServesAnotherHost(RuntimeError):
+    """A second host asked an instance that already serves a running host (two
+    hosts in one process sharing the entry point's :data:`plugin`). Sharing it,
+    the second took the first's routes and stopping either stopped both."""
+
+
+_ONE_HOST = (
+    "this SalesforcePlugin instance already serves a running host: give each host "
+    "its own, pm.register(SalesforcePlugin(), name='salesforce'), instead of the "
+    "entry point's one instance (docs/host-implementers.md, "
+    '"One plugin instance per host")'
+)
+
+
 class SalesforcePlugin:
     """The Salesforce plugin. Holds the runtime it starts for one host.
 
@@ -55,6 +69,8 @@ class SalesforcePlugin:
 
     @hookimpl
     def add_hookspecs(self, pluginmanager: pluggy.PluginManager) -> None:
+        if self._runtime is not None and pluginmanager is not self._pm:
+            raise PluginServesAnotherHost(_ONE_HOST)
         pluginmanager.add_hookspecs(ExtensionHooks)
         self._pm = pluginmanager
 
@@ -62,6 +78,8 @@ class SalesforcePlugin:
     async def plugin_started(self, host: Host) -> None:
         if self._pm is None:
             raise PluginNotStarted("add_hookspecs was never called: the host skipped it")
+        if self._runtime is not None:
+            raise PluginServesAnotherHost(_ONE_HOST)
         self._runtime = await start_runtime(host, self._pm, clock=self._clock)
 
     @hookimpl
