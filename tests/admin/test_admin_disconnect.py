@@ -3,6 +3,9 @@ secret saved on the page, and the page lists what to delete in Salesforce."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from xml.etree import ElementTree
+
 import aiohttp
 import pytest
 from admin_support import (
@@ -17,17 +20,21 @@ from admin_support import (
 )
 
 from opencx_salesforce.apex import names
+from opencx_salesforce.apex.render import render_package
 from opencx_salesforce.emulator.app import Emulator
 from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from opencx_salesforce.salesforce.errors import AuthorizationError
 from opencx_salesforce.salesforce.oauth import OAuthClient
 from opencx_salesforce.salesforce.tokens import ConnectionState
+from opencx_salesforce.web.admin.connection import cleanup_lines
+from opencx_salesforce.web.admin.views import SalesforceCleanup
 
 
 def assert_cleanup_listed(text: str) -> None:
-    assert names.NAMED_CREDENTIAL in text
-    assert names.CALLOUT_CLASS in text
-    assert names.TEST_CLASS in text
+    assert names.NAMED_CREDENTIAL in text and names.EXTERNAL_CREDENTIAL in text
+    assert names.CALLOUT_CLASS in text and names.DIGEST_CLASS in text
+    assert names.TEST_CLASS in text and names.DIGEST_TEST_CLASS in text
+    assert names.CALLOUT_PERMISSION_SET in text and "stop-digest.apex" in text
     for trigger in names.TRIGGERS:
         assert trigger in text
     assert "Cases in Salesforce stay untouched" in text
@@ -80,6 +87,9 @@ async def test_a_script_disconnects_with_json(stack: Stack) -> None:
     assert body["delete_in_salesforce"]["named_credential"] == names.NAMED_CREDENTIAL
     assert names.CALLOUT_CLASS in body["delete_in_salesforce"]["apex_classes"]
     assert set(body["delete_in_salesforce"]["triggers"]) == set(names.TRIGGERS)
+    assert names.DIGEST_CLASS in body["delete_in_salesforce"]["apex_classes"]
+    assert body["delete_in_salesforce"]["external_credential"] == names.EXTERNAL_CREDENTIAL
+    assert names.CALLOUT_PERMISSION_SET in body["delete_in_salesforce"]["permission_sets"]
 
 
 async def test_credentials_from_the_config_file_stay_configured(
@@ -108,3 +118,20 @@ async def test_credentials_from_the_config_file_stay_configured(
     assert "Disconnected" in text
     # What the settings file configures is still there: ready to Connect again.
     assert "Credentials saved, not connected yet" in text
+
+
+def test_the_cleanup_lists_everything_the_package_deletes(tmp_path: Path) -> None:
+    # The page, `connect --disconnect` and the JSON had left out the digest's
+    # classes, the External Credential and the callout permission set.
+    render_package(tmp_path, webhook_url="https://bot.example.com/hook", signing_secret="s" * 32)
+    manifest = ElementTree.parse(tmp_path / "disconnect" / "destructiveChanges.xml")
+    ns = {"m": "http://soap.sforce.com/2006/04/metadata"}
+    deleted = {
+        member.text
+        for kind in manifest.getroot().findall("m:types", ns)
+        if kind.findtext("m:name", namespaces=ns) != "CustomMetadata"  # goes with its type
+        for member in kind.findall("m:members", ns)
+    }
+    listed = "\n".join(cleanup_lines(SalesforceCleanup()))
+    assert deleted and {name for name in deleted if name not in listed} == set()
+    assert "stop-digest.apex" in listed.splitlines()[0]

@@ -54,9 +54,11 @@ async def disconnect(tokens: TokenManager, store: Store) -> Disconnected:
 def cleanup_lines(cleanup: SalesforceCleanup) -> list[str]:
     """What to delete in Salesforce after disconnecting, as plain text lines."""
     return [
+        f"first, stop the digest ({cleanup.stop_digest})",
         f"the triggers {', '.join(cleanup.triggers)}",
-        f"the Apex classes {cleanup.callout_class} and {cleanup.test_class}",
-        f"the Named Credential {cleanup.named_credential}",
-        f"the custom metadata type {cleanup.settings_type} and the permission set "
-        f"{cleanup.permission_set} (unassign it first)",
+        f"the Apex classes {', '.join(cleanup.apex_classes)}",
+        f"the Named Credential {cleanup.named_credential} and the External Credential "
+        f"{cleanup.external_credential}",
+        f"the custom metadata type {cleanup.settings_type} and the permission sets "
+        f"{' and '.join(cleanup.permission_sets)} (unassign them first)",
     ]

@@ -240,11 +240,14 @@ async def disconnect(request: web.Request, services: Runtime) -> web.StreamRespo
                 "unreadable": done.unreadable,
                 "status": await _status_json(services),
                 "delete_in_salesforce": {
+                    "stop_digest_first": cleanup.stop_digest,
                     "triggers": list(cleanup.triggers),
-                    "apex_classes": [cleanup.callout_class, cleanup.test_class],
+                    "apex_classes": list(cleanup.apex_classes),
                     "named_credential": cleanup.named_credential,
+                    "external_credential": cleanup.external_credential,
                     "custom_metadata_type": cleanup.settings_type,
                     "permission_set": cleanup.permission_set,
+                    "permission_sets": list(cleanup.permission_sets),
                 },
                 "cases": "untouched",
             }

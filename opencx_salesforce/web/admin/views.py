@@ -210,14 +210,28 @@ class Urls:
 
 @dataclass(frozen=True)
 class SalesforceCleanup:
-    """What to delete in Salesforce after disconnecting, from the package's names."""
+    """What to delete in Salesforce after disconnecting, from the package's names:
+    what its ``disconnect/destructiveChanges.xml`` removes (a package made with
+    ``--legacy-named-credential`` has no External Credential and no callout
+    permission set; deleting what is not there is a no-op)."""
 
     named_credential: str = names.NAMED_CREDENTIAL
+    external_credential: str = names.EXTERNAL_CREDENTIAL
     callout_class: str = names.CALLOUT_CLASS
     test_class: str = names.TEST_CLASS
+    apex_classes: tuple[str, ...] = (
+        names.CALLOUT_CLASS,
+        names.TEST_CLASS,
+        names.DIGEST_CLASS,
+        names.DIGEST_TEST_CLASS,
+    )
     triggers: tuple[str, ...] = tuple(names.TRIGGERS)
     settings_type: str = names.SETTINGS_TYPE
     permission_set: str = names.PERMISSION_SET
+    callout_permission_set: str = names.CALLOUT_PERMISSION_SET
+    permission_sets: tuple[str, ...] = (names.PERMISSION_SET, names.CALLOUT_PERMISSION_SET)
+    # Run first: a digest left scheduled calls classes that are being deleted.
+    stop_digest: str = "scripts/apex/stop-digest.apex"
     # Kept on purpose: the Cases the plugin created keep their data.
     case_fields: tuple[str, ...] = (names.CASE_FROM_FIELD, names.DEFAULT_SESSION_ID_FIELD)
 
