@@ -252,11 +252,15 @@ def print_summary(
         "<the user the plugin connects as> --target-org my-org",
     ]
     if any("externalCredentials" in path.as_posix() for path in files):
+        # The webhook call runs as whoever saved the Case, doctor's ping as the
+        # connected user, the digest as the user who starts it: each needs it.
         lines.append(
             f"  sf org assign permset --name {names.CALLOUT_PERMISSION_SET} --on-behalf-of "
-            "<every rep who answers OpenCX Cases> --target-org my-org"
+            "<every rep who answers OpenCX Cases> <the user the plugin connects as> "
+            "<the user who starts the digest> --target-org my-org"
         )
     lines += [
+        "  sf apex run --file scripts/apex/start-digest.apex --target-org my-org",
         "(production orgs run tests on deploy: see README.md there.) Then check the setup:",
         f"  opencx-salesforce doctor --config {config}",
     ]

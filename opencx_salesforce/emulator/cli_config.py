@@ -103,9 +103,18 @@ def describe(emulator: Emulator, org: Org) -> list[str]:
     if deployment.complete:
         lines.append(f"  package:          deployed, webhooks to {deployment.endpoint}")
     else:
+        # Without the install's signing secret the package's calls go unsigned and
+        # the plugin refuses them (doctor's ping fails with 401).
+        cacert = " --cacert <the TLS CA file below>" if base.startswith("https://") else ""
         lines += [
             "  package:          not deployed yet; once the plugin shows its webhook URL:",
-            f"    curl -X POST {base}/_emulator/orgs/{org.id}/package "
-            "-H 'Content-Type: application/json' -d '{\"webhookUrl\": \"<webhook URL>\"}'",
+            "    <signing secret>: the <value> in the plugin's package (settings page, Download),",
+            "      force-app/main/default/customMetadata/OpenCX_Settings.Default.md-meta.xml",
+            "      (null only with webhook_signing = false); then start the digest",
+            f"      (POST /_emulator/orgs/{org.id}/digest "
+            '{"action": "start"}, docs/emulator-api.md)',
+            f"    curl -X POST {base}/_emulator/orgs/{org.id}/package{cacert} "
+            "-H 'Content-Type: application/json' "
+            '-d \'{"webhookUrl": "<webhook URL>", "signingSecret": "<signing secret>"}\'',
         ]
     return lines
