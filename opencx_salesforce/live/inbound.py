@@ -130,6 +130,9 @@ class LiveInbound:
         """The agent ended the session, or the contact left: resolve the host's
         session; close the conversation so that a later message opens no new
         session without its pre-chat data [MIAW.md §5]."""
+        current = await self.chats.get(session_id)
+        if current is not None and current.falling_back:
+            return  # the fallback's own close (or an end racing it): the fallback decides
         chat = await self.chats.transition(session_id, (STARTING, *OPEN_STATES), state=ENDED)
         if chat is None:
             return
@@ -144,8 +147,8 @@ class LiveInbound:
         # Each step is idempotent and the state changes last, so an instance that
         # dies half-way leaves the fallback to be taken again, not lost (the
         # host dedupes the acknowledgement on its external id).
-        chat = await self.chats.get(session_id)
-        if chat is None or chat.state not in (STARTING, *OPEN_STATES):
+        chat = await self.chats.transition(session_id, (STARTING, *OPEN_STATES), falling_back=True)
+        if chat is None:
             return
         if chat.token:
             await self._close(chat)

@@ -54,6 +54,9 @@ class LiveChat:
     # a send job sends them all, oldest first (no scan of the outbox for order).
     outgoing: list[dict[str, Any]] = field(default_factory=list)
     ended_at: float = 0.0  # wall clock, when it became ended or fallback
+    # The fallback has begun: it closes the conversation itself, and the stream's
+    # word of that close must not be taken for the agent ending the chat.
+    falling_back: bool = False
 
     @property
     def is_open(self) -> bool:

@@ -6,6 +6,7 @@ path and word the acknowledgement."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,7 +19,7 @@ from test_live_handoff import accepted, agent_texts, chat_session, live_chat
 from opencx_salesforce.devhost.stack import Stack
 from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.hookspecs import hookimpl
-from opencx_salesforce.models import Role, Session
+from opencx_salesforce.models import Role, Session, SessionStatus
 from opencx_salesforce.settings.live import DEFAULT_ACKNOWLEDGEMENT
 
 
@@ -100,6 +101,34 @@ async def test_no_agent_in_time_falls_back_in_the_contacts_language(stack: Stack
         return any("Allô ?" in body for body in await case_comments(stack, chat.case_id or ""))
 
     await wait_for(on_case, what="the message sent into the chat, on the Case")
+
+
+async def test_the_fallbacks_own_close_does_not_end_the_conversation(
+    stack: Stack, rep: Rep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fallback closes the conversation first; the stream's ConversationClosed
+    # for that close, handled before the fallback was done, read as the agent
+    # ending the chat: the session was resolved just after the contact was told
+    # a person would reply on the Case. The acknowledgement is slowed here, so
+    # the close's event always comes first.
+    deliver = stack.host.deliver_agent_message
+
+    async def slow_acknowledgement(
+        session_id: str, text: str, author: str, external_id: str | None = None
+    ) -> None:
+        if (external_id or "").startswith("live-fallback:"):
+            await asyncio.sleep(0.5)
+        await deliver(session_id, text, author, external_id)
+
+    monkeypatch.setattr(stack.host, "deliver_agent_message", slow_acknowledgement)
+    await rep.faults(no_agent=True)
+    session = await chat_session(stack)
+    await stack.host.handoff(session.id)
+    await live_chat(stack, session.id, "fallback")  # queue_timeout_seconds = 1
+    await asyncio.sleep(0.3)  # the close's event, handled by now
+    current = await stack.host.get_session(session.id)
+    assert current is not None and current.status == SessionStatus.HANDED_OFF
+    assert await agent_texts(stack, session.id) == [DEFAULT_ACKNOWLEDGEMENT]
 
 
 async def test_a_guests_expired_token_ends_the_chat_on_the_case(stack: Stack, rep: Rep) -> None:
