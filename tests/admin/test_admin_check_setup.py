@@ -86,3 +86,16 @@ def test_a_late_digest_says_so_and_where_to_look() -> None:
         f"{format_time(1000.0)} · late: it comes every minute, none for 10 min"
         " (Check setup says why)"
     )
+
+
+async def test_the_settings_page_shows_refused_webhook_calls(stack: Stack) -> None:
+    # A package deployed with another install's signing secret: every call is
+    # refused, and only status.json had said so.
+    browser, page = await connect_through_page(stack)
+    assert "Webhooks refused" not in text_of(page.text)
+    assert stack.org is not None
+    apex = deploy_package(stack.org, stack.runtime.webhook_url, "another-installs-secret" * 2)
+    await apex.execute_anonymous(f"{names.CALLOUT_CLASS}.ping();")
+    page = await browser.get(ADMIN_PATH)
+    text = text_of(page.text)
+    assert "Webhooks refused 1 × 401 signature since this instance started" in text, text
