@@ -282,7 +282,7 @@ class CaseFields:
         if raw is not None:
             cached: Mapping[str, Any] = json.loads(raw)
             return cached, True
-        describe = await self._client.describe("Case")
+        describe = await self._client.describe("Case", fresh=fresh)
         slim = {
             "fields": [
                 {

@@ -246,11 +246,14 @@ class SalesforceClient(RestFunnel):
 
     # --- metadata -------------------------------------------------------------------
 
-    async def describe(self, sobject: str) -> dict[str, Any]:
+    async def describe(self, sobject: str, *, fresh: bool = False) -> dict[str, Any]:
         """An object's describe. Cached in memory; later calls send
         If-Modified-Since and reuse the cache on 304 (no body to download).
-        [src: api_rest sobject_describe_with_ifmodified_header.htm]"""
-        cached = self._describe_cache.get(sobject)
+        [src: api_rest sobject_describe_with_ifmodified_header.htm]
+        ``fresh``: read it whole. The header's dates are whole seconds (RFC 9110
+        §5.6.7), so a field deployed within the second of the kept describe's
+        Last-Modified answers 304 for as long as that describe is kept."""
+        cached = None if fresh else self._describe_cache.get(sobject)
         headers = {"If-Modified-Since": cached[0]} if cached else None
         response = await self.request("GET", f"sobjects/{sobject}/describe", headers=headers)
         if response.status == 304 and cached is not None:

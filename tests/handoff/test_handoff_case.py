@@ -8,7 +8,7 @@ counts as one call toward the API limits]
 from __future__ import annotations
 
 import pytest
-from handoff_support import api_calls, cases, comments_of, converse, handoff_and_wait
+from handoff_support import api_calls, case_id_of, cases, comments_of, converse, handoff_and_wait
 
 from opencx_salesforce import hookimpl
 from opencx_salesforce.cases.transcript import COMMENT_BODY_MAX_BYTES
@@ -240,3 +240,25 @@ async def test_create_contacts_makes_and_links_a_contact_for_a_first_seen_person
         assert len(list(stack.org.rows("Contact", False))) == 1
     finally:
         await stack.close()
+
+
+class PlanOnNewField:
+    @hookimpl
+    def salesforce_case_fields(self):  # type: ignore[no-untyped-def]
+        return {"Plan__c": "gold"}
+
+
+async def test_a_field_deployed_after_the_dead_letter_is_found_by_the_retry(stack: Stack) -> None:
+    # The admin deploys the missing field and retries. The re-read had sent
+    # If-Modified-Since in whole seconds: a field deployed within the second of
+    # the kept describe's stamp answered 304, and every retry failed until the
+    # host restarted.
+    stack.host.plugin_manager.register(PlanOnNewField(), name="plan-field")
+    session = await converse(stack.host, texts=["hi"])
+    await stack.host.handoff(session.id)
+    assert "no such field on Case" in await _dead_letter(stack)
+    stack.org.add_custom_field("Case", custom_field(CustomFieldSeed("Case", "Plan__c", "string")))
+    assert await stack.runtime.outbox.retry_dead() == 1
+    case_id = await case_id_of(stack.host, session.id)
+    case = stack.org.get("Case", case_id)
+    assert case is not None and case["Plan__c"] == "gold"
