@@ -114,6 +114,8 @@ class Runtime:
         if self.live is not None and await self.live.owns(session.id):
             await self.live.submit_send(session, messages)
         else:
+            if self.live is not None:
+                await self.live.wrote_to_the_case(session.id)
             await self.cases.submit_append(session, messages)
             await self.replies.activity.note()
 

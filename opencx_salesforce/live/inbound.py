@@ -138,6 +138,15 @@ class LiveInbound:
             return
         if close and chat.token:
             await self._close(chat)
+        if not await self.chats.mark_unless(session_id, ENDED, "resolving", "wrote_after_end"):
+            # The contact wrote after the agent ended it: their words went to the
+            # Case, which carries on; no resolution over an unread message.
+            log.info(
+                "session %s: live chat %s ended; the contact wrote after it: the Case carries on",
+                session_id,
+                chat.conversation_id,
+            )
+            return
         await self.host.resolve_session(session_id)
         log.info("session %s: live chat %s ended", session_id, chat.conversation_id)
 

@@ -57,6 +57,11 @@ class LiveChat:
     # The fallback has begun: it closes the conversation itself, and the stream's
     # word of that close must not be taken for the agent ending the chat.
     falling_back: bool = False
+    # After the agent ended the chat: the contact wrote again before the session
+    # was resolved (their words went to the Case, which then carries on), or the
+    # resolution began first. Whichever is marked first wins (:meth:`LiveChats.mark_unless`).
+    wrote_after_end: bool = False
+    resolving: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -120,6 +125,21 @@ class LiveChats:
 
         new = await update_json(self.store, NS, _key(session_id), change)
         return LiveChat(**new) if acted and new is not None else None
+
+    async def mark_unless(self, session_id: str, state: str, mark: str, unless: str) -> bool:
+        """Set the flag ``mark`` on a chat in ``state`` whose flag ``unless`` is not
+        set, atomically across instances; whether it did."""
+        acted = False
+
+        def change(current: Any) -> Any:
+            nonlocal acted
+            acted = (
+                current is not None and current.get("state") == state and not current.get(unless)
+            )
+            return {**current, mark: True} if acted else current
+
+        await update_json(self.store, NS, _key(session_id), change)
+        return acted
 
     async def add_outgoing(self, session_id: str, message: dict[str, Any]) -> None:
         """Queue a contact message for the conversation (once, after the others)."""

@@ -148,6 +148,12 @@ class LiveService:
         chat = await self.chats.get(session_id)
         return chat is not None and chat.state in (STARTING, WAITING, ACTIVE)
 
+    async def wrote_to_the_case(self, session_id: str) -> None:
+        """The contact wrote while the session has no chat going; their words go
+        to the Case. A chat the agent has just ended is then not resolved over
+        them (unless its resolution began first: the host resolves it)."""
+        await self.chats.mark_unless(session_id, ENDED, "wrote_after_end", "resolving")
+
     async def submit_send(self, session: Session, messages: list[Message]) -> None:
         for message in messages:
             # In the chat's queue first (its order), then the job that sends it:

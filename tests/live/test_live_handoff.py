@@ -201,6 +201,42 @@ async def test_the_agent_ending_the_session_resolves_it(stack: Stack, rep: Rep) 
     assert (await rep.conversation(chat.conversation_id))["closed"]
 
 
+async def test_words_written_as_the_agent_ends_the_chat_keep_the_case_going(
+    stack: Stack, rep: Rep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The agent ends the chat; before the plugin resolves the session (it first
+    # closes the conversation), the contact writes again. The words went to the
+    # Case and the session was resolved over them: unanswered, and out of every
+    # rep's sight. The close is slowed so the words always come in that window.
+    session = await chat_session(stack)
+    await stack.host.handoff(session.id)
+    chat = await accepted(stack, rep, session.id)
+    live = stack.runtime.live
+    assert live is not None
+    close = live.inbound._close
+
+    async def slow_close(ending: LiveChat) -> None:
+        await asyncio.sleep(0.5)
+        await close(ending)
+
+    monkeypatch.setattr(live.inbound, "_close", slow_close)
+    await rep.act(chat.conversation_id, "end")
+    await live_chat(stack, session.id, "ended")
+    await stack.host.post_message(session.id, Role.CONTACT, "Wait, one more thing.")
+
+    async def on_the_case() -> bool:
+        records = await stack.runtime.client.query_records(
+            f"SELECT CommentBody FROM CaseComment WHERE ParentId = '{chat.case_id}'"
+        )
+        return any("Wait, one more thing." in str(r["CommentBody"]) for r in records)
+
+    await wait_for(on_the_case, what="the words on the Case")
+    await asyncio.sleep(0.7)  # the end's close done, its resolution decided
+    current = await stack.host.get_session(session.id)
+    assert current is not None and current.status == SessionStatus.HANDED_OFF
+    assert (await rep.conversation(chat.conversation_id))["closed"]
+
+
 async def test_an_ended_chat_is_kept_a_while_then_forgotten(
     stack: Stack, rep: Rep, monkeypatch: pytest.MonkeyPatch
 ) -> None:
