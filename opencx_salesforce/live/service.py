@@ -249,7 +249,7 @@ class LiveService:
         if chat.state == STARTING:
             raise RetryLater("the chat's conversation is not created yet", delay=0.2)
         if chat.state in (ENDED, FALLBACK):
-            await self._to_case(session_id, message)
+            await self._left_to_case(chat, message)
             return
         try:
             async with store_lock(self.host.store, f"live-send:{session_id}", SEND_LOCK_TTL):
@@ -261,6 +261,21 @@ class LiveService:
         """Nobody reads the chat: the words go onto the Case."""
         session = await self.host.get_session(session_id) or Session(id=session_id)
         await self.cases.submit_append(session, [message])
+
+    async def _left_to_case(self, chat: LiveChat, message: Message) -> None:
+        """The chat is over with this job's message unsent, or sent. Sent, it is
+        in the conversation (and, after a fallback, on the Case with the others
+        sent): nothing to do. Unsent, it goes onto the Case with every message
+        the chat left unsent, in the order written, as one append: each of their
+        jobs asks for the same one, which lands once."""
+        sent = {m.get("id") for m in chat.sent}
+        if message.id in sent:
+            return
+        left = [Message.model_validate(m) for m in chat.outgoing if m.get("id") not in sent]
+        if all(m.id != message.id for m in left):
+            left.append(message)  # queued before the outgoing list existed
+        session = await self.host.get_session(chat.session_id) or Session(id=chat.session_id)
+        await self.cases.submit_append(session, left)
 
     async def _send_in_order(self, job: Job, chat: LiveChat, message: Message) -> None:
         """Under the chat's send lock: every message queued for the chat, oldest

@@ -275,6 +275,46 @@ async def test_hook_on_contact_leave(stack: Stack, rep: Rep) -> None:
     assert found is not None and found.status == SessionStatus.RESOLVED
 
 
+async def test_words_left_unsent_when_the_contact_leaves_go_to_the_case_once_in_order(
+    stack: Stack, rep: Rep
+) -> None:
+    # Every send job of a chat that was over put its message on the Case: the
+    # ones an earlier job had sent into the conversation again, and the unsent
+    # ones one comment each, in the order the jobs ran.
+    session = await chat_session(stack)
+    await stack.host.handoff(session.id)
+    chat = await accepted(stack, rep, session.id)
+    outbox = stack.runtime.outbox
+    await outbox.stop()  # the jobs run when the test says
+    seen = [f"Seen {n}." for n in range(3)]
+    for text in seen:
+        await stack.host.post_message(session.id, Role.CONTACT, text)
+    assert await outbox.work_once()  # the first job sends all three; two jobs stay
+    assert len((await live_chat(stack, session.id, "active")).sent) == 3
+    unsent = [f"Unsent {n}." for n in range(4)]
+    for text in unsent:
+        await stack.host.post_message(session.id, Role.CONTACT, text)
+    await stack.host.contact_leaves(session.id)
+    outbox.start()
+    await outbox.run_until_idle()
+
+    records = await stack.runtime.client.query_records(
+        f"SELECT CommentBody FROM CaseComment WHERE ParentId = '{chat.case_id}' "
+        "ORDER BY CreatedDate"
+    )
+    bodies = [str(r["CommentBody"]) for r in records]
+    assert not any("Seen" in b for b in bodies), bodies  # the agent had them
+    [carried] = [b for b in bodies if "Unsent" in b]
+    assert [line.split(": ", 1)[-1] for line in carried.splitlines() if "Unsent" in line] == unsent
+    conversation = await rep.conversation(chat.conversation_id)
+    texts = [
+        e["entryPayload"]["abstractMessage"]["staticContent"]["text"]
+        for e in conversation["entries"]
+        if e["entryType"] == "Message"
+    ]
+    assert all(t in texts for t in seen) and not any(t in texts for t in unsent)
+
+
 async def test_a_second_handoff_after_the_agent_ended_opens_a_new_conversation(
     stack: Stack, rep: Rep
 ) -> None:
