@@ -193,13 +193,21 @@ async def start_runtime(
         ),
         clock=clock,
     )
+    watches: list[StoreWatch] = []  # the store's watch, made below
+
+    async def connected() -> None:
+        # The work that waited for an admin goes now; a wipe is recovered from.
+        await outbox.resume_after_reconnect()
+        for watch in watches:
+            await watch.connected()
+
     tokens = TokenManager(
         host.store,
         box,
         oauth,
         credentials=configured,
         refresh_after=settings.token_refresh_after_seconds or None,
-        on_connected=outbox.resume_after_reconnect,
+        on_connected=connected,
     )
     client = SalesforceClient(tokens, api_version=settings.api_version, session=http)
     index = CaseIndex(host.store)
@@ -283,6 +291,7 @@ async def start_runtime(
     runtime.store_watch = StoreWatch(
         host.store, epoch, restore=runtime.restore_after_wipe, adopt=runtime.adopt_after_wipe
     )
+    watches.append(runtime.store_watch)
     if workers:
         outbox.start()
         sweeper.start()

@@ -50,6 +50,9 @@ class Wipe:
 
     detected_at: float  # unix seconds
     previous: str  # the marker id the store had before
+    # Salesforce was connected again since: recovered for good, whatever the
+    # connection does later (a Disconnect is not the wipe coming back).
+    recovered: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,11 @@ class Epoch:
     def encode(self) -> bytes:
         data: dict[str, object] = {"id": self.id, "created_at": self.created_at}
         if self.wipe is not None:
-            data["wipe"] = {"detected_at": self.wipe.detected_at, "previous": self.wipe.previous}
+            data["wipe"] = {
+                "detected_at": self.wipe.detected_at,
+                "previous": self.wipe.previous,
+                "recovered": self.wipe.recovered,
+            }
         return json.dumps(data, sort_keys=True).encode()
 
     @classmethod
@@ -71,14 +78,18 @@ class Epoch:
         return cls(
             str(data["id"]),
             float(data["created_at"]),
-            Wipe(float(wipe["detected_at"]), str(wipe["previous"])) if wipe else None,
+            Wipe(float(wipe["detected_at"]), str(wipe["previous"]), bool(wipe.get("recovered")))
+            if wipe
+            else None,
         )
 
 
 def still_unresolved(wipe: Wipe | None, connected_at: float | None) -> bool:
     """A wipe nobody has recovered from yet: Salesforce was not connected again
     since (the grant was among what the wipe took)."""
-    return wipe is not None and (connected_at is None or connected_at < wipe.detected_at)
+    if wipe is None or wipe.recovered:
+        return False
+    return connected_at is None or connected_at < wipe.detected_at
 
 
 def describe(wipe: Wipe) -> str:
@@ -135,6 +146,8 @@ class StoreWatch:
         """Look now; the wipe this instance knows of (``None``: none)."""
         found = await read_epoch(self._store)
         if found is not None and found.id == self.epoch.id:
+            if found.wipe is not None:
+                self.epoch, self.wiped = found, found.wipe  # marked recovered, perhaps
             return self.wiped
         if found is not None and found.wipe is not None:
             self.epoch = found
@@ -158,6 +171,22 @@ class StoreWatch:
             await self._restore()
         # else: someone else changed it meanwhile; the next look sorts it out.
         return self.wiped
+
+    async def connected(self) -> None:
+        """Salesforce was connected: a wipe this store had is recovered from,
+        and stays so (the marker says it to every instance)."""
+        while True:
+            found = await read_epoch(self._store)
+            if found is None or found.wipe is None or found.wipe.recovered:
+                return
+            wipe = Wipe(found.wipe.detected_at, found.wipe.previous, recovered=True)
+            record = Epoch(found.id, found.created_at, wipe)
+            if await self._store.compare_and_set(
+                EPOCH_NS, EPOCH_KEY, found.encode(), record.encode()
+            ):
+                if found.id == self.epoch.id:
+                    self.epoch, self.wiped = record, wipe
+                return
 
     def _noticed(self, wipe: Wipe, action: str) -> None:
         if self.wiped is None:

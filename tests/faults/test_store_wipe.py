@@ -191,6 +191,15 @@ async def test_a_store_wiped_mid_run_is_noticed_reported_and_its_webhook_token_k
         [store_check] = [r for r in report.results if r.id == "store"]
         assert store_check.status is Status.FAIL
         assert "no persistence" in store_check.detail
+
+        # Disconnected later: the wipe stays behind, on every instance (the
+        # alarm had come back with the old time whenever not connected).
+        await ra.tokens.disconnect()
+        assert rc.store_watch is not None
+        await rc.store_watch.check()  # the other instance's periodic look
+        for api in (a.api, api_c):
+            assert (await api.status())["store_wiped"] is None
+            assert "The store was wiped" not in await api.settings_page()
     finally:
         await host_c.stop()
 
