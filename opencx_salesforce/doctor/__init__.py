@@ -15,7 +15,10 @@ from opencx_salesforce.doctor.checks import CHECKS, USAGE_FIX
 from opencx_salesforce.doctor.probe import masked_webhook_url, normalise_url
 from opencx_salesforce.doctor.report import (
     HANDOFF_WITHOUT_CASE,
+    KEY_CHANGED,
+    NEEDS_REAUTHORIZATION,
     REPLIES_LOST,
+    STORE_LOST,
     SYMPTOMS,
     Check,
     CheckResult,
@@ -126,7 +129,10 @@ def _salesforce_trouble(exc: SalesforceError, ctx: Context) -> Outcome:
 __all__ = [
     "CHECKS",
     "HANDOFF_WITHOUT_CASE",
+    "KEY_CHANGED",
+    "NEEDS_REAUTHORIZATION",
     "REPLIES_LOST",
+    "STORE_LOST",
     "SYMPTOMS",
     "CheckResult",
     "DoctorReport",

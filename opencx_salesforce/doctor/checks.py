@@ -51,7 +51,10 @@ from opencx_salesforce.doctor.package_checks import (
 )
 from opencx_salesforce.doctor.report import (
     HANDOFF_WITHOUT_CASE,
+    KEY_CHANGED,
+    NEEDS_REAUTHORIZATION,
     REPLIES_LOST,
+    STORE_LOST,
     Check,
     Context,
     Outcome,
@@ -93,6 +96,7 @@ async def _check_credentials(ctx: Context) -> Outcome:
             "The saved credentials cannot be decrypted with salesforce.encryption_key: put "
             "the old key back (after the new one, comma-separated), or paste the Client ID "
             f"and Client Secret again on the settings page ({ctx.settings_page}).",
+            KEY_CHANGED,
         )
     if creds is None:
         return fail(
@@ -114,7 +118,9 @@ async def _check_connection(ctx: Context) -> Outcome:
         who = status.username or status.user_id or "an unknown user"
         return ok(f"as {who} in org {status.org_id} ({status.instance_url})")
     if status.state is ConnectionState.NEEDS_REAUTHORIZATION:
-        return fail(f"needs to be connected again: {status.reason}", reconnect)
+        return fail(
+            f"needs to be connected again: {status.reason}", reconnect, NEEDS_REAUTHORIZATION
+        )
     return fail("not connected to Salesforce yet", reconnect)
 
 
@@ -268,6 +274,7 @@ async def _check_store(ctx: Context) -> Outcome:
             describe(wipe),
             "Connect to Salesforce again, re-send what the contacts wrote since, and give "
             "the store persistence (see 'The store lost its data' in docs/troubleshooting.md).",
+            STORE_LOST,
         )
     written = await _check_store_writes(ctx)
     if written.status is not Status.OK:

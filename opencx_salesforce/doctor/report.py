@@ -17,7 +17,18 @@ from opencx_salesforce.web.admin.messages import CONNECT_FAILS, CREDENTIALS_WONT
 # The troubleshooting symptoms (README, "Troubleshooting"): what the admin sees.
 HANDOFF_WITHOUT_CASE = "Handoff runs but no Case"
 REPLIES_LOST = "Rep replies don't reach the contact"
-SYMPTOMS = (CREDENTIALS_WONT_SAVE, CONNECT_FAILS, HANDOFF_WITHOUT_CASE, REPLIES_LOST)
+NEEDS_REAUTHORIZATION = "Needs re-authorization"
+KEY_CHANGED = "Encryption key changed"
+STORE_LOST = "The store lost its data"
+SYMPTOMS = (
+    CREDENTIALS_WONT_SAVE,
+    CONNECT_FAILS,
+    HANDOFF_WITHOUT_CASE,
+    REPLIES_LOST,
+    NEEDS_REAUTHORIZATION,
+    KEY_CHANGED,
+    STORE_LOST,
+)
 
 
 class Status(enum.StrEnum):

@@ -27,6 +27,7 @@ from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.doctor import (
     CHECKS,
     HANDOFF_WITHOUT_CASE,
+    NEEDS_REAUTHORIZATION,
     REPLIES_LOST,
     Status,
     diagnose,
@@ -37,7 +38,7 @@ from opencx_salesforce.emulator.package import deploy_package
 from opencx_salesforce.emulator.seed import DEFAULT_CUSTOM_FIELDS, CustomFieldSeed, default_org
 from opencx_salesforce.models import Contact, HandoffReason
 from opencx_salesforce.store.base import ItemState
-from opencx_salesforce.web.admin.messages import CONNECT_FAILS, CREDENTIALS_WONT_SAVE
+from opencx_salesforce.web.admin.messages import CREDENTIALS_WONT_SAVE
 
 SESSION_FIELD = names.DEFAULT_SESSION_ID_FIELD
 ROOT = Path(__file__).resolve().parents[2]
@@ -243,7 +244,7 @@ async def test_token_revoked(make_stack: StackFactory) -> None:
     failed = only_failure(again)
     assert failed.id == "connection"
     assert "needs to be connected again" in failed.detail and "invalid_grant" in failed.detail
-    assert failed.symptom == CONNECT_FAILS
+    assert failed.symptom == NEEDS_REAUTHORIZATION  # its troubleshooting heading
     assert skipped(again) == set(SALESFORCE_CHECKS)
     assert again.api_calls == 0
 

@@ -182,6 +182,7 @@ async def test_a_store_wiped_mid_run_is_noticed_reported_and_its_webhook_token_k
         [store_check] = [r for r in report.results if r.id == "store"]
         assert store_check.status is Status.FAIL
         assert "lost all its data" in store_check.detail
+        assert store_check.symptom == "The store lost its data"  # its troubleshooting heading
 
         # Connected again: the wipe is behind; doctor then refuses the Redis itself.
         await ra.tokens.save_credentials(pair.emulator.base_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
