@@ -5,6 +5,8 @@
     OpenCXSalesforceError            anything this package raises on purpose
     ├── ConfigError                  bad or missing settings; raised at startup,
     │                                the message names the key and what it expects
+    ├── StoreUnavailable             the store cannot be opened at startup; the
+    │                                message names the URL and the cause
     ├── ExtensionHookError           an extension plugin returned something unusable;
     │                                the message names the plugin and the field
     ├── LockBusy                     a lock in the store is held by another worker;
@@ -40,6 +42,12 @@ class OpenCXSalesforceError(Exception):
 class ConfigError(OpenCXSalesforceError):
     """A setting is missing or wrong. Raised at startup; the message names the key
     (as written in the TOML section or the environment) and what it expects."""
+
+
+class StoreUnavailable(OpenCXSalesforceError):
+    """The store named by the URL cannot be opened (the server does not answer,
+    refuses the login, the file cannot be made). The message names the URL,
+    without its password, and the cause."""
 
 
 class ExtensionHookError(OpenCXSalesforceError):

@@ -14,6 +14,9 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
+from opencx_salesforce.errors import OpenCXSalesforceError, StoreUnavailable
 from opencx_salesforce.store.base import ItemState, Lease, QueueItem, Store
 
 __all__ = ["ItemState", "Lease", "QueueItem", "Store", "open_store"]
@@ -21,7 +24,33 @@ __all__ = ["ItemState", "Lease", "QueueItem", "Store", "open_store"]
 
 async def open_store(url: str) -> Store:
     """Open the store named by ``url``. Raises ``ValueError`` naming the URL when
-    the scheme is unknown."""
+    the scheme is unknown, :class:`~opencx_salesforce.errors.StoreUnavailable`
+    naming it (without its password) and the cause when the store does not open."""
+    try:
+        store = await _open(url)
+    except (OpenCXSalesforceError, ValueError):
+        raise
+    except Exception as exc:  # the server's, the driver's or the file system's error
+        raise StoreUnavailable(
+            f"cannot open the store at {_without_password(url)}: {type(exc).__name__}: {exc}"
+        ) from exc
+    if store is None:
+        raise ValueError(
+            f"unknown store URL {url!r}: expected memory://, sqlite:///PATH, "
+            "postgresql://USER@HOST:PORT/DB or redis://HOST:PORT/DB"
+        )
+    return store
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+async def _open(url: str) -> Store | None:
     scheme = url.split(":", 1)[0].lower()
     if scheme == "memory":
         from opencx_salesforce.store.memory import MemoryStore
@@ -39,7 +68,4 @@ async def open_store(url: str) -> Store:
         from opencx_salesforce.store.postgres import PostgresStore
 
         return await PostgresStore.open(url)
-    raise ValueError(
-        f"unknown store URL {url!r}: expected memory://, sqlite:///PATH, "
-        "postgresql://USER@HOST:PORT/DB or redis://HOST:PORT/DB"
-    )
+    return None
