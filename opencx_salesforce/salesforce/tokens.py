@@ -200,6 +200,11 @@ class TokenManager:
             creds.login_url, creds.client_id, redirect_uri, scopes, state, verifier, prompt=prompt
         )
 
+    async def abandon_authorization(self, state: str) -> None:
+        """The sign-in came back with an error (the admin denied access, say):
+        its ``state`` is used up, as a successful one's is."""
+        await self._records.take_pending(state)
+
     async def complete_authorization(self, code: str, state: str) -> ConnectionStatus:
         """Finish the sign-in the callback reports: check ``state``, trade the
         code for tokens, learn who connected, store it all."""

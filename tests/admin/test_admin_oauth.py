@@ -189,6 +189,11 @@ async def test_deny_on_salesforce_explains_and_links_back(stack: Stack) -> None:
     assert OAUTH_ERROR_HINTS["access_denied"] in text
     assert f'href="{ADMIN_PATH}"' in failed.text
     assert (await stack.runtime.tokens.status()).state is ConnectionState.CREDENTIALS_SAVED
+    # The denied sign-in's link is spent: sent again with a code, it is not traded.
+    state = parse_qs(urlsplit(back).query)["state"][0]
+    replay = await browser.get(f"{stack.redirect_uri}?code=made-up&state={state}")
+    assert replay.status == 400
+    assert "This sign-in link expired or was already used" in text_of(replay.text)
 
 
 @pytest.mark.parametrize(

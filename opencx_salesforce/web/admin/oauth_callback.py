@@ -43,6 +43,9 @@ async def oauth_callback(request: web.Request) -> web.StreamResponse:
     query = request.query
     try:
         if "error" in query:
+            # Its sign-in link is spent: a replay of it must not go on to trade a code.
+            if query.get("state"):
+                await services.tokens.abandon_authorization(query["state"])
             raise callback_error(query["error"], query.get("error_description", ""))
         code, state = query.get("code", ""), query.get("state", "")
         if not code or not state:
