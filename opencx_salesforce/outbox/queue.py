@@ -45,9 +45,14 @@ from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import PermanentFailure, RetryLater
 from opencx_salesforce.logs import log_context
 from opencx_salesforce.outbox.policy import OutageGate, RetryHint, retry_hint, waits_for_admin
+from opencx_salesforce.outbox.store_trouble import StoreTrouble
 from opencx_salesforce.store.base import ItemState, Lease, LeasingEnqueue, QueueItem, Store
 
 log = logging.getLogger(__name__)
+
+# A worker the store failed looks again after 1 s, then 2, 4 … up to 30 s.
+_STORE_PAUSE_MIN = 1.0
+_STORE_PAUSE_MAX = 30.0
 
 
 @dataclass(frozen=True)
@@ -208,6 +213,9 @@ class Outbox:
         self._clock = clock
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._store_trouble = StoreTrouble(clock.monotonic)
+        # Leases taken and not yet settled, by item id: what a stop gives back.
+        self._in_hand: dict[str, Lease] = {}
         self.stats = OutboxStats()
         self.gate = OutageGate()
         self._on_held: dict[str, Handler] = {}
@@ -291,6 +299,7 @@ class Outbox:
         if lease is None:
             slots.release()
             return Submitted.ALREADY_QUEUED
+        self._in_hand[item_id] = lease
         self._here[item_id] = asyncio.create_task(self._run_here(lease, job, slots))
         return Submitted.STARTED_HERE
 
@@ -355,6 +364,13 @@ class Outbox:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # The jobs stopped mid-way go back now, not when their lease runs out
+        # (every rolling deploy held them two minutes). Each runs again as any
+        # retried attempt does, reading first what an earlier one landed.
+        for lease in self._in_hand.values():
+            with contextlib.suppress(Exception):  # the store away: the lease runs out
+                await self._store.retry_in(lease, 0.0, error=None)
+        self._in_hand.clear()
         self._tasks.clear()
         self._here.clear()
         self._slots = None
@@ -380,23 +396,31 @@ class Outbox:
         )
         if not leases:
             return False
+        self._in_hand[leases[0].item_id] = leases[0]
         await self._do(leases[0])
         return True
 
     async def _worker(self) -> None:
         slots = self._slots
         assert slots is not None
+        pause = _STORE_PAUSE_MIN
         while not self._stopping.is_set():
             try:
                 async with slots:
                     worked = await self.work_once()
                 if not worked:
                     await self._store.wait(self._queue, self.settings.idle_wait)
+                if pause != _STORE_PAUSE_MIN:
+                    self._store_trouble.over()
+                    pause = _STORE_PAUSE_MIN
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a store hiccup must not kill the worker
-                log.exception("outbox worker: store error; retrying in 1 s")
-                await self._clock.sleep(1.0)
+            except Exception as exc:  # a store hiccup must not kill the worker
+                self._store_trouble.note(exc, pause)
+                await self._clock.sleep(pause)
+                # Every worker meets the same outage: they look again less and
+                # less often (256 of them each second was the store's own load).
+                pause = min(pause * 2, _STORE_PAUSE_MAX)
 
     async def _do(self, lease: Lease, job: Job | None = None) -> None:
         """Run the leased job (``job``: already known, begun where it was submitted)."""
@@ -406,7 +430,14 @@ class Outbox:
         # Every record logged while the job runs names it (logs.JsonFormatter).
         ids = {k: job.payload.get(k) for k in ("session_id", "case_id")}
         with log_context(job_id=job.item_id, **{k: str(v) for k, v in ids.items() if v}):
-            await self._handle(lease, job, started)
+            try:
+                await self._handle(lease, job, started)
+            except asyncio.CancelledError:
+                raise  # still in hand: a graceful stop gives it back
+            except BaseException:
+                self._in_hand.pop(lease.item_id, None)
+                raise
+            self._in_hand.pop(lease.item_id, None)
 
     def _age(self, job: Job, started: float) -> float:
         """The job's age now: the store's measure at lease time, plus how long
