@@ -116,6 +116,10 @@ def load_section(
         for var, raw in sorted(env.items()):
             if not var.upper().startswith(prefix.upper()):
                 continue
+            if not raw.strip():
+                # Unset, as configuration.md says: Compose and Kubernetes pass
+                # empty variables for values nobody filled in.
+                continue
             name = by_upper.get(var[len(prefix) :].upper())
             if name is None:
                 known = [prefix + n.upper() for n in fields]

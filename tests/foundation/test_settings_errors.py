@@ -106,6 +106,27 @@ def test_environment_overrides_the_toml_section() -> None:
     assert settings.origin_by_channel["email"] == "Email"
 
 
+def test_an_empty_environment_variable_counts_as_not_set() -> None:
+    # Compose and Kubernetes pass empty variables for values nobody filled in;
+    # each was refused ("expected a whole number, got ''"), not left unset.
+    settings = load_settings(
+        {
+            "login_url": "https://test.salesforce.com",
+            "encryption_key": KEY,
+            "outbox_concurrency": 7,
+        },
+        {
+            "OPENCX_SALESFORCE_OUTBOX_CONCURRENCY": "",
+            "OPENCX_SALESFORCE_LOGIN_URL": "  ",
+            "OPENCX_SALESFORCE_DEV_MODE": "",
+            "OPENCX_SALESFORCE_SWEEP_INTERVAL_SECONDS": "",
+        },
+    )
+    assert settings.outbox_concurrency == 7  # the file's
+    assert settings.login_url == "https://test.salesforce.com"
+    assert settings.dev_mode is False
+
+
 def test_environment_error_names_the_variable_not_the_toml_key() -> None:
     message = problem(
         {**DEV, "sweep_interval_seconds": 60},
