@@ -28,14 +28,14 @@ reads what landed on the Case first, so nothing is written twice
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from opencx_salesforce.background import Background
 from opencx_salesforce.cases import plan
-from opencx_salesforce.cases.batch import PAYLOAD_BUDGET, REFUSED_WHOLE
+from opencx_salesforce.cases.batch import PAYLOAD_BUDGET
+from opencx_salesforce.cases.in_halves import in_halves
 from opencx_salesforce.salesforce import subrequests
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.errors import SalesforceError
@@ -44,8 +44,6 @@ from opencx_salesforce.salesforce.subrequests import (
     COMPOSITE_MAX_COLLECTIONS_OR_QUERIES,
     SubResponse,
 )
-
-log = logging.getLogger(__name__)
 
 # Collections a batch takes: the composite's five heavy subrequests, less the query.
 BATCH_COLLECTIONS = COMPOSITE_MAX_COLLECTIONS_OR_QUERIES - 1
@@ -183,7 +181,7 @@ class AppendBatcher:
     async def _send_batch(self, batch: list[list[_Waiting]]) -> None:
         appends = [w for group in batch for w in group]
         try:
-            await self._send_halving(appends, batch)
+            await in_halves(appends, self._send, _failed, "appends")
         except Exception as exc:  # the request as a whole failed: every append in it did
             for waiting in appends:
                 if not waiting.future.done():
@@ -192,27 +190,8 @@ class AppendBatcher:
             self._in_flight -= 1
             self._flush_if_due()
 
-    async def _send_halving(self, appends: list[_Waiting], batch: list[list[_Waiting]]) -> None:
-        """The appends in one request; refused whole (too large, or malformed),
-        in halves until only the append at fault fails, as handoffs do
-        (:meth:`.batch.HandoffBatcher._send_halving`)."""
-        try:
-            await self._send(appends, batch)
-        except SalesforceError as exc:
-            if exc.status not in REFUSED_WHOLE:
-                raise
-            if len(appends) == 1:  # the append at fault: it fails alone
-                if not appends[0].future.done():
-                    appends[0].future.set_exception(exc)
-                return
-            log.warning(
-                "a batch of %d appends was refused whole (%s): sent in halves", len(appends), exc
-            )
-            half = len(appends) // 2
-            for part in (appends[:half], appends[half:]):
-                await self._send_halving(part, _grouped(part))
-
-    async def _send(self, appends: list[_Waiting], batch: list[list[_Waiting]]) -> None:
+    async def _send(self, appends: list[_Waiting]) -> None:
+        batch = _grouped(appends)
         if len(appends) == 1:
             (waiting,) = appends
             _settle(waiting, await self._alone(waiting.case_id, waiting.records))
@@ -302,6 +281,11 @@ def _by_case(state: SubResponse | None) -> dict[str, Any]:
 def _settle(waiting: _Waiting, answer: dict[str, SubResponse]) -> None:
     if not waiting.future.done():
         waiting.future.set_result(answer)
+
+
+def _failed(waiting: _Waiting, error: SalesforceError) -> None:
+    if not waiting.future.done():
+        waiting.future.set_exception(error)
 
 
 def _fail(waiting: _Waiting, message: str) -> None:

@@ -41,12 +41,12 @@ as a lone one waits one.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from opencx_salesforce.background import Background
+from opencx_salesforce.cases.in_halves import in_halves
 from opencx_salesforce.cases.lookups import Lookups, Match
 from opencx_salesforce.cases.plan import json_size
 from opencx_salesforce.models import Contact
@@ -67,8 +67,6 @@ from opencx_salesforce.salesforce.subrequests import (
     SubResponse,
 )
 
-log = logging.getLogger(__name__)
-
 # Salesforce's code for the nodes of a graph that failed because another node of
 # it did. [src: api_rest resources_composite_graph_introduction.htm, graph response]
 _HALTED = "PROCESSING_HALTED"
@@ -86,11 +84,6 @@ PAYLOAD_BUDGET = 800_000
 # memory 838-861 against 1,045-1,087, at 0.05 against 0.06-0.08 calls a handoff.
 BATCH_GRAPHS = 24
 assert BATCH_GRAPHS <= GRAPH_MAX_GRAPHS
-# HTTP 413 Content Too Large. [src: RFC 9110 §15.5.14]
-_TOO_LARGE = 413
-# A whole request refused as malformed (400: "the JSON or XML body contains an
-# error" [src: api_rest errorcodes.htm]) rather than graph by graph.
-REFUSED_WHOLE = (_TOO_LARGE, 400)
 
 
 @dataclass(frozen=True)
@@ -306,7 +299,7 @@ class HandoffBatcher:
                 answer = await self._client.composite(composite, all_or_none=False)
                 _settle(batch[0], Sent(answer))
             else:
-                await self._send_halving(batch)
+                await in_halves(batch, self._send_graphs, _fail, "handoffs")
         except Exception as exc:  # the request as a whole failed: every handoff in it did
             for waiting in batch:
                 if not waiting.future.done():
@@ -314,26 +307,6 @@ class HandoffBatcher:
         finally:
             self._in_flight -= 1
             self._flush_if_due()
-
-    async def _send_halving(self, batch: list[_Waiting]) -> None:
-        """The batch's graphs in one request; refused as too large, or refused
-        whole as malformed, in halves: a request-level refusal is most likely
-        one handoff's doing, and halving finds it in a few requests instead of
-        failing every handoff of the batch with it."""
-        try:
-            await self._send_graphs(batch)
-        except SalesforceError as exc:
-            if exc.status not in REFUSED_WHOLE:
-                raise
-            if len(batch) == 1:  # the handoff at fault: it fails alone
-                if not batch[0].future.done():
-                    batch[0].future.set_exception(exc)
-                return
-            why = "too large (413)" if exc.status == _TOO_LARGE else f"refused whole ({exc})"
-            log.warning("a batch of %d handoffs was %s: sent in halves", len(batch), why)
-            half = len(batch) // 2
-            await self._send_halving(batch[:half])
-            await self._send_halving(batch[half:])
 
     async def _send_graphs(self, batch: list[_Waiting]) -> None:
         # A lookup answered by now rides in its graph; the others link later.
@@ -362,6 +335,11 @@ class HandoffBatcher:
             else:
                 answers = _as_composite(waiting.send, result, match, with_contact=True)
                 waiting.future.set_result(Sent(answers))
+
+
+def _fail(waiting: _Waiting, error: SalesforceError) -> None:
+    if not waiting.future.done():
+        waiting.future.set_exception(error)
 
 
 def _settle(waiting: _Waiting, answer: Sent) -> None:
