@@ -159,19 +159,25 @@ async def test_a_job_started_here_that_must_wait_is_retried_through_the_store(
     assert attempts == [1, 2]  # the second by a worker, leased from the store
 
 
-async def test_a_job_cut_off_here_is_taken_over_when_its_lease_runs_out(store: Store) -> None:
+@pytest.mark.parametrize("stop", ["graceful", "crash"])
+async def test_a_job_cut_off_here_is_taken_over(store: Store, stop: str) -> None:
     blocked = asyncio.Event()
 
     async def hangs(job: Job) -> None:
         blocked.set()
-        await asyncio.Event().wait()  # this instance dies mid-job
+        await asyncio.Event().wait()  # this instance stops mid-job
 
     first = outbox_on(store, hangs, visibility_timeout=0.3)
     first.start()
     await first.submit("work", "job", {"payload": "kept"})
     await asyncio.wait_for(blocked.wait(), 5)
+    if stop == "crash":
+        # The process dies: nothing gives the job back; its lease runs out.
+        first._in_hand.clear()
     await first.stop()  # gone without an ack
-    assert [i.state for i in await store.items(Q)] == [ItemState.LEASED]
+    # A graceful stop gives the job back at once; after a crash it waits for its lease.
+    expected = ItemState.READY if stop == "graceful" else ItemState.LEASED
+    assert [i.state for i in await store.items(Q)] == [expected]
 
     taken: list[Job] = []
     done = asyncio.Event()
