@@ -51,6 +51,10 @@ HANDOFF_KIND = "handoff"
 APPEND_KIND = "append"
 # How long an append waits for a Case whose handoff it cannot see queued.
 APPEND_GRACE = 300.0
+# An append that finds no Case yet looks again after these many seconds, times
+# its attempts so far, up to the most (:func:`_case_wait`).
+CASE_WAIT_FIRST = 0.5
+CASE_WAIT_MAX = 5.0
 
 
 class CaseService:
@@ -190,7 +194,7 @@ class CaseService:
             if young or await self._handoff_queued(session_id):
                 # The handoff is still queued (held by an outage, say), or may
                 # be: wait for its Case.
-                raise RetryLater("the session's Case is not created yet", delay=0.5)
+                raise RetryLater("the session's Case is not created yet", _case_wait(job))
             raise PermanentFailure(
                 f"session {session_id} has no Salesforce Case to append to "
                 "(was its handoff dead-lettered?)"
@@ -364,6 +368,14 @@ async def _settle(task: asyncio.Future[Any]) -> None:
     awaited it (and met its error); one nobody needed is only waited for."""
     with contextlib.suppress(Exception):
         await asyncio.shield(task)
+
+
+def _case_wait(job: Job) -> float:
+    """How long an append waits before it looks for its Case again: half a
+    second at first (the handoff beside it is about done), then longer, up to
+    5 s. A handoff held by a dead instance keeps its lease two minutes; looking
+    every half second for all of it was most of a surviving instance's work."""
+    return min(CASE_WAIT_FIRST * max(1, job.attempts), CASE_WAIT_MAX)
 
 
 def _lock_name(session: Session) -> str:

@@ -304,3 +304,20 @@ async def test_a_batch_of_appends_refused_whole_is_halved_until_only_the_one_at_
         if n != 5:
             bodies = _bodies(stack, by_session[session_id])
             assert sum(f"Any news? ({session_id})" in b for b in bodies) == 1, bodies
+
+
+def test_an_append_waiting_for_its_case_looks_again_less_and_less_often() -> None:
+    # Behind a handoff a dead instance still holds (two minutes of lease), an
+    # append looked every half second: 240 looks, most of a surviving instance's work.
+    from opencx_salesforce.cases.service import _case_wait
+    from opencx_salesforce.outbox.queue import Job
+
+    def wait(attempts: int) -> float:
+        return _case_wait(Job("append", "append:s:m", {}, attempts, 0.0, 0.0))
+
+    assert [wait(n) for n in (1, 2, 4, 10, 100)] == [0.5, 1.0, 2.0, 5.0, 5.0]
+    looks, waited = 0, 0.0
+    while waited < 120.0:
+        looks += 1
+        waited += wait(looks)
+    assert looks < 40
