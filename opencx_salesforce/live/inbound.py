@@ -41,7 +41,11 @@ from opencx_salesforce.live.records import (
     LiveChats,
 )
 from opencx_salesforce.models import Message, Session
-from opencx_salesforce.settings.live import LiveSettings
+from opencx_salesforce.settings.live import (
+    DEFAULT_ACKNOWLEDGEMENT,
+    DEFAULT_INTERRUPTED,
+    LiveSettings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +166,7 @@ class LiveInbound:
         if chat.token:
             await self._close(chat)
         session = await self.host.get_session(session_id) or Session(id=session_id)
-        text = await self._acknowledgement(session, reason)
+        text = await self._acknowledgement(session, reason, joined=chat.state == ACTIVE)
         await self.host.deliver_agent_message(
             session_id, text, self.settings.team_name, f"live-fallback:{chat.conversation_id}"
         )
@@ -178,7 +182,7 @@ class LiveInbound:
             await self.host.resolve_session(session_id)
         log.warning("session %s: live chat fell back to its Case (%s)", session_id, reason)
 
-    async def _acknowledgement(self, session: Session, reason: str) -> str:
+    async def _acknowledgement(self, session: Session, reason: str, *, joined: bool) -> str:
         def failed(plugin: str, hook: str, error: Exception) -> None:
             log.error("plugin %r: %s failed", plugin, hook, exc_info=error)
 
@@ -191,6 +195,8 @@ class LiveInbound:
         for _, text in answers:
             if isinstance(text, str) and text.strip():
                 return text
+        if joined and self.settings.acknowledgement == DEFAULT_ACKNOWLEDGEMENT:
+            return DEFAULT_INTERRUPTED
         return self.settings.acknowledgement
 
     async def _close(self, chat: LiveChat) -> None:

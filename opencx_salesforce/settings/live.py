@@ -23,6 +23,13 @@ DEFAULT_ACKNOWLEDGEMENT = (
     "No one from our team could take this chat right now. Your conversation is saved "
     "as a support case, and a person will reply here as soon as they can."
 )
+# Said instead, while the acknowledgement is the default, when an agent had
+# taken the chat and it could not go on (its token refused): "no one could take
+# it" would be untrue.
+DEFAULT_INTERRUPTED = (
+    "This chat could not go on. Your conversation is saved as a support case, and a "
+    "person will reply here as soon as they can."
+)
 
 
 class LiveSettings(BaseModel):

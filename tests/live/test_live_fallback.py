@@ -20,7 +20,7 @@ from opencx_salesforce.devhost.stack import Stack
 from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.hookspecs import hookimpl
 from opencx_salesforce.models import Role, Session, SessionStatus
-from opencx_salesforce.settings.live import DEFAULT_ACKNOWLEDGEMENT
+from opencx_salesforce.settings.live import DEFAULT_ACKNOWLEDGEMENT, DEFAULT_INTERRUPTED
 
 
 class French:
@@ -140,7 +140,8 @@ async def test_a_guests_expired_token_ends_the_chat_on_the_case(stack: Stack, re
     stack.emulator.state.clock.advance(7 * 3600)
     await rep.drop_streams()
     await live_chat(stack, session.id, "fallback")
-    assert await agent_texts(stack, session.id) == [DEFAULT_ACKNOWLEDGEMENT]
+    # An agent had taken it: not "no one could take this chat".
+    assert await agent_texts(stack, session.id) == [DEFAULT_INTERRUPTED]
     assert chat.case_id
 
 
