@@ -16,6 +16,9 @@ TEST_CLASS: Final = "OpenSalesforceCaseManagementTest"
 DIGEST_CLASS: Final = "OpenCXDigest"
 DIGEST_TEST_CLASS: Final = "OpenCXDigestTest"
 DIGEST_JOB_PREFIX: Final = "OpenCX digest "
+# The package's anonymous Apex that starts and stops the digest.
+START_DIGEST_SCRIPT: Final = "scripts/apex/start-digest.apex"
+STOP_DIGEST_SCRIPT: Final = "scripts/apex/stop-digest.apex"
 
 CASE_COMMENT_TRIGGER: Final = "OpenCXCaseCommentTrigger"
 EMAIL_MESSAGE_TRIGGER: Final = "OpenCXEmailMessageTrigger"

@@ -136,8 +136,8 @@ def _plan(options: _Options) -> dict[Path, str]:
         Path("sfdx-project.json"): "sfdx-project.json.j2",
         Path("README.md"): "README.md.j2",
         Path("scripts/apex/ping.apex"): "ping.apex.j2",
-        Path("scripts/apex/start-digest.apex"): "start-digest.apex.j2",
-        Path("scripts/apex/stop-digest.apex"): "stop-digest.apex.j2",
+        Path(names.START_DIGEST_SCRIPT): "start-digest.apex.j2",
+        Path(names.STOP_DIGEST_SCRIPT): "stop-digest.apex.j2",
         Path("disconnect/package.xml"): "disconnect-package.xml.j2",
         Path("disconnect/destructiveChanges.xml"): "destructiveChanges.xml.j2",
         objects / "Case/fields" / f"{names.CASE_FROM_FIELD}.field-meta.xml": (

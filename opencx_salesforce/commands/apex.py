@@ -260,7 +260,7 @@ def print_summary(
             "<the user who starts the digest> --target-org my-org"
         )
     lines += [
-        "  sf apex run --file scripts/apex/start-digest.apex --target-org my-org",
+        f"  sf apex run --file {names.START_DIGEST_SCRIPT} --target-org my-org",
         "(production orgs run tests on deploy: see README.md there.) Then check the setup:",
         f"  opencx-salesforce doctor --config {config}",
     ]

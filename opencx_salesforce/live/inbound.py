@@ -134,15 +134,18 @@ class LiveInbound:
         """The agent ended the session, or the contact left: resolve the host's
         session; close the conversation so that a later message opens no new
         session without its pre-chat data [MIAW.md §5]."""
-        current = await self.chats.get(session_id)
-        if current is not None and current.falling_back:
-            return  # the fallback's own close (or an end racing it): the fallback decides
-        chat = await self.chats.transition(session_id, (STARTING, *OPEN_STATES), state=ENDED)
+        # Not while the fallback runs: its own close (or an end racing it) is
+        # the fallback's to settle.
+        chat = await self.chats.transition(
+            session_id, (STARTING, *OPEN_STATES), unless="falling_back", state=ENDED
+        )
         if chat is None:
             return
         if close and chat.token:
             await self._close(chat)
-        if not await self.chats.mark_unless(session_id, ENDED, "resolving", "wrote_after_end"):
+        if not await self.chats.transition(
+            session_id, (ENDED,), unless="wrote_after_end", resolving=True
+        ):
             # The contact wrote after the agent ended it: their words went to the
             # Case, which carries on; no resolution over an unread message.
             log.info(

@@ -59,7 +59,7 @@ class LiveChat:
     falling_back: bool = False
     # After the agent ended the chat: the contact wrote again before the session
     # was resolved (their words went to the Case, which then carries on), or the
-    # resolution began first. Whichever is marked first wins (:meth:`LiveChats.mark_unless`).
+    # resolution began first. Whichever is marked first wins (``transition``'s ``unless``).
     wrote_after_end: bool = False
     resolving: bool = False
 
@@ -109,10 +109,16 @@ class LiveChats:
         return None if new is None else LiveChat(**new)
 
     async def transition(
-        self, session_id: str, from_states: tuple[str, ...], **changes: Any
+        self,
+        session_id: str,
+        from_states: tuple[str, ...],
+        *,
+        unless: str | None = None,
+        **changes: Any,
     ) -> LiveChat | None:
-        """Change the chat only if its state is one of ``from_states`` (atomic
-        across instances); the chat as it was changed, or None if it was not."""
+        """Change the chat only if its state is one of ``from_states`` and its
+        flag ``unless`` (if named) is not set, atomically across instances; the
+        chat as it was changed, or None if it was not."""
         acted = False
 
         if changes.get("state") in CLOSED_STATES:
@@ -120,26 +126,15 @@ class LiveChats:
 
         def change(current: Any) -> Any:
             nonlocal acted
-            acted = current is not None and current.get("state") in from_states
+            acted = (
+                current is not None
+                and current.get("state") in from_states
+                and not (unless and current.get(unless))
+            )
             return {**current, **changes} if acted else current
 
         new = await update_json(self.store, NS, _key(session_id), change)
         return LiveChat(**new) if acted and new is not None else None
-
-    async def mark_unless(self, session_id: str, state: str, mark: str, unless: str) -> bool:
-        """Set the flag ``mark`` on a chat in ``state`` whose flag ``unless`` is not
-        set, atomically across instances; whether it did."""
-        acted = False
-
-        def change(current: Any) -> Any:
-            nonlocal acted
-            acted = (
-                current is not None and current.get("state") == state and not current.get(unless)
-            )
-            return {**current, mark: True} if acted else current
-
-        await update_json(self.store, NS, _key(session_id), change)
-        return acted
 
     async def add_outgoing(self, session_id: str, message: dict[str, Any]) -> None:
         """Queue a contact message for the conversation (once, after the others)."""

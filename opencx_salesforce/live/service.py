@@ -152,7 +152,7 @@ class LiveService:
         """The contact wrote while the session has no chat going; their words go
         to the Case. A chat the agent has just ended is then not resolved over
         them (unless its resolution began first: the host resolves it)."""
-        await self.chats.mark_unless(session_id, ENDED, "wrote_after_end", "resolving")
+        await self.chats.transition(session_id, (ENDED,), unless="resolving", wrote_after_end=True)
 
     async def submit_send(self, session: Session, messages: list[Message]) -> None:
         for message in messages:

@@ -218,7 +218,6 @@ class SalesforceCleanup:
     named_credential: str = names.NAMED_CREDENTIAL
     external_credential: str = names.EXTERNAL_CREDENTIAL
     callout_class: str = names.CALLOUT_CLASS
-    test_class: str = names.TEST_CLASS
     apex_classes: tuple[str, ...] = (
         names.CALLOUT_CLASS,
         names.TEST_CLASS,
@@ -229,9 +228,13 @@ class SalesforceCleanup:
     settings_type: str = names.SETTINGS_TYPE
     permission_set: str = names.PERMISSION_SET
     callout_permission_set: str = names.CALLOUT_PERMISSION_SET
-    permission_sets: tuple[str, ...] = (names.PERMISSION_SET, names.CALLOUT_PERMISSION_SET)
     # Run first: a digest left scheduled calls classes that are being deleted.
-    stop_digest: str = "scripts/apex/stop-digest.apex"
+    stop_digest: str = names.STOP_DIGEST_SCRIPT
+
+    @property
+    def permission_sets(self) -> tuple[str, ...]:
+        return (self.permission_set, self.callout_permission_set)
+
     # Kept on purpose: the Cases the plugin created keep their data.
     case_fields: tuple[str, ...] = (names.CASE_FROM_FIELD, names.DEFAULT_SESSION_ID_FIELD)
 
