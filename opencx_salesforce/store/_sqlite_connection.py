@@ -23,10 +23,11 @@ Group commit
 
     A batch holds the write lock from ``BEGIN IMMEDIATE`` to ``COMMIT``, as any
     transaction would, so other processes sharing the file see each unit whole.
-    Reads go to a second connection on the file (WAL: it reads the last
-    committed state, without waiting for a batch's fsync), or, for a private
-    ``:memory:`` database, take the one connection between batches: a reader
-    never sees a write before it is durable.
+    Reads take the writing connection between batches (its page cache is
+    warm), and a second connection on the file while a batch commits (WAL: it
+    reads the last committed state, without waiting for the batch's fsync); a
+    private ``:memory:`` database has only the one. A reader never sees a
+    write before it is durable.
 
 Where the work runs
     While commits are quick (a fraction of a millisecond on a local disk, the
@@ -332,13 +333,24 @@ class SQLiteConnection:
         def fetch(db: sqlite3.Connection) -> list[Any]:
             return db.execute(sql, params).fetchall()
 
+        if self._read_pace.on_loop:
+            # Between batches, the writing connection: its page cache is warm.
+            # The reader's is emptied whenever the WAL changed since its last
+            # read (SQLite's pager.c, pagerBeginReadTransaction: pager_reset),
+            # which under load is every read, so it read every page of the
+            # tree again: 47-71 against 30-41 µs a read of a 4.8 kB session
+            # (profile_notes.md, session 20). The writer has no transaction
+            # open here: it too reads only committed data. The reader serves
+            # while a batch commits on the writer's thread.
+            for thread in (self._writer, self._reader):
+                if thread is not None and thread.idle and not thread.connection.in_transaction:
+                    rows = self._read_on_loop(thread.connection, fetch)
+                    if rows is not None:
+                        return rows
+                    break
         # A file's reader reads beside a batch on the writer's thread (WAL);
         # :memory:'s one connection only between batches (the thread is busy).
         thread = self._reader or self._writer
-        if thread.idle and self._read_pace.on_loop:
-            rows = self._read_on_loop(thread.connection, fetch)
-            if rows is not None:
-                return rows
         busy_timeout = self._busy_timeout
         return await thread.call(lambda db: patiently(lambda: fetch(db), busy_timeout))
 

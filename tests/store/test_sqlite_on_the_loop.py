@@ -4,6 +4,7 @@ the writer's thread, often enough to keep the WAL bounded."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import threading
@@ -32,9 +33,10 @@ async def test_quick_work_runs_on_the_loop_and_slow_work_on_threads(
     )
     await conn.run("PRAGMA journal_mode = WAL", ())
     await conn.attach_file(str(tmp_path / "where.db"))
-    # The reader's connection tells the read which thread it runs on.
+    # Each connection tells the read which thread it runs on.
     assert conn._reader is not None
-    conn._reader.connection.create_function("thread", 0, threading.get_ident)
+    for side in (conn._writer, conn._reader):
+        side.connection.create_function("thread", 0, threading.get_ident)
     try:
         loop = threading.get_ident()
         writes = {await conn.write(_thread) for _ in range(3)}
@@ -44,6 +46,45 @@ async def test_quick_work_runs_on_the_loop_and_slow_work_on_threads(
             assert writes != reads  # the writer's thread and the reader's
         else:
             assert writes == reads == {loop}
+    finally:
+        await conn.close()
+
+
+async def test_reads_between_batches_use_the_writers_warm_connection(tmp_path: Path) -> None:
+    """Between batches a read goes to the writing connection, whose page cache
+    the other's commits do not empty (SQLite empties a connection's cache when
+    the WAL changed since its last read); while a batch commits on the writer's
+    thread, the reader's connection serves it, and it sees only what is
+    committed."""
+    path = str(tmp_path / "warm.db")
+    conn = await SQLiteConnection.open(path, busy_timeout=1.0, loop_limit=10.0)
+    await conn.run("PRAGMA journal_mode = WAL", ())
+    await conn.run("CREATE TABLE t (v INTEGER)", ())
+    await conn.attach_file(path)
+    assert conn._reader is not None
+    for name, side in (("writer", conn._writer), ("reader", conn._reader)):
+        side.connection.create_function("side", 0, lambda name=name: name)
+    try:
+        await conn.run("INSERT INTO t VALUES (1)", ())
+        assert await conn.rows("SELECT side(), count(*) FROM t", ()) == [("writer", 1)]
+
+        # A batch holds the writer's thread, its transaction open and not committed.
+        holding, release = threading.Event(), threading.Event()
+
+        def uncommitted(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT INTO t VALUES (2)")
+            holding.set()
+            release.wait(5)
+            db.execute("COMMIT")
+
+        done = asyncio.get_running_loop().create_future()
+        conn._writer.submit(uncommitted, lambda ok, value: done.set_result(ok))
+        await asyncio.to_thread(holding.wait, 5)
+        assert await conn.rows("SELECT side(), count(*) FROM t", ()) == [("reader", 1)]
+        release.set()
+        assert await done
+        assert await conn.rows("SELECT side(), count(*) FROM t", ()) == [("writer", 2)]
     finally:
         await conn.close()
 
