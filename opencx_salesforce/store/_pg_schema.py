@@ -17,6 +17,8 @@ from __future__ import annotations
 from asyncpg import Connection
 from asyncpg.pool import PoolConnectionProxy
 
+from opencx_salesforce.store._rules import SchemaTooNew
+
 # (version, what it does, statements); ``{s}`` is the quoted schema name.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
@@ -95,10 +97,6 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
 )
 
 LATEST = MIGRATIONS[-1][0]
-
-
-class SchemaTooNew(RuntimeError):
-    """The database was migrated by a newer release than this one."""
 
 
 def quote_ident(name: str) -> str:

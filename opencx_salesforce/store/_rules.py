@@ -8,6 +8,11 @@ import secrets
 from opencx_salesforce.store.base import ItemState
 
 
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer release than this one: its tables
+    may hold what this release would misread, so it is not opened."""
+
+
 def check_ttl(ttl: float | None) -> None:
     """A TTL of zero or less would write a value that is already gone: refuse it
     rather than guess whether the caller meant "delete" or "forever"."""

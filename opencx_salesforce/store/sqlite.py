@@ -59,7 +59,7 @@ import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 
-from opencx_salesforce.store._rules import check_ttl
+from opencx_salesforce.store._rules import SchemaTooNew, check_ttl
 from opencx_salesforce.store._sqlite_connection import SQLiteConnection
 from opencx_salesforce.store._sqlite_pace import LOOP_LIMIT
 from opencx_salesforce.store._sqlite_queue import SQLiteQueue
@@ -155,6 +155,14 @@ class SQLiteStore(SQLiteQueue):
         await self._conn.run("PRAGMA synchronous = FULL", ())
 
         def create(db: sqlite3.Connection) -> None:
+            found = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if found > SCHEMA_VERSION:
+                # Marking it ours again would hide the newer release's tables.
+                raise SchemaTooNew(
+                    f"SQLite database {self.database} is at schema version {found}, "
+                    f"newer than this release knows ({SCHEMA_VERSION}): "
+                    "upgrade opencx-salesforce on this instance"
+                )
             for statement in SCHEMA:
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -5,6 +5,7 @@ printed a 79-line traceback."""
 from __future__ import annotations
 
 import socket
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,22 @@ def test_serve_with_the_store_down_says_so_in_one_line(
     err = capsys.readouterr().err
     assert err.startswith("opencx-salesforce: cannot open the store at redis://127.0.0.1:")
     assert "Traceback" not in err and len(err.splitlines()) == 1
+
+
+async def test_a_sqlite_file_from_a_newer_release_is_refused_and_left_as_it_is(
+    tmp_path: Path,
+) -> None:
+    """Opening it used to mark it version 1 again, hiding the newer release's
+    tables from the next instance of that release too."""
+    path = tmp_path / "opencx.db"
+    store = await open_store(f"sqlite:///{path}")
+    await store.set("ns", "kept", b"words")
+    await store.close()
+    with sqlite3.connect(path) as newer:
+        newer.execute("PRAGMA user_version = 2")
+    with pytest.raises(StoreUnavailable, match="schema version 2, newer than this release"):
+        await open_store(f"sqlite:///{path}")
+    with sqlite3.connect(path) as after:
+        assert after.execute("PRAGMA user_version").fetchone()[0] == 2
+    newer.close()
+    after.close()
