@@ -53,5 +53,23 @@ async def ready(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.StreamResponse:
     services = running(request)
     if not services.host.is_admin(request):
-        raise access.refuse(request, services.host)
+        if "text/html" in request.headers.get("Accept", ""):
+            raise access.refuse(request, services.host)  # a browser: sign in first
+        raise _refuse_scraper(request)
     return await services.metrics.respond(request)
+
+
+def _refuse_scraper(request: web.Request) -> web.HTTPException:
+    """A scraper is not sent to the host's sign-in page, as a browser is: it
+    would follow the redirect and fail to parse a form. No credentials: 401
+    with the scheme to use (RFC 6750 §3); wrong ones: 403."""
+    fix = (
+        "send the host's admin token (Authorization: Bearer <admin_token>), "
+        "or scrape the metrics_listen address"
+    )
+    if "Authorization" not in request.headers:
+        return web.HTTPUnauthorized(
+            text=f"/metrics needs credentials: {fix}.\n",
+            headers={"WWW-Authenticate": 'Bearer realm="opencx-salesforce metrics"'},
+        )
+    return web.HTTPForbidden(text=f"/metrics refused these credentials: {fix}.\n")

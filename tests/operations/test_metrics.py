@@ -113,9 +113,17 @@ async def test_metrics_are_for_administrators_only() -> None:
         async with aiohttp.ClientSession() as http:
             # A browser is sent to sign in; a scraper with a wrong token is refused.
             url = f"{stack.host_url}{PREFIX}/metrics"
-            async with http.get(url, allow_redirects=False) as anonymous:
+            browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+            async with http.get(url, headers=browser, allow_redirects=False) as anonymous:
                 assert anonymous.status == 303
                 assert anonymous.headers["Location"].startswith("/admin/login?next=")
+            # A scraper sent without its token is told so, not sent to a form
+            # it would follow and fail to parse (Prometheus' own Accept header).
+            scraper = {"Accept": "application/openmetrics-text;version=1.0.0,text/plain;q=0.5"}
+            async with http.get(url, headers=scraper) as untold:
+                assert untold.status == 401
+                assert untold.headers["WWW-Authenticate"].startswith("Bearer ")
+                assert "Authorization: Bearer <admin_token>" in await untold.text()
             wrong = {"Authorization": "Bearer not-the-token"}
             async with http.get(f"{stack.host_url}{PREFIX}/metrics", headers=wrong) as refused:
                 assert refused.status == 403
