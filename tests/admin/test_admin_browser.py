@@ -113,3 +113,21 @@ async def test_a_blocked_popup_goes_to_salesforce_in_the_same_window(
     await expect(page.locator("#status-line")).to_contain_text("Connected as Ada Admin")
     note = page.locator('[data-symptom="Popup blocked"]')
     await expect(note).to_contain_text("The sign-in window was blocked")
+
+
+async def test_the_settings_page_loads_without_a_failed_request_or_console_error(
+    browser: Browser, stack: Stack
+) -> None:
+    """It names its icon, which answers: without one a browser asks the host
+    for /favicon.ico, a 404 in the console of every admin page."""
+    page = await open_settings(browser, stack)
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("console", lambda m: failed.append(m.text) if m.type == "error" else None)
+    await page.reload()
+    await expect(page.locator("#status-line")).to_be_visible()
+    icon = await page.locator("link[rel=icon]").get_attribute("href")
+    assert icon is not None and icon.endswith("favicon.svg")
+    served = await page.request.get(icon if "://" in icon else stack.base_url + icon)
+    assert served.status == 200 and served.headers["content-type"].startswith("image/svg+xml")
+    assert failed == []

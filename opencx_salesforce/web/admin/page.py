@@ -46,6 +46,7 @@ STATIC_FILES = {
     "admin.css": "text/css",
     "admin.js": "text/javascript",
     "callback.js": "text/javascript",
+    "favicon.svg": "image/svg+xml",
 }
 
 # Route names (url_for gives the full path, with the host's prefix, once mounted).
