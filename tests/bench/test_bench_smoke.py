@@ -25,6 +25,7 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
+import ab_pairs  # noqa: E402
 import bench_appends  # noqa: E402
 import bench_handoff  # noqa: E402
 import bench_replies  # noqa: E402
@@ -162,6 +163,14 @@ def test_a_cell_runs_in_its_own_process(emulator_url: str) -> None:
     result = CellResult.from_json(answer)
     assert result.spec == tiny("aiohttp")
     check_cell(result, MESSAGES + 1, "sobjects")
+
+
+def test_ab_pairs_runs_a_contender_from_a_checkout_with_its_variables(emulator_url: str) -> None:
+    contender = ab_pairs.Contender.parse(f"aiohttp@{BENCH.parent}:OPENCX_AB=1,OTHER=a=b")
+    assert (contender.name, contender.checkout) == ("aiohttp", BENCH.parent)
+    assert contender.env == {"OPENCX_AB": "1", "OTHER": "a=b"}
+    cell = ab_pairs.run_cell(contender, tiny("aiohttp"), emulator_url)
+    assert cell.rate > 0 and cell.cpu_ms > 0
 
 
 async def test_replies_are_delivered_and_counted(emulator_url: str) -> None:
