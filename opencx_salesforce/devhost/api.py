@@ -8,8 +8,10 @@ with 400 (bad body, ``problems`` naming each field), 401, 404 or 409.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from aiohttp import web
@@ -66,11 +68,11 @@ class SessionApi:
     def routes(self) -> list[web.RouteDef]:
         return [
             web.get("/healthz", self.healthz),
-            web.get("/api/sessions", self.list_sessions),
-            web.post("/api/sessions", self.create_session),
-            web.get("/api/sessions/{session_id}", self.get_session),
-            web.post("/api/sessions/{session_id}/messages", self.post_message),
-            web.post("/api/sessions/{session_id}/handoff", self.handoff),
+            web.get("/api/sessions", _in_json(self.list_sessions)),
+            web.post("/api/sessions", _in_json(self.create_session)),
+            web.get("/api/sessions/{session_id}", _in_json(self.get_session)),
+            web.post("/api/sessions/{session_id}/messages", _in_json(self.post_message)),
+            web.post("/api/sessions/{session_id}/handoff", _in_json(self.handoff)),
         ]
 
     async def healthz(self, request: web.Request) -> web.Response:
@@ -148,6 +150,53 @@ class SessionApi:
 
 
 BodyT = TypeVar("BodyT", bound=_Body)
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+# Where a store's own errors come from: the SQLite, PostgreSQL and Redis drivers.
+_STORE_DRIVERS = ("sqlite3", "asyncpg", "redis")
+
+
+def _in_json(handler: Handler) -> Handler:
+    """An error the handler did not expect is answered in the API's JSON too,
+    naming its cause (the caller holds the admin token), with the traceback in
+    the host's log: a store that refuses writes (a read-only database, Redis
+    or PostgreSQL gone) is 503, for the caller to send again later; anything
+    else 500. aiohttp answered either with a bare text 500."""
+
+    @functools.wraps(handler)
+    async def answer(request: web.Request) -> web.Response:
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except Exception as exc:
+            log.exception("%s %s failed", request.method, request.path)
+            said = str(exc).strip()
+            cause = type(exc).__name__ + (f": {said.splitlines()[0][:200]}" if said else "")
+            if _from_the_store(exc):
+                _fail(
+                    web.HTTPServiceUnavailable,
+                    "store_unavailable",
+                    f"the host's store did not take it ({cause}); "
+                    "send it again once the store is back",
+                    headers={"Retry-After": "5"},
+                )
+            _fail(
+                web.HTTPInternalServerError,
+                "internal",
+                f"the host failed ({cause}); its log has the details",
+            )
+
+    return answer
+
+
+def _from_the_store(exc: BaseException) -> bool:
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    return any(
+        type(error).__module__.split(".")[0] in _STORE_DRIVERS
+        for error in (exc, exc.__cause__, exc.__context__)
+        if error is not None
+    )
 
 
 async def _read(request: web.Request, model: type[BodyT]) -> BodyT:
