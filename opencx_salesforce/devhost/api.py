@@ -3,7 +3,8 @@ drive conversations. Every ``/api`` route needs the administrator (see
 :mod:`.admin`); ``/healthz`` is open.
 
 Errors are JSON: ``{"error": "<kind>", "message": "...", "problems": [...]}``
-with 400 (bad body, ``problems`` naming each field), 401, 404 or 409.
+with 400 (bad body, ``problems`` naming each field), 401, 404 or 409; 503
+when the store refused the write, 500 for anything else (see :func:`_in_json`).
 """
 
 from __future__ import annotations
