@@ -4,6 +4,7 @@ the store."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -139,3 +140,31 @@ async def test_showing_the_settings_page_writes_nothing_to_the_store(
         assert store.writes == []
     finally:
         await host.stop()
+
+
+async def raw_request(stack: Stack, head: bytes) -> int:
+    """The status of a request sent byte for byte (aiohttp's client would not
+    send header values that are not Latin-1)."""
+    port = int(stack.base_url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(head)
+        await writer.drain()
+        status_line = await reader.readline()
+    finally:
+        writer.close()
+    return int(status_line.split()[1])
+
+
+async def test_a_csrf_cookie_or_header_of_bytes_that_are_not_utf8_is_not_a_500(
+    stack: Stack,
+) -> None:
+    """A cookie planted for the host (a sibling subdomain, plain http on the way)
+    made the settings page fail for the admin with a 500."""
+    auth = f"Authorization: Bearer {ADMIN_TOKEN}\r\n".encode()
+    page = b"GET " + ADMIN_PATH.encode() + b" HTTP/1.1\r\nHost: x\r\n" + auth
+    assert await raw_request(stack, page + b"Cookie: opencx_sf_csrf=\xff\xfe\r\n\r\n") == 200
+    retry = (PREFIX + "/admin/dead-letters/retry").encode()
+    post = b"POST " + retry + b" HTTP/1.1\r\nHost: x\r\n" + auth
+    forged = b"Cookie: opencx_sf_csrf=abc\r\nX-CSRF-Token: \xff\r\nContent-Length: 0\r\n\r\n"
+    assert await raw_request(stack, post + forged) == 403

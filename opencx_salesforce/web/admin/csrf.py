@@ -52,7 +52,9 @@ class CsrfKey:
         return cls(key)
 
     def sign(self, cookie: str) -> str:
-        return hmac.new(self._key, cookie.encode(), hashlib.sha256).hexdigest()
+        # surrogateescape: a cookie of bytes that are not UTF-8 (aiohttp keeps
+        # them as surrogates) is a cookie like any other, not a 500.
+        return hmac.new(self._key, _raw(cookie), hashlib.sha256).hexdigest()
 
     def token_for(self, request: web.Request) -> tuple[str, str | None]:
         """The form token for this browser, and the cookie to send with the page
@@ -68,7 +70,7 @@ class CsrfKey:
         if not cookie or not submitted:
             return False
         # Constant time: the comparison must not tell how many characters matched.
-        return hmac.compare_digest(self.sign(cookie).encode(), submitted.strip().encode())
+        return hmac.compare_digest(self.sign(cookie).encode(), _raw(submitted.strip()))
 
 
 def set_cookie(response: web.StreamResponse, cookie: str, *, path: str, secure: bool) -> None:
@@ -106,3 +108,7 @@ def submitted_token(request: web.Request, form: Mapping[str, object]) -> str | N
     if isinstance(value, str) and value:
         return value
     return request.headers.get(HEADER)
+
+
+def _raw(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
