@@ -200,10 +200,12 @@ class TokenManager:
             creds.login_url, creds.client_id, redirect_uri, scopes, state, verifier, prompt=prompt
         )
 
-    async def abandon_authorization(self, state: str) -> None:
+    async def abandon_authorization(self, state: str) -> bool:
         """The sign-in came back with an error (the admin denied access, say):
-        its ``state`` is used up, as a successful one's is."""
-        await self._records.take_pending(state)
+        its ``state`` is used up, as a successful one's is. Whether a sign-in
+        was waiting under it (else the callback is not Salesforce's answer to
+        one this host started)."""
+        return await self._records.take_pending(state) is not None
 
     async def complete_authorization(self, code: str, state: str) -> ConnectionStatus:
         """Finish the sign-in the callback reports: check ``state``, trade the

@@ -210,9 +210,11 @@ async def test_deny_on_salesforce_explains_and_links_back(stack: Stack) -> None:
 async def test_each_callback_error_gets_its_hint(
     stack: Stack, error: str, symptom: str, hint: str
 ) -> None:
-    browser, _ = await saved(stack)
+    browser, page = await saved(stack)
+    state = parse_qs(urlsplit(await start_connect(browser, page)).query)["state"][0]
     failed = await browser.get(
-        f"{CALLBACK}?" + urlencode({"error": error, "error_description": "as Salesforce said"})
+        f"{CALLBACK}?"
+        + urlencode({"error": error, "error_description": "as Salesforce said", "state": state})
     )
     assert failed.status == 400
     text = text_of(failed.text)
@@ -222,6 +224,22 @@ async def test_each_callback_error_gets_its_hint(
     assert f'href="{ADMIN_PATH}"' in failed.text
     if error == "redirect_uri_mismatch":
         assert f"This plugin's is {stack.redirect_uri}" in text
+
+
+@pytest.mark.parametrize("state", ["", "never-issued"])
+async def test_an_error_for_no_sign_in_of_ours_does_not_show_its_words(
+    stack: Stack, state: str
+) -> None:
+    """Anyone can make a link to the callback with an error and words of their
+    own: shown on the host's page, they lent it to a phishing message."""
+    browser, _ = await saved(stack)
+    lure = "Your session expired. Re-enter your admin token at https://evil.example"
+    query = {"error": "access_denied", "error_description": lure, "state": state}
+    failed = await browser.get(f"{CALLBACK}?" + urlencode({k: v for k, v in query.items() if v}))
+    assert failed.status == 400
+    text = text_of(failed.text)
+    assert "evil.example" not in failed.text
+    assert "This sign-in link expired or was already used" in text
 
 
 async def test_a_code_salesforce_never_issued_is_an_invalid_grant(stack: Stack) -> None:
@@ -244,11 +262,10 @@ async def test_a_callback_without_code_or_state_says_where_to_start(stack: Stack
 
 
 async def test_salesforces_error_text_cannot_inject_markup(stack: Stack) -> None:
-    browser, _ = await saved(stack)
-    failed = await browser.get(
-        f"{CALLBACK}?"
-        + urlencode({"error": "<b>x</b>", "error_description": "<script>alert(1)</script>"})
-    )
+    browser, page = await saved(stack)
+    state = parse_qs(urlsplit(await start_connect(browser, page)).query)["state"][0]
+    said = {"error": "<b>x</b>", "error_description": "<script>alert(1)</script>"}
+    failed = await browser.get(f"{CALLBACK}?" + urlencode({**said, "state": state}))
     assert "<script>alert(1)</script>" not in failed.text
     assert "&lt;script&gt;" in failed.text
     assert "<b>x</b>" not in failed.text

@@ -44,8 +44,16 @@ async def oauth_callback(request: web.Request) -> web.StreamResponse:
     try:
         if "error" in query:
             # Its sign-in link is spent: a replay of it must not go on to trade a code.
-            if query.get("state"):
-                await services.tokens.abandon_authorization(query["state"])
+            state = query.get("state", "")
+            if not state or not await services.tokens.abandon_authorization(state):
+                # Not Salesforce's answer to a sign-in started here: its text is
+                # not shown on this host's page (a link anyone can make, with
+                # any words in it, such as "re-enter your token at ...").
+                raise AuthorizationError(
+                    "invalid_state",
+                    "the sign-in link expired or was already used",
+                    hint="Click Connect again.",
+                )
             raise callback_error(query["error"], query.get("error_description", ""))
         code, state = query.get("code", ""), query.get("state", "")
         if not code or not state:
