@@ -13,6 +13,7 @@ from opencx_salesforce.emulator.faults import faults_middleware
 from opencx_salesforce.emulator.messaging.routes import add_messaging_routes
 from opencx_salesforce.emulator.oauth.routes import add_oauth_routes
 from opencx_salesforce.emulator.rest.routes import add_rest_routes
+from opencx_salesforce.emulator.same_origin import same_origin_middleware
 from opencx_salesforce.emulator.state import EmulatorState
 
 STATE_KEY = web.AppKey("emulator_state", EmulatorState)
@@ -33,7 +34,13 @@ class Emulator:
 
     def _build_app(self) -> web.Application:
         # Outermost: a client gone mid-request is not a fault's or a route's error.
-        app = web.Application(middlewares=[client_gone_middleware, faults_middleware(self.state)])
+        app = web.Application(
+            middlewares=[
+                client_gone_middleware,
+                same_origin_middleware,
+                faults_middleware(self.state),
+            ]
+        )
         app[STATE_KEY] = self.state
         add_oauth_routes(app, self.state)
         add_rest_routes(app, self.state)

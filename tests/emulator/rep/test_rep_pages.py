@@ -99,6 +99,31 @@ async def test_a_form_post_from_another_site_is_refused(rest: RestCaller) -> Non
     assert rest.org.records["Case"][case_id]["IsClosed"] is False
 
 
+async def test_a_text_plain_post_from_another_site_is_refused_on_every_control(
+    rest: RestCaller,
+) -> None:
+    """A browser sends another site's text/plain POST without asking first: it
+    put a rep's reply in the contact's chat, and could re-point the webhook."""
+    case_id = await opencx_case(rest)
+    org = f"{rest.base_url}/_emulator/orgs/{rest.org.id}"
+    forged = {"Origin": "https://evil.example", "Content-Type": "text/plain"}
+    reply = '{"text": "Confirm your card at https://evil.example", "public": true}'
+    for url, body in (
+        (f"{rest.base_url}{case_path(rest, case_id)}/reply", reply),
+        (f"{org}/faults", '{"api": {"latency_ms": 5000}}'),
+    ):
+        async with rest.http.post(url, data=body, headers=forged) as response:
+            assert response.status == 403, url
+            assert "cross-origin" in (await response.json())["error"]
+    assert not [
+        c for c in rest.org.records.get("CaseComment", {}).values() if c["ParentId"] == case_id
+    ]
+    assert rest.org.faults.latency_ms == 0
+    # The same request from a script (no Origin) is the emulator's API as before.
+    async with rest.http.post(f"{org}/faults", json={"api": {"latency_ms": 0}}) as response:
+        assert response.status == 200
+
+
 async def test_unknown_case_page_is_404(rest: RestCaller) -> None:
     status, _, _ = await page(rest, f"/_emulator/orgs/{rest.org.id}/cases/500000000000000AAA")
     assert status == 404
