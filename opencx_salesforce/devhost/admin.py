@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -22,8 +23,11 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from opencx_salesforce.devhost.login_throttle import LoginThrottle
 from opencx_salesforce.devhost.pages import read_form, render_page
 from opencx_salesforce.store.base import Store
+
+log = logging.getLogger(__name__)
 
 ADMIN_COOKIE = "opencx_admin"
 COOKIE_LIFETIME_SECONDS = 12 * 3600
@@ -55,6 +59,7 @@ class AdminAuth:
         self._plugin_paths = plugin_paths
         self._store = store
         self._clock = clock
+        self._throttle = LoginThrottle()
 
     # --- checks --------------------------------------------------------------------
     @web.middleware
@@ -142,8 +147,22 @@ class AdminAuth:
         form = await read_form(request)
         token = _raw(form.get("token", "").strip())
         next_path = _safe_next(form.get("next", ""))
+        address = request.remote or "unknown"
+        wait = self._throttle.wait_for(address)
+        if wait:
+            response = _login_page(
+                next_path,
+                error=f"Too many wrong tokens from your address: try again in {wait:.0f} s.",
+                status=429,
+            )
+            response.headers["Retry-After"] = f"{wait:.0f}"
+            return response
         if not hmac.compare_digest(token, self._token):
+            self._throttle.failed(address)
+            if self._throttle.wait_for(address):
+                log.warning("admin sign-in: too many wrong tokens from %s; it waits", address)
             return _login_page(next_path, error="Wrong token.", status=401)
+        self._throttle.succeeded(address)
         session = secrets.token_hex(16)
         expires = int(self._clock()) + COOKIE_LIFETIME_SECONDS
         await self._store().set(

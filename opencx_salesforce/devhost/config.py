@@ -52,7 +52,9 @@ class HostSettings(LoadableSettings):
     admin_token: SecretStr = Field(
         description=(
             "Bearer token of the administrator (also the password of /admin/login). "
-            "At least 16 characters; " + _TOKEN_HOWTO
+            "At least 16 characters, 8 of them different; wrong tokens sent to the "
+            "sign-in form past 10 a minute from one address wait out the minute (429); "
+            + _TOKEN_HOWTO
         ),
     )
     body_read_timeout_seconds: float = Field(
@@ -96,8 +98,12 @@ class HostSettings(LoadableSettings):
     @field_validator("admin_token")
     @classmethod
     def _check_admin_token(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value().strip()) < 16:
+        token = value.get_secret_value().strip()
+        if len(token) < 16:
             raise ValueError("expected at least 16 characters; " + _TOKEN_HOWTO)
+        if len(set(token)) < 8:
+            # "aaaaaaaaaaaaaaaa", "adminadminadmin!": long enough, and guessed first.
+            raise ValueError("expected at least 8 different characters; " + _TOKEN_HOWTO)
         return SecretStr(value.get_secret_value().strip())
 
     def admin_token_value(self) -> str:

@@ -11,6 +11,7 @@ import sqlite3
 import aiohttp
 import pytest
 from foundation_support import ADMIN_TOKEN, StartHost, host_settings
+from pydantic import ValidationError
 
 from opencx_salesforce.devhost.sessions import SessionRepository
 from opencx_salesforce.models import Channel, Contact
@@ -208,3 +209,26 @@ async def test_a_store_that_refuses_writes_is_a_json_503_naming_it(
     store.read_only = False
     async with http.post(url, json={"role": "contact", "text": "hello?"}, headers=BEARER) as r:
         assert r.status == 201
+
+
+async def test_guessing_the_admin_token_waits_after_ten_wrong_tries(
+    start_host: StartHost, http: aiohttp.ClientSession
+) -> None:
+    """A guesser tried 1,000 tokens in 0.7 s; now the eleventh wrong token in a
+    minute is answered 429, and so is the right one until the minute is over."""
+    host = await start_host(plugins={})
+    login = f"{host.base_url}/admin/login"
+    for n in range(10):
+        async with http.post(login, data={"token": f"guess-{n}"}) as response:
+            assert response.status == 401
+    for token in ("guess-10", ADMIN_TOKEN):
+        async with http.post(login, data={"token": token}, allow_redirects=False) as response:
+            assert response.status == 429
+            assert 1 <= int(response.headers["Retry-After"]) <= 60
+            assert "Too many wrong tokens" in await response.text()
+
+
+def test_a_long_admin_token_of_few_different_characters_is_refused() -> None:
+    for weak in ("aaaaaaaaaaaaaaaa", "adminadminadmin!"):
+        with pytest.raises(ValidationError, match="at least 8 different characters"):
+            host_settings(admin_token=weak)
