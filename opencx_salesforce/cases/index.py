@@ -239,6 +239,27 @@ class CaseIndex:
         raw = await self._store.get(NS, f"handed_back:{session_id}")
         return None if raw is None else raw.decode()
 
+    async def mark_resolved_from(
+        self, session_id: str, case_id: str, last_message_id: str | None
+    ) -> None:
+        """The session was resolved because its Case closed, after its message
+        ``last_message_id`` (None: it had none). Should a rep reopen the Case
+        and the bot hand the conversation off again, the words after that one
+        are those the Case lacks (:meth:`resolved_from`)."""
+        record = {"case": case_id, "after": last_message_id}
+        await self._store.set(NS, f"resolved_from:{session_id}", json.dumps(record).encode())
+
+    async def resolved_from(self, session_id: str) -> tuple[str, str | None] | None:
+        """The Case whose closing resolved the session, and its last message then."""
+        raw = await self._store.get(NS, f"resolved_from:{session_id}")
+        if raw is None:
+            return None
+        record = json.loads(raw)
+        return str(record["case"]), record.get("after")
+
+    async def forget_resolved_from(self, session_id: str) -> None:
+        await self._store.delete(NS, f"resolved_from:{session_id}")
+
     # --- what the earlier attempts of a job left in Salesforce --------------------
     async def mark_nothing_landed(self, item_id: str, attempt: int) -> None:
         """Attempts 1..``attempt`` of the job wrote nothing: each was refused

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 import pluggy
@@ -35,7 +35,7 @@ from opencx_salesforce.cases.transcript import render
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, PermanentFailure, RetryLater
 from opencx_salesforce.hookspecs import Host
-from opencx_salesforce.models import HandoffReason, Message, Session, detached_copy
+from opencx_salesforce.models import HandoffReason, Message, Role, Session, detached_copy
 from opencx_salesforce.outbox.queue import EncodedJSON, Job, Outbox, Submitted
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.session_json import session_json
@@ -329,6 +329,9 @@ class CaseService:
             and not (entry and entry.closed)
             and not await self._handed_back(session.id, ref)
         ):
+            resolved_from = await self._index.resolved_from(session.id)
+            if resolved_from is not None and resolved_from[0] == ref.case_id:
+                return await self._after_reopening(session, ref, resolved_from[1], attempt)
             # Already done: a duplicate handoff changes nothing in Salesforce. The
             # session's fields are written again (idempotent): a worker that died
             # between the index and the host's session may have left them unset.
@@ -344,6 +347,31 @@ class CaseService:
         return await self._creator.create(
             session, key, generation, parent, attempt, transcript, reads.contact_match
         )
+
+    async def _after_reopening(
+        self, session: Session, ref: SessionCase, after: str | None, attempt: Attempt
+    ) -> Outcome:
+        """The session was resolved when its Case closed; a rep reopened the
+        Case, and the bot hands the conversation off again. The words written
+        since the closing (to the bot, the session resolved) go on that Case,
+        as an append would have put them; a handoff taken for a duplicate lost
+        them. The rep's replies the session got meanwhile came from the Case:
+        they are not written back."""
+        since = _written_since(session.messages, after)
+        written = 0
+        if since:
+            title = f"Customer wrote again · conversation {session.id} · {since[0].id}"
+            bodies = await render(self._pm, session, since, title)
+            written = await self._comments.append(ref.case_id, bodies, attempt.read_first)
+        await self._creator.set_session_fields(session.id, ref.case_id)
+        await self._index.forget_resolved_from(session.id)
+        log.info(
+            "session %s handed off again to reopened Case %s (%d messages)",
+            session.id,
+            ref.case_id,
+            len(since),
+        )
+        return Outcome(ref.case_id, created=False, comments_written=written)
 
     async def _handed_back(self, session_id: str, ref: SessionCase) -> bool:
         """Whether the session was given back to the bot from its Case
@@ -368,6 +396,15 @@ async def _settle(task: asyncio.Future[Any]) -> None:
     awaited it (and met its error); one nobody needed is only waited for."""
     with contextlib.suppress(Exception):
         await asyncio.shield(task)
+
+
+def _written_since(messages: Sequence[Message], after: str | None) -> list[Message]:
+    """The messages after the one with id ``after`` (all of them when it is
+    None or gone: words written twice rather than lost), but for the agent
+    messages a plugin delivered from outside (a rep's replies, from the Case)."""
+    ids = [m.id for m in messages]
+    start = ids.index(after) + 1 if after in ids else 0
+    return [m for m in messages[start:] if not (m.role == Role.AGENT and m.external_id is not None)]
 
 
 def _case_wait(job: Job) -> float:

@@ -15,10 +15,11 @@ Only public replies written by the support team reach the contact
 wrote a comment is not enough: the Case index remembers the Ids of the comments
 the plugin wrote.
 
-They go to the contact's most recent session on the Case, in the order they became
-replies (SystemModstamp, then Id), each exactly once (:mod:`.ledger`). When the
-Case is closed, every session on it is resolved, once; when it reopens, the index
-says so, so the contact's next message goes to the same Case again.
+They go to the session on the Case the contact is using (:mod:`.recipient`), in
+the order they became replies (SystemModstamp, then Id), each exactly once
+(:mod:`.ledger`). When the Case is closed, every session on it is resolved,
+once, its last message noted; when it reopens, the index says so, and a handoff
+of the conversation again puts the words written since on it.
 
 Leading edge, then coalescing (issue #18). The first notification for a Case is
 read at once: no debounce. The job's item id is ``notify:<Case Id>:<epoch>``,
@@ -63,6 +64,7 @@ from opencx_salesforce.replies.classify import (
 )
 from opencx_salesforce.replies.ending import CaseEnding
 from opencx_salesforce.replies.ledger import Claim, ReplyLedger
+from opencx_salesforce.replies.recipient import recipient
 from opencx_salesforce.replies.status import ReplyStatus
 from opencx_salesforce.salesforce import datetimes
 from opencx_salesforce.salesforce.client import SalesforceClient
@@ -315,8 +317,8 @@ class ReplyService:
         if not entry.sessions:
             self.status.skipped_records["no session on the Case"] += 1
             return False
-        session_id = entry.sessions[-1]  # the contact's most recent conversation
-        if await self._host.get_session(session_id) is None:
+        session_id = await recipient(self._host, entry.sessions)
+        if session_id is None:
             self.status.skipped_records["session gone from the host"] += 1
             return False
         claim = await self.ledger.claim(reply.record_id)
@@ -364,6 +366,11 @@ class ReplyService:
         for session_id in pending:
             if await self._wrote_after(session_id, case_id):
                 continue
+            # Where its words stood: if a rep reopens the Case and the bot hands
+            # the conversation off again, the words after are what it lacks.
+            session = await self._host.get_session(session_id)
+            last = session.messages[-1].id if session is not None and session.messages else None
+            await self._index.mark_resolved_from(session_id, case_id, last)
             await self._host.resolve_session(session_id)
             resolved += 1
         if pending:
