@@ -19,10 +19,20 @@ Large WAL Files"]
 
 How many commits make :data:`CHECKPOINT_PAGES` pages is learned from each
 checkpoint's report of the WAL's size (a commit writes a page per page it
-changed, more for large values).
+changed, more for large values). That guess can be far off: a soak's first
+checkpoint came after a hundred idle commits that wrote 11 pages in all, the
+next was set 9,182 commits away, and the load that followed grew the WAL to
+118 MB before it. So the WAL file's own size calls a checkpoint too, once it
+has grown :data:`CHECKPOINT_PAGES` pages past where the last one left it; and
+the writer's ``journal_size_limit`` cuts the file back to that many pages each
+time the WAL starts over (SQLite keeps a WAL file at its largest otherwise).
+[src: sqlite.org pragma.html "PRAGMA journal_size_limit"; wal.html "Avoiding
+Excessively Large WAL Files"]
 """
 
 from __future__ import annotations
+
+import os
 
 # SQLite's default wal_autocheckpoint. [src: sqlite.org pragma.html]
 CHECKPOINT_PAGES = 1000
@@ -33,16 +43,28 @@ _MOST_COMMITS = 10_000
 
 
 class CheckpointSchedule:
-    """Counts the writer's commits since its last checkpoint."""
+    """Counts the writer's commits since its last checkpoint, and watches the
+    size of the WAL file at ``wal_path`` (pages of ``page_size`` bytes)."""
 
-    def __init__(self) -> None:
+    def __init__(self, wal_path: str | None = None, page_size: int = 4096) -> None:
         self.every = _FIRST_GUESS
         self._since = 0
         self.checkpoints = 0  # run so far (tests count them)
+        self._wal_path = wal_path
+        self._growth = CHECKPOINT_PAGES * page_size
+        self._due_at_bytes = self._growth
 
     @property
     def due(self) -> bool:
-        return self._since >= self.every
+        return self._since >= self.every or self._wal_bytes() >= self._due_at_bytes
+
+    def _wal_bytes(self) -> int:
+        if self._wal_path is None:
+            return 0
+        try:
+            return os.stat(self._wal_path).st_size
+        except OSError:
+            return 0
 
     def committed(self) -> None:
         self._since += 1
@@ -54,3 +76,7 @@ class CheckpointSchedule:
             pages_a_commit = wal_pages / self._since
             self.every = max(1, min(_MOST_COMMITS, round(CHECKPOINT_PAGES / pages_a_commit)))
         self._since = 0
+        # Due again once the file grows as much again: a WAL that started over
+        # (and was cut back) is at most CHECKPOINT_PAGES long; one a reader kept
+        # from starting over does not call a checkpoint at every commit.
+        self._due_at_bytes = max(self._wal_bytes(), self._growth) + self._growth

@@ -153,6 +153,25 @@ async def test_the_wal_stays_bounded_with_commits_on_the_loop(tmp_path: Path) ->
         await reopened.close()
 
 
+async def test_the_wal_stays_bounded_when_load_follows_an_idle_start(tmp_path: Path) -> None:
+    """Found by a soak: the first checkpoint came after a hundred idle commits
+    that wrote next to nothing (11 pages), so the schedule set the next one
+    9,182 commits away; the load that followed grew the WAL to 118 MB. The
+    WAL's size now calls a checkpoint too, and a reset WAL file is cut back."""
+    path = tmp_path / "store.db"
+    store = await SQLiteStore.open(f"sqlite:///{path}")
+    try:
+        for n in range(120):  # idle: deletes of nothing, each its own commit
+            await store.delete("ns", f"absent{n}")
+        value = bytes(range(256)) * 32  # 8 kB: two overflow pages and a leaf
+        for n in range(3000):
+            await store.set("ns", f"k{n}", value)
+        pages = path.with_name("store.db-wal").stat().st_size / 4096
+        assert pages < 2.5 * CHECKPOINT_PAGES
+    finally:
+        await store.close()
+
+
 async def test_slow_commits_leave_the_loop_first_and_slow_statements_after(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
