@@ -63,7 +63,9 @@ class DigestInbox:
         status.digest_changes_unread += len(unread)
         if digest.truncated:
             status.digests_truncated += 1
-            log.warning("digest truncated: more changes than one digest lists; sweeping soon")
+            # Routine under load (a soak at 2 conversations a second met it once
+            # a minute) and nothing is lost: the sweep reads what it left out.
+            log.info("digest truncated: more changes than one digest lists; sweeping soon")
         for case_id in unread:
             await replies.ring(case_id)
         if unread:
