@@ -19,19 +19,16 @@ read from rounds that agree, not from medians a few percent apart.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from emulator_process import EmulatorProcess
 from handoff_workload import CellSpec
+from run_all import child
 
 HERE = Path(__file__).resolve().parent
-RESULT = "RESULT "
 
 
 @dataclass(frozen=True)
@@ -57,20 +54,9 @@ class Cell:
 
 def run_cell(contender: Contender, spec: CellSpec, base_url: str) -> Cell:
     root = contender.checkout
-    cell = str(root / "bench" / "cell_process.py")
-    done = subprocess.run(
-        [sys.executable, cell, base_url, json.dumps(asdict(spec))],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        # PYTHONPATH first: the checkout's package, not the one installed here.
-        env={**os.environ, "PYTHONPATH": str(root), **contender.env},
-        check=False,
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT)]
-    if not lines:
-        raise RuntimeError(f"{contender.label}: no result\n{done.stderr[-3000:]}")
-    data = json.loads(lines[0][len(RESULT) :])
+    # PYTHONPATH first: the checkout's package, not the one installed here.
+    env = {"PYTHONPATH": str(root), **contender.env}
+    data = child("cell_process.py", base_url, asdict(spec), checkout=root, env=env)
     handoffs = data["handoffs"]
     return Cell(handoffs / data["elapsed_seconds"], 1000 * data["client_cpu_seconds"] / handoffs)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -222,11 +223,26 @@ class Run:
         )
 
 
-def child(script: str, base_url: str, options: dict[str, Any]) -> dict[str, Any]:
-    """Run a benchmark script in its own process; its result line, parsed."""
-    command = [sys.executable, str(HERE / script), base_url, json.dumps(options)]
+def child(
+    script: str,
+    base_url: str,
+    options: dict[str, Any],
+    *,
+    checkout: Path = REPO,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run a benchmark script in its own process; its result line, parsed.
+    ``checkout``: the repository whose script (and package) runs; ``env``:
+    variables added to this process's environment."""
+    command = [sys.executable, str(checkout / "bench" / script), base_url, json.dumps(options)]
     done = subprocess.run(
-        command, capture_output=True, text=True, timeout=CELL_TIMEOUT, cwd=REPO, check=False
+        command,
+        capture_output=True,
+        text=True,
+        timeout=CELL_TIMEOUT,
+        cwd=checkout,
+        env=None if env is None else {**os.environ, **env},
+        check=False,
     )
     for line in done.stdout.splitlines():
         if line.startswith(RESULT):

@@ -263,7 +263,7 @@ class CaseService:
                     job.age,
                 )
             )
-        title = f"Customer wrote again · conversation {session_id} · {messages[0].id}"
+        title = _wrote_again_title(session_id, messages)
         # The host may have dropped the session; its words are in the job.
         bodies = await render(self._pm, session or Session(id=session_id), messages, title)
         written, closed = await self._comments.append_and_read_state(
@@ -360,7 +360,7 @@ class CaseService:
         since = _written_since(session.messages, after)
         written = 0
         if since:
-            title = f"Customer wrote again · conversation {session.id} · {since[0].id}"
+            title = _wrote_again_title(session.id, since)
             bodies = await render(self._pm, session, since, title)
             written = await self._comments.append(ref.case_id, bodies, attempt.read_first)
         await self._creator.set_session_fields(session.id, ref.case_id)
@@ -396,6 +396,11 @@ async def _settle(task: asyncio.Future[Any]) -> None:
     awaited it (and met its error); one nobody needed is only waited for."""
     with contextlib.suppress(Exception):
         await asyncio.shield(task)
+
+
+def _wrote_again_title(session_id: str, messages: Sequence[Message]) -> str:
+    """The title of the comments that carry a contact's later words."""
+    return f"Customer wrote again · conversation {session_id} · {messages[0].id}"
 
 
 def _written_since(messages: Sequence[Message], after: str | None) -> list[Message]:

@@ -33,6 +33,7 @@ Excessively Large WAL Files"]
 from __future__ import annotations
 
 import os
+import sqlite3
 
 # SQLite's default wal_autocheckpoint. [src: sqlite.org pragma.html]
 CHECKPOINT_PAGES = 1000
@@ -80,3 +81,11 @@ class CheckpointSchedule:
         # (and was cut back) is at most CHECKPOINT_PAGES long; one a reader kept
         # from starting over does not call a checkpoint at every commit.
         self._due_at_bytes = max(self._wal_bytes(), self._growth) + self._growth
+
+
+def limit_wal_file(db: sqlite3.Connection) -> int:
+    """Make the writer cut its WAL file back to CHECKPOINT_PAGES pages each
+    time the WAL starts over; the database's page size."""
+    page_size = int(db.execute("PRAGMA page_size").fetchone()[0])
+    db.execute(f"PRAGMA journal_size_limit = {CHECKPOINT_PAGES * page_size}").fetchall()
+    return page_size

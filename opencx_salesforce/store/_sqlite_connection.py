@@ -79,7 +79,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from opencx_salesforce.store._sqlite_checkpoints import CHECKPOINT_PAGES, CheckpointSchedule
+from opencx_salesforce.store._sqlite_checkpoints import CheckpointSchedule, limit_wal_file
 from opencx_salesforce.store._sqlite_pace import LOOP_LIMIT, Pace
 from opencx_salesforce.store._sqlite_thread import SQLiteThread, is_busy, patiently
 
@@ -184,7 +184,7 @@ class SQLiteConnection:
         writer's checkpoints are taken off its commits (see
         :mod:`._sqlite_checkpoints`)."""
         await self.run("PRAGMA wal_autocheckpoint = 0", ())
-        page_size = await self._writer.call(_cut_back_the_wal)
+        page_size = await self._writer.call(limit_wal_file)
         self._checkpoints = CheckpointSchedule(database + "-wal", page_size)
         reader = SQLiteThread(database, name="sqlite reader")
         await reader.start()
@@ -371,14 +371,6 @@ class SQLiteConnection:
         if self._reader is not None:
             await self._reader.close()
         await self._writer.close()
-
-
-def _cut_back_the_wal(db: sqlite3.Connection) -> int:
-    """The writer cuts its WAL file back to CHECKPOINT_PAGES pages each time
-    the WAL starts over (see :mod:`._sqlite_checkpoints`); the page size."""
-    page_size = int(db.execute("PRAGMA page_size").fetchone()[0])
-    db.execute(f"PRAGMA journal_size_limit = {CHECKPOINT_PAGES * page_size}").fetchall()
-    return page_size
 
 
 def _runs_last(pending: _Pending[Any]) -> bool:

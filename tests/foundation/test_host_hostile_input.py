@@ -170,34 +170,20 @@ async def test_the_plugin_page_the_admin_home_lists_leads_to_its_settings(
         assert response.headers["Location"] == "/integrations/salesforce/admin"
 
 
-class ReadOnlyStore(MemoryStore):
-    """What a read-only database answers every write with (sqlite3's own error)."""
-
-    read_only = False
-
-    async def compare_and_set(
-        self,
-        ns: str,
-        key: str,
-        expected: bytes | None,
-        new: bytes | None,
-        *,
-        ttl: float | None = None,
-    ) -> bool:
-        if self.read_only:
-            raise sqlite3.OperationalError("attempt to write a readonly database")
-        return await super().compare_and_set(ns, key, expected, new, ttl=ttl)
-
-
 async def test_a_store_that_refuses_writes_is_a_json_503_naming_it(
-    start_host: StartHost, http: aiohttp.ClientSession
+    start_host: StartHost, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The caller learns why and that it can send the message again; aiohttp
     answered a bare text 500."""
-    store = ReadOnlyStore()
+    store = MemoryStore()
     host = await start_host(plugins={}, store=store)
     session = await host.create_session(channel=Channel.WEB, contact=Contact(name="Ada"))
-    store.read_only = True
+
+    async def read_only(*args: object, **kwargs: object) -> bool:
+        # What a read-only database answers every write with (sqlite3's own error).
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(store, "compare_and_set", read_only)
     url = f"{host.base_url}/api/sessions/{session.id}/messages"
     async with http.post(url, json={"role": "contact", "text": "hello?"}, headers=BEARER) as r:
         assert r.status == 503
@@ -206,7 +192,7 @@ async def test_a_store_that_refuses_writes_is_a_json_503_naming_it(
     assert body["error"] == "store_unavailable"
     assert "OperationalError: attempt to write a readonly database" in body["message"]
     assert "send it again" in body["message"]
-    store.read_only = False
+    monkeypatch.undo()
     async with http.post(url, json={"role": "contact", "text": "hello?"}, headers=BEARER) as r:
         assert r.status == 201
 

@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from replies_support import PLUGIN_SETTINGS, World, WorldFactory
+from replies_support import PLUGIN_SETTINGS, SECRET, World, WorldFactory
 
 from opencx_salesforce.emulator.app import Emulator
+from opencx_salesforce.emulator.package import deploy_package
+from opencx_salesforce.emulator.package.runtime import ApexRuntime
 from opencx_salesforce.emulator.seed import default_org
 from opencx_salesforce.store.base import Store
 from opencx_salesforce.store.memory import MemoryStore
@@ -45,3 +47,13 @@ async def world(make_world: WorldFactory) -> World:
     made = await make_world()
     await made.start_node()
     return made
+
+
+@pytest.fixture
+async def apex(world: World) -> AsyncIterator[ApexRuntime]:
+    """The package deployed for the host's webhook URL: the org rings the host."""
+    runtime = deploy_package(world.org, world.node.runtime.webhook_url, SECRET)
+    try:
+        yield runtime
+    finally:
+        await runtime.close()

@@ -26,6 +26,7 @@ from opencx_salesforce.devhost.stack import start_host
 from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.emulator.app import Emulator
 from opencx_salesforce.emulator.org import Org
+from opencx_salesforce.emulator.package.runtime import ApexRuntime
 from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from opencx_salesforce.models import Contact, HandoffReason, Role, Session
 from opencx_salesforce.plugin import SalesforcePlugin
@@ -295,3 +296,21 @@ async def ring(
 
 # The timestamp each body was last rung with (see ring).
 _LAST_STAMP: dict[bytes, int] = {}
+
+
+# --- the rep's hands, with the package deployed (the ``apex`` fixture) ---------------
+
+
+async def act(world: World, case_id: str, action: str, **values: Any) -> dict[str, Any]:
+    """The rep's hands over HTTP (emulator/rep.py)."""
+    url = f"{world.emulator.base_url}/_emulator/orgs/{world.org.id}/cases/{case_id}/{action}"
+    async with world.http.post(url, json=values) as response:
+        body: dict[str, Any] = await response.json()
+        assert response.status in (200, 201), body
+        return body
+
+
+async def settled(world: World, apex: ApexRuntime) -> None:
+    """The org's callouts sent and the host's notify jobs done."""
+    await apex.drain()
+    await idle(world)

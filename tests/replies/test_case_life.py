@@ -8,49 +8,22 @@ contact sees is read from the reference host's session."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from replies_support import (
-    SECRET,
     World,
+    act,
     agent_messages,
     case_of,
     handed_off,
     idle,
+    settled,
     sweep,
     wait_for,
 )
 
-from opencx_salesforce.emulator.package import deploy_package
 from opencx_salesforce.emulator.package.runtime import ApexRuntime
 from opencx_salesforce.models import SessionStatus
-
-
-@pytest.fixture
-async def apex(world: World) -> AsyncIterator[ApexRuntime]:
-    """The package deployed for the host's webhook URL: the org rings the host."""
-    runtime = deploy_package(world.org, world.node.runtime.webhook_url, SECRET)
-    try:
-        yield runtime
-    finally:
-        await runtime.close()
-
-
-async def act(world: World, case_id: str, action: str, **values: Any) -> dict[str, Any]:
-    """The rep's hands over HTTP (emulator/rep.py)."""
-    url = f"{world.emulator.base_url}/_emulator/orgs/{world.org.id}/cases/{case_id}/{action}"
-    async with world.http.post(url, json=values) as response:
-        body: dict[str, Any] = await response.json()
-        assert response.status in (200, 201), body
-        return body
-
-
-async def settled(world: World, apex: ApexRuntime) -> None:
-    """The org's callouts sent and the host's notify jobs done."""
-    await apex.drain()
-    await idle(world)
 
 
 async def replies_on(world: World, session_id: str) -> list[tuple[str, str | None]]:

@@ -8,37 +8,19 @@ the contact sees is read from the reference host's session."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+from replies_support import (
+    World,
+    act,
+    agent_messages,
+    case_of,
+    handed_off,
+    idle,
+    settled,
+    wait_for,
+)
 
-import pytest
-from replies_support import SECRET, World, agent_messages, case_of, handed_off, idle, wait_for
-
-from opencx_salesforce.emulator.package import deploy_package
 from opencx_salesforce.emulator.package.runtime import ApexRuntime
 from opencx_salesforce.models import Role, SessionStatus
-
-
-@pytest.fixture
-async def apex(world: World) -> AsyncIterator[ApexRuntime]:
-    runtime = deploy_package(world.org, world.node.runtime.webhook_url, SECRET)
-    try:
-        yield runtime
-    finally:
-        await runtime.close()
-
-
-async def act(world: World, case_id: str, action: str, **values: Any) -> dict[str, Any]:
-    url = f"{world.emulator.base_url}/_emulator/orgs/{world.org.id}/cases/{case_id}/{action}"
-    async with world.http.post(url, json=values) as response:
-        body: dict[str, Any] = await response.json()
-        assert response.status in (200, 201), body
-        return body
-
-
-async def settled(world: World, apex: ApexRuntime) -> None:
-    await apex.drain()
-    await idle(world)
 
 
 def bodies_on(world: World, case_id: str) -> list[str]:
