@@ -406,6 +406,45 @@ def test_goals_say_how_much_of_the_baseline_is_the_emulators_queue() -> None:
     assert render_goals.baseline_queue_note(get) == ""
 
 
+def test_goals_say_what_caps_the_plugins_rate() -> None:
+    def cell(contender: str, per_second: float, cpu_ms: float, server_busy: float) -> CellResult:
+        return replace(
+            fake_cell(contender, 50.0, 20, 100),
+            handoffs=int(per_second),
+            latencies_ms=[100.0] * int(per_second),
+            client_cpu_seconds=per_second * cpu_ms / 1000,
+            server_cpu_seconds=server_busy,
+        )
+
+    cells = {
+        "plugin": cell("plugin", 700, 1.25, 0.3),
+        "plugin+memory": cell("plugin+memory", 1000, 0.5, 0.4),
+        "simple-salesforce+collections": cell("simple-salesforce+collections", 350, 2.0, 0.65),
+    }
+
+    def get(contender: str, key: tuple[float, int, int]) -> CellResult | None:
+        return cells.get(contender) if key == render_goals.LOADED else None
+
+    note = render_goals.cpu_cap_note(get)
+    assert "kept 0.88 of a core busy, 1.25 ms of CPU a handoff" in note
+    assert "at most about 800 handoffs/s" in note
+    assert "(the memory store) it spends 0.50 ms" in note
+    assert "are the other 0.75 ms" in note
+    assert "2.00 ms a handoff in its process (0.70 of a core" in note
+    assert "keeps 0.65 of a core busy" in note
+    # 3 × 350/s leaves 0.95 ms a handoff: 0.45 ms for the durable writes.
+    assert "Three times its 350.0/s leaves 0.95 ms of one core a handoff" in note
+    assert "at most 0.45 ms a handoff, against the 0.75 ms SQLite's cost now" in note
+    # A baseline fast enough that even the memory store cannot triple it.
+    cells["simple-salesforce+collections"] = cell("simple-salesforce+collections", 700, 2.0, 0.6)
+    assert "no store, however cheap, makes three times that rate" in render_goals.cpu_cap_note(get)
+    # The SQLite row names that ceiling beside its goal.
+    [sqlite] = [g for g in render_goals.goals(get, []) if g.figure.startswith(RATE)]
+    assert "keeping nothing durable (memory store) 1,000.0/s = 1.43×" in sqlite.floor
+    del cells["plugin+memory"]
+    assert render_goals.cpu_cap_note(get) == ""
+
+
 def test_report_renders_every_section() -> None:
     cells = [
         fake_cell(contender, latency, messages, concurrency)
