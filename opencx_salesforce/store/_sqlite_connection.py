@@ -379,12 +379,23 @@ def _runs_last(pending: _Pending[Any]) -> bool:
 
 def _moved(work: str, pace: Pace) -> None:
     where = "the event loop" if pace.quick else "the store's threads"
-    log.info(
-        "SQLite %s took %.2f ms on average: they run on %s from now on",
-        work,
-        1000 * pace.average,
-        where,
-    )
+    line = f"SQLite {work} took {1000 * pace.average:.2f} ms on average: they run on {where}"
+    report = pace.reports.move()
+    if report is None:  # a pace moving back and forth: one INFO line in a while
+        log.debug("%s from now on", line)
+        return
+    moves, seconds = report
+    if moves == 1:
+        log.info("%s from now on", line)
+    else:
+        log.info(
+            "%s from now on (they moved %d times in the last %.0f minutes: their time sits "
+            "near the %.1f ms limit; each move is logged at DEBUG)",
+            line,
+            moves,
+            seconds / 60,
+            1000 * pace.limit,
+        )
 
 
 # --- wherever the batch runs: the loop or the writer's thread ---------------------

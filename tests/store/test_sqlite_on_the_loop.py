@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from opencx_salesforce.store._sqlite_checkpoints import CHECKPOINT_PAGES, CheckpointSchedule
-from opencx_salesforce.store._sqlite_connection import SQLiteConnection
+from opencx_salesforce.store._sqlite_connection import SQLiteConnection, _moved
 from opencx_salesforce.store._sqlite_pace import Pace
 from opencx_salesforce.store.sqlite import SQLiteStore
 
@@ -109,6 +109,26 @@ def test_slow_commits_leave_the_loop_and_a_quick_probe_brings_them_back() -> Non
     now[0] += 1.0
     assert pace.on_loop and pace.took(0.0002)  # a quick probe: back on the loop
     assert pace.quick and pace.on_loop
+
+
+def test_a_pace_moving_back_and_forth_gets_an_info_line_every_ten_minutes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A disk whose commits sit at the limit moves them between the loop and
+    the thread every few seconds (a soak logged 232 such lines in 27 minutes):
+    one INFO line in ten minutes, counting the moves, the others at DEBUG."""
+    now = [0.0]
+    pace = Pace(0.001, probe_every=1.0, clock=lambda: now[0])
+    caplog.set_level(logging.DEBUG, logger="opencx_salesforce.store._sqlite_connection")
+    for _ in range(31):
+        _moved("commits", pace)
+        now[0] += 20.0
+    info = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert len(info) == 2 and len(debug) == 29
+    assert info[0].endswith("from now on")  # the first move, as before
+    assert "they moved 30 times in the last 10 minutes" in info[1]
+    assert "near the 1.0 ms limit" in info[1]
 
 
 def test_a_limit_of_zero_never_tries_the_loop() -> None:
