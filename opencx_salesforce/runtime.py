@@ -41,6 +41,7 @@ from opencx_salesforce.settings import SalesforceSettings, load_settings
 from opencx_salesforce.store import namespaces
 from opencx_salesforce.store.base import Store
 from opencx_salesforce.store.epoch import StoreWatch, ensure_epoch
+from opencx_salesforce.store.forgetful import warn_if_forgetful
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +294,7 @@ async def start_runtime(
     )
     watches.append(runtime.store_watch)
     if workers:
+        await warn_if_forgetful(host.store)
         outbox.start()
         sweeper.start()
         runtime.store_watch.start()

@@ -220,6 +220,33 @@ async def test_redis_persistence_is_read_from_the_server(own_redis: OwnRedis) ->
         await client.aclose()
 
 
+async def test_a_host_starting_on_redis_without_persistence_warns(
+    own_redis: OwnRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not only doctor: the start-up log says it, where an operator who never
+    runs doctor reads it; once persistence is on, nothing is said."""
+    client = aioredis.Redis.from_url(own_redis.url)
+    store = await RedisStore.open(own_redis.url, prefix="p:")
+    caplog.set_level(logging.WARNING, logger="opencx_salesforce.store.forgetful")
+    try:
+        stack = await start_stack(store=store, plugin_settings=FAST_RETRIES)
+        await stack.close()
+        [warning] = [r for r in caplog.records if r.name == "opencx_salesforce.store.forgetful"]
+        assert warning.levelno == logging.WARNING
+        assert "The Redis store has no persistence" in warning.getMessage()
+        assert "CONFIG SET appendonly yes" in warning.getMessage()
+
+        caplog.clear()
+        await client.config_set("appendonly", "yes")
+        stack = await start_stack(store=store, plugin_settings=FAST_RETRIES)
+        await stack.close()
+        assert not [r for r in caplog.records if r.name == "opencx_salesforce.store.forgetful"]
+        await client.config_set("appendonly", "no")  # a quick shutdown
+    finally:
+        await store.close()
+        await client.aclose()
+
+
 async def test_doctor_says_when_it_cannot_check_redis_persistence(tmp_path: Path) -> None:
     server = OwnRedis(tmp_path, ["--rename-command", "CONFIG", ""])  # as managed services do
     server.start()
