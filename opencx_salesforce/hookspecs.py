@@ -343,7 +343,8 @@ class ExtensionHooks:
         """What the contact is told when a live handoff takes the fallback.
 
         :param session: the conversation.
-        :param reason: why: ``routing_failed``, ``no_agent`` or ``token_refused``.
+        :param reason: why: ``routing_failed``, ``no_agent``, ``start_refused`` or
+            ``token_refused``.
         :return: the text (in the session's language, say), or ``None`` for the
             ``acknowledgement`` setting; may be a coroutine.
 

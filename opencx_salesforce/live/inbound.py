@@ -100,7 +100,11 @@ class LiveInbound:
                 await self._activity(chat, "queued", _estimated_wait(event))
         elif isinstance(event, SessionStatusChanged | ConversationClosed):
             if isinstance(event, ConversationClosed) or event.ended:
-                await self.end(chat.session_id, close=isinstance(event, SessionStatusChanged))
+                await self.end(
+                    chat.session_id,
+                    close=isinstance(event, SessionStatusChanged),
+                    at_ms=event.timestamp_ms,
+                )
                 current = None
         elif isinstance(event, Typing) and not event.from_end_user:
             kind = "typing_started" if event.started else "typing_stopped"
@@ -130,10 +134,17 @@ class LiveInbound:
                 log.exception("host show_live_activity failed for %s", chat.session_id)
 
     # --- endings ------------------------------------------------------------------------------
-    async def end(self, session_id: str, *, close: bool) -> None:
+    async def end(self, session_id: str, *, close: bool, at_ms: int = 0) -> None:
         """The agent ended the session, or the contact left: resolve the host's
         session; close the conversation so that a later message opens no new
-        session without its pre-chat data [MIAW.md §5]."""
+        session without its pre-chat data [MIAW.md §5]. ``at_ms``: when it
+        ended, on Salesforce's clock (0: unknown).
+
+        Words the contact wrote that no rep read go onto the Case, and the
+        session is then not resolved over them: those still queued for the
+        chat, and those sent at or after the end (a message that reaches a
+        conversation whose session ended opens a new session, without the
+        chat's routing [MIAW.md §5], which the close then ends)."""
         # Not while the fallback runs: its own close (or an end racing it) is
         # the fallback's to settle.
         chat = await self.chats.transition(
@@ -142,7 +153,16 @@ class LiveInbound:
         if chat is None:
             return
         if close and chat.token:
-            await self._close(chat)
+            await self.close(chat)
+        chat = await self.chats.get(session_id) or chat  # what was sent meanwhile
+        unread = [part for part in _unread_at_end(chat, at_ms) if part]
+        if unread:
+            await self.chats.transition(
+                session_id, (ENDED,), unless="resolving", wrote_after_end=True
+            )
+            session = await self.host.get_session(session_id) or Session(id=session_id)
+            for part in unread:  # the unsent ones as the chat's send jobs ask (once)
+                await self.cases.submit_append(session, part)
         if not await self.chats.transition(
             session_id, (ENDED,), unless="wrote_after_end", resolving=True
         ):
@@ -167,7 +187,7 @@ class LiveInbound:
         if chat is None:
             return
         if chat.token:
-            await self._close(chat)
+            await self.close(chat)
         session = await self.host.get_session(session_id) or Session(id=session_id)
         text = await self._acknowledgement(session, reason, joined=chat.state == ACTIVE)
         await self.host.deliver_agent_message(
@@ -202,11 +222,33 @@ class LiveInbound:
             return DEFAULT_INTERRUPTED
         return self.settings.acknowledgement
 
-    async def _close(self, chat: LiveChat) -> None:
+    async def close(self, chat: LiveChat) -> None:
+        """Close the chat's conversation; one closed already (or a token gone)
+        leaves nothing to undo."""
         try:
             await self.scrt.close_conversation(chat.token, chat.conversation_id)
         except LiveError as error:  # closed already, or the token is gone: nothing to undo
             log.info("closing conversation %s: %s", chat.conversation_id, error)
+
+
+# How far the host's clock and Salesforce's may disagree: a message written this
+# long before the end counts as written at it (on the Case too, rather than lost).
+CLOCK_SKEW_MS = 2000
+
+
+def _unread_at_end(chat: LiveChat, at_ms: int) -> tuple[list[Message], list[Message]]:
+    """The contact's words no rep read when the chat ended at ``at_ms``: those
+    sent at or after it (by the time the contact wrote them), and those still
+    queued for the chat, each in the order written."""
+    sent_ids = {m.get("id") for m in chat.sent}
+    sent = [Message.model_validate(m) for m in chat.sent]
+    late = [m for m in sent if at_ms and _ms(m) >= at_ms - CLOCK_SKEW_MS]
+    unsent = [Message.model_validate(m) for m in chat.outgoing if m.get("id") not in sent_ids]
+    return late, unsent
+
+
+def _ms(message: Message) -> int:
+    return int(message.created_at.timestamp() * 1000)
 
 
 def _estimated_wait(event: RoutingResult) -> str:

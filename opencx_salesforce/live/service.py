@@ -166,10 +166,16 @@ class LiveService:
             )
 
     async def leave(self, session: Session) -> None:
-        """The contact left: the chat ends, the conversation is closed by a job."""
+        """The contact left: the chat ends, the conversation is closed by a job.
+        What they wrote into a chat no rep had taken goes onto the Case, where
+        the team still finds it (the words left unsent go there too, by their
+        send jobs)."""
         chat = await self.chats.transition(session.id, (STARTING, WAITING, ACTIVE), state=ENDED)
         if chat is None:
             return
+        if chat.sent and not chat.agent:
+            messages = [Message.model_validate(m) for m in chat.sent]
+            await self.cases.submit_append(session, messages)
         payload = {"session_id": session.id, "conversation_id": chat.conversation_id}
         await self.outbox.submit(
             CLOSE_KIND, f"{CLOSE_KIND}:{session.id}:{chat.conversation_id}", payload
@@ -215,8 +221,26 @@ class LiveService:
             await self.inbound.fallback(session.id, "token_refused")
             return
         except LiveError as error:
+            if await self._abandoned(session.id, chat.conversation_id):
+                return
+            if isinstance(error, BadRequest):
+                # Refused for good (a deployment that is not a Custom Client,
+                # say): the chat cannot start, the Case carries on. A dead
+                # letter left the chat starting, every later word of the
+                # contact waiting for it, and the contact told nothing.
+                log.warning(
+                    "session %s: Messaging refused to start the chat: %s", session.id, error
+                )
+                await self.inbound.fallback(session.id, "start_refused")
+                return
             raise _retry_or_fail(error, job) from error
-        await self.chats.transition(session.id, (STARTING,), state=WAITING, case_id=case_id)
+        started = await self.chats.transition(
+            session.id, (STARTING,), state=WAITING, case_id=case_id
+        )
+        if started is None:
+            # The contact left (or the fallback was taken) while it started.
+            await self._abandoned(session.id, chat.conversation_id)
+            return
         await self.outbox.submit(
             QUEUE_KIND,
             f"{QUEUE_KIND}:{session.id}:{chat.conversation_id}",
@@ -225,6 +249,18 @@ class LiveService:
         )
         self.keeper.wake()
         log.info("session %s: live chat %s created", session.id, chat.conversation_id)
+
+    async def _abandoned(self, session_id: str, conversation_id: str) -> bool:
+        """Whether the chat this start job makes is no longer wanted (it ended
+        or fell back while it started); if so its conversation, if made, is
+        closed: no rep is offered a chat nobody is in. (The contact's leaving
+        closes it with a job of its own, which finds no conversation yet.)"""
+        chat = await self.chats.get(session_id)
+        if chat is not None and chat.state == STARTING:
+            return False
+        if chat is not None and chat.token and chat.conversation_id == conversation_id:
+            await self.inbound.close(chat)
+        return True
 
     async def _create(self, chat: LiveChat, session: Session, case_id: str | None) -> None:
         try:
@@ -256,6 +292,10 @@ class LiveService:
                 await self._send_in_order(job, chat, message)
         except LockBusy:
             raise RetryLater("another worker is sending for this chat", delay=0.1) from None
+        except _ChatOver as over:
+            # It ended as this was sent: Messaging refused the send (the
+            # conversation closed); the words go onto the Case.
+            await self._left_to_case(over.chat, message)
 
     async def _to_case(self, session_id: str, message: Message) -> None:
         """Nobody reads the chat: the words go onto the Case."""
@@ -328,6 +368,10 @@ class LiveService:
                 await self._refused(chat, item, error)
                 return None
             except LiveError as error:
+                if isinstance(error, BadRequest):
+                    current = await self.chats.get(chat.session_id)
+                    if current is not None and not current.is_open:
+                        raise _ChatOver(current) from error
                 raise _retry_or_fail(error, job) from error
         await self.chats.add_sent(chat.session_id, item)
         return chat
@@ -379,6 +423,15 @@ class LiveService:
     def jwks(self) -> dict[str, Any] | None:
         """The public keys of the identity signer (None: no key configured)."""
         return self.signer.jwks() if self.signer is not None else None
+
+
+class _ChatOver(Exception):
+    """A send was refused because the chat had ended meanwhile (``chat``, as
+    it is now)."""
+
+    def __init__(self, chat: LiveChat) -> None:
+        super().__init__(chat.session_id)
+        self.chat = chat
 
 
 def _retry_or_fail(error: LiveError, job: Job) -> Exception:

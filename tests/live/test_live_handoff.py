@@ -213,13 +213,13 @@ async def test_words_written_as_the_agent_ends_the_chat_keep_the_case_going(
     chat = await accepted(stack, rep, session.id)
     live = stack.runtime.live
     assert live is not None
-    close = live.inbound._close
+    close = live.inbound.close
 
     async def slow_close(ending: LiveChat) -> None:
         await asyncio.sleep(0.5)
         await close(ending)
 
-    monkeypatch.setattr(live.inbound, "_close", slow_close)
+    monkeypatch.setattr(live.inbound, "close", slow_close)
     await rep.act(chat.conversation_id, "end")
     await live_chat(stack, session.id, "ended")
     await stack.host.post_message(session.id, Role.CONTACT, "Wait, one more thing.")
