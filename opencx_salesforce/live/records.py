@@ -162,6 +162,17 @@ class LiveChats:
 
         await update_json(self.store, NS, _key(session_id), change)
 
+    async def drop_outgoing(self, session_id: str, message_id: str) -> None:
+        """The message will not go into the conversation (it went to the Case)."""
+
+        def change(current: Any) -> Any:
+            if current is None:
+                return None
+            outgoing = [m for m in current.get("outgoing", []) if m.get("id") != message_id]
+            return {**current, "outgoing": outgoing}
+
+        await update_json(self.store, NS, _key(session_id), change)
+
     async def forget_if_ended(self, session_id: str, before: float) -> bool:
         """Delete the chat if it ended before ``before`` (wall clock); True if it
         did. A chat handed off again meanwhile is left alone."""

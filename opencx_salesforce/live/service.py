@@ -323,14 +323,16 @@ class LiveService:
         nothing left to do. Messages queued meanwhile are sent before the lock goes."""
         own = message.model_dump(mode="json")
         current: LiveChat | None = chat
+        tried: set[Any] = set()  # sent by this job, or refused by Messaging
         while current is not None:
             sent = {m.get("id") for m in current.sent}
-            queue = list(current.outgoing)
-            if message.id not in sent and all(m.get("id") != message.id for m in queue):
+            queue = [m for m in current.outgoing if m.get("id") not in tried]
+            if message.id not in sent | tried and all(m.get("id") != message.id for m in queue):
                 queue.append(own)  # queued before the outgoing list existed
             if not queue:
                 return
             for item in queue:
+                tried.add(item.get("id"))
                 after = await self._send_one(job, current, item)
                 if after is None:
                     if message.id not in sent and item.get("id") != message.id:
@@ -368,13 +370,28 @@ class LiveService:
                 await self._refused(chat, item, error)
                 return None
             except LiveError as error:
-                if isinstance(error, BadRequest):
-                    current = await self.chats.get(chat.session_id)
-                    if current is not None and not current.is_open:
-                        raise _ChatOver(current) from error
-                raise _retry_or_fail(error, job) from error
+                if not isinstance(error, BadRequest):
+                    raise _retry_or_fail(error, job) from error
+                current = await self.chats.get(chat.session_id)
+                if current is not None and not current.is_open:
+                    raise _ChatOver(current) from error
+                # Messaging refuses this message itself: it goes onto the Case
+                # and out of the chat's queue, which it would otherwise head
+                # for good, every later message failing behind it.
+                await self._unsendable(chat, item, error)
+                return current or chat
         await self.chats.add_sent(chat.session_id, item)
         return chat
+
+    async def _unsendable(self, chat: LiveChat, item: dict[str, Any], error: LiveError) -> None:
+        log.warning(
+            "session %s: Messaging refused a message of the chat (%s): it goes onto the Case",
+            chat.session_id,
+            error,
+        )
+        message = Message.model_validate(item)
+        await self._to_case(chat.session_id, message)
+        await self.chats.drop_outgoing(chat.session_id, message.id)
 
     async def _renew(self, chat: LiveChat) -> LiveChat | None:
         try:

@@ -20,6 +20,7 @@ from test_live_handoff import accepted, agent_texts, chat_session, live_chat
 from opencx_salesforce.devhost.stack import Stack
 from opencx_salesforce.devhost.waiting import WaitTimedOut, wait_for
 from opencx_salesforce.emulator.messaging.deployment import DEFAULT_DEPLOYMENT
+from opencx_salesforce.live.errors import BadRequest
 from opencx_salesforce.models import Role, SessionStatus
 from opencx_salesforce.store.base import ItemState
 
@@ -226,3 +227,46 @@ async def test_words_written_to_a_waiting_chat_the_contact_leaves_reach_the_case
     for text in lines:
         assert await on_the_case(stack, chat.case_id, text) == 1
     assert await status(stack, session.id) == SessionStatus.RESOLVED
+
+
+async def test_a_message_messaging_refuses_goes_to_the_case_and_the_others_go_on(
+    stack: Stack, rep: Rep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 400 for one message (its text, say) while the chat is open: the
+    # message headed the chat's queue for good, and every later message of
+    # the chat failed behind it, each a dead letter.
+    session = await chat_session(stack)
+    await stack.host.handoff(session.id)
+    chat = await accepted(stack, rep, session.id)
+    live = stack.runtime.live
+    assert live is not None
+    send = live.scrt.send_message
+    refused = "A message Messaging will not take."
+
+    async def refusing(
+        token: str, conversation_id: str, text: str, *, message_id: str | None = None
+    ) -> str:
+        if text == refused:
+            raise BadRequest("HTTP 400: the message is refused", status=400)
+        return await send(token, conversation_id, text, message_id=message_id)
+
+    monkeypatch.setattr(live.scrt, "send_message", refusing)
+    after = ["And this one?", "Hello?"]
+    for text in (refused, *after):
+        await stack.host.post_message(session.id, Role.CONTACT, text)
+
+    async def delivered() -> bool:
+        conversation = await rep.conversation(chat.conversation_id)
+        texts = [
+            e["entryPayload"]["abstractMessage"]["staticContent"]["text"]
+            for e in conversation["entries"]
+            if e["entryType"] == "Message"
+        ]
+        return all(t in texts for t in after) and refused not in texts
+
+    await wait_for(delivered, what="the later messages in the chat")
+    assert chat.case_id is not None
+    assert await on_the_case(stack, chat.case_id, refused) == 1
+    await no_dead_letters(stack)
+    current = await live.chats.get(session.id)
+    assert current is not None and current.state == "active" and not current.outgoing
