@@ -35,6 +35,7 @@ from opencx_salesforce.live.records import (
     ENDED,
     FALLBACK,
     OPEN_STATES,
+    SENT_KEPT,
     STARTING,
     WAITING,
     LiveChat,
@@ -77,7 +78,9 @@ class LiveInbound:
             return chat
         current: LiveChat | None = chat
         if isinstance(event, MessageEvent):
-            if not event.from_end_user and event.text:
+            if event.from_end_user:
+                await self.chats.count_echo(chat.session_id)
+            elif event.text:
                 await self.host.deliver_agent_message(
                     chat.session_id,
                     event.text,
@@ -100,11 +103,7 @@ class LiveInbound:
                 await self._activity(chat, "queued", _estimated_wait(event))
         elif isinstance(event, SessionStatusChanged | ConversationClosed):
             if isinstance(event, ConversationClosed) or event.ended:
-                await self.end(
-                    chat.session_id,
-                    close=isinstance(event, SessionStatusChanged),
-                    at_ms=event.timestamp_ms,
-                )
+                await self.end(chat.session_id, close=isinstance(event, SessionStatusChanged))
                 current = None
         elif isinstance(event, Typing) and not event.from_end_user:
             kind = "typing_started" if event.started else "typing_stopped"
@@ -134,17 +133,17 @@ class LiveInbound:
                 log.exception("host show_live_activity failed for %s", chat.session_id)
 
     # --- endings ------------------------------------------------------------------------------
-    async def end(self, session_id: str, *, close: bool, at_ms: int = 0) -> None:
+    async def end(self, session_id: str, *, close: bool) -> None:
         """The agent ended the session, or the contact left: resolve the host's
         session; close the conversation so that a later message opens no new
-        session without its pre-chat data [MIAW.md §5]. ``at_ms``: when it
-        ended, on Salesforce's clock (0: unknown).
+        session without its pre-chat data [MIAW.md §5].
 
         Words the contact wrote that no rep read go onto the Case, and the
         session is then not resolved over them: those still queued for the
-        chat, and those sent at or after the end (a message that reaches a
-        conversation whose session ended opens a new session, without the
-        chat's routing [MIAW.md §5], which the close then ends)."""
+        chat, and those sent whose echo the stream had not brought before the
+        end (they reached the conversation after it: a message that does opens
+        a new session, without the chat's routing [MIAW.md §5], which the close
+        then ends)."""
         # Not while the fallback runs: its own close (or an end racing it) is
         # the fallback's to settle.
         chat = await self.chats.transition(
@@ -155,7 +154,7 @@ class LiveInbound:
         if close and chat.token:
             await self.close(chat)
         chat = await self.chats.get(session_id) or chat  # what was sent meanwhile
-        unread = [part for part in _unread_at_end(chat, at_ms) if part]
+        unread = [part for part in _unread_at_end(chat) if part]
         if unread:
             await self.chats.transition(
                 session_id, (ENDED,), unless="resolving", wrote_after_end=True
@@ -231,24 +230,21 @@ class LiveInbound:
             log.info("closing conversation %s: %s", chat.conversation_id, error)
 
 
-# How far the host's clock and Salesforce's may disagree: a message written this
-# long before the end counts as written at it (on the Case too, rather than lost).
-CLOCK_SKEW_MS = 2000
-
-
-def _unread_at_end(chat: LiveChat, at_ms: int) -> tuple[list[Message], list[Message]]:
-    """The contact's words no rep read when the chat ended at ``at_ms``: those
-    sent at or after it (by the time the contact wrote them), and those still
+def _unread_at_end(chat: LiveChat) -> tuple[list[Message], list[Message]]:
+    """The contact's words no rep read when the chat ended: those sent whose
+    echo had not come (sends go one at a time, in order, and each echo comes
+    in the conversation's order, after the start's summary's), and those still
     queued for the chat, each in the order written."""
     sent_ids = {m.get("id") for m in chat.sent}
-    sent = [Message.model_validate(m) for m in chat.sent]
-    late = [m for m in sent if at_ms and _ms(m) >= at_ms - CLOCK_SKEW_MS]
+    late: list[Message] = []
+    # Not counted for a chat begun before echoes were, nor once the list of
+    # sent messages has lost its oldest.
+    if chat.echoes is not None and len(chat.sent) < SENT_KEPT:
+        unechoed = len(chat.sent) + 1 - chat.echoes  # + 1: the summary
+        if unechoed > 0:
+            late = [Message.model_validate(m) for m in chat.sent[-unechoed:]]
     unsent = [Message.model_validate(m) for m in chat.outgoing if m.get("id") not in sent_ids]
     return late, unsent
-
-
-def _ms(message: Message) -> int:
-    return int(message.created_at.timestamp() * 1000)
 
 
 def _estimated_wait(event: RoutingResult) -> str:

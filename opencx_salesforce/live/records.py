@@ -29,6 +29,8 @@ CLOSED_STATES = (ENDED, FALLBACK)
 # How long an ended chat stays in the store: its queued send jobs still find it
 # (and put the contact's words on the Case); then the stream keeper forgets it.
 KEEP_ENDED_SECONDS = 86400.0
+# The contact's sent messages a chat keeps (the newest).
+SENT_KEPT = 200
 # How long an entry's "delivered" mark stays: far past any replay or backfill,
 # which start from the stream's last event.
 ENTRY_MARK_SECONDS = 7 * 86400.0
@@ -62,6 +64,11 @@ class LiveChat:
     # resolution began first. Whichever is marked first wins (``transition``'s ``unless``).
     wrote_after_end: bool = False
     resolving: bool = False
+    # The contact's own messages the stream has echoed back [MIAW.md §4], the
+    # start's summary among them: the ones sent and not yet echoed when the
+    # agent ends the chat reached it after the end. None: a chat begun before
+    # they were counted.
+    echoes: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -158,7 +165,15 @@ class LiveChats:
             mid = message.get("id")
             sent = [m for m in current.get("sent", []) if m.get("id") != mid]
             outgoing = [m for m in current.get("outgoing", []) if m.get("id") != mid]
-            return {**current, "sent": [*sent, message][-200:], "outgoing": outgoing}
+            return {**current, "sent": [*sent, message][-SENT_KEPT:], "outgoing": outgoing}
+
+        await update_json(self.store, NS, _key(session_id), change)
+
+    async def count_echo(self, session_id: str) -> None:
+        def change(current: Any) -> Any:
+            if current is None or current.get("echoes") is None:
+                return current
+            return {**current, "echoes": int(current["echoes"]) + 1}
 
         await update_json(self.store, NS, _key(session_id), change)
 

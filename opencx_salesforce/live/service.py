@@ -134,7 +134,7 @@ class LiveService:
     async def submit_handoff(self, session: Session, reason: HandoffReason) -> None:
         """The Case first (the transcript, one call), then the chat."""
         await self.cases.submit_handoff(session, reason)
-        chat = await self.chats.create(LiveChat(session.id, new_conversation_id()))
+        chat = await self.chats.create(LiveChat(session.id, new_conversation_id(), echoes=0))
         # Job ids name the conversation: a later handoff of the same session is
         # another chat, with jobs of its own.
         await self.outbox.submit(
