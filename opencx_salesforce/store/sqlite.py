@@ -58,6 +58,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from opencx_salesforce.store._rules import SchemaTooNew, check_ttl
 from opencx_salesforce.store._sqlite_connection import SQLiteConnection
@@ -126,6 +127,7 @@ class SQLiteStore(SQLiteQueue):
         the loop while they take less than this each on average (by default a
         tenth of ``loop_limit``; 0 sends them to the thread with the commit)."""
         database = database_from_url(url)
+        _check_folder(database)
         conn = await SQLiteConnection.open(
             database,
             busy_timeout=busy_timeout,
@@ -308,3 +310,16 @@ class SQLiteStore(SQLiteQueue):
 
     async def close(self) -> None:
         await self._conn.close()
+
+
+def _check_folder(database: str) -> None:
+    """SQLite makes the database file but not its folder, and says only
+    "unable to open database file" when the folder is missing: name it."""
+    if database == ":memory:" or database.startswith("file:"):
+        return
+    folder = Path(database).parent
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"the folder {str(folder)!r} does not exist (SQLite makes the database file, "
+            "not its folder): create it, or point the URL at another folder"
+        )

@@ -40,6 +40,15 @@ async def test_a_store_that_does_not_open_names_its_url_and_cause(url: str) -> N
     assert message.split(": ", 2)[2]  # the cause
 
 
+async def test_a_sqlite_file_in_a_missing_folder_names_the_folder(tmp_path: Path) -> None:
+    # SQLite said only "unable to open database file".
+    url = f"sqlite:///{tmp_path}/no-such-folder/opencx.db"
+    with pytest.raises(StoreUnavailable) as refused:
+        await open_store(url)
+    assert f"the folder '{tmp_path}/no-such-folder' does not exist" in str(refused.value)
+    assert not (tmp_path / "no-such-folder").exists()
+
+
 def test_serve_with_the_store_down_says_so_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -200,9 +200,11 @@ async def test_separate_processes_share_one_file_safely(tmp_path: Path) -> None:
 
 
 async def test_a_file_that_cannot_be_opened_is_an_error_at_open(tmp_path: Path) -> None:
-    # The connection opens on its own thread; its failure reaches the opener.
+    # The connection opens on its own thread; its failure reaches the opener
+    # (here the path is a folder; a missing folder is named before SQLite opens).
+    (tmp_path / "a folder.db").mkdir()
     with pytest.raises(sqlite3.OperationalError, match="unable to open"):
-        await SQLiteStore.open(f"sqlite:///{tmp_path / 'no such dir' / 'store.db'}")
+        await SQLiteStore.open(f"sqlite:///{tmp_path / 'a folder.db'}")
 
 
 async def test_the_store_stays_usable_while_another_process_holds_the_lock(
