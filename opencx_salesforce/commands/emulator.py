@@ -24,7 +24,10 @@ def add_parser(subparsers: Subparsers) -> None:
             "Run the Salesforce emulator with its default org: OAuth login, the REST API, "
             "the plugin's package (--webhook-url, or later through the admin API: "
             "docs/emulator-api.md) and pages to work Cases as a rep. "
-            "It listens on loopback only and serves until Ctrl-C."
+            "It listens on loopback only and serves until Ctrl-C. It keeps everything "
+            "in memory: a restart starts a fresh org (connect again and deploy the "
+            "package again; a host still holding the old org's tokens is told it "
+            "needs re-authorization)."
         ),
     )
     parser.add_argument(

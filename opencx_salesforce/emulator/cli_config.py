@@ -98,6 +98,7 @@ def describe(emulator: Emulator, org: Org) -> list[str]:
         f"  Cases:            {base}/_emulator/",
         f"  Case view:        {base}/_emulator/orgs/{org.id}/cases/<Case Id>",
         f"  admin API:        {base}/_emulator/orgs/{org.id}/stats (faults, package, webhooks)",
+        "  state:            in memory: a restart starts a fresh org (connect and deploy again)",
     ]
     deployment = deployment_of(org)
     if deployment.complete:
