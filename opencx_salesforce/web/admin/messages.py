@@ -186,7 +186,9 @@ POPUP_BLOCKED_NOTE = Message(
 )
 
 NOTICES: dict[str, Message] = {
-    "saved": Message("", "Credentials saved", "Client ID and Client Secret are right.", "ok"),
+    "saved": Message(
+        "", "Credentials saved", "Client ID and Client Secret are right. Now click Connect.", "ok"
+    ),
     "connected": Message("", "Connected", "The plugin is connected to Salesforce.", "ok"),
     "disconnected": Message(
         "",
