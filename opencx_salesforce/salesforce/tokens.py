@@ -295,12 +295,17 @@ class TokenManager:
         if conn is not None:
             creds = await self._records.credentials()
             token = conn.refresh_token or conn.access_token
-            if creds is not None:
-                try:
-                    await self._oauth.revoke(creds.login_url, token)
-                    revoked = True
-                except SalesforceError as exc:
-                    log.warning("could not revoke the Salesforce token (%s); deleting it", exc)
+            # The org's My Domain takes revocations too [src: mobile-sdk
+            # oauth-revoking-tokens.html "https://{MyDomainName}.my.salesforce.com
+            # /services/oauth2/revoke"]: a grant made where the credentials were
+            # only in another process's environment (`connect` with client
+            # credentials) is revoked there, not left alive.
+            where = creds.login_url if creds is not None else conn.instance_url
+            try:
+                await self._oauth.revoke(where, token)
+                revoked = True
+            except SalesforceError as exc:
+                log.warning("could not revoke the Salesforce token (%s); deleting it", exc)
         await self._records.forget()
         return revoked
 

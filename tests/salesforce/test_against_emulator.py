@@ -264,6 +264,25 @@ async def test_disconnect_revokes_at_salesforce(
         )
 
 
+async def test_disconnect_revokes_a_grant_whose_credentials_it_never_held(
+    live: LiveOrg, store: MemoryStore, box: SecretBox, session: aiohttp.ClientSession
+) -> None:
+    # `connect --flow client-credentials` with the credentials in its shell's
+    # environment; the host serving the page has them neither saved nor
+    # configured. Its Disconnect deleted the grant but left it alive at
+    # Salesforce ("revoked at Salesforce: False").
+    connector = TokenManager(store, box, OAuthClient(session), credentials=live.credentials())
+    await connector.connect_client_credentials()
+    grant = await connector.access_token()
+    page = TokenManager(store, box, OAuthClient(session))
+    assert await page.disconnect() is True
+    async with session.get(
+        f"{grant.instance_url}/services/data/v62.0/limits",
+        headers={"Authorization": f"Bearer {grant.access_token}"},
+    ) as answer:
+        assert answer.status == 401
+
+
 async def test_check_client_credentials_against_the_emulator(
     live: LiveOrg, session: aiohttp.ClientSession
 ) -> None:
