@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from admin_support import ADMIN_TOKEN, SALESFORCE_ADMIN, Stack
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Dialog, Page, expect
 
 from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
@@ -97,6 +97,17 @@ async def test_connect_in_a_real_browser_through_the_popup(
     shutil.copyfile(shot, SCREENSHOT_COPY)
     assert DEMO_CLIENT_SECRET not in await page.content()
 
+    # Disconnect asks first: dismissed, nothing changes.
+    asked: list[str] = []
+
+    async def answer(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        await (dialog.accept() if len(asked) > 1 else dialog.dismiss())
+
+    page.on("dialog", answer)
+    await page.get_by_role("button", name="Disconnect").click()
+    await expect(page.get_by_role("status")).to_have_text(re.compile("Connected"))
+    assert asked and "revokes the plugin's token" in asked[0]
     await page.get_by_role("button", name="Disconnect").click()
     await expect(status).to_have_text("Not configured")
     await expect(page.locator("#cleanup-list")).to_contain_text("OpenCX_Integration")

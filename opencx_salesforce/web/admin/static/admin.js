@@ -4,6 +4,8 @@
 //    back here afterwards), telling the server so it can say why.
 //  * Copy buttons for the Redirect URI and the Webhook URL.
 //  * Typing a My Domain URL selects the "My Domain" login choice.
+//  * A form with data-confirm asks first (Disconnect: one click revoked the
+//    token and forgot the saved Client Secret).
 (function () {
   "use strict";
 
@@ -102,6 +104,14 @@
     }
     button.hidden = false;
     button.addEventListener("click", function () { copy(input, button); });
+  });
+
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-confirm]"), function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) {
+        event.preventDefault();
+      }
+    });
   });
 
   var custom = document.getElementById("custom_login_url");
