@@ -162,3 +162,16 @@ async def test_dead_letters_are_listed_with_their_error_and_can_be_retried(
     ):
         assert await response.json() == {"retried": 1}
     assert not await stack.runtime.outbox.items(ItemState.DEAD)
+
+
+async def test_the_last_sweep_says_when_there_was_nothing_to_look_at(
+    start_stack: StartStack,
+) -> None:
+    # With no open Case the sweep reads nothing; the page said "0 API call(s),
+    # lag 0 s", as if it had looked and found Salesforce in step.
+    stack = await start_stack()
+    browser, page = await connect_through_page(stack)
+    report = await stack.runtime.sweeper.run_once()
+    assert report is not None and report.idle
+    page = await browser.get(ADMIN_PATH)
+    assert "Last sweep no open Case to look at: no API call" in text_of(page.text)
