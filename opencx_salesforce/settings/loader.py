@@ -138,7 +138,10 @@ def load_section(
     try:
         settings = model(**values)
     except ValidationError as exc:
-        problems.extend(_describe(err, origin, secrets, table, prefix) for err in exc.errors())
+        howtos = _howtos(model)
+        problems.extend(
+            _describe(err, origin, secrets, table, prefix, howtos) for err in exc.errors()
+        )
     finally:
         _LOADER_ACTIVE.reset(token)
     if problems:
@@ -146,8 +149,29 @@ def load_section(
     return settings
 
 
+# How a field's description starts its advice on making a value.
+_HOWTO = "make one with:"
+
+
+def _howtos(model: type[BaseModel]) -> dict[str, str]:
+    """For each field whose description says how to make a value ("make one
+    with: ..."), that advice: a required one left unset names it."""
+    found = {}
+    for name, info in model.model_fields.items():
+        description = info.description or ""
+        start = description.find(_HOWTO)
+        if start >= 0:
+            found[name] = description[start:]
+    return found
+
+
 def _describe(
-    err: ErrorDetails, origin: Mapping[str, str], secrets: set[str], table: str, prefix: str
+    err: ErrorDetails,
+    origin: Mapping[str, str],
+    secrets: set[str],
+    table: str,
+    prefix: str,
+    howtos: Mapping[str, str],
 ) -> str:
     loc = [str(part) for part in err["loc"]]
     if not loc:  # a check across fields names its key in ctx
@@ -165,6 +189,8 @@ def _describe(
     # check across fields.
     if err["type"] != "missing" and err["loc"] and written is not None and field not in secrets:
         text += f", got {err['input']!r}"
+    if err["type"] == "missing" and field in howtos:
+        text += f"; {howtos[field]}"
     return text
 
 

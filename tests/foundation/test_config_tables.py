@@ -68,3 +68,18 @@ def test_an_install_command_names_every_mistake_of_host_and_plugin_at_once(
     assert "\n  salesforce.outbox_concurrency: expected a number >= 1, got -3" in err
     assert "\n  salesforce.logn_url: unknown key (did you mean 'login_url'?)" in err
     assert not out.exists()
+
+
+def test_a_missing_admin_token_says_how_to_make_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It said only "required but not set"; a too-short one said how to make one.
+    monkeypatch.delenv("OPENCX_HOST_ADMIN_TOKEN", raising=False)
+    config = tmp_path / "host.toml"
+    config.write_text('[host]\nstore_url = "memory://"\nlisten_port = 0\n')
+    assert main(["serve", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "host.admin_token (or OPENCX_HOST_ADMIN_TOKEN): required but not set; make one with: "
+        "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    ) in err
