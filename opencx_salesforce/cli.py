@@ -3,14 +3,16 @@
 Each command is one module of :mod:`opencx_salesforce.commands` listed in
 :data:`COMMANDS`; it adds its own subparser (see that package's docstring).
 
-Exit codes: 0 done, 1 failed, 2 bad usage or bad configuration (the message
-names the key), 130 interrupted.
+Exit codes: 0 done, 1 failed (or the reader of its output went away, as
+``| head`` does), 2 bad usage or bad configuration (the message names the
+key), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from opencx_salesforce import __version__
@@ -36,6 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, where a reader gone away can be met
+        return code
+    except BrokenPipeError:
+        # The reader went away (`| head`): nothing more to say, and no
+        # traceback; what is still buffered goes nowhere at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

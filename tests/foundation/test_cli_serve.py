@@ -35,6 +35,23 @@ def test_help_everywhere(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--config FILE" in out and "--port" in out
 
 
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    # `opencx-salesforce connect ... | head` ended in a BrokenPipeError traceback.
+    script = (
+        "import os, sys\n"
+        "read, write = os.pipe()\n"
+        "os.close(read)\n"
+        "sys.stdout = os.fdopen(write, 'w', buffering=1)\n"
+        "from opencx_salesforce.cli import main\n"
+        "sys.exit(main(['emulator', '--help']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1
+    assert done.stderr == ""
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"opencx-salesforce {__version__}"
