@@ -98,8 +98,12 @@ log = logging.getLogger(__name__)
 
 STATE_KEY = "sweep:state"
 LOCK_NAME = "replies.sweep"
-# Longer than a sweep can take (max_calls calls, each well under a minute).
-SWEEP_LOCK_TTL = 600.0
+# How long a crashed sweeper's lock blocks the others: renewed every
+# SWEEP_LOCK_RENEW seconds while a sweep runs, however long. (600 s, never
+# renewed, held a killed host's sweeps, its start sweep included, for ten
+# minutes.)
+SWEEP_LOCK_TTL = 60.0
+SWEEP_LOCK_RENEW = 20.0
 BATCH = 200  # rows per discovery query
 MAX_BATCH = 2000  # a query page's most [src: api_rest dome_query.htm]
 CASES_PER_READ = BATCH  # Cases per full read (Id IN (...) with the child subqueries)
@@ -187,7 +191,9 @@ class Sweeper:
     async def run_once(self) -> SweepReport | None:
         """Sweep now. None if another instance is sweeping."""
         try:
-            async with store_lock(self._store, LOCK_NAME, SWEEP_LOCK_TTL):
+            async with store_lock(
+                self._store, LOCK_NAME, SWEEP_LOCK_TTL, renew_every=SWEEP_LOCK_RENEW
+            ):
                 report = await self._sweep()
         except LockBusy:
             self._status.sweeps_skipped += 1

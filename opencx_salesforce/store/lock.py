@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,8 @@ from opencx_salesforce.store import namespaces
 from opencx_salesforce.store.base import Store
 
 LOCKS_NS = namespaces.LOCKS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,16 +50,46 @@ class LockClaim:
 
 @asynccontextmanager
 async def store_lock(
-    store: Store, name: str, ttl: float, *, claim: LockClaim | None = None
+    store: Store,
+    name: str,
+    ttl: float,
+    *,
+    claim: LockClaim | None = None,
+    renew_every: float | None = None,
 ) -> AsyncIterator[None]:
     """Hold the lock ``name``. ``ttl`` (seconds, on the store's clock) bounds how
     long a crashed holder can block the others. Raises :class:`LockBusy` at once
     when held: callers reschedule rather than wait. ``claim``: the lock's
-    :class:`LockClaim`, already started (by default it starts here)."""
+    :class:`LockClaim`, already started (by default it starts here).
+    ``renew_every``: while held, the ttl starts again this often (seconds), so
+    work of unknown length keeps a short ttl (a crashed holder blocks the
+    others only that long) and still holds its lock to the end."""
     claim = claim or LockClaim.start(store, name, ttl)
     if not await claim.taken:
         raise LockBusy(name)
+    keeper = None
+    if renew_every is not None:
+        keeper = asyncio.create_task(_renew(claim, ttl, renew_every), name=f"lock {name}")
     try:
         yield
     finally:
+        if keeper is not None:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
         await claim.release()
+
+
+async def _renew(claim: LockClaim, ttl: float, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            held = await claim.store.compare_and_set(
+                LOCKS_NS, claim.name, claim.token, claim.token, ttl=ttl
+            )
+        except Exception as exc:  # the store away a moment: the next try may do
+            log.warning("lock %s: could not renew it: %s", claim.name, exc)
+            continue
+        if not held:
+            log.warning("lock %s ran out while held (renewed too late)", claim.name)
+            return

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 
+import pytest
 from replies_support import (
     Rep,
     World,
@@ -19,8 +21,10 @@ from replies_support import (
 )
 
 from opencx_salesforce.apex import contract
+from opencx_salesforce.replies import sweep as sweep_module
 from opencx_salesforce.replies.ledger import NS
 from opencx_salesforce.replies.sweep import STATE_KEY
+from opencx_salesforce.store.lock import LOCKS_NS
 
 COMMENT = contract.EVENT_CASE_COMMENT_CREATED
 EMAIL = contract.EVENT_EMAIL_MESSAGE_CREATED
@@ -151,3 +155,34 @@ async def test_only_one_instance_sweeps_at_a_time(world: World) -> None:
     assert sorted(r is None for r in reports) == [False, True]
     skipped = first.runtime.reply_status.sweeps_skipped + second.runtime.reply_status.sweeps_skipped
     assert skipped >= 1
+
+
+async def test_a_long_sweep_keeps_its_lock_and_a_dead_sweepers_lock_runs_out_soon(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lock's ttl was 600 s and never renewed: a host killed while sweeping
+    # blocked every sweep, its own start sweep included, for ten minutes. It is
+    # short now, and renewed while a sweep runs (times scaled down here).
+    monkeypatch.setattr(sweep_module, "SWEEP_LOCK_TTL", 0.3)
+    monkeypatch.setattr(sweep_module, "SWEEP_LOCK_RENEW", 0.1)
+    second = await world.start_node()
+    first = world.node
+    await handed_off(first)
+    sweeper = first.runtime.sweeper
+    real = sweeper._sweep
+
+    async def slow_sweep() -> Any:
+        await asyncio.sleep(1.0)  # past the ttl three times over
+        return await real()
+
+    monkeypatch.setattr(sweeper, "_sweep", slow_sweep)
+    long = asyncio.ensure_future(sweeper.run_once())
+    await asyncio.sleep(0.6)
+    assert await second.runtime.sweeper.run_once() is None  # still held
+    assert await long is not None
+
+    # A holder that died mid-sweep: its lock stays only its ttl.
+    await world.node.host.store.set(LOCKS_NS, sweep_module.LOCK_NAME, b"dead", ttl=0.3)
+    assert await second.runtime.sweeper.run_once() is None
+    await asyncio.sleep(0.4)
+    assert await second.runtime.sweeper.run_once() is not None
