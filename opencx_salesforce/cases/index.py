@@ -51,6 +51,8 @@ class HandoffReads:
     # The contact's latest Case (``contact:{key}``) and whether it is closed.
     contact_case: tuple[str, bool] | None
     contact_match: str | None  # as :meth:`CaseIndex.contact_match`
+    # Appends were ever queued for the session (its append counter exists).
+    appends_queued: bool = False
 
 
 class CaseIndex:
@@ -85,7 +87,8 @@ class CaseIndex:
         first = [f"session:{session_id}"]
         if contact_key:
             first += [f"contact:{contact_key}", f"match:{contact_key}"]
-        raw = await self._read_many(first)
+        counter = f"append_seq:{session_id}"
+        raw = await self._read_many([*first, counter])
         ref_data = raw.get(first[0])
         ref = None if ref_data is None else SessionCase(**json.loads(ref_data))
         contact_case_id = raw[first[1]].decode() if contact_key and first[1] in raw else None
@@ -107,6 +110,7 @@ class CaseIndex:
                 else None
             ),
             contact_match=match,
+            appends_queued=counter in raw,
         )
 
     # --- sessions -------------------------------------------------------------------

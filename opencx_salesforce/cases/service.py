@@ -344,9 +344,37 @@ class CaseService:
 
         generation = ref.generation + 1 if ref is not None else 1
         parent = ref.case_id if ref is not None else (previous[0] if previous else None)
+        if reads.appends_queued:
+            session, transcript = await self._without_queued_appends(session, transcript)
         return await self._creator.create(
             session, key, generation, parent, attempt, transcript, reads.contact_match
         )
+
+    async def _without_queued_appends(
+        self, session: Session, transcript: Awaitable[list[str]] | None
+    ) -> tuple[Session, Awaitable[list[str]] | None]:
+        """The session without the messages an append job already carries. A
+        host that replays its hook call after a crash hands the session off as
+        it is then (host-implementers.md), with what the contact wrote after
+        the handoff, whose appends wait for this very Case: the words landed
+        in the transcript and again in their append. Read only for a session
+        that ever had appends queued."""
+        queued = {
+            message.get("id")
+            for job in await self._outbox.pending(f"{APPEND_KIND}:{session.id}:")
+            for message in job.payload.get("messages", [])
+            if isinstance(message, dict)
+        }
+        if not any(m.id in queued for m in session.messages):
+            return session, transcript
+        kept = [m for m in session.messages if m.id not in queued]
+        log.info(
+            "session %s: %d messages left out of the transcript: their appends carry them",
+            session.id,
+            len(session.messages) - len(kept),
+        )
+        # Its transcript is rendered again, by the Case's creation.
+        return session.model_copy(update={"messages": kept}), None
 
     async def _after_reopening(
         self, session: Session, ref: SessionCase, after: str | None, attempt: Attempt
