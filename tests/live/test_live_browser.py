@@ -80,7 +80,9 @@ async def test_a_live_chat_in_the_agent_console_and_the_host_inbox(
     await expect(card).to_contain_text(stack.emulator.base_url)  # the SCRT URL
     await expect(card).to_contain_text("OpenCX_Live_Chat")
     await expect(settings.locator("#live-proof")).to_contain_text("ok, guest token")
-    await expect(settings.locator("#live-open")).to_contain_text("1 (0 waiting for a rep, 1 with")
+    await expect(settings.locator("#live-open")).to_contain_text(
+        "1 (0 starting, 0 waiting for a rep, 1 with"
+    )
     await expect(settings.locator("#live-open")).to_contain_text("1 stream read by this instance")
     await card.screenshot(path=tmp_path / "settings-live.png")
     await settings.screenshot(path=tmp_path / "settings.png", full_page=True)

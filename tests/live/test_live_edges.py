@@ -270,3 +270,40 @@ async def test_a_message_messaging_refuses_goes_to_the_case_and_the_others_go_on
     await no_dead_letters(stack)
     current = await live.chats.get(session.id)
     assert current is not None and current.state == "active" and not current.outgoing
+
+
+async def test_status_json_counts_a_starting_chat_as_the_page_does(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A chat Messaging had not started yet was in no count ("Open live chats"
+    # left out "starting"), and status.json had no Live Messaging facts at all.
+    live = stack.runtime.live
+    assert live is not None
+    asked, go_on = asyncio.Event(), asyncio.Event()
+    first = live.tokens.first
+
+    async def slow_token(*args: Any, **kwargs: Any) -> Any:
+        asked.set()
+        await go_on.wait()
+        return await first(*args, **kwargs)
+
+    monkeypatch.setattr(live.tokens, "first", slow_token)
+    session = await chat_session(stack)
+    await stack.host.handoff(session.id)
+    await asyncio.wait_for(asked.wait(), 5)
+    token = stack.host.settings.admin_token.get_secret_value()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"{stack.host_url}/integrations/salesforce/admin/status.json",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as answer,
+    ):
+        assert answer.status == 200
+        facts = (await answer.json())["live"]
+    go_on.set()
+    assert facts["configured"] is True
+    assert (facts["starting"], facts["waiting"], facts["active"]) == (1, 0, 0)
+    assert facts["open_chats"] == 1
+    assert facts["deployment"] == DEFAULT_DEPLOYMENT
+    await live_chat(stack, session.id)  # it goes on to wait for a rep

@@ -5,9 +5,10 @@ chats open now. Nothing secret: no token, no key."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from opencx_salesforce.live.records import ACTIVE, WAITING
+from opencx_salesforce.live.records import ACTIVE, STARTING, WAITING
 from opencx_salesforce.live.tokens import TokenProof
 from opencx_salesforce.runtime import ROUTE_PREFIX, Runtime
 
@@ -20,6 +21,7 @@ class LiveCard:
     deployment: str = ""
     channels: list[str] = field(default_factory=list)
     jwks_url: str | None = None  # verified users: the keyset's endpoint URL
+    starting: int = 0  # handed off, the conversation not made yet
     waiting: int = 0
     active: int = 0
     read_here: int = 0  # streams this instance reads
@@ -27,7 +29,11 @@ class LiveCard:
 
     @property
     def open_chats(self) -> int:
-        return self.waiting + self.active
+        return self.starting + self.waiting + self.active
+
+    def to_json(self) -> dict[str, Any]:
+        """For ``status.json``: the card's facts."""
+        return {**asdict(self), "open_chats": self.open_chats}
 
 
 async def live_card(services: Runtime) -> LiveCard:
@@ -49,6 +55,7 @@ async def live_card(services: Runtime) -> LiveCard:
         deployment=settings.deployment or "",
         channels=list(settings.channels),
         jwks_url=jwks if live.signer is not None else None,
+        starting=states[STARTING],
         waiting=states[WAITING],
         active=states[ACTIVE],
         read_here=len(live.keeper.held),

@@ -48,6 +48,7 @@ from opencx_salesforce.web.admin.forms import (
     credentials_input,
     read_form,
 )
+from opencx_salesforce.web.admin.live_card import live_card
 from opencx_salesforce.web.admin.messages import Message
 from opencx_salesforce.web.admin.oauth_callback import oauth_callback
 from opencx_salesforce.web.admin.package import FILE_NAME, package_zip
@@ -289,6 +290,8 @@ async def _status_json(services: Runtime) -> dict[str, Any]:
         "last_digest_at": await services.digests.last_at(),
         # A wipe of the store not recovered from yet (store/epoch.py), or None.
         "store_wiped": store_wiped(services, current.connected_at),
+        # The Live Messaging card's facts (configured: false without [salesforce.live]).
+        "live": (await live_card(services)).to_json(),
     }
 
 
