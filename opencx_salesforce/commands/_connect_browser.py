@@ -16,6 +16,7 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 from opencx_salesforce.commands._connect_session import (
     ConnectContext,
     message_lines,
+    renewal_note,
     say_connected,
     status_lines,
 )
@@ -109,7 +110,7 @@ async def _complete(ctx: ConnectContext, query: dict[str, str]) -> tuple[int, li
         return 1, message_lines(messages.unreachable_message(exc.message))
     except SalesforceError as exc:
         return 1, [f"Salesforce answered unexpectedly: {exc.message}"]
-    return 0, status_lines(status)
+    return 0, [*status_lines(status), *await renewal_note(ctx)]
 
 
 async def _wait_for_host(ctx: ConnectContext, before: ConnectionStatus, timeout: float) -> int:
@@ -119,7 +120,7 @@ async def _wait_for_host(ctx: ConnectContext, before: ConnectionStatus, timeout:
     while time.monotonic() < deadline:
         status = await ctx.tokens.status()
         if status.state is ConnectionState.CONNECTED and status.connected_at != before.connected_at:
-            return say_connected(ctx, status)
+            return await say_connected(ctx, status)
         await asyncio.sleep(0.5)
     ctx.say(f"No connection within {timeout:.0f} s. Run the command again.")
     return 1

@@ -88,10 +88,23 @@ def status_lines(status: ConnectionStatus, redirect_uri: str | None = None) -> l
     return lines
 
 
-def say_connected(ctx: ConnectContext, status: ConnectionStatus) -> int:
-    for line in status_lines(status):
+async def say_connected(ctx: ConnectContext, status: ConnectionStatus) -> int:
+    for line in [*status_lines(status), *await renewal_note(ctx)]:
         ctx.say(line)
     return 0
+
+
+async def renewal_note(ctx: ConnectContext) -> list[str]:
+    """When the Client ID and Secret came from this command's settings only: the
+    host renews the grant with them, so it needs them too. (A host without them
+    lost the connection at its first renewal, and doctor said no credentials.)"""
+    if await ctx.tokens.credentials_saved():
+        return []
+    return [
+        "Note: the Client ID and Client Secret came from this command's config file or "
+        "OPENCX_SALESFORCE_* variables and are not saved in the store. The host renews "
+        "the grant with them: give it the same settings, or save them on the settings page."
+    ]
 
 
 def explain(ctx: ConnectContext, message: Message) -> int:

@@ -247,7 +247,7 @@ async def _connect(ctx: ConnectContext, flow: str, *, paste: bool, timeout: floa
             )
         else:
             ctx.say("Connected with the client-credentials flow (the app's Run As user).")
-            return say_connected(ctx, status)
+            return await say_connected(ctx, status)
 
     if not callback_ok:
         return explain(ctx, credential_check_message(check, creds.login_url, ctx.redirect_uri))

@@ -64,6 +64,11 @@ class GrantRecords:
             return self._configured
         return ClientCredentials.from_json(self.decrypt_json(blob))
 
+    async def credentials_saved(self) -> bool:
+        """Whether the credentials are in the store (saved on the page), not
+        only in this process's settings."""
+        return await self.store.get(NAMESPACE, CREDENTIALS_KEY) is not None
+
     async def save_credentials(self, creds: ClientCredentials) -> None:
         await self.store.set(NAMESPACE, CREDENTIALS_KEY, self.encrypt_json(creds.to_json()))
 

@@ -120,6 +120,11 @@ class TokenManager:
     async def credentials(self) -> ClientCredentials | None:
         return await self._records.credentials()
 
+    async def credentials_saved(self) -> bool:
+        """Whether the Client ID and Secret are in the store, where every
+        instance finds them, not only in this process's settings."""
+        return await self._records.credentials_saved()
+
     async def save_credentials(self, login_url: str, client_id: str, client_secret: str) -> None:
         """Keep the Client ID and Secret from the settings page (encrypted). A
         different Client ID invalidates the existing connection: its tokens

@@ -106,6 +106,9 @@ async def test_client_credentials_status_and_disconnect(
     out = capsys.readouterr().out
     assert "Connected with the client-credentials flow" in out
     assert "Connected as Ada Admin (admin@acme.example)" in out
+    # From the config file only: the host renews the grant with them, so it
+    # needs them too (doctor, run without them, said none were configured).
+    assert "are not saved in the store. The host renews the grant with them" in out
     assert DEMO_CLIENT_SECRET not in out
     assert await host_status(config) is ConnectionState.CONNECTED
 
