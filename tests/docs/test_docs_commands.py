@@ -97,6 +97,15 @@ NOT_RUN: tuple[tuple[str, str], ...] = (
         "asks a running emulator for a token (tests/clients/clients_support.py does so)",
     ),
     (
+        r"^curl .*127\.0\.0\.1:8765/_emulator/orgs/",
+        "needs a running emulator (docs/emulator-api.md's examples run in "
+        "tests/docs/test_emulator_api_doc.py)",
+    ),
+    (
+        r"^curl .*127\.0\.0\.1:8080/api/sessions",
+        "needs a running reference host (its JSON API is tested in tests/foundation)",
+    ),
+    (
         r"^sf org login access-token\b|^sf .*--target-org emu\b",
         "needs a running emulator: tests/clients/test_sf_cli.py runs each of these "
         "sf commands against `opencx-salesforce emulator --tls`",
