@@ -15,7 +15,7 @@ def test_org_display(sf: SfCli) -> None:
     assert result["id"] == sf.emulator.org_id
     assert result["connectedStatus"] == "Connected"
     assert result["instanceUrl"].startswith("https://127.0.0.1:")
-    assert result["apiVersion"] == "65.0"
+    assert result["apiVersion"] == "68.0"
 
 
 def test_query_with_a_parent_field(sf: SfCli) -> None:

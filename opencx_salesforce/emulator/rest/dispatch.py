@@ -40,10 +40,14 @@ if TYPE_CHECKING:
 # guide/intro_api_eol.html "API End-of-Life Policy"; help.salesforce.com 000354473]
 MIN_API_VERSION = 31.0
 OLDEST_RETIRED_API_VERSION = 7.0  # below it no version ever existed: 404
-# Newest version the emulator's org runs (Winter '26). A newer one is unknown to the
-# org: the resource "doesn't exist", so 404 NOT_FOUND. [src: api_rest errorcodes.htm
-# 404; the status for an unreleased version is UNCONFIRMED in the docs]
-LATEST_API_VERSION = 65.0
+# Newest version the emulator's org runs: Winter '27, the release of the
+# emulator's calendar (December 2026), which the current docs' examples use
+# [src: developer.salesforce.com/docs/platform/api-rest/guide/dome-discoveryresource.md
+# "List Available REST Resources" (v68.0); dome-upsert.html (v68.0)]. (65.0, Winter
+# '26, answered 404 to an integration pinned to a current version.) A newer one is
+# unknown to the org: the resource "doesn't exist", so 404 NOT_FOUND. [src: api_rest
+# errorcodes.htm 404; the status for an unreleased version is UNCONFIRMED in the docs]
+LATEST_API_VERSION = 68.0
 
 _PREFIX = re.compile(r"^/services/data/v(?P<version>\d+\.\d)(?:/(?P<rest>.*))?$")
 

@@ -23,7 +23,12 @@ async def test_versions_list_needs_no_session_and_is_not_counted(
         assert "Sforce-Limit-Info" not in response.headers
     assert {"label": "Winter '26", "url": "/services/data/v65.0", "version": "65.0"} in versions
     assert {"label": "Winter '25", "url": "/services/data/v62.0", "version": "62.0"} in versions
+    # The release of the emulator's calendar (December 2026), which the current
+    # docs' examples use: an integration pinned to it got 404 while 65.0 was last.
+    assert versions[-1] == {"label": "Winter '27", "url": "/services/data/v68.0", "version": "68.0"}
     assert rest.org.api_calls.total == 0
+    assert (await rest.get("/services/data/v68.0/sobjects")).status == 200
+    assert (await rest.get("/services/data/v69.0/sobjects")).status == 404
 
 
 async def test_every_rest_response_carries_the_limit_header(rest: RestCaller) -> None:
