@@ -75,8 +75,11 @@ async def store_lock(
     finally:
         if keeper is not None:
             keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            # asyncio.wait: the keeper's own CancelledError is not raised here,
+            # and this task's is (suppressing CancelledError around `await
+            # keeper` swallowed a cancel of this task that came meanwhile: the
+            # sweep, asked to stop, went on to its next wait and never ended).
+            await asyncio.wait([keeper])
         await claim.release()
 
 

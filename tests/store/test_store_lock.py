@@ -3,6 +3,8 @@ a claim started early (to share a write's wait) that is then held or given up.""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from opencx_salesforce.errors import LockBusy
@@ -51,3 +53,35 @@ async def test_an_abandoned_claim_frees_the_lock_it_took() -> None:
     assert await store.get(LOCKS_NS, "contact:a") is None
     async with store_lock(store, "contact:a", 60):
         pass
+
+
+async def test_a_renewed_lock_is_kept_past_its_ttl_and_released_after() -> None:
+    store = MemoryStore()
+    async with store_lock(store, "sweep", 0.2, renew_every=0.05):
+        await asyncio.sleep(0.5)  # past the ttl more than twice
+        with pytest.raises(LockBusy):
+            async with store_lock(store, "sweep", 0.2):
+                pass
+    async with store_lock(store, "sweep", 0.2):
+        pass  # released
+
+
+@pytest.mark.parametrize("steps", range(12))
+async def test_a_holder_cancelled_at_any_step_ends_cancelled(steps: int) -> None:
+    # Cancelled as it stopped its renewal, the holder swallowed the cancel (a
+    # suppress(CancelledError) around awaiting the renewal): the sweep, asked
+    # to stop, went on to its next wait, and the host's stop waited for ever.
+    store = MemoryStore()
+
+    async def hold() -> None:
+        async with store_lock(store, "sweep", 10.0, renew_every=5.0):
+            await asyncio.sleep(0)
+        await asyncio.Event().wait()  # what a sweep loop does next: wait
+
+    task = asyncio.create_task(hold())
+    for _ in range(steps):
+        await asyncio.sleep(0)
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=1.0)
+    assert done, f"the holder swallowed its cancel after {steps} steps"
+    assert task.cancelled()
