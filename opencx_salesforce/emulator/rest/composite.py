@@ -288,7 +288,12 @@ async def run_transaction(request: RestRequest, subrequests: Sequence[Subrequest
     responses: dict[str, Any] = {}
     results: list[dict[str, Any]] = []
     for index, sub in enumerate(subrequests):
-        response = await run_one(request, sub, responses, all_or_none=True)
+        try:
+            response = await run_one(request, sub, responses, all_or_none=True)
+        except BaseException:
+            # Whatever fails the request as a whole leaves nothing of it written.
+            org.restore(snapshot)
+            raise
         responses[sub.reference_id] = response.body
         if failed(sub, response):
             org.restore(snapshot)

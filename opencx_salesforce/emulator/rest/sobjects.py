@@ -11,6 +11,7 @@ from email.utils import format_datetime as http_format
 from typing import Any
 
 from opencx_salesforce.emulator.datetimes import parse_datetime
+from opencx_salesforce.emulator.deserialise import parser_error
 from opencx_salesforce.emulator.ids import is_valid_id, to18
 from opencx_salesforce.emulator.org import Org, Record
 from opencx_salesforce.emulator.rest.dispatch import (
@@ -153,6 +154,13 @@ def _body(request: RestRequest) -> Any:
             "JSON_PARSER_ERROR",
             "No content to map due to end-of-input at [line:1, column:0]",
         )
+    if not isinstance(request.body, dict):
+        # Nor can an array, a string or a number: "400 ... the JSON or XML body
+        # contains an error" [src: api_rest errorcodes.htm], in the parser's own
+        # words for the value it met (deserialise.py). It was a 500, and inside
+        # an all-or-none composite the subrequests before it stayed written.
+        sobject = path_param(request, "sobject")
+        raise parser_error(sobject, request.body, 1)
     return request.body
 
 

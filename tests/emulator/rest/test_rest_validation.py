@@ -223,6 +223,36 @@ async def test_wrong_json_types_are_parser_errors(rest: RestCaller) -> None:
         assert f"Non-standard token '{token}'" in str(_only_error(odd.body)["message"])
 
 
+async def test_a_body_that_is_not_an_object_is_a_parser_error_and_writes_nothing(
+    rest: RestCaller,
+) -> None:
+    """errorcodes.htm 400 "the JSON ... body contains an error": an array, a
+    string or a number where a record belongs. It was a 500, and an all-or-none
+    composite (or a graph) kept what its earlier subrequests had written."""
+    for body in ([1], "text", 7, True):
+        reply = await rest.post("sobjects/Case", body)
+        assert reply.status == 400, body
+        assert _only_error(reply.body)["errorCode"] == "JSON_PARSER_ERROR", body
+    case_id = (await rest.post("sobjects/Case", {"Subject": "kept"})).body["id"]
+    assert (await rest.patch(f"sobjects/Case/{case_id}", [1, 2])).status == 400
+
+    def create(ref: str, body: object) -> dict[str, object]:
+        url = f"/services/data/v{rest.version}/sobjects/Case"
+        return {"method": "POST", "url": url, "referenceId": ref, "body": body}
+
+    nodes = [create("a", {"Subject": "before-the-bad-body"}), create("b", [1])]
+    composite = await rest.post("composite", {"allOrNone": True, "compositeRequest": nodes})
+    assert composite.status == 200
+    graph = await rest.post(
+        "composite/graph", {"graphs": [{"graphId": "g1", "compositeRequest": nodes}]}
+    )
+    assert graph.status == 200 and graph.body["graphs"][0]["isSuccessful"] is False
+    found = await rest.get(
+        "query?q=SELECT+Id+FROM+Case+WHERE+Subject+%3D+%27before-the-bad-body%27"
+    )
+    assert found.body["totalSize"] == 0
+
+
 async def test_invalid_email(rest: RestCaller) -> None:
     """SALESFORCE.md §3 tree failure example: INVALID_EMAIL_ADDRESS "Email: invalid
     email address: 123", fields ["Email"]."""
