@@ -12,10 +12,14 @@ from typing import Any
 import pluggy
 
 from opencx_salesforce.errors import ExtensionHookError
-from opencx_salesforce.hookcalls import call_plugin, plugin_order
+from opencx_salesforce.hookcalls import CancelledInHook, HookTimedOut, call_plugin, plugin_order
 
 # The name the plugin's default hook implementations are registered under.
 DEFAULTS_PLUGIN = "salesforce.defaults"
+# Seconds an extension hook's awaited answer may take: well inside a job's
+# two-minute lease, so a hook that never answers fails its job with its name,
+# rather than holding it, silent, while the lease runs out and it starts again.
+HOOK_TIMEOUT = 60.0
 
 
 async def answers(
@@ -39,9 +43,11 @@ async def answers(
             continue
         kwargs = {**offered, **{key: copy.copy(offered[key]) for key in copied}}
         try:
-            found = await call_plugin(pm, hook, name, kwargs)
+            found = await call_plugin(pm, hook, name, kwargs, timeout=HOOK_TIMEOUT)
         except ExtensionHookError:
             raise
+        except (CancelledInHook, HookTimedOut) as exc:
+            raise ExtensionHookError(name, None, f"{hook}: {exc}") from exc
         except Exception as exc:
             raise ExtensionHookError(
                 name, None, f"{hook} raised {type(exc).__name__}: {exc}"

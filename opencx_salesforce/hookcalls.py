@@ -11,6 +11,7 @@ subsets, wrappers, ``tryfirst``/``trylast``, ``firstresult``) still applies.
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,18 @@ import pluggy
 from opencx_salesforce.hookspecs import resolve
 
 HookErrorHandler = Callable[[str, str, Exception], None]
+
+
+class CancelledInHook(Exception):
+    """A hook raised ``asyncio.CancelledError`` though its caller was not being
+    cancelled (it awaited a task cancelled elsewhere, say). As it is, that
+    error would pass every ``except Exception`` as the caller's own
+    cancellation: a host's handoff ended with no Case and no word, and a job
+    was taken again every two minutes, for ever. It is a hook error instead."""
+
+
+class HookTimedOut(Exception):
+    """A hook's answer did not come within its time."""
 
 
 @dataclass(frozen=True)
@@ -84,21 +97,47 @@ async def call_plugin(
     kwargs: Mapping[str, Any],
     *,
     await_results: bool = True,
+    timeout: float | None = None,
 ) -> list[Any]:
     """What plugin ``plugin_name`` answers to ``hook_name`` (a list, as pluggy
-    gives it; ``None`` answers left out), awaited unless ``await_results`` is off."""
+    gives it; ``None`` answers left out), awaited unless ``await_results`` is off.
+    ``timeout``: seconds an awaited answer may take (:class:`HookTimedOut`
+    past them). A ``CancelledError`` of the hook's own is :class:`CancelledInHook`."""
     plan = _plan(pm, hook_name)
     single = plan.callers.get(plugin_name)
     if single is None:  # it does not implement the hook: pluggy would call nothing
         return []
-    result = single(**kwargs)
-    values = [result] if plan.firstresult else list(result)
-    out = []
-    for value in values:
-        value = await resolve(value) if await_results else value
-        if value is not None:
-            out.append(value)
-    return out
+    try:
+        result = single(**kwargs)
+        values = [result] if plan.firstresult else list(result)
+        out = []
+        for value in values:
+            if await_results:
+                value = await _answer(value, timeout)
+            if value is not None:
+                out.append(value)
+        return out
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # this task is being cancelled: not the hook's doing
+        raise CancelledInHook(
+            "it raised asyncio.CancelledError, though nothing cancelled its caller "
+            "(did it await a task cancelled elsewhere?)"
+        ) from None
+
+
+async def _answer(value: Any, timeout: float | None) -> Any:
+    """``value`` awaited if awaitable, within ``timeout`` seconds (a hook's own
+    TimeoutError stays its own)."""
+    scope = asyncio.timeout(timeout)
+    try:
+        async with scope:
+            return await resolve(value)
+    except TimeoutError:
+        if scope.expired():
+            raise HookTimedOut(f"it did not answer within {timeout:g} s") from None
+        raise
 
 
 async def call_each(
