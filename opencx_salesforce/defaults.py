@@ -24,6 +24,7 @@ import pluggy
 
 from opencx_salesforce.cases.fields import base_fields
 from opencx_salesforce.cases.transcript import TitledComments, packed_transcript
+from opencx_salesforce.errors import ConfigError
 from opencx_salesforce.extensions import DEFAULTS_PLUGIN
 from opencx_salesforce.hookspecs import hookimpl
 from opencx_salesforce.models import Message, Session
@@ -54,6 +55,13 @@ def register_defaults(pm: pluggy.PluginManager, settings: SalesforceSettings) ->
     runtime started earlier on the same manager. Registered last, their
     ``trylast`` implementations are called after every other plugin's."""
     earlier = pm.get_plugin(DEFAULTS_PLUGIN)
+    if earlier is not None and not isinstance(earlier, DefaultHooks):
+        # Taken off without a word, an extension registered under this name
+        # left its Case fields out of every Case.
+        raise ConfigError(
+            f"a plugin is registered as {DEFAULTS_PLUGIN!r}, the name of the Salesforce "
+            "plugin's own defaults: register it under another name"
+        )
     if earlier is not None:
         pm.unregister(earlier)
     defaults = DefaultHooks(settings)
