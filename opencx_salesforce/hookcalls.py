@@ -12,6 +12,7 @@ subsets, wrappers, ``tryfirst``/``trylast``, ``firstresult``) still applies.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -130,10 +131,12 @@ async def call_plugin(
 async def _answer(value: Any, timeout: float | None) -> Any:
     """``value`` awaited if awaitable, within ``timeout`` seconds (a hook's own
     TimeoutError stays its own)."""
+    if timeout is None or not inspect.isawaitable(value):
+        return await resolve(value)  # no timer for an answer already there
     scope = asyncio.timeout(timeout)
     try:
         async with scope:
-            return await resolve(value)
+            return await value
     except TimeoutError:
         if scope.expired():
             raise HookTimedOut(f"it did not answer within {timeout:g} s") from None
