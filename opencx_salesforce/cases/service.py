@@ -344,7 +344,9 @@ class CaseService:
 
         generation = ref.generation + 1 if ref is not None else 1
         parent = ref.case_id if ref is not None else (previous[0] if previous else None)
-        if reads.appends_queued:
+        # A handoff's own job only: a closed Case's append makes its follow-up
+        # through here too, with its own words, which must stay.
+        if reads.appends_queued and attempt.job.item_id == _handoff_item(session.id):
             session, transcript = await self._without_queued_appends(session, transcript)
         return await self._creator.create(
             session, key, generation, parent, attempt, transcript, reads.contact_match

@@ -6,6 +6,7 @@ JavaScript and in Chromium (a screenshot for a human to look at)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -173,6 +174,7 @@ async def test_a_changed_encryption_key_in_chromium(
     shot = tmp_path / "admin-wrong-key.png"
     await page.screenshot(path=str(shot), full_page=True)
     shutil.copyfile(shot, SCREENSHOT_COPY)
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))  # "Disconnect?"
     await page.get_by_role("button", name="Disconnect").click()
     await expect(page.get_by_text("Disconnected, but not revoked at Salesforce")).to_be_visible()
     await context.close()
