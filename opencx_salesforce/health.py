@@ -19,14 +19,16 @@ for administrators, into ``detail``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from opencx_salesforce.log_throttle import LogThrottle, also
 from opencx_salesforce.runtime import STATE_NS, Runtime
 from opencx_salesforce.salesforce.connection import ConnectionState
 from opencx_salesforce.store.base import ItemState
-from opencx_salesforce.store.probe import probe_write
+from opencx_salesforce.store.probe import WriteProbe, probe_write
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +65,25 @@ def liveness(services: Runtime) -> Report:
     return Report(running == expected, {"outbox_workers": f"{running}/{expected}"})
 
 
+# Seconds readiness waits for the store: a store that does not answer (its
+# client retrying a PostgreSQL that is down) is not ready, and the probe says
+# so in time (it gave no answer at all in 40 s).
+STORE_ANSWER_SECONDS = 5.0
+# One ERROR line in a while, however often the probe asks (every 5 s here).
+_store_errors = LogThrottle()
+
+
 async def readiness(services: Runtime) -> Report:
     checks: dict[str, str] = {}
     detail: dict[str, str] = {}
     ok = True
 
-    probe = await probe_write(services.host.store, STATE_NS)
+    try:
+        probe = await asyncio.wait_for(
+            probe_write(services.host.store, STATE_NS), STORE_ANSWER_SECONDS
+        )
+    except TimeoutError:
+        probe = WriteProbe(TimeoutError(f"no answer within {STORE_ANSWER_SECONDS:g} s"))
     if probe.ok:
         checks["store"] = "ok"
     else:
@@ -80,7 +95,12 @@ async def readiness(services: Runtime) -> Report:
             else "the store lost a write it had just taken"
         )
         detail["store"] = reason
-        log.error("readiness: the store did not take a write: %s", reason)
+        report = _store_errors.due()
+        if report is not None:
+            log.error("readiness: the store did not take a write: %s%s", reason, also(report))
+        # The rest reads the store too: it would only wait as long again.
+        checks["outbox"] = checks["salesforce"] = "unknown"
+        return Report(ok, checks, detail)
 
     try:
         items = await services.outbox.items(ItemState.READY)

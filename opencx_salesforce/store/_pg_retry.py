@@ -36,9 +36,11 @@ import asyncpg
 from asyncpg import exceptions as pgx
 from asyncpg.pool import PoolConnectionProxy
 
+from opencx_salesforce.log_throttle import LogThrottle, also
 from opencx_salesforce.store._pg_lender import Lender
 
 log = logging.getLogger(__name__)
+_retries = LogThrottle()
 
 _T = TypeVar("_T")
 
@@ -128,6 +130,10 @@ async def run_retrying(
         give_up_at = give_up_at or now + reconnect_timeout
         if now >= give_up_at:
             raise failure
-        log.warning("PostgreSQL store: %s; trying again in %.2fs", failure, pause)
+        report = _retries.due()
+        if report is not None:  # every statement of every worker retries: one line in a while
+            log.warning(
+                "PostgreSQL store: %s; trying again in %.2fs%s", failure, pause, also(report)
+            )
         await asyncio.sleep(pause * random.uniform(0.5, 1.0))
         pause = min(pause * 2, 1.0)

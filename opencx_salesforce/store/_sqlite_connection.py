@@ -380,7 +380,7 @@ def _runs_last(pending: _Pending[Any]) -> bool:
 def _moved(work: str, pace: Pace) -> None:
     where = "the event loop" if pace.quick else "the store's threads"
     line = f"SQLite {work} took {1000 * pace.average:.2f} ms on average: they run on {where}"
-    report = pace.reports.move()
+    report = pace.reports.due()
     if report is None:  # a pace moving back and forth: one INFO line in a while
         log.debug("%s from now on", line)
         return

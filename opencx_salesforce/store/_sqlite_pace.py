@@ -23,6 +23,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from opencx_salesforce.log_throttle import LogThrottle
+
 # On average, work slower than this runs on a thread (seconds). A local SSD's
 # fsync is 0.05-0.5 ms; cloud block storage's is 0.5-10 ms.
 LOOP_LIMIT = 0.001
@@ -39,31 +41,6 @@ PROBE_EVERY = 1.0
 # whose commits sit at the limit they go back and forth (a soak saw 232 lines
 # in 27 minutes); the moves between are logged at DEBUG and counted in the next.
 REPORT_EVERY = 600.0
-
-
-class MoveReports:
-    """Which of a pace's moves get an INFO line: the first, then at most one
-    every ``every`` seconds, counting the moves since the last."""
-
-    def __init__(
-        self, every: float = REPORT_EVERY, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._every = every
-        self._clock = clock
-        self._last: float | None = None
-        self._moves = 0  # since the last INFO line, this one included
-
-    def move(self) -> tuple[int, float] | None:
-        """Record a move. When it is to be reported: the moves it stands for
-        (1: only itself) and the seconds since the last report (0 for the
-        first); None when it is not."""
-        now = self._clock()
-        self._moves += 1
-        if self._last is not None and now - self._last < self._every:
-            return None
-        since = 0.0 if self._last is None else now - self._last
-        moves, self._moves, self._last = self._moves, 0, now
-        return moves, since
 
 
 class Pace:
@@ -85,7 +62,7 @@ class Pace:
         self._quick = limit > 0
         # A limit of 0: never on the loop, not even to probe.
         self._next_probe = clock() + probe_every if limit > 0 else float("inf")
-        self.reports = MoveReports(clock=clock)
+        self.reports = LogThrottle(REPORT_EVERY, clock)
 
     @property
     def on_loop(self) -> bool:

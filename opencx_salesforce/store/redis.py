@@ -45,6 +45,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import NoScriptError, RedisError
 
+from opencx_salesforce.log_throttle import LogThrottle, also
 from opencx_salesforce.store import _redis_scripts as lua
 from opencx_salesforce.store._redis_batch import CommandBatcher
 from opencx_salesforce.store._redis_persistence import Persistence, read_persistence
@@ -89,6 +90,7 @@ class RedisStore:
         self.prefix = prefix
         self._wake_channel = f"{prefix}wake"
         self._wakeups = Wakeups()
+        self._channel_losses = LogThrottle()  # one warning in a while, not two a second
         self._pubsub: PubSub | None = None
         self._listener: asyncio.Task[None] | None = None
         self._listen_lock = asyncio.Lock()
@@ -355,7 +357,11 @@ class RedisStore:
             except Exception as exc:
                 # The client reconnects and resubscribes on the next read; until
                 # then wake everyone, since a notification may have been lost.
-                log.warning("lost the store wake-up channel (%s); reconnecting", exc)
+                report = self._channel_losses.due()
+                if report is not None:
+                    log.warning(
+                        "lost the store wake-up channel (%s); reconnecting%s", exc, also(report)
+                    )
                 self._wakeups.notify_all()
                 await asyncio.sleep(0.5)
 

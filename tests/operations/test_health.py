@@ -11,7 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from operations_support import PREFIX
 
+from opencx_salesforce import health
 from opencx_salesforce.devhost.stack import Stack, start_stack
+from opencx_salesforce.log_throttle import LogThrottle
 from opencx_salesforce.models import HandoffReason
 from opencx_salesforce.salesforce.errors import NeedsReauthorization
 from opencx_salesforce.store.memory import MemoryStore
@@ -90,6 +92,34 @@ async def test_readiness_fails_when_the_store_cannot_write(stacks: Any) -> None:
     assert "No space left on device" in body["detail"]["store"]
     store.full = False
     assert (await probe(stack, "ready"))[0] == 200
+
+
+class SilentStore(DiskFullStore):
+    """Writes that never answer, as a client retrying a PostgreSQL that is down."""
+
+    async def set(self, ns: str, key: str, value: bytes, *, ttl: float | None = None) -> None:
+        if self.full:
+            await asyncio.Event().wait()
+        await super().set(ns, key, value, ttl=ttl)
+
+
+async def test_readiness_answers_in_time_when_the_store_does_not(
+    stacks: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # With PostgreSQL down the probe gave no answer at all in 40 s, and each
+    # probe that did fail logged an ERROR line.
+    monkeypatch.setattr(health, "STORE_ANSWER_SECONDS", 0.3)
+    monkeypatch.setattr(health, "_store_errors", LogThrottle())
+    store = SilentStore()
+    stack = await stacks(store=store)
+    store.full = True
+    for _ in range(3):
+        status, body = await asyncio.wait_for(probe(stack, "ready", admin=True), 5)
+        assert status == 503 and body["checks"]["store"] == "not writable"
+        assert "no answer within 0.3 s" in body["detail"]["store"]
+    errors = [r for r in caplog.records if r.getMessage().startswith("readiness: the store")]
+    assert len(errors) == 1
+    store.full = False
 
 
 async def test_readiness_fails_when_outbox_jobs_wait_longer_than_the_threshold(
