@@ -76,6 +76,14 @@ class SweepSchedule:
         )
         return self._healthy
 
+    def _note_refusals(self) -> None:
+        """A webhook call refused during a quiet wait (a package deployed with
+        another secret, say) makes the next sweep prompt, as the judgement after
+        a sweep would: the wait looked only at the activity and the digest, and
+        a refused reply waited out the quiet interval (three minutes seen)."""
+        if sum(self._status.webhooks_refused.values()) > self._refused_seen:
+            self._healthy = False
+
     async def is_hot(self) -> bool:
         """Whether a conversation is in progress (activity in the hot window)."""
         return await self._activity.hot(self._settings.sweep_hot_seconds)
@@ -126,6 +134,7 @@ class SweepSchedule:
         # so that its cost per day is as documented.
         prompt, quiet = random.uniform(0.9, 1.0), random.uniform(0.9, 1.1)
         while True:
+            self._note_refusals()
             try:
                 digest = await self.digest_on_time()
                 hot = await self.is_hot()

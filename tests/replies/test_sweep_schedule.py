@@ -228,3 +228,23 @@ async def test_a_reply_whose_callout_failed_on_a_quiet_case_comes_with_the_packa
         assert node.runtime.reply_status.delivered_by_sweep == 0
     finally:
         await apex.close()
+
+
+async def test_a_webhook_refused_during_a_quiet_wait_brings_the_sweep_forward(
+    make_world: WorldFactory,
+) -> None:
+    # A package deployed with another secret: every call refused (401). The
+    # schedule looked at refusals only after a sweep, so a quiet wait went on
+    # (three minutes seen), and the reply with it.
+    world, clock = await started(make_world)
+    node = world.node
+    await handed_off(node)
+    await run_clock(node, clock, 3 * 3600)  # healthy and quiet: the long interval
+    status = node.runtime.reply_status
+    sweeps = status.sweeps
+    while status.sweeps == sweeps:  # just after a sweep: the next is minutes away
+        await run_clock(node, clock, 1.0)
+    sweeps = status.sweeps
+    status.webhooks_refused["signature"] = status.webhooks_refused.get("signature", 0) + 1
+    await run_clock(node, clock, DEFAULTS["sweep_interval_seconds"] * 1.05)
+    assert status.sweeps == sweeps + 1
