@@ -56,9 +56,19 @@ def add_parser(subparsers: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from opencx_salesforce.commands.config_file import load_install_config
+    from opencx_salesforce.errors import ConfigError, OpenCXSalesforceError
 
-    host_settings, sections = load_install_config(args.config)
-    report = asyncio.run(doctor_report(host_settings, sections))
+    try:
+        host_settings, sections = load_install_config(args.config)
+        report = asyncio.run(doctor_report(host_settings, sections))
+    except OpenCXSalesforceError as exc:
+        if not args.json:
+            raise  # the command line prints it
+        # A script parsing --json gets JSON even when no check could run (the
+        # configuration refused, the store not opening): it got plain text.
+        code = 2 if isinstance(exc, ConfigError) else 1
+        print(json.dumps({"ok": False, "exit_code": code, "error": str(exc)}, indent=2))
+        return code
     if args.json:
         print(json.dumps(report.to_json(), indent=2), flush=True)
     else:

@@ -182,6 +182,32 @@ def test_doctor_refuses_a_memory_store(tmp_path: Path, capsys: pytest.CaptureFix
     assert "memory://" in capsys.readouterr().err
 
 
+def test_doctor_json_is_json_when_no_check_can_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A store that does not open (here a folder that is not there): --json
+    # printed the plain text line, which breaks the scripts that parse it.
+    config = write_config(
+        tmp_path,
+        store_url=f"sqlite:///{tmp_path}/missing/opencx.db",
+        public_url="https://bot.example.com",
+        salesforce={"dev_mode": True},
+    )
+    code = main(["doctor", "--config", str(config), "--json"])
+    answer = json.loads(capsys.readouterr().out)
+    assert code == 1 and answer["ok"] is False and answer["exit_code"] == 1
+    assert "cannot open the store" in answer["error"] and "does not exist" in answer["error"]
+    # A configuration refused is exit 2, in JSON too.
+    config = write_config(
+        tmp_path,
+        store_url="memory://",
+        public_url="https://bot.example.com",
+        salesforce={"dev_mode": True},
+    )
+    assert main(["doctor", "--config", str(config), "--json"]) == 2
+    assert "memory://" in json.loads(capsys.readouterr().out)["error"]
+
+
 # --- apex --------------------------------------------------------------------------------
 
 
