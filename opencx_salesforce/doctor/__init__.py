@@ -101,6 +101,16 @@ def _salesforce_trouble(exc: SalesforceError, ctx: Context) -> Outcome:
             "`opencx-salesforce connect --config FILE`. Queued work waits and resumes once "
             "connected.",
         )
+    if isinstance(exc, RequestLimitExceeded) and exc.concurrency:
+        # Not the daily quota (doctor said so, quoting Salesforce's words that
+        # contradicted it): too many long requests at once, in this org.
+        return fail(
+            f"Salesforce refuses calls for now: too many long-running requests run at once "
+            f"in the org ({exc.message})",
+            "It clears as those requests finish; the plugin's work waits and retries. If it "
+            "lasts, find the integration that holds long requests open (Setup > Apex Jobs, "
+            "API Usage), then run the doctor again.",
+        )
     if isinstance(exc, RequestLimitExceeded):
         return fail(
             f"Salesforce refuses every call: the org's daily API limit is spent ({exc.message})",

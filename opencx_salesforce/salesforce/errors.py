@@ -234,10 +234,16 @@ class RequestLimitExceeded(ApiError):
     CONCURRENCY_WAIT = 10.0
 
     @property
+    def concurrency(self) -> bool:
+        """Too many long requests at once, not the daily quota: it clears as
+        they finish."""
+        return "Concurrent" in self.message
+
+    @property
     def retry_after(self) -> float | None:
         if self._retry_after is not None:
             return self._retry_after
-        if "Concurrent" in self.message:
+        if self.concurrency:
             return self.CONCURRENCY_WAIT
         return self.DAILY_QUOTA_WAIT
 

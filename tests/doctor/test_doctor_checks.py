@@ -8,6 +8,7 @@ import io
 import re
 from pathlib import Path
 
+import pytest
 from doctor_support import (
     CHECK_IDS,
     SALESFORCE_CHECKS,
@@ -37,6 +38,8 @@ from opencx_salesforce.doctor import (
 from opencx_salesforce.emulator.package import deploy_package
 from opencx_salesforce.emulator.seed import DEFAULT_CUSTOM_FIELDS, CustomFieldSeed, default_org
 from opencx_salesforce.models import Contact, HandoffReason
+from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.salesforce.errors import RequestLimitExceeded
 from opencx_salesforce.store.base import ItemState
 from opencx_salesforce.web.admin.messages import CREDENTIALS_WONT_SAVE
 
@@ -412,3 +415,26 @@ async def test_admin_setup_shows_a_healthy_install_as_the_doctor_prints_it(
     summary = SUMMARY_LINE.search(printed)
     assert summary is not None, printed
     assert SUMMARY_LINE.findall(sample) == [summary[0]]
+
+
+async def test_too_many_long_requests_at_once_is_not_called_the_daily_limit(
+    make_stack: StackFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # REQUEST_LIMIT_EXCEEDED "ConcurrentPerOrgLongTxn Limit exceeded.": doctor
+    # said the daily limit was spent, quoting words that said otherwise.
+    stack = await make_stack()
+
+    async def busy(*args: object, **kwargs: object) -> dict[str, object]:
+        raise RequestLimitExceeded(
+            "ConcurrentPerOrgLongTxn Limit exceeded.",
+            status=403,
+            error_code="REQUEST_LIMIT_EXCEEDED",
+        )
+
+    monkeypatch.setattr(SalesforceClient, "limits", busy)  # the doctor's own client
+    report = await diagnose(stack.runtime)
+    failed = only_failure(report)
+    assert failed.id == "api"
+    assert "too many long-running requests run at once" in failed.detail
+    assert "daily" not in failed.detail and failed.fix is not None
+    assert "last 24 hours" not in failed.fix
