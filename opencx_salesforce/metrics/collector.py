@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from opencx_salesforce.outbox.queue import OutboxStats
 from opencx_salesforce.replies.status import ReplyStatus
 from opencx_salesforce.salesforce.client import SalesforceClient
+from opencx_salesforce.salesforce.connection import ConnectionState
 from opencx_salesforce.salesforce.tokens import TokenManager
 
 PREFIX = "opencx_salesforce"
@@ -29,6 +30,8 @@ class StoreFigures:
 
     depth: dict[str, int]  # items by state (ready, leased, dead)
     oldest_age: float  # seconds since the oldest item not dead was queued; 0 if none
+    up: bool = True  # the store answered the reads before this scrape
+    connection: str | None = None  # the connection's state (ConnectionState), if read
 
 
 class PluginCollector:
@@ -49,6 +52,24 @@ class PluginCollector:
         self.store = StoreFigures(depth={}, oldest_age=0.0)
 
     def collect(self) -> Iterable[Metric]:
+        yield GaugeMetricFamily(
+            f"{PREFIX}_store_up",
+            "1 when the store answered the reads before this scrape, 0 when it did not "
+            "(the outbox figures are then the last ones read).",
+            value=1 if self.store.up else 0,
+        )
+        if self.store.connection is not None:
+            connection = GaugeMetricFamily(
+                f"{PREFIX}_connection",
+                "The Salesforce connection's state: 1 for the current one "
+                "(needs_reauthorization: an admin must click Connect).",
+                labels=["state"],
+            )
+            for state in ConnectionState:
+                connection.add_metric(
+                    [state.value], 1 if state.value == self.store.connection else 0
+                )
+            yield connection
         yield from self._salesforce()
         yield from self._outbox_families()
         yield from self._reply_families()

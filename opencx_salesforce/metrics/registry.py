@@ -3,6 +3,10 @@ store figures read before each scrape."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from dataclasses import replace
+
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.aiohttp import make_aiohttp_handler
@@ -14,6 +18,11 @@ from opencx_salesforce.replies.status import ReplyStatus
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.tokens import TokenManager
 from opencx_salesforce.store.base import ItemState
+
+log = logging.getLogger(__name__)
+
+# Seconds a scrape waits for the store (as readiness does).
+STORE_ANSWER_SECONDS = 5.0
 
 # From the rep writing to the contact's host having it: seconds, from "the
 # webhook rang at once" to "the sweep found it minutes later".
@@ -32,6 +41,7 @@ class PluginMetrics:
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._outbox = outbox
+        self._tokens = tokens
         self._clock = clock
         self._collector = PluginCollector(
             client=client, tokens=tokens, outbox=outbox.stats, replies=replies
@@ -47,14 +57,27 @@ class PluginMetrics:
         self._expose = make_aiohttp_handler(self.registry)
 
     async def read_store(self) -> None:
-        """Count the outbox's items by state, and the age of the oldest one."""
-        items = await self._outbox.items()
+        """Count the outbox's items by state, the age of the oldest one, and
+        the connection's state. A store that fails or does not answer within
+        STORE_ANSWER_SECONDS leaves the last figures, and ``store_up`` 0: the
+        scrape still answers (it was a 500, and every series vanished with it,
+        the alerts on them silent rather than firing)."""
+        try:
+            async with asyncio.timeout(STORE_ANSWER_SECONDS):
+                items = await self._outbox.items()
+                status = await self._tokens.status()
+        except Exception as exc:
+            log.warning("metrics: the store did not answer: %s: %s", type(exc).__name__, exc)
+            self._collector.store = replace(self._collector.store, up=False)
+            return
         depth = {state.value: 0 for state in ItemState}
         for item in items:
             depth[item.state.value] += 1
         waiting = [item.enqueued_at for item in items if item.state is not ItemState.DEAD]
         oldest = self._clock.time() - min(waiting) if waiting else 0.0
-        self._collector.store = StoreFigures(depth=depth, oldest_age=max(0.0, oldest))
+        self._collector.store = StoreFigures(
+            depth=depth, oldest_age=max(0.0, oldest), connection=status.state.value
+        )
 
     async def respond(self, request: web.Request) -> web.StreamResponse:
         """The scrape: store figures first, then the text (or OpenMetrics, as the

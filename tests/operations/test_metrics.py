@@ -4,6 +4,7 @@ the emulator can vouch for."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -16,6 +17,7 @@ from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.emulator.app import Emulator
 from opencx_salesforce.models import Contact, HandoffReason
 from opencx_salesforce.salesforce.call_kind import call_kind
+from opencx_salesforce.salesforce.errors import NeedsReauthorization
 from opencx_salesforce.store.memory import MemoryStore
 
 M = "opencx_salesforce_"
@@ -194,3 +196,56 @@ async def test_metrics_listen_serves_metrics_on_a_listener_of_its_own(
 )
 def test_each_call_is_counted_under_its_resource_kind(path: str, kind: str) -> None:
     assert call_kind(path) == kind
+
+
+class DownStore(MemoryStore):
+    """A store whose queue reads fail, as Redis's do when it is down."""
+
+    down = False
+
+    async def items(self, queue: str, state: Any = None) -> Any:
+        if self.down:
+            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379")
+        return await super().items(queue, state)
+
+
+async def test_metrics_answer_with_the_store_down_and_say_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The scrape was a 500 while Redis was down: every series vanished with it,
+    # and the alerts operations.md suggests went silent instead of firing.
+    store = DownStore()
+    stack = await start_stack(store=store)
+    try:
+        url = f"{stack.host_url}{PREFIX}/metrics"
+        token = stack.host.settings.admin_token.get_secret_value()
+        got = await scrape(url, token)
+        assert got.value(f"{M}store_up") == 1
+        assert got.value(f"{M}connection", state="connected") == 1
+        assert got.value(f"{M}connection", state="needs_reauthorization") == 0
+        store.down = True
+        got = await scrape(url, token)
+        assert got.value(f"{M}store_up") == 0
+        assert got.value(f"{M}dead_letters") == 0  # the last figures read
+        assert "metrics: the store did not answer: ConnectionError" in caplog.text
+        store.down = False
+        assert (await scrape(url, token)).value(f"{M}store_up") == 1
+    finally:
+        await stack.close()
+
+
+async def test_a_lost_connection_shows_in_the_metrics() -> None:
+    stack = await start_stack(store=MemoryStore())
+    try:
+        # The Run As user deactivated, the token expired: the refresh is refused.
+        stack.emulator.state.auth.set_user_active(stack.org.id, "admin@acme.example", False)
+        stack.emulator.state.auth.expire_access_tokens(stack.org.id)
+        with pytest.raises(NeedsReauthorization):
+            await stack.runtime.client.limits()
+        got = await scrape(
+            f"{stack.host_url}{PREFIX}/metrics", stack.host.settings.admin_token.get_secret_value()
+        )
+        assert got.value(f"{M}connection", state="needs_reauthorization") == 1
+        assert got.value(f"{M}connection", state="connected") == 0
+    finally:
+        await stack.close()
