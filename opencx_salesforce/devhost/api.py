@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from opencx_salesforce.devhost.pages import read_body
 from opencx_salesforce.devhost.sessions import SessionStateError, UnknownSessionError
 from opencx_salesforce.models import Channel, Contact, HandoffReason, Role
+from opencx_salesforce.store.failures import cause_of, from_the_store
 from opencx_salesforce.store.probe import probe_write
 
 if TYPE_CHECKING:
@@ -152,8 +153,6 @@ class SessionApi:
 
 BodyT = TypeVar("BodyT", bound=_Body)
 Handler = Callable[[web.Request], Awaitable[web.Response]]
-# Where a store's own errors come from: the SQLite, PostgreSQL and Redis drivers.
-_STORE_DRIVERS = ("sqlite3", "asyncpg", "redis")
 
 
 def _in_json(handler: Handler) -> Handler:
@@ -171,9 +170,8 @@ def _in_json(handler: Handler) -> Handler:
             raise
         except Exception as exc:
             log.exception("%s %s failed", request.method, request.path)
-            said = str(exc).strip()
-            cause = type(exc).__name__ + (f": {said.splitlines()[0][:200]}" if said else "")
-            if _from_the_store(exc):
+            cause = cause_of(exc)
+            if from_the_store(exc):
                 _fail(
                     web.HTTPServiceUnavailable,
                     "store_unavailable",
@@ -188,16 +186,6 @@ def _in_json(handler: Handler) -> Handler:
             )
 
     return answer
-
-
-def _from_the_store(exc: BaseException) -> bool:
-    if isinstance(exc, ConnectionError | TimeoutError):
-        return True
-    return any(
-        type(error).__module__.split(".")[0] in _STORE_DRIVERS
-        for error in (exc, exc.__cause__, exc.__context__)
-        if error is not None
-    )
 
 
 async def _read(request: web.Request, model: type[BodyT]) -> BodyT:

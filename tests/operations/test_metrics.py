@@ -249,3 +249,28 @@ async def test_a_lost_connection_shows_in_the_metrics() -> None:
         assert got.value(f"{M}connection", state="connected") == 0
     finally:
         await stack.close()
+
+
+async def test_the_settings_page_and_status_json_say_the_store_is_down() -> None:
+    # Both were a bare 500, with a traceback logged for every request.
+    store = DownStore()
+    stack = await start_stack(store=store)
+    try:
+        token = stack.host.settings.admin_token.get_secret_value()
+        store.down = True
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+            async with http.get(f"{stack.host_url}{PREFIX}/admin/status.json") as answer:
+                assert answer.status == 503 and answer.headers["Retry-After"] == "5"
+                body = await answer.json()
+            assert body["error"] == "store_unavailable"
+            assert "The store does not answer (ConnectionError: Error 111" in body["message"]
+            async with http.get(
+                f"{stack.host_url}{PREFIX}/admin", headers={"Accept": "text/html"}
+            ) as answer:
+                assert answer.status == 503
+                assert "this page works again once it answers" in await answer.text()
+            store.down = False
+            async with http.get(f"{stack.host_url}{PREFIX}/admin/status.json") as answer:
+                assert answer.status == 200
+    finally:
+        await stack.close()

@@ -37,10 +37,12 @@ from aiohttp import web
 
 from opencx_salesforce.doctor import diagnose
 from opencx_salesforce.errors import ConfigError
+from opencx_salesforce.log_throttle import LogThrottle, also
 from opencx_salesforce.runtime import Runtime
 from opencx_salesforce.salesforce.oauth import CredentialCheckOutcome
 from opencx_salesforce.salesforce.secrets import SecretsError
 from opencx_salesforce.salesforce.tokens import ConnectionState
+from opencx_salesforce.store.failures import cause_of, from_the_store
 from opencx_salesforce.web.admin import access, connection, csrf, messages
 from opencx_salesforce.web.admin.forms import (
     CredentialsInput,
@@ -116,6 +118,16 @@ def admin_route(handler: AdminHandler) -> Handler:
         services = running(request)
         if not services.host.is_admin(request):
             raise access.refuse(request, services.host)
+        try:
+            return await checked(request, services)
+        except web.HTTPException:
+            raise
+        except Exception as exc:
+            if not from_the_store(exc):
+                raise
+            return _store_down(request, exc)
+
+    async def checked(request: web.Request, services: Runtime) -> web.StreamResponse:
         if request.method == "POST" and csrf.needs_csrf_check(request):
             form = await read_form(request)
             key = await csrf.CsrfKey.load(services.host.store)
@@ -127,6 +139,27 @@ def admin_route(handler: AdminHandler) -> Handler:
         return await handler(request, services)
 
     return guarded
+
+
+_store_trouble = LogThrottle()
+
+
+def _store_down(request: web.Request, exc: Exception) -> web.Response:
+    """The settings page, its status.json and its actions while the store does
+    not answer: 503 naming the cause, for a person and for a script (it was a
+    bare 500 with a traceback logged for every request)."""
+    report = _store_trouble.due()
+    if report is not None:
+        log.warning("settings page: the store did not answer (%s)%s", cause_of(exc), also(report))
+    text = (
+        f"The store does not answer ({cause_of(exc)}). The plugin's state is kept there: "
+        "this page works again once it answers (readiness shows when)."
+    )
+    headers = {"Retry-After": "5"}
+    if access.wants_json(request) or request.path.endswith(".json"):
+        body = {"ok": False, "error": "store_unavailable", "message": text}
+        return web.json_response(body, status=503, headers=headers)
+    return web.Response(text=text, status=503, headers=headers)
 
 
 # --- Save Credentials ---------------------------------------------------------------
