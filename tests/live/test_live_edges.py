@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from asyncio import Event
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,7 +22,9 @@ from opencx_salesforce.devhost.stack import Stack
 from opencx_salesforce.devhost.waiting import WaitTimedOut, wait_for
 from opencx_salesforce.emulator.messaging.deployment import DEFAULT_DEPLOYMENT
 from opencx_salesforce.live.errors import BadRequest
-from opencx_salesforce.models import Role, SessionStatus
+from opencx_salesforce.live.records import LiveChat
+from opencx_salesforce.live.service import LiveService
+from opencx_salesforce.models import Role, Session, SessionStatus
 from opencx_salesforce.store.base import ItemState
 
 
@@ -65,17 +68,38 @@ async def no_dead_letters(stack: Stack) -> None:
     assert not dead, [(d.item_id, d.last_error) for d in dead]
 
 
+async def accepted_chat(stack: Stack, rep: Rep) -> tuple[Session, LiveChat, LiveService]:
+    """A chat session handed off and accepted by the rep; the live service."""
+    session = await chat_session(stack)
+    await stack.host.handoff(session.id)
+    chat = await accepted(stack, rep, session.id)
+    live = stack.runtime.live
+    assert live is not None
+    return session, chat, live
+
+
+def held_token(live: LiveService, monkeypatch: pytest.MonkeyPatch) -> tuple[Event, Event]:
+    """The chat's token request, held: ``asked`` is set once it is under way,
+    and it goes on when ``go_on`` is set."""
+    asked, go_on = asyncio.Event(), asyncio.Event()
+    first = live.tokens.first
+
+    async def slow_token(*args: Any, **kwargs: Any) -> Any:
+        asked.set()
+        await go_on.wait()
+        return await first(*args, **kwargs)
+
+    monkeypatch.setattr(live.tokens, "first", slow_token)
+    return asked, go_on
+
+
 async def test_words_sent_as_the_rep_ends_the_chat_reach_the_case_once(
     stack: Stack, rep: Rep, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The send job read the chat open; the rep ended it and the plugin closed
     # the conversation before the send arrived: Messaging answered 400, the
     # job became a dead letter, and the session was resolved over the words.
-    session = await chat_session(stack)
-    await stack.host.handoff(session.id)
-    chat = await accepted(stack, rep, session.id)
-    live = stack.runtime.live
-    assert live is not None
+    session, chat, live = await accepted_chat(stack, rep)
     send = live.scrt.send_message
     words = "Wait, one more thing."
 
@@ -108,11 +132,7 @@ async def test_words_that_reach_a_chat_the_rep_has_ended_reach_the_case(
     # message reaches the conversation, which opens a new session without the
     # chat's routing [MIAW.md §5], and the plugin's close then ends that one:
     # no rep ever saw the words.
-    session = await chat_session(stack)
-    await stack.host.handoff(session.id)
-    chat = await accepted(stack, rep, session.id)
-    live = stack.runtime.live
-    assert live is not None
+    session, chat, live = await accepted_chat(stack, rep)
     heard, go_on = asyncio.Event(), asyncio.Event()
     end = live.inbound.end
 
@@ -172,15 +192,7 @@ async def test_a_chat_the_contact_leaves_while_it_starts_is_closed(
     # conversation waited in the queue, offered to reps, for nobody.
     live = stack.runtime.live
     assert live is not None
-    asked, go_on = asyncio.Event(), asyncio.Event()
-    first = live.tokens.first
-
-    async def slow_token(*args: Any, **kwargs: Any) -> Any:
-        asked.set()
-        await go_on.wait()
-        return await first(*args, **kwargs)
-
-    monkeypatch.setattr(live.tokens, "first", slow_token)
+    asked, go_on = held_token(live, monkeypatch)
     session = await chat_session(stack)
     await stack.host.handoff(session.id)
     await asyncio.wait_for(asked.wait(), 5)
@@ -235,11 +247,7 @@ async def test_a_message_messaging_refuses_goes_to_the_case_and_the_others_go_on
     # A 400 for one message (its text, say) while the chat is open: the
     # message headed the chat's queue for good, and every later message of
     # the chat failed behind it, each a dead letter.
-    session = await chat_session(stack)
-    await stack.host.handoff(session.id)
-    chat = await accepted(stack, rep, session.id)
-    live = stack.runtime.live
-    assert live is not None
+    session, chat, live = await accepted_chat(stack, rep)
     send = live.scrt.send_message
     refused = "A message Messaging will not take."
 
@@ -279,15 +287,7 @@ async def test_status_json_counts_a_starting_chat_as_the_page_does(
     # left out "starting"), and status.json had no Live Messaging facts at all.
     live = stack.runtime.live
     assert live is not None
-    asked, go_on = asyncio.Event(), asyncio.Event()
-    first = live.tokens.first
-
-    async def slow_token(*args: Any, **kwargs: Any) -> Any:
-        asked.set()
-        await go_on.wait()
-        return await first(*args, **kwargs)
-
-    monkeypatch.setattr(live.tokens, "first", slow_token)
+    asked, go_on = held_token(live, monkeypatch)
     session = await chat_session(stack)
     await stack.host.handoff(session.id)
     await asyncio.wait_for(asked.wait(), 5)

@@ -32,28 +32,29 @@ class SilentFields:
         await asyncio.Event().wait()  # an answer that never comes
 
 
-async def test_a_hooks_own_cancelled_error_dead_letters_naming_it(
-    salesforce_stack: StartStack, salesforce_handoff: Handoff
-) -> None:
-    stack = await salesforce_stack(plugins={"cancelled-fields": CancelledFields()})
-    session = await stack.host.create_session(topic="Refund")
-    with pytest.raises(HandoffFailed) as failed:
-        await salesforce_handoff(stack, session.id)
-    assert "plugin 'cancelled-fields'" in failed.value.error
-    assert "salesforce_case_fields: it raised asyncio.CancelledError" in failed.value.error
-    assert list(stack.org.rows("Case", False)) == []
-
-
-async def test_a_hook_that_never_answers_dead_letters_naming_it(
-    salesforce_stack: StartStack, salesforce_handoff: Handoff, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("plugin", "problem"),
+    [
+        (CancelledFields(), "salesforce_case_fields: it raised asyncio.CancelledError"),
+        (SilentFields(), "salesforce_case_fields: it did not answer within 0.2 s"),
+    ],
+    ids=["its-own-cancelled-error", "no-answer"],
+)
+async def test_a_hook_that_cancels_or_never_answers_dead_letters_naming_it(
+    salesforce_stack: StartStack,
+    salesforce_handoff: Handoff,
+    monkeypatch: pytest.MonkeyPatch,
+    plugin: object,
+    problem: str,
 ) -> None:
     monkeypatch.setattr(extensions, "HOOK_TIMEOUT", 0.2)
-    stack = await salesforce_stack(plugins={"silent-fields": SilentFields()})
+    stack = await salesforce_stack(plugins={"misbehaving": plugin})
     session = await stack.host.create_session(topic="Refund")
     with pytest.raises(HandoffFailed) as failed:
         await salesforce_handoff(stack, session.id)
-    assert "plugin 'silent-fields'" in failed.value.error
-    assert "salesforce_case_fields: it did not answer within 0.2 s" in failed.value.error
+    assert "plugin 'misbehaving'" in failed.value.error
+    assert problem in failed.value.error
+    assert list(stack.org.rows("Case", False)) == []
 
 
 NAME = "misbehaviour-test"
