@@ -38,9 +38,11 @@ from typing import Any
 from aiohttp import web
 
 from opencx_salesforce.apex import contract, digest_contract
+from opencx_salesforce.log_throttle import LogThrottle, also
 from opencx_salesforce.replies import replay
 from opencx_salesforce.runtime import Runtime
 from opencx_salesforce.settings import SalesforceSettings
+from opencx_salesforce.store.failures import cause_of, from_the_store
 from opencx_salesforce.web.context import running
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,31 @@ def _refuse(services: Runtime, status: int, category: str, message: str) -> web.
     return _answer(status, {"error": message})
 
 
+_store_trouble = LogThrottle()
+
+
 async def receive_webhook(request: web.Request) -> web.Response:
+    """A call from the package. With the store not answering it is 503 (the
+    package calls again, the sweep reads what it missed), not a bare 500 with
+    a traceback logged for every call."""
+    try:
+        return await _receive(request)
+    except web.HTTPException:
+        raise
+    except Exception as exc:
+        if not from_the_store(exc):
+            raise
+        report = _store_trouble.due()
+        if report is not None:
+            log.warning("webhook: the store did not answer (%s)%s", cause_of(exc), also(report))
+        return web.json_response(
+            {"error": "the plugin's store does not answer; call again later"},
+            status=503,
+            headers={"Retry-After": "5"},
+        )
+
+
+async def _receive(request: web.Request) -> web.Response:
     services = running(request)
     settings = services.settings
 

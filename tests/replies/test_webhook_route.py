@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from replies_support import (
     SECRET,
     Rep,
@@ -23,6 +24,8 @@ from replies_support import (
 )
 
 from opencx_salesforce.apex import contract
+from opencx_salesforce.log_throttle import LogThrottle
+from opencx_salesforce.replies import webhook
 
 
 async def _case_with_reply(world: World) -> tuple[str, str, str]:
@@ -170,3 +173,24 @@ async def test_a_valid_call_answers_202_then_the_read_happens(world: World) -> N
 
     await wait_for(delivered, what="the reply")
     assert world.queries() == queries_before + 1
+
+
+async def test_a_call_while_the_store_does_not_answer_is_503(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # It was a bare 500, a traceback logged for every call; a 503 asks the
+    # package to call again, and the sweep reads what it missed.
+    store = world.node.host.store
+
+    async def down(*args: object, **kwargs: object) -> bool:
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379")
+
+    monkeypatch.setattr(store, "set_if_absent", down)  # the signed call's replay mark
+    monkeypatch.setattr(webhook, "_store_trouble", LogThrottle())
+    body = event_body(world.org, contract.EVENT_PING, None, None)
+    for _ in range(3):
+        answer = await post(world.http, world.node.webhook_url, body)
+        assert answer.status == 503
+        assert "store does not answer" in answer.body["error"]
+    lines = [r for r in caplog.records if r.getMessage().startswith("webhook: the store")]
+    assert len(lines) == 1
