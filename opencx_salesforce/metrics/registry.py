@@ -12,12 +12,14 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from opencx_salesforce.clock import Clock
+from opencx_salesforce.log_throttle import LogThrottle, also
 from opencx_salesforce.metrics.collector import PREFIX, PluginCollector, StoreFigures
 from opencx_salesforce.outbox.queue import Outbox
 from opencx_salesforce.replies.status import ReplyStatus
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.tokens import TokenManager
 from opencx_salesforce.store.base import ItemState
+from opencx_salesforce.store.failures import cause_of
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ class PluginMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._outbox = outbox
         self._tokens = tokens
+        self._store_trouble = LogThrottle()  # a line in a while, not one a scrape
         self._clock = clock
         self._collector = PluginCollector(
             client=client, tokens=tokens, outbox=outbox.stats, replies=replies
@@ -67,7 +70,9 @@ class PluginMetrics:
                 items = await self._outbox.items()
                 status = await self._tokens.status()
         except Exception as exc:
-            log.warning("metrics: the store did not answer: %s: %s", type(exc).__name__, exc)
+            report = self._store_trouble.due()
+            if report is not None:
+                log.warning("metrics: the store did not answer: %s%s", cause_of(exc), also(report))
             self._collector.store = replace(self._collector.store, up=False)
             return
         depth = {state.value: 0 for state in ItemState}
