@@ -118,8 +118,9 @@ def _salesforce_trouble(exc: SalesforceError, ctx: Context) -> Outcome:
             HANDOFF_WITHOUT_CASE,
         )
     if isinstance(exc, TransportError):
+        said = exc.message  # it names Salesforce already ("could not reach Salesforce (…)")
         return fail(
-            f"could not reach Salesforce: {exc.message}",
+            said if said.startswith("could not reach") else f"could not reach Salesforce: {said}",
             "Check that this server may open HTTPS connections to the org's instance URL "
             "(proxy, firewall, DNS), then run the doctor again.",
         )

@@ -39,7 +39,7 @@ from opencx_salesforce.emulator.package import deploy_package
 from opencx_salesforce.emulator.seed import DEFAULT_CUSTOM_FIELDS, CustomFieldSeed, default_org
 from opencx_salesforce.models import Contact, HandoffReason
 from opencx_salesforce.salesforce.client import SalesforceClient
-from opencx_salesforce.salesforce.errors import RequestLimitExceeded
+from opencx_salesforce.salesforce.errors import RequestLimitExceeded, TransportError
 from opencx_salesforce.store.base import ItemState
 from opencx_salesforce.web.admin.messages import CREDENTIALS_WONT_SAVE
 
@@ -438,3 +438,17 @@ async def test_too_many_long_requests_at_once_is_not_called_the_daily_limit(
     assert "too many long-running requests run at once" in failed.detail
     assert "daily" not in failed.detail and failed.fix is not None
     assert "last 24 hours" not in failed.fix
+
+
+async def test_salesforce_out_of_reach_is_said_once(
+    make_stack: StackFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "could not reach Salesforce: could not reach Salesforce (...)".
+    stack = await make_stack()
+
+    async def away(*args: object, **kwargs: object) -> dict[str, object]:
+        raise TransportError("could not reach Salesforce (ClientConnectorError: refused)")
+
+    monkeypatch.setattr(SalesforceClient, "limits", away)
+    failed = only_failure(await diagnose(stack.runtime))
+    assert failed.detail == "could not reach Salesforce (ClientConnectorError: refused)"
