@@ -162,6 +162,18 @@ async def test_dead_letters_are_listed_with_their_error_and_can_be_retried(
     ):
         assert await response.json() == {"retried": 1}
     assert not await stack.runtime.outbox.items(ItemState.DEAD)
+    # status.json lists the pending jobs with their last error, as the page's
+    # Outbox card does (it had only their count).
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            stack.base_url + PREFIX + "/admin/status.json",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        ) as response,
+    ):
+        outbox = (await response.json())["outbox"]
+    assert outbox["pending"] == 2 and len(outbox["pending_jobs"]) == 2
+    assert all("NOT_FOUND" in (job["last_error"] or "") for job in outbox["pending_jobs"])
 
 
 async def test_the_last_sweep_says_when_there_was_nothing_to_look_at(

@@ -142,6 +142,8 @@ def admin_route(handler: AdminHandler) -> Handler:
 
 
 _store_trouble = LogThrottle()
+# Pending jobs status.json lists (the count is whole).
+PENDING_SHOWN = 100
 
 
 def _store_down(request: web.Request, exc: Exception) -> web.Response:
@@ -316,6 +318,9 @@ async def _status_json(services: Runtime) -> dict[str, Any]:
             "pending": len(items.pending),
             "dead": len(items.dead),
             "dead_letters": [asdict(row) for row in items.dead],
+            # What the page's Outbox card lists: each pending job's attempts,
+            # next try and last error (the oldest first, at most PENDING_SHOWN).
+            "pending_jobs": [asdict(row) for row in items.pending[:PENDING_SHOWN]],
         },
         # Rep replies coming back: last webhook, deliveries, sweep lag and cost.
         "replies": services.reply_status.to_json(),
