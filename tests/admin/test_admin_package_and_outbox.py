@@ -187,3 +187,19 @@ async def test_the_last_sweep_says_when_there_was_nothing_to_look_at(
     assert report is not None and report.idle
     page = await browser.get(ADMIN_PATH)
     assert "Last sweep no open Case to look at: no API call" in text_of(page.text)
+
+
+async def test_a_failed_sweep_is_said_first_and_apart_from_the_last_that_ran(
+    start_stack: StartStack,
+) -> None:
+    # "no open Case to look at: no API call · TransportError: …" read as one
+    # sweep that both found nothing to do and failed.
+    stack = await start_stack()
+    browser, _ = await connect_through_page(stack)
+    assert await stack.runtime.sweeper.run_once() is not None  # idle: nothing open
+    stack.runtime.reply_status.last_sweep_error = "TransportError: could not reach Salesforce"
+    page = await browser.get(ADMIN_PATH)
+    assert (
+        "Last sweep failed: TransportError: could not reach Salesforce · the last that ran: "
+        "no open Case to look at: no API call"
+    ) in text_of(page.text)
