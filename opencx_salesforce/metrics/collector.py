@@ -166,11 +166,13 @@ class PluginCollector:
         yield delivered
         sweeps = CounterMetricFamily(
             f"{PREFIX}_sweeps",
-            "Reconciliation sweeps: done here, or skipped (another instance held the lock).",
+            "Reconciliation sweeps: done here, skipped (another instance held the lock), "
+            "or failed (Salesforce or the store out of reach, say).",
             labels=["result"],
         )
         sweeps.add_metric(["done"], status.sweeps)
         sweeps.add_metric(["skipped"], status.sweeps_skipped)
+        sweeps.add_metric(["failed"], status.sweeps_failed)
         yield sweeps
         last = status.last_sweep
         yield GaugeMetricFamily(

@@ -55,6 +55,7 @@ class ReplyStatus:
     sweeps: int = 0
     sweeps_skipped: int = 0  # another instance held the sweep lock
     sweeps_not_connected: int = 0  # passes before the first Connect: nothing to read
+    sweeps_failed: int = 0  # passes that raised (last_sweep_error says why)
     last_sweep: SweepReport | None = None
     last_sweep_error: str | None = None
     # --- the package's digest (replies/digest.py) ---------------------------------------
@@ -89,6 +90,7 @@ class ReplyStatus:
             "sweeps": self.sweeps,
             "sweeps_skipped": self.sweeps_skipped,
             "sweeps_not_connected": self.sweeps_not_connected,
+            "sweeps_failed": self.sweeps_failed,
             "last_sweep": None if sweep is None else asdict(sweep),
             "sweep_lag_seconds": None if sweep is None else sweep.lag_seconds,
             "calls_per_sweep": None if sweep is None else sweep.api_calls,

@@ -184,6 +184,7 @@ class Sweeper:
         except NotConnectedYet:  # a fresh install: nothing to sweep, nothing to warn
             self._status.sweeps_not_connected += 1
         except Exception as exc:
+            self._status.sweeps_failed += 1
             self._status.last_sweep_error = f"{type(exc).__name__}: {exc}"
             log.warning("reconciliation sweep failed: %s", self._status.last_sweep_error)
 

@@ -274,3 +274,22 @@ async def test_the_settings_page_and_status_json_say_the_store_is_down() -> None
                 assert answer.status == 200
     finally:
         await stack.close()
+
+
+async def test_a_failed_sweep_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Failed sweeps showed only in the log and on the page; the metric stayed flat.
+    stack = await start_stack(store=MemoryStore())
+    try:
+        sweeper = stack.runtime.sweeper
+
+        async def out_of_reach() -> None:
+            raise ConnectionError("could not reach Salesforce")
+
+        monkeypatch.setattr(sweeper, "run_once", out_of_reach)
+        await sweeper._sweep_and_log()  # one pass of the sweep's loop
+        got = await scrape(
+            f"{stack.host_url}{PREFIX}/metrics", stack.host.settings.admin_token.get_secret_value()
+        )
+        assert got.value(f"{M}sweeps_total", result="failed") == 1
+    finally:
+        await stack.close()
