@@ -20,8 +20,6 @@ from typing import Any
 
 import pluggy
 
-from opencx_salesforce.hookspecs import resolve
-
 HookErrorHandler = Callable[[str, str, Exception], None]
 
 
@@ -131,8 +129,8 @@ async def call_plugin(
 async def _answer(value: Any, timeout: float | None) -> Any:
     """``value`` awaited if awaitable, within ``timeout`` seconds (a hook's own
     TimeoutError stays its own)."""
-    if timeout is None or not inspect.isawaitable(value):
-        return await resolve(value)  # no timer for an answer already there
+    if not inspect.isawaitable(value):
+        return value  # an answer already there: no timer
     scope = asyncio.timeout(timeout)
     try:
         async with scope:

@@ -59,7 +59,7 @@ class SweepSchedule:
         they had missed, did not fail, and none was refused since the one before.
         Called once after each sweep."""
         status = self._status
-        refused = sum(status.webhooks_refused.values())
+        refused = self._refused()
         refused_since, self._refused_seen = refused > self._refused_seen, refused
         # A digest that could not list everything: the sweep reads the rest.
         truncated = status.digests_truncated
@@ -81,8 +81,12 @@ class SweepSchedule:
         another secret, say) makes the next sweep prompt, as the judgement after
         a sweep would: the wait looked only at the activity and the digest, and
         a refused reply waited out the quiet interval (three minutes seen)."""
-        if sum(self._status.webhooks_refused.values()) > self._refused_seen:
+        if self._refused() > self._refused_seen:
             self._healthy = False
+
+    def _refused(self) -> int:
+        """Webhook calls refused since the instance started."""
+        return sum(self._status.webhooks_refused.values())
 
     async def is_hot(self) -> bool:
         """Whether a conversation is in progress (activity in the hot window)."""

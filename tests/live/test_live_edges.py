@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from asyncio import Event
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -93,6 +93,26 @@ def held_token(live: LiveService, monkeypatch: pytest.MonkeyPatch) -> tuple[Even
     return asked, go_on
 
 
+def before_sending(
+    live: LiveService,
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+    act: Callable[[], Awaitable[None]],
+) -> None:
+    """``act`` runs before the chat's send of ``text`` (raising, it is the send's
+    error); other texts are sent as they are."""
+    send = live.scrt.send_message
+
+    async def sending(
+        token: str, conversation_id: str, sent: str, *, message_id: str | None = None
+    ) -> str:
+        if sent == text:
+            await act()
+        return await send(token, conversation_id, sent, message_id=message_id)
+
+    monkeypatch.setattr(live.scrt, "send_message", sending)
+
+
 async def test_words_sent_as_the_rep_ends_the_chat_reach_the_case_once(
     stack: Stack, rep: Rep, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -100,22 +120,17 @@ async def test_words_sent_as_the_rep_ends_the_chat_reach_the_case_once(
     # the conversation before the send arrived: Messaging answered 400, the
     # job became a dead letter, and the session was resolved over the words.
     session, chat, live = await accepted_chat(stack, rep)
-    send = live.scrt.send_message
     words = "Wait, one more thing."
 
-    async def send_after_the_end(
-        token: str, conversation_id: str, text: str, *, message_id: str | None = None
-    ) -> str:
-        if text == words:
-            await rep.act(chat.conversation_id, "end")
+    async def end_first() -> None:
+        await rep.act(chat.conversation_id, "end")
 
-            async def closed() -> bool:
-                return bool((await rep.conversation(chat.conversation_id))["closed"])
+        async def closed() -> bool:
+            return bool((await rep.conversation(chat.conversation_id))["closed"])
 
-            await wait_for(closed, what="the plugin's close of the ended chat")
-        return await send(token, conversation_id, text, message_id=message_id)
+        await wait_for(closed, what="the plugin's close of the ended chat")
 
-    monkeypatch.setattr(live.scrt, "send_message", send_after_the_end)
+    before_sending(live, monkeypatch, words, end_first)
     await stack.host.post_message(session.id, Role.CONTACT, words)
     await live_chat(stack, session.id, "ended")
 
@@ -248,17 +263,12 @@ async def test_a_message_messaging_refuses_goes_to_the_case_and_the_others_go_on
     # message headed the chat's queue for good, and every later message of
     # the chat failed behind it, each a dead letter.
     session, chat, live = await accepted_chat(stack, rep)
-    send = live.scrt.send_message
     refused = "A message Messaging will not take."
 
-    async def refusing(
-        token: str, conversation_id: str, text: str, *, message_id: str | None = None
-    ) -> str:
-        if text == refused:
-            raise BadRequest("HTTP 400: the message is refused", status=400)
-        return await send(token, conversation_id, text, message_id=message_id)
+    async def refuse() -> None:
+        raise BadRequest("HTTP 400: the message is refused", status=400)
 
-    monkeypatch.setattr(live.scrt, "send_message", refusing)
+    before_sending(live, monkeypatch, refused, refuse)
     after = ["And this one?", "Hello?"]
     for text in (refused, *after):
         await stack.host.post_message(session.id, Role.CONTACT, text)
