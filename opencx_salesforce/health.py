@@ -28,7 +28,7 @@ from opencx_salesforce.log_throttle import LogThrottle, also
 from opencx_salesforce.runtime import STATE_NS, Runtime
 from opencx_salesforce.salesforce.connection import ConnectionState
 from opencx_salesforce.store.base import ItemState
-from opencx_salesforce.store.probe import WriteProbe, probe_write
+from opencx_salesforce.store.probe import WriteProbe, probe_write, refusal
 
 log = logging.getLogger(__name__)
 
@@ -73,27 +73,35 @@ STORE_ANSWER_SECONDS = 5.0
 _store_errors = LogThrottle()
 
 
-async def readiness(services: Runtime) -> Report:
-    checks: dict[str, str] = {}
-    detail: dict[str, str] = {}
-    ok = True
-
+async def store_refuses_writes(services: Runtime) -> str | None:
+    """Ask the store for a write now: why it refuses, or None when it takes it.
+    A store can answer reads and refuse writes: a full disk, a read-only
+    PostgreSQL after a failover, a Redis that cannot persist (``MISCONF``).
+    The instance's :class:`~opencx_salesforce.store.probe.WriteWatch` hears the
+    answer too, for the pages that only read."""
     try:
         probe = await asyncio.wait_for(
             probe_write(services.host.store, STATE_NS), STORE_ANSWER_SECONDS
         )
     except TimeoutError:
         probe = WriteProbe(TimeoutError(f"no answer within {STORE_ANSWER_SECONDS:g} s"))
-    if probe.ok:
+    refused = refusal(probe)
+    if services.write_watch is not None:
+        services.write_watch.note(refused)
+    return refused
+
+
+async def readiness(services: Runtime) -> Report:
+    checks: dict[str, str] = {}
+    detail: dict[str, str] = {}
+    ok = True
+
+    reason = await store_refuses_writes(services)
+    if reason is None:
         checks["store"] = "ok"
     else:
         ok = False
         checks["store"] = "not writable"
-        reason = (
-            f"{type(probe.error).__name__}: {probe.error}"
-            if probe.error is not None
-            else "the store lost a write it had just taken"
-        )
         detail["store"] = reason
         report = _store_errors.due()
         if report is not None:

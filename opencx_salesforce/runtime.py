@@ -42,6 +42,7 @@ from opencx_salesforce.store import namespaces
 from opencx_salesforce.store.base import Store
 from opencx_salesforce.store.epoch import StoreWatch, ensure_epoch
 from opencx_salesforce.store.forgetful import warn_if_forgetful
+from opencx_salesforce.store.probe import WriteWatch
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ class Runtime:
     metrics: PluginMetrics
     # Notices a store wiped under this instance (store/epoch.py); set at start.
     store_watch: StoreWatch | None = None
+    # Whether the store takes writes, asked in the background (store/probe.py).
+    write_watch: WriteWatch | None = None
     # What webhook calls are signed with (the generated package carries it), or
     # None when the settings opt out (webhook_signing = false).
     signing_secret: str | None = field(default=None, repr=False)
@@ -151,6 +154,8 @@ class Runtime:
             await self.live.stop()
         if self.store_watch is not None:
             await self.store_watch.stop()
+        if self.write_watch is not None:
+            await self.write_watch.stop()
         if self.metrics_listener is not None:
             await self.metrics_listener.stop()
         await self.sweeper.stop()
@@ -293,11 +298,13 @@ async def start_runtime(
         host.store, epoch, restore=runtime.restore_after_wipe, adopt=runtime.adopt_after_wipe
     )
     watches.append(runtime.store_watch)
+    runtime.write_watch = metrics.write_watch = WriteWatch(host.store, STATE_NS)
     if workers:
         await warn_if_forgetful(host.store)
         outbox.start()
         sweeper.start()
         runtime.store_watch.start()
+        runtime.write_watch.start()
         if live is not None:
             live.start()
     return runtime

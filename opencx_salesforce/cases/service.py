@@ -94,17 +94,11 @@ class CaseService:
 
     def register_jobs(self) -> None:
         """Register this area's job kinds on the outbox."""
-        self._outbox.register(HANDOFF_KIND, self._handoff_job, on_held=self._handoff_held)
+        self._outbox.register(HANDOFF_KIND, self._handoff_job)
         self._outbox.register(APPEND_KIND, self._append_job)
 
     async def _handoff_job(self, job: Job) -> None:
         await self.handle_handoff(job)
-
-    async def _handoff_held(self, job: Job) -> None:
-        # A held attempt sent nothing: it keeps "nothing landed" true, so the retry
-        # after the outage need not read first (issue #15.7).
-        if await self._index.nothing_landed_before(job.item_id, job.attempts):
-            await self._index.mark_nothing_landed(job.item_id, job.attempts)
 
     async def _append_job(self, job: Job) -> None:
         await self.handle_append(job)

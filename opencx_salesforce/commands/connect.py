@@ -67,7 +67,9 @@ def add_parser(subparsers: Subparsers) -> None:
     )
     action = parser.add_mutually_exclusive_group()
     action.add_argument(
-        "--status", action="store_true", help="print the connection status and exit"
+        "--status",
+        action="store_true",
+        help="print the connection status and exit (0 when connected, 1 when not)",
     )
     action.add_argument(
         "--disconnect",

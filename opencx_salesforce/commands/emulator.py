@@ -26,8 +26,9 @@ def add_parser(subparsers: Subparsers) -> None:
             "docs/emulator-api.md) and pages to work Cases as a rep. "
             "It listens on loopback only and serves until Ctrl-C. It keeps everything "
             "in memory: a restart starts a fresh org (connect again and deploy the "
-            "package again; a host still holding the old org's tokens is told it "
-            "needs re-authorization)."
+            "package again; a host still holding the old org's tokens needs "
+            "re-authorization when it signed in through the browser, and gets a new "
+            "token by itself when it connects with client credentials)."
         ),
     )
     parser.add_argument(
@@ -50,7 +51,8 @@ def add_parser(subparsers: Subparsers) -> None:
         nargs="+",
         default=[],
         metavar="URL",
-        help="an OAuth callback URL of the default Connected App (repeatable)",
+        help="OAuth callback URLs of the default Connected App (one or more; the flag "
+        "may be given again)",
     )
     parser.add_argument(
         "--session-timeout",

@@ -70,7 +70,11 @@ from opencx_salesforce.salesforce.tokens import ConnectionState
 from opencx_salesforce.store.base import ItemState
 from opencx_salesforce.store.epoch import describe, still_unresolved
 from opencx_salesforce.store.probe import probe_write
-from opencx_salesforce.web.admin.messages import CONNECT_FAILS, CREDENTIALS_WONT_SAVE
+from opencx_salesforce.web.admin.messages import (
+    CONNECT_FAILS,
+    CREDENTIALS_WONT_SAVE,
+    STORE_REFUSES_WRITES,
+)
 
 # Salesforce refuses every call once DailyApiRequests is spent (403
 # REQUEST_LIMIT_EXCEEDED). [src: api_rest errorcodes.htm; resources_limits.htm]
@@ -289,6 +293,7 @@ async def _check_store(ctx: Context) -> Outcome:
             f"(CONFIG GET refused: {kept.error})",
             "Make sure the Redis server has persistence (appendonly yes, or save rules): "
             "without it a restart loses the queue and the Salesforce connection.",
+            STORE_LOST,
         )
     if not kept.keeps_data:
         return fail(
@@ -296,6 +301,7 @@ async def _check_store(ctx: Context) -> Outcome:
             "restart loses everything the plugin keeps",
             "Turn persistence on: CONFIG SET appendonly yes (and in redis.conf), or save "
             "rules; see 'The store lost its data' in docs/troubleshooting.md.",
+            STORE_LOST,
         )
     how = "append-only file" if kept.appendonly else f"snapshots (save {kept.save})"
     return ok(f"{written.detail}; Redis persists with {how}")
@@ -387,7 +393,7 @@ CHECKS: tuple[Check, ...] = (
         check_digest,
     ),
     Check("outbox", "Outbox and dead letters", HANDOFF_WITHOUT_CASE, (), _check_outbox),
-    Check("store", "The store answers writes", HANDOFF_WITHOUT_CASE, (), _check_store),
+    Check("store", "The store answers writes", STORE_REFUSES_WRITES, (), _check_store),
     Check("live", "Messaging deployment for live chats", HANDOFF_WITHOUT_CASE, (), check_live),
     Check(
         "live_field",

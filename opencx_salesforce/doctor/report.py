@@ -12,7 +12,11 @@ from opencx_salesforce.doctor.probe import masked_webhook_url
 from opencx_salesforce.runtime import ROUTE_PREFIX, Runtime
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.errors import Forbidden
-from opencx_salesforce.web.admin.messages import CONNECT_FAILS, CREDENTIALS_WONT_SAVE
+from opencx_salesforce.web.admin.messages import (
+    CONNECT_FAILS,
+    CREDENTIALS_WONT_SAVE,
+    STORE_REFUSES_WRITES,
+)
 
 # The troubleshooting symptoms (README, "Troubleshooting"): what the admin sees.
 HANDOFF_WITHOUT_CASE = "Handoff runs but no Case"
@@ -28,6 +32,7 @@ SYMPTOMS = (
     NEEDS_REAUTHORIZATION,
     KEY_CHANGED,
     STORE_LOST,
+    STORE_REFUSES_WRITES,
 )
 
 

@@ -32,6 +32,9 @@ class StoreFigures:
     oldest_age: float  # seconds since the oldest item not dead was queued; 0 if none
     up: bool = True  # the store answered the reads before this scrape
     connection: str | None = None  # the connection's state (ConnectionState), if read
+    # The store took the last write asked of it (store/probe.py WriteWatch);
+    # None: not asked yet.
+    writable: bool | None = None
 
 
 class PluginCollector:
@@ -58,6 +61,14 @@ class PluginCollector:
             "(the outbox figures are then the last ones read).",
             value=1 if self.store.up else 0,
         )
+        if self.store.writable is not None:
+            yield GaugeMetricFamily(
+                f"{PREFIX}_store_writable",
+                "1 when the store took the last write asked of it (every 30 s, and at "
+                "each readiness probe), 0 when it refused: a full disk, a read-only "
+                "PostgreSQL, a Redis that cannot persist.",
+                value=1 if self.store.writable else 0,
+            )
         if self.store.connection is not None:
             connection = GaugeMetricFamily(
                 f"{PREFIX}_connection",

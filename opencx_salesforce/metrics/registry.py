@@ -20,6 +20,7 @@ from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.tokens import TokenManager
 from opencx_salesforce.store.base import ItemState
 from opencx_salesforce.store.failures import cause_of
+from opencx_salesforce.store.probe import WriteWatch
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ class PluginMetrics:
         clock: Clock,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # Whether the store takes writes (store/probe.py); set by the runtime.
+        self.write_watch: WriteWatch | None = None
         self._outbox = outbox
         self._tokens = tokens
         self._store_trouble = LogThrottle()  # a line in a while, not one a scrape
@@ -73,7 +76,9 @@ class PluginMetrics:
             report = self._store_trouble.due()
             if report is not None:
                 log.warning("metrics: the store did not answer: %s%s", cause_of(exc), also(report))
-            self._collector.store = replace(self._collector.store, up=False)
+            self._collector.store = replace(
+                self._collector.store, up=False, writable=self._writable()
+            )
             return
         depth = {state.value: 0 for state in ItemState}
         for item in items:
@@ -81,8 +86,17 @@ class PluginMetrics:
         waiting = [item.enqueued_at for item in items if item.state is not ItemState.DEAD]
         oldest = self._clock.time() - min(waiting) if waiting else 0.0
         self._collector.store = StoreFigures(
-            depth=depth, oldest_age=max(0.0, oldest), connection=status.state.value
+            depth=depth,
+            oldest_age=max(0.0, oldest),
+            connection=status.state.value,
+            writable=self._writable(),
         )
+
+    def _writable(self) -> bool | None:
+        watch = self.write_watch
+        if watch is None or watch.checked_at is None:
+            return None
+        return watch.refused is None
 
     async def respond(self, request: web.Request) -> web.StreamResponse:
         """The scrape: store figures first, then the text (or OpenMetrics, as the

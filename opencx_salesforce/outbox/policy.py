@@ -73,20 +73,23 @@ def announced_outage(exc: BaseException) -> float | None:
 # seconds of maintenance). One probe request at growing intervals finds out early.
 FIRST_PROBE = 1.0
 PROBE_CAP = 30.0
-# How often work held by the gate looks again (a store round trip, no API call), so
-# it follows a successful probe within about this long.
-LOOK_AGAIN = 1.0
 
 
 class OutageGate:
     """Holds an org's work while Salesforce said "unavailable, retry after N s".
 
-    Retry-After is respected for the request that got it: that job is not sent
-    again before its Retry-After, unless the org is proven back meanwhile. Other
-    work is held too (no point sending it into a 503), except one probe at a
-    time, 1 s, then 2 s, 4 s… (at most 30 s) after the outage was announced. When
-    any request succeeds (a probe, or a job whose wait ran out), the gate opens and
-    everything held goes within :data:`LOOK_AGAIN` seconds.
+    While the gate is closed the workers lease nothing: held work stays queued
+    as it was, with no attempt counted and no store write (a job looked at
+    again every second counted an attempt each time, so the page said "attempt
+    300" after five minutes and the job's next ordinary failure waited the
+    backoff's cap). One probe at a time goes through, 1 s, then 2 s, 4 s… (at
+    most 30 s) after the outage was announced: a worker may lease one due job
+    and send it. A job that got the Retry-After itself waits it out in the
+    queue (Retry-After is respected for the request that got it) unless the
+    org is proven back first. When any request succeeds the gate opens: the
+    workers lease again at once, and :meth:`note_success` names the jobs still
+    waiting out their own Retry-After, to be made due. When the longest
+    announced wait has passed the gate opens by itself.
 
     One gate per outbox (per host instance): each instance probes for itself.
     """
@@ -97,56 +100,54 @@ class OutageGate:
         self._until: float | None = None
         self._probe_at = 0.0
         self._interval = first_probe
-        self._told: dict[str, float] = {}  # job -> its own Retry-After deadline
+        self._told: set[str] = set()  # jobs waiting out their own Retry-After
         self.probes = 0  # probes let through (for tests and the status page)
 
     @property
     def closed_until(self) -> float | None:
         return self._until
 
+    @property
+    def next_probe_at(self) -> float | None:
+        """When the next probe may go (None: the gate is open)."""
+        return None if self._until is None else self._probe_at
+
+    def holding(self, now: float) -> bool:
+        """Whether work is held at ``now`` (the probe aside)."""
+        return self._until is not None and now < self._until
+
     def note_failure(self, item_id: str, exc: BaseException, now: float) -> float | None:
-        """When the failed job should look again, if the failure announced an
-        outage (None: not this gate's business)."""
+        """How long the failed job waits, if the failure announced an outage
+        (None: not this gate's business)."""
         wait = announced_outage(exc)
         if wait is None:
             return None
-        if self._until is None or now >= self._until:
+        if not self.holding(now):
             self._interval = self._first_probe
             self._probe_at = now + self._interval
         self._until = max(self._until or now, now + wait)
-        self._told[item_id] = now + wait
-        return self._look_again(now)
+        self._told.add(item_id)
+        return wait
 
-    def admit(self, item_id: str, now: float) -> float | None:
-        """None: send the job now. Otherwise when it should look again."""
+    def lease_wait(self, now: float) -> float | None:
+        """None: a worker may lease a job now (the gate is open, or this lease
+        is the probe). Otherwise how long to wait before asking again."""
         if self._until is None:
             return None
         if now >= self._until:
-            self.note_success()
+            self.note_success()  # every announced wait is over
             return None
-        told = self._told.get(item_id)
-        if told is not None:
-            if now >= told:  # its own Retry-After has passed
-                del self._told[item_id]
-                return None
-            return self._look_again(now)
         if now >= self._probe_at:
-            # This job is the probe; the next one comes later.
+            # This lease is the probe; the next one comes later.
             self._interval = min(self._interval * 2, self._probe_cap)
             self._probe_at = now + self._interval
             self.probes += 1
             return None
-        return self._look_again(now)
+        return min(self._until, self._probe_at) - now
 
-    def told(self, item_id: str) -> bool:
-        """Whether the job itself got the Retry-After it waits on."""
-        return item_id in self._told
-
-    def note_success(self) -> None:
-        """A request went through: the org is back."""
+    def note_success(self) -> set[str]:
+        """A request went through: the org is back. Returns the jobs that were
+        waiting out their own Retry-After (due now: nothing holds them)."""
+        told, self._told = self._told, set()
         self._until = None
-        self._told.clear()
-
-    def _look_again(self, now: float) -> float:
-        assert self._until is not None
-        return min(self._until, now + LOOK_AGAIN)
+        return told

@@ -218,24 +218,20 @@ class Outbox:
         self._in_hand: dict[str, Lease] = {}
         self.stats = OutboxStats()
         self.gate = OutageGate()
-        self._on_held: dict[str, Handler] = {}
+        # Set when the gate opens (a request went through): wakes the workers
+        # it held. A new event is made for the next outage.
+        self._gate_opened = asyncio.Event()
         # The store's enqueue_leased, if it has one (asked once: a runtime
         # protocol check is not free on every submit).
         self._leasing = store if isinstance(store, LeasingEnqueue) else None
         self._slots: asyncio.Semaphore | None = None  # while started
         self._here: dict[str, asyncio.Task[None]] = {}  # jobs started where submitted
 
-    def register(self, kind: str, handler: Handler, *, on_held: Handler | None = None) -> None:
-        """Do jobs of ``kind`` with ``handler``. Each area registers its own.
-
-        ``on_held`` is told of an attempt the outage gate held back: the attempt
-        counted, but nothing was sent (a handler that reasons about what earlier
-        attempts may have written needs to know)."""
+    def register(self, kind: str, handler: Handler) -> None:
+        """Do jobs of ``kind`` with ``handler``. Each area registers its own."""
         if kind in self._handlers:
             raise ValueError(f"job kind {kind!r} is already registered")
         self._handlers[kind] = handler
-        if on_held is not None:
-            self._on_held[kind] = on_held
 
     # --- producing --------------------------------------------------------------
     async def submit(
@@ -272,12 +268,14 @@ class Outbox:
 
     def may_run_here(self) -> bool:
         """Whether a job submitted now would start in this process (see
-        :meth:`submit`)."""
+        :meth:`submit`). Not while an announced outage holds the work: the job
+        waits in the queue like the rest."""
         return (
             self._slots is not None
             and not self._slots.locked()
             and not self._stopping.is_set()
             and self._leasing is not None
+            and not self.gate.holding(self._clock.time())
         )
 
     def running_here(self, item_id: str) -> bool:
@@ -390,7 +388,13 @@ class Outbox:
         raise TimeoutError("the outbox still had work after the timeout")
 
     async def work_once(self) -> bool:
-        """Lease and do one ready job. False if none was ready."""
+        """Lease and do one ready job. False if none was ready, or an announced
+        outage holds the work (:class:`.policy.OutageGate`)."""
+        if self.gate.lease_wait(self._clock.time()) is not None:
+            return False
+        return await self._lease_and_do()
+
+    async def _lease_and_do(self) -> bool:
         leases = await self._store.lease(
             self._queue, visibility_timeout=self.settings.visibility_timeout, limit=1
         )
@@ -406,8 +410,12 @@ class Outbox:
         pause = _STORE_PAUSE_MIN
         while not self._stopping.is_set():
             try:
+                held = self.gate.lease_wait(self._clock.time())
+                if held is not None:
+                    await self._while_held(held)
+                    continue
                 async with slots:
-                    worked = await self.work_once()
+                    worked = await self._lease_and_do()
                 if not worked:
                     await self._store.wait(self._queue, self.settings.idle_wait)
                 if pause != _STORE_PAUSE_MIN:
@@ -421,6 +429,33 @@ class Outbox:
                 # Every worker meets the same outage: they look again less and
                 # less often (256 of them each second was the store's own load).
                 pause = min(pause * 2, _STORE_PAUSE_MAX)
+
+    async def _while_held(self, seconds: float) -> None:
+        """Wait until the outage gate opens or ``seconds`` pass (the next probe,
+        or the end of the announced wait), whichever comes first."""
+        sleep = asyncio.ensure_future(self._clock.sleep(seconds))
+        opened = asyncio.ensure_future(self._gate_opened.wait())
+        try:
+            await asyncio.wait((sleep, opened), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleep.cancel()
+            opened.cancel()
+
+    async def _gate_open(self) -> None:
+        """A request went through: wake the workers the gate held, and make due
+        the jobs waiting out their own Retry-After."""
+        was_closed = self.gate.closed_until is not None
+        told = self.gate.note_success()
+        if not was_closed:
+            return
+        self._gate_opened.set()
+        self._gate_opened = asyncio.Event()
+        log.info("Salesforce answers again: the work held by its announced outage goes now")
+        for item_id in told:
+            try:
+                await self._store.hurry(self._queue, item_id)
+            except Exception as exc:  # it goes when its own Retry-After ends
+                log.warning("outbox: could not make %s due now: %s", item_id, exc)
 
     async def _do(self, lease: Lease, job: Job | None = None) -> None:
         """Run the leased job (``job``: already known, begun where it was submitted)."""
@@ -449,18 +484,6 @@ class Outbox:
         if handler is None:
             await self._store.bury(lease, error=f"no handler for job kind {job.kind!r}")
             return
-        now = self._clock.time()
-        held = self.gate.admit(job.item_id, now)
-        if held is not None:
-            told = self._on_held.get(job.kind)
-            if told is not None:
-                await told(job)
-            # Salesforce announced an outage: wait without spending a request. The
-            # gate is this instance's own, so its instant becomes a delay here.
-            await self._store.retry_in(
-                lease, max(0.0, held - now), error=self._held_reason(lease, job)
-            )
-            return
         try:
             await handler(job)
         except RetryLater as wait:
@@ -479,16 +502,11 @@ class Outbox:
         except Exception as exc:
             await self._failed(lease, job, exc, self._age(job, started))
             return
-        self.gate.note_success()
         await self._store.ack(lease)
         self.stats.done += 1
         self.stats.outcomes[(job.kind, "done")] += 1
-
-    def _held_reason(self, lease: Lease, job: Job) -> str | None:
-        """The note a held job shows; None keeps the job's own error (its 503)."""
-        if self.gate.told(job.item_id):
-            return None
-        return "held: Salesforce answered 503 with Retry-After; a probe checks when it is back"
+        if self.gate.closed_until is not None:
+            await self._gate_open()
 
     async def _failed(self, lease: Lease, job: Job, exc: Exception, age: float) -> None:
         message = f"{type(exc).__name__}: {exc}"
@@ -504,11 +522,11 @@ class Outbox:
         delay = self.backoff(job.attempts)
         if retry_after is not None:
             delay = max(delay, retry_after)
-        look_again = self.gate.note_failure(job.item_id, exc, self._clock.time())
-        if look_again is not None:
-            # Held by the gate until its Retry-After, or until a probe finds the
-            # org back, whichever comes first (policy.OutageGate).
-            delay = look_again - self._clock.time()
+        announced = self.gate.note_failure(job.item_id, exc, self._clock.time())
+        if announced is not None:
+            # It waits out its Retry-After in the queue, or until a request
+            # finds the org back, whichever comes first (policy.OutageGate).
+            delay = announced
         log.warning(
             "%s %s failed (attempt %d), retrying in %.1f s: %s",
             job.kind,

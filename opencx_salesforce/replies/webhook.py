@@ -91,9 +91,9 @@ async def receive_webhook(request: web.Request) -> web.Response:
             raise
         report = _store_trouble.due()
         if report is not None:
-            log.warning("webhook: the store did not answer (%s)%s", cause_of(exc), also(report))
+            log.warning("webhook: the store failed (%s)%s", cause_of(exc), also(report))
         return web.json_response(
-            {"error": "the plugin's store does not answer; call again later"},
+            {"error": "the plugin's store failed; call again later"},
             status=503,
             headers={"Retry-After": "5"},
         )

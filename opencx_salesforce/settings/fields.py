@@ -59,8 +59,8 @@ class SalesforceFields(LoadableSettings):
     dev_mode: bool = Field(
         default=False,
         description=(
-            "Local trials only: secrets are stored with a built-in throwaway key when "
-            "encryption_key is unset."
+            "Local trials only: when encryption_key is unset, secrets are encrypted with "
+            "a key made once and kept in the same store, which protects nothing."
         ),
     )
     webhook_signing: bool = Field(

@@ -140,7 +140,7 @@ def load_section(
     except ValidationError as exc:
         howtos = _howtos(model)
         problems.extend(
-            _describe(err, origin, secrets, table, prefix, howtos) for err in exc.errors()
+            _describe(err, origin, secrets, table, prefix, howtos, model) for err in exc.errors()
         )
     finally:
         _LOADER_ACTIVE.reset(token)
@@ -172,6 +172,7 @@ def _describe(
     table: str,
     prefix: str,
     howtos: Mapping[str, str],
+    model: type[BaseModel],
 ) -> str:
     loc = [str(part) for part in err["loc"]]
     if not loc:  # a check across fields names its key in ctx
@@ -185,6 +186,11 @@ def _describe(
     else:
         name = written + (f" (at {'.'.join(rest)})" if rest else "")
     text = f"{name}: {_expected(err)}"
+    if err["type"] == "extra_forbidden" and rest:
+        # A misspelt key of a sub-table ([salesforce.live]): named as the top
+        # level's are, with the closest key it takes.
+        text = f"{name}: unknown key{did_you_mean(loc[-1], _keys_at(model, loc[:-1]))}"
+        return text
     # Echo what the user wrote, except secrets and the whole-model input of a
     # check across fields.
     if err["type"] != "missing" and err["loc"] and written is not None and field not in secrets:
@@ -255,6 +261,22 @@ def _parse_env(annotation: Any, raw: str) -> Any:
                 ) from None
         return [part.strip() for part in raw.split(",") if part.strip()]
     return raw
+
+
+def _keys_at(model: type[BaseModel], path: list[str]) -> list[str]:
+    """The keys of the sub-table of ``model`` at ``path`` ([] if none)."""
+    current = model
+    for part in path:
+        info = current.model_fields.get(part)
+        nested = [
+            kind
+            for kind in _base_types(info.annotation if info is not None else None)
+            if isinstance(kind, type) and issubclass(kind, BaseModel)
+        ]
+        if not nested:
+            return []
+        current = nested[0]
+    return list(current.model_fields)
 
 
 def _base_types(annotation: Any) -> Iterator[Any]:

@@ -100,7 +100,13 @@ async def test_status_json_answers_a_script_with_the_admin_token(stack: Stack) -
     assert body["state"] == "not_configured"
     assert body["redirect_uri"] == stack.redirect_uri
     assert body["webhook_url"] is None  # shown once connected
-    assert body["outbox"] == {"pending": 0, "dead": 0, "dead_letters": [], "pending_jobs": []}
+    assert body["outbox"] == {
+        "pending": 0,
+        "dead": 0,
+        "dead_letters": [],
+        "pending_jobs": [],
+        "outage": None,
+    }
 
 
 async def test_the_oauth_callback_is_not_behind_the_admin_check(stack: Stack) -> None:

@@ -53,6 +53,7 @@ def shown_messages() -> list[messages.Message]:
         messages.missing_fields_message(["the Client ID"]),
         messages.POPUP_BLOCKED_NOTE,
         messages.SECRETS_UNREADABLE,
+        messages.store_refuses_writes_message("OperationalError: database or disk is full"),
     ]
     return found
 

@@ -46,3 +46,18 @@ async def test_doctor_names_the_postgres_schema_and_its_version(
             await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         finally:
             await conn.close()
+
+
+async def test_doctor_files_a_store_refusing_writes_under_its_symptom(
+    make_stack: StackFactory,
+) -> None:
+    stack = await make_stack()
+    store = stack.plugin.runtime.host.store
+
+    async def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("No space left on device")
+
+    store.set = refuse  # type: ignore[method-assign]
+    check = result(await diagnose(stack.plugin.runtime), "store")
+    assert check.status is Status.FAIL and "refused a write (OSError)" in check.detail
+    assert check.symptom == "The store refuses writes"  # a heading of troubleshooting.md

@@ -216,7 +216,13 @@ async def test_kill_9_during_handoffs_and_reengagements_loses_and_duplicates_not
     )
     assert not problems, "\n".join(problems)
     assert duplicates == 0
-    assert status["outbox"] == {"pending": 0, "dead": 0, "dead_letters": [], "pending_jobs": []}
+    assert status["outbox"] == {
+        "pending": 0,
+        "dead": 0,
+        "dead_letters": [],
+        "pending_jobs": [],
+        "outage": None,
+    }
     assert tally.kills == TRIALS
     if HOOK_WINDOW_CLOSED:
         assert not tally.lost_in_window, tally.lost_in_window

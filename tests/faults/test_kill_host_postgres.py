@@ -157,7 +157,13 @@ async def test_kill_9_of_one_of_two_hosts_during_100_handoffs_on_postgres(
     )
     assert not problems, "\n".join(problems)
     assert kills == len(KILLED_ROUNDS)
-    assert status["outbox"] == {"pending": 0, "dead": 0, "dead_letters": [], "pending_jobs": []}
+    assert status["outbox"] == {
+        "pending": 0,
+        "dead": 0,
+        "dead_letters": [],
+        "pending_jobs": [],
+        "outage": None,
+    }
     assert left == []
     assert stored == set(texts)
 

@@ -174,7 +174,13 @@ async def test_postgres_restarted_mid_run_loses_and_doubles_nothing(
         f"store statements tried again: {retried}, LISTEN connections lost: {listen_lost}"
     )
     assert not problems, "\n".join(problems)
-    assert status["outbox"] == {"pending": 0, "dead": 0, "dead_letters": [], "pending_jobs": []}
+    assert status["outbox"] == {
+        "pending": 0,
+        "dead": 0,
+        "dead_letters": [],
+        "pending_jobs": [],
+        "outage": None,
+    }
     # The faults did happen: the first restart cuts both instances' LISTEN
     # connections. A later restart can come before a listener has reconnected
     # (on a loaded machine), so it need not cut both again.

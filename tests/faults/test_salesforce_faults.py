@@ -225,6 +225,43 @@ async def test_an_outage_announced_longer_than_it_lasts_ends_when_a_probe_finds_
     assert case_problems(stack.org, conversations) == []
 
 
+async def test_work_held_by_an_announced_outage_counts_no_attempts_and_says_so(
+    fault_stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    """A held job used to be leased again every second: each look counted an
+    attempt (the Outbox card said "attempt 300" after five minutes) and its next
+    ordinary failure waited the backoff's cap. Held work now stays queued
+    untouched; the page and status.json say why it waits."""
+    stack, api = fault_stack, api_of(fault_stack, http)
+    first, *rest = [await talk(api, f"held{n}") for n in range(6)]
+    faults = stack.org.faults
+    faults.retry_after, faults.error_kinds, faults.error_rate = 60, ("503",), 1.0
+    await api.handoff(first.session_id)
+    await with_errors(stack, 1)  # the gate is closed: Retry-After: 60
+    for conversation in rest:
+        await api.handoff(conversation.session_id)
+    await asyncio.sleep(6.0)  # probes at 1 s and 3 s, each takes one held job
+    items = await pending(stack)
+    gate = stack.runtime.outbox.gate
+    print(
+        f"\nheld by an announced outage for 6 s: jobs: {len(items)}, "
+        f"attempts: {sorted(i.attempts for i in items)}, probes: {gate.probes}"
+    )
+    assert len(items) == 6
+    # Each job counted only what it sent: the first its 503, a probe its own.
+    assert max(i.attempts for i in items) == 1, [(i.item_id, i.attempts) for i in items]
+    assert sum(i.attempts for i in items) == 1 + gate.probes
+    outage = (await api.status())["outbox"]["outage"]
+    assert outage["until"] - time.time() > 50 and outage["probes"] == gate.probes
+    assert 'id="outbox-outage"' in await api.settings_page()
+    faults.error_rate = 0.0
+    back = time.monotonic()
+    await drained(stack, timeout=40)
+    print(f"held by an announced outage: last Case {time.monotonic() - back:.1f} s after")
+    assert case_problems(stack.org, [first, *rest]) == []
+    assert (await api.status())["outbox"]["outage"] is None
+
+
 # --- row locks ------------------------------------------------------------------------------
 
 

@@ -192,6 +192,7 @@ async def test_a_store_wiped_mid_run_is_noticed_reported_and_its_webhook_token_k
         [store_check] = [r for r in report.results if r.id == "store"]
         assert store_check.status is Status.FAIL
         assert "no persistence" in store_check.detail
+        assert store_check.symptom == "The store lost its data"  # was the check's default
 
         # Disconnected later: the wipe stays behind, on every instance (the
         # alarm had come back with the old time whenever not connected).

@@ -82,6 +82,16 @@ def test_unknown_key_is_an_error_suggesting_the_closest_key() -> None:
     )
 
 
+def test_a_misspelt_key_of_the_live_table_suggests_the_closest_key_too() -> None:
+    # It said "extra inputs are not permitted", with no suggestion.
+    assert problem({**DEV, "live": {"chanels": ["chat"]}}) == (
+        "salesforce.live.chanels: unknown key (did you mean 'channels'?)"
+    )
+    assert problem(DEV, {"OPENCX_SALESFORCE_LIVE": '{"chanels": []}'}) == (
+        "OPENCX_SALESFORCE_LIVE (at chanels): unknown key (did you mean 'channels'?)"
+    )
+
+
 def test_every_problem_is_reported_at_once() -> None:
     message = problem({**DEV, "logn_url": "x", "api_version": "62", "dev_mode": True})
     lines = message.splitlines()

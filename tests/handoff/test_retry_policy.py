@@ -70,21 +70,35 @@ async def test_a_transport_error_is_retried_until_the_case_exists(stack: Stack) 
 def test_an_announced_outage_holds_the_work_but_one_probe_at_a_time_goes_early() -> None:
     gate = OutageGate()
     refused = Unavailable("down for maintenance", status=503, retry_after=60.0)
-    # The job that got Retry-After: 60 is held, looking again every second.
-    assert gate.note_failure("a", refused, now=0.0) == 1.0
-    assert gate.admit("a", now=1.0) == 2.0  # not re-sent: its own Retry-After stands
-    assert gate.admit("b", now=0.5) == 1.5  # held: no point sending into a 503
-    assert gate.admit("b", now=1.0) is None  # the first probe, 1 s in
-    assert gate.admit("c", now=1.2) == 2.2  # one probe at a time
-    gate.note_failure("b", refused, now=1.3)  # still down
-    assert gate.admit("c", now=2.5) == 3.5  # the next probe comes 2 s later
-    assert gate.admit("c", now=3.0) is None
-    gate.note_success()  # the probe went through: the org is back
-    assert gate.admit("a", now=3.1) is None and gate.admit("b", now=3.1) is None
+    # The job that got Retry-After: 60 waits it out in the queue.
+    assert gate.note_failure("a", refused, now=0.0) == 60.0
+    assert gate.holding(0.5) and gate.closed_until == 60.0
+    assert gate.lease_wait(now=0.5) == 0.5  # nothing leased until the first probe
+    assert gate.lease_wait(now=1.0) is None  # the first probe, 1 s in
+    assert gate.lease_wait(now=1.2) == 1.8  # one probe at a time: the next at 3 s
+    gate.note_failure("b", refused, now=1.3)  # still down: "b" waits its own 60 s
+    assert gate.lease_wait(now=2.5) == 0.5
+    assert gate.lease_wait(now=3.0) is None
+    assert gate.lease_wait(now=3.1) == 3.9  # then 4 s later
+    # The probe went through: the org is back, and the jobs that waited out
+    # their own Retry-After are named, to be made due.
+    assert gate.note_success() == {"a", "b"}
+    assert gate.lease_wait(now=3.2) is None and not gate.holding(3.2)
     assert gate.probes == 2
+
+
+def test_an_announced_outage_ends_by_itself_when_its_longest_wait_has_passed() -> None:
+    gate = OutageGate(probe_cap=30.0)
+    gate.note_failure("a", Unavailable("down", status=503, retry_after=3.0), now=0.0)
+    gate.note_failure("b", Unavailable("down", status=503, retry_after=4.0), now=1.0)
+    assert gate.closed_until == 5.0
+    assert gate.lease_wait(now=1.0) is None  # the probe; the next at 3 s
+    assert gate.lease_wait(now=3.0) is None  # the probe; the next at 7 s
+    assert gate.lease_wait(now=4.5) == 0.5  # but the hold ends at 5 s
+    assert gate.lease_wait(now=5.0) is None and gate.closed_until is None
 
 
 def test_a_503_without_retry_after_is_not_an_announced_outage() -> None:
     gate = OutageGate()
     assert gate.note_failure("a", Unavailable("busy", status=503), now=0.0) is None
-    assert gate.admit("b", now=0.0) is None
+    assert gate.lease_wait(now=0.0) is None

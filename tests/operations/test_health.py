@@ -4,19 +4,27 @@ states only, reasons for administrators."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from operations_support import PREFIX
+from yarl import URL
 
 from opencx_salesforce import health
 from opencx_salesforce.devhost.stack import Stack, start_stack
+from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.log_throttle import LogThrottle
 from opencx_salesforce.models import HandoffReason
 from opencx_salesforce.salesforce.errors import NeedsReauthorization
 from opencx_salesforce.store.memory import MemoryStore
+from opencx_salesforce.store.postgres import PostgresStore
 from opencx_salesforce.web.app import build_routes
 
 
@@ -159,3 +167,110 @@ async def test_probes_answer_503_before_the_plugin_starts() -> None:
             response = await client.get(f"/healthz/{which}")
             assert response.status == 503
             assert await response.json() == {"status": "fail", "checks": {"plugin": "not started"}}
+
+
+async def admin_get(stack: Stack, path: str) -> tuple[int, str]:
+    token = stack.host.settings.admin_token.get_secret_value()
+    headers = {"Authorization": f"Bearer {token}", "Accept": "text/html"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{stack.host_url}{PREFIX}/admin{path}", headers=headers) as response,
+    ):
+        return response.status, await response.text()
+
+
+async def test_the_settings_page_says_when_the_store_refuses_writes(stacks: Any) -> None:
+    # The page read the store fine and said Connected while every handoff
+    # failed 503: only readiness told. The instance asks for a write every
+    # 30 s in the background (a page view writes nothing); `check` is that tick.
+    store = DiskFullStore()
+    stack = await stacks(store=store)
+    watch = stack.runtime.write_watch
+    assert watch is not None and watch.interval == 30.0
+    status, page = await admin_get(stack, "")
+    assert status == 200 and "The store does not take writes" not in page
+    store.full = True
+    await watch.check()
+    status, page = await admin_get(stack, "")
+    assert status == 200
+    assert "The store does not take writes" in page
+    assert "No space left on device" in page
+    status, text = await admin_get(stack, "/status.json")
+    assert json.loads(text)["store_refuses_writes"].startswith("OSError: No space left")
+    assert "opencx_salesforce_store_writable 0.0" in await metrics_text(stack)
+    store.full = False
+    await probe(stack, "ready")  # readiness asks too, and the watch hears it
+    status, page = await admin_get(stack, "")
+    assert "The store does not take writes" not in page
+    assert json.loads((await admin_get(stack, "/status.json"))[1])["store_refuses_writes"] is None
+    assert "opencx_salesforce_store_writable 1.0" in await metrics_text(stack)
+
+
+async def metrics_text(stack: Stack) -> str:
+    token = stack.host.settings.admin_token.get_secret_value()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"{stack.host_url}{PREFIX}/metrics", headers={"Authorization": f"Bearer {token}"}
+        ) as response,
+    ):
+        assert response.status == 200
+        return await response.text()
+
+
+POSTGRES_URL = os.environ.get(
+    "OPENCX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+async def read_only_role() -> AsyncIterator[tuple[str, str]]:
+    """A PostgreSQL role and schema of this test's own; ``ALTER ROLE … SET
+    default_transaction_read_only`` then makes its new sessions read-only, as
+    a store URL pointing at a standby after a failover would be."""
+    role = schema = f"opencx_test_ro_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        await admin.execute(f'CREATE SCHEMA "{schema}" AUTHORIZATION "{role}"')
+        yield role, schema
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role
+        )
+        await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        await admin.close()
+
+
+async def test_a_read_only_postgresql_is_named_on_the_page_and_by_readiness(
+    stacks: Any, read_only_role: tuple[str, str]
+) -> None:
+    role, schema = read_only_role
+    url = URL(POSTGRES_URL).with_user(role).with_query(schema=schema, pool_max=2)
+    store = await PostgresStore.open(str(url))
+    try:
+        stack = await stacks(store=store)
+        assert (await admin_get(stack, ""))[0] == 200  # an admin has been here before
+        admin = await asyncpg.connect(POSTGRES_URL)
+        try:
+            await admin.execute(f'ALTER ROLE "{role}" SET default_transaction_read_only = on')
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role
+            )
+        finally:
+            await admin.close()
+
+        async def refused() -> str | None:
+            assert stack.runtime.write_watch is not None
+            return await stack.runtime.write_watch.check()
+
+        reason = await wait_for(refused, timeout=20, what="the store to refuse writes")
+        assert "read-only transaction" in reason, reason
+        status, page = await admin_get(stack, "")
+        assert status == 200 and "The store does not take writes" in page
+        assert "read-only transaction" in page
+        status, body = await probe(stack, "ready", admin=True)
+        assert status == 503 and body["checks"]["store"] == "not writable"
+    finally:
+        await store.close()

@@ -263,12 +263,12 @@ async def test_the_settings_page_and_status_json_say_the_store_is_down() -> None
                 assert answer.status == 503 and answer.headers["Retry-After"] == "5"
                 body = await answer.json()
             assert body["error"] == "store_unavailable"
-            assert "The store does not answer (ConnectionError: Error 111" in body["message"]
+            assert "The store failed (ConnectionError: Error 111" in body["message"]
             async with http.get(
                 f"{stack.host_url}{PREFIX}/admin", headers={"Accept": "text/html"}
             ) as answer:
                 assert answer.status == 503
-                assert "this page works again once it answers" in await answer.text()
+                assert "this page works again once the store takes" in await answer.text()
             store.down = False
             async with http.get(f"{stack.host_url}{PREFIX}/admin/status.json") as answer:
                 assert answer.status == 200

@@ -191,6 +191,6 @@ async def test_a_call_while_the_store_does_not_answer_is_503(
     for _ in range(3):
         answer = await post(world.http, world.node.webhook_url, body)
         assert answer.status == 503
-        assert "store does not answer" in answer.body["error"]
+        assert "store failed" in answer.body["error"]
     lines = [r for r in caplog.records if r.getMessage().startswith("webhook: the store")]
     assert len(lines) == 1

@@ -159,6 +159,22 @@ def missing_fields_message(missing: list[str]) -> Message:
     )
 
 
+STORE_REFUSES_WRITES = "The store refuses writes"
+
+
+def store_refuses_writes_message(reason: str) -> Message:
+    return Message(
+        STORE_REFUSES_WRITES,
+        "The store does not take writes",
+        "Nothing can be saved until it does: the host's API answers 503 with Retry-After "
+        "to handoffs and messages, so their senders send them again; rep replies wait in "
+        "Salesforce and come with the next sweep or digest once it does; this page's forms "
+        "fail. Free the disk, point the store at a writable primary, or fix Redis's "
+        "persistence. Readiness fails meanwhile.",
+        detail=reason,
+    )
+
+
 CSRF_FAILED = Message(
     "",
     "The form expired",

@@ -125,6 +125,9 @@ async def settings_page(
         shown.insert(0, Message("The store lost its data", "The store was wiped", wiped))
     if unreadable:
         shown.insert(0, messages.SECRETS_UNREADABLE)
+    refused = services.write_watch.refused if services.write_watch is not None else None
+    if refused is not None:  # the reads above worked: say what they hide
+        shown.insert(0, messages.store_refuses_writes_message(refused))
     live = current.state in (
         ConnectionState.CONNECTED,
         ConnectionState.NEEDS_REAUTHORIZATION,
@@ -141,7 +144,7 @@ async def settings_page(
         form=form,
         redirect_uri=services.redirect_uri,
         webhook_url=services.webhook_url if live else None,
-        outbox=OutboxView.of(await services.outbox.items()),
+        outbox=await OutboxView.read(services.outbox, services.clock.time()),
         cleanup=SalesforceCleanup(
             case_fields=(names.CASE_FROM_FIELD, services.settings.session_id_field)
         ),

@@ -147,15 +147,16 @@ PENDING_SHOWN = 100
 
 
 def _store_down(request: web.Request, exc: Exception) -> web.Response:
-    """The settings page, its status.json and its actions while the store does
-    not answer: 503 naming the cause, for a person and for a script (it was a
-    bare 500 with a traceback logged for every request)."""
+    """The settings page, its status.json and its actions while the store fails
+    (down, or refusing writes): 503 naming the cause, for a person and for a
+    script (it was a bare 500 with a traceback logged for every request)."""
     report = _store_trouble.due()
     if report is not None:
-        log.warning("settings page: the store did not answer (%s)%s", cause_of(exc), also(report))
+        log.warning("settings page: the store failed (%s)%s", cause_of(exc), also(report))
+    # "Failed", not "does not answer": a read-only store answers, and refuses.
     text = (
-        f"The store does not answer ({cause_of(exc)}). The plugin's state is kept there: "
-        "this page works again once it answers (readiness shows when)."
+        f"The store failed ({cause_of(exc)}). The plugin's state is kept there: "
+        "this page works again once the store takes reads and writes (readiness shows when)."
     )
     headers = {"Retry-After": "5"}
     if access.wants_json(request) or request.path.endswith(".json"):
@@ -303,7 +304,7 @@ async def status_json(request: web.Request, services: Runtime) -> web.StreamResp
 
 async def _status_json(services: Runtime) -> dict[str, Any]:
     current = await services.tokens.status()
-    items = OutboxView.of(await services.outbox.items())
+    items = await OutboxView.read(services.outbox, services.clock.time())
     live = current.state in (
         ConnectionState.CONNECTED,
         ConnectionState.NEEDS_REAUTHORIZATION,
@@ -321,11 +322,18 @@ async def _status_json(services: Runtime) -> dict[str, Any]:
             # What the page's Outbox card lists: each pending job's attempts,
             # next try and last error (the oldest first, at most PENDING_SHOWN).
             "pending_jobs": [asdict(row) for row in items.pending[:PENDING_SHOWN]],
+            # Salesforce's announced outage holding this instance's work, or None.
+            "outage": asdict(items.outage) if items.outage is not None else None,
         },
         # Rep replies coming back: last webhook, deliveries, sweep lag and cost.
         "replies": services.reply_status.to_json(),
         # When the package's last digest arrived (any instance), or None: never.
         "last_digest_at": await services.digests.last_at(),
+        # Why the store refused the last write asked of it (a full disk, a
+        # read-only replica; asked every 30 s), or None.
+        "store_refuses_writes": (
+            services.write_watch.refused if services.write_watch is not None else None
+        ),
         # A wipe of the store not recovered from yet (store/epoch.py), or None.
         "store_wiped": store_wiped(services, current.connected_at),
         # The Live Messaging card's facts (configured: false without [salesforce.live]).

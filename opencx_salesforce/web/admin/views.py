@@ -21,7 +21,8 @@ import markupsafe
 from aiohttp import web
 
 from opencx_salesforce.apex import names
-from opencx_salesforce.outbox.queue import job_kind
+from opencx_salesforce.outbox.policy import OutageGate
+from opencx_salesforce.outbox.queue import Outbox, job_kind
 from opencx_salesforce.salesforce.tokens import ConnectionState, ConnectionStatus
 from opencx_salesforce.store.base import ItemState, QueueItem
 from opencx_salesforce.web.admin.messages import PRODUCTION_LOGIN, SANDBOX_LOGIN, Message
@@ -171,15 +172,39 @@ class OutboxRow:
 
 
 @dataclass(frozen=True)
+class OutageHold:
+    """Salesforce announced an outage (503 with Retry-After) and this instance
+    holds its work: nothing is leased, no attempt counted, one probe request at
+    a time (:class:`~opencx_salesforce.outbox.policy.OutageGate`)."""
+
+    until: float  # when the longest announced wait ends
+    next_probe_at: float
+    probes: int  # probe requests sent since this instance started
+
+    @classmethod
+    def of(cls, gate: OutageGate, now: float) -> OutageHold | None:
+        until, probe_at = gate.closed_until, gate.next_probe_at
+        if until is None or probe_at is None or not gate.holding(now):
+            return None
+        return cls(until=until, next_probe_at=probe_at, probes=gate.probes)
+
+
+@dataclass(frozen=True)
 class OutboxView:
     pending: list[OutboxRow] = field(default_factory=list)
     dead: list[OutboxRow] = field(default_factory=list)
+    outage: OutageHold | None = None
 
     @classmethod
-    def of(cls, items: list[QueueItem]) -> OutboxView:
+    def of(cls, items: list[QueueItem], outage: OutageHold | None = None) -> OutboxView:
         pending = [_row(i) for i in items if i.state is not ItemState.DEAD]
         dead = [_row(i) for i in items if i.state is ItemState.DEAD]
-        return cls(pending, dead)
+        return cls(pending, dead, outage)
+
+    @classmethod
+    async def read(cls, outbox: Outbox, now: float) -> OutboxView:
+        """The outbox as the page and status.json show it."""
+        return cls.of(await outbox.items(), OutageHold.of(outbox.gate, now))
 
 
 def _row(item: QueueItem) -> OutboxRow:
