@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,6 +149,7 @@ async def call_each(
     *,
     reraise: tuple[type[Exception], ...] = (),
     await_results: bool = True,
+    only: Collection[str] | None = None,
 ) -> list[tuple[str, Any]]:
     """Call a hook on each implementing plugin separately, in pluggy's order,
     awaiting awaitable results.
@@ -159,10 +160,14 @@ async def call_each(
 
     :param await_results: await what each plugin returns (off for hooks whose
         result must not be a coroutine, such as ``webhook_routes``).
+    :param only: call these plugins only (a call made again for the plugins
+        that failed it).
     :return: ``(plugin name, result)`` for every answer that is not ``None``.
     """
     results: list[tuple[str, Any]] = []
     for name in plugin_order(pm, hook_name):
+        if only is not None and name not in only:
+            continue
         try:
             values = await call_plugin(pm, hook_name, name, kwargs, await_results=await_results)
         except reraise:

@@ -122,10 +122,11 @@ class MinimalHost:
         await web.TCPSite(self._runner, host, port).start()
 
     async def stop(self) -> None:
-        await call(self.pm.hook.plugin_stopping, host=self)
+        # Stop serving first (the requests in progress finish), then the plugins.
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await call(self.pm.hook.plugin_stopping, host=self)
 
     # --- what the bot does ---------------------------------------------------------
     async def handoff(self, session: Session, reason: HandoffReason) -> None:

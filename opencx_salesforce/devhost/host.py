@@ -13,8 +13,9 @@ store they are given.
 from __future__ import annotations
 
 import copy
+import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -26,7 +27,12 @@ from opencx_salesforce.devhost.api import SessionApi
 from opencx_salesforce.devhost.config import HostSettings
 from opencx_salesforce.devhost.hook_errors import HookError, HookErrorLog
 from opencx_salesforce.devhost.inbox import Inbox
-from opencx_salesforce.devhost.journal import HookJournal, replay_unfinished
+from opencx_salesforce.devhost.journal import (
+    HookJournal,
+    JournalEntry,
+    JournalRetry,
+    replay_unfinished,
+)
 from opencx_salesforce.devhost.listen import bind_socket, http_url
 from opencx_salesforce.devhost.pages import BODY_TIMEOUT_KEY
 from opencx_salesforce.devhost.plugin_routes import mount_plugin_routes
@@ -47,7 +53,12 @@ from opencx_salesforce.settings.loader import did_you_mean
 from opencx_salesforce.store import open_store
 from opencx_salesforce.store.base import Store
 
+log = logging.getLogger(__name__)
+
 HOST_KEY: web.AppKey[DevHost] = web.AppKey("devhost")
+# How long a stop waits for the requests in progress (a Kubernetes pod gets 30 s
+# between SIGTERM and SIGKILL by default).
+SHUTDOWN_SECONDS = 10.0
 
 
 class DevHost:
@@ -95,6 +106,7 @@ class DevHost:
         )
         self._hook_errors = HookErrorLog()
         self._runner: web.AppRunner | None = None
+        self._retry: JournalRetry | None = None  # while started
         self._base_url: str | None = None
         self.mounted_paths: list[str] = []
         self._session_repository: SessionRepository | None = None
@@ -223,11 +235,16 @@ class DevHost:
         try:
             written = journal.written if journal is not None else None
             session, _ = await self._sessions.update(session_id, change, after=written)
-            if message.role == Role.CONTACT and status_before == SessionStatus.HANDED_OFF:
-                await self._call("on_contact_reengage", session=session, messages=[message])
-        finally:
+        except BaseException:
             if journal is not None:
                 await self._journal.done(journal)
+            raise
+        if journal is None:
+            return message
+        if status_before != SessionStatus.HANDED_OFF:
+            await self._journal.done(journal)
+            return message
+        await self._journaled(journal, "on_contact_reengage", session=session, messages=[message])
         return message
 
     async def handoff(self, session_id: str, reason: HandoffReason | None = None) -> Session:
@@ -242,10 +259,34 @@ class DevHost:
             session, _ = await self._sessions.update(
                 session_id, changes.hand_off, after=journal.written
             )
-            await self._call("on_handoff", session=session, reason=reason)
-        finally:
+        except BaseException:
             await self._journal.done(journal)
+            raise
+        await self._journaled(journal, "on_handoff", session=session, reason=reason)
         return session
+
+    async def _journaled(self, journal: JournalEntry, hook: str, **kwargs: Any) -> None:
+        """Call ``hook``; cross its journal entry out when every plugin took it.
+        A plugin that raised is called again (:class:`.journal.JournalRetry`):
+        the session changed already, and the contact's words live in that call."""
+        try:
+            failed = await self._hook_call(hook, **kwargs)
+        except BaseException:  # cancelled mid-call: the entry stays for every plugin
+            if self._retry is not None:
+                self._retry.add(journal.key)
+            raise
+        if not failed:
+            await self._journal.done(journal)
+            return
+        await self._journal.keep(journal, failed)
+        if self._retry is not None:
+            self._retry.add(journal.key)
+            log.warning(
+                "%s for session %s failed in %s; the host calls it again in a while",
+                hook,
+                kwargs["session"].id,
+                ", ".join(failed),
+            )
 
     async def contact_leaves(self, session_id: str) -> None:
         """The contact closed the chat: ``on_contact_leave``."""
@@ -277,6 +318,20 @@ class DevHost:
 
     async def _call(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
         return await call_each(self.plugin_manager, hook, kwargs, self._record_hook_error)
+
+    async def _hook_call(
+        self, hook: str, only: Collection[str] | None = None, **kwargs: Any
+    ) -> list[str]:
+        """Call ``hook`` (on the plugins ``only``, when given); the names of
+        the plugins that raised (recorded in :attr:`hook_errors` too)."""
+        failed: list[str] = []
+
+        def on_error(plugin: str, hook_name: str, exc: Exception) -> None:
+            failed.append(plugin)
+            self._record_hook_error(plugin, hook_name, exc)
+
+        await call_each(self.plugin_manager, hook, kwargs, on_error, only=only)
+        return failed
 
     # --- lifecycle --------------------------------------------------------------------
     @property
@@ -322,8 +377,14 @@ class DevHost:
                 problems.append(str(exc))
             if problems:
                 raise ConfigError("\n".join(problems))
-            await replay_unfinished(self.store, self._call)
-            runner = web.AppRunner(await self._build_app(), access_log_class=RedactingAccessLogger)
+            await replay_unfinished(self.store, self._hook_call)
+            self._retry = JournalRetry(self.store, self._hook_call)
+            self._retry.start()
+            runner = web.AppRunner(
+                await self._build_app(),
+                access_log_class=RedactingAccessLogger,
+                shutdown_timeout=SHUTDOWN_SECONDS,
+            )
             await runner.setup()
             try:
                 await web.SockSite(runner, sock).start()
@@ -332,6 +393,9 @@ class DevHost:
                 raise
             self._runner = runner
         except BaseException:
+            if self._retry is not None:
+                await self._retry.stop()
+                self._retry = None
             if plugins_started:
                 await self._call("plugin_stopping", host=self)
             sock.close()
@@ -341,12 +405,19 @@ class DevHost:
         return self._base_url
 
     async def stop(self) -> None:
-        """Stop the plugins, stop listening, close the store the host opened."""
+        """Stop listening (the requests in progress finish, within
+        :data:`SHUTDOWN_SECONDS`), then stop the plugins, then close the store
+        the host opened. The plugins stopped first used to refuse the requests
+        still coming in (``PluginNotStarted``), answered 2xx all the same: a
+        rolling restart lost handoffs."""
         if self._runner is None:
             return
-        await self._call("plugin_stopping", host=self)
         await self._runner.cleanup()
         self._runner = None
+        if self._retry is not None:
+            await self._retry.stop()
+            self._retry = None
+        await self._call("plugin_stopping", host=self)
         await self._close_store()
 
     async def _close_store(self) -> None:

@@ -9,7 +9,8 @@ Retried (with backoff and jitter, at least ``retry_after`` when one is known):
   looking again every :data:`REAUTH_WAIT` seconds, as long as the dead-letter
   age allows; connecting again wakes it at once (:func:`waits_for_admin`);
 * a transport error below the client, or from the host (``OSError``,
-  ``TimeoutError``, ``aiohttp.ClientError``).
+  ``TimeoutError``, ``aiohttp.ClientError``), or an error of the store's own
+  driver (SQLite, PostgreSQL, Redis).
 
 Everything else is dead-lettered at once with its message, which the settings
 page shows: Salesforce refusing a record (a validation rule, a required field, a
@@ -29,6 +30,7 @@ from opencx_salesforce.salesforce.errors import (
     SalesforceError,
     Unavailable,
 )
+from opencx_salesforce.store.failures import from_the_store
 
 # Waiting for an admin to reconnect is not a failure of the job: look again
 # every few minutes, for as long as the dead-letter age allows.
@@ -45,7 +47,9 @@ def retry_hint(exc: BaseException) -> tuple[bool, float | None]:
         return True, REAUTH_WAIT
     if isinstance(exc, SalesforceError):
         return exc.is_retryable, exc.retry_after
-    if isinstance(exc, TimeoutError | aiohttp.ClientError | OSError):
+    if isinstance(exc, TimeoutError | aiohttp.ClientError | OSError) or from_the_store(exc):
+        # The store's own error inside a job (a PostgreSQL pool closing as the
+        # host stops, a failover) passes: it was a dead letter at once.
         return True, None
     return False, None
 

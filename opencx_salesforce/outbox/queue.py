@@ -297,6 +297,12 @@ class Outbox:
         if lease is None:
             slots.release()
             return Submitted.ALREADY_QUEUED
+        if self._stopping.is_set():
+            # A stop began while it was written: any worker takes it, not a
+            # task started after the stop cancelled the others.
+            slots.release()
+            await store.retry_in(lease, 0.0, error=None)
+            return Submitted.QUEUED
         self._in_hand[item_id] = lease
         self._here[item_id] = asyncio.create_task(self._run_here(lease, job, slots))
         return Submitted.STARTED_HERE
@@ -357,18 +363,22 @@ class Outbox:
     async def stop(self) -> None:
         self._stopping.set()
         tasks = [*self._tasks, *self._here.values()]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Until none is left: a job submitted as the stop began may start one
+        # more (it sees the stop after its write, and gives itself back).
+        while tasks:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            tasks = [task for task in self._here.values() if not task.done()]
         # The jobs stopped mid-way go back now, not when their lease runs out
         # (every rolling deploy held them two minutes). Each runs again as any
         # retried attempt does, reading first what an earlier one landed.
-        for lease in self._in_hand.values():
+        while self._in_hand:
+            _, lease = self._in_hand.popitem()
             with contextlib.suppress(Exception):  # the store away: the lease runs out
                 await self._store.retry_in(lease, 0.0, error=None)
-        self._in_hand.clear()
         self._tasks.clear()
         self._here.clear()
         self._slots = None

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opencx_salesforce.cases.index import CaseEntry, CaseIndex
-from opencx_salesforce.cases.service import APPEND_KIND
+from opencx_salesforce.cases.service import APPEND_KIND, HANDOFF_KIND
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.errors import LockBusy, RetryLater
 from opencx_salesforce.hookspecs import Host
@@ -84,6 +84,12 @@ CASE_LOCK_TTL = 60.0
 # How soon a notification that came during a read looks again for the Case's
 # lock: a small part of a round trip, so the next read follows the last closely.
 LOCK_POLL = 0.02
+# A notification for a Case the index does not know yet waits this long (the
+# store's measure of its age), looking every UNKNOWN_CASE_POLL seconds, and
+# longer while a handoff is still in the outbox: its Case may be that one.
+UNKNOWN_CASE_WAIT = 300.0
+UNKNOWN_CASE_POLL = 5.0
+HANDOFF_ITEM_PREFIX = f"{HANDOFF_KIND}:"
 
 # --- the service -------------------------------------------------------------------
 
@@ -178,6 +184,15 @@ class ReplyService:
     async def handle_notify(self, job: Job) -> None:
         case_id = str(job.payload["case_id"])
         if not await self.knows_case(case_id):
+            # The package rings only for the plugin's Cases, so a Case the
+            # index lacks may be one whose handoff has not linked it yet: a
+            # rep can reply as soon as the Case exists, and a handoff cut off
+            # by a crash links it only when its retry runs (two minutes later).
+            # Skipped at once, that reply was never read. It waits while that
+            # can still happen (no API call: store reads).
+            young = job.age < UNKNOWN_CASE_WAIT  # the store's measure
+            if young or await self._handoff_pending():
+                raise RetryLater("no handoff has linked this Case yet", UNKNOWN_CASE_POLL)
             # Not a Case this install made (or a forged Id): nothing to read,
             # and no API call spent finding that out.
             self.status.skipped_records["unknown case"] += 1
@@ -199,6 +214,11 @@ class ReplyService:
             raise RetryLater("another worker is reading this Case", delay=LOCK_POLL) from None
         if applied.more:
             raise RetryLater("more replies than one read returns", delay=0.0)
+
+    async def _handoff_pending(self) -> bool:
+        """Whether any handoff is still in the outbox (its Case may be the one
+        rung). Read only for a notification older than UNKNOWN_CASE_WAIT: rare."""
+        return bool(await self._outbox.pending(HANDOFF_ITEM_PREFIX))
 
     async def knows_case(self, case_id: str) -> bool:
         """Whether this install made the Case (the index has it)."""

@@ -4,7 +4,9 @@ delivers only the support team's public replies, each once, in order."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import pytest
 from replies_support import (
     ADMIN,
     PORTAL_USER,
@@ -20,7 +22,8 @@ from replies_support import (
 )
 
 from opencx_salesforce.apex import contract
-from opencx_salesforce.models import Role
+from opencx_salesforce.models import Contact, HandoffReason, Role
+from opencx_salesforce.replies import service
 
 COMMENT = contract.EVENT_CASE_COMMENT_CREATED
 EMAIL = contract.EVENT_EMAIL_MESSAGE_CREATED
@@ -142,13 +145,20 @@ async def test_a_valid_call_naming_a_case_with_nothing_new_delivers_nothing(worl
     assert world.queries() - queries == 1
 
 
-async def test_a_call_naming_a_case_the_plugin_never_made_costs_no_read(world: World) -> None:
+async def test_a_call_naming_a_case_the_plugin_never_made_costs_no_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It waits a while (the Case may be one a handoff has not linked yet:
+    # below), then is dropped, without a read.
+    monkeypatch.setattr(service, "UNKNOWN_CASE_WAIT", 0.5)
+    monkeypatch.setattr(service, "UNKNOWN_CASE_POLL", 0.1)
     other = world.org.create("Case", {"Subject": "Not from the bot"})
     queries = world.queries()
     answer = await ring(world, world.node, contract.EVENT_CASE_UPDATED, other, other)
     assert answer.status == 202
     await idle(world)
     assert world.queries() == queries
+    assert world.node.runtime.reply_status.skipped_records["unknown case"] == 1
 
 
 async def test_a_replayed_call_delivers_once(world: World) -> None:
@@ -255,3 +265,44 @@ async def test_transcript_comments_are_known_before_their_ids_are(make_world: Wo
     for comment_id in transcript:
         await ring(world, world.node, COMMENT, case_id, comment_id)
     assert await _messages_after_read(world, session_id, 1) == []
+
+
+async def test_a_reply_rung_before_its_case_is_linked_is_read_once_it_is(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A rep can reply as soon as the Case exists; the index links it a moment
+    # later (two minutes later when a crash cut the handoff off, and its retry
+    # links it). The doorbell rung in between was skipped as an unknown Case
+    # and acked: the reply was never read (an outside multi-instance check lost
+    # 14 of 40 replies with one kill -9).
+    monkeypatch.setattr(service, "UNKNOWN_CASE_POLL", 0.1)
+    index = world.node.runtime.index
+    link = index.link_session
+    held = asyncio.Event()
+    linking = asyncio.Event()
+
+    async def slow_link(*args: Any, **kwargs: Any) -> Any:
+        linking.set()
+        await held.wait()
+        return await link(*args, **kwargs)
+
+    monkeypatch.setattr(index, "link_session", slow_link)
+    host = world.node.host
+    session = await host.create_session(
+        contact=Contact(name="Jane Doe", email="early@example.com"), topic="Early reply"
+    )
+    await host.post_message(session.id, Role.CONTACT, "Where is my parcel?")
+    await host.handoff(session.id, HandoffReason(code="requested"))
+    await linking.wait()  # the Case is in Salesforce; the index does not know it
+    case_id = await case_of(world.node, session.id)
+    comment_id = Rep(world.org).comment(case_id, "Looking into it now.")
+    assert (await ring(world, world.node, COMMENT, case_id, comment_id)).status == 202
+    await asyncio.sleep(0.5)  # the doorbell's job runs, and waits
+    held.set()
+
+    async def delivered() -> list[tuple[str, str | None, str | None]]:
+        return await agent_messages(world.node, session.id)
+
+    messages = await wait_for(delivered, what="the rep's early reply")
+    assert messages == [("Looking into it now.", "Riley Rep", comment_id)]
+    assert world.node.runtime.reply_status.skipped_records["unknown case"] == 0
