@@ -216,7 +216,7 @@ async def start_runtime(
         on_connected=connected,
     )
     client = SalesforceClient(tokens, api_version=settings.api_version, session=http)
-    index = CaseIndex(host.store)
+    index = CaseIndex(host.store, clock=clock)
     cases = CaseService(
         host=host,
         client=client,

@@ -8,12 +8,15 @@ two host instances updating the same Case's entry never lose each other's write.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from opencx_salesforce.cases.open_cases import OpenCases
+from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.store import namespaces
 from opencx_salesforce.store.base import ReadsMany, Store
 from opencx_salesforce.store.cells import read_json, update_json
@@ -22,6 +25,8 @@ NS = namespaces.CASES
 # Longer than a job lives (the outbox's dead-letter age defaults to a day); a mark
 # that expired only costs the retry one read.
 CLEAN_TTL = 8 * 86400.0
+# Entries read per store call while building the open Cases' markers once.
+BUILD_PAGE = 500
 
 
 @dataclass
@@ -56,10 +61,12 @@ class HandoffReads:
 
 
 class CaseIndex:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._store = store
         # The store's get_many, if it has one (asked once).
         self._many = store if isinstance(store, ReadsMany) else None
+        # Marked before an entry says open, unmarked after it says closed.
+        self.open = OpenCases(store, clock=clock)
 
     # --- JSON values with compare-and-set updates --------------------------------
     async def _read(self, key: str) -> Any:
@@ -135,6 +142,10 @@ class CaseIndex:
         now, so no other writer can know its Id yet (the contact's link to it is
         in this same write, under the contact's lock): its entry is written
         whole, not read and compared first."""
+        # The open marker first: a crash before the entry leaves "maybe open".
+        # (A Case already closed, such as a merge's survivor, is unmarked by
+        # the sweep's next look.)
+        await self.open.mark([ref.case_id])
         # vars(), not dataclasses.asdict: the same dict of these flat records,
         # without asdict's deep copy on the hot path.
         links = {f"session:{session_id}": json.dumps(vars(ref)).encode()}
@@ -163,11 +174,40 @@ class CaseIndex:
         data = await self._read(f"case:{case_id}")
         return None if data is None else CaseEntry(**data)
 
+    async def cases(self, case_ids: Sequence[str]) -> dict[str, CaseEntry]:
+        """The entries of those Cases the index has: one store call where the
+        store reads many keys at once."""
+        raw = await self._read_many([f"case:{c}" for c in case_ids])
+        return {key[len("case:") :]: CaseEntry(**json.loads(v)) for key, v in raw.items()}
+
+    async def marked_open(self) -> list[str]:
+        """The Cases marked open (:mod:`.open_cases`): those whose entry says
+        open, and maybe a few closed since. A store from an earlier release
+        has its markers built first, once."""
+        if not await self.open.built():
+            await self._build_open_markers()
+        return await self.open.marked()
+
+    async def _build_open_markers(self) -> None:
+        """Mark the open Cases of the entries written before markers existed.
+        Every instance may do it at once: marking twice is harmless, and a Case
+        closed meanwhile only leaves a marker too many."""
+        keys = await self._store.keys(NS, "case:")
+        for start in range(0, len(keys), BUILD_PAGE):
+            raw = await self._read_many(keys[start : start + BUILD_PAGE])
+            opened = [k[len("case:") :] for k, v in raw.items() if not json.loads(v).get("closed")]
+            if opened:
+                await self.open.mark(opened)
+            await asyncio.sleep(0)  # a large index must not hold the event loop
+        await self.open.note_built()
+
     # --- contacts -------------------------------------------------------------------
     async def mark_closed(self, case_id: str, closed: bool = True) -> list[str] | None:
         """Record that the Case closed (or reopened). Returns its sessions if this
         changed anything, None if it was already so (so callers act once)."""
         changed = False
+        if not closed:
+            await self.open.mark([case_id])  # before the entry says open
 
         def flip(entry: Any) -> Any:
             nonlocal changed
@@ -178,6 +218,8 @@ class CaseIndex:
             return {**entry, "closed": closed}
 
         entry = await self._update(f"case:{case_id}", flip)
+        if closed and entry is not None:
+            await self.open.unmark(case_id)  # after the entry says closed
         return list(entry["sessions"]) if changed and entry else None
 
     async def contact_match(self, contact_key: str) -> str | None:

@@ -177,8 +177,8 @@ class PluginCollector:
         yield delivered
         sweeps = CounterMetricFamily(
             f"{PREFIX}_sweeps",
-            "Reconciliation sweeps: done here, skipped (another instance held the lock), "
-            "or failed (Salesforce or the store out of reach, say).",
+            "Reconciliation sweeps: done here, skipped (another instance held the lock "
+            "or took the turn), or failed (Salesforce or the store out of reach, say).",
             labels=["result"],
         )
         sweeps.add_metric(["done"], status.sweeps)

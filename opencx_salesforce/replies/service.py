@@ -71,14 +71,15 @@ from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.errors import ApiError
 from opencx_salesforce.salesforce.ids import full_id
 from opencx_salesforce.settings import SalesforceSettings
-from opencx_salesforce.store import namespaces
 from opencx_salesforce.store.lock import store_lock
 
 log = logging.getLogger(__name__)
 
 NOTIFY_KIND = "notify"
-# The Case index's key per Case (cases/index.py ``case:<Case Id>``).
-CASE_KEY_PREFIX = "case:"
+# How long an open marker whose Case has no index entry is taken for a handoff
+# still writing it (the marker goes first): far longer than those two writes,
+# short enough that a creation that crashed between them costs little.
+UNLINKED_MARKER_GRACE = 3600.0
 # One worker reads and delivers a Case at a time, so replies arrive in order.
 CASE_LOCK_TTL = 60.0
 # How soon a notification that came during a read looks again for the Case's
@@ -123,9 +124,9 @@ class ReplyService:
         self.status = status
         self._outbox = outbox
         self._clock = clock
-        self._open_hint: str | None = None  # an open Case seen by has_open_case
         # Webhooks, replies and the contact's messages keep the sweep hot.
         self.activity = Activity(host.store, clock=clock)
+        self._open_hint: str | None = None  # an open Case seen by has_open_case
         # False once the org said it has no EmailMessage: reads leave emails out.
         self.emails_available = True
         self.ending = CaseEnding(
@@ -226,21 +227,46 @@ class ReplyService:
 
     async def has_open_case(self) -> bool:
         """Whether the plugin knows an open Case (else a sweep has nothing to look
-        for). Costs no API call: the Case index, the last open Case found first,
-        so the usual answer is one store read. The index has no list of open
-        Cases; its ``case:`` entries are walked only while none is open."""
+        for). Costs no API call and does not grow with the Cases closed: the list
+        of open Cases (:mod:`~opencx_salesforce.cases.open_cases`) and their
+        entries; the open Case found last is asked first, so the usual answer
+        is one store read, and two calls when none is open.
+
+        A marker whose Case is closed (its removal lost in a crash) or never
+        reached the index is cleared here, so it costs one sweep at most; the
+        answer errs on "open" whenever that cannot be done now."""
         if self._open_hint is not None:
             entry = await self._index.case(self._open_hint)
             if entry is not None and not entry.closed:
                 return True
-        for key in await self._host.store.keys(namespaces.CASES, CASE_KEY_PREFIX):
-            case_id = key[len(CASE_KEY_PREFIX) :]
-            entry = await self._index.case(case_id)
-            if entry is not None and not entry.closed:
+            self._open_hint = None
+        marked = await self._index.marked_open()
+        if not marked:
+            return False
+        entries = await self._index.cases(marked)
+        for case_id, entry in entries.items():
+            if not entry.closed:
                 self._open_hint = case_id
                 return True
-        self._open_hint = None
-        return False
+        stale = [await self._clear_stale(case_id, case_id in entries) for case_id in marked]
+        return not all(stale)
+
+    async def _clear_stale(self, case_id: str, indexed: bool) -> bool:
+        """Remove the open marker of a Case that is not open; False if it may
+        be open after all (or another worker has it: asked again next sweep)."""
+        if not indexed:  # unless a handoff is writing its entry now
+            return await self._index.open.unmark_if_older(case_id, UNLINKED_MARKER_GRACE)
+        try:
+            # Under the Case's lock, which a reopening holds from its marker to
+            # its entry: the entry read here is not one about to say open.
+            async with self.case_lock(case_id):
+                entry = await self._index.case(case_id)
+                if entry is None or not entry.closed:
+                    return False
+                await self._index.open.unmark(case_id)
+                return True
+        except LockBusy:
+            return False
 
     # --- reading -----------------------------------------------------------------------
     async def read_cases(

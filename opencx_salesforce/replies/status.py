@@ -53,7 +53,9 @@ class ReplyStatus:
     latency_listeners: list[Callable[[float], None]] = field(default_factory=list)
     # --- the sweep -----------------------------------------------------------------
     sweeps: int = 0
-    sweeps_skipped: int = 0  # another instance held the sweep lock
+    # Another instance was sweeping (the lock), or had swept since this one's
+    # wait began (its turn taken: replies/sweep_turns.py).
+    sweeps_skipped: int = 0
     sweeps_not_connected: int = 0  # passes before the first Connect: nothing to read
     sweeps_failed: int = 0  # passes that raised (last_sweep_error says why)
     last_sweep: SweepReport | None = None

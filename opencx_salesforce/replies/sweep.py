@@ -34,7 +34,9 @@ stopped. Each stream re-reads a short overlap behind the newest change it saw
 row), and remembers the rows it already handled in that overlap, so a quiet org
 costs one API call per sweep: its three small queries travel in one composite
 request. Only one host instance sweeps at a time (a
-lock in the store). Cost is bounded (``max_calls`` per sweep; the rest waits for
+lock in the store), and the instances take turns: one whose wait ends after
+another has swept lets its turn pass (:mod:`.sweep_turns`), so N instances cost
+what one does. Cost is bounded (``max_calls`` per sweep; the rest waits for
 the next sweep) and reported in :class:`~opencx_salesforce.replies.status.SweepReport`.
 
 What it costs when there is nothing to find (issue #18):
@@ -84,8 +86,9 @@ from opencx_salesforce.replies.ledger import NS
 from opencx_salesforce.replies.seen import already_read
 from opencx_salesforce.replies.service import ReplyService
 from opencx_salesforce.replies.status import ReplyStatus, SweepReport
-from opencx_salesforce.replies.sweep_schedule import SweepSchedule
+from opencx_salesforce.replies.sweep_schedule import SweepSchedule, found_nothing
 from opencx_salesforce.replies.sweep_streams import STREAMS, CaseStream, Stream, StreamState, later
+from opencx_salesforce.replies.sweep_turns import LastSweep, SweepTurns
 from opencx_salesforce.salesforce import datetimes, subrequests
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.errors import ApiError, NotConnectedYet
@@ -148,6 +151,10 @@ class Sweeper:
         self.max_calls = max_calls
         self._task: asyncio.Task[None] | None = None
         self.digests = DigestInbox(store, replies, clock=clock)
+        self.turns = SweepTurns(store)
+        # The start of the last sweep this instance ran or let its turn pass
+        # to, as the last pass found it (None: unknown, e.g. the lock was busy).
+        self._turn: float | None = None
         self.schedule = SweepSchedule(
             settings=settings,
             status=status,
@@ -169,16 +176,21 @@ class Sweeper:
             self._task = None
 
     async def _loop(self) -> None:
-        # The first sweep runs at start: it catches what happened while the host
-        # was down (replies and closures whose webhook found nobody).
+        # The first sweep runs at start, whoever swept last: it catches what
+        # happened while the host was down (replies and closures whose webhook
+        # found nobody).
+        after: float | None = None
         while True:
-            started = self._clock.time()
-            await self._sweep_and_log()
-            await self.schedule.wait_after(started)
+            self._turn = None
+            await self._sweep_and_log(after)
+            now = self._clock.time()
+            # Another instance's clock ahead of this one: counted from now.
+            after = now if self._turn is None else min(self._turn, now)
+            await self.schedule.wait_after(after)
 
-    async def _sweep_and_log(self) -> None:
+    async def _sweep_and_log(self, after: float | None = None) -> None:
         try:
-            await self.run_once()
+            await self.run_once(after=after)
         except asyncio.CancelledError:
             raise
         except NotConnectedYet:  # a fresh install: nothing to sweep, nothing to warn
@@ -189,13 +201,21 @@ class Sweeper:
             log.warning("reconciliation sweep failed: %s", self._status.last_sweep_error)
 
     # --- one sweep ---------------------------------------------------------------------
-    async def run_once(self) -> SweepReport | None:
-        """Sweep now. None if another instance is sweeping."""
+    async def run_once(self, *, after: float | None = None) -> SweepReport | None:
+        """Sweep now. None if another instance is sweeping, or, given ``after``
+        (when the last sweep this instance knows of started), if one has swept
+        since: that turn was taken (:mod:`.sweep_turns`)."""
         try:
             async with store_lock(
                 self._store, LOCK_NAME, SWEEP_LOCK_TTL, renew_every=SWEEP_LOCK_RENEW
             ):
-                report = await self._sweep()
+                last = await self.turns.last() if after is not None else None
+                if last is not None and last.started_at != after:
+                    self._turn = last.started_at
+                    self.schedule.adopt(last.found_nothing)
+                    self._status.sweeps_skipped += 1
+                    return None
+                report = await self._recorded_sweep()
         except LockBusy:
             self._status.sweeps_skipped += 1
             return None
@@ -203,6 +223,19 @@ class Sweeper:
         self._status.last_sweep = report
         self._status.last_sweep_error = None
         return report
+
+    async def _recorded_sweep(self) -> SweepReport:
+        """A sweep, recorded for the other instances (under the lock), failed
+        or not: the next turn counts from its start."""
+        started = self._clock.time()
+        self._turn = started
+        self.schedule.adopt(None)  # judged by its own report
+        report: SweepReport | None = None
+        try:
+            report = await self._sweep()
+            return report
+        finally:
+            await self.turns.record(LastSweep(started, found_nothing(report, None)))
 
     async def _sweep(self) -> SweepReport:
         started = self._clock.time()

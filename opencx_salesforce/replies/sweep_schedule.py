@@ -14,6 +14,10 @@ when it matters).
   (:mod:`.activity`).
 * **Quiet** (``sweep_healthy_interval_seconds``, 300 s) otherwise.
 
+With several host instances, the interval is counted from the last sweep any
+of them ran, and one whose wait ends sweeps only if none has swept since
+(:mod:`.sweep_turns`): together they sweep at this cadence, not once each.
+
 The wait between two sweeps wakes every prompt interval to look at the activity
 and the digest (store reads, no API call), so activity during a quiet wait, or
 a digest going overdue, brings the next sweep forward to at most a prompt
@@ -28,10 +32,23 @@ import random
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.replies.activity import Activity
 from opencx_salesforce.replies.digest import DigestInbox
-from opencx_salesforce.replies.status import ReplyStatus
+from opencx_salesforce.replies.status import ReplyStatus, SweepReport
 from opencx_salesforce.settings import SalesforceSettings
 
 log = logging.getLogger(__name__)
+
+
+def found_nothing(report: SweepReport | None, error: str | None) -> bool:
+    """Whether a sweep says the webhooks missed nothing: it ran, did not fail,
+    caught up, had open Cases to look at and found nothing to deliver, resolve
+    or move. What an instance records for the others (:mod:`.sweep_turns`)."""
+    return (
+        report is not None
+        and error is None
+        and report.caught_up
+        and not report.idle
+        and report.delivered + report.resolved + report.moved == 0
+    )
 
 
 class SweepSchedule:
@@ -53,6 +70,14 @@ class SweepSchedule:
         self._truncated_seen = 0  # truncated digests counted at the last judgement
         self._healthy = False  # what the last sweep said of the webhooks
         self._digest_was_on_time = False  # at the last look: a loss when it stops
+        # What another instance's sweep found, when this instance let its turn
+        # pass to it (None: judged by its own last sweep).
+        self._theirs: bool | None = None
+
+    def adopt(self, found: bool | None) -> None:
+        """The last sweep was another instance's, which found ``found``; None:
+        this instance's own (``status.last_sweep``)."""
+        self._theirs = found
 
     def judge(self) -> bool:
         """Whether the last sweep says the webhooks are healthy: it found nothing
@@ -64,16 +89,12 @@ class SweepSchedule:
         # A digest that could not list everything: the sweep reads the rest.
         truncated = status.digests_truncated
         truncated_since, self._truncated_seen = truncated > self._truncated_seen, truncated
-        report = status.last_sweep
-        self._healthy = (
-            report is not None
-            and status.last_sweep_error is None
-            and not refused_since
-            and not truncated_since
-            and report.caught_up
-            and not report.idle
-            and report.delivered + report.resolved + report.moved == 0
-        )
+        found = self._theirs
+        if found is None:
+            found = found_nothing(status.last_sweep, status.last_sweep_error)
+        # Refusals and truncated digests are this instance's own news: the
+        # sweeper may not have heard of them.
+        self._healthy = found and not refused_since and not truncated_since
         return self._healthy
 
     def _note_refusals(self) -> None:
@@ -129,7 +150,8 @@ class SweepSchedule:
         return self.interval(hot=await self.is_hot(), digest=digest)
 
     async def wait_after(self, started: float) -> None:
-        """Judge the sweep that began at ``started`` and sleep until the next."""
+        """Judge the sweep that began at ``started`` (this instance's or
+        another's) and sleep until the next is due."""
         self.judge()
         prompt_interval = self._settings.sweep_interval_seconds
         # A little jitter so host instances started together do not all wake at

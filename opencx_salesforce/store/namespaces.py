@@ -6,6 +6,7 @@ from __future__ import annotations
 AUTH = "salesforce"  # credentials, the grant, the encryption key (salesforce/tokens, secrets)
 STATE = "salesforce.state"  # per-install secrets: the webhook token, the CSRF key
 CASES = "salesforce.cases"  # the Case index (cases/index.py)
+OPEN_CASES = "salesforce.open_cases"  # the list of open Cases (cases/open_cases.py)
 DESCRIBE = "salesforce.describe"  # the cached Case describe (cases/fields.py)
 REPLIES = "salesforce.replies"  # the reply ledger and the sweep's cursor (replies/)
 LOCKS = "salesforce.locks"  # locks shared by host instances (store/lock.py)
