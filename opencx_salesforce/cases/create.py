@@ -8,6 +8,7 @@ Case by its external id and writes only the missing bodies (:mod:`.comments`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -171,7 +172,7 @@ class CaseCreator:
             written += await self._comments.append(case_id, overflow, is_retry=False)
         # The host's write first: the moment the handoff is done for the user;
         # the Contact's link and the index's writes need not delay it (see link).
-        await self.set_session_fields(session.id, case_id)
+        await self._session_fields_and_marker(session.id, case_id)
         found: str | None = None  # a Contact the lookup found, cached with the link
         if lookup and key is not None:
             contact = by_ref.get("refContact")
@@ -193,6 +194,7 @@ class CaseCreator:
             own_comments=own_comments,
             new_case=created and existing_case is None,
             contact_match=found or None,
+            marked=True,
         )
         log.info("session %s handed off as Case %s (%d comments)", session.id, case_id, written)
         return Outcome(case_id, created=created or existing_case is None, comments_written=written)
@@ -206,8 +208,16 @@ class CaseCreator:
         # (nothing written twice) and links both again. Until then a reply reader
         # knows the Case's comments as the plugin's own by their bodies,
         # remembered before sending (their Ids go with the index's links).
-        await self.set_session_fields(session_id, ref.case_id)
-        await self._index.link_session(session_id, ref, key)
+        await self._session_fields_and_marker(session_id, ref.case_id)
+        await self._index.link_session(session_id, ref, key, marked=True)
+
+    async def _session_fields_and_marker(self, session_id: str, case_id: str) -> None:
+        """The host's write and the Case's open marker (cases/open_cases.py),
+        together: the marker must land before the index's entry, not after the
+        host's write, so the handoff waits for one write fewer in a row."""
+        await asyncio.gather(
+            self.set_session_fields(session_id, case_id), self._index.open.mark([case_id])
+        )
 
     async def set_session_fields(self, session_id: str, case_id: str) -> None:
         url = await self._client.record_url("Case", case_id)

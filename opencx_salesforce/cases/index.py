@@ -134,6 +134,7 @@ class CaseIndex:
         own_comments: Sequence[str] = (),
         new_case: bool = False,
         contact_match: str | None = None,
+        marked: bool = False,
     ) -> None:
         """The session's Case, the contact's latest Case, the comments the
         plugin wrote on it, the Contact its lookup found (``contact_match``, as
@@ -141,11 +142,14 @@ class CaseIndex:
         write where it can be. ``new_case``: this handoff created the Case just
         now, so no other writer can know its Id yet (the contact's link to it is
         in this same write, under the contact's lock): its entry is written
-        whole, not read and compared first."""
+        whole, not read and compared first. ``marked``: the caller marked the
+        Case open already (beside the host's write, so that a handoff waits for
+        one write fewer in a row)."""
         # The open marker first: a crash before the entry leaves "maybe open".
         # (A Case already closed, such as a merge's survivor, is unmarked by
         # the sweep's next look.)
-        await self.open.mark([ref.case_id])
+        if not marked:
+            await self.open.mark([ref.case_id])
         # vars(), not dataclasses.asdict: the same dict of these flat records,
         # without asdict's deep copy on the hot path.
         links = {f"session:{session_id}": json.dumps(vars(ref)).encode()}
