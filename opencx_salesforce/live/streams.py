@@ -62,6 +62,7 @@ class StreamKeeper:
         self.tokens = tokens
         self.backoff = backoff
         self.instance_id = instance_id or secrets.token_hex(6)
+        # Each entry leaves when its task ends (a done task keeps its frames).
         self._readers: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -81,22 +82,20 @@ class StreamKeeper:
     async def stop(self, *, release: bool = True) -> None:
         """Stop reading. ``release=False`` leaves the leases to run out, as a
         process killed at once would."""
-        tasks = [t for t in (self._task, *self._readers.values()) if t is not None]
+        readers = dict(self._readers)  # each entry leaves as its task ends
+        tasks = [t for t in (self._task, *readers.values()) if t is not None]
         for task in tasks:
             task.cancel()
         if tasks:
             # Bounded: a reader stuck in a read that ignores its cancellation must
             # not hold the host's shutdown (it was seen to wait minutes).
-            done, stuck = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
-            for task in done:
-                if not task.cancelled():
-                    task.exception()  # retrieved: a reader's last error is not news
+            _, stuck = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
             if stuck:
                 log.warning(
                     "live streams: %d reader(s) did not stop in %.0f s", len(stuck), STOP_TIMEOUT
                 )
         if release:
-            for session_id in list(self._readers):
+            for session_id in readers:
                 chat = await self.chats.get(session_id)
                 if chat is not None:
                     await self.chats.release_lease(chat.conversation_id, self.instance_id)
@@ -138,9 +137,19 @@ class StreamKeeper:
                 log.warning("session %s: stream lease lost; another instance reads it", session_id)
                 reader.cancel()
             elif have and not running:
-                self._readers[session_id] = asyncio.create_task(
-                    self._read(session_id), name=f"live-stream-{session_id}"
-                )
+                self._begin(session_id)
+
+    def _begin(self, session_id: str) -> None:
+        task = asyncio.create_task(self._read(session_id), name=f"live-stream-{session_id}")
+        self._readers[session_id] = task
+        task.add_done_callback(lambda _: self._ended(session_id, task))
+
+    def _ended(self, session_id: str, task: asyncio.Task[None]) -> None:
+        """Forget a reader whose task ended (not a newer one of the chat)."""
+        if self._readers.get(session_id) is task:
+            del self._readers[session_id]
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("session %s: live stream reader failed", session_id, exc_info=error)
 
     async def _read(self, session_id: str) -> None:
         chat = await self.chats.get(session_id)
