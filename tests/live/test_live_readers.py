@@ -4,6 +4,7 @@ its frames kept), and a newer reader of the same chat is left in place."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -59,3 +60,22 @@ async def test_the_keeper_forgets_the_readers_of_chats_that_ended(stack: Stack, 
 
     await wait_for(forgotten, what="the ended chats' readers forgotten")
     assert keeper.held == []
+
+
+async def test_a_reader_that_ends_leaves_a_newer_one_of_its_chat(stack: Stack) -> None:
+    keeper = keeper_of(stack)
+    go_on = asyncio.Event()
+
+    async def older(session_id: str, reader: object) -> None:
+        await go_on.wait()
+
+    async def newer(session_id: str, reader: object) -> None:
+        await asyncio.Event().wait()  # reads on (stopped by the fixture)
+
+    keeper._begin("s-race", older)
+    first = keeper._readers["s-race"]
+    keeper._begin("s-race", newer)  # the chat's reader again, as its lease was taken back
+    go_on.set()
+    await first.task
+    await asyncio.sleep(0)  # the older one's done callback has run
+    assert keeper.held == ["s-race"] and keeper._readers["s-race"] is not first
