@@ -145,15 +145,35 @@ class LiveInbound:
         a new session, without the chat's routing [MIAW.md §5], which the close
         then ends)."""
         # Not while the fallback runs: its own close (or an end racing it) is
-        # the fallback's to settle.
+        # the fallback's to settle. ``ending`` in the same write: from here on
+        # the store says what is left to do, so an end cut short is finished
+        # (finish_end), not left handed off with the words only in the chat.
         chat = await self.chats.transition(
-            session_id, (STARTING, *OPEN_STATES), unless="falling_back", state=ENDED
+            session_id,
+            (STARTING, *OPEN_STATES),
+            unless="falling_back",
+            state=ENDED,
+            ending=True,
+            close_at_end=close,
         )
         if chat is None:
             return
-        if close and chat.token:
+        await self.finish_end(session_id)
+
+    async def finish_end(self, session_id: str) -> None:
+        """Do what an end has left to do (nothing if none is under way). Each
+        step may run twice: a closed conversation stays closed, an append lands
+        once by its id, the host takes a resolution again (host-implementers.md);
+        so an end cut short anywhere is finished by running this again."""
+        chat = await self.chats.get(session_id)
+        if chat is None or chat.state != ENDED or not chat.ending:
+            return
+        if chat.close_at_end and chat.token:
             await self.close(chat)
-        chat = await self.chats.get(session_id) or chat  # what was sent meanwhile
+        fresh = await self.chats.get(session_id)  # what was sent meanwhile
+        if fresh is None or fresh.conversation_id != chat.conversation_id:
+            return  # forgotten, or a new handoff replaced it: nothing of this end left
+        chat = fresh
         unread = [part for part in _unread_at_end(chat) if part]
         if unread:
             await self.chats.transition(
@@ -162,9 +182,13 @@ class LiveInbound:
             session = await self.host.get_session(session_id) or Session(id=session_id)
             for part in unread:  # the unsent ones as the chat's send jobs ask (once)
                 await self.cases.submit_append(session, part)
-        if not await self.chats.transition(
+        resolve = await self.chats.transition(
             session_id, (ENDED,), unless="wrote_after_end", resolving=True
-        ):
+        )
+        if resolve is not None:
+            await self.host.resolve_session(session_id)
+        await self.chats.transition(session_id, (ENDED,), ending=False)
+        if resolve is None:
             # The contact wrote after the agent ended it: their words went to the
             # Case, which carries on; no resolution over an unread message.
             log.info(
@@ -173,7 +197,6 @@ class LiveInbound:
                 chat.conversation_id,
             )
             return
-        await self.host.resolve_session(session_id)
         log.info("session %s: live chat %s ended", session_id, chat.conversation_id)
 
     async def fallback(self, session_id: str, reason: str) -> None:

@@ -64,6 +64,14 @@ class LiveChat:
     # resolution began first. Whichever is marked first wins (``transition``'s ``unless``).
     wrote_after_end: bool = False
     resolving: bool = False
+    # The agent ended the chat (or the contact closed it) and what the end does
+    # next (close the conversation, the unread words to the Case, resolve) is
+    # not all done: set with the state, cleared last, so that an end cut short
+    # (a reader cancelled, an instance killed) is finished by whoever holds the
+    # stream next (streams.StreamKeeper). ``close_at_end``: the end closes the
+    # conversation (not when the contact closed it).
+    ending: bool = False
+    close_at_end: bool = False
     # The contact's own messages the stream has echoed back [MIAW.md §4], the
     # start's summary among them: the ones sent and not yet echoed when the
     # agent ends the chat reached it after the end. None: a chat begun before

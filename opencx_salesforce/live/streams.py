@@ -11,6 +11,12 @@ A guest's token refused (401) ends the chat's live part: a new guest token would
 be a new end user who cannot see the conversation [MIAW.md §2], so the fallback is
 taken. A verified user's expired token is renewed with a fresh identity JWT
 [MIAW.md §2, "Renew token"].
+
+The agent ending a chat is handled inside its reader (:meth:`.LiveInbound.end`),
+in steps: a reader busy with an event is never cancelled (a chat that closes
+meanwhile stops its reader after the event), and an end cut short all the same
+(the instance stopped or killed) is left marked in the store: whoever takes the
+chat's lease next finishes it.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 import aiohttp
 
@@ -39,6 +46,27 @@ log = logging.getLogger(__name__)
 DEFAULT_BACKOFF = Backoff()
 # How long stop() waits for the readers it cancelled.
 STOP_TIMEOUT = 5.0
+
+
+class _Reader:
+    """A chat's task on this instance: reading its stream, or finishing its end."""
+
+    task: asyncio.Task[None]  # set as soon as it is made
+
+    def __init__(self) -> None:
+        # Handling an event: not to be cancelled, or the agent's end of the chat
+        # stops between its steps (seen in a soak: sessions left handed off).
+        self.busy = False
+        self.halted = False
+
+    def halt(self) -> None:
+        """Stop: at once while waiting for the stream, else after the event."""
+        self.halted = True
+        if not self.busy:
+            self.task.cancel()
+
+
+Work = Callable[[str, _Reader], Coroutine[Any, Any, None]]
 
 
 class StreamKeeper:
@@ -62,14 +90,15 @@ class StreamKeeper:
         self.tokens = tokens
         self.backoff = backoff
         self.instance_id = instance_id or secrets.token_hex(6)
-        self._readers: dict[str, asyncio.Task[None]] = {}
+        # Each entry leaves when its task ends (a done task keeps its frames).
+        self._readers: dict[str, _Reader] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     @property
     def held(self) -> list[str]:
         """The session ids whose streams this instance reads now."""
-        return [sid for sid, task in self._readers.items() if not task.done()]
+        return [sid for sid, reader in self._readers.items() if not reader.task.done()]
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="live-streams")
@@ -81,22 +110,22 @@ class StreamKeeper:
     async def stop(self, *, release: bool = True) -> None:
         """Stop reading. ``release=False`` leaves the leases to run out, as a
         process killed at once would."""
-        tasks = [t for t in (self._task, *self._readers.values()) if t is not None]
+        # Cancelled at once, an end half done among them: the store marks it
+        # (records.LiveChat.ending) and the next holder of the lease finishes it.
+        readers = dict(self._readers)  # each entry leaves as its task ends
+        tasks = [t for t in (self._task, *(r.task for r in readers.values())) if t is not None]
         for task in tasks:
             task.cancel()
         if tasks:
             # Bounded: a reader stuck in a read that ignores its cancellation must
             # not hold the host's shutdown (it was seen to wait minutes).
-            done, stuck = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
-            for task in done:
-                if not task.cancelled():
-                    task.exception()  # retrieved: a reader's last error is not news
+            _, stuck = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
             if stuck:
                 log.warning(
                     "live streams: %d reader(s) did not stop in %.0f s", len(stuck), STOP_TIMEOUT
                 )
         if release:
-            for session_id in list(self._readers):
+            for session_id in readers:
                 chat = await self.chats.get(session_id)
                 if chat is not None:
                     await self.chats.release_lease(chat.conversation_id, self.instance_id)
@@ -121,28 +150,55 @@ class StreamKeeper:
                     await self._wake.wait()
 
     async def look_once(self) -> None:
-        """Renew what is held, drop what was lost, take what nobody holds."""
+        """Renew what is held, drop what was lost, take what nobody holds, and
+        finish the ends left half done."""
         ttl = self.settings.stream_lease_seconds
         for session_id in await self.chats.session_ids():
             chat = await self.chats.get(session_id)
             reader = self._readers.get(session_id)
-            running = reader is not None and not reader.done()
-            if chat is None or not chat.is_open:
+            running = reader is not None and not reader.task.done()
+            if chat is None or not (chat.is_open or chat.ending):
                 if running and reader is not None:
-                    reader.cancel()
+                    reader.halt()
                 if chat is not None:
                     await self.chats.forget_if_ended(session_id, time.time() - KEEP_ENDED_SECONDS)
                 continue
+            # An end under way is held as the stream was: its reader (ours, or
+            # another instance's) finishes it, or, gone, the next holder does.
             have = await self.chats.take_lease(chat.conversation_id, self.instance_id, ttl)
             if running and not have and reader is not None:
                 log.warning("session %s: stream lease lost; another instance reads it", session_id)
-                reader.cancel()
+                reader.halt()
             elif have and not running:
-                self._readers[session_id] = asyncio.create_task(
-                    self._read(session_id), name=f"live-stream-{session_id}"
-                )
+                self._begin(session_id, self._read if chat.is_open else self._finish)
 
-    async def _read(self, session_id: str) -> None:
+    def _begin(self, session_id: str, work: Work) -> None:
+        reader = _Reader()
+        reader.task = asyncio.create_task(
+            work(session_id, reader), name=f"live-stream-{session_id}"
+        )
+        self._readers[session_id] = reader
+        reader.task.add_done_callback(lambda _: self._ended(session_id, reader))
+
+    def _ended(self, session_id: str, reader: _Reader) -> None:
+        """Forget a reader whose task ended (not a newer one of the chat)."""
+        if self._readers.get(session_id) is reader:
+            del self._readers[session_id]
+        task = reader.task
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # Looked at again on the next pass (an end left half done is finished then).
+            log.error("session %s: live stream reader failed", session_id, exc_info=error)
+
+    async def _finish(self, session_id: str, reader: _Reader) -> None:
+        """The end of a chat that its reader left half done (stopped, killed)."""
+        reader.busy = True  # an end is not cut short by a keeper pass
+        chat = await self.chats.get(session_id)
+        if chat is None:
+            return
+        await self.inbound.finish_end(session_id)
+        await self.chats.release_lease(chat.conversation_id, self.instance_id)
+
+    async def _read(self, session_id: str, reader: _Reader) -> None:
         chat = await self.chats.get(session_id)
         if chat is None or not chat.is_open:
             return
@@ -169,6 +225,7 @@ class StreamKeeper:
         current: LiveChat | None = chat
         try:
             async for event in stream.events():
+                reader.busy = True
                 current = await self.inbound.handle(current or chat, event)
                 if event.event_id or event.timestamp_ms:
                     current = await self.chats.update(
@@ -176,9 +233,11 @@ class StreamKeeper:
                         last_event_id=event.event_id or stream.last_event_id,
                         last_entry_ms=max(event.timestamp_ms, (current or chat).last_entry_ms),
                     )
-                if current is None or not current.is_open:
+                if current is None or not current.is_open or reader.halted:
                     break
+                reader.busy = False
         except (Unauthorized, Forbidden) as error:
+            reader.busy = True
             log.warning("session %s: the chat's token was refused: %s", session_id, error)
             await self.inbound.fallback(session_id, "token_refused")
         except LiveError as error:
