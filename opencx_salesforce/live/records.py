@@ -10,7 +10,7 @@ delivered once whichever instance reads it.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from opencx_salesforce.store import namespaces
@@ -98,7 +98,7 @@ class LiveChats:
 
     async def get(self, session_id: str) -> LiveChat | None:
         raw = await read_json(self.store, NS, _key(session_id))
-        return None if raw is None else LiveChat(**raw)
+        return None if raw is None else _chat(raw)
 
     async def create(self, chat: LiveChat) -> LiveChat:
         """Store a new chat for the session, unless it has one going (a repeated
@@ -112,7 +112,7 @@ class LiveChats:
             return new
 
         stored = await update_json(self.store, NS, _key(chat.session_id), change)
-        return LiveChat(**stored)
+        return _chat(stored)
 
     async def update(self, session_id: str, **changes: Any) -> LiveChat | None:
         def change(current: Any) -> Any:
@@ -121,7 +121,7 @@ class LiveChats:
             return {**current, **changes}
 
         new = await update_json(self.store, NS, _key(session_id), change)
-        return None if new is None else LiveChat(**new)
+        return None if new is None else _chat(new)
 
     async def transition(
         self,
@@ -149,7 +149,7 @@ class LiveChats:
             return {**current, **changes} if acted else current
 
         new = await update_json(self.store, NS, _key(session_id), change)
-        return LiveChat(**new) if acted and new is not None else None
+        return _chat(new) if acted and new is not None else None
 
     async def add_outgoing(self, session_id: str, message: dict[str, Any]) -> None:
         """Queue a contact message for the conversation (once, after the others)."""
@@ -239,3 +239,12 @@ class LiveChats:
     async def lease_holder(self, conversation_id: str) -> str | None:
         raw = await self.store.get(NS, f"lease:{conversation_id}")
         return None if raw is None else raw.decode()
+
+
+_FIELDS = frozenset(f.name for f in fields(LiveChat))
+
+
+def _chat(raw: dict[str, Any]) -> LiveChat:
+    """A stored chat, without the fields this release does not know: a record
+    written by a newer instance during a rolling upgrade is still read."""
+    return LiveChat(**{k: v for k, v in raw.items() if k in _FIELDS})
