@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opencx_salesforce.log_throttle import LogThrottle, also
+from opencx_salesforce.outbox.queue import due_for
 from opencx_salesforce.runtime import STATE_NS, Runtime
 from opencx_salesforce.salesforce.connection import ConnectionState
 from opencx_salesforce.store.base import ItemState
@@ -118,11 +119,11 @@ async def readiness(services: Runtime) -> Report:
     else:
         limit = services.settings.health_outbox_stuck_seconds
         now = services.clock.time()
-        overdue = [i for i in items if now - i.available_at > limit]
+        overdue = [waited for waited in due_for(items, now) if waited > limit]
         if overdue:
             ok = False
             checks["outbox"] = "stuck"
-            oldest = max(now - i.available_at for i in overdue)
+            oldest = max(overdue)
             detail["outbox"] = (
                 f"{len(overdue)} job(s) ready for over {limit:.0f} s, the oldest "
                 f"{oldest:.0f} s, and no worker took them"

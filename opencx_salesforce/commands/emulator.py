@@ -58,7 +58,8 @@ def add_parser(subparsers: Subparsers) -> None:
         "--session-timeout",
         type=float,
         metavar="S",
-        help="access token lifetime in seconds (default: 7200)",
+        help="the org's session timeout: seconds an access token lives unused, each "
+        "call with it starting the count again, as Salesforce's does (default: 7200)",
     )
     parser.add_argument(
         "--latency-ms",

@@ -94,7 +94,7 @@ def describe(emulator: Emulator, org: Org) -> list[str]:
     lines.append("  users (username / password):")
     lines += [f"    {user.username} / {user.password}  ({user.profile})" for user in seed.users]
     lines += [
-        f"  session timeout:  {seed.session_timeout:g} s",
+        f"  session timeout:  {seed.session_timeout:g} s unused (each call starts it again)",
         f"  Cases:            {base}/_emulator/",
         f"  Case view:        {base}/_emulator/orgs/{org.id}/cases/<Case Id>",
         f"  admin API:        {base}/_emulator/orgs/{org.id}/stats (faults, package, webhooks)",

@@ -78,8 +78,9 @@ class OrgSeed:
     apps: tuple[ConnectedAppSeed, ...] = ()
     custom_fields: tuple[CustomFieldSeed, ...] = DEFAULT_CUSTOM_FIELDS
     is_sandbox: bool = False
-    # Access tokens are sessions; they expire after the session timeout (default
-    # two hours). [src: api_meta meta_error_handling_session_exp.htm]
+    # Access tokens are sessions; they expire once unused for the session timeout
+    # (default two hours; oauth/store.py AccessToken). [src: api_meta
+    # meta_error_handling_session_exp.htm]
     session_timeout: float = 7200.0
     # DailyApiRequests Max (Developer Edition: 15,000). [src: resources_limits.htm]
     daily_api_limit: int = 15000

@@ -28,8 +28,8 @@ HANDOFF_KIND = "handoff"  # the Case service's job kind for a new handoff
 class StoreFigures:
     """What only the store knows, read just before each scrape."""
 
-    depth: dict[str, int]  # items by state (ready, leased, dead)
-    oldest_age: float  # seconds since the oldest item not dead was queued; 0 if none
+    depth: dict[str, int]  # items by state (ready: due now, scheduled, leased, dead)
+    oldest_age: float  # seconds the longest-due ready item has waited; 0 if none
     up: bool = True  # the store answered the reads before this scrape
     connection: str | None = None  # the connection's state (ConnectionState), if read
     # The store took the last write asked of it (store/probe.py WriteWatch);
@@ -139,14 +139,18 @@ class PluginCollector:
         yield handoffs
         yield jobs
         depth = GaugeMetricFamily(
-            f"{PREFIX}_outbox_depth", "Outbox items by state.", labels=["state"]
+            f"{PREFIX}_outbox_depth",
+            "Outbox items by state: ready (due, waiting for a worker), scheduled "
+            "(due later: a timer, a retry's backoff), leased (being worked), dead.",
+            labels=["state"],
         )
         for state, count in sorted(self.store.depth.items()):
             depth.add_metric([state], count)
         yield depth
         yield GaugeMetricFamily(
             f"{PREFIX}_outbox_oldest_age_seconds",
-            "Age of the oldest outbox item not dead-lettered (0 when empty).",
+            "Seconds the longest-due outbox item has waited for a worker (0 when none "
+            "is due; scheduled and leased items are not waiting).",
             value=self.store.oldest_age,
         )
         yield GaugeMetricFamily(

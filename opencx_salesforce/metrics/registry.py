@@ -14,7 +14,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from opencx_salesforce.clock import Clock
 from opencx_salesforce.log_throttle import LogThrottle, also
 from opencx_salesforce.metrics.collector import PREFIX, PluginCollector, StoreFigures
-from opencx_salesforce.outbox.queue import Outbox
+from opencx_salesforce.outbox.queue import Outbox, due_for
 from opencx_salesforce.replies.status import ReplyStatus
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.tokens import TokenManager
@@ -23,6 +23,9 @@ from opencx_salesforce.store.failures import cause_of
 from opencx_salesforce.store.probe import WriteWatch
 
 log = logging.getLogger(__name__)
+
+# outbox_depth's state for a ready item not due yet (not a store state).
+SCHEDULED = "scheduled"
 
 # Seconds a scrape waits for the store (as readiness does).
 STORE_ANSWER_SECONDS = 5.0
@@ -63,11 +66,11 @@ class PluginMetrics:
         self._expose = make_aiohttp_handler(self.registry)
 
     async def read_store(self) -> None:
-        """Count the outbox's items by state, the age of the oldest one, and
-        the connection's state. A store that fails or does not answer within
-        STORE_ANSWER_SECONDS leaves the last figures, and ``store_up`` 0: the
-        scrape still answers (it was a 500, and every series vanished with it,
-        the alerts on them silent rather than firing)."""
+        """Count the outbox's items by state, how long the oldest due one has
+        waited for a worker, and the connection's state. A store that fails or
+        does not answer within STORE_ANSWER_SECONDS leaves the last figures, and
+        ``store_up`` 0: the scrape still answers (it was a 500, and every series
+        vanished with it, the alerts on them silent rather than firing)."""
         try:
             async with asyncio.timeout(STORE_ANSWER_SECONDS):
                 items = await self._outbox.items()
@@ -80,14 +83,17 @@ class PluginMetrics:
                 self._collector.store, up=False, writable=self._writable()
             )
             return
-        depth = {state.value: 0 for state in ItemState}
+        now = self._clock.time()
+        depth = {state.value: 0 for state in ItemState} | {SCHEDULED: 0}
         for item in items:
-            depth[item.state.value] += 1
-        waiting = [item.enqueued_at for item in items if item.state is not ItemState.DEAD]
-        oldest = self._clock.time() - min(waiting) if waiting else 0.0
+            # Ready but not due yet: a timer (a live chat's queue timeout), a
+            # retry's backoff. Counted apart, so "ready" can go back to 0.
+            later = item.state is ItemState.READY and item.available_at > now
+            depth[SCHEDULED if later else item.state.value] += 1
+        waited = due_for(items, now)
         self._collector.store = StoreFigures(
             depth=depth,
-            oldest_age=max(0.0, oldest),
+            oldest_age=max(waited, default=0.0),
             connection=status.state.value,
             writable=self._writable(),
         )

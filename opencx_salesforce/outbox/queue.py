@@ -563,6 +563,17 @@ class Outbox:
         return self._rng.uniform(0, ceiling)
 
 
+def due_for(items: list[QueueItem], now: float) -> list[float]:
+    """Seconds each ready item has been due with no worker taking it. An item
+    due later (a retry's backoff, a live chat's queue timer) is scheduled, not
+    waiting: counting it made a busy outbox look stuck (metrics, readiness)."""
+    return [
+        now - item.available_at
+        for item in items
+        if item.state is ItemState.READY and item.available_at <= now
+    ]
+
+
 async def resume_waiting_for_admin(store: Store, queue: str) -> int:
     """Make every job of ``queue`` that waits for an admin to reconnect due now
     (any process may call it: the settings page, the ``connect`` command)."""

@@ -69,9 +69,20 @@ def _answer(status: int, body: dict[str, Any]) -> web.Response:
     return web.json_response(body, status=status)
 
 
+# One line in a while for each reason (the metric counts every call): 200
+# forged calls were 200 lines. By reason, so a flood of one does not hide the
+# first of another (a clock gone wrong among bad tokens).
+_refusals: dict[str, LogThrottle] = {}
+
+
 def _refuse(services: Runtime, status: int, category: str, message: str) -> web.Response:
-    services.reply_status.webhooks_refused[f"{status} {category}"] += 1
-    log.info("webhook refused: %d %s", status, category)
+    reason = f"{status} {category}"
+    services.reply_status.webhooks_refused[reason] += 1
+    report = _refusals.setdefault(reason, LogThrottle()).due()
+    if report is None:
+        log.debug("webhook refused: %s", reason)
+    else:
+        log.info("webhook refused: %s%s", reason, also(report))
     return _answer(status, {"error": message})
 
 

@@ -29,7 +29,7 @@ from faults_support import (
     write_again,
 )
 
-from opencx_salesforce.devhost.stack import Stack, start_stack
+from opencx_salesforce.devhost.stack import Stack, start_host, start_stack
 from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, default_org
 from opencx_salesforce.outbox import policy
@@ -408,6 +408,33 @@ async def test_expired_sessions_are_refreshed_once_and_work_goes_on(
         assert (await api.status())["state"] == "connected"
         assert case_problems(stack.org, first + second) == []
     finally:
+        await stack.close()
+
+
+async def test_sessions_timed_out_on_three_instances_are_refreshed_once_each_at_most() -> None:
+    # The emulator's session timeout counts inactivity (oauth/store.py
+    # AccessToken): three instances sharing one store and one client
+    # credentials connection, idle past it, then all calling at once.
+    store = MemoryStore()
+    stack = await start_stack(store=store, plugin_settings=FAST)
+    others = [
+        await start_host(store=store, emulator_url=stack.emulator.base_url, plugin_settings=FAST)
+        for _ in range(2)
+    ]
+    runtimes = [stack.runtime] + [plugin.runtime for _, plugin, _ in others]
+    try:
+        await asyncio.gather(*(runtime.client.limits() for runtime in runtimes))
+        before = [runtime.tokens.refreshes for runtime in runtimes]
+        stack.emulator.state.clock.advance(stack.org.seed.session_timeout + 1)
+        await asyncio.gather(*(runtime.client.limits() for runtime in runtimes for _ in range(5)))
+        refreshed = [r.tokens.refreshes - b for r, b in zip(runtimes, before, strict=True)]
+        # One renewal serves all three: the others find it in the store.
+        assert sum(refreshed) == 1, refreshed
+        for runtime in runtimes:
+            assert (await runtime.tokens.status()).state is ConnectionState.CONNECTED
+    finally:
+        for host, _, _ in others:
+            await host.stop()
         await stack.close()
 
 

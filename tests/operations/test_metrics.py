@@ -3,6 +3,8 @@ the emulator can vouch for."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from opencx_salesforce.devhost.stack import start_host, start_stack
 from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.emulator.app import Emulator
 from opencx_salesforce.models import Contact, HandoffReason
+from opencx_salesforce.outbox.queue import Job
 from opencx_salesforce.salesforce.call_kind import call_kind
 from opencx_salesforce.salesforce.errors import NeedsReauthorization
 from opencx_salesforce.store.memory import MemoryStore
@@ -291,5 +294,50 @@ async def test_a_failed_sweep_is_counted(monkeypatch: pytest.MonkeyPatch) -> Non
             f"{stack.host_url}{PREFIX}/metrics", stack.host.settings.admin_token.get_secret_value()
         )
         assert got.value(f"{M}sweeps_total", result="failed") == 1
+    finally:
+        await stack.close()
+
+
+class IdleWorkersStore(MemoryStore):
+    """A store whose workers find nothing to lease: due jobs stay ready."""
+
+    async def lease(self, queue: str, *, visibility_timeout: float, limit: int = 1) -> Any:
+        return []
+
+    async def wait(self, queue: str, timeout: float) -> None:
+        await asyncio.sleep(timeout)  # not woken by the due job it will not lease
+
+
+async def test_scheduled_jobs_are_not_counted_as_ready_nor_as_waiting() -> None:
+    # A live chat's queue timer (due 300 s later) counted as "ready", so with
+    # live traffic ready never went back to 0 and oldest_age sat near the
+    # timeout: the "work is not moving" alert with nothing stuck.
+    stack = await start_stack(store=IdleWorkersStore())
+    try:
+        outbox = stack.runtime.outbox
+
+        async def never_run(job: Job) -> None:  # no worker leases it here
+            raise AssertionError(job)
+
+        outbox.register("timer", never_run)
+        outbox.register("due", never_run)
+        url = f"{stack.host_url}{PREFIX}/metrics"
+        token = stack.host.settings.admin_token.get_secret_value()
+        await outbox.submit("timer", "timer:1", {}, delay=300, run_here=False)
+        got = await scrape(url, token)
+        assert got.value(f"{M}outbox_depth", state="ready") == 0
+        assert got.value(f"{M}outbox_depth", state="scheduled") == 1
+        assert got.value(f"{M}outbox_oldest_age_seconds") == 0
+
+        # A job due now that no worker takes is waiting: its age is counted
+        # from when it fell due, not from when the older timer was queued.
+        await asyncio.sleep(1.0)
+        due_at = time.time()
+        await outbox.submit("due", "due:1", {}, run_here=False)
+        got = await scrape(url, token)
+        assert got.value(f"{M}outbox_depth", state="ready") == 1
+        assert got.value(f"{M}outbox_depth", state="scheduled") == 1
+        waited = got.value(f"{M}outbox_oldest_age_seconds")
+        assert waited is not None and 0 <= waited <= time.time() - due_at
     finally:
         await stack.close()

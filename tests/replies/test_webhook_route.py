@@ -6,6 +6,7 @@ Over real HTTP to the reference host, with the emulator as the org.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -194,3 +195,35 @@ async def test_a_call_while_the_store_does_not_answer_is_503(
         assert "store failed" in answer.body["error"]
     lines = [r for r in caplog.records if r.getMessage().startswith("webhook: the store")]
     assert len(lines) == 1
+
+
+async def test_refused_calls_log_one_line_in_a_while_by_reason(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Each refused call logged a line: 200 forged calls were 200 lines.
+    caplog.set_level(logging.INFO, logger=webhook.__name__)
+    now = [0.0]
+    throttles = {"401 signature": LogThrottle(clock=lambda: now[0])}
+    monkeypatch.setattr(webhook, "_refusals", throttles, raising=False)
+    node = world.node
+    body = event_body(world.org, contract.EVENT_PING, None, None)
+    for _ in range(40):
+        answer = await post(world.http, node.webhook_url, body, secret="whsec_someone_else_000000")
+        assert answer.status == 401
+    # Another reason in the flood still shows at once.
+    wrong_token = node.webhook_url.rsplit("/", 1)[0] + "/not-the-token"
+    assert (await post(world.http, wrong_token, body)).status == 401
+
+    def lines() -> list[str]:
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.levelno >= logging.INFO and r.getMessage().startswith("webhook refused:")
+        ]
+
+    assert lines() == ["webhook refused: 401 signature", "webhook refused: 401 token"]
+    now[0] += 31  # the next line is due, with the count since the first
+    await post(world.http, node.webhook_url, body, secret="whsec_someone_else_000000")
+    assert lines()[-1] == "webhook refused: 401 signature (40 times in the last 31 s)"
+    refused = node.runtime.reply_status.webhooks_refused  # the metric counts each
+    assert refused["401 signature"] == 41 and refused["401 token"] == 1

@@ -145,8 +145,9 @@ class AuthServer:
 
     @_locked
     def expire_access_tokens(self, org_id: str) -> None:
-        """Every access token of the org reaches its session timeout now; refresh
-        tokens keep working. Tests use it to force ``INVALID_SESSION_ID``."""
+        """Every access token of the org reaches its session timeout now (as if
+        idle that long); refresh tokens keep working. Tests use it to force
+        ``INVALID_SESSION_ID``."""
         now = self.now()
         for token in self.store.in_org(org_id):
             token.expires_at = min(token.expires_at, now)
@@ -202,12 +203,16 @@ class AuthServer:
         )
 
     def _live_access_token(self, token: str) -> AccessToken | None:
+        """The token's session, if live; each look is a request made with it, so
+        its inactivity timer starts again (AccessToken)."""
+        now = self.now()
         record = self.store.access.get(token)
-        if record is None or not record.valid(self.now()):
+        if record is None or not record.valid(now):
             return None
         user = self.directory.user(record.org_id, record.user_id)
         if user is None or not user.active:
             return None
+        record.used(now)
         return record
 
     # --- identity service -----------------------------------------------------------

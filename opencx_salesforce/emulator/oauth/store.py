@@ -68,6 +68,14 @@ class Grant:
 
 @dataclass
 class AccessToken:
+    """A session. Its timeout counts inactivity: each use starts it again, for
+    every grant alike (client credentials too). [src: api
+    sforce_api_concepts_errorhandling.htm (256.0) "Sessions expire automatically
+    after a predetermined length of inactivity ... If you make an API call, the
+    inactivity timer is reset to zero"; api_meta meta_profilesessionsetting.htm
+    sessionTimeout "how many minutes of inactivity elapse before a user's
+    authenticated session times out"]"""
+
     token: str
     org_id: str
     user_id: str
@@ -75,11 +83,16 @@ class AccessToken:
     scopes: tuple[str, ...]
     issued_at: float
     expires_at: float
+    timeout: float = 7200.0  # seconds of inactivity it lasts (the org's session timeout)
     grant: int | None = None
     revoked: bool = False
 
     def valid(self, now: float) -> bool:
         return not self.revoked and now < self.expires_at
+
+    def used(self, now: float) -> None:
+        """A call made with it: the inactivity timer starts again."""
+        self.expires_at = now + self.timeout
 
 
 class TokenStore:
@@ -189,6 +202,7 @@ class TokenStore:
             scopes=scopes,
             issued_at=now,
             expires_at=now + lifetime,
+            timeout=lifetime,
             grant=grant.number if grant else None,
         )
         self.access[token.token] = token

@@ -4,13 +4,17 @@ revocation, and the identity service (UserInfo and the identity URL)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 from conftest import World
 from oauth_emulator_support import ADMIN, CLIENT_ID, CLIENT_SECRET, REP, app_seed, org_seed
 
+from opencx_salesforce.emulator.cli_config import EmulatorOptions, start_emulator
 from opencx_salesforce.emulator.oauth.errors import InvalidSession
+from opencx_salesforce.emulator.seed import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
 EXPIRED_BODY = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
 
@@ -24,16 +28,19 @@ def refused(world: World, header: str | None) -> InvalidSession:
 # --- the data API's check ---------------------------------------------------------------
 
 
-async def test_a_session_ends_at_the_org_session_timeout(world: World) -> None:
+async def test_a_session_ends_once_unused_for_the_org_session_timeout(world: World) -> None:
     """api_meta meta_error_handling_session_exp.htm: sessions last the session
-    timeout; after it the API answers 401 [{"message":"Session expired or
-    invalid","errorCode":"INVALID_SESSION_ID"}] with WWW-Authenticate: Token
-    (SALESFORCE.md §1)."""
+    timeout, of inactivity: "If you make an API call, the inactivity timer is
+    reset to zero" (api sforce_api_concepts_errorhandling.htm); after it the API
+    answers 401 [{"message":"Session expired or invalid","errorCode":
+    "INVALID_SESSION_ID"}] with WWW-Authenticate: Token (SALESFORCE.md §1)."""
     world.add_org(org_seed(session_timeout=900))
     token = (await world.connect())["access_token"]
     world.state.clock.advance(899)
     assert world.auth.validate_bearer(f"Bearer {token}").access_token == token
-    world.state.clock.advance(2)
+    world.state.clock.advance(899)  # 1798 s old, but used 899 s ago
+    assert world.auth.validate_bearer(f"Bearer {token}").access_token == token
+    world.state.clock.advance(901)
     error = refused(world, f"Bearer {token}")
     assert error.status == 401
     assert error.body == EXPIRED_BODY
@@ -229,3 +236,37 @@ async def test_userinfo_reads_the_oauth_token_parameter(world: World) -> None:
         f"/services/oauth2/userinfo?oauth_token={tokens['access_token']}"
     )
     assert status == 200 and json.loads(text)["preferred_username"] == ADMIN.username
+
+
+async def test_a_client_credentials_token_times_out_like_any_session() -> None:
+    # --session-timeout's help said "access token lifetime"; Salesforce's
+    # session timeout counts inactivity, for every grant (oauth/store.py
+    # AccessToken): a token in use lives on, one left 61 s unused is refused.
+    emulator, org = await start_emulator(EmulatorOptions(session_timeout=60))
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{emulator.base_url}/services/oauth2/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": DEMO_CLIENT_ID,
+                    "client_secret": DEMO_CLIENT_SECRET,
+                },
+            ) as answer:
+                assert answer.status == 200
+                token = (await answer.json())["access_token"]
+
+            async def limits() -> tuple[int, Any]:
+                async with http.get(
+                    f"{emulator.base_url}/services/data/v62.0/limits",
+                    headers={"Authorization": f"Bearer {token}"},
+                ) as answer:
+                    return answer.status, await answer.json()
+
+            for _ in range(3):  # 50, 100, 150 s after issue, each within 60 s of the last
+                org.state.clock.advance(50)
+                assert (await limits())[0] == 200
+            org.state.clock.advance(61)
+            assert await limits() == (401, EXPIRED_BODY)
+    finally:
+        await emulator.close()
