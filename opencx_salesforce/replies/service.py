@@ -85,10 +85,12 @@ CASE_LOCK_TTL = 60.0
 # How soon a notification that came during a read looks again for the Case's
 # lock: a small part of a round trip, so the next read follows the last closely.
 LOCK_POLL = 0.02
-# A notification for a Case the index does not know yet waits this long (the
-# store's measure of its age), looking every UNKNOWN_CASE_POLL seconds, and
-# longer while a handoff is still in the outbox: its Case may be that one.
-UNKNOWN_CASE_WAIT = 300.0
+# A notification for a Case the index does not know waits while a handoff is
+# still in the outbox (its Case may be that one), looking every
+# UNKNOWN_CASE_POLL seconds, for at most UNKNOWN_CASE_WAIT (the store's
+# measure of its age: a forged or foreign Id must not wait for ever on a busy
+# outbox); with no handoff pending it is dropped at once.
+UNKNOWN_CASE_WAIT = 3600.0
 UNKNOWN_CASE_POLL = 5.0
 HANDOFF_ITEM_PREFIX = f"{HANDOFF_KIND}:"
 
@@ -190,9 +192,10 @@ class ReplyService:
             # rep can reply as soon as the Case exists, and a handoff cut off
             # by a crash links it only when its retry runs (two minutes later).
             # Skipped at once, that reply was never read. It waits while that
-            # can still happen (no API call: store reads).
-            young = job.age < UNKNOWN_CASE_WAIT  # the store's measure
-            if young or await self._handoff_pending():
+            # can still happen: a handoff's job leaves the outbox only once its
+            # Case is linked (no API call: store reads).
+            waited = job.age >= UNKNOWN_CASE_WAIT  # the store's measure
+            if not waited and await self._handoff_pending():
                 raise RetryLater("no handoff has linked this Case yet", UNKNOWN_CASE_POLL)
             # Not a Case this install made (or a forged Id): nothing to read,
             # and no API call spent finding that out.
@@ -218,7 +221,7 @@ class ReplyService:
 
     async def _handoff_pending(self) -> bool:
         """Whether any handoff is still in the outbox (its Case may be the one
-        rung). Read only for a notification older than UNKNOWN_CASE_WAIT: rare."""
+        rung). Read only for a notification of a Case the index lacks: rare."""
         return bool(await self._outbox.pending(HANDOFF_ITEM_PREFIX))
 
     async def knows_case(self, case_id: str) -> bool:
