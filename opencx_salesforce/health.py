@@ -19,7 +19,6 @@ for administrators, into ``detail``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +28,7 @@ from opencx_salesforce.outbox.queue import due_for
 from opencx_salesforce.runtime import STATE_NS, Runtime
 from opencx_salesforce.salesforce.connection import ConnectionState
 from opencx_salesforce.store.base import ItemState
-from opencx_salesforce.store.probe import WriteProbe, probe_write, refusal
+from opencx_salesforce.store.probe import WriteWatch
 
 log = logging.getLogger(__name__)
 
@@ -78,18 +77,10 @@ async def store_refuses_writes(services: Runtime) -> str | None:
     """Ask the store for a write now: why it refuses, or None when it takes it.
     A store can answer reads and refuse writes: a full disk, a read-only
     PostgreSQL after a failover, a Redis that cannot persist (``MISCONF``).
-    The instance's :class:`~opencx_salesforce.store.probe.WriteWatch` hears the
-    answer too, for the pages that only read."""
-    try:
-        probe = await asyncio.wait_for(
-            probe_write(services.host.store, STATE_NS), STORE_ANSWER_SECONDS
-        )
-    except TimeoutError:
-        probe = WriteProbe(TimeoutError(f"no answer within {STORE_ANSWER_SECONDS:g} s"))
-    refused = refusal(probe)
-    if services.write_watch is not None:
-        services.write_watch.note(refused)
-    return refused
+    Asked through the instance's :class:`~opencx_salesforce.store.probe.WriteWatch`,
+    so the pages that only read hear the answer too."""
+    watch = services.write_watch or WriteWatch(services.host.store, STATE_NS)
+    return await watch.check(STORE_ANSWER_SECONDS)
 
 
 async def readiness(services: Runtime) -> Report:

@@ -79,9 +79,10 @@ class HookJournal:
         naming them, so that a replay calls them again, and only them."""
         with contextlib.suppress(Exception):
             await entry.written
-        await self._rewrite(entry.key, entry.entry, failed)
+        await self.rewrite(entry.key, entry.entry, failed)
 
-    async def _rewrite(self, key: str, entry: dict[str, Any], failed: list[str]) -> None:
+    async def rewrite(self, key: str, entry: dict[str, Any], failed: list[str]) -> None:
+        """The entry, naming the plugins a replay calls again."""
         await self._store.set(JOURNAL_NS, key, json.dumps({**entry, "plugins": failed}).encode())
 
     async def cross_out(self, key: str) -> None:
@@ -125,7 +126,7 @@ async def replay_unfinished(
                     "on_contact_reengage", only=only, session=session, messages=found
                 )
         if failed:
-            await journal._rewrite(key, entry, failed)
+            await journal.rewrite(key, entry, failed)
             kept.add(key)
         else:
             await journal.cross_out(key)

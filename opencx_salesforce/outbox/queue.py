@@ -452,12 +452,9 @@ class Outbox:
             opened.cancel()
 
     async def _gate_open(self) -> None:
-        """A request went through: wake the workers the gate held, and make due
-        the jobs waiting out their own Retry-After."""
-        was_closed = self.gate.closed_until is not None
+        """A request went through while the gate was closed: wake the workers
+        it held, and make due the jobs waiting out their own Retry-After."""
         told = self.gate.note_success()
-        if not was_closed:
-            return
         self._gate_opened.set()
         self._gate_opened = asyncio.Event()
         log.info("Salesforce answers again: the work held by its announced outage goes now")

@@ -72,15 +72,16 @@ class WriteWatch:
         self.checked_at: float | None = None  # None: not asked yet
         self._task: asyncio.Task[None] | None = None
 
-    async def check(self) -> str | None:
-        """Ask now: why the store refuses writes, or None when it takes them."""
+    async def check(self, timeout: float = WRITE_CHECK_TIMEOUT) -> str | None:
+        """Ask now: why the store refuses writes, or None when it takes them
+        (within ``timeout`` seconds: a store that does not answer refuses)."""
         try:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow
             # a cancel that meets the probe's answer, and stop() waited forever.
-            async with asyncio.timeout(WRITE_CHECK_TIMEOUT):
+            async with asyncio.timeout(timeout):
                 probe = await probe_write(self._store, self._ns)
         except TimeoutError:
-            probe = WriteProbe(TimeoutError(f"no answer within {WRITE_CHECK_TIMEOUT:g} s"))
+            probe = WriteProbe(TimeoutError(f"no answer within {timeout:g} s"))
         self.note(refusal(probe))
         return self.refused
 

@@ -250,6 +250,15 @@ def transcript_problems(texts: Sequence[str], bodies: Sequence[str]) -> list[Tra
 
 # --- the plugin's state in the store ----------------------------------------------------
 
+# status.json's outbox once every job is done: nothing pending, dead or held.
+EMPTY_OUTBOX = {
+    "pending": 0,
+    "dead": 0,
+    "dead_letters": [],
+    "pending_jobs": [],
+    "outage": None,
+}
+
 
 async def plugin_state(store: Store) -> dict[str, Any]:
     """Everything the plugin keeps in ``store``: its keys and values, and its

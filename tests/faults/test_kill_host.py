@@ -23,6 +23,7 @@ import aiohttp
 from faults_kill_support import HostLife, HostProcesses, Install
 from faults_support import (
     ADMIN_TOKEN,
+    EMPTY_OUTBOX,
     HostApi,
     HostError,
     case_for_session,
@@ -216,13 +217,7 @@ async def test_kill_9_during_handoffs_and_reengagements_loses_and_duplicates_not
     )
     assert not problems, "\n".join(problems)
     assert duplicates == 0
-    assert status["outbox"] == {
-        "pending": 0,
-        "dead": 0,
-        "dead_letters": [],
-        "pending_jobs": [],
-        "outage": None,
-    }
+    assert status["outbox"] == EMPTY_OUTBOX
     assert tally.kills == TRIALS
     if HOOK_WINDOW_CLOSED:
         assert not tally.lost_in_window, tally.lost_in_window

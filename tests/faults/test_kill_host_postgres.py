@@ -23,6 +23,7 @@ from faults_kill_support import ForkServer, HostLife, Install
 from faults_postgres_support import POSTGRES_URL, PostgresHostProcesses, drop_schema, fresh_schema
 from faults_support import (
     ADMIN_TOKEN,
+    EMPTY_OUTBOX,
     WATCH,
     HostApi,
     HostError,
@@ -157,13 +158,7 @@ async def test_kill_9_of_one_of_two_hosts_during_100_handoffs_on_postgres(
     )
     assert not problems, "\n".join(problems)
     assert kills == len(KILLED_ROUNDS)
-    assert status["outbox"] == {
-        "pending": 0,
-        "dead": 0,
-        "dead_letters": [],
-        "pending_jobs": [],
-        "outage": None,
-    }
+    assert status["outbox"] == EMPTY_OUTBOX
     assert left == []
     assert stored == set(texts)
 

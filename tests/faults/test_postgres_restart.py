@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 from faults_postgres_support import ThrowawayCluster, fresh_schema, throwaway_cluster
 from faults_support import (
+    EMPTY_OUTBOX,
     HostApi,
     HostError,
     case_for_session,
@@ -174,13 +175,7 @@ async def test_postgres_restarted_mid_run_loses_and_doubles_nothing(
         f"store statements tried again: {retried}, LISTEN connections lost: {listen_lost}"
     )
     assert not problems, "\n".join(problems)
-    assert status["outbox"] == {
-        "pending": 0,
-        "dead": 0,
-        "dead_letters": [],
-        "pending_jobs": [],
-        "outage": None,
-    }
+    assert status["outbox"] == EMPTY_OUTBOX
     # The faults did happen: the first restart cuts both instances' LISTEN
     # connections. A later restart can come before a listener has reconnected
     # (on a loaded machine), so it need not cut both again.

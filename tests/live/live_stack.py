@@ -68,3 +68,13 @@ async def new_emulator() -> tuple[Emulator, Org]:
 async def json_get(url: str) -> Any:
     async with aiohttp.ClientSession() as http, http.get(url) as response:
         return await response.json()
+
+
+async def two_hosts(emulator: Emulator, org: Org) -> tuple[Stack, Stack]:
+    """Two host instances on one store, with 1 s stream leases: the second
+    does not connect again (the store holds the grant)."""
+    store = MemoryStore()
+    lease = {"stream_lease_seconds": 1.0}
+    first = await live_host(emulator, org, store=store, live=lease)
+    second = await live_host(emulator, org, store=store, live=lease, connect=False)
+    return first, second

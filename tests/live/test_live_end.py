@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from live_stack import live_host, new_emulator
+from live_stack import live_host, new_emulator, two_hosts
 from live_support import Rep
 from test_live_edges import accepted_chat, on_the_case, status
 from test_live_handoff import accepted, chat_session, live_chat
@@ -22,7 +22,6 @@ from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.live.service import LiveService
 from opencx_salesforce.live.streams import StreamKeeper
 from opencx_salesforce.models import Role, SessionStatus
-from opencx_salesforce.store.memory import MemoryStore
 
 
 @pytest.fixture
@@ -150,11 +149,7 @@ async def test_an_end_cut_short_by_a_killed_instance_is_finished_by_the_other(
     words: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emulator, org = await new_emulator()
-    store = MemoryStore()
-    first = await live_host(emulator, org, store=store, live={"stream_lease_seconds": 1.0})
-    second = await live_host(
-        emulator, org, store=store, live={"stream_lease_seconds": 1.0}, connect=False
-    )
+    first, second = await two_hosts(emulator, org)
     try:
         async with aiohttp.ClientSession() as http:
             rep = Rep(http, emulator.base_url, org)

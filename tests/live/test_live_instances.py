@@ -11,7 +11,7 @@ import time
 import aiohttp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from live_stack import json_get, live_host, new_emulator
+from live_stack import json_get, live_host, new_emulator, two_hosts
 from live_support import Rep
 from test_live_handoff import accepted, agent_texts, chat_session, live_chat
 
@@ -19,16 +19,11 @@ from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.emulator.messaging.deployment import DEFAULT_DEPLOYMENT
 from opencx_salesforce.models import Role
 from opencx_salesforce.runtime import ROUTE_PREFIX
-from opencx_salesforce.store.memory import MemoryStore
 
 
 async def test_a_second_instance_takes_over_the_stream_when_the_holders_lease_lapses() -> None:
     emulator, org = await new_emulator()
-    store = MemoryStore()
-    first = await live_host(emulator, org, store=store, live={"stream_lease_seconds": 1.0})
-    second = await live_host(
-        emulator, org, store=store, live={"stream_lease_seconds": 1.0}, connect=False
-    )
+    first, second = await two_hosts(emulator, org)
     try:
         async with aiohttp.ClientSession() as http:
             rep = Rep(http, emulator.base_url, org)

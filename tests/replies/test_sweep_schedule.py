@@ -47,25 +47,26 @@ DEFAULTS = {
 }
 
 
-async def settled(node: Node, clock: ManualClock) -> None:
-    """Until the sweep loop sleeps again (its pass, if one was due, is done)."""
+async def settled(node: Node, clock: ManualClock, *, loops: int = 1) -> None:
+    """Until the sweep loop (``loops`` of them: one an instance on the clock)
+    sleeps again (its pass, if one was due, is done)."""
 
     async def asleep() -> bool:
-        return clock.sleepers() > 0
+        return clock.sleepers() >= loops
 
     await wait_for(asleep, what="the sweep loop to sleep", every=0.001)
 
 
-async def run_clock(node: Node, clock: ManualClock, seconds: float) -> None:
+async def run_clock(node: Node, clock: ManualClock, seconds: float, *, loops: int = 1) -> None:
     """Let ``seconds`` of the plugin's time pass, waking the sweep loop each time it
-    asked to be woken."""
+    asked to be woken (``loops``: the instances sharing the clock)."""
     end = clock.monotonic() + seconds
-    await settled(node, clock)
+    await settled(node, clock, loops=loops)
     while (wake := clock.next_wake()) is not None and clock.monotonic() + wake <= end:
         clock.advance(wake)
-        await settled(node, clock)
+        await settled(node, clock, loops=loops)
     clock.advance(end - clock.monotonic())
-    await settled(node, clock)
+    await settled(node, clock, loops=loops)
 
 
 async def delivered_within(

@@ -20,11 +20,10 @@ from replies_support import (
     idle,
     ring,
 )
-from test_sweep_schedule import DEFAULTS
+from test_sweep_schedule import DEFAULTS, run_clock
 
 from opencx_salesforce.apex import contract
 from opencx_salesforce.clock import ManualClock
-from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.models import Role
 
 COMMENT = contract.EVENT_CASE_COMMENT_CREATED
@@ -42,25 +41,9 @@ async def _three(make_world: WorldFactory) -> tuple[World, ManualClock]:
     return world, clock
 
 
-async def _settled(world: World, clock: ManualClock) -> None:
-    """Until every instance's sweep loop sleeps again (its pass, if one was due,
-    is done)."""
-
-    async def asleep() -> bool:
-        return clock.sleepers() >= len(world.nodes)
-
-    await wait_for(asleep, what="the sweep loops to sleep", every=0.001)
-
-
 async def _run_clock(world: World, clock: ManualClock, seconds: float) -> None:
     """Let ``seconds`` of the plugins' time pass, waking each loop when it asked."""
-    end = clock.monotonic() + seconds
-    await _settled(world, clock)
-    while (wake := clock.next_wake()) is not None and clock.monotonic() + wake <= end:
-        clock.advance(wake)
-        await _settled(world, clock)
-    clock.advance(end - clock.monotonic())
-    await _settled(world, clock)
+    await run_clock(world.node, clock, seconds, loops=len(world.nodes))
 
 
 def _sweeps(world: World) -> int:
