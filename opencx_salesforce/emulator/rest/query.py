@@ -4,7 +4,10 @@ A result larger than the batch size (default 2,000; ``Sforce-Query-Options:
 batchSize=N``, 200–2,000) comes back with ``done: false`` and a
 ``nextRecordsUrl`` (``/services/data/vXX.X/query/01g…-2000``) that serves the
 next batch from a stored cursor; when ``done`` is true ``nextRecordsUrl`` is
-absent. ``queryAll`` includes deleted records.
+absent. ``queryAll`` includes deleted records. Child rows of a relationship
+subquery count toward the batch size, so a batch of parents with children holds
+fewer parents ("Child objects count toward the number of records for the batch
+size"); a batch still carries at least one parent, however heavy.
 [src: api_rest resources_query.htm, dome_query.htm, resources_queryall.htm,
  headers_queryoptions.htm; SALESFORCE.md §5]
 """
@@ -74,6 +77,29 @@ def run_query(request: RestRequest, *, tooling: bool, include_deleted: bool) -> 
     return first_batch(request, list(result.records), result.total_size, tooling=tooling)
 
 
+def _weight(record: dict[str, Any]) -> int:
+    """The rows ``record`` counts for in a batch: itself and the rows of its
+    subquery results, nested ones included. [src: api_rest headers_queryoptions.htm
+    "Child objects count toward the number of records for the batch size"]"""
+    rows = 1
+    for value in record.values():
+        if isinstance(value, dict) and isinstance(value.get("records"), list):
+            rows += sum(_weight(child) for child in value["records"])
+    return rows
+
+
+def _batch_end(records: list[dict[str, Any]], offset: int, size: int) -> int:
+    """Where the batch starting at ``offset`` ends: as many rows as fit in
+    ``size`` counting children, and never fewer than one parent."""
+    end, rows = offset, 0
+    while end < len(records):
+        rows += _weight(records[end])
+        if rows > size and end > offset:
+            break
+        end += 1
+    return end
+
+
 def first_batch(
     request: RestRequest,
     records: list[dict[str, Any]],
@@ -82,7 +108,7 @@ def first_batch(
     tooling: bool,
 ) -> RestResponse:
     size = batch_size(request)
-    if len(records) <= size:
+    if _batch_end(records, 0, size) == len(records):
         return RestResponse(200, {"totalSize": total_size, "done": True, "records": records})
     org = request.org
     now = org.state.clock.now()
@@ -102,7 +128,7 @@ def first_batch(
 
 
 def _page(request: RestRequest, locator: str, cursor: QueryCursor, offset: int) -> dict[str, Any]:
-    end = offset + cursor.batch_size
+    end = _batch_end(cursor.records, offset, cursor.batch_size)
     body: dict[str, Any] = {"totalSize": cursor.total_size, "done": end >= len(cursor.records)}
     if not body["done"]:
         resource = f"{'tooling/' if cursor.tooling else ''}query/{locator}-{end}"

@@ -85,6 +85,46 @@ async def test_default_batch_is_2000(rest: RestCaller) -> None:
     assert len(rest_of["records"]) == 1 and rest_of["done"] is True
 
 
+async def test_child_rows_count_toward_the_batch_size(rest: RestCaller) -> None:
+    """headers_queryoptions.htm: "Child objects count toward the number of records
+    for the batch size. For example, in relationship queries, multiple child
+    objects are returned per parent row returned." 250 Cases with 9 comments each
+    weigh 10 rows a Case: a 2,000-row batch holds 200 of them, not 250."""
+    for n in range(250):
+        case_id = rest.org.create("Case", {"Subject": f"parent {n:03d}"})
+        for k in range(9):
+            rest.org.create("CaseComment", {"ParentId": case_id, "CommentBody": f"c{k}"})
+    soql = "SELECT Id, Subject, (SELECT Id FROM CaseComments) FROM Case"
+    first = (await rest.get(q(soql))).body
+    assert first["totalSize"] == 250
+    assert len(first["records"]) == 200 and first["done"] is False
+    assert all(r["CaseComments"]["totalSize"] == 9 for r in first["records"])
+    second = (await rest.get(first["nextRecordsUrl"])).body
+    assert len(second["records"]) == 50 and second["done"] is True
+    subjects = [r["Subject"] for r in first["records"] + second["records"]]
+    assert sorted(subjects) == [f"parent {n:03d}" for n in range(250)]
+    # Without the children each row weighs one: every Case in one batch.
+    flat = (await rest.get(q("SELECT Id FROM Case"))).body
+    assert len(flat["records"]) == 250 and flat["done"] is True
+
+
+async def test_a_parent_heavier_than_the_batch_still_comes_alone(rest: RestCaller) -> None:
+    """A batch always carries at least one parent row, however many children it
+    has (otherwise paging could never advance)."""
+    heavy = rest.org.create("Case", {"Subject": "heavy"})
+    for k in range(250):
+        rest.org.create("CaseComment", {"ParentId": heavy, "CommentBody": f"c{k}"})
+    rest.org.create("Case", {"Subject": "light"})
+    headers = {"Sforce-Query-Options": "batchSize=200"}
+    soql = "SELECT Subject, (SELECT Id FROM CaseComments) FROM Case ORDER BY Subject"
+    first = (await rest.get(q(soql), headers=headers)).body
+    assert [r["Subject"] for r in first["records"]] == ["heavy"]
+    assert first["done"] is False
+    second = (await rest.get(first["nextRecordsUrl"], headers=headers)).body
+    assert [r["Subject"] for r in second["records"]] == ["light"]
+    assert second["done"] is True
+
+
 async def test_unknown_query_locator(rest: RestCaller) -> None:
     """A locator that doesn't exist is refused (INVALID_QUERY_LOCATOR)."""
     reply = await rest.get("query/01g000000000001AAA-2000")
