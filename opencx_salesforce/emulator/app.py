@@ -12,6 +12,10 @@ from opencx_salesforce.emulator.client_gone import client_gone_middleware
 from opencx_salesforce.emulator.faults import faults_middleware
 from opencx_salesforce.emulator.messaging.routes import add_messaging_routes
 from opencx_salesforce.emulator.oauth.routes import add_oauth_routes
+from opencx_salesforce.emulator.request_size import (
+    PARSER_LINE_LIMIT,
+    request_size_middleware,
+)
 from opencx_salesforce.emulator.rest.routes import add_rest_routes
 from opencx_salesforce.emulator.same_origin import same_origin_middleware
 from opencx_salesforce.emulator.state import EmulatorState
@@ -37,6 +41,7 @@ class Emulator:
         app = web.Application(
             middlewares=[
                 client_gone_middleware,
+                request_size_middleware,
                 same_origin_middleware,
                 faults_middleware(self.state),
             ]
@@ -57,7 +62,14 @@ class Emulator:
     ) -> str:
         """Serve HTTPS when given an ``ssl_context`` (see emulator/tls.py); the
         base URL, and so every instance URL the org hands out, is then https."""
-        self._runner = web.AppRunner(self.app, access_log=None)
+        # Salesforce's URI and header limits, not the parser's 8 KB, decide
+        # (emulator/request_size.py).
+        self._runner = web.AppRunner(
+            self.app,
+            access_log=None,
+            max_line_size=PARSER_LINE_LIMIT,
+            max_field_size=PARSER_LINE_LIMIT,
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, ssl_context=ssl_context)
         await site.start()
