@@ -154,13 +154,10 @@ def unavailable_response(config: FaultConfig, retry_after: int | None) -> web.Re
         return web.Response(
             status=503, text=MAINTENANCE_HTML, content_type="text/html", headers=headers
         )
-    body = [
-        {
-            "message": "Server is unavailable; it is down for maintenance or overloaded. "
-            "Try again later.",
-            "errorCode": "SERVER_UNAVAILABLE",
-        }
-    ]
+    # The JSON body as recorded from an org ("SERVER_UNAVAILABLE: Server too busy").
+    # [src: github.com/restforce/restforce/issues/156] Retry-After is the knob's,
+    # not a documented header (UNCONFIRMED that Salesforce sends one).
+    body = [{"message": "Server too busy", "errorCode": "SERVER_UNAVAILABLE"}]
     return _json(503, body, headers)
 
 

@@ -26,13 +26,15 @@ async def test_latency_is_added_to_the_org_requests(
 
 
 async def test_injected_503_carries_retry_after(rest: RestCaller) -> None:
-    """errorcodes.htm 503: the server is unavailable (maintenance or overload)."""
+    """errorcodes.htm 503: the server is unavailable (maintenance or overload);
+    the JSON body as recorded from an org: SERVER_UNAVAILABLE "Server too busy"
+    (github.com/restforce/restforce/issues/156)."""
     rest.org.faults.retry_after = 7
     rest.org.faults.fail_next(UNAVAILABLE)
     reply = await rest.get("limits")
     assert reply.status == 503
     assert reply.headers["Retry-After"] == "7"
-    assert reply.body[0]["errorCode"] == "SERVER_UNAVAILABLE"
+    assert reply.body == [{"message": "Server too busy", "errorCode": "SERVER_UNAVAILABLE"}]
     assert (await rest.get("limits")).status == 200
 
 
