@@ -248,7 +248,7 @@ class LiveInbound:
         if fresh is None or fresh.conversation_id != chat.conversation_id:
             return  # forgotten, or a new handoff replaced it: nothing of this end left
         chat = fresh
-        unread = [part for part in _unread_at_end(chat) if part]
+        unread = [part for part in unread_at_end(chat) if part]
         if unread:
             await self.chats.transition(
                 session_id, (ENDED,), unless="resolving", wrote_after_end=True
@@ -362,7 +362,7 @@ class LiveInbound:
             log.info("closing conversation %s: %s", chat.conversation_id, error)
 
 
-def _unread_at_end(chat: LiveChat) -> tuple[list[Message], list[Message]]:
+def unread_at_end(chat: LiveChat) -> tuple[list[Message], list[Message]]:
     """The contact's words no rep read when the chat ended: those sent whose
     echo had not come (sends go one at a time, in order, and each echo comes
     in the conversation's order, after the start's summary's), and those still

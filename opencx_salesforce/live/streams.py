@@ -37,6 +37,7 @@ from opencx_salesforce.live.errors import Forbidden, LiveError, Unauthorized
 from opencx_salesforce.live.inbound import LiveInbound
 from opencx_salesforce.live.models import LiveEvent
 from opencx_salesforce.live.records import KEEP_ENDED_SECONDS, LiveChat, LiveChats
+from opencx_salesforce.live.recover import recover_cut_ends
 from opencx_salesforce.live.stream import Backfill, Backoff, EventStream, TokenSource
 from opencx_salesforce.live.tokens import LiveTokens
 from opencx_salesforce.settings.live import LiveSettings
@@ -138,6 +139,10 @@ class StreamKeeper:
 
     async def _run(self) -> None:
         interval = self.settings.stream_lease_seconds / 3
+        try:
+            await recover_cut_ends(self.chats, self.inbound.host)
+        except Exception:  # a store hiccup: the next start looks again
+            log.exception("live streams: could not look for chats an older release left stuck")
         while True:
             try:
                 await self.look_once()
