@@ -309,6 +309,9 @@ class LiveInbound:
         if chat.state != FALLBACK:
             if chat.token:
                 await self.close(chat)
+                # What was sent before the close (a send after it is refused
+                # and goes onto the Case by its job).
+                chat = await self.chats.get(session_id) or chat
             session = await self.host.get_session(session_id) or Session(id=session_id)
             reason = chat.fallback_reason or "no_agent"
             text = await self._acknowledgement(session, reason, joined=chat.state == ACTIVE)

@@ -5,7 +5,10 @@ unread words only in the chat record.
 
 At start the keeper looks once for them and hands the ones that are safe to
 finish to the usual ending (inbound.LiveInbound.finish), marked as a rep's
-end that does not close the conversation (closed by the rep already):
+end: it closes the conversation, so that a later message opens no new
+session without the chat's pre-chat data [MIAW.md §5] (one closed already
+stays closed: the error is only logged, inbound.LiveInbound.close). Those
+are the chats:
 
 - ended, nothing under way, neither resolving nor written-after-end marked
   (an end that got that far was finished by its own steps, or left a record
@@ -57,7 +60,7 @@ async def recover_cut_ends(chats: LiveChats, host: Host) -> int:
             )
             continue
         finishing = await chats.transition(
-            session_id, (ENDED,), unless="ending", ending=True, close_at_end=False
+            session_id, (ENDED,), unless="ending", ending=True, close_at_end=True
         )
         if finishing is not None:
             marked += 1

@@ -89,6 +89,7 @@ async def test_words_an_older_release_left_in_an_ended_chat_reach_the_case_at_st
             await wait_for(finished, timeout=10, what="the end finished")
             # Words no rep read: not resolved over them, the Case carries on.
             assert await status(newer, session.id) == SessionStatus.HANDED_OFF
+            assert (await rep.conversation(chat.conversation_id))["closed"]
             # No unread words: left as it is, and said.
             assert await status(newer, quiet.id) == SessionStatus.HANDED_OFF
             left = await live_of(newer).chats.get(quiet.id)
