@@ -87,6 +87,19 @@ async def status_facts(stack: Stack) -> dict[str, Any]:
         return dict((await answer.json())["live"])
 
 
+async def settings_page(stack: Stack) -> str:
+    token = stack.host.settings.admin_token.get_secret_value()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"{stack.host_url}/integrations/salesforce/admin",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as answer,
+    ):
+        assert answer.status == 200
+        return await answer.text()
+
+
 async def metrics_text(stack: Stack) -> str:
     await stack.runtime.metrics.read_store()
     return generate_latest(stack.runtime.metrics.registry).decode()
@@ -126,6 +139,8 @@ async def test_an_end_that_keeps_failing_backs_off_shows_itself_and_finishes_lat
     [shown] = facts["failing_endings"]
     assert (shown["session_id"], shown["failures"]) == (session.id, 1)
     assert "read-only" in shown["error"]
+    page = await settings_page(stack)
+    assert 'id="live-failing"' in page and session.id in page and "read-only" in page
     text = await metrics_text(stack)
     assert "opencx_salesforce_live_endings_failing 1.0" in text
     assert 'opencx_salesforce_live_chats{state="ended"} 1.0' in text
@@ -148,6 +163,7 @@ async def test_an_end_that_keeps_failing_backs_off_shows_itself_and_finishes_lat
     done = await live.chats.get(session.id)
     assert done is not None and not done.ending and done.end_failures == 0
     assert (await status_facts(stack))["endings_failing"] == 0
+    assert 'id="live-failing"' not in await settings_page(stack)
     assert "opencx_salesforce_live_endings_failing 0.0" in await metrics_text(stack)
     assert (await rep.conversation(chat.conversation_id))["closed"]
 
