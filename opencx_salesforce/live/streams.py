@@ -14,9 +14,11 @@ taken. A verified user's expired token is renewed with a fresh identity JWT
 
 The agent ending a chat is handled inside its reader (:meth:`.LiveInbound.end`),
 in steps: a reader busy with an event is never cancelled (a chat that closes
-meanwhile stops its reader after the event), and an end cut short all the same
-(the instance stopped or killed) is left marked in the store: whoever takes the
-chat's lease next finishes it.
+meanwhile stops its reader after the event). Every ending (the agent's, the
+contact leaving, the fallback) is marked in the store before its first step;
+one cut short all the same (the instance stopped or killed) is finished by
+whoever takes the chat's lease next, and one whose step failed once it is due
+again (end_retry.py), not at every pass.
 """
 
 from __future__ import annotations
