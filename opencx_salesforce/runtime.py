@@ -271,6 +271,7 @@ async def start_runtime(
             clock=clock,
         )
         live.register_jobs()
+        metrics.live_chats = live.chats
     runtime = Runtime(
         host=host,
         settings=settings,

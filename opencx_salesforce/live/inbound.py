@@ -12,13 +12,16 @@ died between delivering and recording).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pluggy
 
 from opencx_salesforce.cases.service import CaseService
+from opencx_salesforce.clock import Clock
 from opencx_salesforce.hookcalls import call_each
 from opencx_salesforce.hookspecs import Host, LiveActivityHost
+from opencx_salesforce.live import end_retry
 from opencx_salesforce.live.client import ScrtClient
 from opencx_salesforce.live.errors import LiveError
 from opencx_salesforce.live.models import (
@@ -50,6 +53,9 @@ from opencx_salesforce.settings.live import (
 
 log = logging.getLogger(__name__)
 
+# Written as an ending finishes: no failure left to show or wait out.
+FINISHED: dict[str, Any] = {"end_failures": 0, "end_retry_at": 0.0, "end_error": ""}
+
 AGENT_ROLES = ("Agent", "Chatbot", "Supervisor")
 
 
@@ -63,8 +69,13 @@ class LiveInbound:
         scrt: ScrtClient,
         chats: LiveChats,
         cases: CaseService,
+        clock: Clock,
+        close_later: Callable[[LiveChat], Awaitable[None]],
     ) -> None:
         self.host = host
+        self.clock = clock
+        # Queues the job that closes the chat's conversation (the contact left).
+        self.close_later = close_later
         self.pm = pm
         self.settings = settings
         self.scrt = scrt
@@ -147,7 +158,7 @@ class LiveInbound:
         # Not while the fallback runs: its own close (or an end racing it) is
         # the fallback's to settle. ``ending`` in the same write: from here on
         # the store says what is left to do, so an end cut short is finished
-        # (finish_end), not left handed off with the words only in the chat.
+        # (finish), not left handed off with the words only in the chat.
         chat = await self.chats.transition(
             session_id,
             (STARTING, *OPEN_STATES),
@@ -158,23 +169,86 @@ class LiveInbound:
         )
         if chat is None:
             return
-        await self.finish_end(session_id)
+        await self.finish(session_id)
 
-    async def finish_end(self, session_id: str) -> None:
-        """Do what an end has left to do (nothing if none is under way). Each
-        step may run twice: a closed conversation stays closed, an append lands
-        once by its id, the host takes a resolution again (host-implementers.md);
-        so an end cut short anywhere is finished by running this again."""
+    async def finish(self, session_id: str) -> bool:
+        """Do what an ending under way (the rep's end, the contact leaving, the
+        fallback: ``ending`` in the store) has left to do; True when nothing is
+        left. Each step may run twice: a closed conversation stays closed, an
+        append lands once by its id, the host takes a resolution again
+        (host-implementers.md); so an ending cut short anywhere (a stop, a kill)
+        is finished by running this again, as the keeper does. One that fails
+        is counted in the chat and tried again later, less and less often
+        (end_retry.py), never given up: it holds the contact's unread words and
+        the session's resolution."""
+        try:
+            await self._finish_steps(session_id)
+        except Exception as error:
+            await self._finish_failed(session_id, error)
+            return False
+        return True
+
+    async def _finish_steps(self, session_id: str) -> None:
         chat = await self.chats.get(session_id)
-        if chat is None or chat.state != ENDED or not chat.ending:
+        if chat is None or not chat.ending:
             return
+        if chat.left and chat.state == ENDED:
+            await self._finish_leave(chat)
+        elif chat.falling_back:
+            await self._finish_fallback(chat)
+        elif chat.state == ENDED:
+            await self._finish_end(chat)
+
+    async def _finish_failed(self, session_id: str, error: Exception) -> None:
+        reason = f"{type(error).__name__}: {error}"
+        chat = await self.chats.end_failed(session_id, reason, self.clock.time(), end_retry.delay)
+        if chat is None:
+            log.warning("session %s: a live chat's ending failed: %s", session_id, reason)
+            return
+        wait = chat.end_retry_at - self.clock.time()
+        if chat.end_failures == 1:
+            # The traceback once; then one line a try, and the tries space out.
+            log.warning(
+                "session %s: the ending of live chat %s failed: %s; tried again in %.0f s",
+                session_id,
+                chat.conversation_id,
+                reason,
+                wait,
+                exc_info=error,
+            )
+        else:
+            log.warning(
+                "session %s: the ending of live chat %s failed again (%d times in a row): %s; "
+                "tried again in %.0f s",
+                session_id,
+                chat.conversation_id,
+                chat.end_failures,
+                reason,
+                wait,
+            )
+
+    async def _done(self, chat: LiveChat, state: str) -> None:
+        """The ending is finished: nothing left for anyone to do."""
+        await self.chats.transition(chat.session_id, (state,), ending=False, **FINISHED)
+        if chat.end_failures:
+            log.info(
+                "session %s: the ending of live chat %s finished after %d failed tries",
+                chat.session_id,
+                chat.conversation_id,
+                chat.end_failures,
+            )
+
+    async def _finish_end(self, chat: LiveChat) -> None:
+        """The rep ended the chat: close it, the unread words to the Case, and
+        resolve the session unless the contact wrote after the end."""
+        session_id = chat.session_id
         if chat.close_at_end and chat.token:
             await self.close(chat)
         fresh = await self.chats.get(session_id)  # what was sent meanwhile
         if fresh is None or fresh.conversation_id != chat.conversation_id:
             return  # forgotten, or a new handoff replaced it: nothing of this end left
         chat = fresh
-        unread = [part for part in _unread_at_end(chat) if part]
+        unread = [part for part in unread_at_end(chat) if part]
         if unread:
             await self.chats.transition(
                 session_id, (ENDED,), unless="resolving", wrote_after_end=True
@@ -187,7 +261,7 @@ class LiveInbound:
         )
         if resolve is not None:
             await self.host.resolve_session(session_id)
-        await self.chats.transition(session_id, (ENDED,), ending=False)
+        await self._done(chat, ENDED)
         if resolve is None:
             # The contact wrote after the agent ended it: their words went to the
             # Case, which carries on; no resolution over an unread message.
@@ -199,33 +273,71 @@ class LiveInbound:
             return
         log.info("session %s: live chat %s ended", session_id, chat.conversation_id)
 
+    async def _finish_leave(self, chat: LiveChat) -> None:
+        """The contact left: the conversation is closed by a job; what they
+        wrote into a chat no rep had taken goes onto the Case, where the team
+        still finds it (the words left unsent go there too, by their send
+        jobs); the session is resolved."""
+        await self.close_later(chat)
+        if chat.sent and not chat.agent:
+            session = await self.host.get_session(chat.session_id) or Session(id=chat.session_id)
+            await self.cases.submit_append(session, [Message.model_validate(m) for m in chat.sent])
+        await self.host.resolve_session(chat.session_id)
+        await self._done(chat, ENDED)
+
     async def fallback(self, session_id: str, reason: str) -> None:
         """No agent can take the chat: the Case made at handoff carries on. The
         contact is told, and what they wrote into the chat goes onto the Case."""
-        # Each step is idempotent and the state changes last, so an instance that
-        # dies half-way leaves the fallback to be taken again, not lost (the
-        # host dedupes the acknowledgement on its external id).
-        chat = await self.chats.transition(session_id, (STARTING, *OPEN_STATES), falling_back=True)
+        # The intent first, with its reason: a fallback cut short (a stop, a
+        # kill, a step failing) is finished by the keeper (``ending``); taken
+        # again, its steps are repeated harmlessly (the host dedupes the
+        # acknowledgement on its external id).
+        chat = await self.chats.transition(
+            session_id,
+            (STARTING, *OPEN_STATES),
+            falling_back=True,
+            ending=True,
+            fallback_reason=reason,
+        )
         if chat is None:
             return
-        if chat.token:
-            await self.close(chat)
-        session = await self.host.get_session(session_id) or Session(id=session_id)
-        text = await self._acknowledgement(session, reason, joined=chat.state == ACTIVE)
-        await self.host.deliver_agent_message(
-            session_id, text, self.settings.team_name, f"live-fallback:{chat.conversation_id}"
-        )
-        if chat.sent:
-            messages = [Message.model_validate(m) for m in chat.sent]
-            await self.cases.submit_append(session, messages)
-        if (
-            await self.chats.transition(session_id, (STARTING, *OPEN_STATES), state=FALLBACK)
-            is None
-        ):
-            return  # another instance took it meanwhile
-        if self.settings.fallback == "resolve":
-            await self.host.resolve_session(session_id)
-        log.warning("session %s: live chat fell back to its Case (%s)", session_id, reason)
+        await self.finish(session_id)
+
+    async def _finish_fallback(self, chat: LiveChat) -> None:
+        session_id = chat.session_id
+        resolve = self.settings.fallback == "resolve"
+        if chat.state != FALLBACK:
+            if chat.token:
+                await self.close(chat)
+                # What was sent before the close (a send after it is refused
+                # and goes onto the Case by its job).
+                chat = await self.chats.get(session_id) or chat
+            session = await self.host.get_session(session_id) or Session(id=session_id)
+            reason = chat.fallback_reason or "no_agent"
+            text = await self._acknowledgement(session, reason, joined=chat.state == ACTIVE)
+            await self.host.deliver_agent_message(
+                session_id, text, self.settings.team_name, f"live-fallback:{chat.conversation_id}"
+            )
+            if chat.sent:
+                messages = [Message.model_validate(m) for m in chat.sent]
+                await self.cases.submit_append(session, messages)
+            # The resolution, when wanted, is marked in the same write: a stop
+            # before it is done leaves it to the keeper, not undone for good.
+            moved = await self.chats.transition(
+                session_id,
+                (STARTING, *OPEN_STATES),
+                state=FALLBACK,
+                ending=resolve,
+                **({} if resolve else FINISHED),
+            )
+            if moved is None:
+                return  # another instance took it meanwhile, or the contact left
+            log.warning("session %s: live chat fell back to its Case (%s)", session_id, reason)
+            if not resolve:
+                return
+            chat = moved
+        await self.host.resolve_session(session_id)
+        await self._done(chat, FALLBACK)
 
     async def _acknowledgement(self, session: Session, reason: str, *, joined: bool) -> str:
         def failed(plugin: str, hook: str, error: Exception) -> None:
@@ -253,7 +365,7 @@ class LiveInbound:
             log.info("closing conversation %s: %s", chat.conversation_id, error)
 
 
-def _unread_at_end(chat: LiveChat) -> tuple[list[Message], list[Message]]:
+def unread_at_end(chat: LiveChat) -> tuple[list[Message], list[Message]]:
     """The contact's words no rep read when the chat ended: those sent whose
     echo had not come (sends go one at a time, in order, and each echo comes
     in the conversation's order, after the start's summary's), and those still

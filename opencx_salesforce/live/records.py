@@ -10,6 +10,7 @@ delivered once whichever instance reads it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -25,6 +26,7 @@ ACTIVE = "active"  # an agent joined
 ENDED = "ended"  # the agent ended it, or the contact left
 FALLBACK = "fallback"  # no agent could take it: the Case carries on
 OPEN_STATES = (WAITING, ACTIVE)
+STATES = (STARTING, WAITING, ACTIVE, ENDED, FALLBACK)
 CLOSED_STATES = (ENDED, FALLBACK)
 # How long an ended chat stays in the store: its queued send jobs still find it
 # (and put the contact's words on the Case); then the stream keeper forgets it.
@@ -59,19 +61,31 @@ class LiveChat:
     # The fallback has begun: it closes the conversation itself, and the stream's
     # word of that close must not be taken for the agent ending the chat.
     falling_back: bool = False
+    fallback_reason: str = ""  # why, for the contact's acknowledgement
     # After the agent ended the chat: the contact wrote again before the session
     # was resolved (their words went to the Case, which then carries on), or the
     # resolution began first. Whichever is marked first wins (``transition``'s ``unless``).
     wrote_after_end: bool = False
     resolving: bool = False
-    # The agent ended the chat (or the contact closed it) and what the end does
-    # next (close the conversation, the unread words to the Case, resolve) is
-    # not all done: set with the state, cleared last, so that an end cut short
-    # (a reader cancelled, an instance killed) is finished by whoever holds the
-    # stream next (streams.StreamKeeper). ``close_at_end``: the end closes the
-    # conversation (not when the contact closed it).
+    # An ending under way whose steps are not all done: the agent ended the
+    # chat (or the contact closed it: close the conversation, the unread words
+    # to the Case, resolve), the contact left (``left``: the close job, the
+    # words no rep took to the Case, resolve), or the fallback (``falling_back``:
+    # close, tell the contact, the words to the Case, the state, and resolve
+    # when so configured). Set with the intent, cleared last, so that an ending
+    # cut short (a reader cancelled, an instance stopped or killed, a step
+    # failing) is finished by whoever holds the stream next
+    # (streams.StreamKeeper, inbound.LiveInbound.finish). ``close_at_end``: the
+    # end closes the conversation (not when the contact closed it).
     ending: bool = False
     close_at_end: bool = False
+    left: bool = False
+    # An ending that failed (``ending`` still set): how many times in a row, the
+    # wall time before which no instance tries again (end_retry.py), and why,
+    # for the operator (the settings page, status.json, the metrics).
+    end_failures: int = 0
+    end_retry_at: float = 0.0
+    end_error: str = ""
     # The contact's own messages the stream has echoed back [MIAW.md §4], the
     # start's summary among them: the ones sent and not yet echoed when the
     # agent ends the chat reached it after the end. None: a chat begun before
@@ -150,6 +164,27 @@ class LiveChats:
 
         new = await update_json(self.store, NS, _key(session_id), change)
         return _chat(new) if acted and new is not None else None
+
+    async def end_failed(
+        self, session_id: str, error: str, now: float, retry_in: Callable[[int], float]
+    ) -> LiveChat | None:
+        """Count a failure of the chat's end (still under way) and set when to
+        try again, ``retry_in(failures)`` seconds after ``now``; the chat as it
+        is now (None: its end is no longer under way)."""
+
+        def change(current: Any) -> Any:
+            if current is None or not current.get("ending"):
+                return current
+            failures = int(current.get("end_failures") or 0) + 1
+            return {
+                **current,
+                "end_failures": failures,
+                "end_retry_at": now + retry_in(failures),
+                "end_error": error[:300],
+            }
+
+        new = await update_json(self.store, NS, _key(session_id), change)
+        return None if new is None or not new.get("ending") else _chat(new)
 
     async def add_outgoing(self, session_id: str, message: dict[str, Any]) -> None:
         """Queue a contact message for the conversation (once, after the others)."""

@@ -104,7 +104,14 @@ class LiveService:
         self.signer = signer_for(settings)
         self.tokens = LiveTokens(self.scrt, self.chats, self.signer, clock)
         self.inbound = LiveInbound(
-            host=host, pm=pm, settings=settings, scrt=self.scrt, chats=self.chats, cases=cases
+            host=host,
+            pm=pm,
+            settings=settings,
+            scrt=self.scrt,
+            chats=self.chats,
+            cases=cases,
+            clock=clock,
+            close_later=self._close_later,
         )
         # Streams get their own pool, unbounded: each open chat holds one
         # connection for as long as it lasts, and in the shared pool (100
@@ -112,6 +119,7 @@ class LiveService:
         self.streams_http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         self.keeper = StreamKeeper(
             http=self.streams_http,
+            clock=clock,
             settings=settings,
             scrt=self.scrt,
             chats=self.chats,
@@ -169,18 +177,21 @@ class LiveService:
         """The contact left: the chat ends, the conversation is closed by a job.
         What they wrote into a chat no rep had taken goes onto the Case, where
         the team still finds it (the words left unsent go there too, by their
-        send jobs)."""
-        chat = await self.chats.transition(session.id, (STARTING, WAITING, ACTIVE), state=ENDED)
+        send jobs); the session is resolved. The intent is stored first
+        (``ending``, ``left``): a stop or a kill between the steps leaves them
+        to the stream keeper (LiveInbound.finish)."""
+        chat = await self.chats.transition(
+            session.id, (STARTING, WAITING, ACTIVE), state=ENDED, ending=True, left=True
+        )
         if chat is None:
             return
-        if chat.sent and not chat.agent:
-            messages = [Message.model_validate(m) for m in chat.sent]
-            await self.cases.submit_append(session, messages)
-        payload = {"session_id": session.id, "conversation_id": chat.conversation_id}
+        await self.inbound.finish(session.id)
+
+    async def _close_later(self, chat: LiveChat) -> None:
+        payload = {"session_id": chat.session_id, "conversation_id": chat.conversation_id}
         await self.outbox.submit(
-            CLOSE_KIND, f"{CLOSE_KIND}:{session.id}:{chat.conversation_id}", payload
+            CLOSE_KIND, f"{CLOSE_KIND}:{chat.session_id}:{chat.conversation_id}", payload
         )
-        await self.host.resolve_session(session.id)
 
     # --- jobs -----------------------------------------------------------------------------------
     async def _start_job(self, job: Job) -> None:

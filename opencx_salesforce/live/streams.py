@@ -14,9 +14,11 @@ taken. A verified user's expired token is renewed with a fresh identity JWT
 
 The agent ending a chat is handled inside its reader (:meth:`.LiveInbound.end`),
 in steps: a reader busy with an event is never cancelled (a chat that closes
-meanwhile stops its reader after the event), and an end cut short all the same
-(the instance stopped or killed) is left marked in the store: whoever takes the
-chat's lease next finishes it.
+meanwhile stops its reader after the event). Every ending (the agent's, the
+contact leaving, the fallback) is marked in the store before its first step;
+one cut short all the same (the instance stopped or killed) is finished by
+whoever takes the chat's lease next, and one whose step failed once it is due
+again (end_retry.py), not at every pass.
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ from typing import Any
 
 import aiohttp
 
+from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.live.client import MAX_ENTRIES, ScrtClient
 from opencx_salesforce.live.errors import Forbidden, LiveError, Unauthorized
 from opencx_salesforce.live.inbound import LiveInbound
 from opencx_salesforce.live.models import LiveEvent
 from opencx_salesforce.live.records import KEEP_ENDED_SECONDS, LiveChat, LiveChats
+from opencx_salesforce.live.recover import recover_cut_ends
 from opencx_salesforce.live.stream import Backfill, Backoff, EventStream, TokenSource
 from opencx_salesforce.live.tokens import LiveTokens
 from opencx_salesforce.settings.live import LiveSettings
@@ -58,6 +62,7 @@ class _Reader:
         # stops between its steps (seen in a soak: sessions left handed off).
         self.busy = False
         self.halted = False
+        self.finishing = False  # finishing an ending, not reading the stream
 
     def halt(self) -> None:
         """Stop: at once while waiting for the stream, else after the event."""
@@ -79,10 +84,12 @@ class StreamKeeper:
         chats: LiveChats,
         inbound: LiveInbound,
         tokens: LiveTokens,
+        clock: Clock = SYSTEM_CLOCK,
         backoff: Backoff = DEFAULT_BACKOFF,
         instance_id: str | None = None,
     ) -> None:
         self.http = http
+        self.clock = clock  # when a failed ending is due again (end_retry.py)
         self.settings = settings
         self.scrt = scrt
         self.chats = chats
@@ -134,6 +141,10 @@ class StreamKeeper:
 
     async def _run(self) -> None:
         interval = self.settings.stream_lease_seconds / 3
+        try:
+            await recover_cut_ends(self.chats, self.inbound.host)
+        except Exception:  # a store hiccup: the next start looks again
+            log.exception("live streams: could not look for chats an older release left stuck")
         while True:
             try:
                 await self.look_once()
@@ -151,7 +162,7 @@ class StreamKeeper:
 
     async def look_once(self) -> None:
         """Renew what is held, drop what was lost, take what nobody holds, and
-        finish the ends left half done."""
+        finish the endings left half done (a failed one once it is due again)."""
         ttl = self.settings.stream_lease_seconds
         for session_id in await self.chats.session_ids():
             chat = await self.chats.get(session_id)
@@ -163,14 +174,22 @@ class StreamKeeper:
                 if chat is not None:
                     await self.chats.forget_if_ended(session_id, time.time() - KEEP_ENDED_SECONDS)
                 continue
-            # An end under way is held as the stream was: its reader (ours, or
-            # another instance's) finishes it, or, gone, the next holder does.
+            if chat.ending and not running and chat.end_retry_at > self.clock.time():
+                continue  # failed lately: not due again yet, and no lease taken for it
+            # An ending under way is held as the stream was: its reader (ours,
+            # or another instance's) finishes it, or, gone, the next holder does.
             have = await self.chats.take_lease(chat.conversation_id, self.instance_id, ttl)
             if running and not have and reader is not None:
                 log.warning("session %s: stream lease lost; another instance reads it", session_id)
                 reader.halt()
+            elif running and chat.ending and reader is not None and not reader.finishing:
+                # Ending outside the reader (the contact left, a fallback from a
+                # job): the stream is done with; the next pass finishes the rest
+                # if its taker could not. A reader busy with the event that
+                # began the ending goes on with it.
+                reader.halt()
             elif have and not running:
-                self._begin(session_id, self._read if chat.is_open else self._finish)
+                self._begin(session_id, self._finish if chat.ending else self._read)
 
     def _begin(self, session_id: str, work: Work) -> None:
         reader = _Reader()
@@ -190,12 +209,13 @@ class StreamKeeper:
             log.error("session %s: live stream reader failed", session_id, exc_info=error)
 
     async def _finish(self, session_id: str, reader: _Reader) -> None:
-        """The end of a chat that its reader left half done (stopped, killed)."""
-        reader.busy = True  # an end is not cut short by a keeper pass
+        """An ending left half done (its taker stopped, killed, or a step
+        failed): the rep's end, the contact leaving, or the fallback."""
+        reader.busy = reader.finishing = True  # not cut short by a keeper pass
         chat = await self.chats.get(session_id)
         if chat is None:
             return
-        await self.inbound.finish_end(session_id)
+        await self.inbound.finish(session_id)
         await self.chats.release_lease(chat.conversation_id, self.instance_id)
 
     async def _read(self, session_id: str, reader: _Reader) -> None:

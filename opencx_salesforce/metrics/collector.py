@@ -35,6 +35,10 @@ class StoreFigures:
     # The store took the last write asked of it (store/probe.py WriteWatch);
     # None: not asked yet.
     writable: bool | None = None
+    # Live chats in the store by state, and those whose ending keeps failing
+    # (live/end_retry.py); None without [salesforce.live].
+    live_chats: dict[str, int] | None = None
+    live_endings_failing: int = 0
 
 
 class PluginCollector:
@@ -84,6 +88,7 @@ class PluginCollector:
         yield from self._salesforce()
         yield from self._outbox_families()
         yield from self._reply_families()
+        yield from self._live_families()
 
     def _salesforce(self) -> Iterable[Metric]:
         calls = CounterMetricFamily(
@@ -204,4 +209,24 @@ class PluginCollector:
             f"{PREFIX}_reply_api_calls",
             "Salesforce calls made by the reply path (notify jobs and sweeps).",
             value=status.api_calls,
+        )
+
+    def _live_families(self) -> Iterable[Metric]:
+        if self.store.live_chats is None:
+            return
+        chats = GaugeMetricFamily(
+            f"{PREFIX}_live_chats",
+            "Live chats kept in the store, by state (starting, waiting, active, ended, "
+            "fallback; ended ones are kept a day).",
+            labels=["state"],
+        )
+        for state, count in sorted(self.store.live_chats.items()):
+            chats.add_metric([state], count)
+        yield chats
+        yield GaugeMetricFamily(
+            f"{PREFIX}_live_endings_failing",
+            "Live chats whose ending (the rep's end, the contact leaving, the fallback) "
+            "failed and waits to be tried again: the contact's unread words and the "
+            "session's resolution wait with it.",
+            value=self.store.live_endings_failing,
         )

@@ -12,6 +12,8 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from opencx_salesforce.clock import Clock
+from opencx_salesforce.live.records import STATES as LIVE_STATES
+from opencx_salesforce.live.records import LiveChats
 from opencx_salesforce.log_throttle import LogThrottle, also
 from opencx_salesforce.metrics.collector import PREFIX, PluginCollector, StoreFigures
 from opencx_salesforce.outbox.queue import Outbox, due_for
@@ -48,6 +50,8 @@ class PluginMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         # Whether the store takes writes (store/probe.py); set by the runtime.
         self.write_watch: WriteWatch | None = None
+        # The live chats (live/records.py); set by the runtime with [salesforce.live].
+        self.live_chats: LiveChats | None = None
         self._outbox = outbox
         self._tokens = tokens
         self._store_trouble = LogThrottle()  # a line in a while, not one a scrape
@@ -75,6 +79,7 @@ class PluginMetrics:
             async with asyncio.timeout(STORE_ANSWER_SECONDS):
                 items = await self._outbox.items()
                 status = await self._tokens.status()
+                live = await self._live_figures()
         except Exception as exc:
             report = self._store_trouble.due()
             if report is not None:
@@ -96,7 +101,23 @@ class PluginMetrics:
             oldest_age=max(waited, default=0.0),
             connection=status.state.value,
             writable=self._writable(),
+            live_chats=live[0] if live is not None else None,
+            live_endings_failing=live[1] if live is not None else 0,
         )
+
+    async def _live_figures(self) -> tuple[dict[str, int], int] | None:
+        """Live chats by state, and how many endings are failing (one store read
+        a chat, as the settings page's card)."""
+        if self.live_chats is None:
+            return None
+        states = dict.fromkeys(LIVE_STATES, 0)
+        failing = 0
+        for session_id in await self.live_chats.session_ids():
+            chat = await self.live_chats.get(session_id)
+            if chat is not None:
+                states[chat.state] = states.get(chat.state, 0) + 1
+                failing += bool(chat.ending and chat.end_failures)
+        return states, failing
 
     def _writable(self) -> bool | None:
         watch = self.write_watch

@@ -6,18 +6,24 @@ JWKS the plugin serves under its prefix."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from typing import Any
 
 import aiohttp
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from live_stack import json_get, live_host, new_emulator, two_hosts
 from live_support import Rep
+from test_live_fallback import case_comments
 from test_live_handoff import accepted, agent_texts, chat_session, live_chat
 
+from opencx_salesforce.devhost.stack import Stack
 from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.emulator.messaging.deployment import DEFAULT_DEPLOYMENT
-from opencx_salesforce.models import Role
+from opencx_salesforce.live.service import LiveService
+from opencx_salesforce.models import Role, SessionStatus
 from opencx_salesforce.runtime import ROUTE_PREFIX
 
 
@@ -193,3 +199,114 @@ def _private_key_pem() -> str:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
+
+
+@pytest.mark.parametrize("stops", ["the stream's reader", "the other"])
+async def test_a_chat_across_two_instances_loses_repeats_and_reorders_nothing(
+    stops: str,
+) -> None:
+    # The contact writes through both instances at once while the rep replies
+    # and one instance stops (a rolling deploy: DevHost.stop); the chat goes
+    # on through the other, and the rep ends it.
+    emulator, org = await new_emulator()
+    first, second = await two_hosts(emulator, org)
+    stopping = None
+    try:
+        async with aiohttp.ClientSession() as http:
+            rep = Rep(http, emulator.base_url, org)
+            session = await chat_session(first)
+            await first.host.handoff(session.id)
+            chat = await accepted(first, rep, session.id)
+            conversation = chat.conversation_id
+            instances = {_live(s).keeper.instance_id: s for s in (first, second)}
+            reader = instances.pop(str(await _live(first).chats.lease_holder(conversation)))
+            other = next(iter(instances.values()))
+            stopping, survivor = (other, reader) if stops == "the other" else (reader, other)
+
+            async def stop() -> None:
+                await asyncio.sleep(0.02)  # amid the traffic
+                await stopping.host.stop()
+
+            hosts = (first, second)
+            await asyncio.gather(
+                *(
+                    hosts[n % 2].host.post_message(session.id, Role.CONTACT, f"contact {n}")
+                    for n in range(12)
+                ),
+                *(rep.act(conversation, "message", text=f"rep {n}") for n in range(6)),
+                stop(),
+                return_exceptions=True,  # a message to the stopped instance is refused
+            )
+            for n in range(12, 15):
+                await survivor.host.post_message(session.id, Role.CONTACT, f"contact {n}")
+            for n in range(6, 9):
+                await rep.act(conversation, "message", text=f"rep {n}")
+            found = await survivor.host.get_session(session.id)
+            assert found is not None
+            written = [
+                m.text
+                for m in found.messages
+                if m.role == Role.CONTACT and m.text.startswith("contact ")
+            ]
+
+            async def at_the_agent() -> list[str] | None:
+                seen = _contact_texts(await rep.conversation(conversation))
+                assert len(seen) == len(set(seen)), seen  # none twice
+                return seen if len(seen) >= len(written) else None
+
+            # Each once, in the order the contact wrote them (the session's).
+            assert await wait_for(at_the_agent, timeout=20, what="all words") == written
+
+            async def replies() -> list[str] | None:
+                texts = await agent_texts(survivor, session.id)
+                return texts if len(texts) >= 9 else None
+
+            # Each once, in the conversation's order.
+            said = _agent_texts_of(await rep.conversation(conversation))
+            assert await wait_for(replies, timeout=15, what="all replies") == said
+            await rep.act(conversation, "end")
+
+            async def resolved() -> bool:
+                now = await survivor.host.get_session(session.id)
+                return now is not None and now.status == SessionStatus.RESOLVED
+
+            await wait_for(resolved, timeout=10, what="the session resolved")
+            assert chat.case_id is not None  # every word was read: none on the Case
+            assert not any(
+                "contact " in body for body in await case_comments(survivor, chat.case_id)
+            )
+    finally:
+        for stack in (second, first):
+            if stack is not stopping:
+                await stack.host.stop()
+        await emulator.close()
+
+
+def _live(stack: Stack) -> LiveService:
+    live = stack.runtime.live
+    assert live is not None
+    return live
+
+
+def _agent_texts_of(conversation: dict[str, Any]) -> list[str]:
+    texts = []
+    for entry in conversation["entries"]:
+        if (entry.get("sender") or {}).get("role") != "Agent":
+            continue
+        payload = entry.get("entryPayload") or {}
+        text = payload.get("abstractMessage", {}).get("staticContent", {}).get("text")
+        if isinstance(text, str):
+            texts.append(text)
+    return texts
+
+
+def _contact_texts(conversation: dict[str, Any]) -> list[str]:
+    texts = []
+    for entry in conversation["entries"]:
+        if (entry.get("sender") or {}).get("role") != "EndUser":
+            continue
+        payload = entry.get("entryPayload") or {}
+        text = payload.get("abstractMessage", {}).get("staticContent", {}).get("text")
+        if isinstance(text, str) and text.startswith("contact "):
+            texts.append(text)
+    return texts

@@ -8,9 +8,33 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from opencx_salesforce.live.records import ACTIVE, STARTING, WAITING
+from opencx_salesforce.live.records import ACTIVE, STARTING, WAITING, LiveChat
 from opencx_salesforce.live.tokens import TokenProof
 from opencx_salesforce.runtime import ROUTE_PREFIX, Runtime
+
+# Failing endings listed (the count is whole).
+FAILING_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class FailingEnding:
+    session_id: str
+    conversation_id: str
+    state: str
+    failures: int  # in a row
+    next_try_at: float  # wall time
+    error: str
+
+    @classmethod
+    def of(cls, chat: LiveChat) -> FailingEnding:
+        return cls(
+            chat.session_id,
+            chat.conversation_id,
+            chat.state,
+            chat.end_failures,
+            chat.end_retry_at,
+            chat.end_error,
+        )
 
 
 @dataclass(frozen=True)
@@ -26,6 +50,10 @@ class LiveCard:
     active: int = 0
     read_here: int = 0  # streams this instance reads
     proof: TokenProof | None = None
+    # Endings (the rep's end, the contact leaving, the fallback) whose steps
+    # keep failing: tried again less and less often (live/end_retry.py), the
+    # contact's words and the session's resolution held meanwhile.
+    failing_endings: list[FailingEnding] = field(default_factory=list)
 
     @property
     def open_chats(self) -> int:
@@ -33,7 +61,13 @@ class LiveCard:
 
     def to_json(self) -> dict[str, Any]:
         """For ``status.json``: the card's facts."""
-        return {**asdict(self), "open_chats": self.open_chats}
+        facts = asdict(self)
+        facts["failing_endings"] = facts["failing_endings"][:FAILING_SHOWN]
+        return {**facts, "open_chats": self.open_chats, "endings_failing": self.endings_failing}
+
+    @property
+    def endings_failing(self) -> int:
+        return len(self.failing_endings)
 
 
 async def live_card(services: Runtime) -> LiveCard:
@@ -43,10 +77,13 @@ async def live_card(services: Runtime) -> LiveCard:
         return LiveCard(configured=False)
     # One store read per chat kept; ended chats expire from the store (records.py).
     states: Counter[str] = Counter()
+    failing: list[FailingEnding] = []
     for session_id in await live.chats.session_ids():
         chat = await live.chats.get(session_id)
         if chat is not None:
             states[chat.state] += 1
+            if chat.ending and chat.end_failures:
+                failing.append(FailingEnding.of(chat))
     jwks = f"{services.host.public_url}{ROUTE_PREFIX}/live/jwks.json"
     return LiveCard(
         configured=True,
@@ -60,4 +97,5 @@ async def live_card(services: Runtime) -> LiveCard:
         active=states[ACTIVE],
         read_here=len(live.keeper.held),
         proof=live.tokens.last_proof,
+        failing_endings=sorted(failing, key=lambda f: f.next_try_at),
     )
