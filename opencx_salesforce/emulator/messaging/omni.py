@@ -154,7 +154,11 @@ class Omni:
         if conversation.agent_typing:
             self.typing(conversation, started=False)
         entry = self.side.entry(
-            conversation, "Message", text_message_payload(message_id, text), _as_sender(agent)
+            conversation,
+            "Message",
+            text_message_payload(message_id, text),
+            _as_sender(agent),
+            identifier=message_id,  # one id for the entry and its message [src: sample]
         )
         return entry.identifier
 
@@ -162,7 +166,7 @@ class Omni:
         agent = self._working(conversation)
         conversation.agent_typing = started
         entry_type = "TypingStartedIndicator" if started else "TypingStoppedIndicator"
-        self.side.entry(conversation, entry_type, {"id": str(uuid.uuid4())}, _as_sender(agent))
+        self.side.entry(conversation, entry_type, {}, _as_sender(agent))
 
     def transfer(self, conversation: Conversation, queue: str) -> None:
         """Back to a queue (this one or another); another rep accepts it there."""
