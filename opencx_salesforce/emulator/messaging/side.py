@@ -91,6 +91,10 @@ class OrgMessaging:
     faults: MessagingFaults = field(default_factory=MessagingFaults)
     conversations: dict[str, Conversation] = field(default_factory=dict)
     token_requests: deque[float] = field(default_factory=deque)  # recent, for the limit
+    # The User that System entries (routing results, participant changes) come from:
+    # "Platform Integration User", a 15-character User Id as subject [src: official
+    # sample app example.json]. The emulator keeps no User record for it.
+    platform_user_id: str = ""
 
 
 class MessagingSide:
@@ -117,7 +121,7 @@ class MessagingSide:
         """The org's Messaging side; seeded with the default deployment."""
         found = self._orgs.get(org.id)
         if found is None:
-            found = OrgMessaging(org)
+            found = OrgMessaging(org, platform_user_id=self.state.ids.new("005")[:15])
             deployment = default_deployment()
             found.deployments[deployment.api_name] = deployment
             self._orgs[org.id] = found

@@ -15,10 +15,16 @@ Sources:
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from miaw_support import ATTRIBUTES, Agent, EndUser, wait_for_event
 
 from opencx_salesforce.emulator.messaging.side import MessagingSide
+
+
+def _by_type(entries: list[dict[str, Any]], entry_type: str) -> list[dict[str, Any]]:
+    return [entry for entry in entries if entry["entryType"] == entry_type]
 
 
 @pytest.fixture
@@ -95,6 +101,35 @@ async def test_senders_carry_their_app_type(working: EndUser, agent: Agent) -> N
     assert senders["System"]["appType"] == "conversation"
     for sender in senders.values():
         assert sender["clientIdentifier"] == ""
+
+
+async def test_routing_and_participant_entries_come_from_system(
+    working: EndUser, agent: Agent
+) -> None:
+    """[sample]: RoutingResult and ParticipantChanged are sent by ``System`` (a
+    User Id subject, "Platform Integration User"); a routed RoutingResult has
+    ``failureReason: ""``, ``pendingServiceRoutingId``, ``isExternallyRouted`` and
+    ``routingConfigurationDetails.routingConfigurationType``."""
+    listed = await working.entries(direction="FromStart", limit="50")
+    entries = listed.body["conversationEntries"]
+    (routing,) = _by_type(entries, "RoutingResult")
+    (joined,) = _by_type(entries, "ParticipantChanged")
+    for entry in (routing, joined):
+        assert entry["sender"]["role"] == "System"
+        assert entry["sender"]["subject"].startswith("005")
+        assert entry["senderDisplayName"] == "Platform Integration User"
+    payload = routing["entryPayload"]
+    assert payload["failureType"] == "None"
+    assert payload["failureReason"] == ""
+    assert payload["pendingServiceRoutingId"].startswith("0JR")
+    assert payload["isExternallyRouted"] is False
+    details = payload["routingConfigurationDetails"]
+    assert details["routingConfigurationType"] == "QueueRoutingType"
+    assert details["queueId"].startswith("00G")
+    # The participant who joined is still the rep.
+    participant = joined["entryPayload"]["entries"][0]["participant"]
+    assert participant["role"] == "Agent"
+    assert participant["appType"] == "agent"
 
 
 async def test_the_stream_echo_has_the_documented_payload(working: EndUser) -> None:
