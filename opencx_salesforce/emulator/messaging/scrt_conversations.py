@@ -83,6 +83,16 @@ class ConversationRoutes:
         if deployment is None or name != grant.deployment:
             raise bad_request(f"esDeveloperName: {name} is not the token's deployment")
         attributes = _routing_attributes(body.get("routingAttributes"))
+        wait = self.side.start_allowed(grant.client_id)
+        if wait is not None:
+            # 3 conversation starts per page per 30 seconds [src: Help
+            # service.miaw_rate_limits.htm]; the status when limited is UNCONFIRMED.
+            raise ScrtError(
+                429,
+                "TOO_MANY_REQUESTS",
+                "conversation start limit reached for this client (3 per 30 seconds)",
+                {"Retry-After": str(int(wait + 0.999))},
+            )
         if conversation_id in org.conversations:
             raise ScrtError(409, "CONFLICT", f"conversation {conversation_id} already exists")
         conversation = Conversation(
