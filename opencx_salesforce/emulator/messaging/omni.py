@@ -91,7 +91,8 @@ class Omni:
     def _routing_result(self, session: Session, routing_type: str) -> dict[str, object]:
         failure = session.routing_failure
         return {
-            "recordId": session.id,
+            # The MessagingSession, a 15-character Id as in the sample.
+            "recordId": session.id[:15],
             "routingType": routing_type,
             "failureType": failure or "None",
             # "" when routed [src: sample example.json]

@@ -122,6 +122,9 @@ async def test_routing_and_participant_entries_come_from_system(
     assert payload["failureType"] == "None"
     assert payload["failureReason"] == ""
     assert payload["pendingServiceRoutingId"].startswith("0JR")
+    # Record Ids in the payload are 15-character, as in the sample.
+    assert payload["recordId"].startswith("0Mw") and len(payload["recordId"]) == 15
+    assert len(payload["pendingServiceRoutingId"]) == 15
     assert payload["isExternallyRouted"] is False
     details = payload["routingConfigurationDetails"]
     assert details["routingConfigurationType"] == "QueueRoutingType"
