@@ -50,6 +50,12 @@ AGENT = "Agent"
 SYSTEM = "System"
 ROUTER = "Router"
 
+# ``sender.appType`` by role: "iamessage" for the end user, "chatbot", and
+# "conversation" for System, as the official sample's example.json records them;
+# "agent" for a rep [src: ConversationParticipant.AppType, object reference:
+# "messaging, chatbot, live_message, agent"].
+APP_TYPES = {END_USER: "iamessage", AGENT: "agent", "Chatbot": "chatbot", SYSTEM: "conversation"}
+
 # Session statuses (values UNCONFIRMED: Waiting → Active → Ended, MIAW.md §4).
 WAITING = "Waiting"
 ACTIVE = "Active"
@@ -61,6 +67,16 @@ class Sender:
     role: str
     subject: str
     display_name: str
+
+    def as_dict(self) -> dict[str, str]:
+        """``{"role", "appType", "subject", "clientIdentifier"}`` [src: sample
+        example.json]; ``clientIdentifier`` is empty there for every sender."""
+        return {
+            "role": self.role,
+            "appType": APP_TYPES.get(self.role, ""),
+            "subject": self.subject,
+            "clientIdentifier": "",
+        }
 
 
 @dataclass
@@ -76,12 +92,14 @@ class Entry:
     identifier: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def as_dict(self, *, payload_as_string: bool) -> dict[str, Any]:
-        payload = {"entryType": self.entry_type, **self.payload}
+        # The payload's ``id`` is the entry's identifier, for every entry type
+        # [src: sample example.json; StaticContentMessage sample payload].
+        payload = {"entryType": self.entry_type, "id": self.identifier, **self.payload}
         return {
             "identifier": self.identifier,
             "entryType": self.entry_type,
             "entryPayload": json.dumps(payload) if payload_as_string else payload,
-            "sender": {"role": self.sender.role, "subject": self.sender.subject},
+            "sender": self.sender.as_dict(),
             "senderDisplayName": self.sender.display_name,
             "transcriptedTimestamp": self.timestamp_ms,
             "clientTimestamp": self.client_timestamp_ms or self.timestamp_ms,
@@ -90,14 +108,23 @@ class Entry:
         }
 
 
-def text_message_payload(message_id: str, text: str) -> dict[str, Any]:
-    """``entryPayload`` of a text message: the text at
-    ``abstractMessage.staticContent.text`` (UNCONFIRMED, MIAW.md §4)."""
+def text_message_payload(
+    message_id: str, text: str, in_reply_to: str | None = None
+) -> dict[str, Any]:
+    """``entryPayload`` of a text message (``entryType`` and ``id`` added by
+    :meth:`Entry.as_dict`; the message id is the entry's identifier), as documented:
+    ``{"entryType": "Message", "id", "abstractMessage": {"messageType":
+    "StaticContentMessage", "inReplyToMessageId": null, "id", "references": [],
+    "staticContent": {"formatType": "Text", "text"}}, "messageReason": null}``
+    [src: StaticContentMessage, https://developer.salesforce.com/docs/service/
+    messaging-api/references/about/message-types-payloads-staticcontentmessage.md]."""
     return {
         "id": message_id,
         "abstractMessage": {
             "messageType": "StaticContentMessage",
+            "inReplyToMessageId": in_reply_to,
             "id": message_id,
+            "references": [],
             "staticContent": {"formatType": "Text", "text": text},
         },
         "messageReason": None,
@@ -105,12 +132,13 @@ def text_message_payload(message_id: str, text: str) -> dict[str, Any]:
 
 
 def participant_payload(operation: str, sender: Sender) -> dict[str, Any]:
-    """``add``/``remove`` [src: sample constants.js]; shape UNCONFIRMED (MIAW.md §4)."""
+    """``{"entries": [{"operation": "add"|"remove", "participant": {sender},
+    "displayName"}]}`` [src: sample constants.js; sample example.json]."""
     return {
         "entries": [
             {
                 "operation": operation,
-                "participant": {"role": sender.role, "subject": sender.subject},
+                "participant": sender.as_dict(),
                 "displayName": sender.display_name,
             }
         ]

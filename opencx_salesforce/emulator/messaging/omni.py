@@ -2,12 +2,14 @@
 queue, where a rep accepts the work, writes, types, transfers it to another queue
 or ends the session; what each step sends to the end user's stream.
 
-Entry payloads follow public client code (UNCONFIRMED, MIAW.md §4-5):
 RoutingResult ``{"recordId", "routingType": "Initial"|"Transfer", "failureType",
-"failureReason", "errorMessages", "workOwnerId", "estimatedWaitTime",
-"routingConfigurationDetails": {"queueId"}}``; SessionStatusChanged
-``{"sessionId", "sessionStatus"}``. The ``failureType`` values come from the
-official sample's constants.js.
+"failureReason", "errorMessages", "pendingServiceRoutingId", "isExternallyRouted",
+"workOwnerId", "estimatedWaitTime", "routingConfigurationDetails":
+{"routingConfigurationType", "queueId"}}``, sent by System as "Platform Integration
+User", as is ParticipantChanged [src: official sample app example.json; the
+``failureType`` values from its constants.js; ``workOwnerId`` public client code,
+UNCONFIRMED]. SessionStatusChanged ``{"sessionId", "sessionStatus"}`` (public
+client code, UNCONFIRMED, MIAW.md §4-5).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from opencx_salesforce.emulator.messaging.entries import (
     ACTIVE,
     AGENT,
     ENDED,
-    ROUTER,
     SYSTEM,
     WAITING,
     Sender,
@@ -48,12 +49,7 @@ def queue_id(name: str) -> str:
     return f"00G{zlib.crc32(name.encode()):012d}"[:15]
 
 
-def _router(conversation: Conversation) -> Sender:
-    return Sender(ROUTER, f"router/{conversation.deployment.api_name}", "Omni-Channel")
-
-
-def _system(conversation: Conversation) -> Sender:
-    return Sender(SYSTEM, f"system/{conversation.org_id[:15]}", "System")
+PLATFORM_USER = "Platform Integration User"
 
 
 class Omni:
@@ -87,7 +83,7 @@ class Omni:
             conversation,
             "RoutingResult",
             self._routing_result(session, "Initial"),
-            _router(conversation),
+            self._system(conversation),
         )
         if failure is None:
             self._status(conversation, WAITING)
@@ -95,23 +91,37 @@ class Omni:
     def _routing_result(self, session: Session, routing_type: str) -> dict[str, object]:
         failure = session.routing_failure
         return {
-            "recordId": session.id,
+            # The MessagingSession, a 15-character Id as in the sample.
+            "recordId": session.id[:15],
             "routingType": routing_type,
             "failureType": failure or "None",
+            # "" when routed [src: sample example.json]
             "failureReason": f"Omni-Channel could not route the work ({failure})"
             if failure
-            else None,
+            else "",
             "errorMessages": [failure] if failure else [],
+            # The PendingServiceRouting of this routing request (prefix 0JR).
+            "pendingServiceRoutingId": self.side.state.ids.new("0JR")[:15],
+            "isExternallyRouted": False,
             "workOwnerId": session.agent,
             "estimatedWaitTime": {"estimatedWaitTimeInSeconds": -1, "isEWTRequested": False},
-            "routingConfigurationDetails": {"queueId": queue_id(session.queue)},
+            "routingConfigurationDetails": {
+                "routingConfigurationType": "QueueRoutingType",
+                "queueId": queue_id(session.queue),
+            },
         }
+
+    def _system(self, conversation: Conversation) -> Sender:
+        """System entries come from the Platform Integration User [src: sample
+        example.json]."""
+        org = self.side.of(self._org(conversation))
+        return Sender(SYSTEM, org.platform_user_id, PLATFORM_USER)
 
     def _status(self, conversation: Conversation, status: str) -> None:
         session = conversation.session
         session.status = status
         payload = {"sessionId": session.id, "sessionStatus": status}
-        self.side.entry(conversation, "SessionStatusChanged", payload, _system(conversation))
+        self.side.entry(conversation, "SessionStatusChanged", payload, self._system(conversation))
 
     # --- the rep's hands ----------------------------------------------------------------------
 
@@ -141,7 +151,7 @@ class Omni:
             conversation,
             "ParticipantChanged",
             participant_payload("add", _as_sender(agent)),
-            _router(conversation),
+            self._system(conversation),
         )
         self._status(conversation, ACTIVE)
         return agent
@@ -154,7 +164,11 @@ class Omni:
         if conversation.agent_typing:
             self.typing(conversation, started=False)
         entry = self.side.entry(
-            conversation, "Message", text_message_payload(message_id, text), _as_sender(agent)
+            conversation,
+            "Message",
+            text_message_payload(message_id, text),
+            _as_sender(agent),
+            identifier=message_id,  # one id for the entry and its message [src: sample]
         )
         return entry.identifier
 
@@ -162,7 +176,7 @@ class Omni:
         agent = self._working(conversation)
         conversation.agent_typing = started
         entry_type = "TypingStartedIndicator" if started else "TypingStoppedIndicator"
-        self.side.entry(conversation, entry_type, {"id": str(uuid.uuid4())}, _as_sender(agent))
+        self.side.entry(conversation, entry_type, {}, _as_sender(agent))
 
     def transfer(self, conversation: Conversation, queue: str) -> None:
         """Back to a queue (this one or another); another rep accepts it there."""
@@ -175,7 +189,7 @@ class Omni:
             conversation,
             "ParticipantChanged",
             participant_payload("remove", _as_sender(agent)),
-            _router(conversation),
+            self._system(conversation),
         )
         session.agent = None
         session.queue = queue.strip()
@@ -183,7 +197,7 @@ class Omni:
             conversation,
             "RoutingResult",
             self._routing_result(session, "Transfer"),
-            _router(conversation),
+            self._system(conversation),
         )
 
     def end(self, conversation: Conversation) -> None:
@@ -195,7 +209,7 @@ class Omni:
             conversation,
             "ParticipantChanged",
             participant_payload("remove", _as_sender(agent)),
-            _router(conversation),
+            self._system(conversation),
         )
         conversation.session.agent = None
         self._status(conversation, ENDED)

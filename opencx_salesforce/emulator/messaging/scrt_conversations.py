@@ -83,6 +83,16 @@ class ConversationRoutes:
         if deployment is None or name != grant.deployment:
             raise bad_request(f"esDeveloperName: {name} is not the token's deployment")
         attributes = _routing_attributes(body.get("routingAttributes"))
+        wait = self.side.start_allowed(grant.client_id)
+        if wait is not None:
+            # 3 conversation starts per page per 30 seconds [src: Help
+            # service.miaw_rate_limits.htm]; the status when limited is UNCONFIRMED.
+            raise ScrtError(
+                429,
+                "TOO_MANY_REQUESTS",
+                "conversation start limit reached for this client (3 per 30 seconds)",
+                {"Retry-After": str(int(wait + 0.999))},
+            )
         if conversation_id in org.conversations:
             raise ScrtError(409, "CONFLICT", f"conversation {conversation_id} already exists")
         conversation = Conversation(
@@ -125,7 +135,7 @@ class ConversationRoutes:
         grant = self.tokens.grant(request)
         conversation = self._mine(request, grant, open_only=True)
         body = await json_body(request)
-        message_id, text = _text_message(body.get("message"))
+        message_id, text, in_reply_to = _text_message(body.get("message"))
         if any(entry.identifier == message_id for entry in conversation.entries):
             # The same message id again: kept once (UNCONFIRMED).
             return web.json_response({}, status=202)
@@ -149,7 +159,7 @@ class ConversationRoutes:
         self.side.entry(
             conversation,
             "Message",
-            text_message_payload(message_id, text),
+            text_message_payload(message_id, text, in_reply_to),
             Sender(END_USER, grant.subject, conversation.end_user_name),
             identifier=message_id,
         )
@@ -239,9 +249,10 @@ def _routing_attributes(value: Any) -> dict[str, str]:
     return dict(value)
 
 
-def _text_message(value: Any) -> tuple[str, str]:
+def _text_message(value: Any) -> tuple[str, str, str | None]:
     """``{"id", "messageType": "StaticContentMessage", "staticContent":
-    {"formatType": "Text", "text"}}`` [src: sample sendTextMessage]."""
+    {"formatType": "Text", "text"}, "inReplyToMessageId"?}`` [src: sample
+    sendTextMessage]: the id, the text and the message it answers."""
     if not isinstance(value, dict):
         raise bad_request("message: expected an object")
     message_id = value.get("id")
@@ -255,7 +266,10 @@ def _text_message(value: Any) -> tuple[str, str]:
     text = content.get("text")
     if not isinstance(text, str) or not text:
         raise bad_request("message.staticContent.text: a non-empty string")
-    return message_id, text
+    in_reply_to = value.get("inReplyToMessageId")
+    if in_reply_to is not None and not isinstance(in_reply_to, str):
+        raise bad_request("message.inReplyToMessageId: a message id")
+    return message_id, text, in_reply_to
 
 
 def _limit(value: str | None) -> int:

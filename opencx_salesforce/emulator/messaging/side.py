@@ -42,6 +42,10 @@ INBOUND_MESSAGES_PER_MINUTE = 22
 # "Access token requests: 200 requests per minute per org" [same source]; the
 # status when limited is UNCONFIRMED (429 here, as for messages).
 TOKEN_REQUESTS_PER_MINUTE = 200
+# "Start Conversation: Maximum number of conversation start requests per 30
+# seconds. 3 per page per 30 seconds" [same source]. A page is one client: here
+# one access token's client id (a continuation token, a page reload, is another).
+CONVERSATION_STARTS_PER_30_SECONDS = 3
 
 
 @dataclass
@@ -91,6 +95,10 @@ class OrgMessaging:
     faults: MessagingFaults = field(default_factory=MessagingFaults)
     conversations: dict[str, Conversation] = field(default_factory=dict)
     token_requests: deque[float] = field(default_factory=deque)  # recent, for the limit
+    # The User that System entries (routing results, participant changes) come from:
+    # "Platform Integration User", a 15-character User Id as subject [src: official
+    # sample app example.json]. The emulator keeps no User record for it.
+    platform_user_id: str = ""
 
 
 class MessagingSide:
@@ -106,6 +114,8 @@ class MessagingSide:
         self.heartbeat_seconds = 15.0
         # Bumped to cut every open stream (the admin API's "drop streams").
         self.drop_generation = 0
+        # Recent conversation starts by client id (the access token's page).
+        self._starts: dict[str, deque[float]] = {}
 
     def drop_streams(self) -> None:
         self.drop_generation += 1
@@ -117,7 +127,7 @@ class MessagingSide:
         """The org's Messaging side; seeded with the default deployment."""
         found = self._orgs.get(org.id)
         if found is None:
-            found = OrgMessaging(org)
+            found = OrgMessaging(org, platform_user_id=self.state.ids.new("005")[:15])
             deployment = default_deployment()
             found.deployments[deployment.api_name] = deployment
             self._orgs[org.id] = found
@@ -199,12 +209,18 @@ class MessagingSide:
         """None when the org may get another access token now, else seconds to wait."""
         return self._take(org.token_requests, TOKEN_REQUESTS_PER_MINUTE)
 
-    def _take(self, window: deque[float], per_minute: int) -> float | None:
+    def start_allowed(self, client_id: str) -> float | None:
+        """None when this client (page) may start a conversation now, else seconds
+        to wait."""
+        window = self._starts.setdefault(client_id, deque())
+        return self._take(window, CONVERSATION_STARTS_PER_30_SECONDS, seconds=30.0)
+
+    def _take(self, window: deque[float], limit: int, *, seconds: float = 60.0) -> float | None:
         now = self.state.clock.now()
-        while window and window[0] <= now - 60.0:
+        while window and window[0] <= now - seconds:
             window.popleft()
-        if len(window) >= per_minute:
-            return max(1.0, window[0] + 60.0 - now)
+        if len(window) >= limit:
+            return max(1.0, window[0] + seconds - now)
         window.append(now)
         return None
 

@@ -56,8 +56,10 @@ class Grant:
 
 
 def guest_subject() -> str:
-    # v2/iamessage/ANON/{id} (public client code, UNCONFIRMED, MIAW.md §2)
-    return f"v2/iamessage/ANON/{uuid.uuid4()}"
+    # v2/iamessage/UNAUTH/NA/uid:{uuid}, as a guest's messages carry it in the
+    # official sample app's example.json (Salesforce-Async-Messaging/
+    # messaging-web-api-sample-app); public client code's .../ANON/{id} is not it.
+    return f"v2/iamessage/UNAUTH/NA/uid:{uuid.uuid4()}"
 
 
 def verified_subject(keyset: str, sub: str) -> str:

@@ -137,15 +137,17 @@ class EndUser:
             body["routingAttributes"] = routing_attributes
         return await self.post("/conversation", body)
 
-    async def send(self, text: str, message_id: str | None = None) -> Reply:
-        body = {
-            "message": {
-                "id": message_id or str(uuid.uuid4()),
-                "messageType": "StaticContentMessage",
-                "staticContent": {"formatType": "Text", "text": text},
-            },
-            "esDeveloperName": self.deployment,
+    async def send(
+        self, text: str, message_id: str | None = None, in_reply_to: str | None = None
+    ) -> Reply:
+        message: dict[str, Any] = {
+            "id": message_id or str(uuid.uuid4()),
+            "messageType": "StaticContentMessage",
+            "staticContent": {"formatType": "Text", "text": text},
         }
+        if in_reply_to is not None:
+            message["inReplyToMessageId"] = in_reply_to  # optional [src: sample sendTextMessage]
+        body = {"message": message, "esDeveloperName": self.deployment}
         return await self.post(f"/conversation/{self.conversation_id}/message", body)
 
     async def entries(self, **params: str) -> Reply:

@@ -101,6 +101,27 @@ async def test_inbound_messages_are_limited_to_22_a_minute(
     assert (await routed.send("a minute later")).status == 202
 
 
+async def test_conversation_starts_are_limited_to_3_a_page_in_30_seconds(
+    end_user: EndUser, emulator: Emulator
+) -> None:
+    """The limit: "Start Conversation: Maximum number of conversation start requests
+    per 30 seconds. 3 per page per 30 seconds" [src: Help service.miaw_rate_limits.htm];
+    one client (one access token) stands for the page; 429 is UNCONFIRMED."""
+    await end_user.guest()
+    for _ in range(3):
+        end_user.conversation_id = str(uuid.uuid4())
+        assert (await end_user.create(ATTRIBUTES)).status == 201
+    end_user.conversation_id = str(uuid.uuid4())
+    limited = await end_user.create(ATTRIBUTES)
+    assert limited.status == 429
+    assert 1 <= int(limited.headers["Retry-After"]) <= 30
+    other = EndUser(end_user.http, end_user.base_url, end_user.org)
+    await other.guest()
+    assert (await other.create(ATTRIBUTES)).status == 201  # another page
+    emulator.state.clock.advance(30)
+    assert (await end_user.create(ATTRIBUTES)).status == 201
+
+
 async def test_the_end_user_closes_the_conversation(routed: EndUser, agent: Agent) -> None:
     await agent.act(routed.conversation_id, "accept")
     assert (await routed.close()).status == 204

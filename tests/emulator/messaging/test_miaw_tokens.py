@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -59,7 +60,11 @@ async def test_guest_token_carries_the_deployment_and_a_readable_expiry(
     assert reply.status == 200, reply.body
     assert reply.body["lastEventId"].isdigit()
     context = reply.body["context"]
-    assert context["endUser"]["subject"].startswith("v2/iamessage/ANON/")
+    # A guest's subject is v2/iamessage/UNAUTH/NA/uid:<uuid> [src: official sample
+    # app's example.json]; it never reads as verified (no /AUTH/).
+    subject = context["endUser"]["subject"]
+    assert re.fullmatch(r"v2/iamessage/UNAUTH/NA/uid:[0-9a-f-]{36}", subject), subject
+    assert "/AUTH/" not in subject
     assert context["configuration"]["embeddedServiceConfig"]["deploymentType"] == "api"
     # A client reads the lifetime from the JWT itself (guest lifetime undocumented).
     assert _claims(reply.body["accessToken"])["exp"] > time.time()
