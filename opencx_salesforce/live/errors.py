@@ -42,5 +42,5 @@ class RateLimited(LiveError):
 
 
 class VerificationFailed(LiveError):
-    """The verified-user exchange gave a guest token (``/ANON/`` subject): the
-    identity JWT was not accepted (public client code, UNCONFIRMED, MIAW.md §2)."""
+    """The verified-user exchange gave a guest token (no ``/AUTH/`` in its
+    subject): the identity JWT was not accepted (UNCONFIRMED, MIAW.md §2)."""

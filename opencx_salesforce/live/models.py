@@ -41,8 +41,9 @@ class AccessToken:
 
     @property
     def verified(self) -> bool:
-        # v2/iamessage/AUTH/... when verified, .../ANON/... for a guest
-        # (public client code, UNCONFIRMED, MIAW.md §2)
+        # v2/iamessage/AUTH/... when verified; a guest's is
+        # v2/iamessage/UNAUTH/NA/uid:<uuid> (the official sample app's
+        # example.json; MIAW.md §2)
         return "/AUTH/" in self.subject
 
     @classmethod

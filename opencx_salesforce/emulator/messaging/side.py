@@ -46,6 +46,8 @@ TOKEN_REQUESTS_PER_MINUTE = 200
 # seconds. 3 per page per 30 seconds" [same source]. A page is one client: here
 # one access token's client id (a continuation token, a page reload, is another).
 CONVERSATION_STARTS_PER_30_SECONDS = 3
+# Clients' recent starts kept before the quiet ones are dropped.
+STARTS_KEPT = 1000
 
 
 @dataclass
@@ -212,6 +214,11 @@ class MessagingSide:
     def start_allowed(self, client_id: str) -> float | None:
         """None when this client (page) may start a conversation now, else seconds
         to wait."""
+        if len(self._starts) > STARTS_KEPT:
+            # Pages that started nothing lately are forgotten: no growth for
+            # the emulator's life.
+            cutoff = self.state.clock.now() - 30.0
+            self._starts = {c: w for c, w in self._starts.items() if w and w[-1] > cutoff}
         window = self._starts.setdefault(client_id, deque())
         return self._take(window, CONVERSATION_STARTS_PER_30_SECONDS, seconds=30.0)
 

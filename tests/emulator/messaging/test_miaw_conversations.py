@@ -122,6 +122,19 @@ async def test_conversation_starts_are_limited_to_3_a_page_in_30_seconds(
     assert (await end_user.create(ATTRIBUTES)).status == 201
 
 
+async def test_pages_that_started_nothing_lately_are_forgotten(
+    side: MessagingSide, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record of starts by page does not grow for the emulator's life."""
+    monkeypatch.setattr("opencx_salesforce.emulator.messaging.side.STARTS_KEPT", 5)
+    for n in range(6):
+        assert side.start_allowed(f"page-{n}") is None
+    emulator.state.clock.advance(31)
+    assert side.start_allowed("page-late") is None
+    assert side.start_allowed("page-later") is None
+    assert len(side._starts) == 2
+
+
 async def test_the_end_user_closes_the_conversation(routed: EndUser, agent: Agent) -> None:
     await agent.act(routed.conversation_id, "accept")
     assert (await routed.close()).status == 204
