@@ -1,0 +1,336 @@
+"""A closed Case's keys are removed once it has been closed longer than
+``retention_days`` (retention/), and nothing sooner: not an open Case's, not a
+reopened one's, not one whose conversation still has work in the outbox. What
+is left of a conversation is one small record per session the host still has,
+so that a contact coming back gets a new Case linked to the old one.
+
+The plugin runs on a ManualClock started at the real time (the webhook checks
+timestamps on the real one); months pass by advancing it, and each test runs
+the pass the background task would run."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from replies_support import (
+    Rep,
+    World,
+    WorldFactory,
+    agent_messages,
+    case_of,
+    handed_off,
+    idle,
+    ring,
+    wait_for,
+)
+
+from opencx_salesforce.apex import contract
+from opencx_salesforce.cases.closed_days import day_of, namespace
+from opencx_salesforce.clock import ManualClock
+from opencx_salesforce.models import HandoffReason, Role, Session, SessionStatus
+from opencx_salesforce.retention.runner import RetentionRunner
+from opencx_salesforce.retention.status import PassReport
+from opencx_salesforce.runtime import OUTBOX_QUEUE
+from opencx_salesforce.store import namespaces
+from opencx_salesforce.store.base import Store
+from opencx_salesforce.store.memory import MemoryStore
+from opencx_salesforce.store.sqlite import SQLiteStore
+
+DAY = 86400.0
+UPDATED = contract.EVENT_CASE_UPDATED
+COMMENTED = contract.EVENT_CASE_COMMENT_CREATED
+# Keys that are not one Case's: they expire by themselves (TTL) or are the
+# install's own (the sweep's state, the open list's "built" mark).
+SHARED_OR_EXPIRING = ("own_body:", "clean:", "record:", "sweep:", "built")
+
+
+async def _open_store(kind: str, directory: Path) -> Store:
+    if kind == "memory":
+        return MemoryStore()
+    if kind == "sqlite":
+        return await SQLiteStore.open(f"sqlite:///{directory / 'store.db'}")
+    if kind == "redis":
+        from opencx_salesforce.store.redis import RedisStore
+
+        return await RedisStore.open(
+            "redis://127.0.0.1:6379/0", prefix=f"opencx-test:{uuid.uuid4().hex}:"
+        )
+    from opencx_salesforce.store.postgres import PostgresStore
+
+    schema = f"opencx_test_retention_{uuid.uuid4().hex[:8]}"
+    return await PostgresStore.open(
+        f"postgresql://postgres@127.0.0.1:5432/test?schema={schema}&pool_min=0&pool_max=2"
+    )
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    try:
+        opened = await _open_store(request.param, tmp_path)
+    except Exception as exc:  # a server not running here
+        if request.param in ("redis", "postgres"):
+            pytest.skip(f"{request.param} not reachable: {exc}")
+        raise
+    try:
+        yield opened
+    finally:
+        with contextlib.suppress(Exception):
+            await opened.close()
+
+
+async def _world(make_world: WorldFactory, store: Store) -> tuple[World, ManualClock]:
+    world = await make_world(store=store)
+    clock = ManualClock(start=time.time())
+    await world.start_node(clock=clock)
+    return world, clock
+
+
+def _retention(world: World) -> RetentionRunner:
+    runner = world.node.runtime.retention
+    assert runner is not None
+    return runner
+
+
+async def _pass(world: World) -> PassReport:
+    report = await _retention(world).run_once()
+    assert report is not None
+    return report
+
+
+async def _closed_by_rep(world: World, session: Session) -> str:
+    """The rep closes the session's Case; the plugin hears it and resolves it."""
+    node = world.node
+    case_id = await case_of(node, session.id)
+    Rep(world.org).set_status(case_id, "Closed")
+    await ring(world, node, UPDATED, case_id, case_id)
+
+    async def resolved() -> bool:
+        current = await node.host.get_session(session.id)
+        return current is not None and current.status == SessionStatus.RESOLVED
+
+    await wait_for(resolved, what="the session resolved")
+    await idle(world)
+    return case_id
+
+
+async def _keys_naming(store: Store, *names: str) -> list[str]:
+    """The plugin's keys that name one of ``names`` (a Case, a session, a
+    contact), or that are one Case's (not shared, not expiring)."""
+    found = []
+    for ns in (namespaces.CASES, namespaces.REPLIES, namespaces.OPEN_CASES):
+        for key in await store.keys(ns):
+            if key.startswith(SHARED_OR_EXPIRING):
+                continue
+            found.append(f"{ns} {key}")
+    return [k for k in found if any(n[:15] in k for n in names) or "open:" in k]
+
+
+async def test_a_closed_cases_keys_go_after_retention_days_and_its_contact_gets_a_new_case(
+    make_world: WorldFactory, store: Store
+) -> None:
+    world, clock = await _world(make_world, store)
+    node = world.node
+    session = await handed_off(node, email="ana@example.com")
+    case_id = await case_of(node, session.id)
+    # The contact writes again (an append), the rep answers, then closes.
+    await node.host.post_message(session.id, Role.CONTACT, "It was a blue box.")
+    rep = Rep(world.org)
+
+    async def appended() -> bool:
+        rows = world.org.rows("CaseComment", False)
+        return any("blue box" in r["CommentBody"] for r in rows if r["ParentId"] == case_id)
+
+    await wait_for(appended, what="the append on the Case")
+    reply = rep.comment(case_id, "Found it, it is on its way back to you.")
+    await ring(world, node, COMMENTED, case_id, reply)
+    await _closed_by_rep(world, session)
+    assert len(await agent_messages(node, session.id)) == 1
+    kept = await _keys_naming(store, case_id, session.id, "ana@example.com")
+    assert any(k.endswith(f"case:{case_id}") for k in kept), kept
+
+    clock.advance(179 * DAY)  # not yet: closed 179 days ago
+    report = await _pass(world)
+    assert report.cases_purged == 0
+    assert await _keys_naming(store, case_id, session.id, "ana@example.com") == kept
+
+    clock.advance(2 * DAY)  # 181 days after it closed
+    report = await _pass(world)
+    assert (report.cases_purged, report.cases_kept) == (1, 0)
+    assert report.keys_removed >= 10
+    left = await _keys_naming(store, case_id, session.id, "ana@example.com")
+    # What is left: the session's small record (the host still has it).
+    assert left == [f"{namespaces.CASES} purged:{session.id}"], left
+    assert await store.keys(namespace(day_of(time.time()))) == []
+    status = _retention(world).status
+    assert (status.cases_purged, status.keys_removed) == (1, report.keys_removed)
+
+    # A rep reopening and writing on the purged Case reaches nobody: the
+    # plugin no longer knows it (said in docs/operations.md).
+    rep.set_status(case_id, "Working")
+    late = rep.comment(case_id, "Any news on this one?")
+    await ring(world, node, COMMENTED, case_id, late)
+    await idle(world)
+    assert len(await agent_messages(node, session.id)) == 1
+    assert node.runtime.reply_status.skipped_records["unknown case"] >= 1
+    rep.set_status(case_id, "Closed")
+
+    # The contact comes back on the same conversation and is handed off again:
+    # a new Case linked to the old one, with the new words, not the old Case's
+    # external id upserted again.
+    await node.host.post_message(session.id, Role.CONTACT, "The box came back empty!")
+    await node.host.handoff(session.id, HandoffReason(code="requested"))
+
+    async def moved() -> str | None:
+        current = await node.host.get_session(session.id)
+        assert current is not None
+        now = current.metadata.get("salesforce_case_id")
+        return str(now) if now and now != case_id else None
+
+    new_case = str(await wait_for(moved, what="a new Case"))
+    case = world.org.get("Case", new_case)
+    assert case is not None and case["ParentId"] == case_id and not case["IsClosed"]
+    bodies = [c["CommentBody"] for c in world.org.rows("CaseComment", False)]
+    on_new = [
+        c["CommentBody"] for c in world.org.rows("CaseComment", False) if c["ParentId"] == new_case
+    ]
+    assert any("came back empty" in b for b in on_new), bodies
+    old = world.org.get("Case", case_id)
+    assert old is not None and old["IsClosed"]
+
+
+async def test_nothing_is_purged_of_an_open_a_reopened_or_a_busy_case(
+    make_world: WorldFactory,
+) -> None:
+    store = MemoryStore()
+    world, clock = await _world(make_world, store)
+    node = world.node
+    index = node.runtime.index
+    still_open = await handed_off(node)
+    reopened = await handed_off(node)
+    busy = await handed_off(node)
+    for session in (reopened, busy):
+        await _closed_by_rep(world, session)
+    reopened_case = await case_of(node, reopened.id)
+    Rep(world.org).set_status(reopened_case, "Working")
+    await ring(world, node, UPDATED, reopened_case, reopened_case)
+
+    async def open_again() -> bool:
+        entry = await index.case(reopened_case)
+        return entry is not None and not entry.closed
+
+    await wait_for(open_again, what="the index to say open again")
+    # Work of the busy conversation waits in the outbox (a dead letter an admin
+    # may still retry counts too).
+    await store.enqueue(OUTBOX_QUEUE, f"append:{busy.id}:m_late", b"{}", delay=10 * 365 * DAY)
+
+    clock.advance(400 * DAY)
+    report = await _pass(world)
+    assert report.cases_purged == 0
+    assert report.cases_kept == 1  # the busy one
+    for session in (still_open, reopened, busy):
+        assert await index.case(await case_of(node, session.id)) is not None
+
+    # The work done, the busy Case goes at the next pass.
+    await store.hurry(OUTBOX_QUEUE, f"append:{busy.id}:m_late")
+    leases = await store.lease(OUTBOX_QUEUE, visibility_timeout=60)
+    assert [lease.item_id for lease in leases] == [f"append:{busy.id}:m_late"]
+    await store.ack(leases[0])
+    report = await _pass(world)
+    assert report.cases_purged == 1
+    assert await index.case(await case_of(node, busy.id)) is None
+    assert await index.case(reopened_case) is not None
+
+
+async def test_a_case_closed_again_is_kept_from_its_last_closing(
+    make_world: WorldFactory,
+) -> None:
+    world, clock = await _world(make_world, MemoryStore())
+    node = world.node
+    session = await handed_off(node)
+    case_id = await _closed_by_rep(world, session)
+    clock.advance(100 * DAY)
+    rep = Rep(world.org)
+    rep.set_status(case_id, "Working")
+    await ring(world, node, UPDATED, case_id, case_id)
+
+    async def open_again() -> bool:
+        entry = await node.runtime.index.case(case_id)
+        return entry is not None and not entry.closed
+
+    await wait_for(open_again, what="the index to say open again")
+    await node.host.post_message(session.id, Role.CONTACT, "Still broken.")
+    await idle(world)
+    rep.set_status(case_id, "Closed")
+    await ring(world, node, UPDATED, case_id, case_id)
+
+    async def closed_again() -> bool:
+        entry = await node.runtime.index.case(case_id)
+        return entry is not None and entry.closed
+
+    await wait_for(closed_again, what="the second closing")
+    await idle(world)
+
+    clock.advance(100 * DAY)  # 200 days after the first closing, 100 after the last
+    assert (await _pass(world)).cases_purged == 0
+    assert await node.runtime.index.case(case_id) is not None
+    clock.advance(81 * DAY)  # 181 after the last
+    assert (await _pass(world)).cases_purged == 1
+    assert await node.runtime.index.case(case_id) is None
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_cases_closed_before_this_release_go_retention_days_after_the_upgrade(
+    make_world: WorldFactory, kind: str, tmp_path: Path
+) -> None:
+    store = await _open_store(kind, tmp_path)
+    try:
+        world, clock = await _world(make_world, store)
+        node = world.node
+        session = await handed_off(node)
+        case_id = await _closed_by_rep(world, session)
+        # As an earlier release left it: the entry says closed, no closing time,
+        # no day's listing, the upgrade never run.
+        await store.delete(namespaces.CASES, f"closed_at:{case_id}")
+        for ns_day in {day_of(time.time()), day_of(clock.time())}:
+            for key in await store.keys(namespace(ns_day)):
+                await store.delete(namespace(ns_day), key)
+        await store.delete(namespaces.RETENTION, "upgraded")
+        await store.delete(namespaces.RETENTION, "oldest_day")
+        await store.set(namespaces.CASES, "own_body:legacy", b"1")  # kept for ever then
+
+        clock.advance(300 * DAY)  # long closed, but when is unknown: kept from now
+        assert (await _pass(world)).cases_purged == 0
+        assert await node.runtime.index.case(case_id) is not None
+        clock.advance(181 * DAY)
+        assert (await _pass(world)).cases_purged == 1
+        assert await node.runtime.index.case(case_id) is None
+    finally:
+        await store.close()
+
+
+async def test_instances_take_turns(make_world: WorldFactory) -> None:
+    store = MemoryStore()
+    world = await make_world(store=store)
+    clock = ManualClock(start=time.time())
+    first = await world.start_node(clock=clock)
+    second = await world.start_node(clock=clock)
+    one, two = first.runtime.retention, second.runtime.retention
+    assert one is not None and two is not None
+    mine = await one.run_once()
+    assert mine is not None
+    # The other's wait began before that pass: its turn was taken.
+    assert await two.run_once(after=mine.started_at - 1) is None
+    assert two.status.passes_skipped >= 1
+    clock.advance(6 * 3600)
+    assert await two.run_once(after=mine.started_at) is not None
+
+
+async def test_retention_off_keeps_everything(make_world: WorldFactory) -> None:
+    world = await make_world(retention_days=0)
+    await world.start_node()
+    assert world.node.runtime.retention is None
