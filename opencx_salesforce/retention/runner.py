@@ -89,24 +89,13 @@ class RetentionRunner:
 
     async def _pass_and_log(self, after: float | None) -> None:
         try:
-            report = await self.run_once(after=after)
+            await self.run_once(after=after)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self.status.passes_failed += 1
             self.status.last_error = f"{type(exc).__name__}: {exc}"
             log.warning("retention pass failed: %s", self.status.last_error)
-            return
-        if report is not None:
-            log.info(
-                "retention: removed the keys of %d Case(s) closed before %s (%d keys); "
-                "%d due but kept for a later pass%s",
-                report.cases_purged,
-                _iso(report.cutoff),
-                report.keys_removed,
-                report.cases_kept,
-                ", more next pass" if report.more else "",
-            )
 
     async def run_once(self, *, after: float | None = None) -> PassReport | None:
         """A pass now. None when another instance holds the lock, or, given
@@ -132,6 +121,15 @@ class RetentionRunner:
             return None
         self._more = report.more
         self.status.add(report)
+        log.info(
+            "retention: removed the keys of %d Case(s) closed before %s (%d keys); "
+            "%d due but kept for a later pass%s",
+            report.cases_purged,
+            _iso(report.cutoff),
+            report.keys_removed,
+            report.cases_kept,
+            ", more next pass" if report.more else "",
+        )
         return report
 
     async def _last(self) -> float | None:

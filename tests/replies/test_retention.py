@@ -11,12 +11,14 @@ the pass the background task would run."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 from replies_support import (
     Rep,
     World,
@@ -131,7 +133,7 @@ async def _keys_naming(store: Store, *names: str) -> list[str]:
 
 
 async def test_a_closed_cases_keys_go_after_retention_days_and_its_contact_gets_a_new_case(
-    make_world: WorldFactory, store: Store
+    make_world: WorldFactory, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     world, clock = await _world(make_world, store)
     node = world.node
@@ -159,7 +161,10 @@ async def test_a_closed_cases_keys_go_after_retention_days_and_its_contact_gets_
     assert await _keys_naming(store, case_id, session.id, "ana@example.com") == kept
 
     clock.advance(2 * DAY)  # 181 days after it closed
-    report = await _pass(world)
+    with caplog.at_level(logging.INFO, logger="opencx_salesforce.retention"):
+        report = await _pass(world)
+    said = [r.getMessage() for r in caplog.records if r.name.startswith("opencx_salesforce.ret")]
+    assert any(m.startswith("retention: removed the keys of 1 Case(s) closed before") for m in said)
     assert (report.cases_purged, report.cases_kept) == (1, 0)
     assert report.keys_removed >= 10
     left = await _keys_naming(store, case_id, session.id, "ana@example.com")
@@ -168,6 +173,9 @@ async def test_a_closed_cases_keys_go_after_retention_days_and_its_contact_gets_
     assert await store.keys(namespace(day_of(time.time()))) == []
     status = _retention(world).status
     assert (status.cases_purged, status.keys_removed) == (1, report.keys_removed)
+    scraped = generate_latest(node.runtime.metrics.registry).decode()
+    assert "opencx_salesforce_retention_cases_purged_total 1.0" in scraped
+    assert 'opencx_salesforce_retention_passes_total{result="done"}' in scraped
 
     # A rep reopening and writing on the purged Case reaches nobody: the
     # plugin no longer knows it (said in docs/operations.md).
