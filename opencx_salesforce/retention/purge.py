@@ -50,9 +50,9 @@ log = logging.getLogger(__name__)
 # (ReplyService.case_lock, cases/service.py _lock_name), held just long enough
 # for one Case's deletes.
 LOCK_TTL = 60.0
-# Cases a pass handles at most: a store upgraded with years of Cases closed
-# finishes over several passes, a few minutes apart (runner.SOON), never in
-# one that holds the store for long.
+# Cases a pass purges (or drops from a day's list) at most: a store upgraded
+# with years of Cases closed finishes over several passes, a minute apart
+# (runner.SOON), never in one that holds the store for long.
 PASS_LIMIT = 5000
 # Cases handled between two yields to the event loop.
 PAGE = 50
@@ -100,15 +100,18 @@ class RetentionPass:
         handled = 0
         for day in days_between(oldest, day_of(report.cutoff)):
             left = 0
-            for case_id in await days.cases(day):
+            for n, case_id in enumerate(await days.cases(day), start=1):
                 if handled >= self._limit:
                     report.more = True
                     return report
                 outcome = await self._one(day, case_id, report)
-                handled += 1
+                # The limit counts the Cases written (purged, listings dropped):
+                # those not due, or kept, cost two reads and are looked at again.
                 if outcome in (Outcome.KEPT, Outcome.LATER):
                     left += 1
-                if handled % PAGE == 0:
+                else:
+                    handled += 1
+                if n % PAGE == 0:
                     await asyncio.sleep(0)
             if contiguous and left == 0:
                 await days.move_oldest(day, next_day(day))

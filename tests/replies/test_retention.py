@@ -86,9 +86,12 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 async def _world(make_world: WorldFactory, store: Store) -> tuple[World, ManualClock]:
+    """A host on a ManualClock, its background pass stopped: the test runs
+    the passes (the background task's schedule is tested below)."""
     world = await make_world(store=store)
     clock = ManualClock(start=time.time())
     await world.start_node(clock=clock)
+    await _retention(world).stop()
     return world, clock
 
 
@@ -319,6 +322,38 @@ async def test_cases_closed_before_this_release_go_retention_days_after_the_upgr
         assert await node.runtime.index.case(case_id) is None
     finally:
         await store.close()
+
+
+async def test_the_background_task_passes_four_times_a_day_whatever_the_instances(
+    make_world: WorldFactory,
+) -> None:
+    store = MemoryStore()
+    world = await make_world(store=store)
+    clock = ManualClock(start=time.time())
+    nodes = [await world.start_node(clock=clock) for _ in range(2)]
+    runners = [node.runtime.retention for node in nodes]
+
+    def looked() -> int:
+        return sum(r.status.passes + r.status.passes_skipped for r in runners if r)
+
+    def done() -> int:
+        return sum(r.status.passes for r in runners if r)
+
+    async def started() -> bool:
+        return looked() >= 2
+
+    await wait_for(started, what="the start-up passes")
+    start = done()
+    for hours in range(6, 25, 6):
+        before = looked()
+        clock.advance(6 * 3600)
+
+        async def both_looked(before: int = before) -> bool:
+            return looked() >= before + 2
+
+        await wait_for(both_looked, what=f"the passes at {hours} h")
+    # Four turns in a day, one pass each, whichever instance took it.
+    assert done() - start == 4
 
 
 async def test_instances_take_turns(make_world: WorldFactory) -> None:
