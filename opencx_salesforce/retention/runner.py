@@ -10,7 +10,9 @@ four times a day together, not N times four. A pass that stopped at its limit
 
 The first pass of a store written before closings were kept gives the Cases
 closed then the time of the upgrade (:meth:`CaseIndex.note_earlier_closings`)
-and the body digests kept for ever a TTL, once, under the same lock.
+and the body digests kept for ever a TTL, under the same lock; a pass a week
+later does it once more, for what instances of the earlier release closed
+during a rolling upgrade.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import contextlib
 import json
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from opencx_salesforce.cases.index import CaseIndex
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
@@ -34,7 +37,12 @@ log = logging.getLogger(__name__)
 
 NS = namespaces.RETENTION
 LAST_KEY = "last_pass"  # {"started_at": …}: whose turn it is
-UPGRADED_KEY = "upgraded"  # the once-only step for an earlier release's store is done
+# The step for an earlier release's store: {"walks": n, "at": t}. It walks
+# twice: at the first pass, and once more a week later, for the Cases that
+# instances still running the earlier release closed during a rolling upgrade.
+UPGRADED_KEY = "upgraded"
+UPGRADE_WALKS = 2
+UPGRADE_AGAIN_AFTER = 7 * 86400.0
 LOCK_NAME = "retention.pass"
 # A crashed instance's lock blocks the others this long at most: renewed while
 # a pass runs, however long.
@@ -137,7 +145,11 @@ class RetentionRunner:
         return None if raw is None else float(json.loads(raw)["started_at"])
 
     async def _upgrade_once(self, now: float) -> None:
-        if await self._store.get(NS, UPGRADED_KEY) is not None:
+        raw = await self._store.get(NS, UPGRADED_KEY)
+        done: dict[str, Any] = {"walks": 0, "at": now} if raw is None else json.loads(raw)
+        if done["walks"] >= UPGRADE_WALKS:
+            return
+        if done["walks"] and now - float(done["at"]) < UPGRADE_AGAIN_AFTER:
             return
         noted = await self._index.note_earlier_closings(now)
         digests = await self._index.expire_earlier_own_bodies()
@@ -149,7 +161,8 @@ class RetentionRunner:
                 _iso(now),
                 digests,
             )
-        await self._store.set(NS, UPGRADED_KEY, b"1")
+        record = {"walks": done["walks"] + 1, "at": done["at"] if done["walks"] else now}
+        await self._store.set(NS, UPGRADED_KEY, json.dumps(record).encode())
 
 
 def _iso(t: float) -> str:

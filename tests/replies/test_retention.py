@@ -294,6 +294,15 @@ async def test_a_case_closed_again_is_kept_from_its_last_closing(
     assert await node.runtime.index.case(case_id) is None
 
 
+async def _as_an_earlier_release_left_it(store: Store, case_id: str, clock: ManualClock) -> None:
+    """The entry says closed; no closing time, no day's listing (listed under
+    its closing's day, or the cursor's when that is later)."""
+    await store.delete(namespaces.CASES, f"closed_at:{case_id}")
+    oldest = await store.get(namespaces.RETENTION, "oldest_day")
+    for day in {day_of(clock.time()), *([oldest.decode()] if oldest else [])}:
+        await store.delete(namespace(day), case_id)
+
+
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 async def test_cases_closed_before_this_release_go_retention_days_after_the_upgrade(
     make_world: WorldFactory, kind: str, tmp_path: Path
@@ -302,24 +311,28 @@ async def test_cases_closed_before_this_release_go_retention_days_after_the_upgr
     try:
         world, clock = await _world(make_world, store)
         node = world.node
-        session = await handed_off(node)
-        case_id = await _closed_by_rep(world, session)
-        # As an earlier release left it: the entry says closed, no closing time,
-        # no day's listing, the upgrade never run.
-        await store.delete(namespaces.CASES, f"closed_at:{case_id}")
-        for ns_day in {day_of(time.time()), day_of(clock.time())}:
-            for key in await store.keys(namespace(ns_day)):
-                await store.delete(namespace(ns_day), key)
-        await store.delete(namespaces.RETENTION, "upgraded")
+        index = node.runtime.index
+        before = await _closed_by_rep(world, await handed_off(node))
+        await _as_an_earlier_release_left_it(store, before, clock)
+        await store.delete(namespaces.RETENTION, "upgraded")  # never upgraded
         await store.delete(namespaces.RETENTION, "oldest_day")
-        await store.set(namespaces.CASES, "own_body:legacy", b"1")  # kept for ever then
 
         clock.advance(300 * DAY)  # long closed, but when is unknown: kept from now
         assert (await _pass(world)).cases_purged == 0
-        assert await node.runtime.index.case(case_id) is not None
-        clock.advance(181 * DAY)
+        assert await index.case(before) is not None
+        # During a rolling upgrade, an instance of the earlier release closes
+        # another: the walk a week later finds it.
+        during = await _closed_by_rep(world, await handed_off(node))
+        await _as_an_earlier_release_left_it(store, during, clock)
+        clock.advance(8 * DAY)
+        assert (await _pass(world)).cases_purged == 0
+        clock.advance(174 * DAY)  # 182 days after the upgrade, 174 after the second walk
         assert (await _pass(world)).cases_purged == 1
-        assert await node.runtime.index.case(case_id) is None
+        assert await index.case(before) is None
+        assert await index.case(during) is not None
+        clock.advance(7 * DAY)
+        assert (await _pass(world)).cases_purged == 1
+        assert await index.case(during) is None
     finally:
         await store.close()
 
