@@ -51,7 +51,13 @@ COMMENTED = contract.EVENT_CASE_COMMENT_CREATED
 SHARED_OR_EXPIRING = ("own_body:", "clean:", "record:", "sweep:", "built")
 
 
-async def _open_store(kind: str, directory: Path) -> Store:
+REDIS_URL = "redis://127.0.0.1:6379/0"
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+async def _open_store(kind: str, directory: Path, name: str = "") -> Store:
+    """A store of ``kind``; ``name`` (Redis's prefix, PostgreSQL's schema)
+    keeps a test's data apart on a shared server."""
     if kind == "memory":
         return MemoryStore()
     if kind == "sqlite":
@@ -59,30 +65,52 @@ async def _open_store(kind: str, directory: Path) -> Store:
     if kind == "redis":
         from opencx_salesforce.store.redis import RedisStore
 
-        return await RedisStore.open(
-            "redis://127.0.0.1:6379/0", prefix=f"opencx-test:{uuid.uuid4().hex}:"
-        )
+        return await RedisStore.open(REDIS_URL, prefix=name)
     from opencx_salesforce.store.postgres import PostgresStore
 
-    schema = f"opencx_test_retention_{uuid.uuid4().hex[:8]}"
-    return await PostgresStore.open(
-        f"postgresql://postgres@127.0.0.1:5432/test?schema={schema}&pool_min=0&pool_max=2"
-    )
+    return await PostgresStore.open(f"{POSTGRES_URL}?schema={name}&pool_min=0&pool_max=2")
+
+
+async def _drop(kind: str, name: str) -> None:
+    """Remove what a test wrote on a shared server (and only that)."""
+    if kind == "redis":
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(REDIS_URL)
+        try:
+            leftovers = [key async for key in client.scan_iter(match=f"{name}*")]
+            if leftovers:
+                await client.delete(*leftovers)
+        finally:
+            await client.aclose()
+    elif kind == "postgres":
+        import asyncpg
+
+        conn = await asyncpg.connect(POSTGRES_URL)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        finally:
+            await conn.close()
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    kind = str(request.param)
+    name = f"opencx_test_retention_{uuid.uuid4().hex[:8]}"
+    if kind == "redis":
+        name = f"opencx-test:{name}:"
     try:
-        opened = await _open_store(request.param, tmp_path)
+        opened = await _open_store(kind, tmp_path, name)
     except Exception as exc:  # a server not running here
-        if request.param in ("redis", "postgres"):
-            pytest.skip(f"{request.param} not reachable: {exc}")
+        if kind in ("redis", "postgres"):
+            pytest.skip(f"{kind} not reachable: {exc}")
         raise
     try:
         yield opened
     finally:
         with contextlib.suppress(Exception):
             await opened.close()
+        await _drop(kind, name)
 
 
 async def _world(make_world: WorldFactory, store: Store) -> tuple[World, ManualClock]:
@@ -91,7 +119,13 @@ async def _world(make_world: WorldFactory, store: Store) -> tuple[World, ManualC
     world = await make_world(store=store)
     clock = ManualClock(start=time.time())
     await world.start_node(clock=clock)
-    await _retention(world).stop()
+    runner = _retention(world)
+
+    async def asleep() -> bool:  # its start-up pass done: stopped between passes
+        return runner.status.passes + runner.status.passes_skipped > 0
+
+    await wait_for(asleep, what="the start-up pass")
+    await runner.stop()
     return world, clock
 
 
