@@ -248,6 +248,38 @@ async def test_a_closed_cases_keys_go_after_retention_days_and_its_contact_gets_
     assert old is not None and old["IsClosed"]
 
 
+async def test_a_contact_writing_to_a_purged_conversation_gets_a_new_case(
+    make_world: WorldFactory,
+) -> None:
+    """The append path: the host calls on_contact_reengage for a session whose
+    Case was forgotten (a host that kept the conversation open with the rep).
+    The words go to a new Case linked to the old one, at once."""
+    world, clock = await _world(make_world, MemoryStore())
+    node = world.node
+    session = await handed_off(node)
+    case_id = await _closed_by_rep(world, session)
+    clock.advance(181 * DAY)
+    assert (await _pass(world)).cases_purged == 1
+
+    words = await node.host.post_message(session.id, Role.CONTACT, "Are you still there?")
+    current = await node.host.get_session(session.id)
+    assert current is not None
+    await node.plugin.on_contact_reengage(current, [words])
+
+    async def moved() -> str | None:
+        now = await node.host.get_session(session.id)
+        assert now is not None
+        linked = now.metadata.get("salesforce_case_id")
+        return str(linked) if linked and linked != case_id else None
+
+    new_case = str(await wait_for(moved, timeout=10.0, what="a new Case"))
+    case = world.org.get("Case", new_case)
+    assert case is not None and case["ParentId"] == case_id
+    rows = world.org.rows("CaseComment", False)
+    on_new = [c["CommentBody"] for c in rows if c["ParentId"] == new_case]
+    assert any("Are you still there?" in b for b in on_new)
+
+
 async def test_nothing_is_purged_of_an_open_a_reopened_or_a_busy_case(
     make_world: WorldFactory,
 ) -> None:
