@@ -33,6 +33,9 @@ from opencx_salesforce.replies.ledger import ReplyLedger
 from opencx_salesforce.replies.service import ReplyService
 from opencx_salesforce.replies.status import ReplyStatus
 from opencx_salesforce.replies.sweep import Sweeper
+from opencx_salesforce.retention.purge import RetentionPass
+from opencx_salesforce.retention.runner import RetentionRunner
+from opencx_salesforce.retention.status import RetentionStatus
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.oauth import OAuthClient
 from opencx_salesforce.salesforce.secrets import SecretBox
@@ -87,6 +90,9 @@ class Runtime:
     # The default Case fields and transcript (defaults.py), registered on ``pm``.
     pm: pluggy.PluginManager | None = None
     defaults: DefaultHooks | None = None
+    # Closed Cases' keys removed after retention_days (retention/); None when
+    # retention_days is 0.
+    retention: RetentionRunner | None = None
 
     @property
     def redirect_uri(self) -> str:
@@ -159,6 +165,8 @@ class Runtime:
         if self.metrics_listener is not None:
             await self.metrics_listener.stop()
         await self.sweeper.stop()
+        if self.retention is not None:
+            await self.retention.stop()
         await self.outbox.stop()
         # The jobs are gone: their batched requests go with them, before the
         # session they would be sent on closes.
@@ -247,8 +255,31 @@ async def start_runtime(
         status=reply_status,
         clock=clock,
     )
+    retention_status = RetentionStatus()
+    retention = None
+    if settings.retention_days > 0:
+        retention = RetentionRunner(
+            store=host.store,
+            index=index,
+            purge=RetentionPass(
+                store=host.store,
+                host=host,
+                index=index,
+                ledger=replies.ledger,
+                outbox_queue=OUTBOX_QUEUE,
+                retention_seconds=settings.retention_days * 86400.0,
+                clock=clock,
+            ),
+            status=retention_status,
+            clock=clock,
+        )
     metrics = PluginMetrics(
-        client=client, tokens=tokens, outbox=outbox, replies=reply_status, clock=clock
+        client=client,
+        tokens=tokens,
+        outbox=outbox,
+        replies=reply_status,
+        retention=retention_status,
+        clock=clock,
     )
     listener = None
     if workers and settings.metrics_listen:
@@ -294,6 +325,7 @@ async def start_runtime(
         live=live,
         pm=pm,
         defaults=register_defaults(pm, settings),
+        retention=retention,
     )
     runtime.store_watch = StoreWatch(
         host.store, epoch, restore=runtime.restore_after_wipe, adopt=runtime.adopt_after_wipe
@@ -304,6 +336,8 @@ async def start_runtime(
         await warn_if_forgetful(host.store)
         outbox.start()
         sweeper.start()
+        if retention is not None:
+            retention.start()
         runtime.store_watch.start()
         runtime.write_watch.start()
         if live is not None:

@@ -49,7 +49,9 @@ class TranscriptComments:
         open, the words were on the Case before any closure. Returns the comments
         written and whether the Case was closed."""
         if is_retry:
-            bodies = await self.not_yet_landed(bodies, await self._read_landed_comments(case_id))
+            bodies = await self.not_yet_landed(
+                case_id, bodies, await self._read_landed_comments(case_id)
+            )
         last = (max(len(bodies) - 1, 0) // COLLECTIONS_MAX_RECORDS) * COLLECTIONS_MAX_RECORDS
         # An append of more than 200 comments (rare) writes its leading batches first.
         written = await self.append(case_id, bodies[:last], is_retry=False)
@@ -60,8 +62,8 @@ class TranscriptComments:
         by_ref = await self.appends.send(case_id, records)
         state = by_ref.get(plan.CASE_STATE_REF)
         refs = [plan.APPEND_COMMENTS_REF] if chunk else []
-        ids = await self.collect(by_ref, refs)
-        await self._index.remember_own_comments(ids)
+        ids = await self.collect(case_id, by_ref, refs)
+        await self._index.remember_own_comments(case_id, ids)
         written += len(ids)
         if state is None:
             raise plan.refusal(f"read Case {case_id}", [])
@@ -74,7 +76,9 @@ class TranscriptComments:
         """Write ``bodies`` on the Case in batches of Collections; on a retry,
         only those not on it yet. Returns the comments written."""
         if is_retry:
-            bodies = await self.not_yet_landed(bodies, await self._read_landed_comments(case_id))
+            bodies = await self.not_yet_landed(
+                case_id, bodies, await self._read_landed_comments(case_id)
+            )
         written = 0
         for start in range(0, len(bodies), COLLECTIONS_MAX_RECORDS):
             chunk = bodies[start : start + COLLECTIONS_MAX_RECORDS]
@@ -84,7 +88,7 @@ class TranscriptComments:
             await self._index.remember_own_bodies(chunk)
             results = await self._client.collections_create(records, all_or_none=True)
             ids = [r.id for r in results if r.success and r.id]
-            await self._index.remember_own_comments(ids)
+            await self._index.remember_own_comments(case_id, ids)
             failures = [e for r in results if not r.success for e in r.errors]
             if failures:
                 raise plan.refusal(
@@ -94,7 +98,9 @@ class TranscriptComments:
             written += len(ids)
         return written
 
-    async def collect(self, by_ref: Mapping[str, SubResponse], refs: Sequence[str]) -> list[str]:
+    async def collect(
+        self, case_id: str, by_ref: Mapping[str, SubResponse], refs: Sequence[str]
+    ) -> list[str]:
         """The Ids of the comments a composite call wrote under ``refs``, for the
         caller to remember as the plugin's own (their bodies already are); raise
         the first failure after reading them all (then the ones written are
@@ -118,7 +124,7 @@ class TranscriptComments:
             # The Case exists. A retryable failure (a locked row) is retried and
             # the retry reads what landed and writes the rest; a refusal
             # (a validation rule) is dead-lettered with Salesforce's message.
-            await self._index.remember_own_comments(written)
+            await self._index.remember_own_comments(case_id, written)
             raise problem
         return written
 
@@ -138,11 +144,11 @@ class TranscriptComments:
         return [(str(r["Id"]), r["CommentBody"] or "") for r in records]
 
     async def not_yet_landed(
-        self, planned: list[str], landed: Sequence[tuple[str, str]]
+        self, case_id: str, planned: list[str], landed: Sequence[tuple[str, str]]
     ) -> list[str]:
         """The planned bodies still missing from the Case. The landed comments
         that are ours (their body is one we planned) are remembered as the
         plugin's own; anyone else's comments on the Case are left alone."""
         mine = set(planned)
-        await self._index.remember_own_comments([i for i, body in landed if body in mine])
+        await self._index.remember_own_comments(case_id, [i for i, b in landed if b in mine])
         return plan.missing(planned, [body for _, body in landed])

@@ -113,7 +113,7 @@ class CaseCreator:
             # The last attempt may have landed, wholly or in part: look first.
             existing_case, landed = await self._comments.read_landed_by_external_id(external_id)
             if existing_case is not None:
-                bodies = await self._comments.not_yet_landed(bodies, landed)
+                bodies = await self._comments.not_yet_landed(existing_case, bodies, landed)
 
         lookup = (
             self._settings.match_contacts
@@ -166,7 +166,7 @@ class CaseCreator:
             assert existing_case is not None
             case_id, created = existing_case, False
 
-        own_comments = await self._comments.collect(by_ref, comment_refs)
+        own_comments = await self._comments.collect(case_id, by_ref, comment_refs)
         written = len(own_comments)
         if overflow:
             written += await self._comments.append(case_id, overflow, is_retry=False)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from opencx_salesforce.cases.closed_days import ClosedDays
 from opencx_salesforce.cases.open_cases import OpenCases
 from opencx_salesforce.clock import SYSTEM_CLOCK, Clock
 from opencx_salesforce.store import namespaces
@@ -27,6 +28,12 @@ NS = namespaces.CASES
 CLEAN_TTL = 8 * 86400.0
 # Entries read per store call while building the open Cases' markers once.
 BUILD_PAGE = 500
+# The bodies the plugin is about to write, remembered so that a reply reader
+# never takes them for a rep's while their Ids are unknown (in flight, or an
+# attempt cut off). Every attempt remembers them again before it sends, and a
+# landed comment's Id is remembered for as long as its Case is kept; so they
+# need not outlive a job by much. 90 days, as a delivered reply's record.
+OWN_BODY_TTL = 90 * 86400.0
 
 
 @dataclass
@@ -58,6 +65,9 @@ class HandoffReads:
     contact_match: str | None  # as :meth:`CaseIndex.contact_match`
     # Appends were ever queued for the session (its append counter exists).
     appends_queued: bool = False
+    # The Case the session was on when retention purged its keys (no
+    # ``session_case`` then): a handoff makes the next generation's Case.
+    purged: SessionCase | None = None
 
 
 class CaseIndex:
@@ -67,6 +77,9 @@ class CaseIndex:
         self._many = store if isinstance(store, ReadsMany) else None
         # Marked before an entry says open, unmarked after it says closed.
         self.open = OpenCases(store, clock=clock)
+        # Listed on the day they closed, for the retention pass.
+        self.closed_days = ClosedDays(store, clock=clock)
+        self._clock = clock
 
     # --- JSON values with compare-and-set updates --------------------------------
     async def _read(self, key: str) -> Any:
@@ -95,7 +108,8 @@ class CaseIndex:
         if contact_key:
             first += [f"contact:{contact_key}", f"match:{contact_key}"]
         counter = f"append_seq:{session_id}"
-        raw = await self._read_many([*first, counter])
+        purged_key = f"purged:{session_id}"
+        raw = await self._read_many([*first, counter, purged_key])
         ref_data = raw.get(first[0])
         ref = None if ref_data is None else SessionCase(**json.loads(ref_data))
         contact_case_id = raw[first[1]].decode() if contact_key and first[1] in raw else None
@@ -118,12 +132,17 @@ class CaseIndex:
             ),
             contact_match=match,
             appends_queued=counter in raw,
+            purged=_purged(raw.get(purged_key)) if ref is None else None,
         )
 
     # --- sessions -------------------------------------------------------------------
     async def session_case(self, session_id: str) -> SessionCase | None:
         data = await self._read(f"session:{session_id}")
         return None if data is None else SessionCase(**data)
+
+    async def purged_session(self, session_id: str) -> SessionCase | None:
+        """The Case the session was on when retention purged its keys, if so."""
+        return _purged(await self._store.get(NS, f"purged:{session_id}"))
 
     async def link_session(
         self,
@@ -161,9 +180,14 @@ class CaseIndex:
         if new_case:
             entry = CaseEntry(sessions=[session_id], contact_key=contact_key)
             links[f"case:{ref.case_id}"] = json.dumps(vars(entry), sort_keys=True).encode()
+            if own_comments:  # nobody else knows the Case yet: written whole
+                owned = {"own": sorted({c[:15] for c in own_comments}), "items": []}
+                links[f"owned:{ref.case_id}"] = json.dumps(owned, sort_keys=True).encode()
         await self._store.set_many(NS, links)
         if new_case:
             return
+        if own_comments:
+            await self._note_owned(ref.case_id, own=own_comments)
 
         def add(entry: Any) -> Any:
             entry = entry or asdict(CaseEntry(contact_key=contact_key))
@@ -208,9 +232,19 @@ class CaseIndex:
     # --- contacts -------------------------------------------------------------------
     async def mark_closed(self, case_id: str, closed: bool = True) -> list[str] | None:
         """Record that the Case closed (or reopened). Returns its sessions if this
-        changed anything, None if it was already so (so callers act once)."""
+        changed anything, None if it was already so (so callers act once).
+
+        A closing is listed under its day and its time kept (``closed_at``, the
+        first closing since it was last open) before the entry says closed; a
+        reopening forgets that time before the entry says open. A crash between
+        the writes leaves a Case kept too long, never one purged too soon."""
         changed = False
-        if not closed:
+        if closed:
+            await self.closed_days.note([case_id])
+            now = repr(self._clock.time()).encode()
+            await self._store.set_if_absent(NS, f"closed_at:{case_id}", now)
+        else:
+            await self._store.delete(NS, f"closed_at:{case_id}")
             await self.open.mark([case_id])  # before the entry says open
 
         def flip(entry: Any) -> Any:
@@ -226,6 +260,19 @@ class CaseIndex:
             await self.open.unmark(case_id)  # after the entry says closed
         return list(entry["sessions"]) if changed and entry else None
 
+    async def closed_at(self, case_id: str) -> float | None:
+        """When the Case closed (its first closing since it was last open), as
+        this plugin saw it; None when it is open, or closed before this was kept."""
+        raw = await self._store.get(NS, f"closed_at:{case_id}")
+        return None if raw is None else float(raw)
+
+    async def forget_closed_at(self, case_id: str) -> None:
+        await self._store.delete(NS, f"closed_at:{case_id}")
+
+    async def note_closed_at(self, case_id: str, at: float) -> None:
+        """For a Case closed before closings were kept: counted from ``at``."""
+        await self._store.set_if_absent(NS, f"closed_at:{case_id}", repr(at).encode())
+
     async def contact_match(self, contact_key: str) -> str | None:
         """A cached Contact Id; "" when the lookup found none; None if unknown."""
         raw = await self._store.get(NS, f"match:{contact_key}")
@@ -237,8 +284,29 @@ class CaseIndex:
         await self._store.set(NS, f"match:{contact_key}", (contact_id or "").encode(), ttl=ttl)
 
     # --- the plugin's own comments ----------------------------------------------------
-    async def remember_own_comments(self, comment_ids: Sequence[str]) -> None:
+    async def remember_own_comments(self, case_id: str, comment_ids: Sequence[str]) -> None:
+        """The comments the plugin wrote on the Case, kept as long as the Case's
+        keys are (listed with them, for the retention pass)."""
+        if not comment_ids:
+            return
         await self._store.set_many(NS, _own_comment_keys(comment_ids))
+        await self._note_owned(case_id, own=comment_ids)
+
+    async def _note_owned(
+        self, case_id: str, *, own: Sequence[str] = (), items: Sequence[str] = ()
+    ) -> None:
+        """List keys that belong to the Case and whose names the Case's entry
+        does not give (the comments' Ids, the appends' item ids): the retention
+        pass removes them with it."""
+
+        def add(current: Any) -> Any:
+            current = current or {"own": [], "items": []}
+            return {
+                "own": sorted(set(current["own"]) | {c[:15] for c in own}),
+                "items": sorted(set(current["items"]) | set(items)),
+            }
+
+        await self._update(f"owned:{case_id}", add)
 
     async def is_own_comment(self, comment_id: str, body: str | None = None) -> bool:
         """Whether the plugin wrote this comment: its Id is known, or its body is
@@ -252,7 +320,11 @@ class CaseIndex:
         )
 
     async def remember_own_bodies(self, bodies: list[str]) -> None:
-        await self._store.set_many(NS, {f"own_body:{_digest(body)}": b"1" for body in bodies})
+        if not bodies:
+            return
+        await self._store.set_many(
+            NS, {f"own_body:{_digest(body)}": b"1" for body in bodies}, ttl=OWN_BODY_TTL
+        )
 
     # --- the order of appends ----------------------------------------------------------
     async def append_seq(self, session_id: str, item_id: str) -> int:
@@ -274,8 +346,11 @@ class CaseIndex:
     async def append_landed(self, item_id: str) -> bool:
         return await self._store.get(NS, f"append_landed:{item_id}") is not None
 
-    async def mark_append_landed(self, item_id: str) -> None:
+    async def mark_append_landed(self, item_id: str, case_id: str) -> None:
+        """The append's words are on ``case_id`` (or its follow-up): its marks
+        are listed with that Case, for the retention pass."""
         await self._store.set(NS, f"append_landed:{item_id}", b"1")
+        await self._note_owned(case_id, items=[item_id])
 
     async def mark_appended(self, session_id: str, seq: int) -> None:
         await self._update(f"appended:{session_id}", lambda n: max(n or 0, seq))
@@ -323,6 +398,100 @@ class CaseIndex:
             return True
         raw = await self._store.get(NS, f"clean:{item_id}")
         return raw is not None and raw.decode() == str(attempt - 1)
+
+    # --- retention: a closed Case's keys removed --------------------------------------
+    async def forget_case(
+        self, case_id: str, entry: CaseEntry, keeps_session: Callable[[str], Awaitable[bool]]
+    ) -> int:
+        """Remove what the index keeps of a closed Case: its entry, the links of
+        the sessions still on it, the comments it wrote, its appends' marks and
+        the contact's link to it if it is the contact's latest. A session the
+        host still has (``keeps_session``) leaves a small ``purged`` record, so
+        that a handoff of it makes the next generation's Case (linked to this
+        one) instead of upserting on this one's external id. The entry goes
+        last, so a pass cut short is finished by the next. Returns the keys
+        removed."""
+        removed = 0
+
+        async def drop(key: str, expected: bytes | None = None) -> None:
+            nonlocal removed
+            if expected is None:
+                removed += await self._store.delete(NS, key)
+            else:
+                removed += await self._store.compare_and_set(NS, key, expected, None)
+
+        for session_id in entry.sessions:
+            raw = await self._store.get(NS, f"session:{session_id}")
+            ref = None if raw is None else SessionCase(**json.loads(raw))
+            if ref is None or ref.case_id != case_id:
+                continue  # moved on (a follow-up, a merge's survivor): that Case's
+            await drop(f"append_seq:{session_id}")
+            await drop(f"appended:{session_id}")
+            if await self.handed_back_from(session_id) == case_id:
+                await drop(f"handed_back:{session_id}")
+            resolved = await self._store.get(NS, f"resolved_from:{session_id}")
+            if resolved is not None and json.loads(resolved).get("case") == case_id:
+                await drop(f"resolved_from:{session_id}", resolved)
+            if await keeps_session(session_id):
+                await self._store.set(NS, f"purged:{session_id}", json.dumps(vars(ref)).encode())
+            await drop(f"session:{session_id}", raw)
+        owned = await self._read(f"owned:{case_id}")
+        if owned is not None:
+            for comment_id in owned.get("own", []):
+                await drop(f"own:{comment_id}")
+            for item_id in owned.get("items", []):
+                await drop(f"append_item:{item_id}")
+                await drop(f"append_landed:{item_id}")
+            await drop(f"owned:{case_id}")
+        if entry.contact_key and await self._store.compare_and_set(
+            NS, f"contact:{entry.contact_key}", case_id.encode(), None
+        ):
+            removed += 1
+            # The Contact's cached match goes with it: the next handoff of the
+            # contact looks it up again, in the same call as its Case.
+            await drop(f"match:{entry.contact_key}")
+        await self.open.unmark(case_id)
+        await drop(f"case:{case_id}")
+        await drop(f"closed_at:{case_id}")
+        return removed
+
+    # --- retention: a store from an earlier release -------------------------------
+    async def note_earlier_closings(self, at: float) -> int:
+        """Give the Cases closed before closings were kept (no ``closed_at``) the
+        time ``at`` and list them under its day: they are purged retention_days
+        after the upgrade, never sooner than after their closing. A walk of
+        every entry, a page at a time, once (as :meth:`_build_open_markers`).
+        Returns how many it noted."""
+        keys = await self._store.keys(NS, "case:")
+        noted = 0
+        for start in range(0, len(keys), BUILD_PAGE):
+            page = keys[start : start + BUILD_PAGE]
+            raw = await self._read_many(page)
+            closed = [k[len("case:") :] for k, v in raw.items() if json.loads(v).get("closed")]
+            times = await self._read_many([f"closed_at:{c}" for c in closed])
+            untimed = [c for c in closed if f"closed_at:{c}" not in times]
+            if untimed:
+                await self.closed_days.note(untimed, at=at)
+                stamp = repr(at).encode()
+                await self._store.set_many(NS, {f"closed_at:{c}": stamp for c in untimed})
+                noted += len(untimed)
+            await asyncio.sleep(0)  # a large index must not hold the event loop
+        return noted
+
+    async def expire_earlier_own_bodies(self) -> int:
+        """The body digests an earlier release kept for ever get the TTL new ones
+        have (:data:`OWN_BODY_TTL`, from now): they cannot be told apart by Case,
+        and only a comment in flight needs one. Once, a page at a time."""
+        keys = await self._store.keys(NS, "own_body:")
+        for start in range(0, len(keys), BUILD_PAGE):
+            page = keys[start : start + BUILD_PAGE]
+            await self._store.set_many(NS, dict.fromkeys(page, b"1"), ttl=OWN_BODY_TTL)
+            await asyncio.sleep(0)
+        return len(keys)
+
+
+def _purged(raw: bytes | None) -> SessionCase | None:
+    return None if raw is None else SessionCase(**json.loads(raw))
 
 
 def _own_comment_keys(comment_ids: Sequence[str]) -> dict[str, bytes]:

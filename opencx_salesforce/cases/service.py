@@ -183,6 +183,14 @@ class CaseService:
         session_id = job.payload["session_id"]
         messages = [Message.model_validate(m) for m in job.payload["messages"]]
         ref = await self._index.session_case(session_id)
+        if ref is None and (purged := await self._index.purged_session(session_id)) is not None:
+            # Its Case closed over retention_days ago and its keys are gone:
+            # the words go where a closed Case's go (a follow-up Case, or the bot).
+            outcome = await self._to_closed_case(job, session_id, messages, purged)
+            await self._index.mark_append_landed(
+                job.item_id, outcome.case_id if outcome else purged.case_id
+            )
+            return outcome
         if ref is None:
             young = job.age < APPEND_GRACE  # the store's measure: no instance's clock
             if young or await self._handoff_queued(session_id):
@@ -207,7 +215,9 @@ class CaseService:
         if await self._index.append_landed(job.item_id):
             return None  # the same messages again (a host replaying its hook call)
         outcome = await self._append(job, session_id, messages, ref)
-        await self._index.mark_append_landed(job.item_id)
+        await self._index.mark_append_landed(
+            job.item_id, outcome.case_id if outcome else ref.case_id
+        )
         if isinstance(seq, int):
             await self._index.mark_appended(session_id, seq)
         return outcome
@@ -233,30 +243,9 @@ class CaseService:
         self, job: Job, session_id: str, messages: list[Message], ref: SessionCase
     ) -> Outcome | None:
         entry = await self._index.case(ref.case_id)
-        session = await self._host.get_session(session_id)
         if entry is not None and entry.closed:
-            if session is None:
-                raise PermanentFailure(f"session {session_id} is gone from the host")
-            if await hand_back_to_bot(
-                settings=self._settings,
-                host=self._host,
-                index=self._index,
-                session_id=session_id,
-                ref=ref,
-            ):
-                return None
-            # The Case closed meanwhile: a new Case, linked to the old one.
-            snapshot = session.model_copy(update={"messages": messages})
-            return await self.handle_handoff(
-                Job(
-                    HANDOFF_KIND,
-                    job.item_id,
-                    {"session_json": snapshot.model_dump_json()},
-                    job.attempts,
-                    job.enqueued_at,
-                    job.age,
-                )
-            )
+            return await self._to_closed_case(job, session_id, messages, ref)
+        session = await self._host.get_session(session_id)
         title = _wrote_again_title(session_id, messages)
         # The host may have dropped the session; its words are in the job.
         bodies = await render(self._pm, session or Session(id=session_id), messages, title)
@@ -278,6 +267,34 @@ class CaseService:
                 return None
             return await self._follow_up(job, session, messages, ref)
         return Outcome(ref.case_id, created=False, comments_written=written)
+
+    async def _to_closed_case(
+        self, job: Job, session_id: str, messages: list[Message], ref: SessionCase
+    ) -> Outcome | None:
+        """The contact wrote after the session's Case closed: back to the bot
+        (``after_closure``), or a new Case linked to the old one."""
+        session = await self._host.get_session(session_id)
+        if session is None:
+            raise PermanentFailure(f"session {session_id} is gone from the host")
+        if await hand_back_to_bot(
+            settings=self._settings,
+            host=self._host,
+            index=self._index,
+            session_id=session_id,
+            ref=ref,
+        ):
+            return None
+        snapshot = session.model_copy(update={"messages": messages})
+        return await self.handle_handoff(
+            Job(
+                HANDOFF_KIND,
+                job.item_id,
+                {"session_json": snapshot.model_dump_json()},
+                job.attempts,
+                job.enqueued_at,
+                job.age,
+            )
+        )
 
     async def _follow_up(
         self, job: Job, session: Session, messages: list[Message], ref: SessionCase
@@ -336,8 +353,13 @@ class CaseService:
         if previous is not None and not previous[1] and (ref is None or ref.case_id != previous[0]):
             return await self._join_open_case(session, key, previous[0], attempt.read_first)
 
-        generation = ref.generation + 1 if ref is not None else 1
+        # A session whose keys retention purged: the next generation, so that
+        # the upsert makes a new Case rather than landing on the old one.
+        last = ref if ref is not None else reads.purged
+        generation = last.generation + 1 if last is not None else 1
         parent = ref.case_id if ref is not None else (previous[0] if previous else None)
+        if parent is None and last is not None:
+            parent = last.case_id
         # A handoff's own job only: a closed Case's append makes its follow-up
         # through here too, with its own words, which must stay.
         if reads.appends_queued and attempt.job.item_id == _handoff_item(session.id):

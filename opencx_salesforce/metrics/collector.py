@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from opencx_salesforce.outbox.queue import OutboxStats
 from opencx_salesforce.replies.status import ReplyStatus
+from opencx_salesforce.retention.status import RetentionStatus
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.connection import ConnectionState
 from opencx_salesforce.salesforce.tokens import TokenManager
@@ -51,8 +52,10 @@ class PluginCollector:
         tokens: TokenManager,
         outbox: OutboxStats,
         replies: ReplyStatus,
+        retention: RetentionStatus,
     ) -> None:
         self._client = client
+        self._retention = retention
         self._tokens = tokens
         self._outbox = outbox
         self._replies = replies
@@ -210,6 +213,7 @@ class PluginCollector:
             "Salesforce calls made by the reply path (notify jobs and sweeps).",
             value=status.api_calls,
         )
+        yield from self._retention_families()
 
     def _live_families(self) -> Iterable[Metric]:
         if self.store.live_chats is None:
@@ -229,4 +233,27 @@ class PluginCollector:
             "failed and waits to be tried again: the contact's unread words and the "
             "session's resolution wait with it.",
             value=self.store.live_endings_failing,
+        )
+
+    def _retention_families(self) -> Iterable[Metric]:
+        retention = self._retention
+        passes = CounterMetricFamily(
+            f"{PREFIX}_retention_passes",
+            "Retention passes: done here, skipped (another instance held the lock or "
+            "took the turn), or failed (the store out of reach, say).",
+            labels=["result"],
+        )
+        passes.add_metric(["done"], retention.passes)
+        passes.add_metric(["skipped"], retention.passes_skipped)
+        passes.add_metric(["failed"], retention.passes_failed)
+        yield passes
+        yield CounterMetricFamily(
+            f"{PREFIX}_retention_cases_purged",
+            "Closed Cases whose keys this instance removed after retention_days.",
+            value=retention.cases_purged,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_retention_keys_removed",
+            "Store keys this instance's retention passes removed.",
+            value=retention.keys_removed,
         )

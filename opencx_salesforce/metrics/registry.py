@@ -18,6 +18,7 @@ from opencx_salesforce.log_throttle import LogThrottle, also
 from opencx_salesforce.metrics.collector import PREFIX, PluginCollector, StoreFigures
 from opencx_salesforce.outbox.queue import Outbox, due_for
 from opencx_salesforce.replies.status import ReplyStatus
+from opencx_salesforce.retention.status import RetentionStatus
 from opencx_salesforce.salesforce.client import SalesforceClient
 from opencx_salesforce.salesforce.tokens import TokenManager
 from opencx_salesforce.store.base import ItemState
@@ -46,6 +47,7 @@ class PluginMetrics:
         outbox: Outbox,
         replies: ReplyStatus,
         clock: Clock,
+        retention: RetentionStatus | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         # Whether the store takes writes (store/probe.py); set by the runtime.
@@ -57,7 +59,11 @@ class PluginMetrics:
         self._store_trouble = LogThrottle()  # a line in a while, not one a scrape
         self._clock = clock
         self._collector = PluginCollector(
-            client=client, tokens=tokens, outbox=outbox.stats, replies=replies
+            client=client,
+            tokens=tokens,
+            outbox=outbox.stats,
+            replies=replies,
+            retention=retention or RetentionStatus(),
         )
         self.registry.register(self._collector)
         self.reply_latency = Histogram(

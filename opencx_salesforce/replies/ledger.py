@@ -206,6 +206,16 @@ class ReplyLedger:
     async def clear_pending_resolution(self, case_id: str) -> None:
         await self._store.delete(NS, f"resolve:{case_id[:15]}")
 
+    # --- retention -------------------------------------------------------------------
+    async def forget_case(self, case_id: str) -> int:
+        """Remove the Case's cursor, notification state, stamp and pending
+        resolutions (retention: the Case closed long ago). The replies'
+        ``delivered`` records expire on their own. Returns the keys removed."""
+        removed = 0
+        for kind in ("cursor", "epoch", "stamp", "resolve"):
+            removed += await self._store.delete(NS, f"{kind}:{case_id[:15]}")
+        return removed
+
 
 @dataclass(frozen=True)
 class NotifyState:

@@ -110,3 +110,28 @@ def check_custom_field_name(value: str) -> str:
     if not _CUSTOM_FIELD.match(value):
         raise ValueError("expected the API name of a custom field such as OpenCX_Session_Id__c")
     return value
+
+
+# The shortest retention_days that loses nothing Salesforce can still send:
+#  * a delivered reply's record lives 90 days (replies/ledger.py DELIVERED_TTL):
+#    a rep's edit of a reply within them must not deliver it again, and a Case
+#    purged sooner would lose its cursor while its replies' records still stand;
+#  * a deleted or merged Case stays in the Recycle Bin, where queryAll sees it
+#    and undelete restores it, for 15 days [src: apexcode
+#    langCon_apex_dml_examples_undelete.htm, "placed in the Recycle Bin for 15
+#    days"];
+#  * Salesforce's own replication window is 30 days [src: api_rest
+#    resources_getupdated.htm, "no more than 30 days previous"].
+# The default, 180, doubles the longest of them: a rep reopening a Case within
+# about half a year still reaches the conversation.
+MIN_RETENTION_DAYS = 90.0
+
+
+def check_retention_days(value: float) -> float:
+    if 0 < value < MIN_RETENTION_DAYS:
+        raise ValueError(
+            f"must be 0 (keep for ever) or at least {MIN_RETENTION_DAYS:g} days: a "
+            "delivered reply's record lives 90 days, and a closed Case's keys must "
+            "outlive it"
+        )
+    return value

@@ -290,6 +290,18 @@ class SalesforceFields(LoadableSettings):
             "reaches. Unset: /metrics is only under the plugin's prefix, for admins."
         ),
     )
+    retention_days: float = Field(
+        default=180.0,
+        ge=0,
+        description=(
+            "How long the plugin keeps what it knows of a closed Case (its session "
+            "links, cursors, comment Ids, append marks) after the Case closed; then a "
+            "background pass removes them, four times a day. Past that, a rep's new "
+            "comment on the Case is not delivered, and the contact writing again "
+            "gets a new Case linked to it. 0 keeps them for ever; otherwise at least "
+            "90 (see docs/operations.md, 'How the store grows')."
+        ),
+    )
     health_outbox_stuck_seconds: float = Field(
         default=300.0,
         gt=0,

@@ -64,6 +64,11 @@ class SalesforceSettings(SalesforceFields):
         parse_mapping(value)  # ValueError names each bad entry
         return value
 
+    @field_validator("retention_days")
+    @classmethod
+    def _check_retention_days(cls, value: float) -> float:
+        return checks.check_retention_days(value)
+
     @field_validator("metrics_listen")
     @classmethod
     def _check_metrics_listen(cls, value: str | None) -> str | None:

@@ -91,7 +91,8 @@ async def test_a_new_case_is_indexed_in_one_store_write(stack: Stack) -> None:
 
     await wait_for(indexed, what="the index to know the session's Case")
     links = [w for w in writes if w[0] == "compare_and_set" or "session" in w[1]]
-    assert links == [("set_many", ["case", "contact", "own", "session"])]
+    # (owned: the comment Ids listed with the Case, for the retention pass.)
+    assert links == [("set_many", ["case", "contact", "own", "owned", "session"])]
     entry = await CaseIndex(store).case(case_id)
     assert entry is not None and entry.sessions == [session.id]
 

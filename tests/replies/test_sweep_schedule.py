@@ -41,10 +41,13 @@ def default(name: str) -> Any:
     return SalesforceSettings.model_fields[name].default
 
 
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     name: default(name)
     for name in ("sweep_interval_seconds", "sweep_healthy_interval_seconds", "sweep_hot_seconds")
 }
+# The sweep's loop alone sleeps on the clock (settled counts the sleepers): the
+# retention pass's loop is tested in test_retention.py.
+DEFAULTS["retention_days"] = 0
 
 
 async def settled(node: Node, clock: ManualClock, *, loops: int = 1) -> None:
