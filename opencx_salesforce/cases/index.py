@@ -34,6 +34,12 @@ BUILD_PAGE = 500
 # landed comment's Id is remembered for as long as its Case is kept; so they
 # need not outlive a job by much. 90 days, as a delivered reply's record.
 OWN_BODY_TTL = 90 * 86400.0
+# An append's marks (its number in the session, that it landed) answer a host
+# repeating its hook call, which it does within minutes or hours (the
+# reference host's journal retries every 10 minutes at most): 90 days, and
+# they go by themselves, not listed with a Case for the retention pass (one
+# write fewer an append).
+APPEND_MARK_TTL = 90 * 86400.0
 
 
 @dataclass
@@ -181,7 +187,7 @@ class CaseIndex:
             entry = CaseEntry(sessions=[session_id], contact_key=contact_key)
             links[f"case:{ref.case_id}"] = json.dumps(vars(entry), sort_keys=True).encode()
             if own_comments:  # nobody else knows the Case yet: written whole
-                owned = {"own": sorted({c[:15] for c in own_comments}), "items": []}
+                owned = {"own": sorted({c[:15] for c in own_comments})}
                 links[f"owned:{ref.case_id}"] = json.dumps(owned, sort_keys=True).encode()
         await self._store.set_many(NS, links)
         if new_case:
@@ -292,19 +298,14 @@ class CaseIndex:
         await self._store.set_many(NS, _own_comment_keys(comment_ids))
         await self._note_owned(case_id, own=comment_ids)
 
-    async def _note_owned(
-        self, case_id: str, *, own: Sequence[str] = (), items: Sequence[str] = ()
-    ) -> None:
-        """List keys that belong to the Case and whose names the Case's entry
-        does not give (the comments' Ids, the appends' item ids): the retention
-        pass removes them with it."""
+    async def _note_owned(self, case_id: str, *, own: Sequence[str]) -> None:
+        """List the keys that belong to the Case and whose names the Case's
+        entry does not give (its comments' Ids): the retention pass removes
+        them with it."""
 
         def add(current: Any) -> Any:
-            current = current or {"own": [], "items": []}
-            return {
-                "own": sorted(set(current["own"]) | {c[:15] for c in own}),
-                "items": sorted(set(current["items"]) | set(items)),
-            }
+            current = current or {"own": []}
+            return {**current, "own": sorted(set(current["own"]) | {c[:15] for c in own})}
 
         await self._update(f"owned:{case_id}", add)
 
@@ -335,7 +336,9 @@ class CaseIndex:
         if known is not None:
             return int(known)
         value = int(await self._update(f"append_seq:{session_id}", lambda n: (n or 0) + 1))
-        if not await self._store.set_if_absent(NS, f"append_item:{item_id}", str(value).encode()):
+        if not await self._store.set_if_absent(
+            NS, f"append_item:{item_id}", str(value).encode(), ttl=APPEND_MARK_TTL
+        ):
             return int(await self._read(f"append_item:{item_id}"))  # a racing twin won
         return value
 
@@ -346,11 +349,8 @@ class CaseIndex:
     async def append_landed(self, item_id: str) -> bool:
         return await self._store.get(NS, f"append_landed:{item_id}") is not None
 
-    async def mark_append_landed(self, item_id: str, case_id: str) -> None:
-        """The append's words are on ``case_id`` (or its follow-up): its marks
-        are listed with that Case, for the retention pass."""
-        await self._store.set(NS, f"append_landed:{item_id}", b"1")
-        await self._note_owned(case_id, items=[item_id])
+    async def mark_append_landed(self, item_id: str) -> None:
+        await self._store.set(NS, f"append_landed:{item_id}", b"1", ttl=APPEND_MARK_TTL)
 
     async def mark_appended(self, session_id: str, seq: int) -> None:
         await self._update(f"appended:{session_id}", lambda n: max(n or 0, seq))
@@ -439,9 +439,6 @@ class CaseIndex:
         if owned is not None:
             for comment_id in owned.get("own", []):
                 await drop(f"own:{comment_id}")
-            for item_id in owned.get("items", []):
-                await drop(f"append_item:{item_id}")
-                await drop(f"append_landed:{item_id}")
             await drop(f"owned:{case_id}")
         if entry.contact_key and await self._store.compare_and_set(
             NS, f"contact:{entry.contact_key}", case_id.encode(), None

@@ -187,9 +187,7 @@ class CaseService:
             # Its Case closed over retention_days ago and its keys are gone:
             # the words go where a closed Case's go (a follow-up Case, or the bot).
             outcome = await self._to_closed_case(job, session_id, messages, purged)
-            await self._index.mark_append_landed(
-                job.item_id, outcome.case_id if outcome else purged.case_id
-            )
+            await self._index.mark_append_landed(job.item_id)
             return outcome
         if ref is None:
             young = job.age < APPEND_GRACE  # the store's measure: no instance's clock
@@ -215,9 +213,7 @@ class CaseService:
         if await self._index.append_landed(job.item_id):
             return None  # the same messages again (a host replaying its hook call)
         outcome = await self._append(job, session_id, messages, ref)
-        await self._index.mark_append_landed(
-            job.item_id, outcome.case_id if outcome else ref.case_id
-        )
+        await self._index.mark_append_landed(job.item_id)
         if isinstance(seq, int):
             await self._index.mark_appended(session_id, seq)
         return outcome

@@ -4,15 +4,17 @@ learns a new Case in one store write."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from handoff_support import case_id_of, converse
 
-from opencx_salesforce.cases.index import CaseIndex
+from opencx_salesforce.cases.index import APPEND_MARK_TTL, CaseIndex
 from opencx_salesforce.devhost.stack import Stack
 from opencx_salesforce.devhost.waiting import wait_for
 from opencx_salesforce.hookspecs import HostMetadataMany, set_metadata
+from opencx_salesforce.models import Role
 from opencx_salesforce.salesforce.rotation import CONNECTION_KEY
 from opencx_salesforce.salesforce.secrets import NAMESPACE
 from opencx_salesforce.store import namespaces
@@ -121,3 +123,39 @@ async def test_the_case_url_costs_no_second_read_of_the_grant(stack: Stack) -> N
     assert grant_reads == 1
     url = linked.metadata["salesforce_case_url"]
     assert url == f"{stack.emulator.base_url}/lightning/r/Case/{case_id}/view"
+
+
+async def test_an_appends_marks_expire_and_only_its_comment_ids_join_the_cases_list(
+    stack: Stack,
+) -> None:
+    """An append lists its comments' Ids with the Case (the retention pass
+    removes them with it) in one read-and-compare; its own marks (its number,
+    that it landed) expire after 90 days instead of being listed."""
+    host, store = stack.host, stack.host.store
+    session = await converse(host, texts=["hello", "hi"])
+    await host.handoff(session.id)
+    case_id = await case_id_of(host, session.id)
+    writes: list[tuple[str, str, float | None]] = []
+    originals = {name: getattr(store, name) for name in ("set", "set_if_absent", "compare_and_set")}
+
+    def counted(name: str) -> Any:
+        async def write(ns: str, key: str, *args: Any, **kw: Any) -> Any:
+            if ns == namespaces.CASES:
+                writes.append((name, key.split(":")[0], kw.get("ttl")))
+            return await originals[name](ns, key, *args, **kw)
+
+        return write
+
+    for name in originals:
+        setattr(store, name, counted(name))
+    await host.post_message(session.id, Role.CONTACT, "Any news about my parcel?")
+
+    async def landed() -> bool:
+        return any(kind == "append_landed" for _, kind, _ in writes)
+
+    await wait_for(landed, what="the append to land")
+    ttl = {kind: t for _, kind, t in writes}
+    assert ttl["append_item"] == ttl["append_landed"] == APPEND_MARK_TTL == 90 * 86400.0
+    assert [w for w in writes if w[1] == "owned"] == [("compare_and_set", "owned", None)]
+    listed = await store.get(namespaces.CASES, f"owned:{case_id}")
+    assert listed is not None and set(json.loads(listed)) == {"own"}

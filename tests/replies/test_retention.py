@@ -48,7 +48,16 @@ UPDATED = contract.EVENT_CASE_UPDATED
 COMMENTED = contract.EVENT_CASE_COMMENT_CREATED
 # Keys that are not one Case's: they expire by themselves (TTL) or are the
 # install's own (the sweep's state, the open list's "built" mark).
-SHARED_OR_EXPIRING = ("own_body:", "clean:", "record:", "sweep:", "built")
+# (append_item, append_landed: an append's marks, which expire after 90 days.)
+SHARED_OR_EXPIRING = (
+    "own_body:",
+    "clean:",
+    "record:",
+    "sweep:",
+    "built",
+    "append_item:",
+    "append_landed:",
+)
 
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
