@@ -475,17 +475,6 @@ class CaseIndex:
             await asyncio.sleep(0)  # a large index must not hold the event loop
         return noted
 
-    async def expire_earlier_own_bodies(self) -> int:
-        """The body digests an earlier release kept for ever get the TTL new ones
-        have (:data:`OWN_BODY_TTL`, from now): they cannot be told apart by Case,
-        and only a comment in flight needs one. Once, a page at a time."""
-        keys = await self._store.keys(NS, "own_body:")
-        for start in range(0, len(keys), BUILD_PAGE):
-            page = keys[start : start + BUILD_PAGE]
-            await self._store.set_many(NS, dict.fromkeys(page, b"1"), ttl=OWN_BODY_TTL)
-            await asyncio.sleep(0)
-        return len(keys)
-
 
 def _purged(raw: bytes | None) -> SessionCase | None:
     return None if raw is None else SessionCase(**json.loads(raw))

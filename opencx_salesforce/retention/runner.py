@@ -9,10 +9,12 @@ four times a day together, not N times four. A pass that stopped at its limit
 :data:`SOON` after it instead.
 
 The first pass of a store written before closings were kept gives the Cases
-closed then the time of the upgrade (:meth:`CaseIndex.note_earlier_closings`)
-and the body digests kept for ever a TTL, under the same lock; a pass a week
-later does it once more, for what instances of the earlier release closed
-during a rolling upgrade.
+closed then the time of the upgrade (:meth:`CaseIndex.note_earlier_closings`),
+under the same lock; a pass a week later does it once more, for what
+instances of the earlier release closed during a rolling upgrade. The comment
+body digests an earlier release kept without expiry are left as they are:
+giving them one would list a namespace of millions of keys at once on a large
+store (Redis lists a namespace whole), for a few dozen bytes each.
 """
 
 from __future__ import annotations
@@ -152,14 +154,11 @@ class RetentionRunner:
         if done["walks"] and now - float(done["at"]) < UPGRADE_AGAIN_AFTER:
             return
         noted = await self._index.note_earlier_closings(now)
-        digests = await self._index.expire_earlier_own_bodies()
-        if noted or digests:
+        if noted:
             log.info(
-                "retention: %d Case(s) closed before this release are kept from today "
-                "(%s); %d comment-body digests now expire",
+                "retention: %d Case(s) closed before this release are kept from today (%s)",
                 noted,
                 _iso(now),
-                digests,
             )
         record = {"walks": done["walks"] + 1, "at": done["at"] if done["walks"] else now}
         await self._store.set(NS, UPGRADED_KEY, json.dumps(record).encode())
