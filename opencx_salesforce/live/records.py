@@ -205,8 +205,9 @@ class LiveChats:
 
         await update_json(self.store, NS, _key(session_id), change)
 
-    async def add_sent(self, session_id: str, message: dict[str, Any]) -> None:
-        """The message went into the conversation: out of ``outgoing``, into ``sent``."""
+    async def add_sent(self, session_id: str, message: dict[str, Any]) -> LiveChat | None:
+        """The message went into the conversation: out of ``outgoing``, into
+        ``sent``; the chat as it is then (None: gone)."""
 
         def change(current: Any) -> Any:
             if current is None:
@@ -216,7 +217,8 @@ class LiveChats:
             outgoing = [m for m in current.get("outgoing", []) if m.get("id") != mid]
             return {**current, "sent": [*sent, message][-SENT_KEPT:], "outgoing": outgoing}
 
-        await update_json(self.store, NS, _key(session_id), change)
+        new = await update_json(self.store, NS, _key(session_id), change)
+        return None if new is None else _chat(new)
 
     async def claim_for_case(
         self, session_id: str, messages: list[dict[str, Any]]

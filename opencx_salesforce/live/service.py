@@ -390,7 +390,19 @@ class LiveService:
                 # for good, every later message failing behind it.
                 await self._unsendable(chat, item, error)
                 return current or chat
-        await self.chats.add_sent(chat.session_id, item)
+        after = await self.chats.add_sent(chat.session_id, item)
+        if after is None or not after.is_open or after.ending:
+            # The chat ended while this send was in flight: the words reached
+            # the conversation after the ending read what was sent (or may
+            # have), and nobody reads a conversation being closed. They go onto
+            # the Case; an ending that did count them asks for the same part,
+            # so they land once (LiveInbound.to_case).
+            log.info(
+                "session %s: a message reached live chat %s as it ended: it goes onto the Case",
+                chat.session_id,
+                chat.conversation_id,
+            )
+            await self._to_case(chat.session_id, Message.model_validate(item))
         return chat
 
     async def _unsendable(self, chat: LiveChat, item: dict[str, Any], error: LiveError) -> None:

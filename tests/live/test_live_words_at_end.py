@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from live_stack import live_host, new_emulator
 from live_support import Rep
-from test_live_edges import on_the_case, status
+from test_live_edges import accepted_chat, on_the_case, status
 from test_live_end import Pause, live_of, words_sent
 from test_live_handoff import chat_session, live_chat
 
@@ -96,3 +96,40 @@ async def test_an_ending_run_again_that_finds_more_words_puts_each_on_the_case_o
         if second is not None:
             await second.host.stop()
         await first.close()
+
+
+@pytest.fixture
+async def stack() -> Any:
+    emulator, org = await new_emulator()
+    stack = await live_host(emulator, org)
+    try:
+        yield stack
+    finally:
+        await stack.close()
+
+
+async def test_words_whose_send_was_in_flight_as_the_contact_left_reach_the_case_once(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        rep = Rep(http, stack.emulator.base_url, stack.org)
+        session, chat, live = await accepted_chat(stack, rep)
+        words = "Oh, and the box was wet too."
+        held = send_in_flight(live, words, monkeypatch)
+        await stack.host.post_message(session.id, Role.CONTACT, words)
+        await held.wait()  # in the conversation; the plugin has not recorded it
+
+        await stack.host.contact_leaves(session.id)  # the ending is done at once
+        assert await status(stack, session.id) == SessionStatus.RESOLVED
+
+        async def closed() -> bool:
+            return bool((await rep.conversation(chat.conversation_id))["closed"])
+
+        await wait_for(closed, what="the conversation closed")
+        held.go_on.set()  # the send's answer comes: the chat ended meanwhile
+        await words_sent(live, session.id, words)
+        assert chat.case_id is not None
+        assert await on_the_case(stack, chat.case_id, words) == 1
+        # Run again, the send job changes nothing.
+        await stack.runtime.outbox.run_until_idle()
+        assert await on_the_case(stack, chat.case_id, words) == 1
