@@ -98,6 +98,48 @@ async def test_an_ending_run_again_that_finds_more_words_puts_each_on_the_case_o
         await first.close()
 
 
+async def test_words_queued_as_the_rep_ended_reach_the_case_once_whichever_job_asks_first(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The rep's end put the first word left unsent on the Case; the second,
+    # queued for the chat as it ended, was asked for with the first by every
+    # send job: the same first message, the same append, and it was dropped.
+    async with aiohttp.ClientSession() as http:
+        rep = Rep(http, stack.emulator.base_url, stack.org)
+        session, chat, live = await accepted_chat(stack, rep)
+        outbox = stack.runtime.outbox
+        await outbox.stop()  # the send jobs run when the test says
+        first, second = "Can I get a refund?", "Or a new parcel, either is fine."
+        await stack.host.post_message(session.id, Role.CONTACT, first)
+        queuing = Pause()
+        add = live.chats.add_outgoing
+
+        async def add_outgoing(session_id: str, message: dict[str, Any]) -> None:
+            if message.get("text") == second:
+                await queuing.around(add)(session_id, message)
+            else:
+                await add(session_id, message)
+
+        monkeypatch.setattr(live.chats, "add_outgoing", add_outgoing)
+        writing = asyncio.create_task(stack.host.post_message(session.id, Role.CONTACT, second))
+        await queuing.wait()  # the chat still took it: it joins its queue next
+
+        await rep.act(chat.conversation_id, "end")
+
+        async def ended() -> bool:
+            found = await live.chats.get(session.id)
+            return found is not None and found.state == "ended" and not found.ending
+
+        await wait_for(ended, what="the rep's end finished")
+        queuing.go_on.set()
+        await writing
+        outbox.start()
+        await outbox.run_until_idle()
+        assert chat.case_id is not None
+        assert await on_the_case(stack, chat.case_id, first) == 1
+        assert await on_the_case(stack, chat.case_id, second) == 1
+
+
 @pytest.fixture
 async def stack() -> Any:
     emulator, org = await new_emulator()
@@ -133,3 +175,31 @@ async def test_words_whose_send_was_in_flight_as_the_contact_left_reach_the_case
         # Run again, the send job changes nothing.
         await stack.runtime.outbox.run_until_idle()
         assert await on_the_case(stack, chat.case_id, words) == 1
+
+
+async def test_words_whose_send_was_in_flight_as_the_chat_fell_back_reach_the_case_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    emulator, org = await new_emulator()
+    stack = await live_host(emulator, org, live={"queue_timeout_seconds": 1.0})
+    try:
+        async with aiohttp.ClientSession() as http:
+            await Rep(http, emulator.base_url, org).faults(no_agent=True)
+        session = await chat_session(stack)
+        await stack.host.handoff(session.id)
+        chat = await live_chat(stack, session.id)
+        live = live_of(stack)
+        words = "Hello? My order number is 4417."
+        held = send_in_flight(live, words, monkeypatch)
+        await stack.host.post_message(session.id, Role.CONTACT, words)
+        await held.wait()
+
+        # No rep came: the fallback closes the conversation and puts what was
+        # sent on the Case, without these words, whose send has not answered.
+        await live_chat(stack, session.id, "fallback")
+        held.go_on.set()
+        await words_sent(live, session.id, words)
+        assert chat.case_id is not None
+        assert await on_the_case(stack, chat.case_id, words) == 1
+    finally:
+        await stack.close()
