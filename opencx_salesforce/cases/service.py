@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
@@ -136,10 +137,12 @@ class CaseService:
                 self.head_starts.give_up(item_id, head)
 
     async def submit_append(self, session: Session, messages: list[Message]) -> None:
-        """Queue the contact's new messages for the session's Case."""
+        """Queue the contact's new messages for the session's Case. The same
+        messages asked again (a host replaying its hook call) are the same
+        append, which lands once (:func:`_append_item`)."""
         if not messages:
             return
-        item_id = f"{APPEND_KIND}:{session.id}:{messages[0].id}"
+        item_id = _append_item(session.id, messages)
         await self._outbox.submit(
             APPEND_KIND,
             item_id,
@@ -466,6 +469,23 @@ def _lock_name(session: Session) -> str:
     """One worker at a time per contact (or per session, for one without a key),
     so two instances never make two Cases for one person."""
     return f"contact:{session.contact.key() or session.id}"
+
+
+def _append_item(session_id: str, messages: Sequence[Message]) -> str:
+    """The outbox item id of an append: it names exactly the messages it
+    carries. It named only the first, so the same first message with more
+    words after it (an ending run again that found more, a host replaying a
+    call with more messages) was taken for the append already queued or
+    landed, and the later words never reached the Case. One message keeps the
+    id it always had (appends queued by an earlier release stay the same item);
+    several add their count and a digest of their ids. Callers that may ask
+    again with more words must not ask for a word twice in two different sets
+    (a live chat keeps its parts: live/inbound.py ``to_case``)."""
+    first = f"{APPEND_KIND}:{session_id}:{messages[0].id}"
+    if len(messages) == 1:
+        return first
+    ids = "\n".join(m.id for m in messages).encode()
+    return f"{first}:{len(messages)}:{hashlib.sha256(ids).hexdigest()[:16]}"
 
 
 def _handoff_item(session_id: str) -> str:

@@ -289,11 +289,30 @@ class DevHost:
             )
 
     async def contact_leaves(self, session_id: str) -> None:
-        """The contact closed the chat: ``on_contact_leave``."""
+        """The contact closed the chat: ``on_contact_leave``, journaled like the
+        other hook calls. The host changes nothing of its own here, so the
+        journal entry is its record of the leave: without it, a crash (or a
+        plugin failing the call) before the plugin's first write lost the
+        leave, the session left handed off and the chat open."""
         session = await self._sessions.get(session_id)
         if session is None:
             raise SessionStateError(f"no session {session_id!r}")
-        await self._call("on_contact_leave", session=session)
+        # The contact's last words at the leave: a replay after the contact
+        # wrote again (came back, or a new handoff since) is not made.
+        contact = [m.id for m in session.messages if m.role == Role.CONTACT]
+        journal = self._journal.add(
+            {
+                "hook": "on_contact_leave",
+                "session_id": session_id,
+                "after": contact[-1] if contact else None,
+            }
+        )
+        try:
+            await journal.written
+        except BaseException:
+            await self._journal.done(journal)
+            raise
+        await self._journaled(journal, "on_contact_leave", session=session)
 
     # --- hook errors ------------------------------------------------------------------
     @property

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opencx_salesforce.devhost.sessions import SessionRepository
-from opencx_salesforce.models import HandoffReason, SessionStatus
+from opencx_salesforce.models import HandoffReason, Role, Session, SessionStatus
 from opencx_salesforce.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -125,12 +125,28 @@ async def replay_unfinished(
                 failed = await call(
                     "on_contact_reengage", only=only, session=session, messages=found
                 )
+        elif (
+            session is not None
+            and entry["hook"] == "on_contact_leave"
+            and _still_left(session, entry)
+        ):
+            failed = await call("on_contact_leave", only=only, session=session)
         if failed:
             await journal.rewrite(key, entry, failed)
             kept.add(key)
         else:
             await journal.cross_out(key)
     return kept
+
+
+def _still_left(session: Session, entry: dict[str, Any]) -> bool:
+    """Whether a leave the journal holds is still the session's news: handed
+    off, and the contact wrote nothing since (``after``, their last message at
+    the leave). Once they wrote again, they came back, or the bot took the
+    session back and handed it off anew: a replay would end that chat."""
+    contact = [m.id for m in session.messages if m.role == Role.CONTACT]
+    last = contact[-1] if contact else None
+    return session.status == SessionStatus.HANDED_OFF and last == entry.get("after")
 
 
 class JournalRetry:

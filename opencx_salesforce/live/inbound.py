@@ -143,6 +143,28 @@ class LiveInbound:
             except Exception:  # the host's display must not stop the stream
                 log.exception("host show_live_activity failed for %s", chat.session_id)
 
+    async def to_case(self, session_id: str, messages: list[Message]) -> None:
+        """Put the contact's ``messages`` on the Case, each once, however often
+        and with whatever more words this is asked again (an ending run again,
+        each send job of a chat that is over). An append is known by its first
+        message (cases/service.py): asked again with more words, the same first
+        message made it the same append and the later words were dropped. So
+        the chat keeps what it put on the Case, in parts (LiveChats.claim_for_case):
+        a word already in a part is not sent in another, a part is queued again
+        until it is marked queued (its append id is its first message: the
+        same part twice is one append), and only new words make a new part."""
+        if not messages:
+            return
+        session = await self.host.get_session(session_id) or Session(id=session_id)
+        raw = [m.model_dump(mode="json") for m in messages]
+        parts = await self.chats.claim_for_case(session_id, raw)
+        if parts is None:  # the chat is forgotten: nothing else puts them there
+            await self.cases.submit_append(session, messages)
+            return
+        for part in parts:
+            await self.cases.submit_append(session, [Message.model_validate(m) for m in part])
+        await self.chats.parts_queued(session_id, [part[0].get("id") for part in parts])
+
     # --- endings ------------------------------------------------------------------------------
     async def end(self, session_id: str, *, close: bool) -> None:
         """The agent ended the session, or the contact left: resolve the host's
@@ -253,9 +275,8 @@ class LiveInbound:
             await self.chats.transition(
                 session_id, (ENDED,), unless="resolving", wrote_after_end=True
             )
-            session = await self.host.get_session(session_id) or Session(id=session_id)
             for part in unread:  # the unsent ones as the chat's send jobs ask (once)
-                await self.cases.submit_append(session, part)
+                await self.to_case(session_id, part)
         resolve = await self.chats.transition(
             session_id, (ENDED,), unless="wrote_after_end", resolving=True
         )
@@ -280,8 +301,7 @@ class LiveInbound:
         jobs); the session is resolved."""
         await self.close_later(chat)
         if chat.sent and not chat.agent:
-            session = await self.host.get_session(chat.session_id) or Session(id=chat.session_id)
-            await self.cases.submit_append(session, [Message.model_validate(m) for m in chat.sent])
+            await self.to_case(chat.session_id, [Message.model_validate(m) for m in chat.sent])
         await self.host.resolve_session(chat.session_id)
         await self._done(chat, ENDED)
 
@@ -319,8 +339,7 @@ class LiveInbound:
                 session_id, text, self.settings.team_name, f"live-fallback:{chat.conversation_id}"
             )
             if chat.sent:
-                messages = [Message.model_validate(m) for m in chat.sent]
-                await self.cases.submit_append(session, messages)
+                await self.to_case(session_id, [Message.model_validate(m) for m in chat.sent])
             # The resolution, when wanted, is marked in the same write: a stop
             # before it is done leaves it to the keeper, not undone for good.
             moved = await self.chats.transition(

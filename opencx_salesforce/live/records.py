@@ -91,6 +91,12 @@ class LiveChat:
     # agent ends the chat reached it after the end. None: a chat begun before
     # they were counted.
     echoes: int | None = None
+    # The contact's words this chat put on the Case (its endings, its send
+    # jobs), as the parts each went in: ``{"messages": [...], "queued": bool}``.
+    # A part is written here before its append is queued, and its words are
+    # never in another part: an ending run again that finds more words queues
+    # only those (LiveChats.claim_for_case).
+    case_parts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
@@ -199,8 +205,9 @@ class LiveChats:
 
         await update_json(self.store, NS, _key(session_id), change)
 
-    async def add_sent(self, session_id: str, message: dict[str, Any]) -> None:
-        """The message went into the conversation: out of ``outgoing``, into ``sent``."""
+    async def add_sent(self, session_id: str, message: dict[str, Any]) -> LiveChat | None:
+        """The message went into the conversation: out of ``outgoing``, into
+        ``sent``; the chat as it is then (None: gone)."""
 
         def change(current: Any) -> Any:
             if current is None:
@@ -209,6 +216,55 @@ class LiveChats:
             sent = [m for m in current.get("sent", []) if m.get("id") != mid]
             outgoing = [m for m in current.get("outgoing", []) if m.get("id") != mid]
             return {**current, "sent": [*sent, message][-SENT_KEPT:], "outgoing": outgoing}
+
+        new = await update_json(self.store, NS, _key(session_id), change)
+        return None if new is None else _chat(new)
+
+    async def claim_for_case(
+        self, session_id: str, messages: list[dict[str, Any]]
+    ) -> list[list[dict[str, Any]]] | None:
+        """The appends that put ``messages`` on the Case: the parts already
+        made that hold some of them, and a new part for those no part holds
+        (kept in the chat first, so a crash before its append is queued leaves
+        it to the next caller); parts not yet queued come too. Oldest first.
+        None: the chat is gone (nothing to keep the parts in)."""
+        parts: list[list[dict[str, Any]]] | None = None
+
+        def change(current: Any) -> Any:
+            nonlocal parts
+            if current is None:
+                parts = None
+                return None
+            kept = list(current.get("case_parts") or [])
+            known = {m.get("id") for part in kept for m in part["messages"]}
+            new = [m for m in messages if m.get("id") not in known]
+            if new:
+                kept.append({"messages": new, "queued": False})
+            wanted = {m.get("id") for m in messages}
+            parts = [
+                part["messages"]
+                for part in kept
+                if not part["queued"] or any(m.get("id") in wanted for m in part["messages"])
+            ]
+            return {**current, "case_parts": kept} if new else current
+
+        await update_json(self.store, NS, _key(session_id), change)
+        return parts
+
+    async def parts_queued(self, session_id: str, first_ids: list[Any]) -> None:
+        """The parts beginning with ``first_ids`` are queued for the Case."""
+
+        def change(current: Any) -> Any:
+            if current is None:
+                return None
+            kept = current.get("case_parts") or []
+            if all(p["queued"] or p["messages"][0].get("id") not in first_ids for p in kept):
+                return current
+            marked = [
+                {**p, "queued": True} if p["messages"][0].get("id") in first_ids else p
+                for p in kept
+            ]
+            return {**current, "case_parts": marked}
 
         await update_json(self.store, NS, _key(session_id), change)
 

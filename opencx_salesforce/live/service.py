@@ -309,9 +309,9 @@ class LiveService:
             await self._left_to_case(over.chat, message)
 
     async def _to_case(self, session_id: str, message: Message) -> None:
-        """Nobody reads the chat: the words go onto the Case."""
-        session = await self.host.get_session(session_id) or Session(id=session_id)
-        await self.cases.submit_append(session, [message])
+        """Nobody reads the chat: the words go onto the Case (once, whoever
+        else of the chat puts them there: LiveInbound.to_case)."""
+        await self.inbound.to_case(session_id, [message])
 
     async def _left_to_case(self, chat: LiveChat, message: Message) -> None:
         """The chat is over with this job's message unsent, or sent. Sent, it is
@@ -325,8 +325,7 @@ class LiveService:
         left = [Message.model_validate(m) for m in chat.outgoing if m.get("id") not in sent]
         if all(m.id != message.id for m in left):
             left.append(message)  # queued before the outgoing list existed
-        session = await self.host.get_session(chat.session_id) or Session(id=chat.session_id)
-        await self.cases.submit_append(session, left)
+        await self.inbound.to_case(chat.session_id, left)
 
     async def _send_in_order(self, job: Job, chat: LiveChat, message: Message) -> None:
         """Under the chat's send lock: every message queued for the chat, oldest
@@ -391,7 +390,19 @@ class LiveService:
                 # for good, every later message failing behind it.
                 await self._unsendable(chat, item, error)
                 return current or chat
-        await self.chats.add_sent(chat.session_id, item)
+        after = await self.chats.add_sent(chat.session_id, item)
+        if after is None or not after.is_open or after.ending:
+            # The chat ended while this send was in flight: the words reached
+            # the conversation after the ending read what was sent (or may
+            # have), and nobody reads a conversation being closed. They go onto
+            # the Case; an ending that did count them asks for the same part,
+            # so they land once (LiveInbound.to_case).
+            log.info(
+                "session %s: a message reached live chat %s as it ended: it goes onto the Case",
+                chat.session_id,
+                chat.conversation_id,
+            )
+            await self._to_case(chat.session_id, Message.model_validate(item))
         return chat
 
     async def _unsendable(self, chat: LiveChat, item: dict[str, Any], error: LiveError) -> None:
