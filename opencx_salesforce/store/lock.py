@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from opencx_salesforce.errors import LockBusy
 from opencx_salesforce.store import namespaces
@@ -65,7 +66,16 @@ async def store_lock(
     work of unknown length keeps a short ttl (a crashed holder blocks the
     others only that long) and still holds its lock to the end."""
     claim = claim or LockClaim.start(store, name, ttl)
-    if not await claim.taken:
+    try:
+        # Shielded: a holder cancelled here (a stop) leaves the claim's write to
+        # land, as a store's write under way does (Redis, a SQLite batch), and
+        # gives it up then; it used to be left taken, every other instance's
+        # sweep or this contact's handoffs waiting out its ttl.
+        taken = await asyncio.shield(claim.taken)
+    except asyncio.CancelledError:
+        _in_background(claim.abandon(), name)
+        raise
+    if not taken:
         raise LockBusy(name)
     keeper = None
     if renew_every is not None:
@@ -80,7 +90,28 @@ async def store_lock(
             # keeper` swallowed a cancel of this task that came meanwhile: the
             # sweep, asked to stop, went on to its next wait and never ended).
             await asyncio.wait([keeper])
-        await claim.release()
+        # Shielded too: a holder cancelled while releasing still releases.
+        await asyncio.shield(_in_background(claim.release(), name))
+
+
+# The releases that finish after their holder was cancelled: kept referenced
+# until done (the event loop keeps only weak references to tasks).
+_FINISHING: set[asyncio.Task[None]] = set()
+
+
+def _in_background(work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    """``work`` as a task that runs to its end whoever waits for it."""
+    task = asyncio.ensure_future(work)
+    _FINISHING.add(task)
+
+    def done(task: asyncio.Task[None]) -> None:
+        _FINISHING.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # Its holder may be gone: said here, once (the ttl frees the lock).
+            log.warning("lock %s: could not release it: %s", name, error)
+
+    task.add_done_callback(done)
+    return task
 
 
 async def _renew(claim: LockClaim, ttl: float, every: float) -> None:

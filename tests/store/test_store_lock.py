@@ -84,3 +84,83 @@ async def test_a_holder_cancelled_at_any_step_ends_cancelled(steps: int) -> None
     done, _ = await asyncio.wait([task], timeout=1.0)
     assert done, f"the holder swallowed its cancel after {steps} steps"
     assert task.cancelled()
+
+
+class WritesLand(MemoryStore):
+    """A store held at ``gate`` until the test opens it. A claim
+    (``set_if_absent``) lands once begun, whether or not its caller waits for
+    the answer (a request to Redis in flight, a SQLite batch under way); a
+    compare-and-set whose caller is cancelled before the gate opens is not
+    made (a SQLite unit whose batch had not started)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def set_if_absent(
+        self, ns: str, key: str, value: bytes, *, ttl: float | None = None
+    ) -> bool:
+        async def later() -> bool:
+            await self.gate.wait()
+            return await MemoryStore.set_if_absent(self, ns, key, value, ttl=ttl)
+
+        return await asyncio.shield(asyncio.ensure_future(later()))
+
+    async def compare_and_set(
+        self,
+        ns: str,
+        key: str,
+        expected: bytes | None,
+        new: bytes | None,
+        *,
+        ttl: float | None = None,
+    ) -> bool:
+        await self.gate.wait()
+        return await MemoryStore.compare_and_set(self, ns, key, expected, new, ttl=ttl)
+
+
+async def test_a_holder_cancelled_while_claiming_leaves_no_lock_behind() -> None:
+    # Cancelled (a stop) while its claim's write was in flight, the holder went
+    # away; the write landed after and nobody released it: the contact's
+    # handoffs, or every instance's sweep, waited out the lock's ttl.
+    store = WritesLand()
+    entered = False
+
+    async def hold() -> None:
+        nonlocal entered
+        async with store_lock(store, "contact:a", 60):
+            entered = True  # pragma: no cover - cancelled before
+
+    task = asyncio.create_task(hold())
+    await asyncio.sleep(0.01)
+    task.cancel()
+    await asyncio.wait([task])
+    assert task.cancelled() and not entered
+    store.gate.set()
+    await asyncio.sleep(0.05)  # the claim's write lands; then its release
+    assert await MemoryStore.get(store, LOCKS_NS, "contact:a") is None, (
+        "the claim that landed after its holder left was never released"
+    )
+
+
+async def test_a_holder_cancelled_while_releasing_still_releases() -> None:
+    store = WritesLand()
+    store.gate.set()
+    held = asyncio.Event()
+    leave = asyncio.Event()
+
+    async def hold() -> None:
+        async with store_lock(store, "contact:a", 60):
+            held.set()
+            await leave.wait()
+
+    task = asyncio.create_task(hold())
+    await held.wait()
+    store.gate.clear()  # the release's write will wait
+    leave.set()
+    await asyncio.sleep(0.01)  # now releasing
+    task.cancel()
+    await asyncio.wait([task])
+    store.gate.set()
+    await asyncio.sleep(0.05)  # the release's write lands
+    assert await MemoryStore.get(store, LOCKS_NS, "contact:a") is None
