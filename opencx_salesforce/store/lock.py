@@ -90,8 +90,14 @@ async def store_lock(
             # keeper` swallowed a cancel of this task that came meanwhile: the
             # sweep, asked to stop, went on to its next wait and never ended).
             await asyncio.wait([keeper])
-        # Shielded too: a holder cancelled while releasing still releases.
-        await asyncio.shield(_in_background(claim.release(), name))
+        try:
+            await claim.release()
+        except asyncio.CancelledError:
+            # Cancelled while releasing (a stop): the release is made all the
+            # same, in the background (awaited here only when not: no task a
+            # lock on the handoff's path).
+            _in_background(claim.release(), name)
+            raise
 
 
 # The releases that finish after their holder was cancelled: kept referenced
