@@ -254,34 +254,30 @@ class CaseService:
         if closed:
             # The rep closed the Case before (or while) these words landed: no one
             # reads a closed Case, so they go where a person will (issue #15.1).
-            if session is None:
-                raise PermanentFailure(f"session {session_id} is gone from the host")
-            if await hand_back_to_bot(
-                settings=self._settings,
-                host=self._host,
-                index=self._index,
-                session_id=session_id,
-                ref=ref,
-            ):
+            session = _present(session, session_id)
+            if await self._back_to_bot(session_id, ref):
                 return None
             return await self._follow_up(job, session, messages, ref)
         return Outcome(ref.case_id, created=False, comments_written=written)
+
+    async def _back_to_bot(self, session_id: str, ref: SessionCase) -> bool:
+        """``after_closure = "back_to_bot"``: the session goes back to the bot
+        (True), else the words make a follow-up Case (False)."""
+        return await hand_back_to_bot(
+            settings=self._settings,
+            host=self._host,
+            index=self._index,
+            session_id=session_id,
+            ref=ref,
+        )
 
     async def _to_closed_case(
         self, job: Job, session_id: str, messages: list[Message], ref: SessionCase
     ) -> Outcome | None:
         """The contact wrote after the session's Case closed: back to the bot
         (``after_closure``), or a new Case linked to the old one."""
-        session = await self._host.get_session(session_id)
-        if session is None:
-            raise PermanentFailure(f"session {session_id} is gone from the host")
-        if await hand_back_to_bot(
-            settings=self._settings,
-            host=self._host,
-            index=self._index,
-            session_id=session_id,
-            ref=ref,
-        ):
+        session = _present(await self._host.get_session(session_id), session_id)
+        if await self._back_to_bot(session_id, ref):
             return None
         snapshot = session.model_copy(update={"messages": messages})
         return await self.handle_handoff(
@@ -463,6 +459,14 @@ def _case_wait(job: Job) -> float:
     5 s. A handoff held by a dead instance keeps its lease two minutes; looking
     every half second for all of it was most of a surviving instance's work."""
     return min(CASE_WAIT_FIRST * max(1, job.attempts), CASE_WAIT_MAX)
+
+
+def _present(session: Session | None, session_id: str) -> Session:
+    """The host's session, which words for a closed Case need (a follow-up Case
+    is made from it)."""
+    if session is None:
+        raise PermanentFailure(f"session {session_id} is gone from the host")
+    return session
 
 
 def _lock_name(session: Session) -> str:
