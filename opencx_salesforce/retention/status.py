@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass
@@ -40,3 +41,17 @@ class RetentionStatus:
         self.keys_removed += report.keys_removed
         self.last_pass = report
         self.last_error = None
+
+    def to_json(self, retention_days: float) -> dict[str, Any]:
+        """For ``status.json``: the setting, and what this instance's passes did
+        since it started (the last pass whole, or None before the first)."""
+        return {
+            "retention_days": retention_days,
+            "passes": self.passes,
+            "passes_skipped": self.passes_skipped,
+            "passes_failed": self.passes_failed,
+            "cases_purged": self.cases_purged,
+            "keys_removed": self.keys_removed,
+            "last_pass": asdict(self.last_pass) if self.last_pass is not None else None,
+            "last_error": self.last_error,
+        }

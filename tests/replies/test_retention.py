@@ -16,10 +16,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 from prometheus_client import generate_latest
 from replies_support import (
+    Node,
     Rep,
     World,
     WorldFactory,
@@ -166,6 +169,26 @@ async def _closed_by_rep(world: World, session: Session) -> str:
     return case_id
 
 
+async def _status_json_whole(node: Node) -> Any:
+    """The settings page's ``status.json``, as a script reads it: its retention facts."""
+    token = node.host.settings.admin_token.get_secret_value()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"{node.url}/integrations/salesforce/admin/status.json",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as answer,
+    ):
+        assert answer.status == 200
+        return (await answer.json())["retention"]
+
+
+async def _status_json(node: Node) -> dict[str, Any]:
+    facts = await _status_json_whole(node)
+    assert isinstance(facts, dict)
+    return facts
+
+
 async def _keys_naming(store: Store, *names: str) -> list[str]:
     """The plugin's keys that name one of ``names`` (a Case, a session, a
     contact), or that are one Case's (not shared, not expiring)."""
@@ -222,6 +245,10 @@ async def test_a_closed_cases_keys_go_after_retention_days_and_its_contact_gets_
     scraped = generate_latest(node.runtime.metrics.registry).decode()
     assert "opencx_salesforce_retention_cases_purged_total 1.0" in scraped
     assert 'opencx_salesforce_retention_passes_total{result="done"}' in scraped
+    facts = await _status_json(node)
+    assert facts["retention_days"] == 180
+    assert (facts["cases_purged"], facts["keys_removed"]) == (1, report.keys_removed)
+    assert facts["last_pass"]["cases_purged"] == 1 and facts["last_error"] is None
 
     # A rep reopening and writing on the purged Case reaches nobody: the
     # plugin no longer knows it (said in docs/operations.md).
@@ -465,3 +492,4 @@ async def test_retention_off_keeps_everything(make_world: WorldFactory) -> None:
     world = await make_world(retention_days=0)
     await world.start_node()
     assert world.node.runtime.retention is None
+    assert await _status_json_whole(world.node) is None  # status.json: nothing removed

@@ -338,6 +338,13 @@ async def _status_json(services: Runtime) -> dict[str, Any]:
         "store_wiped": store_wiped(services, current.connected_at),
         # The Live Messaging card's facts (configured: false without [salesforce.live]).
         "live": (await live_card(services)).to_json(),
+        # Closed Cases' keys removed after retention_days: this instance's passes.
+        # (None when retention_days is 0: nothing is removed.)
+        "retention": (
+            services.retention.status.to_json(services.settings.retention_days)
+            if services.retention is not None
+            else None
+        ),
     }
 
 
