@@ -9,13 +9,14 @@ delivered once whichever instance reads it.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from opencx_salesforce.store import namespaces
-from opencx_salesforce.store.base import Store
+from opencx_salesforce.store.base import ReadsMany, Store
 from opencx_salesforce.store.cells import read_json, update_json
 
 NS = namespaces.LIVE
@@ -306,6 +307,17 @@ class LiveChats:
 
     async def session_ids(self) -> list[str]:
         return [key.removeprefix("chat:") for key in await self.store.keys(NS, "chat:")]
+
+    async def all(self) -> list[LiveChat]:
+        """Every chat kept, for a count or a look over them (the settings page,
+        the metrics, the start's recovery): one read of them all where the
+        store has ``get_many``, else one a chat."""
+        keys = await self.store.keys(NS, "chat:")
+        if isinstance(self.store, ReadsMany):
+            found = await self.store.get_many(NS, keys)
+            return [_chat(json.loads(found[key])) for key in keys if key in found]
+        chats = [await self.get(key.removeprefix("chat:")) for key in keys]
+        return [chat for chat in chats if chat is not None]
 
     # --- entries delivered to the contact ---------------------------------------------------
     async def delivered(self, conversation_id: str, entry_id: str) -> bool:

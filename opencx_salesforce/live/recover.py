@@ -42,10 +42,10 @@ log = logging.getLogger(__name__)
 async def recover_cut_ends(chats: LiveChats, host: Host) -> int:
     """Mark the stuck chats that are safe to finish; how many were."""
     marked = 0
-    for session_id in await chats.session_ids():
-        chat = await chats.get(session_id)
-        if chat is None or not _cut_by_an_older_release(chat):
+    for chat in await chats.all():
+        if not _cut_by_an_older_release(chat):
             continue
+        session_id = chat.session_id
         session = await host.get_session(session_id)
         if session is None or session.status != SessionStatus.HANDED_OFF:
             continue

@@ -112,17 +112,15 @@ class PluginMetrics:
         )
 
     async def _live_figures(self) -> tuple[dict[str, int], int] | None:
-        """Live chats by state, and how many endings are failing (one store read
-        a chat, as the settings page's card)."""
+        """Live chats by state, and how many endings are failing (as the
+        settings page's card)."""
         if self.live_chats is None:
             return None
         states = dict.fromkeys(LIVE_STATES, 0)
         failing = 0
-        for session_id in await self.live_chats.session_ids():
-            chat = await self.live_chats.get(session_id)
-            if chat is not None:
-                states[chat.state] = states.get(chat.state, 0) + 1
-                failing += bool(chat.ending and chat.end_failures)
+        for chat in await self.live_chats.all():
+            states[chat.state] = states.get(chat.state, 0) + 1
+            failing += bool(chat.ending and chat.end_failures)
         return states, failing
 
     def _writable(self) -> bool | None:

@@ -75,15 +75,13 @@ async def live_card(services: Runtime) -> LiveCard:
     settings = services.settings.live
     if live is None:
         return LiveCard(configured=False)
-    # One store read per chat kept; ended chats expire from the store (records.py).
+    # Every chat kept; ended chats expire from the store (records.py).
     states: Counter[str] = Counter()
     failing: list[FailingEnding] = []
-    for session_id in await live.chats.session_ids():
-        chat = await live.chats.get(session_id)
-        if chat is not None:
-            states[chat.state] += 1
-            if chat.ending and chat.end_failures:
-                failing.append(FailingEnding.of(chat))
+    for chat in await live.chats.all():
+        states[chat.state] += 1
+        if chat.ending and chat.end_failures:
+            failing.append(FailingEnding.of(chat))
     jwks = f"{services.host.public_url}{ROUTE_PREFIX}/live/jwks.json"
     return LiveCard(
         configured=True,
